@@ -1,0 +1,97 @@
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import cookie from '@fastify/cookie';
+import formbody from '@fastify/formbody';
+import helmet from '@fastify/helmet';
+import fastifyStatic from '@fastify/static';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Deps } from './deps.ts';
+import { newToken } from './security/random.ts';
+import { registerCsrf } from './web/csrf.ts';
+import { registerErrorHandling } from './web/errors.tsx';
+import { registerRoutes } from './web/routes.ts';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+/** Builds the HTTP face over the services in `d`. Listening is the caller's business. */
+export async function buildApp(d: Deps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: d.log as unknown as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit: d.config.bodyLimit,
+    trustProxy: d.config.trustedProxies.length ? d.config.trustedProxies : false,
+    genReqId: () => newToken(d.random, 9),
+    requestIdHeader: false,
+    return503OnClosing: true,
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: true, allErrors: true } },
+    routerOptions: { maxParamLength: 200 },
+  });
+
+  registerErrorHandling(app, d);
+  await app.register(cookie, { secret: d.secret });
+  await app.register(formbody, { bodyLimit: d.config.bodyLimit });
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:'],
+        connectSrc: ["'self'"],
+        workerSrc: ["'self'", 'blob:'],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+        objectSrc: ["'none'"],
+        baseUri: ["'none'"],
+      },
+    },
+    // HSTS only makes sense (and is only honoured) over https (WEB-02).
+    strictTransportSecurity: d.config.https ? { maxAge: 31536000, includeSubDomains: true } : false,
+    referrerPolicy: { policy: 'no-referrer' },
+    crossOriginEmbedderPolicy: false,
+  });
+  registerCsrf(app, d);
+
+  app.addHook('onSend', async (req, reply) => {
+    // SES-04: nothing a signed-in user sees may be cached; static assets are the exception.
+    if (!req.url.startsWith('/static/')) reply.header('Cache-Control', 'no-store');
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    d.metrics.httpRequests.inc({ method: req.method, route, status: String(reply.statusCode) });
+    d.metrics.httpDuration.observe({ method: req.method, route }, reply.elapsedTime / 1000);
+    if (reply.statusCode >= 500) req.log.warn({ route, status: reply.statusCode }, 'server error');
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Latchkey API',
+        version: '1',
+        description: 'Sign-in and account recovery. Errors are RFC 9457 problem details with a stable `code`.',
+      },
+      servers: [{ url: d.config.publicUrl }],
+      components: {
+        securitySchemes: { session: { type: 'apiKey', in: 'cookie', name: 'latchkey_session' } },
+      },
+    },
+  });
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    staticCSP: true,
+    transformStaticCSP: (header) => header,
+  });
+  await app.register(fastifyStatic, {
+    root: join(here, 'web', 'public'),
+    prefix: '/static/',
+    maxAge: '1h',
+  });
+  app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  await registerRoutes(app, d);
+  return app;
+}

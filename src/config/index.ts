@@ -1,0 +1,91 @@
+import { ConfigError, readSettings } from './load.ts';
+import type { Setting } from './schema.ts';
+
+export { ConfigError, parseDuration } from './load.ts';
+
+/** The typed configuration every module receives. Durations are milliseconds. */
+export interface Config {
+  env: 'development' | 'production';
+  dev: boolean;
+  host: string;
+  port: number;
+  publicUrl: string;
+  publicOrigin: string;
+  https: boolean;
+  databaseUrl: string;
+  redisUrl?: string;
+  smtpUrl?: string;
+  mailFrom: string;
+  captcha: 'altcha' | 'turnstile' | 'hcaptcha' | 'recaptcha' | 'off';
+  resetTtl: number;
+  trustedProxies: string[];
+  logLevel: string;
+  secret?: string;
+  productName: string;
+  supportContact: string;
+  bodyLimit: number;
+  password: { minLength: number; maxLength: number; minScore: number };
+  argon2: { memoryCost: number; timeCost: number; parallelism: 1 };
+  session: { idleTtl: number; absoluteTtl: number; reauthWindow: number };
+  activationTtl: number;
+  outbox: { poll: number; maxAttempts: number; backoffBase: number; smtpTimeout: number };
+  /** every raw value by env name, for feature modules that add their own settings */
+  raw: Record<string, unknown>;
+}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env, extra: readonly Setting[] = []): Config {
+  const r = readSettings(env, extra);
+  const v = <T>(name: string) => r[name] as T;
+  const port = v<number>('LATCHKEY_PORT');
+  const publicUrl = (v<string | undefined>('LATCHKEY_PUBLIC_URL') ?? `http://localhost:${port}`).replace(/\/+$/, '');
+  const origin = new URL(publicUrl).origin;
+  const cfg: Config = {
+    env: v('LATCHKEY_ENV'),
+    dev: v('LATCHKEY_ENV') !== 'production',
+    host: v('LATCHKEY_HOST'),
+    port,
+    publicUrl,
+    publicOrigin: origin,
+    https: origin.startsWith('https:'),
+    databaseUrl: v('LATCHKEY_DATABASE_URL'),
+    redisUrl: v('LATCHKEY_REDIS_URL'),
+    smtpUrl: v('LATCHKEY_SMTP_URL'),
+    mailFrom: v('LATCHKEY_MAIL_FROM'),
+    captcha: v('LATCHKEY_CAPTCHA'),
+    resetTtl: v('LATCHKEY_RESET_TTL'),
+    trustedProxies: v<string[] | undefined>('LATCHKEY_TRUSTED_PROXIES') ?? [],
+    logLevel: v('LATCHKEY_LOG_LEVEL'),
+    secret: v('LATCHKEY_SECRET'),
+    productName: v('LATCHKEY_PRODUCT_NAME'),
+    supportContact: v('LATCHKEY_SUPPORT_CONTACT'),
+    bodyLimit: v('LATCHKEY_BODY_LIMIT'),
+    password: {
+      minLength: v('LATCHKEY_PASSWORD_MIN_LENGTH'),
+      maxLength: v('LATCHKEY_PASSWORD_MAX_LENGTH'),
+      minScore: v('LATCHKEY_PASSWORD_MIN_SCORE'),
+    },
+    argon2: { memoryCost: v('LATCHKEY_ARGON2_MEMORY'), timeCost: v('LATCHKEY_ARGON2_TIME'), parallelism: 1 },
+    session: {
+      idleTtl: v('LATCHKEY_SESSION_IDLE_TTL'),
+      absoluteTtl: v('LATCHKEY_SESSION_ABSOLUTE_TTL'),
+      reauthWindow: v('LATCHKEY_REAUTH_WINDOW'),
+    },
+    activationTtl: v('LATCHKEY_ACTIVATION_TTL'),
+    outbox: {
+      poll: v('LATCHKEY_OUTBOX_POLL'),
+      maxAttempts: v('LATCHKEY_OUTBOX_MAX_ATTEMPTS'),
+      backoffBase: v('LATCHKEY_OUTBOX_BACKOFF_BASE'),
+      smtpTimeout: v('LATCHKEY_SMTP_TIMEOUT'),
+    },
+    raw: r,
+  };
+  const problems: string[] = [];
+  if (!cfg.dev && !cfg.smtpUrl)
+    problems.push('LATCHKEY_SMTP_URL: required when LATCHKEY_ENV=production (mail is how people recover their accounts)');
+  if (!cfg.dev && !cfg.secret)
+    problems.push('LATCHKEY_SECRET: required when LATCHKEY_ENV=production (at least 32 random characters)');
+  if (cfg.session.idleTtl > cfg.session.absoluteTtl)
+    problems.push('LATCHKEY_SESSION_IDLE_TTL: must not be longer than LATCHKEY_SESSION_ABSOLUTE_TTL');
+  if (problems.length) throw new ConfigError(problems);
+  return cfg;
+}

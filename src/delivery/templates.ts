@@ -1,0 +1,69 @@
+// Plain builders for transactional mail: every mail has the same bones (a title, a few lines, an
+// optional button and code, a footer with the product and support contact), in HTML and text.
+
+export function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
+}
+
+export interface Branding {
+  productName: string;
+  supportContact: string;
+}
+
+export interface MailContent {
+  subject: string;
+  title: string;
+  lines: string[];
+  action?: { label: string; url: string };
+  code?: { label: string; value: string };
+  after?: string[];
+}
+
+export interface RenderedMail {
+  subject: string;
+  text: string;
+  html: string;
+}
+
+export function renderMail(brand: Branding, c: MailContent): RenderedMail {
+  const footer = `${brand.productName} · Questions? Contact ${brand.supportContact}.`;
+  const text = [
+    c.title,
+    '',
+    ...c.lines,
+    ...(c.action ? ['', `${c.action.label}: ${c.action.url}`] : []),
+    ...(c.code ? ['', `${c.code.label}: ${c.code.value}`] : []),
+    ...(c.after?.length ? ['', ...c.after] : []),
+    '',
+    '-- ',
+    footer,
+  ].join('\n');
+  const p = (s: string) => `<p style="margin:0 0 12px">${escapeHtml(s)}</p>`;
+  const html = `<!doctype html><html><body style="font-family:system-ui,sans-serif;color:#1b1f23;max-width:560px;margin:auto;padding:16px">
+<h1 style="font-size:20px">${escapeHtml(c.title)}</h1>
+${c.lines.map(p).join('\n')}
+${
+  c.action
+    ? `<p style="margin:20px 0"><a href="${escapeHtml(c.action.url)}" style="background:#1f5fbf;color:#fff;padding:10px 16px;border-radius:6px;text-decoration:none;display:inline-block">${escapeHtml(c.action.label)}</a></p>
+<p style="font-size:13px;color:#555">If the button does not work, copy this address into your browser:<br>${escapeHtml(c.action.url)}</p>`
+    : ''
+}
+${c.code ? `<p>${escapeHtml(c.code.label)}:</p><p style="font-size:24px;font-weight:bold;letter-spacing:3px;font-family:monospace">${escapeHtml(c.code.value)}</p>` : ''}
+${(c.after ?? []).map(p).join('\n')}
+<hr style="border:none;border-top:1px solid #ddd"><p style="font-size:12px;color:#666">${escapeHtml(footer)}</p>
+</body></html>`;
+  return { subject: `${c.subject} – ${brand.productName}`, text, html };
+}
+
+/** Human time for mails, always UTC so the line is the same wherever the server runs. */
+export function formatTime(ms: number): string {
+  return `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}
+
+export function formatDuration(ms: number): string {
+  const min = Math.round(ms / 60000);
+  if (min < 1) return `${Math.max(1, Math.round(ms / 1000))} seconds`;
+  if (min < 120) return `${min} minute${min === 1 ? '' : 's'}`;
+  const h = Math.round(min / 60);
+  return `${h} hours`;
+}

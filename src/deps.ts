@@ -1,0 +1,167 @@
+import { hostname } from 'node:os';
+import type { Kysely } from 'kysely';
+import pino, { type Logger } from 'pino';
+import type { Config } from './config/index.ts';
+import { DevMailboxTransport } from './delivery/dev-mailbox.ts';
+import { SmtpTransport } from './delivery/email.ts';
+import { Outbox } from './delivery/outbox.ts';
+import type { Branding } from './delivery/templates.ts';
+import { DeliveryWorker } from './delivery/worker.ts';
+import { AccountService } from './flows/account/service.ts';
+import { RegistrationService } from './flows/registration/service.ts';
+import { SessionService } from './flows/sessions/service.ts';
+import { SignInService } from './flows/signin/service.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
+import { Audit } from './security/audit.ts';
+import { type Captcha, noCaptcha } from './security/captcha.ts';
+import { type Clock, systemClock } from './security/clock.ts';
+import { type Guard, noGuard } from './security/guard.ts';
+import { PasswordHasher } from './security/password-hash.ts';
+import { PasswordPolicy } from './security/password-policy.ts';
+import { cryptoRandom, newToken, type Random } from './security/random.ts';
+import { type Engine, migrate, openStore, type Store } from './store/db.ts';
+import { ensureDefaultOrg } from './store/organizations.ts';
+import type { Database } from './store/schema.ts';
+
+/**
+ * The composition root's product: configuration, store, injected clock and randomness, the
+ * security layer, delivery, and one service per flow. Services receive this whole container and
+ * reach each other through it, so adding a flow never changes another flow's constructor.
+ */
+export interface Deps {
+  config: Config;
+  store: Store;
+  db: Kysely<Database>;
+  engine: Engine;
+  clock: Clock;
+  random: Random;
+  log: Logger;
+  secret: string;
+  brand: Branding;
+  hasher: PasswordHasher;
+  policy: PasswordPolicy;
+  outbox: Outbox;
+  worker: DeliveryWorker;
+  audit: Audit;
+  metrics: Metrics;
+  guard: Guard;
+  captcha: Captcha;
+  // flows
+  sessions: SessionService;
+  signIn: SignInService;
+  registration: RegistrationService;
+  account: AccountService;
+  /** resources to release at shutdown, last added first */
+  closers: (() => Promise<void> | void)[];
+}
+
+export interface DepsOverrides {
+  clock?: Clock;
+  random?: Random;
+  log?: Logger;
+  guard?: (d: Deps) => Guard | Promise<Guard>;
+  captcha?: (d: Deps) => Captcha | Promise<Captcha>;
+}
+
+async function serverSecret(db: Kysely<Database>, configured: string | undefined, random: Random): Promise<string> {
+  if (configured) return configured;
+  // One secret per database, so every process on the same database agrees without setup.
+  await db
+    .insertInto('meta')
+    .values({ key: 'server_secret', value: newToken(random, 32) })
+    .onConflict((oc) => oc.column('key').doNothing())
+    .execute();
+  const row = await db.selectFrom('meta').select('value').where('key', '=', 'server_secret').executeTakeFirstOrThrow();
+  return row.value;
+}
+
+export async function createDeps(config: Config, o: DepsOverrides = {}): Promise<Deps> {
+  const clock = o.clock ?? systemClock;
+  const random = o.random ?? cryptoRandom;
+  const log = o.log ?? pino({ level: config.logLevel, redact: { paths: ['req.headers.cookie', 'req.headers.authorization'], remove: true } });
+  const store = openStore(config.databaseUrl);
+  const closers: Deps['closers'] = [() => store.close()];
+  try {
+    await migrate(store);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  const db = store.db;
+  const secret = await serverSecret(db, config.secret, random);
+  const outbox = new Outbox(clock, random);
+  const worker = new DeliveryWorker(
+    db,
+    store.engine,
+    clock,
+    log,
+    {
+      pollMs: config.outbox.poll,
+      maxAttempts: config.outbox.maxAttempts,
+      backoffBaseMs: config.outbox.backoffBase,
+      leaseMs: config.outbox.smtpTimeout * 3 + 30_000,
+      workerId: `${hostname()}:${process.pid}:${newToken(random, 6)}`,
+    },
+    outbox,
+  );
+  const d = {
+    config,
+    store,
+    db,
+    engine: store.engine,
+    clock,
+    random,
+    log,
+    secret,
+    brand: { productName: config.productName, supportContact: config.supportContact },
+    hasher: new PasswordHasher(config.argon2),
+    policy: new PasswordPolicy(config.password),
+    outbox,
+    worker,
+    audit: new Audit(db, clock, random, log),
+    guard: noGuard,
+    captcha: noCaptcha,
+    closers,
+  } as Partial<Deps> as Deps;
+  d.metrics = createMetrics(async () => {
+    const rows = await db
+      .selectFrom('outbox')
+      .select(['channel', (eb) => eb.fn.countAll<number>().as('n')])
+      .where('status', '=', 'pending')
+      .groupBy('channel')
+      .execute();
+    return Object.fromEntries(rows.map((r) => [r.channel, Number(r.n)]));
+  });
+  worker.onDelivered = (row) => d.metrics.delivered.inc({ channel: row.channel, result: 'sent' });
+
+  if (config.smtpUrl) {
+    const smtp = new SmtpTransport(config.smtpUrl, config.mailFrom, config.outbox.smtpTimeout);
+    worker.setTransport('email', smtp);
+    closers.push(() => smtp.close());
+  } else {
+    // Only reachable in development: production refuses to start without SMTP.
+    worker.setTransport('email', new DevMailboxTransport(db, clock, random));
+  }
+  if (config.dev) worker.setTransport('sms', new DevMailboxTransport(db, clock, random));
+
+  d.sessions = new SessionService(d);
+  d.signIn = new SignInService(d);
+  d.registration = new RegistrationService(d);
+  d.account = new AccountService(d);
+
+  await ensureDefaultOrg(d);
+  d.guard = o.guard ? await o.guard(d) : d.guard;
+  d.captcha = o.captcha ? await o.captcha(d) : d.captcha;
+  return d;
+}
+
+export async function closeDeps(d: Deps): Promise<void> {
+  await d.worker.stop();
+  for (const close of [...d.closers].reverse()) {
+    try {
+      await close();
+    } catch (err) {
+      d.log.warn({ err }, 'error while closing');
+    }
+  }
+}

@@ -1,0 +1,27 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import type { Deps } from '../../deps.ts';
+import { contextOf, requireAuth, setSessionCookie } from '../../web/request.ts';
+import { Message, Password, responses } from '../../web/schemas.ts';
+
+export function registerAccountApi(app: FastifyInstance, d: Deps): void {
+  app.put(
+    '/api/v1/account/password',
+    {
+      schema: {
+        tags: ['account'],
+        summary: 'Change the password while signed in',
+        description:
+          'Requires the current password (PWD-05). Ends every other session and gives this one a new cookie (SES-06).',
+        body: Type.Object({ currentPassword: Password, newPassword: Password }),
+        response: responses({ 200: Message }, [400, 401, 403, 429]),
+      },
+    },
+    async (req, reply) => {
+      const auth = await requireAuth(d, req);
+      const { token } = await d.account.changePassword(auth, req.body as { currentPassword: string; newPassword: string }, contextOf(req));
+      setSessionCookie(d, reply, token);
+      return reply.send({ message: 'Your password has been changed. Other sessions were signed out.' });
+    },
+  );
+}

@@ -1,0 +1,155 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Deps } from '../../deps.ts';
+import { AppError, pageMessage } from '../../errors.ts';
+import { settingsSections } from '../../web/extras.ts';
+import { Field, Html, Notice, Page } from '../../web/layout.tsx';
+import { authOf, clearSessionCookie, contextOf, field, setSessionCookie } from '../../web/request.ts';
+import type { Authenticated } from '../sessions/service.ts';
+
+void Html;
+
+const FLASH: Record<string, string> = {
+  password_changed: 'Your password has been changed. Every other session was signed out.',
+  session_ended: 'That session has been signed out.',
+  reset_sent: 'We sent a reset link and code to your email address.',
+};
+
+/** Settings pages need a session; without one the user goes to sign in. */
+export async function pageAuth(d: Deps, req: FastifyRequest, reply: FastifyReply): Promise<Authenticated | null> {
+  const auth = await authOf(d, req);
+  if (!auth) {
+    reply.redirect('/login?msg=session_ended', 303);
+    return null;
+  }
+  return auth;
+}
+
+export async function renderSettings(
+  d: Deps,
+  reply: FastifyReply,
+  auth: Authenticated,
+  o: { flash?: string; error?: string; status?: number } = {},
+) {
+  const a = auth.account;
+  const sessions = await d.sessions.list(a.id, auth.session.id);
+  const extra = await Promise.all(settingsSections.map((s) => s(d, auth, o.flash)));
+  return reply
+    .status(o.status ?? 200)
+    .type('text/html; charset=utf-8')
+    .send(
+      Page({
+        title: 'Settings',
+        productName: d.config.productName,
+        signedIn: { username: a.username },
+        wide: true,
+        children: (
+          <>
+            <Notice kind="success" text={o.flash ? FLASH[o.flash] : undefined} />
+            <Notice kind="error" text={o.error} />
+            <section class="card" aria-labelledby="profile-h">
+              <h2 id="profile-h">Profile</h2>
+              <dl>
+                <dt>Username</dt>
+                <dd safe>{a.username}</dd>
+                <dt>Email address</dt>
+                <dd safe>{a.email ?? 'none'}</dd>
+                <dt>Service endpoint</dt>
+                <dd>
+                  <code safe>{d.config.publicUrl}</code>
+                  <span class="hint"> Check that your app points here if sign-in fails.</span>
+                </dd>
+              </dl>
+            </section>
+            <section class="card" aria-labelledby="password-h">
+              <h2 id="password-h">Change password</h2>
+              <form method="post" action="/settings/password" novalidate>
+                <Field name="currentPassword" label="Current password" type="password" autocomplete="current-password" />
+                <Field name="newPassword" label="New password" type="password" autocomplete="new-password" policy />
+                <Field name="newPasswordConfirm" label="Confirm new password" type="password" autocomplete="new-password" />
+                <button type="submit" class="primary">
+                  Change password
+                </button>
+              </form>
+            </section>
+            {extra.join('') as 'safe'}
+            <section class="card" aria-labelledby="sessions-h">
+              <h2 id="sessions-h">Where you are signed in</h2>
+              <ul class="sessions">
+                {sessions.map((s) => (
+                  <li>
+                    <span safe>{s.userAgent ?? 'Unknown browser'}</span>
+                    <span class="hint" safe>
+                      {` ${s.ip ?? ''} · signed in ${s.createdAt.slice(0, 16).replace('T', ' ')} UTC · via ${s.method}`}
+                    </span>
+                    {s.current ? (
+                      <strong> (this browser)</strong>
+                    ) : (
+                      <form method="post" action={`/settings/sessions/${encodeURIComponent(s.id)}/end`} class="inline">
+                        <button type="submit" class="link">
+                          Sign out
+                        </button>
+                      </form>
+                    )}
+                  </li>
+                ))}
+              </ul>
+              <form method="post" action="/settings/sessions/end-all">
+                <button type="submit">Sign out everywhere</button>
+              </form>
+            </section>
+          </>
+        ),
+      }),
+    );
+}
+
+export function registerAccountPages(app: FastifyInstance, d: Deps): void {
+  app.get('/settings', { schema: { hide: true } }, async (req, reply) => {
+    const auth = await pageAuth(d, req, reply);
+    if (!auth) return reply;
+    const flash = (req.query as Record<string, unknown>)?.done;
+    return renderSettings(d, reply, auth, { flash: typeof flash === 'string' ? flash : undefined });
+  });
+
+  app.post('/settings/password', { schema: { hide: true } }, async (req, reply) => {
+    const auth = await pageAuth(d, req, reply);
+    if (!auth) return reply;
+    try {
+      const { token } = await d.account.changePassword(
+        auth,
+        {
+          currentPassword: field(req.body, 'currentPassword', 1024),
+          newPassword: field(req.body, 'newPassword', 1024),
+          newPasswordConfirm: field(req.body, 'newPasswordConfirm', 1024),
+        },
+        contextOf(req),
+      );
+      setSessionCookie(d, reply, token);
+      return reply.redirect('/settings?done=password_changed', 303);
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      return renderSettings(d, reply, auth, { error: pageMessage(err), status: err.status });
+    }
+  });
+
+  app.post('/settings/sessions/:id/end', { schema: { hide: true } }, async (req, reply) => {
+    const auth = await pageAuth(d, req, reply);
+    if (!auth) return reply;
+    const { id } = req.params as { id: string };
+    try {
+      await d.sessions.revoke(auth.account.id, id, contextOf(req));
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+    }
+    return reply.redirect('/settings?done=session_ended', 303);
+  });
+
+  app.post('/settings/sessions/end-all', { schema: { hide: true } }, async (req, reply) => {
+    const auth = await pageAuth(d, req, reply);
+    if (!auth) return reply;
+    const ended = await d.sessions.endAll(auth.account.id);
+    await d.audit.record('session.ended', contextOf(req), { accountId: auth.account.id, details: { reason: 'sign_out_everywhere', count: ended } });
+    clearSessionCookie(d, reply);
+    return reply.redirect('/login?msg=signed_out', 303);
+  });
+}

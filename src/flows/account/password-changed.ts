@@ -1,0 +1,56 @@
+import type { Kysely } from 'kysely';
+import type { RequestContext } from '../../context.ts';
+import type { Deps } from '../../deps.ts';
+import { formatTime, renderMail } from '../../delivery/templates.ts';
+import type { Account } from '../../store/accounts.ts';
+import type { Database } from '../../store/schema.ts';
+import { newId } from '../../security/random.ts';
+
+export type PasswordChangeKind = 'change' | 'reset' | 'admin_reset';
+
+/**
+ * What every password change does, whichever path set it (settings, reset link, typed code, OTP,
+ * staff-assisted): store the new hash, end every session but `keepSessionId` (SES-06, REC-09),
+ * cancel every outstanding reset token or code, count the change (LOG-04), and queue the
+ * "your password was changed" notice (LOG-03). Runs inside the caller's transaction so either
+ * all of it happens or none of it.
+ */
+export async function applyPasswordChange(
+  d: Deps,
+  trx: Kysely<Database>,
+  account: Account,
+  passwordHash: string,
+  kind: PasswordChangeKind,
+  ctx: RequestContext,
+  keepSessionId?: string,
+): Promise<void> {
+  const now = d.clock.now();
+  await trx
+    .updateTable('accounts')
+    .set({ password_hash: passwordHash, password_changed_at: now, updated_at: now })
+    .where('id', '=', account.id)
+    .execute();
+  const ended = await d.sessions.endAll(account.id, trx, keepSessionId);
+  await trx.updateTable('recovery_codes').set({ used_at: now }).where('account_id', '=', account.id).where('used_at', 'is', null).execute();
+  await trx.insertInto('password_changes').values({ id: newId(d.random), account_id: account.id, kind, at: now }).execute();
+  await d.audit.record(kind === 'change' ? 'password.changed' : 'password.reset_completed', ctx, {
+    accountId: account.id,
+    details: { kind, sessionsEnded: ended },
+  }, trx);
+  if (account.email) {
+    const mail = renderMail(d.brand, {
+      subject: 'Your password was changed',
+      title: 'Your password was changed',
+      lines: [
+        `The password of your account ${account.username} was ${kind === 'change' ? 'changed' : 'reset'} on ${formatTime(now)}.`,
+        `Browser: ${ctx.userAgent ? ctx.userAgent.slice(0, 160) : 'unknown'}`,
+        `IP address: ${ctx.ip || 'unknown'}`,
+        'Every other session of your account has been signed out.',
+      ],
+      after: [
+        `If this wasn't you, reset your password now at ${d.config.publicUrl}/forgot-password and tell ${d.brand.supportContact} right away.`,
+      ],
+    });
+    await d.outbox.send(trx, { channel: 'email', kind: 'password_changed', to: account.email, ...mail });
+  }
+}

@@ -1,0 +1,70 @@
+import type { RequestContext } from '../../context.ts';
+import type { Deps } from '../../deps.ts';
+import { AppError } from '../../errors.ts';
+import { findAccount } from '../../store/accounts.ts';
+import { normalizePassword } from '../../security/password-policy.ts';
+import type { Authenticated } from '../sessions/service.ts';
+import { applyPasswordChange } from './password-changed.ts';
+
+export interface ChangePasswordInput {
+  currentPassword: string;
+  newPassword: string;
+  newPasswordConfirm?: string;
+}
+
+/** The signed-in user's own account: profile view and password change. */
+export class AccountService {
+  constructor(private readonly d: Deps) {}
+
+  profile(auth: Authenticated) {
+    const a = auth.account;
+    return {
+      id: a.id,
+      username: a.username,
+      email: a.email,
+      status: a.status,
+      displayName: a.display_name,
+      hasPassword: a.password_hash !== null,
+      createdAt: new Date(a.created_at).toISOString(),
+      endpoint: this.d.config.publicUrl,
+    };
+  }
+
+  /**
+   * PWD-05: the current password is required and wrong tries are throttled; the new one passes
+   * the policy. All other sessions end and the current one gets a new token (SES-06), which is
+   * returned so the caller can set the new cookie.
+   */
+  async changePassword(auth: Authenticated, input: ChangePasswordInput, ctx: RequestContext): Promise<{ token: string }> {
+    const d = this.d;
+    await d.guard.limit('password_change', ctx, auth.account.id);
+    if (input.newPasswordConfirm !== undefined && input.newPasswordConfirm !== input.newPassword)
+      throw new AppError('validation_failed', undefined, {
+        fields: [{ field: 'newPasswordConfirm', code: 'mismatch', message: 'The two new passwords do not match.' }],
+      });
+    const account = await findAccount(d.db, auth.account.id);
+    if (!account) throw new AppError('unauthorized');
+    const current = normalizePassword(input.currentPassword);
+    const ok = account.password_hash ? await d.hasher.verify(account.password_hash, current) : false;
+    if (!ok) {
+      await d.guard.signInFailed(`account:${account.id}`, account.id, ctx);
+      await d.audit.record('password.change_failed', ctx, { accountId: account.id, details: { reason: 'wrong_current' } });
+      throw new AppError(
+        'current_password_wrong',
+        account.password_hash ? undefined : 'Your account has no password yet. Use "Send Reset Email" to set one.',
+      );
+    }
+    const reasons = d.policy.check(input.newPassword, {
+      username: account.username,
+      email: account.email,
+      productName: d.config.productName,
+    });
+    if (reasons.length) throw new AppError('password_rejected', undefined, { reasons });
+    const hash = await d.hasher.hash(normalizePassword(input.newPassword));
+    return d.db.transaction().execute(async (trx) => {
+      await applyPasswordChange(d, trx, account, hash, 'change', ctx, auth.session.id);
+      const token = await d.sessions.rotate(auth.session, trx);
+      return { token };
+    });
+  }
+}

@@ -1,0 +1,50 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import type { Deps } from '../../deps.ts';
+import { contextOf } from '../../web/request.ts';
+import { Captcha, Identifier, Message, Password, responses, Str } from '../../web/schemas.ts';
+
+export function registerRegistrationApi(app: FastifyInstance, d: Deps): void {
+  app.post(
+    '/api/v1/registrations',
+    {
+      schema: {
+        tags: ['registration'],
+        summary: 'Create a pending account and mail an activation link and code',
+        description:
+          'Answers 202 with the same body whether or not the email is already registered (ENUM-03); the owner of an existing email gets a notice instead.',
+        body: Type.Object({
+          username: Str(64, { minLength: 1 }),
+          email: Str(320, { minLength: 1 }),
+          password: Password,
+          captcha: Captcha,
+        }),
+        response: responses({ 202: Message }, [400, 409, 413, 429]),
+      },
+    },
+    async (req, reply) => {
+      const body = req.body as { username: string; email: string; password: string; captcha?: string };
+      const result = await d.registration.register(body, contextOf(req));
+      return reply.status(202).send(result);
+    },
+  );
+
+  app.post(
+    '/api/v1/activations',
+    {
+      schema: {
+        tags: ['registration'],
+        summary: 'Activate a pending account with the link token, or identifier + typed code',
+        body: Type.Union([
+          Type.Object({ token: Str(128, { minLength: 1 }) }),
+          Type.Object({ identifier: Identifier, code: Str(32, { minLength: 1 }) }),
+        ]),
+        response: responses({ 200: Message }, [400, 429]),
+      },
+    },
+    async (req) => {
+      await d.registration.activate(req.body as { token?: string; identifier?: string; code?: string }, contextOf(req));
+      return { message: 'Your account is active. You can sign in now.' };
+    },
+  );
+}

@@ -1,0 +1,130 @@
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { Deps } from '../../deps.ts';
+import { AppError, pageMessage } from '../../errors.ts';
+import { CaptchaSlot } from '../../web/captcha-slot.tsx';
+import { Field, Html, Notice, Page } from '../../web/layout.tsx';
+import { contextOf, field } from '../../web/request.ts';
+
+void Html;
+
+function renderRegister(d: Deps, reply: FastifyReply, o: { username?: string; email?: string; error?: string; status?: number }) {
+  return reply
+    .status(o.status ?? 200)
+    .type('text/html; charset=utf-8')
+    .send(
+      Page({
+        title: 'Create an account',
+        productName: d.config.productName,
+        children: (
+          <>
+            <Notice kind="error" text={o.error} />
+            <form method="post" action="/register" class="card" novalidate>
+              <Field name="username" label="Username" value={o.username} autocomplete="username" autofocus maxlength={32} hint="3 to 32 letters, digits, dots, dashes or underscores." />
+              <Field name="email" label="Email address" type="email" value={o.email} autocomplete="email" maxlength={254} />
+              <Field name="password" label="Password" type="password" autocomplete="new-password" policy />
+              <Field name="passwordConfirm" label="Confirm password" type="password" autocomplete="new-password" />
+              {CaptchaSlot(d)}
+              <button type="submit" class="primary">
+                Create account
+              </button>
+              <p class="links">
+                <a href="/login">Already have an account? Sign in</a>
+              </p>
+            </form>
+          </>
+        ),
+      }),
+    );
+}
+
+function renderActivate(d: Deps, reply: FastifyReply, o: { token?: string; identifier?: string; error?: string; status?: number }) {
+  return reply
+    .status(o.status ?? 200)
+    .type('text/html; charset=utf-8')
+    .send(
+      Page({
+        title: 'Activate your account',
+        productName: d.config.productName,
+        children: (
+          <>
+            <Notice kind="error" text={o.error} />
+            {o.token ? (
+              // Opening the link only shows this button: mail scanners that follow links activate nothing.
+              <form method="post" action="/activate" class="card">
+                <input type="hidden" name="token" value={o.token} />
+                <p>Press the button to confirm your email address and activate your account.</p>
+                <button type="submit" class="primary">
+                  Activate my account
+                </button>
+              </form>
+            ) : (
+              <form method="post" action="/activate" class="card" novalidate>
+                <p>Enter the code from the activation mail.</p>
+                <Field name="identifier" label="Username or email address" value={o.identifier} autocomplete="username" maxlength={320} />
+                <Field name="code" label="Activation code" autocomplete="one-time-code" maxlength={16} hint="For example K7QM-2XRT" />
+                <button type="submit" class="primary">
+                  Activate
+                </button>
+              </form>
+            )}
+          </>
+        ),
+      }),
+    );
+}
+
+export function registerRegistrationPages(app: FastifyInstance, d: Deps): void {
+  app.get('/register', { schema: { hide: true } }, async (_req, reply) => renderRegister(d, reply, {}));
+
+  app.post('/register', { schema: { hide: true } }, async (req, reply) => {
+    const input = {
+      username: field(req.body, 'username', 64),
+      email: field(req.body, 'email', 320),
+      password: field(req.body, 'password', 1024),
+      passwordConfirm: field(req.body, 'passwordConfirm', 1024),
+      captcha: field(req.body, 'altcha', 20000) || field(req.body, 'captcha', 20000) || undefined,
+    };
+    try {
+      const { message } = await d.registration.register(input, contextOf(req));
+      return reply
+        .status(200)
+        .type('text/html; charset=utf-8')
+        .send(
+          Page({
+            title: 'Check your email',
+            productName: d.config.productName,
+            children: (
+              <>
+                <Notice kind="success" text={message} />
+                <p>
+                  It can take a few minutes; check your spam folder too. Have the code? <a href="/activate">Enter it here</a>.
+                </p>
+              </>
+            ),
+          }),
+        );
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      return renderRegister(d, reply, { username: input.username, email: input.email, error: pageMessage(err), status: err.status });
+    }
+  });
+
+  app.get('/activate', { schema: { hide: true } }, async (req, reply) => {
+    const token = (req.query as Record<string, unknown>)?.token;
+    return renderActivate(d, reply, { token: typeof token === 'string' ? token.slice(0, 128) : undefined });
+  });
+
+  app.post('/activate', { schema: { hide: true } }, async (req, reply) => {
+    const token = field(req.body, 'token', 128);
+    const identifier = field(req.body, 'identifier', 320);
+    const code = field(req.body, 'code', 32);
+    try {
+      await d.registration.activate(token ? { token } : { identifier, code }, contextOf(req));
+      return reply.redirect('/login?msg=activated', 303);
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      // A dead link falls back to the code form, which still works with a valid code.
+      return renderActivate(d, reply, { identifier, error: pageMessage(err), status: err.status });
+    }
+  });
+}

@@ -1,0 +1,247 @@
+import type { RequestContext } from '../../context.ts';
+import type { Deps } from '../../deps.ts';
+import { formatDuration, renderMail } from '../../delivery/templates.ts';
+import { AppError, type FieldProblem } from '../../errors.ts';
+import {
+  type Account,
+  emailKey,
+  findAccountByIdentifier,
+  normalizeEmail,
+  usernameKey,
+  validEmail,
+  validUsername,
+} from '../../store/accounts.ts';
+import { keyedHash, safeEqual, sha256 } from '../../security/hashing.ts';
+import { normalizePassword } from '../../security/password-policy.ts';
+import { newCode, newId, newToken, UNAMBIGUOUS } from '../../security/random.ts';
+import { defaultOrgId } from '../../store/organizations.ts';
+
+export interface RegistrationInput {
+  username: string;
+  email: string;
+  password: string;
+  passwordConfirm?: string;
+  captcha?: string;
+  orgId?: string;
+}
+
+export const ACTIVATION_CODE_LENGTH = 8; // 30^8 ≈ 2^39.3 … with 5 tries per code, guessing is hopeless
+const MAX_CODE_ATTEMPTS = 5;
+
+/** Shows an 8-character code as XXXX-XXXX; typing accepts it with or without the dash or spaces. */
+export function formatCode(code: string): string {
+  return code.length === 8 ? `${code.slice(0, 4)}-${code.slice(4)}` : code;
+}
+export function parseCode(typed: string): string {
+  return typed.replace(/[\s-]/g, '').toUpperCase();
+}
+
+export const REGISTRATION_ACCEPTED = 'Check your email: we sent a link and a code to activate your account.';
+
+/** Registration and activation (ENUM-03: an existing email is answered like a new one). */
+export class RegistrationService {
+  constructor(private readonly d: Deps) {}
+
+  validate(input: RegistrationInput): void {
+    const fields: FieldProblem[] = [];
+    if (!validUsername(input.username))
+      fields.push({
+        field: 'username',
+        code: 'invalid',
+        message: 'Usernames are 3 to 32 letters, digits, dots, dashes or underscores.',
+      });
+    if (!validEmail(input.email)) fields.push({ field: 'email', code: 'invalid', message: 'Enter a valid email address.' });
+    if (input.passwordConfirm !== undefined && input.passwordConfirm !== input.password)
+      fields.push({ field: 'passwordConfirm', code: 'mismatch', message: 'The two passwords do not match.' });
+    if (fields.length) throw new AppError('validation_failed', undefined, { fields });
+    const reasons = this.d.policy.check(input.password, {
+      username: input.username,
+      email: input.email,
+      productName: this.d.config.productName,
+    });
+    if (reasons.length) throw new AppError('password_rejected', undefined, { reasons });
+  }
+
+  async register(input: RegistrationInput, ctx: RequestContext): Promise<{ message: string }> {
+    const d = this.d;
+    this.validate(input);
+    await d.guard.limit('registration', ctx);
+    if (!(await d.captcha.verify(input.captcha, ctx))) {
+      await d.audit.record('captcha.failed', ctx, { details: { flow: 'registration' } });
+      throw new AppError(input.captcha ? 'captcha_invalid' : 'captcha_required');
+    }
+    const email = normalizeEmail(input.email);
+    // Hash first in every case, so an existing email costs the same time as a new one.
+    const passwordHash = await d.hasher.hash(normalizePassword(input.password));
+    const existing = await findAccountByIdentifier(d.db, email);
+    if (existing) {
+      await this.mailExistingOwner(existing, ctx);
+      return { message: REGISTRATION_ACCEPTED };
+    }
+    const taken = await d.db
+      .selectFrom('accounts')
+      .select('id')
+      .where('username_key', '=', usernameKey(input.username))
+      .executeTakeFirst();
+    if (taken)
+      throw new AppError('conflict', 'This username is taken. Please choose another.', {
+        fields: [{ field: 'username', code: 'taken', message: 'This username is taken. Please choose another.' }],
+      });
+
+    const now = d.clock.now();
+    const account = {
+      id: newId(d.random),
+      org_id: input.orgId ?? (await defaultOrgId(d)),
+      username: input.username.normalize('NFKC'),
+      username_key: usernameKey(input.username),
+      email,
+      email_key: emailKey(email),
+      status: 'pending' as const,
+      password_hash: passwordHash,
+      display_name: null,
+      phone: null,
+      phone_verified_at: null,
+      is_staff: 0,
+      flagged_at: null,
+      flag_reason: null,
+      created_at: now,
+      updated_at: now,
+      activated_at: null,
+      password_changed_at: now,
+    };
+    try {
+      await d.db.transaction().execute(async (trx) => {
+        await trx.insertInto('accounts').values(account).execute();
+        await this.issueActivation(trx, account as Account);
+        await d.audit.record('account.registered', ctx, { accountId: account.id }, trx);
+      });
+    } catch (err) {
+      // Lost a race with a registration for the same email or username.
+      const again = await findAccountByIdentifier(d.db, email);
+      if (again) {
+        await this.mailExistingOwner(again, ctx);
+        return { message: REGISTRATION_ACCEPTED };
+      }
+      if (/unique|duplicate/i.test(String((err as Error).message)))
+        throw new AppError('conflict', 'This username is taken. Please choose another.');
+      throw err;
+    }
+    return { message: REGISTRATION_ACCEPTED };
+  }
+
+  private async issueActivation(db: Deps['db'], account: Account): Promise<void> {
+    const d = this.d;
+    const now = d.clock.now();
+    const token = newToken(d.random);
+    const code = newCode(d.random, UNAMBIGUOUS, ACTIVATION_CODE_LENGTH);
+    await db.updateTable('activations').set({ used_at: now }).where('account_id', '=', account.id).where('used_at', 'is', null).execute();
+    await db
+      .insertInto('activations')
+      .values({
+        id: newId(d.random),
+        account_id: account.id,
+        token_hash: sha256(token),
+        code_hash: keyedHash(d.secret, `activation:${account.id}`, code),
+        expires_at: now + d.config.activationTtl,
+        failed_attempts: 0,
+        used_at: null,
+        created_at: now,
+      })
+      .execute();
+    const link = `${d.config.publicUrl}/activate?token=${encodeURIComponent(token)}`;
+    const mail = renderMail(d.brand, {
+      subject: 'Activate your account',
+      title: `Welcome to ${d.brand.productName}, ${account.username}`,
+      lines: ['Please confirm your email address to activate your account.'],
+      action: { label: 'Activate account', url: link },
+      code: { label: 'Or enter this code on the activation page', value: formatCode(code) },
+      after: [
+        `The link and the code expire in ${formatDuration(d.config.activationTtl)}.`,
+        "Didn't create an account? You can ignore this mail.",
+      ],
+    });
+    await d.outbox.send(db, { channel: 'email', kind: 'activation', to: account.email as string, ...mail });
+  }
+
+  private async mailExistingOwner(account: Account, ctx: RequestContext): Promise<void> {
+    const d = this.d;
+    const mail = renderMail(d.brand, {
+      subject: 'You already have an account',
+      title: 'Someone tried to register with your email address',
+      lines: [
+        `An account for this email address already exists (username: ${account.username}).`,
+        'If that was you, sign in instead. If you forgot your password, you can reset it.',
+      ],
+      action: { label: 'Reset your password', url: `${d.config.publicUrl}/forgot-password` },
+      after: ["If it wasn't you, you can ignore this mail: nothing has changed."],
+    });
+    await d.db.transaction().execute(async (trx) => {
+      await d.outbox.send(trx, { channel: 'email', kind: 'already_registered', to: account.email as string, ...mail });
+      await d.audit.record('registration.existing_email', ctx, { accountId: account.id }, trx);
+    });
+  }
+
+  /** Activates with the link token or with identifier + typed code. Only a POST gets here. */
+  async activate(input: { token?: string; identifier?: string; code?: string }, ctx: RequestContext): Promise<void> {
+    const d = this.d;
+    const now = d.clock.now();
+    await d.guard.limit('activation', ctx, input.identifier);
+    let activationId: string | undefined;
+    let accountId: string | undefined;
+    if (input.token) {
+      const row = await d.db
+        .selectFrom('activations')
+        .selectAll()
+        .where('token_hash', '=', sha256(input.token))
+        .executeTakeFirst();
+      if (!row || row.used_at !== null || row.expires_at <= now) throw new AppError('invalid_token');
+      activationId = row.id;
+      accountId = row.account_id;
+    } else if (input.identifier && input.code) {
+      const account = await findAccountByIdentifier(d.db, input.identifier);
+      const row = account
+        ? await d.db
+            .selectFrom('activations')
+            .selectAll()
+            .where('account_id', '=', account.id)
+            .where('used_at', 'is', null)
+            .orderBy('created_at', 'desc')
+            .executeTakeFirst()
+        : undefined;
+      if (!account || !row || row.expires_at <= now || row.failed_attempts >= MAX_CODE_ATTEMPTS) throw new AppError('invalid_code');
+      const expected = keyedHash(d.secret, `activation:${account.id}`, parseCode(input.code));
+      if (!safeEqual(expected, row.code_hash)) {
+        await d.db
+          .updateTable('activations')
+          .set((eb) => ({ failed_attempts: eb('failed_attempts', '+', 1) }))
+          .where('id', '=', row.id)
+          .execute();
+        await d.audit.record('activation.failed', ctx, { accountId: account.id });
+        throw new AppError('invalid_code');
+      }
+      activationId = row.id;
+      accountId = account.id;
+    } else {
+      throw new AppError('validation_failed', 'Send either the token from the link, or your username or email with the code.');
+    }
+    const ok = await d.db.transaction().execute(async (trx) => {
+      const used = await trx
+        .updateTable('activations')
+        .set({ used_at: now })
+        .where('id', '=', activationId as string)
+        .where('used_at', 'is', null)
+        .executeTakeFirst();
+      if (Number(used.numUpdatedRows) !== 1) return false;
+      const activated = await trx
+        .updateTable('accounts')
+        .set({ status: 'active', activated_at: now, updated_at: now })
+        .where('id', '=', accountId as string)
+        .where('status', '=', 'pending')
+        .executeTakeFirst();
+      if (Number(activated.numUpdatedRows) !== 1) return false;
+      await d.audit.record('account.activated', ctx, { accountId }, trx);
+      return true;
+    });
+    if (!ok) throw new AppError(input.token ? 'invalid_token' : 'invalid_code');
+  }
+}

@@ -1,0 +1,142 @@
+import type { Kysely, Selectable } from 'kysely';
+import type { Deps } from '../../deps.ts';
+import type { RequestContext } from '../../context.ts';
+import { AppError } from '../../errors.ts';
+import { type Account, findAccount } from '../../store/accounts.ts';
+import type { Database, SessionsTable } from '../../store/schema.ts';
+import { sha256 } from '../../security/hashing.ts';
+import { newId, newToken } from '../../security/random.ts';
+
+export type Session = Selectable<SessionsTable>;
+
+export interface SessionView {
+  id: string;
+  createdAt: string;
+  lastSeenAt: string;
+  expiresAt: string;
+  method: string;
+  ip: string | null;
+  userAgent: string | null;
+  current: boolean;
+}
+
+export interface Authenticated {
+  session: Session;
+  account: Account;
+}
+
+// Touching last_seen_at on every request would make every read a write; a minute of slack in
+// the idle timeout is a fair price for session checks that stay reads.
+const TOUCH_EVERY_MS = 60_000;
+
+/** Server-side sessions (SES-01..SES-08): the cookie holds a 256-bit token, the table its SHA-256. */
+export class SessionService {
+  constructor(private readonly d: Deps) {}
+
+  async create(
+    account: Account,
+    method: string,
+    ctx: RequestContext,
+    db: Kysely<Database> = this.d.db,
+  ): Promise<{ token: string; session: Session }> {
+    const now = this.d.clock.now();
+    const token = newToken(this.d.random);
+    const session: Session = {
+      id: newId(this.d.random),
+      account_id: account.id,
+      token_hash: sha256(token),
+      created_at: now,
+      last_seen_at: now,
+      expires_at: now + this.d.config.session.absoluteTtl,
+      auth_at: now,
+      method,
+      ip: ctx.ip || null,
+      user_agent: ctx.userAgent ? ctx.userAgent.slice(0, 256) : null,
+    };
+    await db.insertInto('sessions').values(session).execute();
+    return { token, session };
+  }
+
+  /** The session and account behind a cookie token, or null when unknown, expired or the account is not active. */
+  async authenticate(token: string | undefined): Promise<Authenticated | null> {
+    if (!token || token.length > 128) return null;
+    const now = this.d.clock.now();
+    const session = await this.d.db
+      .selectFrom('sessions')
+      .selectAll()
+      .where('token_hash', '=', sha256(token))
+      .executeTakeFirst();
+    if (!session) return null;
+    if (session.expires_at <= now || session.last_seen_at + this.d.config.session.idleTtl <= now) {
+      await this.d.db.deleteFrom('sessions').where('id', '=', session.id).execute();
+      return null;
+    }
+    const account = await findAccount(this.d.db, session.account_id);
+    if (!account || account.status !== 'active') return null;
+    if (now - session.last_seen_at > TOUCH_EVERY_MS) {
+      await this.d.db.updateTable('sessions').set({ last_seen_at: now }).where('id', '=', session.id).execute();
+      session.last_seen_at = now;
+    }
+    return { session, account };
+  }
+
+  /** Requires a sign-in within the re-authentication window (SES-07). */
+  requireRecentAuth(session: Session): void {
+    if (this.d.clock.now() - session.auth_at > this.d.config.session.reauthWindow)
+      throw new AppError('reauthentication_required');
+  }
+
+  async list(accountId: string, currentId?: string): Promise<SessionView[]> {
+    const now = this.d.clock.now();
+    const idle = this.d.config.session.idleTtl;
+    const rows = await this.d.db
+      .selectFrom('sessions')
+      .selectAll()
+      .where('account_id', '=', accountId)
+      .where('expires_at', '>', now)
+      .where('last_seen_at', '>', now - idle)
+      .orderBy('last_seen_at', 'desc')
+      .execute();
+    return rows.map((s) => ({
+      id: s.id,
+      createdAt: new Date(s.created_at).toISOString(),
+      lastSeenAt: new Date(s.last_seen_at).toISOString(),
+      expiresAt: new Date(Math.min(s.expires_at, s.last_seen_at + idle)).toISOString(),
+      method: s.method,
+      ip: s.ip,
+      userAgent: s.user_agent,
+      current: s.id === currentId,
+    }));
+  }
+
+  /** Ends one of the account's own sessions; another account's id is simply not found. */
+  async revoke(accountId: string, sessionId: string, ctx: RequestContext): Promise<void> {
+    const res = await this.d.db
+      .deleteFrom('sessions')
+      .where('id', '=', sessionId)
+      .where('account_id', '=', accountId)
+      .executeTakeFirst();
+    if (Number(res.numDeletedRows) === 0) throw new AppError('not_found', 'No such session.');
+    await this.d.audit.record('session.ended', ctx, { accountId, details: { reason: 'user' } });
+  }
+
+  async signOut(session: Session, ctx: RequestContext): Promise<void> {
+    await this.d.db.deleteFrom('sessions').where('id', '=', session.id).execute();
+    await this.d.audit.record('session.ended', ctx, { accountId: session.account_id, details: { reason: 'sign_out' } });
+  }
+
+  /** Ends every session of the account except `keepId` (SES-06, REC-09); returns how many ended. */
+  async endAll(accountId: string, db: Kysely<Database> = this.d.db, keepId?: string): Promise<number> {
+    let q = db.deleteFrom('sessions').where('account_id', '=', accountId);
+    if (keepId) q = q.where('id', '!=', keepId);
+    const res = await q.executeTakeFirst();
+    return Number(res.numDeletedRows);
+  }
+
+  /** Gives the current session a new token (SES-06): a token seen before the change stops working. */
+  async rotate(session: Session, db: Kysely<Database> = this.d.db): Promise<string> {
+    const token = newToken(this.d.random);
+    await db.updateTable('sessions').set({ token_hash: sha256(token) }).where('id', '=', session.id).execute();
+    return token;
+  }
+}

@@ -1,0 +1,36 @@
+import { Type } from '@sinclair/typebox';
+import type { Deps } from '../../deps.ts';
+import type { Account } from '../../store/accounts.ts';
+
+export const AccountView = Type.Object({
+  id: Type.String(),
+  username: Type.String(),
+  email: Type.Union([Type.String(), Type.Null()]),
+  status: Type.String(),
+  hasPassword: Type.Boolean(),
+  createdAt: Type.String(),
+});
+
+export const SessionRef = Type.Object({ id: Type.String(), expiresAt: Type.String() });
+
+export const SessionItem = Type.Object({
+  id: Type.String(),
+  createdAt: Type.String(),
+  lastSeenAt: Type.String(),
+  expiresAt: Type.String(),
+  method: Type.String(),
+  ip: Type.Union([Type.String(), Type.Null()]),
+  userAgent: Type.Union([Type.String(), Type.Null()]),
+  current: Type.Boolean(),
+});
+
+export function accountView(_d: Deps, a: Account) {
+  return {
+    id: a.id,
+    username: a.username,
+    email: a.email,
+    status: a.status,
+    hasPassword: a.password_hash !== null,
+    createdAt: new Date(a.created_at).toISOString(),
+  };
+}

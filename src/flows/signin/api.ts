@@ -1,0 +1,31 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import type { Deps } from '../../deps.ts';
+import { contextOf, setSessionCookie } from '../../web/request.ts';
+import { Captcha, Identifier, Password, responses } from '../../web/schemas.ts';
+import { AccountView, SessionRef, accountView } from '../sessions/views.ts';
+
+export function registerSignInApi(app: FastifyInstance, d: Deps): void {
+  app.post(
+    '/api/v1/sessions',
+    {
+      schema: {
+        tags: ['sessions'],
+        summary: 'Sign in with username or email and password; sets the session cookie',
+        description:
+          'Unknown user, wrong password, pending, disabled and locked accounts all get the same 401 `invalid_credentials` (ENUM-01).',
+        body: Type.Object({ identifier: Identifier, password: Password, captcha: Captcha }),
+        response: responses({ 201: Type.Object({ account: AccountView, session: SessionRef }) }, [400, 401, 413, 429]),
+      },
+    },
+    async (req, reply) => {
+      const body = req.body as { identifier: string; password: string; captcha?: string };
+      const { token, session, account } = await d.signIn.withPassword(body, contextOf(req));
+      setSessionCookie(d, reply, token);
+      return reply.status(201).send({
+        account: accountView(d, account),
+        session: { id: session.id, expiresAt: new Date(session.expires_at).toISOString() },
+      });
+    },
+  );
+}

@@ -1,0 +1,85 @@
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { Deps } from '../../deps.ts';
+import { AppError, pageMessage } from '../../errors.ts';
+import { CaptchaSlot } from '../../web/captcha-slot.tsx';
+import { Field, Html, Notice, Page } from '../../web/layout.tsx';
+import { authOf, clearSessionCookie, contextOf, field, setSessionCookie } from '../../web/request.ts';
+import { loginExtras } from '../../web/extras.ts';
+
+void Html;
+
+const MESSAGES: Record<string, string> = {
+  signed_out: 'You have been signed out.',
+  activated: 'Your account is active. You can sign in now.',
+  password_reset: 'Your password has been changed. Please sign in again.',
+  session_ended: 'Your session has ended. Please sign in again.',
+};
+
+export async function renderLogin(
+  d: Deps,
+  reply: FastifyReply,
+  o: { identifier?: string; error?: string; info?: string; status?: number; captcha?: boolean },
+) {
+  const extras = await Promise.all(loginExtras.map((x) => x(d)));
+  return reply
+    .status(o.status ?? 200)
+    .type('text/html; charset=utf-8')
+    .send(
+      Page({
+        title: 'Sign in',
+        productName: d.config.productName,
+        children: (
+          <>
+            <Notice kind="error" text={o.error} />
+            <Notice kind="info" text={o.info} />
+            <form method="post" action="/login" class="card" novalidate>
+              <Field name="identifier" label="Username or email address" value={o.identifier} autocomplete="username" autofocus maxlength={320} />
+              <Field name="password" label="Password" type="password" autocomplete="current-password" />
+              {o.captcha ? CaptchaSlot(d) : ''}
+              <button type="submit" class="primary">
+                Sign in
+              </button>
+              <p class="links">
+                <a href="/forgot-password">Forgot password?</a>
+                <a href="/register">Create an account</a>
+              </p>
+            </form>
+            {extras.join('') as 'safe'}
+          </>
+        ),
+      }),
+    );
+}
+
+export function registerSignInPages(app: FastifyInstance, d: Deps): void {
+  app.get('/login', { schema: { hide: true } }, async (req, reply) => {
+    if (await authOf(d, req)) return reply.redirect('/settings', 303);
+    const msg = (req.query as Record<string, unknown>)?.msg;
+    return renderLogin(d, reply, { info: typeof msg === 'string' ? MESSAGES[msg] : undefined });
+  });
+
+  app.post('/login', { schema: { hide: true } }, async (req, reply) => {
+    const identifier = field(req.body, 'identifier', 320);
+    const password = field(req.body, 'password', 1024);
+    const captcha = field(req.body, 'altcha', 20000) || field(req.body, 'captcha', 20000) || undefined;
+    if (!identifier || !password)
+      return renderLogin(d, reply, { identifier, error: 'Enter your username or email and your password.', status: 400 });
+    try {
+      const { token } = await d.signIn.withPassword({ identifier, password, captcha }, contextOf(req));
+      setSessionCookie(d, reply, token);
+      return reply.redirect('/settings', 303);
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      if (err.extra.retryAfter !== undefined) reply.header('Retry-After', String(Math.ceil(err.extra.retryAfter)));
+      const captchaStep = err.code === 'captcha_required' || err.code === 'captcha_invalid';
+      return renderLogin(d, reply, { identifier, error: pageMessage(err), status: err.status, captcha: captchaStep });
+    }
+  });
+
+  app.post('/logout', { schema: { hide: true } }, async (req, reply) => {
+    const auth = await authOf(d, req);
+    if (auth) await d.sessions.signOut(auth.session, contextOf(req));
+    clearSessionCookie(d, reply);
+    return reply.redirect('/login?msg=signed_out', 303);
+  });
+}

@@ -1,0 +1,38 @@
+import type { RequestContext } from '../../context.ts';
+import type { Deps } from '../../deps.ts';
+import { AppError } from '../../errors.ts';
+import type { Account } from '../../store/accounts.ts';
+import { checkPassword } from '../../methods/password/signin.ts';
+import type { Session } from '../sessions/service.ts';
+
+export interface SignedIn {
+  token: string;
+  session: Session;
+  account: Account;
+}
+
+/**
+ * The sign-in flow. Each method (password, external account, QR …) proves who the user is and
+ * then calls `complete`, the single step where a session is issued — and where second factors
+ * are enforced once they exist (BF-05), so no method can skip them.
+ */
+export class SignInService {
+  constructor(private readonly d: Deps) {}
+
+  async withPassword(
+    input: { identifier: string; password: string; captcha?: string },
+    ctx: RequestContext,
+  ): Promise<SignedIn> {
+    const account = await checkPassword(this.d, input, ctx);
+    return this.complete(account, 'password', ctx);
+  }
+
+  /** Issues a new session (SES-02: a fresh token at every sign-in) and records the success. */
+  async complete(account: Account, method: string, ctx: RequestContext): Promise<SignedIn> {
+    if (account.status !== 'active') throw new AppError('invalid_credentials');
+    const { token, session } = await this.d.sessions.create(account, method, ctx);
+    await this.d.audit.record('sign_in.succeeded', ctx, { accountId: account.id, details: { method } });
+    this.d.metrics.signIns.inc({ method, outcome: 'success' });
+    return { token, session, account };
+  }
+}

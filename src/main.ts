@@ -1,0 +1,67 @@
+import { ConfigError, loadConfig } from './config/index.ts';
+import { migrate, openStore } from './store/db.ts';
+import { startServer } from './server.ts';
+import { runAdminCommand } from './cli/commands.ts';
+
+const USAGE = `usage: latchkey <command>
+
+  serve              start the service (default)
+  migrate            apply database migrations and exit
+  accounts flagged   list accounts flagged as possibly compromised
+  help               this text
+
+Configuration comes from LATCHKEY_* environment variables; see the README.`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command = 'serve', ...rest] = argv;
+  if (command === 'help' || command === '--help' || command === '-h') {
+    console.log(USAGE);
+    return 0;
+  }
+  const config = loadConfig();
+  if (command === 'migrate') {
+    const store = openStore(config.databaseUrl);
+    try {
+      const applied = await migrate(store);
+      console.log(applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date');
+    } finally {
+      await store.close();
+    }
+    return 0;
+  }
+  if (command === 'serve') {
+    const running = await startServer(config);
+    const log = running.deps.log;
+    const where = `${config.publicUrl}`;
+    log.info({ url: where, engine: running.deps.engine }, `Latchkey listening on ${running.url} (public URL ${where})`);
+    if (config.dev)
+      console.log(
+        `\n  Latchkey is running at ${where}\n  Development mailbox: ${where}/dev/mailbox${config.smtpUrl ? ' (mail goes to SMTP; only SMS land here)' : ' (every mail lands here)'}\n`,
+      );
+    let stopping = false;
+    const stop = async (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, 'shutting down: finishing in-flight requests');
+      const force = setTimeout(() => process.exit(1), 15_000);
+      force.unref();
+      await running.close();
+      process.exit(0);
+    };
+    process.on('SIGTERM', () => void stop('SIGTERM'));
+    process.on('SIGINT', () => void stop('SIGINT'));
+    return -1;
+  }
+  return runAdminCommand(config, command, rest, USAGE);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exit(code);
+  },
+  (err) => {
+    if (err instanceof ConfigError) console.error(err.message);
+    else console.error(err);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,65 @@
+import type { RequestContext } from '../../context.ts';
+import type { Deps } from '../../deps.ts';
+import { AppError } from '../../errors.ts';
+import { type Account, findAccountByIdentifier } from '../../store/accounts.ts';
+import { normalizePassword } from '../../security/password-policy.ts';
+
+/** The key under which sign-in attempts for an identifier are counted (case and space folded). */
+export function identifierKey(identifier: string): string {
+  return identifier.trim().normalize('NFKC').toLowerCase();
+}
+
+/**
+ * Password proof for the sign-in flow. Unknown user, wrong password, pending, disabled and
+ * locked accounts all end in the same `invalid_credentials` after the same hashing work
+ * (ENUM-01, BF-01): the reason is kept only in the audit trail.
+ */
+export async function checkPassword(
+  d: Deps,
+  input: { identifier: string; password: string; captcha?: string },
+  ctx: RequestContext,
+): Promise<Account> {
+  const key = identifierKey(input.identifier);
+  await d.guard.limit('sign_in', ctx);
+  const gate = await d.guard.signInGate(key, ctx);
+  if (gate.captchaRequired && !(await d.captcha.verify(input.captcha, ctx))) {
+    await d.audit.record('captcha.failed', ctx, { details: { flow: 'sign_in' } });
+    throw new AppError(input.captcha ? 'captcha_invalid' : 'captcha_required');
+  }
+  const password = normalizePassword(input.password);
+  const account = await findAccountByIdentifier(d.db, input.identifier);
+  let ok = false;
+  if (account?.password_hash) ok = await d.hasher.verify(account.password_hash, password);
+  else await d.hasher.burn(password);
+
+  const reason = !account
+    ? 'unknown_account'
+    : !account.password_hash
+      ? 'no_password'
+      : !ok
+        ? 'wrong_password'
+        : gate.locked
+          ? 'locked'
+          : account.status !== 'active'
+            ? account.status
+            : null;
+  if (reason) {
+    await d.guard.signInFailed(key, account?.id ?? null, ctx);
+    await d.audit.record('sign_in.failed', ctx, { accountId: account?.id ?? null, details: { method: 'password', reason } });
+    d.metrics.signIns.inc({ method: 'password', outcome: 'failure' });
+    throw new AppError('invalid_credentials');
+  }
+  const acct = account as Account;
+  await d.guard.signInSucceeded(key, acct.id, ctx);
+  if (d.hasher.needsRehash(acct.password_hash as string)) {
+    // PWD-07: parameters were raised since this hash was made; upgrade while we hold the password.
+    const upgraded = await d.hasher.hash(password);
+    await d.db
+      .updateTable('accounts')
+      .set({ password_hash: upgraded })
+      .where('id', '=', acct.id)
+      .where('password_hash', '=', acct.password_hash)
+      .execute();
+  }
+  return acct;
+}

@@ -1,0 +1,38 @@
+import type { RequestContext } from '../context.ts';
+
+// The abuse-protection seam every flow calls (rate limits, lockout, CAPTCHA step-up). Flows ask
+// the guard; they never count attempts themselves, so every flow and method gets one policy.
+
+export type GuardedAction =
+  | 'sign_in'
+  | 'registration'
+  | 'activation'
+  | 'reset_request'
+  | 'reset_complete'
+  | 'otp_send'
+  | 'otp_verify'
+  | 'password_change';
+
+export interface SignInGate {
+  /** the account is locked: the attempt must fail exactly like a wrong password (ENUM-01) */
+  locked: boolean;
+  /** a CAPTCHA must accompany this attempt (BF-04 step-up) */
+  captchaRequired: boolean;
+}
+
+export interface Guard {
+  /** Throws AppError('rate_limited') when the client or the subject has done this too often. */
+  limit(action: GuardedAction, ctx: RequestContext, subject?: string): Promise<void>;
+  signInGate(identifierKey: string, ctx: RequestContext): Promise<SignInGate>;
+  signInFailed(identifierKey: string, accountId: string | null, ctx: RequestContext): Promise<void>;
+  signInSucceeded(identifierKey: string, accountId: string, ctx: RequestContext): Promise<void>;
+  close?(): Promise<void>;
+}
+
+/** No limits at all: only for unit tests of flows that do not exercise abuse protection. */
+export const noGuard: Guard = {
+  limit: async () => {},
+  signInGate: async () => ({ locked: false, captchaRequired: false }),
+  signInFailed: async () => {},
+  signInSucceeded: async () => {},
+};

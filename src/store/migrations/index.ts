@@ -1,0 +1,7 @@
+import type { Migration } from 'kysely';
+import * as m001 from './001_foundation.ts';
+
+// Forward-only, applied in name order at start. Each feature adds its own numbered file here.
+export const migrations: Record<string, Migration> = {
+  '001_foundation': m001,
+};

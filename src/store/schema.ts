@@ -1,0 +1,180 @@
+// Table types for Kysely. Times are epoch milliseconds (integers on both engines), booleans are
+// 0/1 integers, ids are random text, so one query text runs on SQLite and PostgreSQL alike.
+
+export type AccountStatus = 'pending' | 'active' | 'disabled';
+
+export interface OrganizationsTable {
+  id: string;
+  slug: string;
+  name: string;
+  display_name: string;
+  support_contact: string | null;
+  /** JSON text: enabled recovery methods and their limits */
+  recovery_settings: string;
+  created_at: number;
+}
+
+export interface OrgMembersTable {
+  org_id: string;
+  account_id: string;
+  role: 'owner' | 'admin';
+  created_at: number;
+}
+
+export interface AccountsTable {
+  id: string;
+  org_id: string;
+  username: string;
+  username_key: string;
+  email: string | null;
+  email_key: string | null;
+  status: AccountStatus;
+  password_hash: string | null;
+  display_name: string | null;
+  phone: string | null;
+  phone_verified_at: number | null;
+  is_staff: number;
+  flagged_at: number | null;
+  flag_reason: string | null;
+  created_at: number;
+  updated_at: number;
+  activated_at: number | null;
+  password_changed_at: number | null;
+}
+
+export interface ActivationsTable {
+  id: string;
+  account_id: string;
+  token_hash: string;
+  code_hash: string;
+  expires_at: number;
+  failed_attempts: number;
+  used_at: number | null;
+  created_at: number;
+}
+
+export interface SessionsTable {
+  id: string;
+  account_id: string;
+  token_hash: string;
+  created_at: number;
+  last_seen_at: number;
+  expires_at: number;
+  /** when the user last proved who they are in this session (for SES-07 re-authentication) */
+  auth_at: number;
+  /** how the session was established: password, external:<provider>, qr, … */
+  method: string;
+  ip: string | null;
+  user_agent: string | null;
+}
+
+/** One-time secrets of recovery and verification: reset links, typed codes, OTPs. */
+export interface RecoveryCodesTable {
+  id: string;
+  account_id: string;
+  /** email_link | email_otp | sms_otp | admin_link | phone_verify … */
+  method: string;
+  /** the flow this code belongs to (OTP-03: a code works only in the flow that issued it) */
+  flow_id: string;
+  token_hash: string | null;
+  code_hash: string | null;
+  expires_at: number;
+  failed_attempts: number;
+  resends: number;
+  used_at: number | null;
+  /** for phone verification: the number being verified */
+  target: string | null;
+  created_at: number;
+}
+
+export interface OutboxTable {
+  id: string;
+  /** email | sms | job */
+  channel: string;
+  /** for jobs: the job kind; for messages: a template name, for metrics */
+  kind: string;
+  recipient: string;
+  subject: string;
+  body_text: string;
+  body_html: string;
+  /** JSON text for jobs and extra headers */
+  payload: string | null;
+  status: 'pending' | 'sent' | 'failed';
+  attempts: number;
+  next_attempt_at: number;
+  locked_by: string | null;
+  locked_until: number | null;
+  last_error: string | null;
+  created_at: number;
+  sent_at: number | null;
+}
+
+/** The development mailbox: a copy of each message the dev transport "delivered". */
+export interface DevMailboxTable {
+  id: string;
+  channel: string;
+  recipient: string;
+  subject: string;
+  body_text: string;
+  body_html: string;
+  created_at: number;
+}
+
+export interface AuditLogTable {
+  id: string;
+  at: number;
+  event: string;
+  account_id: string | null;
+  actor_id: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  correlation_id: string | null;
+  /** JSON text; never a secret (LOG-02) */
+  details: string | null;
+}
+
+export interface ExternalIdentitiesTable {
+  id: string;
+  account_id: string;
+  provider: string;
+  subject: string;
+  email: string | null;
+  display_name: string | null;
+  created_at: number;
+  last_used_at: number | null;
+}
+
+export interface PasswordChangesTable {
+  id: string;
+  account_id: string;
+  /** reset | change | admin_reset … */
+  kind: string;
+  at: number;
+}
+
+/** Single-use markers: solved CAPTCHA payloads, replayed TOTP steps, used callbacks. */
+export interface UsedNoncesTable {
+  key: string;
+  expires_at: number;
+}
+
+export interface MetaTable {
+  key: string;
+  value: string;
+}
+
+export interface Database {
+  organizations: OrganizationsTable;
+  org_members: OrgMembersTable;
+  accounts: AccountsTable;
+  activations: ActivationsTable;
+  sessions: SessionsTable;
+  recovery_codes: RecoveryCodesTable;
+  outbox: OutboxTable;
+  dev_mailbox: DevMailboxTable;
+  audit_log: AuditLogTable;
+  external_identities: ExternalIdentitiesTable;
+  password_changes: PasswordChangesTable;
+  used_nonces: UsedNoncesTable;
+  meta: MetaTable;
+}

@@ -1,0 +1,27 @@
+import type { FastifyInstance } from 'fastify';
+import type { Deps } from '../deps.ts';
+import { AppError } from '../errors.ts';
+import { sessionCookieName } from './request.ts';
+
+const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * WEB-01 by strict Origin check, for every state-changing request, sign-in included. Browsers
+ * send Origin on every POST/PUT/DELETE, so a request with a foreign Origin is refused; a request
+ * without one is allowed only from a non-browser client that carries no session cookie
+ * (shared/DESIGN.md). No state changes on GET anywhere, so GETs need no check.
+ */
+export function registerCsrf(app: FastifyInstance, d: Deps): void {
+  const cookie = sessionCookieName(d);
+  app.addHook('onRequest', async (req) => {
+    if (SAFE.has(req.method)) return;
+    const origin = req.headers.origin;
+    if (origin !== undefined) {
+      if (origin !== d.config.publicOrigin) throw new AppError('csrf_rejected');
+      return;
+    }
+    const site = req.headers['sec-fetch-site'];
+    if (site !== undefined && site !== 'same-origin' && site !== 'none') throw new AppError('csrf_rejected');
+    if (req.headers.cookie?.includes(`${cookie}=`)) throw new AppError('csrf_rejected');
+  });
+}

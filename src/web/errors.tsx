@@ -1,0 +1,95 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Deps } from '../deps.ts';
+import { AppError, type FieldProblem, pageMessage, toProblem } from '../errors.ts';
+import { Html, Notice, Page } from './layout.tsx';
+
+void Html;
+
+export function isApi(req: FastifyRequest): boolean {
+  return req.url.startsWith('/api/');
+}
+
+/** API routes, and clients that do not ask for HTML, get RFC 9457 problem details. */
+function wantsProblem(req: FastifyRequest): boolean {
+  return isApi(req) || !req.headers.accept?.includes('text/html');
+}
+
+/** Turns anything thrown into an AppError: framework errors by their code, the rest is internal. */
+export function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  const e = err as FastifyError & { validation?: { instancePath?: string; message?: string; params?: Record<string, unknown> }[] };
+  if (e?.validation) {
+    const fields: FieldProblem[] = e.validation.slice(0, 20).map((v) => ({
+      field:
+        (v.instancePath || '').replace(/^\//, '').replace(/\//g, '.') ||
+        String(v.params?.missingProperty ?? v.params?.additionalProperty ?? ''),
+      message: v.message ?? 'invalid',
+    }));
+    return new AppError('validation_failed', undefined, { fields });
+  }
+  switch (e?.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new AppError('payload_too_large');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new AppError('unsupported_media_type');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new AppError('invalid_json');
+  }
+  if (e instanceof SyntaxError || e?.statusCode === 400) return new AppError('validation_failed', 'The request could not be read.');
+  if (e?.statusCode === 404) return new AppError('not_found');
+  if (e?.statusCode === 413) return new AppError('payload_too_large');
+  if (e?.statusCode === 415) return new AppError('unsupported_media_type');
+  if (e?.statusCode && e.statusCode >= 400 && e.statusCode < 500) return new AppError('validation_failed', 'The request could not be read.');
+  return new AppError('internal_error');
+}
+
+export function sendProblem(reply: FastifyReply, err: AppError): FastifyReply {
+  if (err.extra.retryAfter !== undefined) reply.header('Retry-After', String(Math.max(1, Math.ceil(err.extra.retryAfter))));
+  return reply.status(err.status).type('application/problem+json').send(toProblem(err));
+}
+
+export function registerErrorHandling(app: FastifyInstance, d: Deps): void {
+  app.setErrorHandler((err, req, reply) => {
+    const appErr = toAppError(err);
+    if (appErr.code === 'internal_error') req.log.error({ err }, 'unhandled error');
+    if (wantsProblem(req)) return sendProblem(reply, appErr);
+    if (appErr.extra.retryAfter !== undefined) reply.header('Retry-After', String(Math.ceil(appErr.extra.retryAfter)));
+    return reply
+      .status(appErr.status)
+      .type('text/html; charset=utf-8')
+      .send(
+        Page({
+          title: appErr.status >= 500 ? 'Something went wrong' : 'We could not do that',
+          productName: d.config.productName,
+          children: (
+            <>
+              <Notice kind="error" text={appErr.status >= 500 ? appErr.title : pageMessage(appErr)} />
+              <p>
+                <a href="/login">Back to sign in</a>
+              </p>
+            </>
+          ),
+        }),
+      );
+  });
+  app.setNotFoundHandler((req, reply) => {
+    const err = new AppError('not_found');
+    if (wantsProblem(req)) return sendProblem(reply, err);
+    return reply
+      .status(404)
+      .type('text/html; charset=utf-8')
+      .send(
+        Page({
+          title: 'Page not found',
+          productName: d.config.productName,
+          children: (
+            <p>
+              This page does not exist. <a href="/login">Go to sign in</a>
+            </p>
+          ),
+        }),
+      );
+  });
+}
+

@@ -1,0 +1,115 @@
+import Html from '@kitajs/html';
+
+// Shared page furniture. Every text that can carry user input goes through `safe` (children)
+// or an attribute (escaped by @kitajs/html); `npm test` runs xss-scan to keep it that way.
+
+export interface PageOptions {
+  title: string;
+  productName: string;
+  signedIn?: { username: string } | null;
+  /** an org slug when the page is shown in an organization's context */
+  orgPrefix?: string;
+  children?: JSX.Element | JSX.Element[] | string;
+  wide?: boolean;
+}
+
+export function Page(o: PageOptions): string {
+  const prefix = o.orgPrefix ?? '';
+  return (
+    '<!doctype html>' +
+    (
+      <html lang="en">
+        <head>
+          <meta charset="utf-8" />
+          <meta name="viewport" content="width=device-width, initial-scale=1" />
+          <meta name="referrer" content="no-referrer" />
+          <title safe>{`${o.title} · ${o.productName}`}</title>
+          <link rel="stylesheet" href="/static/app.css" />
+          <script src="/static/app.js" defer></script>
+        </head>
+        <body>
+          <header class="top">
+            <a class="brand" href={`${prefix}/login`} safe>
+              {o.productName}
+            </a>
+            <nav aria-label="Account">
+              {o.signedIn ? (
+                <>
+                  <a href="/settings">Settings</a>
+                  <form method="post" action="/logout" class="inline">
+                    <button type="submit" class="link">
+                      Sign out
+                    </button>
+                  </form>
+                </>
+              ) : (
+                <a href={`${prefix}/login`}>Sign in</a>
+              )}
+            </nav>
+          </header>
+          <main class={o.wide ? 'wide' : ''}>
+            <h1 safe>{o.title}</h1>
+            {o.children as 'safe'}
+          </main>
+        </body>
+      </html>
+    )
+  );
+}
+
+/** A message box: role=alert for errors so screen readers announce them. */
+export function Notice(p: { kind: 'error' | 'info' | 'success'; text?: string | null }): JSX.Element {
+  if (!p.text) return '';
+  return (
+    <p class={`notice ${p.kind}`} role={p.kind === 'error' ? 'alert' : 'status'} safe>
+      {p.text}
+    </p>
+  );
+}
+
+export interface FieldProps {
+  name: string;
+  label: string;
+  type?: string;
+  value?: string;
+  autocomplete?: string;
+  required?: boolean;
+  hint?: string;
+  inputmode?: string;
+  autofocus?: boolean;
+  policy?: boolean;
+  maxlength?: number;
+}
+
+export function Field(p: FieldProps): JSX.Element {
+  const id = `f-${p.name}`;
+  return (
+    <div class="field">
+      <label for={id} safe>
+        {p.label}
+      </label>
+      <input
+        id={id}
+        name={p.name}
+        type={p.type ?? 'text'}
+        value={p.type === 'password' ? undefined : p.value}
+        autocomplete={p.autocomplete}
+        required={p.required ?? true}
+        inputmode={p.inputmode}
+        autofocus={p.autofocus}
+        maxlength={p.maxlength}
+        data-policy={p.policy ? 'password' : undefined}
+        aria-describedby={p.hint || p.policy ? `${id}-hint` : undefined}
+      />
+      {p.hint || p.policy ? (
+        <p class="hint" id={`${id}-hint`} aria-live="polite" safe>
+          {p.hint ?? ''}
+        </p>
+      ) : (
+        ''
+      )}
+    </div>
+  );
+}
+
+export { Html };

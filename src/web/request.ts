@@ -1,0 +1,55 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { RequestContext } from '../context.ts';
+import type { Deps } from '../deps.ts';
+import { AppError } from '../errors.ts';
+import type { Authenticated } from '../flows/sessions/service.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** undefined = not looked up yet; null = no valid session */
+    authCache?: Authenticated | null;
+  }
+}
+
+/** The flow-facing facts of a request. The IP honours LATCHKEY_TRUSTED_PROXIES via Fastify's trustProxy. */
+export function contextOf(req: FastifyRequest): RequestContext {
+  const ua = req.headers['user-agent'];
+  return { ip: req.ip, userAgent: typeof ua === 'string' ? ua.slice(0, 512) : '', correlationId: String(req.id) };
+}
+
+export function sessionCookieName(d: Deps): string {
+  // SES-03: the __Host- prefix makes browsers refuse the cookie unless Secure, Path=/ and no Domain.
+  return d.config.https ? '__Host-latchkey_session' : 'latchkey_session';
+}
+
+export function setSessionCookie(d: Deps, reply: FastifyReply, token: string): void {
+  reply.setCookie(sessionCookieName(d), token, {
+    httpOnly: true,
+    sameSite: 'lax',
+    path: '/',
+    secure: d.config.https,
+  });
+}
+
+export function clearSessionCookie(d: Deps, reply: FastifyReply): void {
+  reply.clearCookie(sessionCookieName(d), { path: '/', httpOnly: true, sameSite: 'lax', secure: d.config.https });
+}
+
+/** The signed-in session of this request, or null. Only the cookie counts: tokens in URLs are never adopted (SES-02). */
+export async function authOf(d: Deps, req: FastifyRequest): Promise<Authenticated | null> {
+  if (req.authCache !== undefined) return req.authCache;
+  req.authCache = await d.sessions.authenticate(req.cookies[sessionCookieName(d)]);
+  return req.authCache;
+}
+
+export async function requireAuth(d: Deps, req: FastifyRequest): Promise<Authenticated> {
+  const auth = await authOf(d, req);
+  if (!auth) throw new AppError('unauthorized');
+  return auth;
+}
+
+/** Reads a form field as one bounded string; repeated or missing fields read as ''. */
+export function field(body: unknown, name: string, max = 1024): string {
+  const v = (body as Record<string, unknown> | undefined)?.[name];
+  return typeof v === 'string' ? v.slice(0, max) : '';
+}

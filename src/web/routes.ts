@@ -1,0 +1,30 @@
+import type { FastifyInstance } from 'fastify';
+import type { Deps } from '../deps.ts';
+import { registerAccountApi } from '../flows/account/api.ts';
+import { registerAccountPages } from '../flows/account/pages.tsx';
+import { registerPasswordCheckApi } from '../flows/account/password-check-api.ts';
+import { registerRegistrationApi } from '../flows/registration/api.ts';
+import { registerRegistrationPages } from '../flows/registration/pages.tsx';
+import { registerSessionsApi } from '../flows/sessions/api.ts';
+import { registerSignInApi } from '../flows/signin/api.ts';
+import { registerSignInPages } from '../flows/signin/pages.tsx';
+import { registerDevMailbox } from './dev-mailbox.tsx';
+import { registerOps } from './ops.ts';
+import { Problem } from './schemas.ts';
+
+/** Every route of the service, flow by flow: each flow's JSON API and its pages. */
+export async function registerRoutes(app: FastifyInstance, d: Deps): Promise<void> {
+  app.addSchema(Problem);
+  app.get('/', { schema: { hide: true } }, async (_req, reply) => reply.redirect('/login', 302));
+  registerOps(app, d);
+  registerDevMailbox(app, d);
+
+  registerRegistrationApi(app, d);
+  registerRegistrationPages(app, d);
+  registerSignInApi(app, d);
+  registerSignInPages(app, d);
+  registerSessionsApi(app, d);
+  registerAccountApi(app, d);
+  registerAccountPages(app, d);
+  registerPasswordCheckApi(app, d);
+}

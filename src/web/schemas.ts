@@ -1,0 +1,30 @@
+import { type TSchema, Type } from '@sinclair/typebox';
+
+// Bounds on every field: the body limit stops megabyte payloads, these stop silly ones early.
+export const Str = (maxLength: number, extra: Record<string, unknown> = {}) => Type.String({ maxLength, ...extra });
+export const Identifier = Str(320, { minLength: 1, description: 'username or email address' });
+/** Passwords are bounded in code points by the policy; 4x covers any UTF-16 encoding of the cap. */
+export const Password = Str(1024, { minLength: 1 });
+export const Captcha = Type.Optional(Str(20000, { description: 'CAPTCHA solution (ALTCHA payload or provider token)' }));
+
+export const Problem = Type.Object(
+  {
+    type: Type.String(),
+    title: Type.String(),
+    status: Type.Integer(),
+    code: Type.String(),
+    detail: Type.Optional(Type.String()),
+    errors: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String(), code: Type.Optional(Type.String()) }))),
+    reasons: Type.Optional(Type.Array(Type.Object({ code: Type.String(), message: Type.String() }))),
+  },
+  { $id: 'Problem', description: 'RFC 9457 problem details' },
+);
+
+/** Response map with the usual problem answers, for OpenAPI. */
+export function responses(ok: Record<number, TSchema>, problems: number[] = [400, 429]) {
+  const out: Record<number, TSchema> = { ...ok };
+  for (const s of problems) out[s] = Type.Ref('Problem');
+  return out;
+}
+
+export const Message = Type.Object({ message: Type.String() });
