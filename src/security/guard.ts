@@ -23,6 +23,11 @@ export interface SignInGate {
 export interface Guard {
   /** Throws AppError('rate_limited') when the client or the subject has done this too often. */
   limit(action: GuardedAction, ctx: RequestContext, subject?: string): Promise<void>;
+  /**
+   * Quota that must not answer differently (e.g. reset mails per account per hour, REC-06):
+   * returns false when the quota is used up, and the caller silently does nothing.
+   */
+  allow(action: 'reset_mail' | 'otp_message' | 'lockout_notice', subject: string): Promise<boolean>;
   signInGate(identifierKey: string, ctx: RequestContext): Promise<SignInGate>;
   signInFailed(identifierKey: string, accountId: string | null, ctx: RequestContext): Promise<void>;
   signInSucceeded(identifierKey: string, accountId: string, ctx: RequestContext): Promise<void>;
@@ -32,6 +37,7 @@ export interface Guard {
 /** No limits at all: only for unit tests of flows that do not exercise abuse protection. */
 export const noGuard: Guard = {
   limit: async () => {},
+  allow: async () => true,
   signInGate: async () => ({ locked: false, captchaRequired: false }),
   signInFailed: async () => {},
   signInSucceeded: async () => {},

@@ -1,0 +1,46 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Browser, type Page, chromium } from 'playwright-core';
+import { CHROMIUM, chromiumAvailable, needs } from './env.ts';
+import type { TestContext } from 'node:test';
+
+export const ARTIFACTS = join(process.cwd(), 'test-artifacts');
+
+/**
+ * Debian's Chromium driven by playwright-core (never a downloaded browser). The flags keep it
+ * off the network: this machine has none beyond loopback.
+ */
+export async function launchBrowser(t?: TestContext): Promise<Browser | undefined> {
+  if (!needs(t, `Chromium at ${CHROMIUM}`, chromiumAvailable())) return undefined;
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-dev-shm-usage',
+    ],
+  });
+}
+
+/** Saves a full-page screenshot under test-artifacts/ (kept by CI as an artifact). */
+export async function screenshot(page: Page, name: string): Promise<string> {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const file = join(ARTIFACTS, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  return file;
+}
+
+/** Runs axe-core in the page (the page must come from browser.newContext(), not browser.newPage()); returns violations of impact serious or critical. */
+export async function seriousA11yViolations(page: Page): Promise<{ id: string; impact: string; help: string; nodes: number }[]> {
+  const { AxeBuilder } = await import('@axe-core/playwright');
+  const result = await new AxeBuilder({ page }).analyze();
+  return result.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => ({ id: v.id, impact: String(v.impact), help: v.help, nodes: v.nodes.length }));
+}
