@@ -8,6 +8,7 @@ import { Outbox } from './delivery/outbox.ts';
 import type { Branding } from './delivery/templates.ts';
 import { DeliveryWorker } from './delivery/worker.ts';
 import { AccountService } from './flows/account/service.ts';
+import { RecoveryService } from './flows/recovery/service.ts';
 import { RegistrationService } from './flows/registration/service.ts';
 import { SessionService } from './flows/sessions/service.ts';
 import { SignInService } from './flows/signin/service.ts';
@@ -51,6 +52,7 @@ export interface Deps {
   signIn: SignInService;
   registration: RegistrationService;
   account: AccountService;
+  recovery: RecoveryService;
   /** resources to release at shutdown, last added first */
   closers: (() => Promise<void> | void)[];
 }
@@ -148,6 +150,7 @@ export async function createDeps(config: Config, o: DepsOverrides = {}): Promise
   d.signIn = new SignInService(d);
   d.registration = new RegistrationService(d);
   d.account = new AccountService(d);
+  d.recovery = new RecoveryService(d);
 
   await ensureDefaultOrg(d);
   d.guard = o.guard ? await o.guard(d) : d.guard;

@@ -3,6 +3,8 @@ import type { Deps } from '../deps.ts';
 import { registerAccountApi } from '../flows/account/api.ts';
 import { registerAccountPages } from '../flows/account/pages.tsx';
 import { registerPasswordCheckApi } from '../flows/account/password-check-api.ts';
+import { registerRecoveryApi } from '../flows/recovery/api.ts';
+import { registerRecoveryPages } from '../flows/recovery/pages.tsx';
 import { registerRegistrationApi } from '../flows/registration/api.ts';
 import { registerRegistrationPages } from '../flows/registration/pages.tsx';
 import { registerSessionsApi } from '../flows/sessions/api.ts';
@@ -27,4 +29,6 @@ export async function registerRoutes(app: FastifyInstance, d: Deps): Promise<voi
   registerAccountApi(app, d);
   registerAccountPages(app, d);
   registerPasswordCheckApi(app, d);
+  registerRecoveryApi(app, d);
+  registerRecoveryPages(app, d);
 }

@@ -1,0 +1,63 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import type { Deps } from '../../deps.ts';
+import { contextOf, requireAuth } from '../../web/request.ts';
+import { Captcha, Identifier, Message, Password, responses, Str } from '../../web/schemas.ts';
+import type { ResetCompleteInput } from './service.ts';
+
+export function registerRecoveryApi(app: FastifyInstance, d: Deps): void {
+  app.post(
+    '/api/v1/password-resets',
+    {
+      schema: {
+        tags: ['recovery'],
+        summary: 'Ask for a password reset link and code by email',
+        description:
+          'Always 202 with the same body and headers, for existing, unknown, pending and disabled accounts alike (ENUM-02): the account lookup, token write and mail happen after the response. Only real, enabled accounts with an email get mail, capped per hour (REC-06).',
+        body: Type.Object({ identifier: Identifier, captcha: Captcha }),
+        response: responses({ 202: Message }, [400, 413, 429]),
+      },
+    },
+    async (req, reply) => {
+      const result = await d.recovery.request(req.body as { identifier: string; captcha?: string }, contextOf(req));
+      return reply.status(202).header('cache-control', 'no-store').send(result);
+    },
+  );
+
+  app.post(
+    '/api/v1/password-resets/complete',
+    {
+      schema: {
+        tags: ['recovery'],
+        summary: 'Set a new password with the link token, or identifier + typed code',
+        description:
+          'Ends every session of the account and every outstanding token and code, and mails a notice (REC-09). Creates no session: sign in again (REC-07). `invalid_token` / `invalid_code` are identical for unknown, wrong, expired, used and superseded secrets.',
+        body: Type.Union([
+          Type.Object({ token: Str(128, { minLength: 1 }), password: Password }),
+          Type.Object({ identifier: Identifier, code: Str(32, { minLength: 1 }), password: Password }),
+        ]),
+        response: responses({ 200: Message }, [400, 413, 429]),
+      },
+    },
+    async (req, reply) => {
+      const result = await d.recovery.complete(req.body as ResetCompleteInput, contextOf(req));
+      return reply.header('cache-control', 'no-store').send(result);
+    },
+  );
+
+  app.post(
+    '/api/v1/account/password-reset-email',
+    {
+      schema: {
+        tags: ['account'],
+        summary: 'Mail a reset link and code to the signed-in account’s address ("Send Reset Email")',
+        response: responses({ 202: Message }, [401, 403, 429]),
+      },
+    },
+    async (req, reply) => {
+      const auth = await requireAuth(d, req);
+      const result = await d.recovery.requestForSelf(auth, contextOf(req));
+      return reply.status(202).header('cache-control', 'no-store').send(result);
+    },
+  );
+}

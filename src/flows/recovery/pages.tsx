@@ -1,0 +1,255 @@
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { Deps } from '../../deps.ts';
+import { AppError, pageMessage } from '../../errors.ts';
+import { RESET_LINK_PATH } from '../../methods/email-link/index.ts';
+import { CaptchaSlot } from '../../web/captcha-slot.tsx';
+import { settingsSections } from '../../web/extras.ts';
+import { Field, Html, Notice, Page } from '../../web/layout.tsx';
+import { contextOf, field } from '../../web/request.ts';
+import { pageAuth, renderSettings } from '../account/pages.tsx';
+import { RESET_DONE } from './service.ts';
+
+void Html;
+
+// Reset pages carry secrets in the URL or the form: never cached, never sent on as a referrer
+// (REC-05; helmet already sets no-referrer everywhere, this keeps it true if that changes).
+function html(reply: FastifyReply, status: number, body: string) {
+  return reply
+    .status(status)
+    .header('cache-control', 'no-store')
+    .header('referrer-policy', 'no-referrer')
+    .type('text/html; charset=utf-8')
+    .send(body);
+}
+
+function renderForgot(d: Deps, reply: FastifyReply, o: { identifier?: string; error?: string; status?: number }) {
+  return html(
+    reply,
+    o.status ?? 200,
+    Page({
+      title: 'Forgot password',
+      productName: d.config.productName,
+      children: (
+        <>
+          <Notice kind="error" text={o.error} />
+          <form method="post" action="/forgot-password" class="card" novalidate>
+            <p>Enter your username or email address. We will email you a link and a code to choose a new password.</p>
+            <Field name="identifier" label="Username or email address" value={o.identifier} autocomplete="username" autofocus maxlength={320} />
+            {CaptchaSlot(d)}
+            <button type="submit" class="primary">
+              Request Password Reset
+            </button>
+            <p class="links">
+              <a href="/change-password">Already have a code?</a>
+              <a href="/login">Back to sign in</a>
+            </p>
+          </form>
+        </>
+      ),
+    }),
+  );
+}
+
+function renderSent(d: Deps, reply: FastifyReply, message: string) {
+  return html(
+    reply,
+    200,
+    Page({
+      title: 'Check your email',
+      productName: d.config.productName,
+      children: (
+        <>
+          <Notice kind="success" text={message} />
+          <p class="links">
+            <a href="/change-password">Already have a code?</a>
+            <a href="/login">Back to sign in</a>
+          </p>
+        </>
+      ),
+    }),
+  );
+}
+
+function renderDeadLink(d: Deps, reply: FastifyReply, status: number) {
+  return html(
+    reply,
+    status,
+    Page({
+      title: 'Reset link expired',
+      productName: d.config.productName,
+      children: (
+        <div class="card">
+          <Notice kind="error" text="This link has expired or was already used." />
+          <p>Only the newest reset mail works, and each link works once.</p>
+          <form method="get" action="/forgot-password">
+            <button type="submit" class="primary">
+              Request a new link
+            </button>
+          </form>
+        </div>
+      ),
+    }),
+  );
+}
+
+function renderNewPassword(d: Deps, reply: FastifyReply, o: { token: string; error?: string; status?: number }) {
+  return html(
+    reply,
+    o.status ?? 200,
+    Page({
+      title: 'Choose a new password',
+      productName: d.config.productName,
+      children: (
+        <>
+          <Notice kind="error" text={o.error} />
+          <form method="post" action={RESET_LINK_PATH} class="card" novalidate>
+            <input type="hidden" name="token" value={o.token} />
+            <Field name="password" label="New password" type="password" autocomplete="new-password" autofocus policy />
+            <Field name="passwordConfirm" label="Confirm new password" type="password" autocomplete="new-password" />
+            <button type="submit" class="primary">
+              Change password
+            </button>
+          </form>
+        </>
+      ),
+    }),
+  );
+}
+
+function renderChangeWithCode(d: Deps, reply: FastifyReply, o: { identifier?: string; error?: string; status?: number }) {
+  return html(
+    reply,
+    o.status ?? 200,
+    Page({
+      title: 'Change password with a code',
+      productName: d.config.productName,
+      children: (
+        <>
+          <Notice kind="error" text={o.error} />
+          <form method="post" action="/change-password" class="card" novalidate>
+            <Field name="identifier" label="Username or email address" value={o.identifier} autocomplete="username" autofocus maxlength={320} />
+            <Field name="code" label="Reset code" autocomplete="one-time-code" maxlength={16} hint="From the reset mail, for example K7QM-2XRT" />
+            <Field name="password" label="New password" type="password" autocomplete="new-password" policy />
+            <Field name="passwordConfirm" label="Confirm new password" type="password" autocomplete="new-password" />
+            <button type="submit" class="primary">
+              Change password
+            </button>
+            <p class="links">
+              <a href="/forgot-password">Don't have a code?</a>
+            </p>
+          </form>
+        </>
+      ),
+    }),
+  );
+}
+
+function renderDone(d: Deps, reply: FastifyReply) {
+  return html(
+    reply,
+    200,
+    Page({
+      title: 'Password changed',
+      productName: d.config.productName,
+      children: (
+        <div class="card">
+          <Notice kind="success" text={RESET_DONE} />
+          <form method="get" action="/login">
+            <button type="submit" class="primary">
+              Login again
+            </button>
+          </form>
+        </div>
+      ),
+    }),
+  );
+}
+
+export function registerRecoveryPages(app: FastifyInstance, d: Deps): void {
+  app.get('/forgot-password', { schema: { hide: true } }, async (_req, reply) => renderForgot(d, reply, {}));
+
+  app.post('/forgot-password', { schema: { hide: true } }, async (req, reply) => {
+    const identifier = field(req.body, 'identifier', 320);
+    const captcha = field(req.body, 'altcha', 20000) || field(req.body, 'captcha', 20000) || undefined;
+    try {
+      const { message } = await d.recovery.request({ identifier, captcha }, contextOf(req));
+      return renderSent(d, reply, message);
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      if (err.extra.retryAfter !== undefined) reply.header('Retry-After', String(Math.ceil(err.extra.retryAfter)));
+      return renderForgot(d, reply, { identifier, error: pageMessage(err), status: err.status });
+    }
+  });
+
+  // REC-04: the link only shows a form; scanners and previews that GET it use nothing up.
+  app.get(RESET_LINK_PATH, { schema: { hide: true } }, async (req, reply) => {
+    const raw = (req.query as Record<string, unknown>)?.token;
+    const token = typeof raw === 'string' ? raw : '';
+    if (!(await d.recovery.tokenUsable(token))) return renderDeadLink(d, reply, token ? 410 : 400);
+    return renderNewPassword(d, reply, { token });
+  });
+
+  app.post(RESET_LINK_PATH, { schema: { hide: true } }, async (req, reply) => {
+    const token = field(req.body, 'token', 200);
+    const password = field(req.body, 'password', 1024);
+    const passwordConfirm = field(req.body, 'passwordConfirm', 1024);
+    try {
+      await d.recovery.complete({ token, password, passwordConfirm }, contextOf(req));
+      return renderDone(d, reply);
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      if (err.code === 'invalid_token') return renderDeadLink(d, reply, err.status);
+      if (err.extra.retryAfter !== undefined) reply.header('Retry-After', String(Math.ceil(err.extra.retryAfter)));
+      return renderNewPassword(d, reply, { token, error: pageMessage(err), status: err.status });
+    }
+  });
+
+  app.get('/change-password', { schema: { hide: true } }, async (_req, reply) => renderChangeWithCode(d, reply, {}));
+
+  app.post('/change-password', { schema: { hide: true } }, async (req, reply) => {
+    const identifier = field(req.body, 'identifier', 320);
+    const code = field(req.body, 'code', 32);
+    const password = field(req.body, 'password', 1024);
+    const passwordConfirm = field(req.body, 'passwordConfirm', 1024);
+    if (!identifier || !code)
+      return renderChangeWithCode(d, reply, { identifier, error: 'Enter your username or email address and the code from the mail.', status: 400 });
+    try {
+      await d.recovery.complete({ identifier, code, password, passwordConfirm }, contextOf(req));
+      return renderDone(d, reply);
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      if (err.extra.retryAfter !== undefined) reply.header('Retry-After', String(Math.ceil(err.extra.retryAfter)));
+      return renderChangeWithCode(d, reply, { identifier, error: pageMessage(err), status: err.status });
+    }
+  });
+
+  app.post('/settings/password-reset-email', { schema: { hide: true } }, async (req, reply) => {
+    const auth = await pageAuth(d, req, reply);
+    if (!auth) return reply;
+    try {
+      await d.recovery.requestForSelf(auth, contextOf(req));
+      return reply.redirect('/settings?done=reset_sent', 303);
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      return renderSettings(d, reply, auth, { error: pageMessage(err), status: err.status });
+    }
+  });
+}
+
+/** The "Send Reset Email" section of /settings. */
+export function resetEmailSection(_d: Deps, auth: { account: { email: string | null } }): string {
+  if (!auth.account.email) return '';
+  return (
+    <section class="card" aria-labelledby="reset-email-h">
+      <h2 id="reset-email-h">Reset by email</h2>
+      <p>
+        Get a reset link and code at <strong safe>{auth.account.email}</strong>, for example to set a password you can remember.
+      </p>
+      <form method="post" action="/settings/password-reset-email">
+        <button type="submit">Send Reset Email</button>
+      </form>
+    </section>
+  ) as string;
+}
+
+settingsSections.push(resetEmailSection);

@@ -1,0 +1,257 @@
+import type { RequestContext } from '../../context.ts';
+import type { Deps } from '../../deps.ts';
+import type { OutboxRow } from '../../delivery/worker.ts';
+import { AppError } from '../../errors.ts';
+import { emailLinkMethod } from '../../methods/email-link/index.ts';
+import { type Account, emailKey, findAccount, findAccountByIdentifier, usernameKey } from '../../store/accounts.ts';
+import { safeEqual, sha256 } from '../../security/hashing.ts';
+import { normalizePassword } from '../../security/password-policy.ts';
+import { newId } from '../../security/random.ts';
+import { applyPasswordChange } from '../account/password-changed.ts';
+import type { Authenticated } from '../sessions/service.ts';
+import { methodsFor, recoveryCodeHash, recoveryMethods, registerRecoveryMethod } from './methods.ts';
+
+export const RESET_REQUESTED = 'If an account matches, we sent an email with a link and a code. It can take a few minutes; check spam.';
+export const RESET_DONE = 'Your password has been changed. Please sign in again.';
+export const RESET_SENT_TO_SELF = 'We sent a reset link and code to your email address.';
+
+/** REC-06: a typed code is dead after this many wrong tries. */
+export const MAX_CODE_ATTEMPTS = 5;
+const REQUEST_JOB = 'recovery.request';
+
+export interface ResetRequestInput {
+  identifier: string;
+  captcha?: string;
+}
+
+export interface ResetCompleteInput {
+  token?: string;
+  identifier?: string;
+  code?: string;
+  password: string;
+  passwordConfirm?: string;
+}
+
+/** The key rate limits count an identifier under: the same for every spelling of one account. */
+export function identifierKey(identifier: string): string {
+  const id = identifier.trim();
+  return id.includes('@') ? `email:${emailKey(id)}` : `user:${usernameKey(id)}`;
+}
+
+const str = (v: unknown) => (typeof v === 'string' ? v : '');
+
+/**
+ * Forgot password (REC-01..REC-09, ENUM-02): request → token/code by the account's methods →
+ * completion with the link token or identifier + code. Completion never signs in (REC-07): it
+ * only sets the password through `applyPasswordChange`, so no path here can skip a second factor.
+ */
+export class RecoveryService {
+  constructor(private readonly d: Deps) {
+    registerRecoveryMethod(emailLinkMethod);
+    d.worker.registerJob(REQUEST_JOB, (payload, row) => this.runRequestJob(payload, row));
+  }
+
+  /**
+   * ENUM-02: the answer must not depend on the account, so the response does the same work for
+   * every identifier (limits, CAPTCHA, one job row) and everything account-specific (lookup,
+   * token write, mail) happens in the job after the response.
+   */
+  async request(input: ResetRequestInput, ctx: RequestContext): Promise<{ message: string }> {
+    const d = this.d;
+    const identifier = str(input.identifier).trim();
+    if (!identifier || identifier.length > 320)
+      throw new AppError('validation_failed', undefined, {
+        fields: [{ field: 'identifier', code: 'required', message: 'Enter your username or email address.' }],
+      });
+    await d.guard.limit('reset_request', ctx, identifierKey(identifier));
+    if (!(await d.captcha.verify(input.captcha, ctx))) {
+      await d.audit.record('captcha.failed', ctx, { details: { flow: 'password_reset' } });
+      throw new AppError(input.captcha ? 'captcha_invalid' : 'captcha_required');
+    }
+    await d.outbox.job(d.db, {
+      kind: REQUEST_JOB,
+      payload: { identifier, ip: ctx.ip, userAgent: ctx.userAgent, correlationId: ctx.correlationId },
+    });
+    return { message: RESET_REQUESTED };
+  }
+
+  /** The signed-in "Send Reset Email": the same mail, to the address on file. */
+  async requestForSelf(auth: Authenticated, ctx: RequestContext): Promise<{ message: string }> {
+    await this.d.guard.limit('reset_request', ctx, `account:${auth.account.id}`);
+    await this.issue(auth.account, ctx, newId(this.d.random), 'settings');
+    return { message: RESET_SENT_TO_SELF };
+  }
+
+  private async runRequestJob(payload: Record<string, unknown>, row: OutboxRow): Promise<void> {
+    const d = this.d;
+    const ctx: RequestContext = { ip: str(payload.ip), userAgent: str(payload.userAgent), correlationId: str(payload.correlationId) };
+    const account = await findAccountByIdentifier(d.db, str(payload.identifier));
+    if (!account || account.status === 'disabled') {
+      await d.audit.record('password.reset_requested', ctx, {
+        accountId: account?.id ?? null,
+        details: { delivered: false, reason: account ? 'disabled' : 'unknown_identifier' },
+      });
+      return;
+    }
+    // The job row's id is the flow id: a job re-run after a crash finds its flow and sends nothing twice.
+    const done = await d.db.selectFrom('recovery_codes').select('id').where('flow_id', '=', row.id).executeTakeFirst();
+    if (done) return;
+    await this.issue(account, ctx, row.id, 'request');
+  }
+
+  /** Ends every earlier secret of the account and issues new ones by each chosen method (REC-02). */
+  private async issue(account: Account, ctx: RequestContext, flowId: string, origin: 'request' | 'settings'): Promise<void> {
+    const d = this.d;
+    const methods = await methodsFor(d, account);
+    if (methods.length === 0) {
+      await d.audit.record('password.reset_requested', ctx, { accountId: account.id, details: { delivered: false, reason: 'no_method', origin } });
+      return;
+    }
+    // REC-06: past the mail cap the request is answered the same and nothing is sent.
+    if (!(await d.guard.allow('reset_mail', account.id))) {
+      await d.audit.record('password.reset_requested', ctx, { accountId: account.id, details: { delivered: false, reason: 'mail_cap', origin } });
+      return;
+    }
+    const now = d.clock.now();
+    await d.db.transaction().execute(async (trx) => {
+      await trx
+        .updateTable('recovery_codes')
+        .set({ used_at: now })
+        .where('account_id', '=', account.id)
+        .where('used_at', 'is', null)
+        .where(
+          'method',
+          'in',
+          recoveryMethods().map((m) => m.id),
+        )
+        .execute();
+      for (const m of methods) await m.issue(d, trx, account, flowId, ctx);
+      await d.audit.record(
+        'password.reset_requested',
+        ctx,
+        { accountId: account.id, details: { delivered: true, methods: methods.map((m) => m.id).join(','), origin } },
+        trx,
+      );
+    });
+  }
+
+  /** Whether a link token would still work. Read-only: a GET of the link uses up nothing (REC-04). */
+  async tokenUsable(token: string): Promise<boolean> {
+    if (!token || token.length > 128) return false;
+    const row = await this.d.db.selectFrom('recovery_codes').selectAll().where('token_hash', '=', sha256(token)).executeTakeFirst();
+    if (!row || row.used_at !== null || row.expires_at <= this.d.clock.now()) return false;
+    const account = await findAccount(this.d.db, row.account_id);
+    return Boolean(account && account.status !== 'disabled');
+  }
+
+  /**
+   * Sets a new password with the link token or identifier + code. Every failure of the secret
+   * (unknown identifier, wrong, expired, used, superseded, dead after 5 tries) is the same
+   * `invalid_token` / `invalid_code`. The secret is used up only by a successful change, in the
+   * same transaction, by a conditional update that exactly one concurrent caller can win.
+   */
+  async complete(input: ResetCompleteInput, ctx: RequestContext): Promise<{ message: string }> {
+    const d = this.d;
+    const password = str(input.password);
+    const byToken = Boolean(input.token);
+    const fail = byToken ? 'invalid_token' : 'invalid_code';
+    if (!byToken && !(input.identifier && input.code))
+      throw new AppError('validation_failed', 'Send either the token from the link, or your username or email with the code.');
+    if (!password)
+      throw new AppError('validation_failed', undefined, { fields: [{ field: 'password', code: 'required', message: 'Enter a new password.' }] });
+    if (input.passwordConfirm !== undefined && input.passwordConfirm !== password)
+      throw new AppError('validation_failed', undefined, {
+        fields: [{ field: 'passwordConfirm', code: 'mismatch', message: 'The two passwords do not match.' }],
+      });
+
+    const now = d.clock.now();
+    let rowId: string;
+    let account: Account | undefined;
+    if (byToken) {
+      const token = str(input.token);
+      await d.guard.limit('reset_complete', ctx, `token:${sha256(token)}`);
+      const row =
+        token.length <= 128
+          ? await d.db.selectFrom('recovery_codes').selectAll().where('token_hash', '=', sha256(token)).executeTakeFirst()
+          : undefined;
+      if (!row || row.used_at !== null || row.expires_at <= now) throw new AppError(fail);
+      account = await findAccount(d.db, row.account_id);
+      rowId = row.id;
+    } else {
+      const identifier = str(input.identifier);
+      await d.guard.limit('reset_complete', ctx, identifierKey(identifier));
+      account = await findAccountByIdentifier(d.db, identifier);
+      const expected = recoveryCodeHash(d, account?.id ?? '', str(input.code).slice(0, 64));
+      if (!account) throw new AppError(fail);
+      const live = await d.db
+        .selectFrom('recovery_codes')
+        .select(['id', 'code_hash'])
+        .where('account_id', '=', account.id)
+        .where('used_at', 'is', null)
+        .where('expires_at', '>', now)
+        .where('code_hash', 'is not', null)
+        .where(
+          'method',
+          'in',
+          recoveryMethods().map((m) => m.id),
+        )
+        .execute();
+      // Each try first takes one of the code's 5 attempts, atomically, so even concurrent
+      // guesses get no more than 5 comparisons against a code (REC-06).
+      let match: string | undefined;
+      for (const r of live) {
+        const took = await d.db
+          .updateTable('recovery_codes')
+          .set((eb) => ({ failed_attempts: eb('failed_attempts', '+', 1) }))
+          .where('id', '=', r.id)
+          .where('used_at', 'is', null)
+          .where('failed_attempts', '<', MAX_CODE_ATTEMPTS)
+          .executeTakeFirst();
+        if (Number(took.numUpdatedRows) === 1 && r.code_hash && safeEqual(expected, r.code_hash)) match = r.id;
+      }
+      if (!match) {
+        if (live.length) await d.audit.record('password.reset_code_failed', ctx, { accountId: account.id });
+        throw new AppError(fail);
+      }
+      // A right code was no wrong try: give the attempt back, so a rejected new password
+      // does not wear the code out.
+      await d.db
+        .updateTable('recovery_codes')
+        .set((eb) => ({ failed_attempts: eb('failed_attempts', '-', 1) }))
+        .where('id', '=', match)
+        .execute();
+      rowId = match;
+    }
+    if (!account || account.status === 'disabled') throw new AppError(fail);
+
+    // PWD-04: the same policy as registration and settings; a rejected password uses nothing up.
+    const reasons = d.policy.check(password, { username: account.username, email: account.email, productName: d.config.productName });
+    if (reasons.length) throw new AppError('password_rejected', undefined, { reasons });
+    const hash = await d.hasher.hash(normalizePassword(password));
+
+    const ok = await d.db.transaction().execute(async (trx) => {
+      const used = await trx
+        .updateTable('recovery_codes')
+        .set({ used_at: now })
+        .where('id', '=', rowId)
+        .where('used_at', 'is', null)
+        .where('expires_at', '>', now)
+        .executeTakeFirst();
+      if (Number(used.numUpdatedRows) !== 1) return false;
+      const fresh = await trx.selectFrom('accounts').selectAll().where('id', '=', account.id).executeTakeFirst();
+      if (!fresh || fresh.status === 'disabled') return false;
+      if (fresh.status === 'pending') {
+        // EXT-05: the mailbox owner has now proven control; whatever a pre-registrant set up
+        // with the old password (sessions, codes: applyPasswordChange; linked accounts: here) ends.
+        await trx.updateTable('accounts').set({ status: 'active', activated_at: now, updated_at: now }).where('id', '=', fresh.id).execute();
+        await trx.updateTable('activations').set({ used_at: now }).where('account_id', '=', fresh.id).where('used_at', 'is', null).execute();
+        await trx.deleteFrom('external_identities').where('account_id', '=', fresh.id).execute();
+        await d.audit.record('account.activated', ctx, { accountId: fresh.id, details: { via: 'password_reset' } }, trx);
+      }
+      await applyPasswordChange(d, trx, fresh, hash, 'reset', ctx);
+      return true;
+    });
+    if (!ok) throw new AppError(fail);
+    return { message: RESET_DONE };
+  }
+}

@@ -1,0 +1,68 @@
+import type { Kysely } from 'kysely';
+import type { RequestContext } from '../../context.ts';
+import type { Deps } from '../../deps.ts';
+import { formatDuration, formatTime, renderMail } from '../../delivery/templates.ts';
+import {
+  formatResetCode,
+  RESET_CODE_ALPHABET,
+  RESET_CODE_LENGTH,
+  type RecoveryMethod,
+  recoveryCodeHash,
+} from '../../flows/recovery/methods.ts';
+import type { Account } from '../../store/accounts.ts';
+import type { Database } from '../../store/schema.ts';
+import { sha256 } from '../../security/hashing.ts';
+import { newCode, newId, newToken } from '../../security/random.ts';
+
+/** The path of the link in the reset mail; the page there only shows a form (REC-04). */
+export const RESET_LINK_PATH = '/auth/reset/code';
+
+/**
+ * Email link + typed code in one mail: the link for the device that reads the mail, the code for
+ * typing on another device at /change-password. One row holds both hashes, so using either one
+ * uses up the other.
+ */
+export const emailLinkMethod: RecoveryMethod = {
+  id: 'email_link',
+  label: 'email',
+  byDefault: true,
+  canDeliver: (account: Account) => Boolean(account.email),
+
+  async issue(d: Deps, trx: Kysely<Database>, account: Account, flowId: string, _ctx: RequestContext): Promise<void> {
+    const now = d.clock.now();
+    const token = newToken(d.random, 32); // 256 bits
+    const code = newCode(d.random, RESET_CODE_ALPHABET, RESET_CODE_LENGTH); // 40 bits
+    const expiresAt = now + d.config.resetTtl;
+    await trx
+      .insertInto('recovery_codes')
+      .values({
+        id: newId(d.random),
+        account_id: account.id,
+        method: 'email_link',
+        flow_id: flowId,
+        token_hash: sha256(token),
+        code_hash: recoveryCodeHash(d, account.id, code),
+        expires_at: expiresAt,
+        failed_attempts: 0,
+        resends: 0,
+        used_at: null,
+        target: null,
+        created_at: now,
+      })
+      .execute();
+    // REC-05: always the configured public URL, never the Host of the request that asked.
+    const link = `${d.config.publicUrl}${RESET_LINK_PATH}?token=${encodeURIComponent(token)}`;
+    const mail = renderMail(d.brand, {
+      subject: 'Reset your password',
+      title: `Reset the password of ${account.username}`,
+      lines: ['Someone (hopefully you) asked to reset the password of your account.', 'Choose a new password with the button below.'],
+      action: { label: 'Choose a new password', url: link },
+      code: { label: `Or enter this code at ${d.config.publicUrl}/change-password`, value: formatResetCode(code) },
+      after: [
+        `The link and the code expire in ${formatDuration(d.config.resetTtl)} (at ${formatTime(expiresAt)}) and work once.`,
+        "Didn't ask for this? You can ignore this mail; your password has not changed.",
+      ],
+    });
+    await d.outbox.send(trx, { channel: 'email', kind: 'password_reset', to: account.email as string, ...mail });
+  },
+};
