@@ -14,9 +14,11 @@ import { SessionService } from './flows/sessions/service.ts';
 import { SignInService } from './flows/signin/service.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { Audit } from './security/audit.ts';
-import { type Captcha, noCaptcha } from './security/captcha.ts';
+import type { Captcha } from './security/captcha.ts';
+import { createCaptcha } from './security/captcha/index.ts';
 import { type Clock, systemClock } from './security/clock.ts';
-import { type Guard, noGuard } from './security/guard.ts';
+import type { Guard } from './security/guard.ts';
+import { createGuard } from './security/limits.ts';
 import { PasswordHasher } from './security/password-hash.ts';
 import { PasswordPolicy } from './security/password-policy.ts';
 import { cryptoRandom, newToken, type Random } from './security/random.ts';
@@ -121,8 +123,6 @@ export async function createDeps(config: Config, o: DepsOverrides = {}): Promise
     outbox,
     worker,
     audit: new Audit(db, clock, random, log),
-    guard: noGuard,
-    captcha: noCaptcha,
     closers,
   } as Partial<Deps> as Deps;
   d.metrics = createMetrics(async () => {
@@ -153,8 +153,16 @@ export async function createDeps(config: Config, o: DepsOverrides = {}): Promise
   d.recovery = new RecoveryService(d);
 
   await ensureDefaultOrg(d);
-  d.guard = o.guard ? await o.guard(d) : d.guard;
-  d.captcha = o.captcha ? await o.captcha(d) : d.captcha;
+  // Abuse protection from config (LATCHKEY_CAPTCHA, LATCHKEY_LIMIT_*, LATCHKEY_REDIS_URL); tests may swap either.
+  try {
+    d.guard = o.guard ? await o.guard(d) : await createGuard(d);
+    d.captcha = o.captcha ? await o.captcha(d) : createCaptcha(d);
+  } catch (err) {
+    await closeDeps(d);
+    throw err;
+  }
+  const guard = d.guard;
+  if (guard.close) closers.push(() => guard.close?.());
   return d;
 }
 

@@ -31,6 +31,8 @@ export interface Guard {
   signInGate(identifierKey: string, ctx: RequestContext): Promise<SignInGate>;
   signInFailed(identifierKey: string, accountId: string | null, ctx: RequestContext): Promise<void>;
   signInSucceeded(identifierKey: string, accountId: string, ctx: RequestContext): Promise<void>;
+  /** A password reset or change ends any sign-in lockout of the account (BF-03). */
+  passwordChanged?(accountId: string): Promise<void>;
   close?(): Promise<void>;
 }
 

@@ -3,28 +3,55 @@ import { Html } from './layout.tsx';
 
 void Html;
 
+const PROVIDER_SCRIPT: Record<string, string> = {
+  turnstile: 'https://challenges.cloudflare.com/turnstile/v0/api.js',
+  hcaptcha: 'https://js.hcaptcha.com/1/api.js',
+  recaptcha: 'https://www.google.com/recaptcha/api.js',
+};
+const PROVIDER_CLASS: Record<string, string> = { turnstile: 'cf-turnstile', hcaptcha: 'h-captcha', recaptcha: 'g-recaptcha' };
+
+/** Origins a third-party CAPTCHA loads scripts and frames from (for the CSP). */
+export function captchaOrigins(provider: string): string[] {
+  const script = PROVIDER_SCRIPT[provider];
+  if (!script) return [];
+  const origin = new URL(script).origin;
+  return provider === 'recaptcha' ? [origin, 'https://www.gstatic.com'] : provider === 'hcaptcha' ? [origin, 'https://*.hcaptcha.com'] : [origin];
+}
+
+const CANNOT_LOAD =
+  'If the check below does not complete, reload the page. It needs JavaScript and a recent browser; if it still fails, contact support.';
+
 /**
- * The CAPTCHA on a form, whatever the provider. Without JavaScript the ALTCHA widget cannot
- * solve its puzzle, so the page says so plainly instead of failing silently.
+ * The CAPTCHA on a form, whatever the provider. Without JavaScript the widget cannot work, so the
+ * page says plainly what to do instead of failing silently.
  */
 export function CaptchaSlot(d: Deps): JSX.Element {
   const w = d.captcha.widget;
   if (w.provider === 'off') return '';
+  const help = (
+    <>
+      <noscript>
+        <p class="notice error">This check needs JavaScript. Please enable it, or contact support if you cannot.</p>
+      </noscript>
+      <p class="hint" safe>
+        {CANNOT_LOAD}
+      </p>
+    </>
+  );
   if (w.provider === 'altcha')
     return (
       <div class="field captcha">
-        <altcha-widget challengeurl={w.challengeUrl ?? '/api/v1/captcha/challenge'} name="altcha" auto="onload"></altcha-widget>
-        <noscript>
-          <p class="notice error">This check needs JavaScript. Please enable it, or contact support if you cannot.</p>
-        </noscript>
+        <link rel="stylesheet" href="/static/altcha/altcha.css" />
+        <script src="/static/altcha/altcha.js" defer></script>
+        <altcha-widget challenge={w.challengeUrl ?? '/api/v1/captcha/challenge'} name="altcha" auto="onload"></altcha-widget>
+        {help}
       </div>
     );
   return (
     <div class="field captcha">
-      <div class={`captcha-${w.provider}`} data-sitekey={w.siteKey}></div>
-      <noscript>
-        <p class="notice error">This check needs JavaScript. Please enable it, or contact support if you cannot.</p>
-      </noscript>
+      <script src={PROVIDER_SCRIPT[w.provider]} async defer></script>
+      <div class={PROVIDER_CLASS[w.provider]} data-sitekey={w.siteKey}></div>
+      {help}
     </div>
   );
 }

@@ -3,6 +3,7 @@ declare namespace JSX {
   interface IntrinsicElements {
     'altcha-widget': HtmlTag & {
       challengeurl?: string;
+      challenge?: string;
       name?: string;
       auto?: string;
       strings?: string;

@@ -10,6 +10,7 @@ import { registerRegistrationPages } from '../flows/registration/pages.tsx';
 import { registerSessionsApi } from '../flows/sessions/api.ts';
 import { registerSignInApi } from '../flows/signin/api.ts';
 import { registerSignInPages } from '../flows/signin/pages.tsx';
+import { registerCaptchaApi } from '../security/captcha/api.ts';
 import { registerDevMailbox } from './dev-mailbox.tsx';
 import { registerOps } from './ops.ts';
 import { Problem } from './schemas.ts';
@@ -20,6 +21,7 @@ export async function registerRoutes(app: FastifyInstance, d: Deps): Promise<voi
   app.get('/', { schema: { hide: true } }, async (_req, reply) => reply.redirect('/login', 302));
   registerOps(app, d);
   registerDevMailbox(app, d);
+  registerCaptchaApi(app, d);
 
   registerRegistrationApi(app, d);
   registerRegistrationPages(app, d);

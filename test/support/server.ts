@@ -50,6 +50,9 @@ export async function startTestServer(env: Record<string, string> = {}, override
     LATCHKEY_OUTBOX_POLL: '100ms',
     LATCHKEY_OUTBOX_BACKOFF_BASE: '200ms',
     LATCHKEY_CAPTCHA: 'off',
+    // Every test client is 127.0.0.1: generous limits so functional tests are never throttled.
+    // Abuse tests pass LATCHKEY_RATE_LIMIT_SCALE: '1' to get the real defaults.
+    LATCHKEY_RATE_LIMIT_SCALE: '1000',
     ...env,
     LATCHKEY_PORT: String(port),
     LATCHKEY_DATABASE_URL: databaseUrl,

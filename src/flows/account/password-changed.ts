@@ -5,6 +5,7 @@ import { formatTime, renderMail } from '../../delivery/templates.ts';
 import type { Account } from '../../store/accounts.ts';
 import type { Database } from '../../store/schema.ts';
 import { newId } from '../../security/random.ts';
+import { flagRepeatedPasswordChanges } from '../activity/flag.ts';
 
 export type PasswordChangeKind = 'change' | 'reset' | 'admin_reset';
 
@@ -37,6 +38,9 @@ export async function applyPasswordChange(
     accountId: account.id,
     details: { kind, sessionsEnded: ended },
   }, trx);
+  // LOG-04: repeated completed changes flag the account; BF-03: the new password ends any lockout.
+  await flagRepeatedPasswordChanges(d, trx, account, ctx);
+  await d.guard.passwordChanged?.(account.id);
   if (account.email) {
     const mail = renderMail(d.brand, {
       subject: 'Your password was changed',

@@ -1,0 +1,58 @@
+import type { Kysely } from 'kysely';
+import type { RequestContext } from '../../context.ts';
+import type { Deps } from '../../deps.ts';
+import { formatDuration, formatTime, renderMail } from '../../delivery/templates.ts';
+import type { Account } from '../../store/accounts.ts';
+import type { Database } from '../../store/schema.ts';
+import { parseRate } from '../../security/limits.ts';
+import { ConfigError } from '../../config/index.ts';
+
+export const FLAG_REASON = 'possibly compromised';
+
+export function flagRule(d: Deps): { points: number; windowMs: number } {
+  const problems: string[] = [];
+  const rule = parseRate('LATCHKEY_FLAG_RESETS', d.config.raw.LATCHKEY_FLAG_RESETS ?? '3/24h', problems);
+  if (problems.length) throw new ConfigError(problems);
+  return rule;
+}
+
+/**
+ * LOG-04: more completed password resets/changes than the rule allows within its window flag the
+ * account for staff review. Only completed changes count (the `password_changes` rows written by
+ * applyPasswordChange), never mere reset requests. The flag does not lock anyone out; it is set
+ * once (until staff clear it), audited, and the owner is told.
+ */
+export async function flagRepeatedPasswordChanges(d: Deps, trx: Kysely<Database>, account: Account, ctx: RequestContext): Promise<boolean> {
+  const rule = flagRule(d);
+  const now = d.clock.now();
+  const row = await trx
+    .selectFrom('password_changes')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('account_id', '=', account.id)
+    .where('at', '>', now - rule.windowMs)
+    .executeTakeFirst();
+  const n = Number(row?.n ?? 0);
+  if (n <= rule.points) return false;
+  const reason = `${FLAG_REASON}: ${n} password resets or changes within ${formatDuration(rule.windowMs)}`;
+  const flagged = await trx
+    .updateTable('accounts')
+    .set({ flagged_at: now, flag_reason: reason, updated_at: now })
+    .where('id', '=', account.id)
+    .where('flagged_at', 'is', null)
+    .executeTakeFirst();
+  if (Number(flagged.numUpdatedRows) !== 1) return false;
+  await d.audit.record('account.flagged', ctx, { accountId: account.id, details: { reason: FLAG_REASON, changes: n } }, trx);
+  if (account.email) {
+    const mail = renderMail(d.brand, {
+      subject: 'Unusual activity on your account',
+      title: 'We noticed unusual activity on your account',
+      lines: [
+        `The password of your account ${account.username} was changed or reset ${n} times within ${formatDuration(rule.windowMs)} (last on ${formatTime(now)}).`,
+        'That can mean someone else has access to your email or your account, so we have asked our staff to review it. You can keep using your account.',
+      ],
+      after: [`If all of these changes were yours, there is nothing to do. If not, contact ${d.brand.supportContact} right away.`],
+    });
+    await d.outbox.send(trx, { channel: 'email', kind: 'account_flagged', to: account.email, ...mail });
+  }
+  return true;
+}

@@ -1,0 +1,105 @@
+import { createChallenge, randomInt, verifySolution, type Challenge, type Payload } from 'altcha-lib';
+import { deriveKey } from 'altcha-lib/algorithms/sha';
+import type { RequestContext } from '../../context.ts';
+import type { Deps } from '../../deps.ts';
+import type { Captcha, CaptchaWidget } from '../captcha.ts';
+import { keyedHash } from '../hashing.ts';
+
+export const CHALLENGE_PATH = '/api/v1/captcha/challenge';
+const ALGORITHM = 'SHA-256';
+
+/**
+ * ALTCHA, self-hosted proof of work: no third party, no cookies, works offline. The challenge is
+ * signed with a key derived from the server secret, so any process on the same database can
+ * verify it; a solved payload is accepted once (its nonce goes into `used_nonces`, shared by
+ * every process) and only until the challenge expires.
+ */
+export class AltchaCaptcha implements Captcha {
+  readonly widget: CaptchaWidget = { provider: 'altcha', challengeUrl: CHALLENGE_PATH };
+  private readonly signatureKey: string;
+  private readonly keySignatureKey: string;
+  private lastSweep = 0;
+
+  constructor(
+    private readonly d: Deps,
+    private readonly o: { maxNumber: number; ttlMs: number },
+  ) {
+    this.signatureKey = keyedHash(d.secret, 'altcha', 'challenge-signature');
+    this.keySignatureKey = keyedHash(d.secret, 'altcha', 'key-signature');
+  }
+
+  async challenge(): Promise<Challenge> {
+    return createChallenge({
+      algorithm: ALGORITHM,
+      cost: 1,
+      // Deterministic mode: the solver must walk the counter up to this number, so the work is
+      // bounded (about a second in a browser at the default) rather than a lottery.
+      counter: randomInt(this.o.maxNumber),
+      deriveKey,
+      expiresAt: Math.floor((this.d.clock.now() + this.o.ttlMs) / 1000),
+      hmacSignatureSecret: this.signatureKey,
+      hmacKeySignatureSecret: this.keySignatureKey,
+    });
+  }
+
+  async verify(solution: string | undefined, _ctx: RequestContext): Promise<boolean> {
+    const payload = parsePayload(solution);
+    if (!payload) return false;
+    const p = payload.challenge.parameters;
+    const now = this.d.clock.now();
+    if (p.algorithm !== ALGORITHM || typeof p.expiresAt !== 'number' || p.expiresAt * 1000 <= now || typeof p.nonce !== 'string')
+      return false;
+    let verified = false;
+    try {
+      const r = await verifySolution({
+        challenge: payload.challenge,
+        solution: payload.solution,
+        deriveKey,
+        hmacSignatureSecret: this.signatureKey,
+        hmacKeySignatureSecret: this.keySignatureKey,
+      });
+      verified = r.verified;
+    } catch {
+      verified = false; // malformed parameters make the library throw; that is a forged payload
+    }
+    if (!verified) return false;
+    return this.useOnce(`altcha:${p.nonce}`, p.expiresAt * 1000, now);
+  }
+
+  /** Records the nonce; false when it was already there (a replay), on either engine. */
+  private async useOnce(key: string, expiresAt: number, now: number): Promise<boolean> {
+    const db = this.d.db;
+    if (now - this.lastSweep > 60_000) {
+      this.lastSweep = now;
+      await db.deleteFrom('used_nonces').where('expires_at', '<', now).execute();
+    }
+    const r = await db
+      .insertInto('used_nonces')
+      .values({ key, expires_at: expiresAt })
+      .onConflict((oc) => oc.column('key').doNothing())
+      .returning('key')
+      .executeTakeFirst();
+    return r !== undefined;
+  }
+}
+
+function parsePayload(solution: string | undefined): Payload | null {
+  if (typeof solution !== 'string' || !solution || solution.length > 8192) return null;
+  try {
+    const raw = JSON.parse(Buffer.from(solution, 'base64').toString('utf8'));
+    const ok =
+      raw &&
+      typeof raw === 'object' &&
+      raw.challenge &&
+      typeof raw.challenge === 'object' &&
+      raw.challenge.parameters &&
+      typeof raw.challenge.parameters === 'object' &&
+      typeof raw.challenge.signature === 'string' &&
+      raw.solution &&
+      typeof raw.solution === 'object' &&
+      Number.isInteger(raw.solution.counter);
+    return ok ? (raw as Payload) : null;
+  } catch {
+    return null;
+  }
+}

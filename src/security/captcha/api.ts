@@ -1,0 +1,69 @@
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import type { Deps } from '../../deps.ts';
+import { AppError } from '../../errors.ts';
+import { responses } from '../../web/schemas.ts';
+import { AltchaCaptcha, CHALLENGE_PATH } from './altcha.ts';
+
+/** The ALTCHA widget files, served from our own origin so CSP `script-src 'self'` holds. */
+function widgetAssets(): { script: string; css: string; worker: string } {
+  const external = dirname(fileURLToPath(import.meta.resolve('altcha/external')));
+  // The "external" build carries no inline styles or blob workers; we register the worker file.
+  const register = `\n;(() => {\n  const sha = () => new Worker('/static/altcha/worker-sha.js');\n  for (const a of ['SHA-256', 'SHA-384', 'SHA-512']) globalThis.$altcha.algorithms.set(a, sha);\n})();\n`;
+  return {
+    script: readFileSync(join(external, 'altcha.js'), 'utf8') + register,
+    css: readFileSync(join(external, 'altcha.css'), 'utf8'),
+    worker: readFileSync(join(external, '..', 'workers', 'sha.js'), 'utf8'),
+  };
+}
+
+// Third-party widgets name their form field themselves; the flows read `captcha`.
+const PROVIDER_FIELDS = ['cf-turnstile-response', 'h-captcha-response', 'g-recaptcha-response'];
+
+export function registerCaptchaApi(app: FastifyInstance, d: Deps): void {
+  const captcha = d.captcha;
+  app.get(
+    CHALLENGE_PATH,
+    {
+      schema: {
+        tags: ['captcha'],
+        summary: 'A fresh ALTCHA proof-of-work challenge (when LATCHKEY_CAPTCHA=altcha)',
+        description:
+          'Solve it (the ALTCHA widget or altcha-lib `solveChallenge`) and send the base64 payload as `captcha` (API) or `altcha` (forms). A payload is accepted once, before the challenge expires.',
+        response: responses(
+          {
+            200: Type.Object(
+              { parameters: Type.Object({}, { additionalProperties: true }), signature: Type.Optional(Type.String()) },
+              { additionalProperties: true },
+            ),
+          },
+          [404],
+        ),
+      },
+    },
+    async (_req, reply) => {
+      if (!(captcha instanceof AltchaCaptcha)) throw new AppError('not_found', 'The ALTCHA CAPTCHA is not enabled.');
+      return reply.header('Cache-Control', 'no-store').send(await captcha.challenge());
+    },
+  );
+
+  app.addHook('preValidation', async (req) => {
+    const body = req.body as Record<string, unknown> | undefined;
+    if (!body || typeof body !== 'object' || body.captcha !== undefined) return;
+    for (const name of PROVIDER_FIELDS) if (typeof body[name] === 'string') body.captcha = body[name];
+  });
+
+  if (captcha instanceof AltchaCaptcha) {
+    const assets = widgetAssets();
+    const serve = (path: string, type: string, body: string) =>
+      app.get(path, { schema: { hide: true } }, async (_req, reply) =>
+        reply.type(type).header('Cache-Control', 'public, max-age=3600').send(body),
+      );
+    serve('/static/altcha/altcha.js', 'text/javascript; charset=utf-8', assets.script);
+    serve('/static/altcha/altcha.css', 'text/css; charset=utf-8', assets.css);
+    serve('/static/altcha/worker-sha.js', 'text/javascript; charset=utf-8', assets.worker);
+  }
+}

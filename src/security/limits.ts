@@ -1,0 +1,277 @@
+import { Redis } from 'ioredis';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { ConfigError, parseDuration } from '../config/index.ts';
+import type { RequestContext } from '../context.ts';
+import type { Deps } from '../deps.ts';
+import { AppError } from '../errors.ts';
+import type { Guard, GuardedAction, SignInGate } from './guard.ts';
+import { keyedHash } from './hashing.ts';
+import { SignInLockout } from './lockout.ts';
+
+// Counters for rate limits and lockouts. One process counts in memory; with LATCHKEY_REDIS_URL
+// every process counts in the same Redis, so an attacker gains nothing by spreading requests
+// over the processes behind a load balancer. Counter keys never hold an identifier in clear: a
+// keyed hash, so Redis does not become a list of who tried to sign in.
+
+export interface Rate {
+  points: number;
+  windowMs: number;
+}
+
+/** Reads `N/window` (e.g. `5/1h`); collects a clear message for a bad value. */
+export function parseRate(env: string, raw: unknown, problems: string[]): Rate {
+  const m = typeof raw === 'string' ? /^\s*(\d+)\s*\/\s*(\S+)\s*$/.exec(raw) : null;
+  const windowMs = m ? parseDuration(m[2]) : undefined;
+  if (!m || !windowMs || Number(m[1]) < 1) {
+    problems.push(`${env}=${JSON.stringify(String(raw).slice(0, 40))}: must be N/window with N >= 1, like 10/1h or 5/30m`);
+    return { points: 1, windowMs: 1000 };
+  }
+  return { points: Number(m[1]), windowMs };
+}
+
+const ACTION_ENV: Record<GuardedAction, string> = {
+  sign_in: 'SIGN_IN',
+  registration: 'REGISTRATION',
+  activation: 'ACTIVATION',
+  reset_request: 'RESET_REQUEST',
+  reset_complete: 'RESET_COMPLETE',
+  otp_send: 'OTP_SEND',
+  otp_verify: 'OTP_VERIFY',
+  password_change: 'PASSWORD_CHANGE',
+};
+
+export interface LimitSettings {
+  scale: number;
+  perIp: Partial<Record<GuardedAction, Rate>>;
+  perSubject: Partial<Record<GuardedAction, Rate>>;
+  quotas: { reset_mail: Rate; otp_message: Rate; lockout_notice: Rate };
+  captchaAfter: number;
+  lockAfter: number;
+  lockBaseMs: number;
+  lockMaxMs: number;
+  hardCap: number;
+  memoryMs: number;
+  redisUrl?: string;
+  redisPrefix: string;
+}
+
+export function limitSettings(raw: Record<string, unknown>, redisUrl?: string): LimitSettings {
+  const problems: string[] = [];
+  const perIp: LimitSettings['perIp'] = {};
+  const perSubject: LimitSettings['perSubject'] = {};
+  for (const [action, name] of Object.entries(ACTION_ENV) as [GuardedAction, string][]) {
+    for (const [suffix, into] of [
+      ['IP', perIp],
+      ['ID', perSubject],
+    ] as const) {
+      const env = `LATCHKEY_LIMIT_${name}_${suffix}`;
+      if (raw[env] !== undefined) into[action] = parseRate(env, raw[env], problems);
+    }
+  }
+  const lockMaxMs = raw.LATCHKEY_LOCKOUT_MAX as number;
+  const s: LimitSettings = {
+    scale: raw.LATCHKEY_RATE_LIMIT_SCALE as number,
+    perIp,
+    perSubject,
+    quotas: {
+      reset_mail: parseRate('LATCHKEY_RESET_MAIL_CAP', raw.LATCHKEY_RESET_MAIL_CAP, problems),
+      otp_message: parseRate('LATCHKEY_OTP_MESSAGE_CAP', raw.LATCHKEY_OTP_MESSAGE_CAP, problems),
+      // one "we blocked sign-in attempts" mail per lockout period, however long the attack goes on
+      lockout_notice: { points: 1, windowMs: lockMaxMs },
+    },
+    captchaAfter: raw.LATCHKEY_SIGN_IN_CAPTCHA_AFTER as number,
+    lockAfter: raw.LATCHKEY_LOCKOUT_AFTER as number,
+    lockBaseMs: raw.LATCHKEY_LOCKOUT_BASE as number,
+    lockMaxMs,
+    hardCap: raw.LATCHKEY_LOCKOUT_HARD_CAP as number,
+    memoryMs: raw.LATCHKEY_LOCKOUT_MEMORY as number,
+    redisUrl,
+    redisPrefix: (raw.LATCHKEY_REDIS_PREFIX as string) || 'latchkey',
+  };
+  if (s.lockAfter > s.hardCap) problems.push('LATCHKEY_LOCKOUT_AFTER: must not be larger than LATCHKEY_LOCKOUT_HARD_CAP');
+  if (problems.length) throw new ConfigError(problems);
+  return s;
+}
+
+/** A named counter: `hit` counts one and says whether the quota still held. */
+export class Counter {
+  constructor(private readonly limiter: RateLimiterAbstract) {}
+
+  get points(): number {
+    return this.limiter.points;
+  }
+
+  /** Counts one; `ok` is false once more than `points` were counted in the window. */
+  async hit(key: string): Promise<{ ok: boolean; count: number; retryAfterMs: number }> {
+    try {
+      const res = await this.limiter.consume(key);
+      return { ok: true, count: res.consumedPoints, retryAfterMs: 0 };
+    } catch (err) {
+      if (err instanceof RateLimiterRes) return { ok: false, count: err.consumedPoints, retryAfterMs: err.msBeforeNext };
+      throw err;
+    }
+  }
+
+  async count(key: string): Promise<number> {
+    const res = await this.limiter.get(key);
+    return res?.consumedPoints ?? 0;
+  }
+
+  /** Milliseconds until a block set with `block` ends, 0 when not blocked. */
+  async blockedFor(key: string): Promise<number> {
+    const res = await this.limiter.get(key);
+    return res && res.consumedPoints > this.limiter.points ? res.msBeforeNext : 0;
+  }
+
+  async block(key: string, ms: number): Promise<void> {
+    await this.limiter.block(key, Math.max(1, Math.ceil(ms / 1000)));
+  }
+
+  async clear(key: string): Promise<void> {
+    await this.limiter.delete(key);
+  }
+}
+
+/** Makes counters in memory, or in Redis with an in-memory fallback while Redis is unreachable. */
+export class CounterStore {
+  private constructor(
+    private readonly redis: Redis | undefined,
+    private readonly prefix: string,
+  ) {}
+
+  static async open(s: Pick<LimitSettings, 'redisUrl' | 'redisPrefix'>): Promise<CounterStore> {
+    if (!s.redisUrl) return new CounterStore(undefined, s.redisPrefix);
+    // No offline queue: while Redis is down a request must not hang waiting for it.
+    const redis = new Redis(s.redisUrl, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+    redis.on('error', () => {}); // reconnects by itself; the insurance limiter covers the gap
+    await redis.connect();
+    return new CounterStore(redis, s.redisPrefix);
+  }
+
+  counter(name: string, rate: Rate): Counter {
+    const opts = { keyPrefix: `${this.prefix}:${name}`, points: rate.points, duration: Math.max(1, Math.ceil(rate.windowMs / 1000)) };
+    if (!this.redis) return new Counter(new RateLimiterMemory(opts));
+    return new Counter(
+      new RateLimiterRedis({
+        ...opts,
+        storeClient: this.redis,
+        rejectIfRedisNotReady: true,
+        insuranceLimiter: new RateLimiterMemory(opts),
+      }),
+    );
+  }
+
+  get shared(): boolean {
+    return this.redis !== undefined;
+  }
+
+  async close(): Promise<void> {
+    await this.redis?.quit().catch(() => this.redis?.disconnect());
+  }
+}
+
+/** The counter key for a subject (identifier, account id, phone number): a keyed hash, never clear text. */
+export function subjectKey(d: Pick<Deps, 'secret'>, subject: string): string {
+  return keyedHash(d.secret, 'limit', subject.trim().toLowerCase()).slice(0, 32);
+}
+
+export function ipKey(ctx: RequestContext): string {
+  return ctx.ip || 'unknown';
+}
+
+export function tooMany(retryAfterMs: number): AppError {
+  return new AppError('rate_limited', undefined, { retryAfter: Math.max(1, Math.ceil(retryAfterMs / 1000)) });
+}
+
+/**
+ * The real abuse guard: per-IP and per-subject request limits (BF-02), silent quotas (REC-06,
+ * OTP-05) and the sign-in lockout. A 429 names neither the account nor which limit was hit.
+ */
+export class LimitGuard implements Guard {
+  private readonly ipLimits = new Map<GuardedAction, Counter>();
+  private readonly subjectLimits = new Map<GuardedAction, Counter>();
+  private readonly quotas: Record<QuotaName, Counter>;
+  private readonly lockout: SignInLockout;
+
+  constructor(
+    private readonly d: Deps,
+    readonly settings: LimitSettings,
+    private readonly store: CounterStore,
+  ) {
+    const scaled = (r: Rate): Rate => ({ points: r.points * settings.scale, windowMs: r.windowMs });
+    for (const [action, rate] of Object.entries(settings.perIp) as [GuardedAction, Rate][])
+      this.ipLimits.set(action, store.counter(`ip-${action}`, scaled(rate)));
+    for (const [action, rate] of Object.entries(settings.perSubject) as [GuardedAction, Rate][])
+      this.subjectLimits.set(action, store.counter(`id-${action}`, scaled(rate)));
+    // Quotas are not scaled: they never change an answer, and tests of a cap want the real one.
+    this.quotas = {
+      reset_mail: store.counter('quota-reset-mail', settings.quotas.reset_mail),
+      otp_message: store.counter('quota-otp-message', settings.quotas.otp_message),
+      lockout_notice: store.counter('quota-lockout-notice', settings.quotas.lockout_notice),
+    };
+    this.lockout = new SignInLockout(d, settings, store, (accountId) => this.allow('lockout_notice', accountId));
+  }
+
+  async limit(action: GuardedAction, ctx: RequestContext, subject?: string): Promise<void> {
+    const checks: [Counter | undefined, string, 'ip' | 'identifier'][] = [
+      [this.ipLimits.get(action), ipKey(ctx), 'ip'],
+      [subject ? this.subjectLimits.get(action) : undefined, subject ? subjectKey(this.d, subject) : '', 'identifier'],
+    ];
+    for (const [counter, key, scope] of checks) {
+      if (!counter) continue;
+      const r = await this.guarded(() => counter.hit(key), { ok: true, count: 0, retryAfterMs: 0 });
+      if (r.ok) continue;
+      // Recorded once per window and scope, so a flood does not flood the audit trail too.
+      if (r.count === counter.points + 1) await this.d.audit.record('rate_limited', ctx, { details: { action, scope } });
+      throw tooMany(r.retryAfterMs);
+    }
+  }
+
+  async allow(quota: QuotaName, subject: string): Promise<boolean> {
+    const r = await this.guarded(() => this.quotas[quota].hit(subjectKey(this.d, subject)), { ok: true, count: 0, retryAfterMs: 0 });
+    if (!r.ok) this.d.log.info({ quota }, 'quota used up; nothing sent');
+    return r.ok;
+  }
+
+  signInGate(identifierKey: string, ctx: RequestContext): Promise<SignInGate> {
+    return this.guarded(() => this.lockout.gate(identifierKey, ctx), { locked: false, captchaRequired: true });
+  }
+
+  signInFailed(identifierKey: string, accountId: string | null, ctx: RequestContext): Promise<void> {
+    return this.guarded(() => this.lockout.failed(identifierKey, accountId, ctx), undefined);
+  }
+
+  signInSucceeded(identifierKey: string, accountId: string, _ctx: RequestContext): Promise<void> {
+    return this.guarded(() => this.lockout.succeeded(identifierKey, accountId), undefined);
+  }
+
+  passwordChanged(accountId: string): Promise<void> {
+    return this.guarded(() => this.lockout.clear(accountId), undefined);
+  }
+
+  async close(): Promise<void> {
+    await this.store.close();
+  }
+
+  /**
+   * The in-memory fallback covers a Redis outage; anything else failing in the counters must
+   * not turn a sign-in into a 500. It is logged, and the caller gets the safe default.
+   */
+  private async guarded<T>(fn: () => Promise<T>, fallback: T): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof AppError) throw err;
+      this.d.log.warn({ err }, 'abuse counters unavailable');
+      return fallback;
+    }
+  }
+}
+
+type QuotaName = 'reset_mail' | 'otp_message' | 'lockout_notice';
+
+export async function createGuard(d: Deps): Promise<LimitGuard> {
+  const settings = limitSettings(d.config.raw, d.config.redisUrl);
+  const store = await CounterStore.open(settings);
+  return new LimitGuard(d, settings, store);
+}
