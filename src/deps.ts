@@ -12,6 +12,7 @@ import { RecoveryService } from './flows/recovery/service.ts';
 import { RegistrationService } from './flows/registration/service.ts';
 import { SessionService } from './flows/sessions/service.ts';
 import { SignInService } from './flows/signin/service.ts';
+import { ExternalAccounts } from './methods/external/service.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { Audit } from './security/audit.ts';
 import type { Captcha } from './security/captcha.ts';
@@ -54,6 +55,8 @@ export interface Deps {
   signIn: SignInService;
   registration: RegistrationService;
   account: AccountService;
+  /** sign-in and linking with external accounts (src/methods/external) */
+  external: ExternalAccounts;
   recovery: RecoveryService;
   /** resources to release at shutdown, last added first */
   closers: (() => Promise<void> | void)[];
@@ -150,6 +153,7 @@ export async function createDeps(config: Config, o: DepsOverrides = {}): Promise
   d.signIn = new SignInService(d);
   d.registration = new RegistrationService(d);
   d.account = new AccountService(d);
+  d.external = new ExternalAccounts(d);
   d.recovery = new RecoveryService(d);
 
   await ensureDefaultOrg(d);

@@ -90,6 +90,8 @@ export function readSettings(env: Raw = process.env, extra: readonly Setting[] =
     if (k.startsWith('LATCHKEY_') && !known.has(k) && !isDynamicName(k))
       problems.push(`${k}: unknown setting (see the configuration table in the README)`);
   }
+  // Family members are passed through raw (file first, environment wins); their owners validate them.
+  for (const [k, v] of [...Object.entries(file), ...Object.entries(env)]) if (isDynamicName(k) && v) out[k] = v;
   if (problems.length) throw new ConfigError(problems);
   return out;
 }
@@ -102,3 +104,6 @@ export function registerDynamicPrefix(prefix: string): void {
 function isDynamicName(name: string): boolean {
   return dynamicPrefixes.some((p) => name.startsWith(p));
 }
+
+// Generic OpenID Connect providers (src/methods/external/providers.ts).
+registerDynamicPrefix('LATCHKEY_OIDC_');

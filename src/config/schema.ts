@@ -101,6 +101,7 @@ export const SETTINGS = [
     group: 'delivery',
   }),
   s('LATCHKEY_SMTP_TIMEOUT', 'duration', '30s', 'SMTP connection/greeting/socket timeout', { min: 1, max: 600, group: 'delivery' }),
+
   // --- abuse protection (src/security/limits.ts, src/security/captcha/). Limits are `N/window`:
   // at most N attempts per window, counted separately per client IP and per account identifier.
   s('LATCHKEY_REDIS_PREFIX', 'string', 'latchkey', 'key prefix for counters in Redis (several deployments can share one Redis)', { group: 'abuse' }),
@@ -156,6 +157,46 @@ export const SETTINGS = [
   s('LATCHKEY_CAPTCHA_TIMEOUT', 'duration', '5s', 'siteverify timeout; a timeout counts as a failed CAPTCHA (fail closed)', { min: 1, max: 60, group: 'abuse' }),
   s('LATCHKEY_RECAPTCHA_MIN_SCORE', 'string', '0.5', 'reCAPTCHA v3: lowest accepted score (0.0-1.0); v2 answers carry no score and pass on success', { group: 'abuse' }),
   s('LATCHKEY_RECAPTCHA_ACTION', 'string', undefined, 'reCAPTCHA v3: the expected action name, if any', { group: 'abuse' }),
+
+  // --- external accounts (src/methods/external/). A provider is enabled when its client id and
+  // secret are set. Endpoint overrides serve sovereign clouds, GitHub Enterprise and tests.
+  // Generic OpenID Connect providers: LATCHKEY_OIDC_<NAME>_ISSUER, _CLIENT_ID, _CLIENT_SECRET,
+  // _SCOPES (default `openid email profile`) and _DISPLAY_NAME, any number of them.
+  s('LATCHKEY_RETURN_URL_ALLOWLIST', 'list', undefined, 'origins (besides the public URL) that sign-in may return to, e.g. `https://app.example.com` (EXT-07)', { group: 'external' }),
+  s('LATCHKEY_EXTERNAL_TIMEOUT', 'duration', '10s', 'timeout for each request to an external provider', { min: 1, max: 120, group: 'external' }),
+  s('LATCHKEY_GOOGLE_CLIENT_ID', 'string', undefined, 'Google OAuth client id', { group: 'external' }),
+  s('LATCHKEY_GOOGLE_CLIENT_SECRET', 'string', undefined, 'Google OAuth client secret', { group: 'external' }),
+  s('LATCHKEY_GOOGLE_SCOPES', 'string', 'openid email profile', 'Google scopes', { group: 'external' }),
+  s('LATCHKEY_GOOGLE_ISSUER', 'url', 'https://accounts.google.com', 'Google issuer (OpenID discovery)', { group: 'external' }),
+  s('LATCHKEY_MICROSOFT_CLIENT_ID', 'string', undefined, 'Microsoft / Azure AD (Entra ID) application id', { group: 'external' }),
+  s('LATCHKEY_MICROSOFT_CLIENT_SECRET', 'string', undefined, 'Microsoft / Azure AD client secret', { group: 'external' }),
+  s('LATCHKEY_MICROSOFT_SCOPES', 'string', 'openid email profile', 'Microsoft scopes', { group: 'external' }),
+  s('LATCHKEY_MICROSOFT_TENANT', 'string', 'common', '`common` (personal and work/school), `organizations`, `consumers`, or an Azure AD tenant id/domain', { group: 'external' }),
+  s('LATCHKEY_MICROSOFT_ISSUER', 'url', undefined, 'issuer override (sovereign clouds); default `https://login.microsoftonline.com/<tenant>/v2.0`', { group: 'external' }),
+  s('LATCHKEY_MICROSOFT_DISPLAY_NAME', 'string', 'Microsoft', 'button label, e.g. your company name for a single Azure AD tenant', { group: 'external' }),
+  s('LATCHKEY_LINKEDIN_CLIENT_ID', 'string', undefined, 'LinkedIn (Sign In with LinkedIn using OpenID Connect) client id', { group: 'external' }),
+  s('LATCHKEY_LINKEDIN_CLIENT_SECRET', 'string', undefined, 'LinkedIn client secret', { group: 'external' }),
+  s('LATCHKEY_LINKEDIN_SCOPES', 'string', 'openid email profile', 'LinkedIn scopes', { group: 'external' }),
+  s('LATCHKEY_LINKEDIN_ISSUER', 'url', 'https://www.linkedin.com/oauth', 'LinkedIn issuer (OpenID discovery)', { group: 'external' }),
+  s('LATCHKEY_GITHUB_CLIENT_ID', 'string', undefined, 'GitHub OAuth app client id', { group: 'external' }),
+  s('LATCHKEY_GITHUB_CLIENT_SECRET', 'string', undefined, 'GitHub OAuth app client secret', { group: 'external' }),
+  s('LATCHKEY_GITHUB_SCOPES', 'string', 'read:user user:email', 'GitHub scopes', { group: 'external' }),
+  s('LATCHKEY_GITHUB_AUTHORIZE_URL', 'url', 'https://github.com/login/oauth/authorize', 'GitHub authorize endpoint (GitHub Enterprise: your server)', { group: 'external' }),
+  s('LATCHKEY_GITHUB_TOKEN_URL', 'url', 'https://github.com/login/oauth/access_token', 'GitHub token endpoint', { group: 'external' }),
+  s('LATCHKEY_GITHUB_USERINFO_URL', 'url', 'https://api.github.com/user', 'GitHub user API', { group: 'external' }),
+  s('LATCHKEY_GITHUB_EMAILS_URL', 'url', 'https://api.github.com/user/emails', 'GitHub emails API (gives the verified primary email)', { group: 'external' }),
+  s('LATCHKEY_FACEBOOK_CLIENT_ID', 'string', undefined, 'Facebook app id', { group: 'external' }),
+  s('LATCHKEY_FACEBOOK_CLIENT_SECRET', 'string', undefined, 'Facebook app secret', { group: 'external' }),
+  s('LATCHKEY_FACEBOOK_SCOPES', 'string', 'public_profile email', 'Facebook scopes', { group: 'external' }),
+  s('LATCHKEY_FACEBOOK_AUTHORIZE_URL', 'url', 'https://www.facebook.com/v19.0/dialog/oauth', 'Facebook authorize endpoint', { group: 'external' }),
+  s('LATCHKEY_FACEBOOK_TOKEN_URL', 'url', 'https://graph.facebook.com/v19.0/oauth/access_token', 'Facebook token endpoint', { group: 'external' }),
+  s('LATCHKEY_FACEBOOK_USERINFO_URL', 'url', 'https://graph.facebook.com/v19.0/me?fields=id,name', 'Facebook user API', { group: 'external' }),
+  s('LATCHKEY_X_CLIENT_ID', 'string', undefined, 'X (Twitter) OAuth 2.0 client id', { group: 'external' }),
+  s('LATCHKEY_X_CLIENT_SECRET', 'string', undefined, 'X (Twitter) OAuth 2.0 client secret', { group: 'external' }),
+  s('LATCHKEY_X_SCOPES', 'string', 'users.read tweet.read', 'X scopes', { group: 'external' }),
+  s('LATCHKEY_X_AUTHORIZE_URL', 'url', 'https://x.com/i/oauth2/authorize', 'X authorize endpoint', { group: 'external' }),
+  s('LATCHKEY_X_TOKEN_URL', 'url', 'https://api.x.com/2/oauth2/token', 'X token endpoint', { group: 'external' }),
+  s('LATCHKEY_X_USERINFO_URL', 'url', 'https://api.x.com/2/users/me', 'X user API', { group: 'external' }),
 ] as const satisfies readonly Setting[];
 
 export type SettingName = (typeof SETTINGS)[number]['env'];

@@ -10,6 +10,8 @@ import { registerRegistrationPages } from '../flows/registration/pages.tsx';
 import { registerSessionsApi } from '../flows/sessions/api.ts';
 import { registerSignInApi } from '../flows/signin/api.ts';
 import { registerSignInPages } from '../flows/signin/pages.tsx';
+import { registerExternalApi } from '../methods/external/api.ts';
+import { registerExternalPages } from '../methods/external/pages.tsx';
 import { registerCaptchaApi } from '../security/captcha/api.ts';
 import { registerDevMailbox } from './dev-mailbox.tsx';
 import { registerOps } from './ops.ts';
@@ -31,6 +33,8 @@ export async function registerRoutes(app: FastifyInstance, d: Deps): Promise<voi
   registerAccountApi(app, d);
   registerAccountPages(app, d);
   registerPasswordCheckApi(app, d);
+  registerExternalApi(app, d);
+  registerExternalPages(app, d);
   registerRecoveryApi(app, d);
   registerRecoveryPages(app, d);
 }

@@ -1,0 +1,311 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Deps } from '../../deps.ts';
+import { AppError, pageMessage } from '../../errors.ts';
+import { pageAuth, renderSettings } from '../../flows/account/pages.tsx';
+import type { Authenticated } from '../../flows/sessions/service.ts';
+import { loginExtras, settingsSections } from '../../web/extras.ts';
+import { Field, Html, Notice, Page } from '../../web/layout.tsx';
+import { authOf, contextOf, field, setSessionCookie } from '../../web/request.ts';
+import { ExternalError, type ExternalFailure } from './client.ts';
+import { safeReturnTo } from './return-url.ts';
+import { FLOW_TTL_MS, type Flow } from './service.ts';
+
+void Html;
+
+const FLOW_COOKIE = 'latchkey_ext';
+const WELCOME_COOKIE = 'latchkey_welcome';
+
+const FAILURE: Record<ExternalFailure, { status: number; message: (name: string) => string }> = {
+  state_mismatch: {
+    status: 400,
+    message: (name) =>
+      `This ${name} sign-in could not be matched to this browser: it expired, was already used, or was started somewhere else. Nothing was changed. Please start again.`,
+  },
+  denied: { status: 400, message: (name) => `Sign-in with ${name} was cancelled or refused. Nothing was changed.` },
+  invalid_response: { status: 400, message: (name) => `${name} sent an answer that failed our security checks, so we did not sign you in.` },
+  unavailable: { status: 502, message: (name) => `${name} could not be reached or did not answer properly. Please try again later.` },
+};
+
+const FLASH: Record<string, string> = {
+  linked: 'The account was linked. You can now sign in with it.',
+  already_linked: 'That account was already linked.',
+  unlinked: 'The linked account was removed.',
+};
+
+function cookieOptions(d: Deps, maxAgeS: number) {
+  return { signed: true, httpOnly: true, sameSite: 'lax' as const, path: '/auth/', maxAge: maxAgeS, secure: d.config.https };
+}
+
+function readSigned<T>(req: FastifyRequest, name: string): T | undefined {
+  const raw = req.cookies[name];
+  if (!raw) return undefined;
+  const un = req.unsignCookie(raw);
+  if (!un.valid || !un.value) return undefined;
+  try {
+    return JSON.parse(Buffer.from(un.value, 'base64url').toString('utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+const pack = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+
+function sendFlow(d: Deps, reply: FastifyReply, url: string, flow: Flow) {
+  reply.setCookie(FLOW_COOKIE, pack(flow), cookieOptions(d, FLOW_TTL_MS / 1000));
+  return reply.redirect(url, 303);
+}
+
+/** A plain page for a failed attempt, always with a way back. */
+function problemPage(d: Deps, reply: FastifyReply, status: number, title: string, message: string, back: { href: string; label: string }) {
+  return reply
+    .status(status)
+    .type('text/html; charset=utf-8')
+    .header('cache-control', 'no-store')
+    .send(
+      Page({
+        title,
+        productName: d.config.productName,
+        children: (
+          <>
+            <Notice kind="error" text={message} />
+            <p>
+              <a href={back.href} safe>
+                {back.label}
+              </a>
+            </p>
+          </>
+        ),
+      }),
+    );
+}
+
+function providerButtons(d: Deps): string {
+  const providers = d.external.providers;
+  if (!providers.length) return '';
+  return (
+    <section class="card" aria-labelledby="ext-h">
+      <h2 id="ext-h">Or continue with</h2>
+      <div class="provider-buttons">
+        {providers.map((p) => (
+          <a href={`/auth/${encodeURIComponent(p.id)}/start`} data-provider={p.id}>
+            <span class="provider-badge" aria-hidden="true" safe>
+              {p.badge}
+            </span>{' '}
+            <span safe>{`Continue with ${p.name}`}</span>
+          </a>
+        ))}
+      </div>
+    </section>
+  ) as string;
+}
+
+async function linkedSection(d: Deps, auth: Authenticated, flash: string | undefined): Promise<string> {
+  const linked = await d.external.list(auth.account.id);
+  if (!linked.length && !d.external.providers.length) return '';
+  const linkedIds = new Set(linked.map((l) => l.provider));
+  return (
+    <section class="card" aria-labelledby="linked-h" id="linked-accounts">
+      <h2 id="linked-h">Linked accounts</h2>
+      <Notice kind="success" text={flash ? FLASH[flash] : undefined} />
+      {linked.length ? (
+        <ul class="sessions">
+          {linked.map((l) => (
+            <li data-identity={l.provider}>
+              <strong safe>{l.providerName}</strong>
+              <span class="hint" safe>
+                {` ${l.displayName ?? ''}${l.email ? ` · ${l.email}` : ''} · linked ${l.linkedAt.slice(0, 10)}`}
+              </span>{' '}
+              <form method="post" action={`/settings/identities/${encodeURIComponent(l.id)}/unlink`} class="inline">
+                <button type="submit" class="link" aria-label={`Unlink ${l.providerName}`}>
+                  Unlink
+                </button>
+              </form>
+            </li>
+          ))}
+        </ul>
+      ) : (
+        <p class="hint">No external accounts are linked.</p>
+      )}
+      {d.external.providers
+        .filter((p) => !linkedIds.has(p.id))
+        .map((p) => (
+          <form method="post" action={`/settings/identities/link/${encodeURIComponent(p.id)}`} class="inline">
+            <button type="submit" data-link={p.id} safe>
+              {`Link ${p.name}`}
+            </button>{' '}
+          </form>
+        ))}
+      <p class="hint">Linking or unlinking asks you to sign in again if your last sign-in was a while ago.</p>
+    </section>
+  ) as string;
+}
+
+loginExtras.push(providerButtons);
+settingsSections.push(linkedSection);
+
+export function registerExternalPages(app: FastifyInstance, d: Deps): void {
+  app.get('/auth/:provider/start', { schema: { hide: true } }, async (req, reply) => {
+    const { provider } = req.params as { provider: string };
+    const p = d.external.provider(provider);
+    if (!p) return problemPage(d, reply, 404, 'Sign-in provider not found', 'This sign-in provider is not enabled.', { href: '/login', label: 'Back to sign in' });
+    const q = req.query as Record<string, unknown>;
+    let returnTo: string | undefined;
+    try {
+      returnTo = safeReturnTo(d, q.return_to);
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      return problemPage(d, reply, 400, 'Sign-in not started', pageMessage(err), { href: '/login', label: 'Back to sign in' });
+    }
+    try {
+      const { url, flow } = await d.external.begin(p.id, { mode: 'signin' }, returnTo);
+      return sendFlow(d, reply, url, flow);
+    } catch (err) {
+      if (!(err instanceof ExternalError)) throw err;
+      d.log.warn({ provider: p.id, kind: err.kind, reason: err.message }, 'external sign-in could not start');
+      return problemPage(d, reply, FAILURE[err.kind].status, 'Sign-in failed', FAILURE[err.kind].message(p.name), { href: '/login', label: 'Back to sign in' });
+    }
+  });
+
+  app.get('/auth/:provider/callback', { schema: { hide: true } }, async (req, reply) => {
+    const { provider } = req.params as { provider: string };
+    const p = d.external.provider(provider);
+    if (!p) return problemPage(d, reply, 404, 'Sign-in provider not found', 'This sign-in provider is not enabled.', { href: '/login', label: 'Back to sign in' });
+    const flow = readSigned<Flow>(req, FLOW_COOKIE);
+    // One attempt per cookie: whatever happens next, the browser must start again.
+    reply.clearCookie(FLOW_COOKIE, { path: '/auth/' });
+    const back = flow?.mode === 'link' ? { href: '/settings', label: 'Back to settings' } : { href: '/login', label: 'Back to sign in' };
+    const ctx = contextOf(req);
+    try {
+      const callbackUrl = new URL(req.url, d.config.publicOrigin);
+      const auth = await authOf(d, req);
+      const outcome = await d.external.finish(p.id, flow, callbackUrl, auth, ctx);
+      if (outcome.kind === 'email_taken')
+        return problemPage(
+          d,
+          reply,
+          409,
+          'You already have an account',
+          `An account with the email address from your ${p.name} account already exists here. We did not connect them automatically. Sign in to that account (use "Forgot password?" if you need to), then link ${p.name} under Settings → Linked accounts.`,
+          { href: '/login', label: 'Sign in to your account' },
+        );
+      if (outcome.kind === 'linked') return reply.redirect(`/settings?done=${outcome.already ? 'already_linked' : 'linked'}#linked-accounts`, 303);
+      setSessionCookie(d, reply, outcome.signedIn.token);
+      if (outcome.created) {
+        reply.setCookie(WELCOME_COOKIE, pack({ a: outcome.signedIn.account.id, p: p.id, r: flow?.returnTo }), cookieOptions(d, 3600));
+        return reply.redirect('/auth/welcome', 303);
+      }
+      return reply.redirect(flow?.returnTo ?? '/settings', 303);
+    } catch (err) {
+      if (err instanceof ExternalError) {
+        d.log.warn({ provider: p.id, kind: err.kind, reason: err.message, providerError: err.providerError }, 'external sign-in failed');
+        await d.audit.record('sign_in.failed', ctx, { details: { method: `external:${p.id}`, reason: err.kind } });
+        d.metrics.signIns.inc({ method: `external:${p.id}`, outcome: 'failure' });
+        return problemPage(d, reply, FAILURE[err.kind].status, 'Sign-in failed', FAILURE[err.kind].message(p.name), back);
+      }
+      if (err instanceof AppError) {
+        if (err.code === 'reauthentication_required') return reauthenticate(d, req, reply);
+        return problemPage(d, reply, err.status, 'Sign-in failed', pageMessage(err), back);
+      }
+      throw err;
+    }
+  });
+
+  app.get('/auth/welcome', { schema: { hide: true } }, async (req, reply) => {
+    const auth = await pageAuth(d, req, reply);
+    if (!auth) return reply;
+    const w = readSigned<{ a: string; p: string; r?: string }>(req, WELCOME_COOKIE);
+    if (!w || w.a !== auth.account.id) return reply.redirect('/settings', 303);
+    return renderWelcome(d, reply, auth, w.p);
+  });
+
+  app.post('/auth/welcome', { schema: { hide: true } }, async (req, reply) => {
+    const auth = await pageAuth(d, req, reply);
+    if (!auth) return reply;
+    const w = readSigned<{ a: string; p: string; r?: string }>(req, WELCOME_COOKIE);
+    if (!w || w.a !== auth.account.id) return reply.redirect('/settings', 303);
+    const username = field(req.body, 'username', 200);
+    try {
+      if (username && username !== auth.account.username) await d.external.changeUsername(auth.account.id, username, contextOf(req));
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      return renderWelcome(d, reply, auth, w.p, { error: pageMessage(err), username, status: err.status });
+    }
+    reply.clearCookie(WELCOME_COOKIE, { path: '/auth/' });
+    return reply.redirect(w.r ?? '/settings', 303);
+  });
+
+  app.post('/settings/identities/link/:provider', { schema: { hide: true } }, async (req, reply) => {
+    const auth = await pageAuth(d, req, reply);
+    if (!auth) return reply;
+    const { provider } = req.params as { provider: string };
+    const p = d.external.provider(provider);
+    if (!p) return renderSettings(d, reply, auth, { error: 'This sign-in provider is not enabled.', status: 404 });
+    try {
+      const { url, flow } = await d.external.begin(p.id, { mode: 'link', auth });
+      return sendFlow(d, reply, url, flow);
+    } catch (err) {
+      if (err instanceof AppError && err.code === 'reauthentication_required') return reauthenticate(d, req, reply);
+      if (err instanceof ExternalError) return renderSettings(d, reply, auth, { error: FAILURE[err.kind].message(p.name), status: FAILURE[err.kind].status });
+      throw err;
+    }
+  });
+
+  app.post('/settings/identities/:id/unlink', { schema: { hide: true } }, async (req, reply) => {
+    const auth = await pageAuth(d, req, reply);
+    if (!auth) return reply;
+    const { id } = req.params as { id: string };
+    try {
+      await d.external.unlink(auth, id.slice(0, 64), contextOf(req));
+      return reply.redirect('/settings?done=unlinked#linked-accounts', 303);
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      if (err.code === 'reauthentication_required') return reauthenticate(d, req, reply);
+      return renderSettings(d, reply, auth, { error: pageMessage(err), status: err.status });
+    }
+  });
+}
+
+/**
+ * SES-07 on the pages: the sign-in is too old, so this session ends and the user signs in again;
+ * /login brings them back to settings, where they can repeat the change.
+ */
+async function reauthenticate(d: Deps, req: FastifyRequest, reply: FastifyReply) {
+  const auth = await authOf(d, req);
+  if (auth) await d.sessions.signOut(auth.session, contextOf(req));
+  return reply.redirect('/login?msg=session_ended', 303);
+}
+
+function renderWelcome(d: Deps, reply: FastifyReply, auth: Authenticated, providerId: string, o: { error?: string; username?: string; status?: number } = {}) {
+  const a = auth.account;
+  const providerName = d.external.provider(providerId)?.name ?? providerId;
+  return reply
+    .status(o.status ?? 200)
+    .type('text/html; charset=utf-8')
+    .header('cache-control', 'no-store')
+    .send(
+      Page({
+        title: 'Welcome',
+        productName: d.config.productName,
+        signedIn: { username: a.username },
+        children: (
+          <>
+            <Notice kind="error" text={o.error} />
+            <form method="post" action="/auth/welcome" class="card" novalidate>
+              <p safe>{`We created your account from your ${providerName} profile${a.display_name ? ` (${a.display_name})` : ''}. Please check your details.`}</p>
+              <Field name="username" label="Username" value={o.username ?? a.username} autocomplete="username" maxlength={32} hint="3 to 32 letters, digits, dots, dashes or underscores. You can sign in with it once you set a password." />
+              <dl>
+                <dt>Email address</dt>
+                <dd safe>{a.email ?? `none (${providerName} did not confirm one)`}</dd>
+              </dl>
+              <p class="hint" safe>
+                {`You have no password yet: you sign in with ${providerName}. To set one, use "Forgot password?" on the sign-in page.`}
+              </p>
+              <button type="submit" class="primary">
+                Continue
+              </button>
+            </form>
+          </>
+        ),
+      }),
+    );
+}

@@ -1,0 +1,335 @@
+import type { Kysely } from 'kysely';
+import { ConfigError } from '../../config/index.ts';
+import type { RequestContext } from '../../context.ts';
+import type { Deps } from '../../deps.ts';
+import { formatTime, renderMail } from '../../delivery/templates.ts';
+import { AppError } from '../../errors.ts';
+import type { Authenticated } from '../../flows/sessions/service.ts';
+import type { SignedIn } from '../../flows/signin/service.ts';
+import { sha256 } from '../../security/hashing.ts';
+import { newId } from '../../security/random.ts';
+import { type Account, emailKey, findAccount, normalizeEmail, usernameKey, validEmail, validUsername } from '../../store/accounts.ts';
+import { defaultOrgId } from '../../store/organizations.ts';
+import type { Database } from '../../store/schema.ts';
+import { type Attempt, ExternalError, ProviderClient } from './client.ts';
+import { type ExternalProfile, type Provider, providersFromConfig } from './providers.ts';
+import { originOf } from './return-url.ts';
+import { deriveUsernames } from './usernames.ts';
+
+/** What the browser carries between start and callback, in a signed HttpOnly cookie (EXT-01). */
+export interface Flow {
+  /** provider id */
+  p: string;
+  state: string;
+  nonce?: string;
+  verifier: string;
+  mode: 'signin' | 'link';
+  /** the account being linked (link mode) */
+  account?: string;
+  returnTo?: string;
+  /** started at, epoch ms */
+  at: number;
+}
+
+export const FLOW_TTL_MS = 10 * 60_000;
+
+export type Outcome =
+  | { kind: 'signed_in'; signedIn: SignedIn; created: boolean }
+  | { kind: 'email_taken'; provider: Provider }
+  | { kind: 'linked'; provider: Provider; already: boolean };
+
+export interface IdentityView {
+  id: string;
+  provider: string;
+  providerName: string;
+  displayName: string | null;
+  email: string | null;
+  linkedAt: string;
+  lastUsedAt: string | null;
+}
+
+/**
+ * Sign-in and linking with external accounts. Identities are found by (provider, subject) only,
+ * never by email (EXT-03); an email that matches an existing account never merges (EXT-04);
+ * linking and unlinking need a recent sign-in and send a notice (EXT-06, SES-07, LOG-03).
+ */
+export class ExternalAccounts {
+  readonly providers: Provider[];
+  private readonly clients = new Map<string, ProviderClient>();
+
+  constructor(private readonly d: Deps) {
+    this.providers = providersFromConfig(d.config);
+    const badOrigins = ((d.config.raw.LATCHKEY_RETURN_URL_ALLOWLIST as string[] | undefined) ?? []).filter((e) => !/^https?:\/\//.test(originOf(e)));
+    if (badOrigins.length)
+      throw new ConfigError([`LATCHKEY_RETURN_URL_ALLOWLIST: ${badOrigins.join(', ')}: each entry must be an origin like https://app.example.com`]);
+    for (const p of this.providers)
+      this.clients.set(p.id, new ProviderClient(p, `${d.config.publicUrl}/auth/${p.id}/callback`, Number(d.config.raw.LATCHKEY_EXTERNAL_TIMEOUT ?? 10_000)));
+  }
+
+  provider(id: string): Provider | undefined {
+    return this.providers.find((p) => p.id === id);
+  }
+
+  private client(id: string): ProviderClient {
+    const c = this.clients.get(id);
+    if (!c) throw new AppError('not_found', 'This sign-in provider is not enabled.');
+    return c;
+  }
+
+  /** Starts an attempt: the provider URL to send the browser to and the flow to bind to it. */
+  async begin(providerId: string, o: { mode: 'signin' } | { mode: 'link'; auth: Authenticated }, returnTo?: string): Promise<{ url: string; flow: Flow }> {
+    const client = this.client(providerId);
+    if (o.mode === 'link') this.d.sessions.requireRecentAuth(o.auth.session);
+    const a: Attempt = await client.start();
+    return {
+      url: a.url,
+      flow: {
+        p: providerId,
+        state: a.state,
+        nonce: a.nonce,
+        verifier: a.verifier,
+        mode: o.mode,
+        account: o.mode === 'link' ? o.auth.account.id : undefined,
+        returnTo,
+        at: this.d.clock.now(),
+      },
+    };
+  }
+
+  /**
+   * The callback: checks the flow belongs to this provider and is fresh and unused, lets the
+   * client validate the response, then signs in, creates an account, or links.
+   */
+  async finish(providerId: string, flow: Flow | undefined, callbackUrl: URL, auth: Authenticated | null, ctx: RequestContext): Promise<Outcome> {
+    const provider = this.provider(providerId);
+    if (!provider) throw new AppError('not_found', 'This sign-in provider is not enabled.');
+    const now = this.d.clock.now();
+    if (!flow || flow.p !== providerId || now - flow.at > FLOW_TTL_MS || now < flow.at)
+      throw new ExternalError('state_mismatch', 'no matching sign-in attempt in this browser');
+    if (callbackUrl.searchParams.get('state') !== flow.state) throw new ExternalError('state_mismatch', 'state does not match');
+    await this.spend(flow.state, flow.at);
+    const profile = await this.client(providerId).finish(callbackUrl, flow);
+    if (flow.mode === 'link') {
+      if (!auth || auth.account.id !== flow.account) throw new AppError('unauthorized', 'Sign in to the account you want to link, then try again.');
+      this.d.sessions.requireRecentAuth(auth.session);
+      return this.link(auth.account, provider, profile, ctx);
+    }
+    return this.signIn(provider, profile, ctx);
+  }
+
+  /** A callback works once, even in the browser that started it. */
+  private async spend(state: string, at: number): Promise<void> {
+    const res = await this.d.db
+      .insertInto('used_nonces')
+      .values({ key: `external:${sha256(state)}`, expires_at: at + FLOW_TTL_MS })
+      .onConflict((oc) => oc.column('key').doNothing())
+      .executeTakeFirst();
+    if (Number(res.numInsertedOrUpdatedRows ?? 0n) !== 1) throw new ExternalError('state_mismatch', 'this sign-in attempt was already used');
+  }
+
+  private async signIn(provider: Provider, profile: ExternalProfile, ctx: RequestContext): Promise<Outcome> {
+    const d = this.d;
+    const method = `external:${provider.id}`;
+    const known = await d.db
+      .selectFrom('external_identities')
+      .selectAll()
+      .where('provider', '=', provider.id)
+      .where('subject', '=', profile.subject)
+      .executeTakeFirst();
+    if (known) {
+      const account = await findAccount(d.db, known.account_id);
+      if (!account) throw new AppError('invalid_credentials');
+      await d.db.updateTable('external_identities').set({ last_used_at: d.clock.now() }).where('id', '=', known.id).execute();
+      return { kind: 'signed_in', signedIn: await d.signIn.complete(account, method, ctx), created: false };
+    }
+    const email = profile.verifiedEmail && validEmail(profile.verifiedEmail) ? normalizeEmail(profile.verifiedEmail) : undefined;
+    if (email && (await d.db.selectFrom('accounts').select('id').where('email_key', '=', emailKey(email)).executeTakeFirst())) {
+      // EXT-04: the address is taken; the owner must sign in to that account and link from there.
+      await d.audit.record('external.sign_in_refused', ctx, { details: { provider: provider.id, reason: 'email_in_use' } });
+      return { kind: 'email_taken', provider };
+    }
+    const account = await this.createAccount(provider, profile, email, ctx);
+    return { kind: 'signed_in', signedIn: await d.signIn.complete(account, method, ctx), created: true };
+  }
+
+  /** A new active account from the provider's public profile, without a password. */
+  private async createAccount(provider: Provider, profile: ExternalProfile, email: string | undefined, ctx: RequestContext): Promise<Account> {
+    const d = this.d;
+    const orgId = await defaultOrgId(d);
+    for (const username of await this.freeUsernames(profile)) {
+      const now = d.clock.now();
+      const account: Account = {
+        id: newId(d.random),
+        org_id: orgId,
+        username,
+        username_key: usernameKey(username),
+        email: email ?? null,
+        email_key: email ? emailKey(email) : null,
+        status: 'active',
+        password_hash: null,
+        display_name: profile.displayName?.slice(0, 100) ?? null,
+        phone: null,
+        phone_verified_at: null,
+        is_staff: 0,
+        flagged_at: null,
+        flag_reason: null,
+        created_at: now,
+        updated_at: now,
+        activated_at: now,
+        password_changed_at: null,
+      };
+      try {
+        await d.db.transaction().execute(async (trx) => {
+          await trx.insertInto('accounts').values(account).execute();
+          await this.insertIdentity(trx, account.id, provider, profile);
+          await d.audit.record('account.registered', ctx, { accountId: account.id, details: { method: `external:${provider.id}` } }, trx);
+        });
+        return account;
+      } catch (err) {
+        if (!/unique|duplicate/i.test(String((err as Error).message))) throw err;
+        // Lost a race: the same identity signed in twice at once, or the username or email was just taken.
+        const won = await d.db
+          .selectFrom('external_identities')
+          .select('account_id')
+          .where('provider', '=', provider.id)
+          .where('subject', '=', profile.subject)
+          .executeTakeFirst();
+        if (won) {
+          const other = await findAccount(d.db, won.account_id);
+          if (other) return other;
+        }
+        if (email && (await d.db.selectFrom('accounts').select('id').where('email_key', '=', emailKey(email)).executeTakeFirst()))
+          throw new AppError('conflict', 'An account with this email address already exists. Sign in to it and link this account from Settings.');
+      }
+    }
+    throw new AppError('conflict', 'Could not find a free username. Please try again.');
+  }
+
+  private async freeUsernames(profile: ExternalProfile): Promise<string[]> {
+    const candidates = deriveUsernames(profile, this.d.random);
+    const taken = new Set(
+      (await this.d.db.selectFrom('accounts').select('username_key').where('username_key', 'in', candidates.map(usernameKey)).execute()).map((r) => r.username_key),
+    );
+    return candidates.filter((c) => !taken.has(usernameKey(c)));
+  }
+
+  private async insertIdentity(trx: Kysely<Database>, accountId: string, provider: Provider, profile: ExternalProfile): Promise<void> {
+    const now = this.d.clock.now();
+    await trx
+      .insertInto('external_identities')
+      .values({
+        id: newId(this.d.random),
+        account_id: accountId,
+        provider: provider.id,
+        subject: profile.subject,
+        email: (profile.verifiedEmail ?? profile.email)?.slice(0, 254) ?? null,
+        display_name: (profile.displayName ?? profile.login)?.slice(0, 100) ?? null,
+        created_at: now,
+        last_used_at: now,
+      })
+      .execute();
+  }
+
+  private async link(account: Account, provider: Provider, profile: ExternalProfile, ctx: RequestContext): Promise<Outcome> {
+    const d = this.d;
+    const existing = await d.db
+      .selectFrom('external_identities')
+      .select('account_id')
+      .where('provider', '=', provider.id)
+      .where('subject', '=', profile.subject)
+      .executeTakeFirst();
+    if (existing?.account_id === account.id) return { kind: 'linked', provider, already: true };
+    if (existing) throw new AppError('conflict', `This ${provider.name} account is already linked to another account.`);
+    try {
+      await d.db.transaction().execute(async (trx) => {
+        await this.insertIdentity(trx, account.id, provider, profile);
+        await d.audit.record('external.linked', ctx, { accountId: account.id, details: { provider: provider.id } }, trx);
+        await this.notify(trx, account, 'linked', provider, ctx);
+      });
+    } catch (err) {
+      if (/unique|duplicate/i.test(String((err as Error).message)))
+        throw new AppError('conflict', `This ${provider.name} account is already linked to another account.`);
+      throw err;
+    }
+    return { kind: 'linked', provider, already: false };
+  }
+
+  async list(accountId: string): Promise<IdentityView[]> {
+    const rows = await this.d.db.selectFrom('external_identities').selectAll().where('account_id', '=', accountId).orderBy('created_at').execute();
+    return rows.map((r) => ({
+      id: r.id,
+      provider: r.provider,
+      providerName: this.provider(r.provider)?.name ?? r.provider,
+      displayName: r.display_name,
+      email: r.email,
+      linkedAt: new Date(r.created_at).toISOString(),
+      lastUsedAt: r.last_used_at ? new Date(r.last_used_at).toISOString() : null,
+    }));
+  }
+
+  /** Removes a linked account, unless it is the last way to sign in (EXT-06). */
+  async unlink(auth: Authenticated, identityId: string, ctx: RequestContext): Promise<void> {
+    const d = this.d;
+    d.sessions.requireRecentAuth(auth.session);
+    await d.db.transaction().execute(async (trx) => {
+      // Serialises concurrent unlinks of one account on PostgreSQL (SQLite transactions already are).
+      let q = trx.selectFrom('accounts').selectAll().where('id', '=', auth.account.id);
+      if (d.engine === 'postgres') q = q.forUpdate();
+      const account = await q.executeTakeFirst();
+      const rows = await trx.selectFrom('external_identities').select(['id', 'provider']).where('account_id', '=', auth.account.id).execute();
+      const target = rows.find((r) => r.id === identityId);
+      if (!account || !target) throw new AppError('not_found', 'No such linked account.');
+      if (!account.password_hash && rows.length < 2) throw new AppError('last_sign_in_method');
+      await trx.deleteFrom('external_identities').where('id', '=', target.id).execute();
+      await d.audit.record('external.unlinked', ctx, { accountId: account.id, details: { provider: target.provider } }, trx);
+      await this.notify(trx, account, 'unlinked', this.provider(target.provider) ?? { name: target.provider }, ctx);
+    });
+  }
+
+  /** The welcome step: a new account may pick another username once it is signed in. */
+  async changeUsername(accountId: string, username: string, ctx: RequestContext): Promise<string> {
+    const name = username.trim().normalize('NFKC');
+    if (!validUsername(name))
+      throw new AppError('validation_failed', undefined, {
+        fields: [{ field: 'username', message: 'Usernames are 3 to 32 letters, digits, dots, dashes or underscores.' }],
+      });
+    const taken = await this.d.db
+      .selectFrom('accounts')
+      .select('id')
+      .where('username_key', '=', usernameKey(name))
+      .where('id', '!=', accountId)
+      .executeTakeFirst();
+    if (taken) throw new AppError('conflict', 'This username is taken. Please choose another.');
+    try {
+      await this.d.db
+        .updateTable('accounts')
+        .set({ username: name, username_key: usernameKey(name), updated_at: this.d.clock.now() })
+        .where('id', '=', accountId)
+        .execute();
+    } catch (err) {
+      if (/unique|duplicate/i.test(String((err as Error).message))) throw new AppError('conflict', 'This username is taken. Please choose another.');
+      throw err;
+    }
+    await this.d.audit.record('account.username_changed', ctx, { accountId });
+    return name;
+  }
+
+  private async notify(trx: Kysely<Database>, account: Account, what: 'linked' | 'unlinked', provider: { name: string }, ctx: RequestContext): Promise<void> {
+    if (!account.email) return;
+    const now = this.d.clock.now();
+    const title = what === 'linked' ? `${provider.name} account linked` : `${provider.name} account unlinked`;
+    const mail = renderMail(this.d.brand, {
+      subject: title,
+      title,
+      lines: [
+        what === 'linked'
+          ? `A ${provider.name} account was linked to your account ${account.username} on ${formatTime(now)}. It can now be used to sign in.`
+          : `The ${provider.name} account linked to your account ${account.username} was removed on ${formatTime(now)}. It can no longer be used to sign in.`,
+        `Browser: ${ctx.userAgent ? ctx.userAgent.slice(0, 160) : 'unknown'}`,
+        `IP address: ${ctx.ip || 'unknown'}`,
+      ],
+      after: [`If this wasn't you, reset your password now at ${this.d.config.publicUrl}/forgot-password and tell ${this.d.brand.supportContact} right away.`],
+    });
+    await this.d.outbox.send(trx, { channel: 'email', kind: `external_${what}`, to: account.email, ...mail });
+  }
+}

@@ -1,0 +1,42 @@
+import { DIGITS, newCode, type Random } from '../../security/random.ts';
+import { validUsername } from '../../store/accounts.ts';
+import type { ExternalProfile } from './providers.ts';
+
+/**
+ * Username candidates for an account created from an external profile, best first: the
+ * provider's login, the display name, the email's local part, each cleaned to the username
+ * alphabet; then numbered and random variants so one is always free. The user can change it on
+ * the welcome step.
+ */
+export function deriveUsernames(profile: ExternalProfile, random: Random): string[] {
+  const bases: string[] = [];
+  for (const hint of [profile.login, profile.displayName, profile.verifiedEmail?.split('@')[0]]) {
+    const b = clean(hint);
+    if (b && !bases.includes(b)) bases.push(b);
+  }
+  if (!bases.length) bases.push('user');
+  const out: string[] = [];
+  for (const b of bases) out.push(b);
+  const first = bases[0];
+  for (let i = 2; i <= 9; i++) out.push(fit(first, `${i}`));
+  for (let i = 0; i < 8; i++) out.push(fit(first, newCode(random, DIGITS, 6)));
+  return out.filter(validUsername);
+}
+
+function clean(hint: string | undefined): string | undefined {
+  if (!hint) return undefined;
+  const s = hint
+    .normalize('NFKC')
+    .trim()
+    .replace(/\s+/g, '.')
+    .replace(/[^\p{L}\p{N}._-]/gu, '')
+    .replace(/^[._-]+|[._-]+$/g, '')
+    .toLowerCase()
+    .slice(0, 32);
+  if (!s) return undefined;
+  return s.length >= 3 ? s : `${s}.user`;
+}
+
+function fit(base: string, suffix: string): string {
+  return `${base.slice(0, 32 - suffix.length - 1)}-${suffix}`;
+}
