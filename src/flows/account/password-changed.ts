@@ -36,7 +36,7 @@ export async function applyPasswordChange(
   await trx.insertInto('password_changes').values({ id: newId(d.random), account_id: account.id, kind, at: now }).execute();
   await d.audit.record(kind === 'change' ? 'password.changed' : 'password.reset_completed', ctx, {
     accountId: account.id,
-    details: { kind, sessionsEnded: ended },
+    details: { kind, signedOut: ended },
   }, trx);
   // LOG-04: repeated completed changes flag the account; BF-03: the new password ends any lockout.
   await flagRepeatedPasswordChanges(d, trx, account, ctx);
