@@ -1,0 +1,81 @@
+import type { FastifyInstance } from 'fastify';
+import type { Deps } from '../../deps.ts';
+import { formatTime } from '../../delivery/templates.ts';
+import { settingsSections } from '../../web/extras.ts';
+import { Html } from '../../web/layout.tsx';
+import type { Authenticated } from '../sessions/service.ts';
+
+void Html;
+
+// What the owner of an account can read about its security events. Only events named here are
+// shown, in plain words; internal reasons (e.g. why a sign-in failed) stay in the audit trail.
+const LABELS: Record<string, string> = {
+  'sign_in.succeeded': 'Signed in',
+  'sign_in.failed': 'Failed sign-in attempt',
+  'sign_in.locked': 'Sign-in blocked after repeated failed attempts',
+  'password.changed': 'Password changed',
+  'password.reset_completed': 'Password reset',
+  'password.reset_requested': 'Password reset requested',
+  'password.change_failed': 'Failed password change (wrong current password)',
+  'account.activated': 'Account activated',
+  'account.flagged': 'Account flagged for review after repeated password changes',
+  'session.ended': 'Session signed out',
+  'external.linked': 'External account linked',
+  'external.unlinked': 'External account unlinked',
+};
+
+export const ACTIVITY_LIMIT = 20;
+
+export async function recentActivity(d: Deps, accountId: string) {
+  return d.db
+    .selectFrom('audit_log')
+    .select(['at', 'event', 'ip', 'user_agent'])
+    .where('account_id', '=', accountId)
+    .where('event', 'in', Object.keys(LABELS))
+    .orderBy('at', 'desc')
+    .limit(ACTIVITY_LIMIT)
+    .execute();
+}
+
+async function activitySection(d: Deps, auth: Authenticated): Promise<string> {
+  const rows = await recentActivity(d, auth.account.id);
+  return (
+    <section class="card" aria-labelledby="activity-h">
+      <h2 id="activity-h">Recent security activity</h2>
+      {rows.length ? (
+        <table class="activity">
+          <thead>
+            <tr>
+              <th scope="col">When</th>
+              <th scope="col">What</th>
+              <th scope="col">From</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((r) => (
+              <tr>
+                <td safe>{formatTime(Number(r.at))}</td>
+                <td safe>{LABELS[r.event] ?? r.event}</td>
+                <td>
+                  <span safe>{r.ip || 'unknown address'}</span>
+                  <br />
+                  <span class="hint" safe>
+                    {r.user_agent ? r.user_agent.slice(0, 120) : 'unknown browser'}
+                  </span>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : (
+        <p>No security events yet.</p>
+      )}
+      <p class="hint">Something you don't recognise? Change your password and sign out everywhere.</p>
+    </section>
+  ) as string;
+}
+
+/** Adds the activity section to /settings (once, however many servers run in this process). */
+export function registerActivityPages(_app: FastifyInstance, _d: Deps): void {
+  if (!settingsSections.includes(activitySection)) settingsSections.push(activitySection);
+}
