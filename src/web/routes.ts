@@ -13,6 +13,7 @@ import { registerSignInPages } from '../flows/signin/pages.tsx';
 import { registerExternalApi } from '../methods/external/api.ts';
 import { registerExternalPages } from '../methods/external/pages.tsx';
 import { registerCaptchaApi } from '../security/captcha/api.ts';
+import { registerActivityPages } from '../flows/activity/pages.tsx';
 import { registerDevMailbox } from './dev-mailbox.tsx';
 import { registerOps } from './ops.ts';
 import { Problem } from './schemas.ts';
@@ -24,6 +25,7 @@ export async function registerRoutes(app: FastifyInstance, d: Deps): Promise<voi
   registerOps(app, d);
   registerDevMailbox(app, d);
   registerCaptchaApi(app, d);
+  registerActivityPages(app, d);
 
   registerRegistrationApi(app, d);
   registerRegistrationPages(app, d);
