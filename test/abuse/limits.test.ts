@@ -1,0 +1,117 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { isResetMail, secretsIn } from '../recovery/helpers.ts';
+import { SmtpReceiver } from '../support/smtp.ts';
+import { startTestServer, strongPassword, type TestServer } from '../support/server.ts';
+import { createAccounts } from './helpers.ts';
+
+// Real defaults (scale 1), a trusted proxy so each test can speak from its own client IPs, and
+// a few limits lowered so the tests stay short.
+let ipN = 0;
+const nextIp = () => `198.51.100.${++ipN}`;
+
+/** What must be identical between two answers (ENUM-01, BF-02): status, body and the headers a client sees. */
+function shape(r: { status: number; text: string; headers: Headers }) {
+  const h = Object.fromEntries([...r.headers].filter(([k]) => !['date', 'content-length', 'keep-alive', 'connection'].includes(k)));
+  return { status: r.status, body: r.text, headers: h };
+}
+
+describe('rate limits and sign-in lockout with the real defaults', () => {
+  let server: TestServer;
+  const smtp = new SmtpReceiver();
+  const password = strongPassword();
+  before(async () => {
+    await smtp.start();
+    server = await startTestServer({
+      LATCHKEY_SMTP_URL: smtp.url,
+      LATCHKEY_RATE_LIMIT_SCALE: '1',
+      LATCHKEY_TRUSTED_PROXIES: '127.0.0.1',
+      LATCHKEY_LIMIT_SIGN_IN_IP: '5/10m',
+      LATCHKEY_LIMIT_RESET_COMPLETE_ID: '3/10m',
+    });
+    await createAccounts(server, ['limit1', 'lock1', 'lock2'], password);
+  });
+  after(async () => {
+    await server?.close();
+    await smtp.stop();
+  });
+
+  test('BF-02 past the per-IP limit a 429 carries Retry-After and rate_limited, the same for every account', async () => {
+    const c = server.client({ headers: { 'x-forwarded-for': '203.0.113.50' } });
+    for (let i = 0; i < 5; i++) {
+      const r = await c.post('/api/v1/sessions', { identifier: i % 2 ? 'limit1' : `nobody${i}`, password: 'wrong-password-1' });
+      assert.equal(r.status, 401);
+    }
+    const known = await c.post('/api/v1/sessions', { identifier: 'limit1', password });
+    const unknown = await c.post('/api/v1/sessions', { identifier: 'nobody-at-all', password });
+    assert.equal(known.status, 429);
+    assert.equal(known.json.code, 'rate_limited');
+    const retry = Number(known.headers.get('retry-after'));
+    assert.ok(retry > 0 && retry <= 600, `Retry-After ${retry}`);
+    assert.deepEqual(shape(unknown), shape(known));
+    assert.doesNotMatch(known.text, /limit1/);
+    // Another client IP has its own budget (limits are per IP, not global).
+    const other = await server.client({ headers: { 'x-forwarded-for': nextIp() } }).post('/api/v1/sessions', { identifier: 'limit1', password });
+    assert.equal(other.status, 201);
+    const hits = await server.deps.db.selectFrom('audit_log').selectAll().where('event', '=', 'rate_limited').execute();
+    assert.equal(hits.length, 1, 'one audit record per window and scope, not one per refused request');
+    assert.equal(hits[0].ip, '203.0.113.50');
+    assert.match(hits[0].details ?? '', /"scope":"ip"/);
+  });
+
+  test('BF-02 per-identifier limits hold however many IPs the guesses come from', async () => {
+    const guess = (identifier: string) =>
+      server.client({ headers: { 'x-forwarded-for': nextIp() } }).post('/api/v1/password-resets/complete', {
+        identifier,
+        code: 'AAAA-BBBB',
+        password: strongPassword(),
+      });
+    for (let i = 0; i < 3; i++) assert.equal((await guess('limit1')).status, 400);
+    const limited = await guess('limit1');
+    assert.equal(limited.status, 429);
+    assert.equal(limited.json.code, 'rate_limited');
+    assert.ok(Number(limited.headers.get('retry-after')) > 0);
+    assert.equal((await guess('someone-else')).status, 400, 'another identifier is not affected');
+  });
+
+  test('BF-01 ENUM-01 after 10 failures the account is locked and answers exactly like a wrong password', async () => {
+    const attempt = (identifier: string, pw: string) =>
+      server.client({ headers: { 'x-forwarded-for': nextIp() } }).post('/api/v1/sessions', { identifier, password: pw });
+    for (let i = 0; i < 10; i++) assert.equal((await attempt(i % 2 ? 'lock1' : 'lock1@example.test', 'not-the-password')).status, 401);
+    const right = await attempt('lock1', password);
+    const wrong = await attempt('lock1', 'still-not-the-password');
+    const unknown = await attempt('no-such-user-here', password);
+    assert.equal(right.status, 401, 'the right password does not get in while locked');
+    assert.deepEqual(shape(right), shape(wrong));
+    assert.deepEqual(shape(unknown), shape(wrong));
+    // Another account is not affected.
+    assert.equal((await attempt('lock2', password)).status, 201);
+
+    const locked = await server.deps.db.selectFrom('audit_log').selectAll().where('event', '=', 'sign_in.locked').execute();
+    assert.equal(locked.length, 1);
+    const failures = await server.deps.db.selectFrom('audit_log').select('details').where('event', '=', 'sign_in.failed').execute();
+    assert.ok(failures.some((f) => /"reason":"locked"/.test(f.details ?? '')), 'the internal reason is kept in the audit trail');
+  });
+
+  test('BF-01 the owner is mailed once per lockout, however long the attack goes on', async () => {
+    const notice = await smtp.waitFor((m) => m.to.includes('lock1@example.test') && /blocked sign-in attempts/.test(m.subject));
+    assert.match(notice.text, /forgot-password/);
+    for (let i = 0; i < 5; i++)
+      await server.client({ headers: { 'x-forwarded-for': nextIp() } }).post('/api/v1/sessions', { identifier: 'lock1', password: 'nope-nope' });
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(smtp.mails.filter((m) => m.to.includes('lock1@example.test') && /blocked/.test(m.subject)).length, 1);
+  });
+
+  test('BF-03 a locked account recovers by email, and the new password signs in', async () => {
+    const c = server.client({ headers: { 'x-forwarded-for': nextIp() } });
+    const req = await c.post('/api/v1/password-resets', { identifier: 'lock1' });
+    assert.equal(req.status, 202);
+    const mail = await smtp.waitFor(isResetMail('lock1@example.test'));
+    const { token } = secretsIn(mail);
+    const fresh = strongPassword();
+    const done = await c.post('/api/v1/password-resets/complete', { token, password: fresh });
+    assert.equal(done.status, 200, done.text);
+    const signIn = await server.client({ headers: { 'x-forwarded-for': nextIp() } }).post('/api/v1/sessions', { identifier: 'lock1', password: fresh });
+    assert.equal(signIn.status, 201);
+  });
+});
