@@ -45,3 +45,63 @@ export async function signIn(server: TestServer | { client(): Client }, identifi
   const res = await c.post('/api/v1/sessions', { identifier, password });
   return { c, status: res.status };
 }
+
+/** A real `latchkey serve` child process (SIGKILL-able), on the given database and SMTP server. */
+export interface ChildServer {
+  base: string;
+  client(): Client;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export async function spawnLatchkey(env: Record<string, string>): Promise<ChildServer> {
+  const { spawn } = await import('node:child_process');
+  const { freePort } = await import('../support/server.ts');
+  const { Client } = await import('../support/http.ts');
+  const port = env.LATCHKEY_PORT ? Number(env.LATCHKEY_PORT) : await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve'], {
+    cwd: new URL('../..', import.meta.url).pathname,
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      LATCHKEY_ENV: 'development',
+      LATCHKEY_HOST: '127.0.0.1',
+      LATCHKEY_PUBLIC_URL: base,
+      LATCHKEY_LOG_LEVEL: 'warn',
+      LATCHKEY_OUTBOX_POLL: '100ms',
+      LATCHKEY_OUTBOX_BACKOFF_BASE: '200ms',
+      LATCHKEY_CAPTCHA: 'off',
+      ...env,
+      LATCHKEY_PORT: String(port),
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (b: Buffer) => {
+    stderr += b.toString();
+  });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`latchkey exited with ${child.exitCode}:\n${stderr}`);
+    try {
+      const res = await fetch(`${base}/healthz`);
+      if (res.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`latchkey did not start:\n${stderr}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    base,
+    client: () => new Client(base, base),
+    async kill(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
+}
