@@ -54,7 +54,11 @@ export class ProviderClient {
     const timeout = Math.max(1, Math.ceil(this.timeoutMs / 1000));
     if (p.kind === 'oidc') {
       const issuer = new URL(p.issuer);
-      const execute = issuer.protocol === 'http:' && isLoopback(issuer) ? [oidc.allowInsecureRequests] : [];
+      // openid-client skips the ID token signature check for tokens fetched straight from the
+      // token endpoint (OIDC Core 3.1.3.7 lets TLS stand in for it). EXT-02 wants the signature
+      // checked against the provider's published keys anyway, so turn that check on.
+      const execute = [oidc.enableNonRepudiationChecks];
+      if (issuer.protocol === 'http:' && isLoopback(issuer)) execute.push(oidc.allowInsecureRequests);
       const discover = (auth: oidc.ClientAuth) =>
         oidc.discovery(issuer, p.clientId, { client_secret: p.clientSecret }, auth, { execute, timeout });
       let config = await discover(oidc.ClientSecretPost(p.clientSecret));
