@@ -1,0 +1,193 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { sql } from 'kysely';
+import { isReady, migrate, openStore, type Store } from '../../src/store/db.ts';
+import { emailKey, findAccountByIdentifier, normalizeEmail, usernameKey } from '../../src/store/accounts.ts';
+import { needs } from '../support/env.ts';
+import { freshPostgres, postgresAvailable } from '../support/pg.ts';
+
+// The same suite for both engines: one query text must behave alike on SQLite and PostgreSQL.
+
+interface Engine {
+  name: string;
+  open(): Promise<{ url: string; cleanup(): Promise<void> } | null>;
+}
+
+const engines: Engine[] = [
+  {
+    name: 'SQLite',
+    async open() {
+      const dir = mkdtempSync(join(tmpdir(), 'latchkey-store-'));
+      return { url: join(dir, 'store.db'), cleanup: async () => rmSync(dir, { recursive: true, force: true }) };
+    },
+  },
+  {
+    name: 'PostgreSQL',
+    async open() {
+      if (!needs(undefined, 'PostgreSQL', await postgresAvailable())) return null;
+      const pg = await freshPostgres();
+      return { url: pg.url, cleanup: () => pg.drop() };
+    },
+  },
+];
+
+let seq = 0;
+function account(over: Partial<Record<string, unknown>> = {}) {
+  seq++;
+  const username = (over.username as string) ?? `user${seq}`;
+  const email = (over.email as string | null) ?? `user${seq}@example.test`;
+  return {
+    id: `acc_${seq}_${Math.random().toString(36).slice(2, 8)}`,
+    org_id: 'org_store_test',
+    username,
+    username_key: usernameKey(username),
+    email,
+    email_key: email ? emailKey(email) : null,
+    status: 'active' as const,
+    password_hash: null,
+    display_name: null,
+    phone: null,
+    phone_verified_at: null,
+    is_staff: 0,
+    flagged_at: null,
+    flag_reason: null,
+    created_at: 1_767_225_600_123,
+    updated_at: 1_767_225_600_123,
+    activated_at: null,
+    password_changed_at: null,
+    ...over,
+  };
+}
+
+for (const engine of engines) {
+  describe(`store on ${engine.name}`, () => {
+    let store: Store | undefined;
+    let cleanup: (() => Promise<void>) | undefined;
+    before(async () => {
+      const opened = await engine.open();
+      if (!opened) return;
+      cleanup = opened.cleanup;
+      store = openStore(opened.url);
+      await migrate(store);
+      await store.db
+        .insertInto('organizations')
+        .values({
+          id: 'org_store_test',
+          slug: 'store-test',
+          name: 'Store test',
+          display_name: 'Store test',
+          support_contact: null,
+          recovery_settings: '{}',
+          created_at: 1,
+        })
+        .execute();
+    });
+    after(async () => {
+      await store?.close();
+      await cleanup?.();
+    });
+
+    const it = (name: string, fn: (s: Store) => Promise<void>) =>
+      test(name, async (t) => {
+        if (!store) {
+          t.skip(`${engine.name} is not available`);
+          return;
+        }
+        await fn(store);
+      });
+
+    it('migrations are versioned and idempotent; readiness reflects them', async (s) => {
+      assert.deepEqual(await migrate(s), [], 'a second run applies nothing');
+      assert.deepEqual(await migrate(s), []);
+      assert.equal(await isReady(s), true);
+    });
+
+    it('usernames are unique case-insensitively (username_key)', async (s) => {
+      await s.db.insertInto('accounts').values(account({ username: 'Alice' })).execute();
+      await assert.rejects(s.db.insertInto('accounts').values(account({ username: 'aLICE' })).execute());
+      const n = await s.db.selectFrom('accounts').select((eb) => eb.fn.countAll<number>().as('n')).where('username_key', '=', 'alice').executeTakeFirstOrThrow();
+      assert.equal(Number(n.n), 1);
+    });
+
+    it('emails are normalised and unique (email_key)', async (s) => {
+      assert.equal(normalizeEmail('  Bob@EXAMPLE.Test '), 'Bob@example.test');
+      await s.db.insertInto('accounts').values(account({ email: normalizeEmail('Bob@Example.TEST') })).execute();
+      await assert.rejects(s.db.insertInto('accounts').values(account({ email: normalizeEmail(' bob@example.test') })).execute());
+      // accounts without an email do not collide with each other
+      await s.db.insertInto('accounts').values(account({ email: null })).execute();
+      await s.db.insertInto('accounts').values(account({ email: null })).execute();
+    });
+
+    it('find by username or email, whatever the case', async (s) => {
+      const a = account({ username: 'Carol', email: 'carol@example.test' });
+      await s.db.insertInto('accounts').values(a).execute();
+      assert.equal((await findAccountByIdentifier(s.db, 'cAROL'))?.id, a.id);
+      assert.equal((await findAccountByIdentifier(s.db, 'Carol@EXAMPLE.test'))?.id, a.id);
+      assert.ok(!(await findAccountByIdentifier(s.db, 'nobody')));
+    });
+
+    it('time columns come back as numbers (epoch ms)', async (s) => {
+      const a = account();
+      await s.db.insertInto('accounts').values(a).execute();
+      await s.db
+        .insertInto('sessions')
+        .values({
+          id: `ses_${a.id}`,
+          account_id: a.id,
+          token_hash: `hash_${a.id}`,
+          created_at: 1_767_225_600_123,
+          last_seen_at: 1_767_225_600_456,
+          expires_at: 1_767_830_400_789,
+          auth_at: 1_767_225_600_123,
+          method: 'password',
+          ip: null,
+          user_agent: null,
+        })
+        .execute();
+      const row = await s.db.selectFrom('sessions').selectAll().where('account_id', '=', a.id).executeTakeFirstOrThrow();
+      for (const col of ['created_at', 'last_seen_at', 'expires_at', 'auth_at'] as const) assert.equal(typeof row[col], 'number', col);
+      assert.equal(row.expires_at, 1_767_830_400_789);
+      const acc = await s.db.selectFrom('accounts').selectAll().where('id', '=', a.id).executeTakeFirstOrThrow();
+      assert.equal(acc.created_at, 1_767_225_600_123);
+      assert.equal(typeof acc.is_staff, 'number');
+      const count = await s.db.selectFrom('accounts').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+      assert.ok(Number.isInteger(Number(count.n)));
+    });
+
+    it('a failed transaction rolls back every write in it', async (s) => {
+      const a = account();
+      await assert.rejects(
+        s.db.transaction().execute(async (trx) => {
+          await trx.insertInto('accounts').values(a).execute();
+          await trx.updateTable('organizations').set({ name: 'changed' }).where('id', '=', 'org_store_test').execute();
+          throw new Error('boom');
+        }),
+        /boom/,
+      );
+      assert.equal(await s.db.selectFrom('accounts').select('id').where('id', '=', a.id).executeTakeFirst(), undefined);
+      const org = await s.db.selectFrom('organizations').select('name').where('id', '=', 'org_store_test').executeTakeFirstOrThrow();
+      assert.equal(org.name, 'Store test');
+      // and a constraint violation inside a transaction rolls back the earlier insert too
+      const b = account();
+      await assert.rejects(
+        s.db.transaction().execute(async (trx) => {
+          await trx.insertInto('accounts').values(b).execute();
+          await trx.insertInto('accounts').values({ ...account(), username_key: b.username_key }).execute();
+        }),
+      );
+      assert.equal(await s.db.selectFrom('accounts').select('id').where('id', '=', b.id).executeTakeFirst(), undefined);
+    });
+
+    it('hostile text is stored and read back verbatim (parameters, never SQL)', async (s) => {
+      const nasty = `x'); drop table accounts; -- <script>alert(1)</script> \u202e`;
+      const a = account({ display_name: nasty });
+      await s.db.insertInto('accounts').values(a).execute();
+      const row = await s.db.selectFrom('accounts').select('display_name').where('id', '=', a.id).executeTakeFirstOrThrow();
+      assert.equal(row.display_name, nasty);
+      await sql`select 1`.execute(s.db);
+    });
+  });
+}
