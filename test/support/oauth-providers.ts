@@ -384,7 +384,7 @@ export class ForgingOidcServer {
       if (c.id !== this.clientId || c.secret !== this.clientSecret) return json(res, 401, { error: 'invalid_client' });
       const entry = this.codes.get(form.get('code') ?? '');
       this.codes.delete(form.get('code') ?? '');
-      if (!entry || !entry.challenge || s256(form.get('code_verifier') ?? '') !== entry.challenge) return json(res, 400, { error: 'invalid_grant' });
+      if (!entry?.challenge || s256(form.get('code_verifier') ?? '') !== entry.challenge) return json(res, 400, { error: 'invalid_grant' });
       return json(res, 200, { access_token: randomBytes(16).toString('hex'), token_type: 'Bearer', expires_in: 300, id_token: this.idToken(entry.nonce) });
     }
     return json(res, 404, { error: 'not found' });

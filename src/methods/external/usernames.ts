@@ -3,10 +3,11 @@ import { validUsername } from '../../store/accounts.ts';
 import type { ExternalProfile } from './providers.ts';
 
 /**
- * Username candidates for an account created from an external profile, best first: the
- * provider's login, the display name, the email's local part, each cleaned to the username
- * alphabet; then numbered and random variants so one is always free. The user can change it on
- * the welcome step.
+ * Username candidates for an account created from an external profile, best first. Hints are
+ * the provider's login, the display name and the email's local part, cleaned to the username
+ * alphabet; the best hint comes first, then numbered (a GitHub "octocat" becomes "octocat-2"
+ * rather than another name), then the other hints, then random variants so one is always free.
+ * The user can change it on the welcome step.
  */
 export function deriveUsernames(profile: ExternalProfile, random: Random): string[] {
   const bases: string[] = [];
@@ -15,10 +16,10 @@ export function deriveUsernames(profile: ExternalProfile, random: Random): strin
     if (b && !bases.includes(b)) bases.push(b);
   }
   if (!bases.length) bases.push('user');
-  const out: string[] = [];
-  for (const b of bases) out.push(b);
   const first = bases[0];
+  const out: string[] = [first];
   for (let i = 2; i <= 9; i++) out.push(fit(first, `${i}`));
+  out.push(...bases.slice(1));
   for (let i = 0; i < 8; i++) out.push(fit(first, newCode(random, DIGITS, 6)));
   return out.filter(validUsername);
 }
