@@ -16,6 +16,12 @@ export function registerCsrf(app: FastifyInstance, d: Deps): void {
   app.addHook('onRequest', async (req) => {
     if (SAFE.has(req.method)) return;
     const origin = req.headers.origin;
+    // Pages send Referrer-Policy: no-referrer (REC-05), and with it browsers send `Origin: null`
+    // on their own same-origin form posts; the unforgeable Sec-Fetch-Site then says who sent it.
+    if (origin === 'null') {
+      if (req.headers['sec-fetch-site'] !== 'same-origin') throw new AppError('csrf_rejected');
+      return;
+    }
     if (origin !== undefined) {
       if (origin !== d.config.publicOrigin) throw new AppError('csrf_rejected');
       return;
