@@ -371,6 +371,12 @@ describe('forgot password by email (SQLite, real SMTP)', () => {
     assert.ok(!getBad.text.includes('<script>'));
     const noOrigin = await server.client({ origin: 'https://evil.example' }).post('/api/v1/password-resets/complete', { token, password: strongPassword() });
     assert.equal(noOrigin.status, 403);
+    // `Origin: null` (what no-referrer pages send) passes only with Sec-Fetch-Site: same-origin
+    for (const site of ['cross-site', 'same-site', undefined]) {
+      const headers: Record<string, string> = { origin: 'null', ...(site ? { 'sec-fetch-site': site } : {}) };
+      const r = await c.request('POST', '/api/v1/password-resets/complete', { token, password: strongPassword() }, headers);
+      assert.equal(r.status, 403, String(site));
+    }
     assert.equal((await accountRow(a.username)).password_hash, hashBefore);
     assert.equal((await db().selectFrom('outbox').select('id').execute()).length, jobsBefore);
     assert.equal((await complete({ token, password: strongPassword() })).status, 200, 'the token survived all of it');
