@@ -9,6 +9,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Deps } from './deps.ts';
 import { newToken } from './security/random.ts';
+import { captchaOrigins } from './web/captcha-slot.tsx';
 import { registerCsrf } from './web/csrf.ts';
 import { registerErrorHandling } from './web/errors.tsx';
 import { registerRoutes } from './web/routes.ts';
@@ -38,10 +39,12 @@ export async function buildApp(d: Deps): Promise<FastifyInstance> {
       useDefaults: false,
       directives: {
         defaultSrc: ["'self'"],
-        scriptSrc: ["'self'"],
+        // A third-party CAPTCHA (turnstile, hcaptcha, recaptcha) needs its own origin; ALTCHA needs none.
+        scriptSrc: ["'self'", ...captchaOrigins(d.config.captcha)],
+        frameSrc: ["'self'", ...captchaOrigins(d.config.captcha)],
         styleSrc: ["'self'"],
         imgSrc: ["'self'", 'data:'],
-        connectSrc: ["'self'"],
+        connectSrc: ["'self'", ...captchaOrigins(d.config.captcha)],
         workerSrc: ["'self'", 'blob:'],
         formAction: ["'self'"],
         frameAncestors: ["'none'"],

@@ -19,7 +19,7 @@ export function captchaOrigins(provider: string): string[] {
 }
 
 const CANNOT_LOAD =
-  'If the check below does not complete, reload the page. It needs JavaScript and a recent browser; if it still fails, contact support.';
+  'If this check does not complete, reload the page. It needs JavaScript and a recent browser; if it still fails, contact support.';
 
 /**
  * The CAPTCHA on a form, whatever the provider. Without JavaScript the widget cannot work, so the
@@ -33,9 +33,7 @@ export function CaptchaSlot(d: Deps): JSX.Element {
       <noscript>
         <p class="notice error">This check needs JavaScript. Please enable it, or contact support if you cannot.</p>
       </noscript>
-      <p class="hint" safe>
-        {CANNOT_LOAD}
-      </p>
+      <p class="hint">{CANNOT_LOAD}</p>
     </>
   );
   if (w.provider === 'altcha')

@@ -50,7 +50,7 @@ describe('ALTCHA (self-hosted proof of work) over the API', () => {
       Buffer.from(JSON.stringify(tampered)).toString('base64'),
       Buffer.from(JSON.stringify(resigned)).toString('base64'),
     ];
-    const answers = [];
+    const answers: [number, string][] = [];
     for (const f of forged) {
       const r = await c.post('/api/v1/registrations', registration(f));
       answers.push([r.status, r.text]);

@@ -19,7 +19,7 @@ describe('mail bombing through forgot-password', () => {
   });
 
   test('REC-06 ENUM-02 50 reset requests for one account in a minute: identical 202s, at most 5 mails', async () => {
-    const answers = [];
+    const answers: { status: number; text: string }[] = [];
     for (let i = 0; i < 50; i++) {
       const c = server.client({ headers: { 'x-forwarded-for': `100.64.0.${i + 1}` } });
       answers.push(await c.post('/api/v1/password-resets', { identifier: i % 2 ? 'bombed' : 'bombed@example.test' }));

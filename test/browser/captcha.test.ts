@@ -67,7 +67,7 @@ describe('ALTCHA round trip in Chromium', () => {
     const context = await browser.newContext({ javaScriptEnabled: false });
     const page = await context.newPage();
     await page.goto(`${server.base}/register`);
-    assert.match(await page.locator('main').innerText(), /needs JavaScript/);
+    assert.match((await page.locator('main').textContent()) ?? '', /needs JavaScript/);
     await context.close();
   });
 });

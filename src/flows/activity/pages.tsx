@@ -59,9 +59,7 @@ async function activitySection(d: Deps, auth: Authenticated): Promise<string> {
                 <td>
                   <span safe>{r.ip || 'unknown address'}</span>
                   <br />
-                  <span class="hint" safe>
-                    {r.user_agent ? r.user_agent.slice(0, 120) : 'unknown browser'}
-                  </span>
+                  <span class="hint">{Html.escapeHtml(r.user_agent ? r.user_agent.slice(0, 120) : 'unknown browser')}</span>
                 </td>
               </tr>
             ))}
