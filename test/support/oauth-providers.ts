@@ -458,8 +458,10 @@ export class Agent {
         if (!value || expired) j.delete(name);
         else j.set(name, value);
       }
-      const location = res.headers.get('location');
-      if (o.follow !== false && location && res.status >= 300 && res.status < 400) {
+      // Like a browser, an immediate Refresh header counts as a redirect.
+      const refresh = /^\s*0\s*;\s*url=(.+)$/i.exec(res.headers.get('refresh') ?? '')?.[1];
+      const location = res.headers.get('location') ?? refresh;
+      if (o.follow !== false && location && ((res.status >= 300 && res.status < 400) || refresh)) {
         await res.arrayBuffer();
         current = new URL(location, current);
         if (res.status !== 307 && res.status !== 308) {

@@ -55,6 +55,32 @@ function sendFlow(d: Deps, reply: FastifyReply, url: string, flow: Flow) {
   return reply.redirect(url, 303);
 }
 
+/**
+ * After a POST, a cross-origin 303 would be blocked by the CSP's form-action 'self', so the POST
+ * answers with a page that moves on by itself (Refresh header) and has a link as a fallback.
+ */
+function handOff(d: Deps, reply: FastifyReply, url: string, flow: Flow, providerName: string) {
+  reply.setCookie(FLOW_COOKIE, pack(flow), cookieOptions(d, FLOW_TTL_MS / 1000));
+  return reply
+    .status(200)
+    .type('text/html; charset=utf-8')
+    .header('cache-control', 'no-store')
+    .header('refresh', `0;url=${url}`)
+    .send(
+      Page({
+        title: `Continue to ${providerName}`,
+        productName: d.config.productName,
+        children: (
+          <p>
+            <a href={url} id="continue-external" safe>
+              {`Continue to ${providerName}`}
+            </a>
+          </p>
+        ),
+      }),
+    );
+}
+
 /** A plain page for a failed attempt, always with a way back. */
 function problemPage(d: Deps, reply: FastifyReply, status: number, title: string, message: string, back: { href: string; label: string }) {
   return reply
@@ -242,7 +268,7 @@ export function registerExternalPages(app: FastifyInstance, d: Deps): void {
     if (!p) return renderSettings(d, reply, auth, { error: 'This sign-in provider is not enabled.', status: 404 });
     try {
       const { url, flow } = await d.external.begin(p.id, { mode: 'link', auth });
-      return sendFlow(d, reply, url, flow);
+      return handOff(d, reply, url, flow, p.name);
     } catch (err) {
       if (err instanceof AppError && err.code === 'reauthentication_required') return reauthenticate(d, req, reply);
       if (err instanceof ExternalError) return renderSettings(d, reply, auth, { error: FAILURE[err.kind].message(p.name), status: FAILURE[err.kind].status });
