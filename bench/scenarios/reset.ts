@@ -7,12 +7,32 @@
 // Latchkey runs as a separate `latchkey serve` process on a temp SQLite file, so the load
 // generator does not share its event loop. Run: `npx tsx bench/scenarios/reset.ts`.
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import autocannon from 'autocannon';
 import { SETTINGS } from '../../src/config/schema.ts';
 import { activeAccount, type ChildServer, spawnLatchkey } from '../../test/recovery/helpers.ts';
 import { SmtpReceiver } from '../../test/support/smtp.ts';
+
+// autocannon ships no types; this is the part of its API used here.
+interface LoadRequest {
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  body?: string;
+  setupRequest?: (req: LoadRequest) => LoadRequest;
+}
+interface LoadResult {
+  requests: { average: number };
+  latency: { p50: number; p99: number };
+  non2xx: number;
+}
+const autocannon = createRequire(import.meta.url)('autocannon') as (opts: {
+  url: string;
+  connections: number;
+  duration: number;
+  requests: LoadRequest[];
+}) => Promise<LoadResult>;
 
 export interface ResetBenchResult {
   timing: { existingMedianMs: number; unknownMedianMs: number; differencePct: number; pass: boolean };
@@ -46,7 +66,7 @@ async function post(base: string, identifier: string): Promise<number> {
   return performance.now() - t0;
 }
 
-function load(base: string, identifiers: string[], seconds: number, connections: number): Promise<autocannon.Result> {
+function load(base: string, identifiers: string[], seconds: number, connections: number): Promise<LoadResult> {
   let i = 0;
   return autocannon({
     url: base,
