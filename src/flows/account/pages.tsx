@@ -44,7 +44,7 @@ export async function renderSettings(
         wide: true,
         children: (
           <>
-            <Notice kind="success" text={o.flash ? FLASH[o.flash] : undefined} />
+            <Notice kind="success" text={o.flash && Object.hasOwn(FLASH, o.flash) ? FLASH[o.flash] : undefined} />
             <Notice kind="error" text={o.error} />
             <section class="card" aria-labelledby="profile-h">
               <h2 id="profile-h">Profile</h2>

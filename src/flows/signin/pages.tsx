@@ -55,7 +55,8 @@ export function registerSignInPages(app: FastifyInstance, d: Deps): void {
   app.get('/login', { schema: { hide: true } }, async (req, reply) => {
     if (await authOf(d, req)) return reply.redirect('/settings', 303);
     const msg = (req.query as Record<string, unknown>)?.msg;
-    return renderLogin(d, reply, { info: typeof msg === 'string' ? MESSAGES[msg] : undefined });
+    // Own keys only: ?msg=__proto__ must not reach the page as an object (WEB-04).
+    return renderLogin(d, reply, { info: typeof msg === 'string' && Object.hasOwn(MESSAGES, msg) ? MESSAGES[msg] : undefined });
   });
 
   app.post('/login', { schema: { hide: true } }, async (req, reply) => {
