@@ -143,6 +143,20 @@ describe('external accounts with OpenID Connect providers', () => {
     assert.deepEqual(((await ids.json()) as { identities: unknown[] }).identities, []);
   });
 
+  test('EXT-04 EXT-05 a pre-registered, never activated account with the same email is neither merged nor usable', async () => {
+    // The attacker registers the victim's address first and never activates it.
+    const c = server.client();
+    assert.equal((await c.post('/api/v1/registrations', { username: 'squatter', email: 'early@example.test', password: strongPassword() })).status, 202);
+    idp.nextUser = { sub: 'real-owner', email: 'early@example.test', email_verified: true, name: 'Real Owner' };
+    const a = new Agent();
+    const res = await a.get(`${base}/auth/google/start`);
+    assert.equal(res.status, 409);
+    assert.equal(await currentAccount(a), null);
+    const { db } = server.deps;
+    const row = await db.selectFrom('external_identities').select('id').where('subject', '=', 'real-owner').executeTakeFirst();
+    assert.equal(row, undefined);
+  });
+
   test('EXT-06 LOG-03 linking from settings needs a signed-in account, sends a notice, and the provider then signs in to it', async () => {
     const password = await passwordAccount('linker1', 'linker1@example.test');
     const a = new Agent();
@@ -168,6 +182,16 @@ describe('external accounts with OpenID Connect providers', () => {
     const del = await fetch(`${base}/api/v1/account/identities/${identity.id}`, { method: 'DELETE', headers: { cookie: cookieHeader(b), origin: base } });
     assert.equal(del.status, 204);
     await waitForDevMail(server, (m) => m.to.includes('linker1@example.test') && /unlinked/.test(m.subject));
+
+    // LOG-01: both are audited with who, from where, and which provider (no secrets).
+    const events = await server.deps.db
+      .selectFrom('audit_log')
+      .selectAll()
+      .where('account_id', '=', account?.id as string)
+      .where('event', 'in', ['external.linked', 'external.unlinked'])
+      .execute();
+    assert.deepEqual(events.map((e) => e.event).sort(), ['external.linked', 'external.unlinked']);
+    for (const e of events) assert.match(String(e.details), /oidc-acme/);
   });
 
   test('EXT-06 the last way to sign in cannot be unlinked', async () => {
