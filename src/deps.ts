@@ -5,9 +5,12 @@ import type { Config } from './config/index.ts';
 import { DevMailboxTransport } from './delivery/dev-mailbox.ts';
 import { SmtpTransport } from './delivery/email.ts';
 import { Outbox } from './delivery/outbox.ts';
+import { smsGatewayFromConfig } from './delivery/sms/index.ts';
 import type { Branding } from './delivery/templates.ts';
 import { DeliveryWorker } from './delivery/worker.ts';
 import { AccountService } from './flows/account/service.ts';
+import { OrganizationService } from './flows/organizations/service.ts';
+import { PhoneService } from './flows/phone/service.ts';
 import { RecoveryService } from './flows/recovery/service.ts';
 import { RegistrationService } from './flows/registration/service.ts';
 import { SessionService } from './flows/sessions/service.ts';
@@ -58,6 +61,10 @@ export interface Deps {
   /** sign-in and linking with external accounts (src/methods/external) */
   external: ExternalAccounts;
   recovery: RecoveryService;
+  /** organizations, their admins and recovery settings (src/flows/organizations) */
+  organizations: OrganizationService;
+  /** mobile numbers on /settings and SMS codes (src/flows/phone) */
+  phone: PhoneService;
   /** resources to release at shutdown, last added first */
   closers: (() => Promise<void> | void)[];
 }
@@ -86,6 +93,8 @@ export async function createDeps(config: Config, o: DepsOverrides = {}): Promise
   const clock = o.clock ?? systemClock;
   const random = o.random ?? cryptoRandom;
   const log = o.log ?? pino({ level: config.logLevel, redact: { paths: ['req.headers.cookie', 'req.headers.authorization'], remove: true } });
+  // Checked before the store opens, so a missing gateway setting fails start without leaking it.
+  const sms = smsGatewayFromConfig(config);
   const store = openStore(config.databaseUrl);
   const closers: Deps['closers'] = [() => store.close()];
   try {
@@ -147,14 +156,17 @@ export async function createDeps(config: Config, o: DepsOverrides = {}): Promise
     // Only reachable in development: production refuses to start without SMTP.
     worker.setTransport('email', new DevMailboxTransport(db, clock, random));
   }
-  if (config.dev) worker.setTransport('sms', new DevMailboxTransport(db, clock, random));
+  if (sms) worker.setTransport('sms', sms);
+  else if (config.dev) worker.setTransport('sms', new DevMailboxTransport(db, clock, random));
 
   d.sessions = new SessionService(d);
   d.signIn = new SignInService(d);
   d.registration = new RegistrationService(d);
   d.account = new AccountService(d);
   d.external = new ExternalAccounts(d);
+  d.organizations = new OrganizationService(d);
   d.recovery = new RecoveryService(d);
+  d.phone = new PhoneService(d);
 
   await ensureDefaultOrg(d);
   // Abuse protection from config (LATCHKEY_CAPTCHA, LATCHKEY_LIMIT_*, LATCHKEY_REDIS_URL); tests may swap either.

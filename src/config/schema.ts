@@ -197,6 +197,22 @@ export const SETTINGS = [
   s('LATCHKEY_X_AUTHORIZE_URL', 'url', 'https://x.com/i/oauth2/authorize', 'X authorize endpoint', { group: 'external' }),
   s('LATCHKEY_X_TOKEN_URL', 'url', 'https://api.x.com/2/oauth2/token', 'X token endpoint', { group: 'external' }),
   s('LATCHKEY_X_USERINFO_URL', 'url', 'https://api.x.com/2/users/me', 'X user API', { group: 'external' }),
+  // --- SMS delivery (src/delivery/sms)
+  s('LATCHKEY_SMS_GATEWAY', 'enum', 'none', 'SMS gateway; `none` keeps SMS in the outbox (in development they appear in /dev/mailbox)', {
+    values: ['none', 'twilio', 'vonage', 'webhook'],
+    group: 'sms',
+  }),
+  s('LATCHKEY_SMS_FROM', 'string', 'Latchkey', 'sender number or alphanumeric sender id', { group: 'sms' }),
+  s('LATCHKEY_SMS_TIMEOUT', 'duration', '10s', 'how long one gateway call may take before it is retried', { min: 1, max: 120, group: 'sms' }),
+  s('LATCHKEY_TWILIO_BASE_URL', 'url', 'https://api.twilio.com', 'Twilio API base URL', { group: 'sms' }),
+  s('LATCHKEY_TWILIO_ACCOUNT_SID', 'string', undefined, 'Twilio account SID', { group: 'sms' }),
+  s('LATCHKEY_TWILIO_AUTH_TOKEN', 'string', undefined, 'Twilio auth token', { group: 'sms' }),
+  s('LATCHKEY_VONAGE_BASE_URL', 'url', 'https://rest.nexmo.com', 'Vonage SMS API base URL', { group: 'sms' }),
+  s('LATCHKEY_VONAGE_API_KEY', 'string', undefined, 'Vonage API key', { group: 'sms' }),
+  s('LATCHKEY_VONAGE_API_SECRET', 'string', undefined, 'Vonage API secret', { group: 'sms' }),
+  s('LATCHKEY_SMS_WEBHOOK_URL', 'url', undefined, 'generic gateway: HTTPS endpoint that receives a signed JSON POST per SMS', { group: 'sms' }),
+  s('LATCHKEY_SMS_WEBHOOK_SECRET', 'string', undefined, 'generic gateway: HMAC-SHA256 key for the X-Latchkey-Signature header', { group: 'sms' }),
+  s('LATCHKEY_SMS_ALLOWED_COUNTRIES', 'list', undefined, 'country calling codes mobile numbers may have, e.g. `1,44,49` (default: any) (OTP-05)', { group: 'sms' }),
 ] as const satisfies readonly Setting[];
 
 export type SettingName = (typeof SETTINGS)[number]['env'];

@@ -14,6 +14,10 @@ import { registerExternalApi } from '../methods/external/api.ts';
 import { registerExternalPages } from '../methods/external/pages.tsx';
 import { registerCaptchaApi } from '../security/captcha/api.ts';
 import { registerActivityPages } from '../flows/activity/pages.tsx';
+import { registerOrganizationsApi } from '../flows/organizations/api.ts';
+import { registerOrganizationsPages } from '../flows/organizations/pages.tsx';
+import { registerPhoneApi } from '../flows/phone/api.ts';
+import { registerPhonePages } from '../flows/phone/pages.tsx';
 import { registerDevMailbox } from './dev-mailbox.tsx';
 import { registerOps } from './ops.ts';
 import { Problem } from './schemas.ts';
@@ -39,4 +43,8 @@ export async function registerRoutes(app: FastifyInstance, d: Deps): Promise<voi
   registerExternalPages(app, d);
   registerRecoveryApi(app, d);
   registerRecoveryPages(app, d);
+  registerOrganizationsApi(app, d);
+  registerOrganizationsPages(app, d);
+  registerPhoneApi(app, d);
+  registerPhonePages(app, d);
 }

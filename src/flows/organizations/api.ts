@@ -1,0 +1,59 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import type { Deps } from '../../deps.ts';
+import { contextOf, requireAuth } from '../../web/request.ts';
+import { responses } from '../../web/schemas.ts';
+import { BOUNDS, RECOVERY_METHOD_IDS } from './settings.ts';
+
+const Int = (k: keyof typeof BOUNDS) => Type.Integer({ minimum: BOUNDS[k].min, maximum: BOUNDS[k].max, description: BOUNDS[k].label });
+
+const Settings = Type.Object({
+  methods: Type.Array(Type.Union(RECOVERY_METHOD_IDS.map((m) => Type.Literal(m))), { minItems: 1, maxItems: 3 }),
+  emailLinkTtl: Int('emailLinkTtl'),
+  emailOtpTtl: Int('emailOtpTtl'),
+  smsOtpTtl: Int('smsOtpTtl'),
+  otpLength: Int('otpLength'),
+  maxAttempts: Int('maxAttempts'),
+  maxResends: Int('maxResends'),
+});
+
+const SlugParams = Type.Object({ slug: Type.String({ maxLength: 40 }) });
+
+export function registerOrganizationsApi(app: FastifyInstance, d: Deps): void {
+  app.get(
+    '/api/v1/organizations/:slug/recovery-settings',
+    {
+      schema: {
+        tags: ['organizations'],
+        summary: "An organization's recovery settings (owners and admins only)",
+        params: SlugParams,
+        response: responses({ 200: Settings }, [401, 403, 404]),
+      },
+    },
+    async (req, reply) => {
+      const auth = await requireAuth(d, req);
+      const org = await d.organizations.requireAdmin((req.params as { slug: string }).slug, auth.account, contextOf(req), 'organization.read');
+      return reply.header('cache-control', 'no-store').send(org.recovery);
+    },
+  );
+
+  app.put(
+    '/api/v1/organizations/:slug/recovery-settings',
+    {
+      schema: {
+        tags: ['organizations'],
+        summary: "Change an organization's recovery methods and limits (owners and admins only; audited)",
+        description:
+          'Fields left out keep their value. Lifetimes are seconds: email links at most 24 h, email and SMS codes at most 10 min (OTP-02). Members and outsiders get 403, audited (ADM-05).',
+        params: SlugParams,
+        body: Type.Partial(Settings, { additionalProperties: false }),
+        response: responses({ 200: Settings }, [400, 401, 403, 404, 413]),
+      },
+    },
+    async (req, reply) => {
+      const auth = await requireAuth(d, req);
+      const next = await d.organizations.updateRecoverySettings((req.params as { slug: string }).slug, auth.account, req.body, contextOf(req));
+      return reply.header('cache-control', 'no-store').send(next);
+    },
+  );
+}

@@ -1,0 +1,120 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Deps } from '../../deps.ts';
+import { AppError, pageMessage } from '../../errors.ts';
+import { Html, Notice, Page } from '../../web/layout.tsx';
+import { contextOf, field } from '../../web/request.ts';
+import { pageAuth } from '../account/pages.tsx';
+import type { Authenticated } from '../sessions/service.ts';
+import type { Organization } from './service.ts';
+import { BOUNDS, METHOD_LABELS, RECOVERY_METHOD_IDS, type RecoverySettings } from './settings.ts';
+
+void Html;
+
+function send(reply: FastifyReply, status: number, body: string) {
+  return reply.status(status).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(body);
+}
+
+function renderOrgSettings(
+  d: Deps,
+  reply: FastifyReply,
+  auth: Authenticated,
+  org: Organization,
+  o: { values?: RecoverySettings; error?: string; saved?: boolean; status?: number } = {},
+) {
+  const v = o.values ?? org.recovery;
+  return send(
+    reply,
+    o.status ?? 200,
+    Page({
+      title: 'Organization settings',
+      productName: d.config.productName,
+      signedIn: { username: auth.account.username },
+      children: (
+        <>
+          <Notice kind="success" text={o.saved ? 'Recovery settings saved.' : undefined} />
+          <Notice kind="error" text={o.error} />
+          <form method="post" action={`/admin/organization?org=${encodeURIComponent(org.slug)}`} class="card" novalidate>
+            <h2 safe>{`Account recovery for ${org.displayName}`}</h2>
+            <fieldset>
+              <legend>Members may recover their account by</legend>
+              {RECOVERY_METHOD_IDS.map((m) => (
+                <div class="field check">
+                  <input type="checkbox" id={`m-${m}`} name="methods" value={m} checked={v.methods.includes(m)} />
+                  <label for={`m-${m}`} safe>
+                    {METHOD_LABELS[m]}
+                  </label>
+                </div>
+              ))}
+            </fieldset>
+            {(Object.keys(BOUNDS) as (keyof typeof BOUNDS)[]).map((k) => (
+              <div class="field">
+                <label for={`f-${k}`} safe>
+                  {BOUNDS[k].label}
+                </label>
+                <input id={`f-${k}`} name={k} type="number" inputmode="numeric" min={BOUNDS[k].min} max={BOUNDS[k].max} value={String(v[k])} required />
+              </div>
+            ))}
+            <button type="submit" class="primary">
+              Save
+            </button>
+          </form>
+        </>
+      ),
+    }),
+  );
+}
+
+function renderForbidden(d: Deps, reply: FastifyReply, status: number, text: string) {
+  return send(reply, status, Page({ title: 'Not allowed', productName: d.config.productName, children: <Notice kind="error" text={text} /> }));
+}
+
+/** Which organization the page is about: ?org=slug, else the signed-in account's own. */
+async function targetSlug(d: Deps, req: FastifyRequest, auth: Authenticated): Promise<string> {
+  const q = (req.query as Record<string, unknown>)?.org;
+  if (typeof q === 'string' && q) return q.slice(0, 40);
+  return (await d.organizations.ofAccount(auth.account)).slug;
+}
+
+/** A form posts every setting; repeated checkboxes arrive as an array. */
+function formSettings(body: unknown): Record<string, unknown> {
+  const b = (body ?? {}) as Record<string, unknown>;
+  const raw = b.methods;
+  const methods = (Array.isArray(raw) ? raw : raw === undefined ? [] : [raw]).filter((m) => typeof m === 'string').slice(0, 10);
+  const out: Record<string, unknown> = { methods };
+  for (const k of Object.keys(BOUNDS)) {
+    const s = field(b, k, 20).trim();
+    out[k] = /^\d+$/.test(s) ? Number(s) : s;
+  }
+  return out;
+}
+
+export function registerOrganizationsPages(app: FastifyInstance, d: Deps): void {
+  app.get('/admin/organization', { schema: { hide: true } }, async (req, reply) => {
+    const auth = await pageAuth(d, req, reply);
+    if (!auth) return reply;
+    try {
+      const org = await d.organizations.requireAdmin(await targetSlug(d, req, auth), auth.account, contextOf(req), 'organization.read');
+      return renderOrgSettings(d, reply, auth, org, { saved: (req.query as Record<string, unknown>)?.saved === '1' });
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      return renderForbidden(d, reply, err.status, pageMessage(err));
+    }
+  });
+
+  app.post('/admin/organization', { schema: { hide: true } }, async (req, reply) => {
+    const auth = await pageAuth(d, req, reply);
+    if (!auth) return reply;
+    const slug = await targetSlug(d, req, auth);
+    try {
+      await d.organizations.updateRecoverySettings(slug, auth.account, formSettings(req.body), contextOf(req));
+      return reply.redirect(`/admin/organization?org=${encodeURIComponent(slug)}&saved=1`, 303);
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      if (err.code !== 'validation_failed') return renderForbidden(d, reply, err.status, pageMessage(err));
+      const org = await d.organizations.bySlug(slug);
+      if (!org) return renderForbidden(d, reply, 404, 'Not found.');
+      const msg = err.extra.fields?.map((f) => f.message).join(' ') || pageMessage(err);
+      return renderOrgSettings(d, reply, auth, org, { error: msg, status: 400 });
+    }
+  });
+}

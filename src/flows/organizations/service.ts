@@ -1,0 +1,161 @@
+import type { RequestContext } from '../../context.ts';
+import type { Deps } from '../../deps.ts';
+import { AppError } from '../../errors.ts';
+import { type Account, findAccountByIdentifier } from '../../store/accounts.ts';
+import { DEFAULT_ORG_SLUG, defaultOrgId } from '../../store/organizations.ts';
+import { newId } from '../../security/random.ts';
+import { parseStoredSettings, type RecoverySettings, validateSettings } from './settings.ts';
+
+export interface Organization {
+  id: string;
+  slug: string;
+  name: string;
+  displayName: string;
+  supportContact: string | null;
+  recovery: RecoverySettings;
+}
+
+export type OrgRole = 'owner' | 'admin';
+
+const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
+
+/**
+ * Organizations, their administrators and their recovery settings. Only an owner or admin of an
+ * organization may change its settings; every refusal is a 403 that is audited (ADM-05).
+ */
+export class OrganizationService {
+  constructor(private readonly d: Deps) {}
+
+  async bySlug(slug: string): Promise<Organization | undefined> {
+    if (!SLUG.test(slug)) return undefined;
+    const row = await this.d.db.selectFrom('organizations').selectAll().where('slug', '=', slug).executeTakeFirst();
+    return row && toOrg(row);
+  }
+
+  async byId(id: string): Promise<Organization | undefined> {
+    const row = await this.d.db.selectFrom('organizations').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && toOrg(row);
+  }
+
+  async defaultOrg(): Promise<Organization> {
+    const org = await this.byId(await defaultOrgId(this.d));
+    if (!org) throw new Error('default organization missing');
+    return org;
+  }
+
+  /** The organization an account belongs to (the default one if its row has gone). */
+  async ofAccount(account: Pick<Account, 'org_id'>): Promise<Organization> {
+    return (await this.byId(account.org_id)) ?? this.defaultOrg();
+  }
+
+  async roleOf(orgId: string, accountId: string): Promise<OrgRole | undefined> {
+    const row = await this.d.db
+      .selectFrom('org_members')
+      .select('role')
+      .where('org_id', '=', orgId)
+      .where('account_id', '=', accountId)
+      .executeTakeFirst();
+    return row?.role;
+  }
+
+  /** The organization an admin may manage, or an audited 403 (ADM-05). Unknown slugs are 404. */
+  async requireAdmin(slug: string, account: Account, ctx: RequestContext, action: string): Promise<Organization> {
+    const org = await this.bySlug(slug);
+    if (!org) throw new AppError('not_found', 'No such organization.');
+    const role = await this.roleOf(org.id, account.id);
+    if (!role) {
+      await this.d.audit.record('admin.forbidden', ctx, { actorId: account.id, details: { action, org: org.slug } });
+      throw new AppError('forbidden');
+    }
+    return org;
+  }
+
+  async updateRecoverySettings(slug: string, actor: Account, input: unknown, ctx: RequestContext): Promise<RecoverySettings> {
+    const org = await this.requireAdmin(slug, actor, ctx, 'organization.recovery_settings');
+    const next = validateSettings(org.recovery, input);
+    await this.d.db.transaction().execute(async (trx) => {
+      await trx.updateTable('organizations').set({ recovery_settings: JSON.stringify(next) }).where('id', '=', org.id).execute();
+      await this.d.audit.record(
+        'org.recovery_settings_changed',
+        ctx,
+        {
+          actorId: actor.id,
+          details: {
+            org: org.slug,
+            methods: next.methods.join(','),
+            emailLinkTtl: next.emailLinkTtl,
+            emailOtpTtl: next.emailOtpTtl,
+            smsOtpTtl: next.smsOtpTtl,
+            otpLength: next.otpLength,
+            maxAttempts: next.maxAttempts,
+            maxResends: next.maxResends,
+          },
+        },
+        trx,
+      );
+    });
+    return next;
+  }
+
+  /** `latchkey org create`: a new organization with the default recovery settings. */
+  async create(input: { slug: string; name: string; displayName?: string; supportContact?: string }, ctx: RequestContext): Promise<Organization> {
+    const slug = input.slug.trim().toLowerCase();
+    if (!SLUG.test(slug)) throw new AppError('validation_failed', 'A slug is 1-40 lowercase letters, digits and dashes.');
+    const name = input.name.trim();
+    if (!name || name.length > 200) throw new AppError('validation_failed', 'A name is 1-200 characters.');
+    if (await this.bySlug(slug)) throw new AppError('conflict', `Organization "${slug}" already exists.`);
+    const id = newId(this.d.random);
+    await this.d.db
+      .insertInto('organizations')
+      .values({
+        id,
+        slug,
+        name,
+        display_name: input.displayName?.trim() || name,
+        support_contact: input.supportContact?.trim() || null,
+        recovery_settings: JSON.stringify({ methods: ['email_link'] }),
+        created_at: this.d.clock.now(),
+      })
+      .execute();
+    await this.d.audit.record('org.created', ctx, { details: { org: slug } });
+    return (await this.byId(id)) as Organization;
+  }
+
+  /**
+   * `latchkey org add-admin`: makes an existing account an admin (or owner) of an organization.
+   * There are no default credentials (ADM-04): the first admin exists only through this command.
+   */
+  async addAdmin(slug: string, identifier: string, role: OrgRole, ctx: RequestContext): Promise<Account> {
+    const org = await this.bySlug(slug);
+    if (!org) throw new AppError('not_found', `No organization "${slug}".`);
+    const account = await findAccountByIdentifier(this.d.db, identifier);
+    if (!account) throw new AppError('not_found', `No account "${identifier}".`);
+    if (account.org_id !== org.id && org.slug !== DEFAULT_ORG_SLUG)
+      throw new AppError('conflict', `Account "${account.username}" belongs to another organization.`);
+    await this.d.db
+      .insertInto('org_members')
+      .values({ org_id: org.id, account_id: account.id, role, created_at: this.d.clock.now() })
+      .onConflict((oc) => oc.columns(['org_id', 'account_id']).doUpdateSet({ role }))
+      .execute();
+    await this.d.audit.record('org.admin_added', ctx, { accountId: account.id, details: { org: org.slug, role } });
+    return account;
+  }
+}
+
+function toOrg(row: {
+  id: string;
+  slug: string;
+  name: string;
+  display_name: string;
+  support_contact: string | null;
+  recovery_settings: string;
+}): Organization {
+  return {
+    id: row.id,
+    slug: row.slug,
+    name: row.name,
+    displayName: row.display_name,
+    supportContact: row.support_contact,
+    recovery: parseStoredSettings(row.recovery_settings),
+  };
+}

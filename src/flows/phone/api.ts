@@ -1,0 +1,58 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import type { Deps } from '../../deps.ts';
+import { contextOf, requireAuth } from '../../web/request.ts';
+import { Message, responses, Str } from '../../web/schemas.ts';
+
+export function registerPhoneApi(app: FastifyInstance, d: Deps): void {
+  app.put(
+    '/api/v1/account/phone',
+    {
+      schema: {
+        tags: ['account'],
+        summary: 'Add or change the mobile number: sends a code to it (needs a recent sign-in)',
+        description: 'The number counts only after `POST /account/phone/confirmation` with the code (OTP-05). Sends are capped per number, account and IP.',
+        body: Type.Object({ phone: Str(40, { minLength: 1, description: 'international format, e.g. +447700900123' }) }),
+        response: responses({ 202: Type.Object({ message: Type.String(), pending: Type.String() }) }, [400, 401, 429]),
+      },
+    },
+    async (req, reply) => {
+      const auth = await requireAuth(d, req);
+      const result = await d.phone.startVerification(auth, req.body as { phone: string }, contextOf(req));
+      return reply.status(202).header('cache-control', 'no-store').send(result);
+    },
+  );
+
+  app.post(
+    '/api/v1/account/phone/confirmation',
+    {
+      schema: {
+        tags: ['account'],
+        summary: 'Confirm the mobile number with the code sent to it',
+        body: Type.Object({ code: Str(32, { minLength: 1 }) }),
+        response: responses({ 200: Type.Object({ phone: Type.String() }) }, [400, 401, 429]),
+      },
+    },
+    async (req, reply) => {
+      const auth = await requireAuth(d, req);
+      const result = await d.phone.confirm(auth, req.body as { code: string }, contextOf(req));
+      return reply.header('cache-control', 'no-store').send(result);
+    },
+  );
+
+  app.delete(
+    '/api/v1/account/phone',
+    {
+      schema: {
+        tags: ['account'],
+        summary: 'Remove the mobile number (needs a recent sign-in; the email and the old number are told)',
+        response: responses({ 200: Message }, [401]),
+      },
+    },
+    async (req, reply) => {
+      const auth = await requireAuth(d, req);
+      await d.phone.remove(auth, contextOf(req));
+      return reply.header('cache-control', 'no-store').send({ message: 'Mobile number removed.' });
+    },
+  );
+}

@@ -1,0 +1,27 @@
+import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
+import { AppError } from '../../errors.ts';
+
+/** Mobile numbers are typed in international form and stored as E.164. */
+export function parseMobile(input: string, allowedCallingCodes: readonly string[] = []): string {
+  const typed = input.trim();
+  const bad = (message: string) => new AppError('validation_failed', undefined, { fields: [{ field: 'phone', code: 'invalid', message }] });
+  if (!typed || typed.length > 40) throw bad('Enter your mobile number with its country code, for example +44 7700 900123.');
+  const n = parsePhoneNumberFromString(typed.startsWith('00') ? `+${typed.slice(2)}` : typed);
+  if (!n?.isValid()) throw bad('This is not a valid phone number. Include the country code, for example +44 7700 900123.');
+  const type = n.getType();
+  if (type !== undefined && type !== 'MOBILE' && type !== 'FIXED_LINE_OR_MOBILE')
+    throw bad('This number cannot receive text messages. Enter a mobile number.');
+  // OTP-05: an operator can keep SMS (and their cost) to the countries it serves.
+  if (allowedCallingCodes.length && !allowedCallingCodes.includes(n.countryCallingCode))
+    throw bad('Text messages cannot be sent to numbers in this country.');
+  return n.number;
+}
+
+export function allowedCallingCodes(raw: unknown): string[] {
+  return Array.isArray(raw) ? raw.map((c) => String(c).replace(/^\+/, '')) : [];
+}
+
+/** "+44 •••• ••0123": enough for the owner to recognise, too little to read off a screen. */
+export function maskPhone(e164: string): string {
+  return `${e164.slice(0, 3)} •••• ••${e164.slice(-4)}`;
+}

@@ -1,0 +1,109 @@
+import type { FastifyInstance } from 'fastify';
+import type { Deps } from '../../deps.ts';
+import { AppError, pageMessage } from '../../errors.ts';
+import { settingsSections } from '../../web/extras.ts';
+import { Field, Html, Notice } from '../../web/layout.tsx';
+import { contextOf, field } from '../../web/request.ts';
+import { pageAuth, renderSettings } from '../account/pages.tsx';
+import { METHOD_LABELS } from '../organizations/settings.ts';
+import type { Authenticated } from '../sessions/service.ts';
+import { maskPhone } from './numbers.ts';
+
+void Html;
+
+const FLASH: Record<string, string> = {
+  phone_code_sent: 'We sent a code to your mobile number. Enter it below to confirm the number.',
+  phone_verified: 'Your mobile number is confirmed.',
+  phone_removed: 'Your mobile number was removed.',
+};
+
+/** The "Recovery methods" and "Mobile number" sections of /settings. */
+async function phoneSection(d: Deps, auth: Authenticated, flash: string | undefined): Promise<string> {
+  const a = auth.account;
+  const org = await d.organizations.ofAccount(a);
+  const verified = a.phone && a.phone_verified_at ? a.phone : null;
+  const pending = await d.phone.pending(a.id);
+  const usable = org.recovery.methods.filter((m) => (m === 'sms_otp' ? Boolean(verified) : Boolean(a.email)));
+  const smsMissing = org.recovery.methods.includes('sms_otp') && !verified;
+  return (
+    <>
+      <Notice kind="success" text={flash ? FLASH[flash] : undefined} />
+      <section class="card" aria-labelledby="recovery-methods-h">
+        <h2 id="recovery-methods-h">Recovery methods</h2>
+        {usable.length ? (
+          <ul>
+            {usable.map((m) => (
+              <li safe>{METHOD_LABELS[m]}</li>
+            ))}
+          </ul>
+        ) : (
+          <p>You have no way to recover your account yet.</p>
+        )}
+        {smsMissing ? <p>Add a mobile number to recover by text message.</p> : ''}
+      </section>
+      <section class="card" aria-labelledby="phone-h">
+        <h2 id="phone-h">Mobile number</h2>
+        <p safe>{verified ? `Confirmed: ${maskPhone(verified)}` : 'No confirmed mobile number.'}</p>
+        {pending ? (
+          <form method="post" action="/settings/phone/confirm" novalidate>
+            <p safe>{`Enter the code we sent to ${pending}.`}</p>
+            <Field name="code" label="Code from the text message" autocomplete="one-time-code" inputmode="numeric" maxlength={12} />
+            <button type="submit" class="primary">
+              Confirm number
+            </button>
+          </form>
+        ) : (
+          ''
+        )}
+        <form method="post" action="/settings/phone" novalidate>
+          <Field
+            name="phone"
+            label={verified ? 'New mobile number' : 'Mobile number'}
+            type="tel"
+            autocomplete="tel"
+            maxlength={40}
+            hint="With the country code, for example +44 7700 900123. We text you a code to confirm it."
+          />
+          <button type="submit">{verified ? 'Change number' : 'Add number'}</button>
+        </form>
+        {a.phone ? (
+          <form method="post" action="/settings/phone/remove">
+            <button type="submit">Remove number</button>
+          </form>
+        ) : (
+          ''
+        )}
+      </section>
+    </>
+  ) as string;
+}
+
+settingsSections.push(phoneSection);
+
+export function registerPhonePages(app: FastifyInstance, d: Deps): void {
+  const handle = (path: string, run: (auth: Authenticated, body: unknown, ctx: ReturnType<typeof contextOf>) => Promise<string>) =>
+    app.post(path, { schema: { hide: true } }, async (req, reply) => {
+      const auth = await pageAuth(d, req, reply);
+      if (!auth) return reply;
+      try {
+        const done = await run(auth, req.body, contextOf(req));
+        return reply.redirect(`/settings?done=${done}`, 303);
+      } catch (err) {
+        if (!(err instanceof AppError)) throw err;
+        if (err.extra.retryAfter !== undefined) reply.header('Retry-After', String(Math.ceil(err.extra.retryAfter)));
+        return renderSettings(d, reply, auth, { error: pageMessage(err), status: err.status });
+      }
+    });
+  handle('/settings/phone', async (auth, body, ctx) => {
+    await d.phone.startVerification(auth, { phone: field(body, 'phone', 40) }, ctx);
+    return 'phone_code_sent';
+  });
+  handle('/settings/phone/confirm', async (auth, body, ctx) => {
+    await d.phone.confirm(auth, { code: field(body, 'code', 32) }, ctx);
+    return 'phone_verified';
+  });
+  handle('/settings/phone/remove', async (auth, _body, ctx) => {
+    await d.phone.remove(auth, ctx);
+    return 'phone_removed';
+  });
+}

@@ -1,0 +1,173 @@
+import type { Kysely } from 'kysely';
+import type { RequestContext } from '../../context.ts';
+import type { Deps } from '../../deps.ts';
+import { renderMail } from '../../delivery/templates.ts';
+import { AppError } from '../../errors.ts';
+import type { Database } from '../../store/schema.ts';
+import { keyedHash, safeEqual } from '../../security/hashing.ts';
+import { DIGITS, newCode, newId } from '../../security/random.ts';
+import type { Authenticated } from '../sessions/service.ts';
+import { allowedCallingCodes, maskPhone, parseMobile } from './numbers.ts';
+
+/** recovery_codes rows of this method confirm a new number; `target` holds the number. */
+export const PHONE_VERIFY = 'phone_verify';
+const VERIFY_TTL = 10 * 60_000; // OTP-02
+const VERIFY_LENGTH = 6; // OTP-01
+const VERIFY_ATTEMPTS = 5;
+
+export const PHONE_CODE_SENT = 'We sent a code to this number. Enter it to confirm the number.';
+
+const verifyHash = (d: Deps, rowId: string, code: string) => keyedHash(d.secret, `phone_verify:${rowId}`, code.replace(/\s/g, ''));
+
+/**
+ * Mobile numbers on /settings: a number counts (phone_verified_at) only after the code sent to it
+ * comes back (OTP-05). Adding, changing and removing need a recent sign-in (SES-07); a change or
+ * removal is told to the email address and to the old number (LOG-03).
+ */
+export class PhoneService {
+  constructor(private readonly d: Deps) {}
+
+  async startVerification(auth: Authenticated, input: { phone: string }, ctx: RequestContext): Promise<{ message: string; pending: string }> {
+    const d = this.d;
+    d.sessions.requireRecentAuth(auth.session);
+    const phone = parseMobile(String(input.phone ?? ''), allowedCallingCodes(d.config.raw.LATCHKEY_SMS_ALLOWED_COUNTRIES));
+    // OTP-05: SMS pumping caps per IP (inside limit), per number and per account.
+    await d.guard.limit('otp_send', ctx, `phone:${phone}`);
+    await d.guard.limit('otp_send', ctx, `account:${auth.account.id}`);
+    const now = d.clock.now();
+    const id = newId(d.random);
+    const code = newCode(d.random, DIGITS, VERIFY_LENGTH);
+    const send = (await d.guard.allow('otp_message', `phone:${phone}`)) && (await d.guard.allow('otp_message', `account:${auth.account.id}`));
+    await d.db.transaction().execute(async (trx) => {
+      await this.cancelPending(trx, auth.account.id, now);
+      await trx
+        .insertInto('recovery_codes')
+        .values({
+          id,
+          account_id: auth.account.id,
+          method: PHONE_VERIFY,
+          flow_id: id,
+          token_hash: null,
+          code_hash: verifyHash(d, id, code),
+          expires_at: now + VERIFY_TTL,
+          failed_attempts: 0,
+          resends: 0,
+          used_at: null,
+          target: phone,
+          created_at: now,
+        })
+        .execute();
+      if (send)
+        await d.outbox.send(trx, {
+          channel: 'sms',
+          kind: 'phone_verify',
+          to: phone,
+          subject: 'Confirm your mobile number',
+          text: `${code} is your ${d.config.productName} code to confirm this mobile number. It expires in 10 minutes.`,
+        });
+      await d.audit.record('phone.verification_sent', ctx, { accountId: auth.account.id, details: { delivered: send } }, trx);
+    });
+    return { message: PHONE_CODE_SENT, pending: maskPhone(phone) };
+  }
+
+  /** The number waiting for its code, if any (masked, for the page). */
+  async pending(accountId: string): Promise<string | undefined> {
+    const row = await this.livePending(this.d.db, accountId);
+    return row?.target ? maskPhone(row.target) : undefined;
+  }
+
+  async confirm(auth: Authenticated, input: { code: string }, ctx: RequestContext): Promise<{ phone: string }> {
+    const d = this.d;
+    await d.guard.limit('otp_verify', ctx, `account:${auth.account.id}`);
+    const code = String(input.code ?? '').slice(0, 32);
+    const row = await this.livePending(d.db, auth.account.id);
+    if (!row?.target) throw new AppError('invalid_code');
+    // Take one attempt first, atomically: concurrent guesses get no more than five comparisons.
+    const took = await d.db
+      .updateTable('recovery_codes')
+      .set((eb) => ({ failed_attempts: eb('failed_attempts', '+', 1) }))
+      .where('id', '=', row.id)
+      .where('used_at', 'is', null)
+      .where('failed_attempts', '<', VERIFY_ATTEMPTS)
+      .executeTakeFirst();
+    if (Number(took.numUpdatedRows) !== 1 || !row.code_hash || !safeEqual(verifyHash(d, row.id, code), row.code_hash)) {
+      await d.audit.record('phone.verification_failed', ctx, { accountId: auth.account.id });
+      throw new AppError('invalid_code');
+    }
+    const now = d.clock.now();
+    const phone = row.target;
+    const old = auth.account.phone_verified_at ? auth.account.phone : null;
+    const ok = await d.db.transaction().execute(async (trx) => {
+      const used = await trx.updateTable('recovery_codes').set({ used_at: now }).where('id', '=', row.id).where('used_at', 'is', null).executeTakeFirst();
+      if (Number(used.numUpdatedRows) !== 1) return false;
+      await trx.updateTable('accounts').set({ phone, phone_verified_at: now, updated_at: now }).where('id', '=', auth.account.id).execute();
+      await d.audit.record(old ? 'phone.changed' : 'phone.added', ctx, { accountId: auth.account.id }, trx);
+      await this.notify(trx, auth, old && old !== phone ? old : null, old ? 'changed' : 'added', phone);
+      return true;
+    });
+    if (!ok) throw new AppError('invalid_code');
+    return { phone };
+  }
+
+  async remove(auth: Authenticated, ctx: RequestContext): Promise<void> {
+    const d = this.d;
+    d.sessions.requireRecentAuth(auth.session);
+    const old = auth.account.phone;
+    if (!old) return;
+    const now = d.clock.now();
+    await d.db.transaction().execute(async (trx) => {
+      await trx.updateTable('accounts').set({ phone: null, phone_verified_at: null, updated_at: now }).where('id', '=', auth.account.id).execute();
+      await this.cancelPending(trx, auth.account.id, now);
+      await d.audit.record('phone.removed', ctx, { accountId: auth.account.id }, trx);
+      await this.notify(trx, auth, auth.account.phone_verified_at ? old : null, 'removed', null);
+    });
+  }
+
+  private async livePending(db: Kysely<Database>, accountId: string) {
+    return db
+      .selectFrom('recovery_codes')
+      .selectAll()
+      .where('account_id', '=', accountId)
+      .where('method', '=', PHONE_VERIFY)
+      .where('used_at', 'is', null)
+      .where('expires_at', '>', this.d.clock.now())
+      .orderBy('created_at', 'desc')
+      .executeTakeFirst();
+  }
+
+  private async cancelPending(trx: Kysely<Database>, accountId: string, now: number) {
+    await trx
+      .updateTable('recovery_codes')
+      .set({ used_at: now })
+      .where('account_id', '=', accountId)
+      .where('method', '=', PHONE_VERIFY)
+      .where('used_at', 'is', null)
+      .execute();
+  }
+
+  /** LOG-03: the email address and the old number hear of it, so a hijacker cannot do it quietly. */
+  private async notify(trx: Kysely<Database>, auth: Authenticated, oldPhone: string | null, what: 'added' | 'changed' | 'removed', phone: string | null) {
+    const d = this.d;
+    const line =
+      what === 'removed'
+        ? 'The mobile number was removed from your account.'
+        : `The mobile number ${maskPhone(phone as string)} was ${what === 'added' ? 'added to' : 'set on'} your account.`;
+    if (auth.account.email) {
+      const mail = renderMail(d.brand, {
+        subject: 'Your mobile number was changed',
+        title: `Mobile number ${what}`,
+        lines: [line, 'It can be used to recover your account by text message.'],
+        after: [`Wasn't you? Change your password now and contact ${d.brand.supportContact}.`],
+      });
+      await d.outbox.send(trx, { channel: 'email', kind: 'phone_changed', to: auth.account.email, ...mail });
+    }
+    if (oldPhone)
+      await d.outbox.send(trx, {
+        channel: 'sms',
+        kind: 'phone_changed',
+        to: oldPhone,
+        subject: 'Mobile number changed',
+        text: `${d.config.productName}: this number was removed from the account ${auth.account.username}. Not you? Contact ${d.brand.supportContact}.`,
+      });
+  }
+}
