@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import {
+  recoveryCodeHash,
+  registerRecoveryMethod,
+  type RecoveryMethod,
+  setRecoveryMethodSelector,
+} from '../../src/flows/recovery/methods.ts';
+import { newId } from '../../src/security/random.ts';
+import { SmtpReceiver } from '../support/smtp.ts';
+import { startTestServer, strongPassword, type TestServer } from '../support/server.ts';
+import { activeAccount, isResetMail } from './helpers.ts';
+
+// The method seam that email/SMS OTP plug into: a method only writes its hashed secret and
+// queues its message; the flow does everything else, identically for every method.
+describe('recovery methods plug into one flow', () => {
+  let server: TestServer;
+  const smtp = new SmtpReceiver();
+  const FIXED_CODE = '98765432';
+  const probe: RecoveryMethod = {
+    id: 'probe_code',
+    label: 'probe',
+    byDefault: false,
+    canDeliver: (account) => account.username.startsWith('probe'),
+    async issue(d, trx, account, flowId) {
+      const now = d.clock.now();
+      await trx
+        .insertInto('recovery_codes')
+        .values({
+          id: newId(d.random),
+          account_id: account.id,
+          method: 'probe_code',
+          flow_id: flowId,
+          token_hash: null,
+          code_hash: recoveryCodeHash(d, account.id, FIXED_CODE),
+          expires_at: now + 60_000,
+          failed_attempts: 0,
+          resends: 0,
+          used_at: null,
+          target: null,
+          created_at: now,
+        })
+        .execute();
+    },
+  };
+
+  before(async () => {
+    await smtp.start();
+    server = await startTestServer({ LATCHKEY_SMTP_URL: smtp.url });
+    registerRecoveryMethod(probe);
+    setRecoveryMethodSelector((_d, _account, registered) => registered.filter((m) => m.id === 'email_link' || m.id === 'probe_code'));
+  });
+  after(async () => {
+    setRecoveryMethodSelector((_d, account, registered) => registered.filter((m) => m.byDefault && m.canDeliver(account)));
+    await server?.close();
+    await smtp.stop();
+  });
+
+  test('REC-02 a selected method issues in the same flow; its code completes the reset and ends the other method\'s link', async () => {
+    const a = await activeAccount(server, smtp, 'probeuser');
+    const res = await server.client().post('/api/v1/password-resets', { identifier: a.username });
+    assert.equal(res.status, 202);
+    await smtp.waitFor(isResetMail(a.email));
+    const db = server.deps.db;
+    const acct = await db.selectFrom('accounts').select('id').where('username', '=', a.username).executeTakeFirstOrThrow();
+    const rows = await db.selectFrom('recovery_codes').selectAll().where('account_id', '=', acct.id).execute();
+    assert.deepEqual(rows.map((r) => r.method).sort(), ['email_link', 'probe_code']);
+    assert.equal(new Set(rows.map((r) => r.flow_id)).size, 1, 'one flow');
+    const done = await server.client().post('/api/v1/password-resets/complete', { identifier: a.username, code: FIXED_CODE, password: strongPassword() });
+    assert.equal(done.status, 200, done.text);
+    const live = await db.selectFrom('recovery_codes').select('id').where('account_id', '=', acct.id).where('used_at', 'is', null).execute();
+    assert.equal(live.length, 0);
+  });
+
+  test('a method that cannot reach the account is never used, whatever the selector says', async () => {
+    const a = await activeAccount(server, smtp, 'plainuser');
+    await server.client().post('/api/v1/password-resets', { identifier: a.username });
+    await smtp.waitFor(isResetMail(a.email));
+    const db = server.deps.db;
+    const acct = await db.selectFrom('accounts').select('id').where('username', '=', a.username).executeTakeFirstOrThrow();
+    const rows = await db.selectFrom('recovery_codes').select('method').where('account_id', '=', acct.id).execute();
+    assert.deepEqual(rows.map((r) => r.method), ['email_link']);
+  });
+});
