@@ -144,7 +144,13 @@ export class CounterStore {
     // No offline queue: while Redis is down a request must not hang waiting for it.
     const redis = new Redis(s.redisUrl, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
     redis.on('error', () => {}); // reconnects by itself; the insurance limiter covers the gap
-    await redis.connect();
+    try {
+      await redis.connect();
+    } catch (err) {
+      redis.disconnect();
+      // Refuse to start rather than silently count per process: limits would be N times looser.
+      throw new ConfigError([`LATCHKEY_REDIS_URL: cannot connect (${(err as Error).message})`]);
+    }
     return new CounterStore(redis, s.redisPrefix);
   }
 
