@@ -12,6 +12,7 @@ import { newToken } from './security/random.ts';
 import { captchaOrigins } from './web/captcha-slot.tsx';
 import { registerCsrf } from './web/csrf.ts';
 import { registerErrorHandling } from './web/errors.tsx';
+import { sessionCookieName } from './web/request.ts';
 import { registerRoutes } from './web/routes.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -81,9 +82,11 @@ export async function buildApp(d: Deps): Promise<FastifyInstance> {
       },
       servers: [{ url: d.config.publicUrl }],
       components: {
-        securitySchemes: { session: { type: 'apiKey', in: 'cookie', name: 'latchkey_session' } },
+        securitySchemes: { session: { type: 'apiKey', in: 'cookie', name: sessionCookieName(d) } },
       },
     },
+    // Shared schemas keep their $id as the component name (Problem), not def-0.
+    refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });
   await app.register(swaggerUi, {
     routePrefix: '/docs',

@@ -1,0 +1,117 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { SmtpReceiver } from '../support/smtp.ts';
+import { startTestServer, strongPassword, type TestServer } from '../support/server.ts';
+
+describe('operations endpoints', () => {
+  let server: TestServer;
+  let prod: TestServer;
+  const smtp = new SmtpReceiver();
+  before(async () => {
+    await smtp.start();
+    // No worker: queued mail stays queued, so the outbox depth is observable.
+    server = await startTestServer({}, { worker: false });
+    prod = await startTestServer({ LATCHKEY_ENV: 'production', LATCHKEY_SMTP_URL: smtp.url, LATCHKEY_SECRET: 'p'.repeat(48) });
+  });
+  after(async () => {
+    await server?.close();
+    await prod?.close();
+    await smtp.stop();
+  });
+
+  test('/healthz answers ok', async () => {
+    const res = await server.client().get('/healthz');
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.json, { status: 'ok' });
+  });
+
+  test('/readyz is 200 when the database answers and migrations are applied, 503 when one is pending', async () => {
+    const ok = await server.client().get('/readyz');
+    assert.equal(ok.status, 200);
+    assert.equal(ok.json.status, 'ready');
+    const db = server.deps.db as unknown as import('kysely').Kysely<{ kysely_migration: { name: string; timestamp: string } }>;
+    const rows = await db.selectFrom('kysely_migration').selectAll().execute();
+    assert.ok(rows.length >= 1);
+    await db.deleteFrom('kysely_migration').where('name', '=', rows[0].name).execute();
+    try {
+      const pending = await server.client().get('/readyz');
+      assert.equal(pending.status, 503);
+      assert.equal(pending.json.status, 'not ready');
+    } finally {
+      await db.insertInto('kysely_migration').values(rows[0]).execute();
+    }
+    assert.equal((await server.client().get('/readyz')).status, 200);
+  });
+
+  test('/metrics has request counts and latency by route, sign-in outcomes and outbox depth', async () => {
+    const c = server.client();
+    await c.post('/api/v1/registrations', { username: 'metrics1', email: 'metrics1@example.test', password: strongPassword() });
+    await c.post('/api/v1/sessions', { identifier: 'nobody-here', password: strongPassword() });
+    await c.get('/login', { accept: 'text/html' });
+    const res = await c.get('/metrics');
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^text\/plain/);
+    const m = res.text;
+    assert.match(m, /latchkey_http_requests_total\{method="POST",route="\/api\/v1\/registrations",status="202"\} 1/);
+    assert.match(m, /latchkey_http_requests_total\{method="POST",route="\/api\/v1\/sessions",status="401"\} 1/);
+    assert.match(m, /latchkey_http_request_duration_seconds_bucket\{le="[\d.]+",method="GET",route="\/login"\}/);
+    assert.match(m, /latchkey_http_request_duration_seconds_count\{method="POST",route="\/api\/v1\/sessions"\} 1/);
+    assert.match(m, /latchkey_sign_in_total\{[^}]*outcome="[a-z_]+"[^}]*\} 1/);
+    assert.match(m, /latchkey_outbox_depth\{channel="email"\} [1-9]/);
+    assert.doesNotMatch(m, /metrics1@example\.test/, 'no personal data in metrics');
+  });
+
+  test('/api/openapi.json is OpenAPI 3.1 and lists the foundation routes; /docs serves', async () => {
+    const res = await server.client().get('/api/openapi.json');
+    assert.equal(res.status, 200);
+    const doc = res.json;
+    assert.match(doc.openapi, /^3\.1\./);
+    const expected: [string, string][] = [
+      ['/api/v1/registrations', 'post'],
+      ['/api/v1/activations', 'post'],
+      ['/api/v1/sessions', 'post'],
+      ['/api/v1/sessions', 'get'],
+      ['/api/v1/sessions/current', 'get'],
+      ['/api/v1/sessions/current', 'delete'],
+      ['/api/v1/sessions/{id}', 'delete'],
+      ['/api/v1/account/password', 'put'],
+    ];
+    for (const [path, method] of expected) {
+      const op = doc.paths?.[path]?.[method];
+      assert.ok(op, `${method.toUpperCase()} ${path} documented`);
+      const statuses = Object.keys(op.responses ?? {});
+      assert.ok(statuses.some((s) => s.startsWith('2')), `${method} ${path} has a success response`);
+      assert.ok(statuses.some((s) => s.startsWith('4')), `${method} ${path} documents its problems`);
+    }
+    assert.ok(doc.components?.schemas?.Problem, 'the RFC 9457 Problem schema is a component');
+    const docs = await server.client().get('/docs', { accept: 'text/html' });
+    assert.ok([200, 302].includes(docs.status), String(docs.status));
+    const page = docs.status === 302 ? await server.client().get(new URL(docs.headers.get('location') ?? '/docs/', server.base).pathname, { accept: 'text/html' }) : docs;
+    assert.equal(page.status, 200);
+    assert.match(page.text, /swagger/i);
+  });
+
+  test('RFC 9457 problems carry a stable code', async () => {
+    const res = await server.client().get('/api/v1/sessions/current');
+    assert.equal(res.status, 401);
+    assert.match(res.headers.get('content-type') ?? '', /^application\/problem\+json/);
+    assert.equal(res.json.status, 401);
+    assert.equal(res.json.code, 'unauthorized');
+    assert.equal(typeof res.json.type, 'string');
+    assert.equal(typeof res.json.title, 'string');
+    const missing = await server.client().get('/api/v1/no-such-route');
+    assert.equal(missing.status, 404);
+    assert.equal(missing.json.code, 'not_found');
+  });
+
+  test('production mode: no /dev/mailbox, mail goes over SMTP', async () => {
+    for (const path of ['/dev/mailbox', '/dev/mailbox.json', '/dev/mailbox/x.html']) {
+      const res = await prod.client().get(path, { accept: 'text/html' });
+      assert.equal(res.status, 404, path);
+    }
+    const reg = await prod.client().post('/api/v1/registrations', { username: 'produser', email: 'produser@example.test', password: strongPassword() });
+    assert.equal(reg.status, 202);
+    const mail = await smtp.waitFor((m) => m.to.includes('produser@example.test'));
+    assert.match(mail.text, /\/activate\?token=/);
+  });
+});
