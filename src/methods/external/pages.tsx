@@ -230,6 +230,7 @@ export function registerExternalPages(app: FastifyInstance, d: Deps): void {
       }
       if (err instanceof AppError) {
         if (err.code === 'reauthentication_required') return reauthenticate(d, req, reply);
+        if (err.extra.retryAfter !== undefined) reply.header('Retry-After', String(Math.ceil(err.extra.retryAfter)));
         return problemPage(d, reply, err.status, 'Sign-in failed', pageMessage(err), back);
       }
       throw err;

@@ -107,6 +107,8 @@ export class ExternalAccounts {
     if (!flow || flow.p !== providerId || now - flow.at > FLOW_TTL_MS || now < flow.at)
       throw new ExternalError('state_mismatch', 'no matching sign-in attempt in this browser');
     if (callbackUrl.searchParams.get('state') !== flow.state) throw new ExternalError('state_mismatch', 'state does not match');
+    // Each callback is a sign-in attempt and counts against the client's sign-in limit (BF-02).
+    await this.d.guard.limit('sign_in', ctx);
     await this.spend(flow.state, flow.at);
     const profile = await this.client(providerId).finish(callbackUrl, flow);
     if (flow.mode === 'link') {
@@ -155,6 +157,8 @@ export class ExternalAccounts {
   /** A new active account from the provider's public profile, without a password. */
   private async createAccount(provider: Provider, profile: ExternalProfile, email: string | undefined, ctx: RequestContext): Promise<Account> {
     const d = this.d;
+    // A new account is a registration, whichever way it arrives.
+    await d.guard.limit('registration', ctx);
     const orgId = await defaultOrgId(d);
     for (const username of await this.freeUsernames(profile)) {
       const now = d.clock.now();
