@@ -15,6 +15,8 @@ describe('external provider configuration', () => {
       assert.ok(!login.includes('/auth/'));
       const res = await fetch(`${server.base}/api/v1/providers`);
       assert.deepEqual(await res.json(), { providers: [] });
+      const spec = (await (await fetch(`${server.base}/api/openapi.json`)).json()) as { paths: Record<string, unknown> };
+      for (const path of ['/api/v1/providers', '/api/v1/account/identities', '/api/v1/account/identities/{id}']) assert.ok(spec.paths[path], path);
     } finally {
       await server.close();
     }
