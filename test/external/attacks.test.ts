@@ -191,6 +191,31 @@ describe('external sign-in attacks', () => {
     assert.equal(await signedIn(a), null);
   });
 
+  test('WEB-04 hostile input on the external routes gets a clear 4xx, never a 5xx', async () => {
+    forge.mode = 'good';
+    forge.user = { sub: 'hostile-1', name: 'Hostile Input' };
+    const a = new Agent();
+    await a.get(`${base}/auth/oidc-forge/start`);
+    const probes = [
+      `${base}/auth/oidc-forge/start?return_to=a&return_to=b`,
+      `${base}/auth/oidc-forge/start?return_to=${'x'.repeat(5000)}`,
+      `${base}/auth/oidc-forge/callback?state=${encodeURIComponent("'\"<script>")}&code=%00`,
+      `${base}/auth/oidc-forge/callback?state[]=1&code[]=2`,
+      `${base}/auth/%3Cscript%3E/start`,
+    ];
+    for (const url of probes) {
+      const res = await a.get(url);
+      assert.ok(res.status < 500, `${url} → ${res.status}`);
+      assert.ok(!res.text.includes('<script>'), url);
+    }
+    for (const username of ['', 'a', '<b>x</b>', 'x'.repeat(300), '\u0000\u0007']) {
+      const res = await a.form(`${base}/auth/welcome`, { username });
+      assert.ok(res.status < 500, `${JSON.stringify(username)} → ${res.status}`);
+    }
+    const del = await fetch(`${base}/api/v1/account/identities/${'z'.repeat(100)}`, { method: 'DELETE', headers: { origin: base } });
+    assert.equal(del.status, 401);
+  });
+
   test('EXT-07 return URLs: same-origin paths and allow-listed origins are accepted, everything else refused', async () => {
     const refused = [
       'https://evil.example/',

@@ -132,7 +132,7 @@ async function linkedSection(d: Deps, auth: Authenticated, flash: string | undef
   return (
     <section class="card" aria-labelledby="linked-h" id="linked-accounts">
       <h2 id="linked-h">Linked accounts</h2>
-      <Notice kind="success" text={flash ? FLASH[flash] : undefined} />
+      <Notice kind="success" text={flash && Object.hasOwn(FLASH, flash) ? FLASH[flash] : undefined} />
       {linked.length ? (
         <ul class="sessions">
           {linked.map((l) => (
