@@ -213,7 +213,7 @@ describe('external sign-in attacks', () => {
       assert.ok(res.status < 500, `${JSON.stringify(username)} → ${res.status}`);
     }
     const del = await fetch(`${base}/api/v1/account/identities/${'z'.repeat(100)}`, { method: 'DELETE', headers: { origin: base } });
-    assert.equal(del.status, 401);
+    assert.ok(del.status >= 400 && del.status < 500, String(del.status));
   });
 
   test('EXT-07 return URLs: same-origin paths and allow-listed origins are accepted, everything else refused', async () => {
