@@ -119,13 +119,23 @@ export async function runResetBench(log: (line: string) => void = console.log): 
 
     // 3. p99 with a fast and with a 2 s late SMTP server, existing accounts only (every request mails)
     await new Promise((r) => setTimeout(r, 3000)); // let the backlog from (2) drain a little
-    const fast = await load(server.base, existing, 10, 10);
-    smtp.delayMs = 2000;
-    const slow = await load(server.base, existing, 10, 10);
+    // Alternating rounds, so a burst of load from elsewhere on the machine hits both sides alike.
+    const fastP99: number[] = [];
+    const slowP99: number[] = [];
+    for (let round = 0; round < 3; round++) {
+      smtp.delayMs = 0;
+      fastP99.push((await load(server.base, existing, 5, 10)).latency.p99);
+      smtp.delayMs = 2000;
+      slowP99.push((await load(server.base, existing, 5, 10)).latency.p99);
+    }
     smtp.delayMs = 0;
+    const fast = { latency: { p99: median(fastP99) } };
+    const slow = { latency: { p99: median(slowP99) } };
     const ratio = slow.latency.p99 / Math.max(fast.latency.p99, 1);
     const slowSmtp = { fastP99Ms: fast.latency.p99, slowP99Ms: slow.latency.p99, ratio, pass: ratio <= 1.1 };
-    log(`reset p99: fast SMTP ${fast.latency.p99} ms, SMTP 2 s late ${slow.latency.p99} ms, ratio ${ratio.toFixed(2)} (target <= 1.1)`);
+    log(
+      `reset p99 (median of 3 alternating 5 s rounds): fast SMTP ${fast.latency.p99} ms [${fastP99.join(', ')}], SMTP 2 s late ${slow.latency.p99} ms [${slowP99.join(', ')}], ratio ${ratio.toFixed(2)} (target <= 1.1)`,
+    );
     return { timing, throughput, slowSmtp };
   } finally {
     await server?.kill('SIGKILL');
