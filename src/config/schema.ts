@@ -112,6 +112,7 @@ export const SETTINGS = [
   }),
   s('LATCHKEY_LIMIT_SIGN_IN_IP', 'string', '100/10m', 'sign-in attempts per client IP (BF-02)', { group: 'abuse' }),
   s('LATCHKEY_LIMIT_REGISTRATION_IP', 'string', '10/1h', 'registrations per client IP', { group: 'abuse' }),
+  s('LATCHKEY_LIMIT_REGISTRATION_ID', 'string', '5/1h', 'registration attempts per email address', { group: 'abuse' }),
   s('LATCHKEY_LIMIT_ACTIVATION_IP', 'string', '30/10m', 'activation attempts per client IP', { group: 'abuse' }),
   s('LATCHKEY_LIMIT_ACTIVATION_ID', 'string', '10/10m', 'activation attempts per identifier', { group: 'abuse' }),
   s('LATCHKEY_LIMIT_RESET_REQUEST_IP', 'string', '20/10m', 'password reset requests per client IP', { group: 'abuse' }),

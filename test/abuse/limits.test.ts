@@ -74,6 +74,23 @@ describe('rate limits and sign-in lockout with the real defaults', () => {
     assert.equal((await guess('someone-else')).status, 400, 'another identifier is not affected');
   });
 
+  test('BF-02 ENUM-03 registrations are limited per email whatever the IP, the same for a registered email', async () => {
+    const register = (email: string) =>
+      server.client({ headers: { 'x-forwarded-for': nextIp() } }).post('/api/v1/registrations', {
+        username: `reg${ipN}`,
+        email,
+        password: strongPassword(),
+      });
+    const known: number[] = [];
+    const fresh: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      known.push((await register('limit1@example.test')).status);
+      fresh.push((await register('brand-new@example.test')).status);
+    }
+    assert.deepEqual(known, [202, 202, 202, 202, 202, 429]);
+    assert.deepEqual(fresh, known, 'a new and a registered email get the same answers');
+  });
+
   test('BF-01 ENUM-01 after 10 failures the account is locked and answers exactly like a wrong password', async () => {
     const attempt = (identifier: string, pw: string) =>
       server.client({ headers: { 'x-forwarded-for': nextIp() } }).post('/api/v1/sessions', { identifier, password: pw });

@@ -65,7 +65,8 @@ export class RegistrationService {
   async register(input: RegistrationInput, ctx: RequestContext): Promise<{ message: string }> {
     const d = this.d;
     this.validate(input);
-    await d.guard.limit('registration', ctx);
+    // Per IP and per email (BF-02); counted whether or not the email is registered (ENUM-03).
+    await d.guard.limit('registration', ctx, `email:${emailKey(input.email)}`);
     if (!(await d.captcha.verify(input.captcha, ctx))) {
       await d.audit.record('captcha.failed', ctx, { details: { flow: 'registration' } });
       throw new AppError(input.captcha ? 'captcha_invalid' : 'captcha_required');
