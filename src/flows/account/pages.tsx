@@ -107,8 +107,10 @@ export function registerAccountPages(app: FastifyInstance, d: Deps): void {
   app.get('/settings', { schema: { hide: true } }, async (req, reply) => {
     const auth = await pageAuth(d, req, reply);
     if (!auth) return reply;
-    const flash = (req.query as Record<string, unknown>)?.done;
-    return renderSettings(d, reply, auth, { flash: typeof flash === 'string' ? flash : undefined });
+    const done = (req.query as Record<string, unknown>)?.done;
+    // Sections look the flash up in their own message maps: never hand them __proto__ and friends (WEB-04).
+    const flash = typeof done === 'string' && /^[a-z0-9_]{1,64}$/.test(done) && !(done in Object.prototype) ? done : undefined;
+    return renderSettings(d, reply, auth, { flash });
   });
 
   app.post('/settings/password', { schema: { hide: true } }, async (req, reply) => {

@@ -43,7 +43,12 @@ export function registerRegistrationApi(app: FastifyInstance, d: Deps): void {
       },
     },
     async (req) => {
-      await d.registration.activate(req.body as { token?: string; identifier?: string; code?: string }, contextOf(req));
+      // The union lets the other branch's keys through with any type ({token, identifier: []}):
+      // hand the service strings only (WEB-04).
+      const body = req.body as Record<string, unknown>;
+      const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+      const token = str(body.token);
+      await d.registration.activate(token ? { token } : { identifier: str(body.identifier), code: str(body.code) }, contextOf(req));
       return { message: 'Your account is active. You can sign in now.' };
     },
   );
