@@ -278,6 +278,8 @@ type QuotaName = 'reset_mail' | 'otp_message' | 'lockout_notice';
 
 export async function createGuard(d: Deps): Promise<LimitGuard> {
   const settings = limitSettings(d.config.raw, d.config.redisUrl);
+  if (!d.config.dev && settings.scale > 1)
+    throw new ConfigError(['LATCHKEY_RATE_LIMIT_SCALE: must be 1 when LATCHKEY_ENV=production (it loosens every limit)']);
   const store = await CounterStore.open(settings);
   return new LimitGuard(d, settings, store);
 }

@@ -50,5 +50,12 @@ describe('the guard seam: quotas, per-subject limits, configuration', () => {
       /LATCHKEY_REDIS_URL: cannot connect/,
     );
     await assert.rejects(createDeps(loadConfig({ ...base, LATCHKEY_CAPTCHA: 'hcaptcha' })), /LATCHKEY_CAPTCHA_SITE_KEY: required/);
+    const production = {
+      ...base,
+      LATCHKEY_ENV: 'production',
+      LATCHKEY_SMTP_URL: 'smtp://127.0.0.1:1',
+      LATCHKEY_SECRET: 'a-production-secret-of-at-least-32-chars',
+    };
+    await assert.rejects(createDeps(loadConfig({ ...production, LATCHKEY_RATE_LIMIT_SCALE: '1000' })), /LATCHKEY_RATE_LIMIT_SCALE: must be 1/);
   });
 });
