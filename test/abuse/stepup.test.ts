@@ -59,6 +59,21 @@ describe('CAPTCHA step-up on sign-in and CAPTCHA on forgot-password (ALTCHA)', (
     assert.equal(ok.status, 303);
   });
 
+  test('BF-04 the sign-in page shows the CAPTCHA up front once the next attempt needs it, for real and unknown accounts alike', async () => {
+    for (const id of ['step2', 'nobody-page']) {
+      const pages = [];
+      for (let i = 0; i < 3; i++) pages.push(await from(nextIp()).form('/login', { identifier: id, password: 'wrong-guess-4' }));
+      assert.deepEqual(
+        pages.map((p) => [p.status, /<altcha-widget/.test(p.text)]),
+        [
+          [401, false],
+          [401, false],
+          [401, true],
+        ],
+      );
+    }
+  });
+
   test('BF-04 ENUM-02 forgot-password always needs the CAPTCHA, with one answer for every account', async () => {
     const known = await from(nextIp()).post('/api/v1/password-resets', { identifier: 'step1' });
     const unknown = await from(nextIp()).post('/api/v1/password-resets', { identifier: 'ghost-account' });
