@@ -11,7 +11,7 @@ describe('operations endpoints', () => {
     await smtp.start();
     // No worker: queued mail stays queued, so the outbox depth is observable.
     server = await startTestServer({}, { worker: false });
-    prod = await startTestServer({ LATCHKEY_ENV: 'production', LATCHKEY_SMTP_URL: smtp.url, LATCHKEY_SECRET: 'p'.repeat(48) });
+    prod = await startTestServer({ LATCHKEY_ENV: 'production', LATCHKEY_SMTP_URL: smtp.url, LATCHKEY_SECRET: 'p'.repeat(48), LATCHKEY_RATE_LIMIT_SCALE: '1' });
   });
   after(async () => {
     await server?.close();
