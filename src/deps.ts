@@ -15,6 +15,7 @@ import { RecoveryService } from './flows/recovery/service.ts';
 import { RegistrationService } from './flows/registration/service.ts';
 import { SessionService } from './flows/sessions/service.ts';
 import { SignInService } from './flows/signin/service.ts';
+import { setupOtpRecovery } from './methods/email-otp/setup.ts';
 import { ExternalAccounts } from './methods/external/service.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { Audit } from './security/audit.ts';
@@ -167,6 +168,7 @@ export async function createDeps(config: Config, o: DepsOverrides = {}): Promise
   d.organizations = new OrganizationService(d);
   d.recovery = new RecoveryService(d);
   d.phone = new PhoneService(d);
+  setupOtpRecovery(d);
 
   await ensureDefaultOrg(d);
   // Abuse protection from config (LATCHKEY_CAPTCHA, LATCHKEY_LIMIT_*, LATCHKEY_REDIS_URL); tests may swap either.

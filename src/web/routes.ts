@@ -18,6 +18,8 @@ import { registerOrganizationsApi } from '../flows/organizations/api.ts';
 import { registerOrganizationsPages } from '../flows/organizations/pages.tsx';
 import { registerPhoneApi } from '../flows/phone/api.ts';
 import { registerPhonePages } from '../flows/phone/pages.tsx';
+import { registerOtpApi } from '../methods/email-otp/api.ts';
+import { registerOtpPages } from '../methods/email-otp/pages.tsx';
 import { registerDevMailbox } from './dev-mailbox.tsx';
 import { registerOps } from './ops.ts';
 import { Problem } from './schemas.ts';
@@ -47,4 +49,6 @@ export async function registerRoutes(app: FastifyInstance, d: Deps): Promise<voi
   registerOrganizationsPages(app, d);
   registerPhoneApi(app, d);
   registerPhonePages(app, d);
+  registerOtpApi(app, d);
+  registerOtpPages(app, d);
 }

@@ -4,6 +4,7 @@ import { AppError, pageMessage } from '../../errors.ts';
 import { Html, Notice, Page } from '../../web/layout.tsx';
 import { contextOf, field } from '../../web/request.ts';
 import { pageAuth } from '../account/pages.tsx';
+import { forgotPasswordPost, renderForgot } from '../recovery/pages.tsx';
 import type { Authenticated } from '../sessions/service.ts';
 import type { Organization } from './service.ts';
 import { BOUNDS, METHOD_LABELS, RECOVERY_METHOD_IDS, type RecoverySettings } from './settings.ts';
@@ -89,6 +90,27 @@ function formSettings(body: unknown): Record<string, unknown> {
 }
 
 export function registerOrganizationsPages(app: FastifyInstance, d: Deps): void {
+  // Pages in an organization's context: its recovery methods, its name. Sign-in and the code
+  // pages are the same for every organization, so those paths lead to the shared pages.
+  const orgOf = async (req: FastifyRequest, reply: FastifyReply) => {
+    const org = await d.organizations.bySlug(String((req.params as { slug?: string }).slug ?? '').slice(0, 40));
+    if (!org) renderForbidden(d, reply, 404, 'No such organization.');
+    return org;
+  };
+  app.get('/o/:slug/forgot-password', { schema: { hide: true } }, async (req, reply) => {
+    const org = await orgOf(req, reply);
+    return org ? renderForgot(d, reply, { org }) : reply;
+  });
+  app.post('/o/:slug/forgot-password', { schema: { hide: true } }, async (req, reply) => {
+    const org = await orgOf(req, reply);
+    return org ? forgotPasswordPost(d, req, reply, org) : reply;
+  });
+  for (const page of ['login', 'register', 'change-password'])
+    app.get(`/o/:slug/${page}`, { schema: { hide: true } }, async (req, reply) => {
+      const org = await orgOf(req, reply);
+      return org ? reply.redirect(`/${page}`, 302) : reply;
+    });
+
   app.get('/admin/organization', { schema: { hide: true } }, async (req, reply) => {
     const auth = await pageAuth(d, req, reply);
     if (!auth) return reply;

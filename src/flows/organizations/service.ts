@@ -1,8 +1,10 @@
+import type { Kysely } from 'kysely';
 import type { RequestContext } from '../../context.ts';
 import type { Deps } from '../../deps.ts';
 import { AppError } from '../../errors.ts';
 import { type Account, findAccountByIdentifier } from '../../store/accounts.ts';
 import { DEFAULT_ORG_SLUG, defaultOrgId } from '../../store/organizations.ts';
+import type { Database } from '../../store/schema.ts';
 import { newId } from '../../security/random.ts';
 import { parseStoredSettings, type RecoverySettings, validateSettings } from './settings.ts';
 
@@ -46,6 +48,12 @@ export class OrganizationService {
   /** The organization an account belongs to (the default one if its row has gone). */
   async ofAccount(account: Pick<Account, 'org_id'>): Promise<Organization> {
     return (await this.byId(account.org_id)) ?? this.defaultOrg();
+  }
+
+  /** Recovery settings of an account's organization, read through `db` (a transaction, if inside one). */
+  async recoveryFor(account: Pick<Account, 'org_id'>, db: Kysely<Database> = this.d.db): Promise<RecoverySettings> {
+    const row = await db.selectFrom('organizations').select('recovery_settings').where('id', '=', account.org_id).executeTakeFirst();
+    return parseStoredSettings(row?.recovery_settings);
   }
 
   async roleOf(orgId: string, accountId: string): Promise<OrgRole | undefined> {

@@ -43,7 +43,13 @@ async function phoneSection(d: Deps, auth: Authenticated, flash: string | undefi
       </section>
       <section class="card" aria-labelledby="phone-h">
         <h2 id="phone-h">Mobile number</h2>
-        <p safe>{verified ? `Confirmed: ${maskPhone(verified)}` : 'No confirmed mobile number.'}</p>
+        {verified ? (
+          <p>
+            Confirmed: <span safe>{maskPhone(verified)}</span>
+          </p>
+        ) : (
+          <p>No confirmed mobile number.</p>
+        )}
         {pending ? (
           <form method="post" action="/settings/phone/confirm" novalidate>
             <p safe>{`Enter the code we sent to ${pending}.`}</p>

@@ -14,12 +14,19 @@ export function registerRecoveryApi(app: FastifyInstance, d: Deps): void {
         summary: 'Ask for a password reset link and code by email',
         description:
           'Always 202 with the same body and headers, for existing, unknown, pending and disabled accounts alike (ENUM-02): the account lookup, token write and mail happen after the response. Only real, enabled accounts with an email get mail, capped per hour (REC-06).',
-        body: Type.Object({ identifier: Identifier, captcha: Captcha }),
-        response: responses({ 202: Message }, [400, 413, 429]),
+        body: Type.Object({
+          identifier: Identifier,
+          captcha: Captcha,
+          method: Type.Optional(Str(32, { description: "the recovery method the user picked: 'email_link' (default), 'email_otp' or 'sms_otp'" })),
+        }),
+        response: responses(
+          { 202: Type.Object({ message: Type.String(), flow: Type.Optional(Type.String({ description: 'for code methods: send it back with the code' })) }) },
+          [400, 413, 429],
+        ),
       },
     },
     async (req, reply) => {
-      const result = await d.recovery.request(req.body as { identifier: string; captcha?: string }, contextOf(req));
+      const result = await d.recovery.request(req.body as { identifier: string; captcha?: string; method?: string }, contextOf(req));
       return reply.status(202).header('cache-control', 'no-store').send(result);
     },
   );
@@ -34,7 +41,7 @@ export function registerRecoveryApi(app: FastifyInstance, d: Deps): void {
           'Ends every session of the account and every outstanding token and code, and mails a notice (REC-09). Creates no session: sign in again (REC-07). `invalid_token` / `invalid_code` are identical for unknown, wrong, expired, used and superseded secrets.',
         body: Type.Union([
           Type.Object({ token: Str(128, { minLength: 1 }), password: Password }),
-          Type.Object({ identifier: Identifier, code: Str(32, { minLength: 1 }), password: Password }),
+          Type.Object({ identifier: Identifier, code: Str(32, { minLength: 1 }), flow: Type.Optional(Str(64)), password: Password }),
         ]),
         response: responses({ 200: Message }, [400, 413, 429]),
       },

@@ -34,10 +34,23 @@ export interface RecoveryMethod {
   /** used when no selector says otherwise */
   byDefault: boolean;
   canDeliver(account: Account): boolean;
+  /**
+   * For methods whose typed code is bound to the flow that issued it (OTP-03): the keyed hash of
+   * a typed code for one row. Such rows are only compared when the completion names their flow.
+   */
+  codeHash?(d: Deps, row: { flow_id: string | null; account_id: string }, code: string): string;
+  /** the answer to a request that chose this method, when it differs from the email link's */
+  requestedMessage?: string;
   issue(d: Deps, trx: Kysely<Database>, account: Account, flowId: string, ctx: RequestContext): Promise<void>;
 }
 
-export type RecoveryMethodSelector = (d: Deps, account: Account, registered: RecoveryMethod[]) => Promise<RecoveryMethod[]> | RecoveryMethod[];
+/** `requested` is the method the user picked on the request, if any. */
+export type RecoveryMethodSelector = (
+  d: Deps,
+  account: Account,
+  registered: RecoveryMethod[],
+  requested?: string,
+) => Promise<RecoveryMethod[]> | RecoveryMethod[];
 
 const registry = new Map<string, RecoveryMethod>();
 
@@ -61,8 +74,8 @@ export function setRecoveryMethodSelector(next: RecoveryMethodSelector): void {
   selector = next;
 }
 
-export async function methodsFor(d: Deps, account: Account): Promise<RecoveryMethod[]> {
-  const chosen = await selector(d, account, recoveryMethods());
+export async function methodsFor(d: Deps, account: Account, requested?: string): Promise<RecoveryMethod[]> {
+  const chosen = await selector(d, account, recoveryMethods(), requested);
   // A selector may only choose among methods that can actually reach this account.
   return chosen.filter((m) => m.canDeliver(account));
 }

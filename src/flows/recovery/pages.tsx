@@ -1,7 +1,10 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Deps } from '../../deps.ts';
 import { AppError, pageMessage } from '../../errors.ts';
 import { RESET_LINK_PATH } from '../../methods/email-link/index.ts';
+import { chooserIntro, recoveryChooser, renderOtpEntry } from '../../methods/email-otp/pages.tsx';
+import { DEFAULT_ORG_SLUG } from '../../store/organizations.ts';
+import type { Organization } from '../organizations/service.ts';
 import { CaptchaSlot } from '../../web/captcha-slot.tsx';
 import { settingsSections } from '../../web/extras.ts';
 import { Field, Html, Notice, Page } from '../../web/layout.tsx';
@@ -22,7 +25,14 @@ function html(reply: FastifyReply, status: number, body: string) {
     .send(body);
 }
 
-function renderForgot(d: Deps, reply: FastifyReply, o: { identifier?: string; error?: string; status?: number }) {
+/** `org` (default: the default organization) decides which methods the form offers. */
+export async function renderForgot(
+  d: Deps,
+  reply: FastifyReply,
+  o: { identifier?: string; error?: string; status?: number; org?: Organization },
+) {
+  const org = o.org ?? (await d.organizations.defaultOrg());
+  const action = org.slug === DEFAULT_ORG_SLUG ? '/forgot-password' : `/o/${org.slug}/forgot-password`;
   return html(
     reply,
     o.status ?? 200,
@@ -32,9 +42,10 @@ function renderForgot(d: Deps, reply: FastifyReply, o: { identifier?: string; er
       children: (
         <>
           <Notice kind="error" text={o.error} />
-          <form method="post" action="/forgot-password" class="card" novalidate>
-            <p>Enter your username or email address. We will email you a link and a code to choose a new password.</p>
+          <form method="post" action={action} class="card" novalidate>
+            <p safe>{chooserIntro(org)}</p>
             <Field name="identifier" label="Username or email address" value={o.identifier} autocomplete="username" autofocus maxlength={320} />
+            {recoveryChooser(org)}
             {CaptchaSlot(d)}
             <button type="submit" class="primary">
               Request Password Reset
@@ -166,21 +177,32 @@ function renderDone(d: Deps, reply: FastifyReply) {
 }
 
 export function registerRecoveryPages(app: FastifyInstance, d: Deps): void {
+  registerRecoveryLinkPages(app, d);
   app.get('/forgot-password', { schema: { hide: true } }, async (_req, reply) => renderForgot(d, reply, {}));
 
-  app.post('/forgot-password', { schema: { hide: true } }, async (req, reply) => {
-    const identifier = field(req.body, 'identifier', 320);
-    const captcha = field(req.body, 'altcha', 20000) || field(req.body, 'captcha', 20000) || undefined;
-    try {
-      const { message } = await d.recovery.request({ identifier, captcha }, contextOf(req));
-      return renderSent(d, reply, message);
-    } catch (err) {
-      if (!(err instanceof AppError)) throw err;
-      if (err.extra.retryAfter !== undefined) reply.header('Retry-After', String(Math.ceil(err.extra.retryAfter)));
-      return renderForgot(d, reply, { identifier, error: pageMessage(err), status: err.status });
-    }
-  });
+  app.post('/forgot-password', { schema: { hide: true } }, async (req, reply) => forgotPasswordPost(d, req, reply));
+}
 
+/** The request of /forgot-password and /o/{slug}/forgot-password; a code method goes on to its code page. */
+export async function forgotPasswordPost(d: Deps, req: FastifyRequest, reply: FastifyReply, org?: Organization) {
+  const identifier = field(req.body, 'identifier', 320);
+  const captcha = field(req.body, 'altcha', 20000) || field(req.body, 'captcha', 20000) || undefined;
+  const method = field(req.body, 'method', 32) || undefined;
+  try {
+    const { message, flow } = await d.recovery.request({ identifier, captcha, method }, contextOf(req));
+    if (flow && method) {
+      const back = org && org.slug !== DEFAULT_ORG_SLUG ? `/o/${org.slug}/forgot-password` : '/forgot-password';
+      return renderOtpEntry(d, reply, { flow, identifier, method, back, notice: message });
+    }
+    return renderSent(d, reply, message);
+  } catch (err) {
+    if (!(err instanceof AppError)) throw err;
+    if (err.extra.retryAfter !== undefined) reply.header('Retry-After', String(Math.ceil(err.extra.retryAfter)));
+    return renderForgot(d, reply, { identifier, error: pageMessage(err), status: err.status, org });
+  }
+}
+
+function registerRecoveryLinkPages(app: FastifyInstance, d: Deps): void {
   // REC-04: the link only shows a form; scanners and previews that GET it use nothing up.
   app.get(RESET_LINK_PATH, { schema: { hide: true } }, async (req, reply) => {
     const raw = (req.query as Record<string, unknown>)?.token;

@@ -9,7 +9,7 @@ import { normalizePassword } from '../../security/password-policy.ts';
 import { newId } from '../../security/random.ts';
 import { applyPasswordChange } from '../account/password-changed.ts';
 import type { Authenticated } from '../sessions/service.ts';
-import { methodsFor, recoveryCodeHash, recoveryMethods, registerRecoveryMethod } from './methods.ts';
+import { methodsFor, recoveryCodeHash, recoveryMethod, recoveryMethods, registerRecoveryMethod } from './methods.ts';
 
 export const RESET_REQUESTED = 'If an account matches, we sent an email with a link and a code. It can take a few minutes; check spam.';
 export const RESET_DONE = 'Your password has been changed. Please sign in again.';
@@ -22,12 +22,16 @@ const REQUEST_JOB = 'recovery.request';
 export interface ResetRequestInput {
   identifier: string;
   captcha?: string;
+  /** the recovery method the user picked (e.g. 'sms_otp'); none means the default (email link) */
+  method?: string;
 }
 
 export interface ResetCompleteInput {
   token?: string;
   identifier?: string;
   code?: string;
+  /** the flow a flow-bound code (email/SMS OTP) was issued for, from the request's answer */
+  flow?: string;
   password: string;
   passwordConfirm?: string;
 }
@@ -56,7 +60,7 @@ export class RecoveryService {
    * every identifier (limits, CAPTCHA, one job row) and everything account-specific (lookup,
    * token write, mail) happens in the job after the response.
    */
-  async request(input: ResetRequestInput, ctx: RequestContext): Promise<{ message: string }> {
+  async request(input: ResetRequestInput, ctx: RequestContext): Promise<{ message: string; flow?: string }> {
     const d = this.d;
     const identifier = str(input.identifier).trim();
     if (!identifier || identifier.length > 320)
@@ -68,11 +72,18 @@ export class RecoveryService {
       await d.audit.record('captcha.failed', ctx, { details: { flow: 'password_reset' } });
       throw new AppError(input.captcha ? 'captcha_invalid' : 'captcha_required');
     }
+    // A chosen flow-bound method gets the flow id back (random, the same for every identifier),
+    // which its code page sends with the code (OTP-03).
+    const method = input.method ? recoveryMethod(str(input.method)) : undefined;
+    if (input.method && !method)
+      throw new AppError('validation_failed', undefined, { fields: [{ field: 'method', code: 'invalid', message: 'Choose a recovery method.' }] });
+    const flowId = newId(d.random);
     await d.outbox.job(d.db, {
       kind: REQUEST_JOB,
-      payload: { identifier, ip: ctx.ip, userAgent: ctx.userAgent, correlationId: ctx.correlationId },
+      payload: { identifier, flowId, method: method?.id ?? null, ip: ctx.ip, userAgent: ctx.userAgent, correlationId: ctx.correlationId },
     });
-    return { message: RESET_REQUESTED };
+    if (method?.codeHash) return { message: method.requestedMessage ?? RESET_REQUESTED, flow: flowId };
+    return { message: method?.requestedMessage ?? RESET_REQUESTED };
   }
 
   /** The signed-in "Send Reset Email": the same mail, to the address on file. */
@@ -93,16 +104,17 @@ export class RecoveryService {
       });
       return;
     }
-    // The job row's id is the flow id: a job re-run after a crash finds its flow and sends nothing twice.
-    const done = await d.db.selectFrom('recovery_codes').select('id').where('flow_id', '=', row.id).executeTakeFirst();
+    // A job re-run after a crash finds its flow and sends nothing twice.
+    const flowId = str(payload.flowId) || row.id;
+    const done = await d.db.selectFrom('recovery_codes').select('id').where('flow_id', '=', flowId).executeTakeFirst();
     if (done) return;
-    await this.issue(account, ctx, row.id, 'request');
+    await this.issue(account, ctx, flowId, 'request', str(payload.method) || undefined);
   }
 
   /** Ends every earlier secret of the account and issues new ones by each chosen method (REC-02). */
-  private async issue(account: Account, ctx: RequestContext, flowId: string, origin: 'request' | 'settings'): Promise<void> {
+  private async issue(account: Account, ctx: RequestContext, flowId: string, origin: 'request' | 'settings', requested?: string): Promise<void> {
     const d = this.d;
-    const methods = await methodsFor(d, account);
+    const methods = await methodsFor(d, account, requested);
     if (methods.length === 0) {
       await d.audit.record('password.reset_requested', ctx, { accountId: account.id, details: { delivered: false, reason: 'no_method', origin } });
       return;
@@ -185,7 +197,7 @@ export class RecoveryService {
       if (!account) throw new AppError(fail);
       const live = await d.db
         .selectFrom('recovery_codes')
-        .select(['id', 'code_hash'])
+        .select(['id', 'code_hash', 'method', 'flow_id'])
         .where('account_id', '=', account.id)
         .where('used_at', 'is', null)
         .where('expires_at', '>', now)
@@ -200,6 +212,10 @@ export class RecoveryService {
       // guesses get no more than 5 comparisons against a code (REC-06).
       let match: string | undefined;
       for (const r of live) {
+        // OTP-03: a flow-bound code is only tried within the flow that issued it.
+        const bound = recoveryMethod(r.method)?.codeHash;
+        if (bound && (!input.flow || input.flow !== r.flow_id)) continue;
+        const want = bound ? bound(d, { flow_id: r.flow_id, account_id: account.id }, str(input.code).slice(0, 64)) : expected;
         const took = await d.db
           .updateTable('recovery_codes')
           .set((eb) => ({ failed_attempts: eb('failed_attempts', '+', 1) }))
@@ -207,7 +223,7 @@ export class RecoveryService {
           .where('used_at', 'is', null)
           .where('failed_attempts', '<', MAX_CODE_ATTEMPTS)
           .executeTakeFirst();
-        if (Number(took.numUpdatedRows) === 1 && r.code_hash && safeEqual(expected, r.code_hash)) match = r.id;
+        if (Number(took.numUpdatedRows) === 1 && r.code_hash && safeEqual(want, r.code_hash)) match = r.id;
       }
       if (!match) {
         if (live.length) await d.audit.record('password.reset_code_failed', ctx, { accountId: account.id });

@@ -1,0 +1,41 @@
+import type { Kysely } from 'kysely';
+import type { RequestContext } from '../../context.ts';
+import type { Deps } from '../../deps.ts';
+import { formatDuration, formatTime, renderMail } from '../../delivery/templates.ts';
+import type { RecoveryMethod } from '../../flows/recovery/methods.ts';
+import type { Account } from '../../store/accounts.ts';
+import type { Database } from '../../store/schema.ts';
+import { insertOtp, otpHash } from './otp.ts';
+
+export const EMAIL_OTP_SENT = 'If an account matches, we sent a code to its email address. It can take a few minutes; check spam.';
+
+export async function sendEmailOtp(d: Deps, trx: Kysely<Database>, account: Account, to: string, code: string, expiresAt: number): Promise<void> {
+  const mail = renderMail(d.brand, {
+    subject: 'Your password reset code',
+    title: `Reset the password of ${account.username}`,
+    lines: ['Someone (hopefully you) asked to reset the password of your account.', 'Enter this code on the page where you asked for it.'],
+    code: { label: 'Your code', value: code },
+    after: [
+      `The code expires in ${formatDuration(expiresAt - d.clock.now())} (at ${formatTime(expiresAt)}) and works once.`,
+      "Didn't ask for this? You can ignore this mail; your password has not changed.",
+    ],
+  });
+  await d.outbox.send(trx, { channel: 'email', kind: 'password_reset_code', to, ...mail });
+}
+
+/** A numeric code by email, typed on the page that asked for it (bound to that flow). */
+export const emailOtpMethod: RecoveryMethod = {
+  id: 'email_otp',
+  label: 'email',
+  byDefault: false,
+  requestedMessage: EMAIL_OTP_SENT,
+  canDeliver: (account: Account) => Boolean(account.email),
+  codeHash: otpHash,
+
+  async issue(d: Deps, trx: Kysely<Database>, account: Account, flowId: string, _ctx: RequestContext): Promise<void> {
+    const settings = await d.organizations.recoveryFor(account, trx);
+    const to = account.email as string;
+    const { code, expiresAt } = await insertOtp(d, trx, 'email_otp', account, flowId, settings, to);
+    await sendEmailOtp(d, trx, account, to, code, expiresAt);
+  },
+};

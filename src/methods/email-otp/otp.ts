@@ -1,0 +1,65 @@
+import type { Kysely } from 'kysely';
+import type { RequestContext } from '../../context.ts';
+import type { Deps } from '../../deps.ts';
+import type { RecoverySettings } from '../../flows/organizations/settings.ts';
+import { MAX_CODE_ATTEMPTS } from '../../flows/recovery/service.ts';
+import type { Account } from '../../store/accounts.ts';
+import type { Database } from '../../store/schema.ts';
+import { keyedHash } from '../../security/hashing.ts';
+import { DIGITS, newCode, newId } from '../../security/random.ts';
+
+// What email and SMS codes share: digits from the CSPRNG (OTP-01), a keyed hash bound to the
+// flow and account (OTP-03, DESIGN principle 5), the organization's lifetime, length, attempts.
+
+export type OtpMethodId = 'email_otp' | 'sms_otp';
+
+export function otpHash(d: Deps, row: { flow_id: string | null; account_id: string }, code: string): string {
+  return keyedHash(d.secret, `otp:${row.flow_id ?? ''}:${row.account_id}`, code.replace(/[\s-]/g, ''));
+}
+
+export function newOtp(d: Deps, settings: RecoverySettings): string {
+  return newCode(d.random, DIGITS, settings.otpLength);
+}
+
+export const otpTtlMs = (method: OtpMethodId, s: RecoverySettings) => 1000 * (method === 'sms_otp' ? s.smsOtpTtl : s.emailOtpTtl);
+
+/**
+ * The recovery flow lets a code take MAX_CODE_ATTEMPTS wrong tries; an organization allowing
+ * fewer starts its codes with the difference already spent, so the flow's one atomic counter
+ * enforces both.
+ */
+export const spentAttempts = (s: RecoverySettings) => Math.max(0, MAX_CODE_ATTEMPTS - s.maxAttempts);
+
+export async function insertOtp(
+  d: Deps,
+  trx: Kysely<Database>,
+  method: OtpMethodId,
+  account: Account,
+  flowId: string,
+  settings: RecoverySettings,
+  target: string,
+): Promise<{ code: string; expiresAt: number }> {
+  const now = d.clock.now();
+  const code = newOtp(d, settings);
+  const expiresAt = now + otpTtlMs(method, settings);
+  await trx
+    .insertInto('recovery_codes')
+    .values({
+      id: newId(d.random),
+      account_id: account.id,
+      method,
+      flow_id: flowId,
+      token_hash: null,
+      code_hash: otpHash(d, { flow_id: flowId, account_id: account.id }, code),
+      expires_at: expiresAt,
+      failed_attempts: spentAttempts(settings),
+      resends: 0,
+      used_at: null,
+      target,
+      created_at: now,
+    })
+    .execute();
+  return { code, expiresAt };
+}
+
+export type OtpSender = (d: Deps, trx: Kysely<Database>, account: Account, target: string, code: string, expiresAt: number, ctx: RequestContext) => Promise<void>;

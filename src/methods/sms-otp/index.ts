@@ -1,0 +1,59 @@
+import type { Kysely } from 'kysely';
+import type { RequestContext } from '../../context.ts';
+import type { Deps } from '../../deps.ts';
+import { allowedCallingCodes } from '../../flows/phone/numbers.ts';
+import type { RecoveryMethod } from '../../flows/recovery/methods.ts';
+import type { Account } from '../../store/accounts.ts';
+import type { Database } from '../../store/schema.ts';
+import { insertOtp, otpHash } from '../email-otp/otp.ts';
+
+export const SMS_OTP_SENT = 'If an account matches and has a confirmed mobile number, we sent a code to it by text message.';
+
+export async function sendSmsOtp(d: Deps, trx: Kysely<Database>, to: string, code: string, expiresAt: number): Promise<void> {
+  const minutes = Math.max(1, Math.round((expiresAt - d.clock.now()) / 60_000));
+  await d.outbox.send(trx, {
+    channel: 'sms',
+    kind: 'password_reset_code',
+    to,
+    subject: 'Password reset code',
+    text: `${code} is your ${d.config.productName} password reset code. It expires in ${minutes} min. Never share it.`,
+  });
+}
+
+/** The number the code may go to: only a confirmed one, in an allowed country (OTP-05). */
+export function smsTarget(d: Deps, account: Account): string | undefined {
+  if (!account.phone || !account.phone_verified_at) return undefined;
+  const allowed = allowedCallingCodes(d.config.raw.LATCHKEY_SMS_ALLOWED_COUNTRIES);
+  if (allowed.length && !allowed.some((c) => account.phone?.startsWith(`+${c}`))) return undefined;
+  return account.phone;
+}
+
+/**
+ * Per number and per account message caps (OTP-05 SMS pumping). Past either, nothing is sent and
+ * the requester sees the same answer as always.
+ */
+export async function smsAllowed(d: Deps, account: Account, to: string): Promise<boolean> {
+  return (await d.guard.allow('otp_message', `phone:${to}`)) && (await d.guard.allow('otp_message', `account:${account.id}`));
+}
+
+/** A numeric code by SMS to the account's confirmed mobile number, typed on the requesting page. */
+export const smsOtpMethod: RecoveryMethod = {
+  id: 'sms_otp',
+  label: 'mobile number',
+  byDefault: false,
+  requestedMessage: SMS_OTP_SENT,
+  // An account without a confirmed number gets nothing, and the same answer (OTP-05, ENUM-02).
+  canDeliver: (account: Account) => Boolean(account.phone && account.phone_verified_at),
+  codeHash: otpHash,
+
+  async issue(d: Deps, trx: Kysely<Database>, account: Account, flowId: string, ctx: RequestContext): Promise<void> {
+    const to = smsTarget(d, account);
+    if (!to || !(await smsAllowed(d, account, to))) {
+      await d.audit.record('password.reset_sms_withheld', ctx, { accountId: account.id }, trx);
+      return;
+    }
+    const settings = await d.organizations.recoveryFor(account, trx);
+    const { code, expiresAt } = await insertOtp(d, trx, 'sms_otp', account, flowId, settings, to);
+    await sendSmsOtp(d, trx, to, code, expiresAt);
+  },
+};
