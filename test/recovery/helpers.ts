@@ -10,11 +10,16 @@ export interface TestAccount {
 }
 
 /** Registers and activates an account through the real API and mail. */
-export async function activeAccount(server: { client(): Client }, smtp: SmtpReceiver, username: string): Promise<TestAccount> {
+export async function activeAccount(
+  server: { client(): Client },
+  smtp: SmtpReceiver,
+  username: string,
+  extra: Record<string, string> = {},
+): Promise<TestAccount> {
   const c = server.client();
   const email = `${username}@example.test`;
   const password = strongPassword();
-  const reg = await c.post('/api/v1/registrations', { username, email, password });
+  const reg = await c.post('/api/v1/registrations', { username, email, password, ...extra });
   assert.equal(reg.status, 202, reg.text);
   const mail = await smtp.waitFor((m) => m.to.includes(email) && /Activate/.test(m.subject));
   const token = new URL(linkIn(mail, '/activate?token=')).searchParams.get('token');
