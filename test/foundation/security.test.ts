@@ -296,6 +296,26 @@ describe('foundation security over HTTP', () => {
     await activeAccount(server, { password: 'correct lantern orbit velvet canyon whistle' });
   });
 
+  test('PWD-07 hashing runs off the event loop: health answers while sign-ins are hashing', async () => {
+    const a = await activeAccount(server);
+    const order: string[] = [];
+    const signIns = Array.from({ length: 8 }, () =>
+      server
+        .client()
+        .post('/api/v1/sessions', { identifier: a.username, password: strongPassword() })
+        .then((r) => order.push(`signin:${r.status}`)),
+    );
+    // let the sign-ins reach the hasher first
+    await new Promise((r) => setImmediate(r));
+    const health = server
+      .client()
+      .get('/healthz')
+      .then((r) => order.push(`health:${r.status}`));
+    await Promise.all([...signIns, health]);
+    assert.equal(order.length, 9);
+    assert.ok(order.indexOf('health:200') < order.length - 1, `health answered before the hashing finished: ${order.join(' ')}`);
+  });
+
   test('PWD-07 hashes are argon2id m=19456,t=2,p=1 with a per-hash salt; older parameters are upgraded on sign-in', async () => {
     const samePw = strongPassword();
     const a = await activeAccount(server, { password: samePw });
