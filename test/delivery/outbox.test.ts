@@ -146,6 +146,29 @@ describe('outbox and delivery worker', () => {
     await store.close();
   });
 
+  test('a row claimed by a worker that died stays its own until the lease runs out, then another worker delivers it', async () => {
+    const store = await sqliteStore();
+    const clock = new FakeClock();
+    const outbox = new Outbox(clock, cryptoRandom);
+    await outbox.send(store.db, mail('lease'));
+    // worker A claims the row and dies before finishing: the claim is all that is left of it
+    await store.db.updateTable('outbox').set({ locked_by: 'dead-worker', locked_until: clock.now() + 60_000, attempts: 1 }).execute();
+    const b = worker(store, clock, outbox, { id: 'worker-b' });
+    const t = new Flaky();
+    t.failing = false;
+    b.setTransport('email', t);
+    assert.equal(await b.drain(), 0, 'a live lease is respected');
+    clock.advance(59_999);
+    assert.equal(await b.drain(), 0);
+    clock.advance(2);
+    assert.equal(await b.drain(), 1, 'an expired lease is taken over');
+    const [row] = await rowsOf(store);
+    assert.equal(row.status, 'sent');
+    assert.equal(row.attempts, 2, 'the lost attempt still counts toward the limit');
+    assert.equal(t.delivered.length, 1);
+    await store.close();
+  });
+
   test('a message written in a rolled-back transaction is never sent', async () => {
     const store = await sqliteStore();
     const clock = new FakeClock();
