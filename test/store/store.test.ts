@@ -105,20 +105,66 @@ for (const engine of engines) {
       assert.equal(await isReady(s), true);
     });
 
+    // PostgreSQL only: one SQLite file has a single writer at a time anyway.
+    if (engine.name === 'PostgreSQL')
+      it('several processes migrating one fresh database at once apply each migration once', async () => {
+        const extra = await engine.open();
+        if (!extra) return;
+        const stores = [openStore(extra.url), openStore(extra.url), openStore(extra.url)];
+        try {
+          const results = await Promise.all(stores.map((x) => migrate(x)));
+          assert.equal(
+            results.flat().filter((n) => n === '001_foundation').length,
+            1,
+            'applied by exactly one process',
+          );
+          for (const x of stores) assert.equal(await isReady(x), true);
+        } finally {
+          for (const x of stores) await x.close();
+          await extra.cleanup();
+        }
+      });
+
     it('usernames are unique case-insensitively (username_key)', async (s) => {
-      await s.db.insertInto('accounts').values(account({ username: 'Alice' })).execute();
-      await assert.rejects(s.db.insertInto('accounts').values(account({ username: 'aLICE' })).execute());
-      const n = await s.db.selectFrom('accounts').select((eb) => eb.fn.countAll<number>().as('n')).where('username_key', '=', 'alice').executeTakeFirstOrThrow();
+      await s.db
+        .insertInto('accounts')
+        .values(account({ username: 'Alice' }))
+        .execute();
+      await assert.rejects(
+        s.db
+          .insertInto('accounts')
+          .values(account({ username: 'aLICE' }))
+          .execute(),
+      );
+      const n = await s.db
+        .selectFrom('accounts')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('username_key', '=', 'alice')
+        .executeTakeFirstOrThrow();
       assert.equal(Number(n.n), 1);
     });
 
     it('emails are normalised and unique (email_key)', async (s) => {
       assert.equal(normalizeEmail('  Bob@EXAMPLE.Test '), 'Bob@example.test');
-      await s.db.insertInto('accounts').values(account({ email: normalizeEmail('Bob@Example.TEST') })).execute();
-      await assert.rejects(s.db.insertInto('accounts').values(account({ email: normalizeEmail(' bob@example.test') })).execute());
+      await s.db
+        .insertInto('accounts')
+        .values(account({ email: normalizeEmail('Bob@Example.TEST') }))
+        .execute();
+      await assert.rejects(
+        s.db
+          .insertInto('accounts')
+          .values(account({ email: normalizeEmail(' bob@example.test') }))
+          .execute(),
+      );
       // accounts without an email do not collide with each other
-      await s.db.insertInto('accounts').values(account({ email: null })).execute();
-      await s.db.insertInto('accounts').values(account({ email: null })).execute();
+      await s.db
+        .insertInto('accounts')
+        .values(account({ email: null }))
+        .execute();
+      await s.db
+        .insertInto('accounts')
+        .values(account({ email: null }))
+        .execute();
     });
 
     it('find by username or email, whatever the case', async (s) => {
@@ -147,13 +193,21 @@ for (const engine of engines) {
           user_agent: null,
         })
         .execute();
-      const row = await s.db.selectFrom('sessions').selectAll().where('account_id', '=', a.id).executeTakeFirstOrThrow();
-      for (const col of ['created_at', 'last_seen_at', 'expires_at', 'auth_at'] as const) assert.equal(typeof row[col], 'number', col);
+      const row = await s.db
+        .selectFrom('sessions')
+        .selectAll()
+        .where('account_id', '=', a.id)
+        .executeTakeFirstOrThrow();
+      for (const col of ['created_at', 'last_seen_at', 'expires_at', 'auth_at'] as const)
+        assert.equal(typeof row[col], 'number', col);
       assert.equal(row.expires_at, 1_767_830_400_789);
       const acc = await s.db.selectFrom('accounts').selectAll().where('id', '=', a.id).executeTakeFirstOrThrow();
       assert.equal(acc.created_at, 1_767_225_600_123);
       assert.equal(typeof acc.is_staff, 'number');
-      const count = await s.db.selectFrom('accounts').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+      const count = await s.db
+        .selectFrom('accounts')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow();
       assert.ok(Number.isInteger(Number(count.n)));
     });
 
@@ -168,14 +222,21 @@ for (const engine of engines) {
         /boom/,
       );
       assert.equal(await s.db.selectFrom('accounts').select('id').where('id', '=', a.id).executeTakeFirst(), undefined);
-      const org = await s.db.selectFrom('organizations').select('name').where('id', '=', 'org_store_test').executeTakeFirstOrThrow();
+      const org = await s.db
+        .selectFrom('organizations')
+        .select('name')
+        .where('id', '=', 'org_store_test')
+        .executeTakeFirstOrThrow();
       assert.equal(org.name, 'Store test');
       // and a constraint violation inside a transaction rolls back the earlier insert too
       const b = account();
       await assert.rejects(
         s.db.transaction().execute(async (trx) => {
           await trx.insertInto('accounts').values(b).execute();
-          await trx.insertInto('accounts').values({ ...account(), username_key: b.username_key }).execute();
+          await trx
+            .insertInto('accounts')
+            .values({ ...account(), username_key: b.username_key })
+            .execute();
         }),
       );
       assert.equal(await s.db.selectFrom('accounts').select('id').where('id', '=', b.id).executeTakeFirst(), undefined);
@@ -185,7 +246,11 @@ for (const engine of engines) {
       const nasty = `x'); drop table accounts; -- <script>alert(1)</script> \u202e`;
       const a = account({ display_name: nasty });
       await s.db.insertInto('accounts').values(a).execute();
-      const row = await s.db.selectFrom('accounts').select('display_name').where('id', '=', a.id).executeTakeFirstOrThrow();
+      const row = await s.db
+        .selectFrom('accounts')
+        .select('display_name')
+        .where('id', '=', a.id)
+        .executeTakeFirstOrThrow();
       assert.equal(row.display_name, nasty);
       await sql`select 1`.execute(s.db);
     });
