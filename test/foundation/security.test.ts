@@ -136,6 +136,9 @@ describe('foundation security over HTTP', () => {
     assert.equal(me.headers.get('cache-control'), 'no-store');
     const settings = await c.get('/settings', { accept: 'text/html' });
     assert.equal(settings.status, 200);
+    assert.ok(settings.text.includes(a.username) && settings.text.includes(a.email), 'profile on /settings');
+    assert.ok(settings.text.includes(`<code>${server.base}</code>`), 'service endpoint URL on /settings');
+    assert.match(settings.text, /name="currentPassword"[^>]*type="password"|type="password"[^>]*name="currentPassword"/);
     assert.equal(settings.headers.get('cache-control'), 'no-store');
     const out = await c.delete('/api/v1/sessions/current');
     assert.equal(out.status, 204);
