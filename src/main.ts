@@ -8,6 +8,10 @@ const USAGE = `usage: latchkey <command>
   serve              start the service (default)
   migrate            apply database migrations and exit
   accounts flagged   list accounts flagged as possibly compromised
+  org create <slug> <name> [--display-name X] [--support-contact Y]
+                     create an organization
+  org add-admin <slug> <username|email> [--owner]
+                     make an account an admin (or owner) of an organization
   help               this text
 
 Configuration comes from LATCHKEY_* environment variables; see the README.`;

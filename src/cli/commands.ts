@@ -1,5 +1,7 @@
 import type { Config } from '../config/index.ts';
-import { closeDeps, createDeps } from '../deps.ts';
+import { systemContext } from '../context.ts';
+import { closeDeps, createDeps, type Deps } from '../deps.ts';
+import { AppError } from '../errors.ts';
 
 /** Administrative commands that need the full container (but no HTTP server). */
 export async function runAdminCommand(config: Config, command: string, args: string[], usage: string): Promise<number> {
@@ -17,9 +19,62 @@ export async function runAdminCommand(config: Config, command: string, args: str
         console.log(`${new Date(r.flagged_at as number).toISOString()}  ${r.username}  ${r.email ?? ''}  ${r.flag_reason ?? ''}`);
       return 0;
     }
+    if (command === 'org') return await orgCommand(d, args, usage);
     console.error(`unknown command: ${[command, ...args].join(' ')}\n\n${usage}`);
     return 2;
   } finally {
     await closeDeps(d);
   }
+}
+
+/** Values of `--name value` options, and the remaining positional arguments. */
+function options(args: string[]): { pos: string[]; opt: Record<string, string | true> } {
+  const pos: string[] = [];
+  const opt: Record<string, string | true> = {};
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (!a.startsWith('--')) pos.push(a);
+    else if (args[i + 1] !== undefined && !args[i + 1].startsWith('--')) opt[a.slice(2)] = args[++i];
+    else opt[a.slice(2)] = true;
+  }
+  return { pos, opt };
+}
+
+/**
+ * `latchkey org create <slug> <name> [--display-name X] [--support-contact Y]` and
+ * `latchkey org add-admin <slug> <username|email> [--owner]`: the only way to the first admin
+ * (ADM-04: there are no default credentials). Both are audited with the command line as actor.
+ */
+async function orgCommand(d: Deps, args: string[], usage: string): Promise<number> {
+  const [sub, ...rest] = args;
+  const { pos, opt } = options(rest);
+  const ctx = systemContext('cli');
+  try {
+    if (sub === 'create' && pos.length === 2) {
+      const org = await d.organizations.create(
+        {
+          slug: pos[0],
+          name: pos[1],
+          displayName: typeof opt['display-name'] === 'string' ? opt['display-name'] : undefined,
+          supportContact: typeof opt['support-contact'] === 'string' ? opt['support-contact'] : undefined,
+        },
+        ctx,
+      );
+      console.log(`created organization ${org.slug} (${org.name})`);
+      return 0;
+    }
+    if (sub === 'add-admin' && pos.length === 2) {
+      const role = opt.owner ? 'owner' : 'admin';
+      const account = await d.organizations.addAdmin(pos[0], pos[1], role, ctx);
+      console.log(`${account.username} is now ${role} of ${pos[0]}`);
+      return 0;
+    }
+  } catch (err) {
+    if (!(err instanceof AppError)) throw err;
+    console.error(err.detail ?? err.title);
+    return 1;
+  }
+  console.error(`usage: latchkey org create <slug> <name> [--display-name X] [--support-contact Y]
+       latchkey org add-admin <slug> <username|email> [--owner]\n\n${usage}`);
+  return 2;
 }
