@@ -31,15 +31,19 @@ export async function countMail(server: TestServer, pred: (m: { to: string; text
   return (await devMailbox(server)).filter(pred).length;
 }
 
-/** Waits for the (n+1)-th message matching and returns its first run of 6-10 digits. */
+/** Texts nextCode already handed out: dev-mailbox times come from the (fake) clock and can tie. */
+const handedOut = new Set<string>();
+
+/** Waits until more than `seen` messages match and returns the code of one not handed out before. */
 export async function nextCode(server: TestServer, pred: (m: { to: string; text: string; channel: string; subject: string }) => boolean, seen: number) {
   const deadline = Date.now() + 10_000;
   for (;;) {
     const all = (await devMailbox(server)).filter(pred);
-    // newest first
-    if (all.length > seen) {
-      const code = /\b(\d{6,10})\b/.exec(all[0].text)?.[1];
-      assert.ok(code, `a code in: ${all[0].text}`);
+    const fresh = all.filter((m) => !handedOut.has(m.text));
+    if (all.length > seen && fresh.length) {
+      handedOut.add(fresh[0].text);
+      const code = /\b(\d{6,10})\b/.exec(fresh[0].text)?.[1];
+      assert.ok(code, `a code in: ${fresh[0].text}`);
       return code;
     }
     if (Date.now() > deadline) throw new Error('no new code message');
