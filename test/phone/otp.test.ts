@@ -78,7 +78,7 @@ describe('email and SMS recovery codes (OTP-01..OTP-05) with an injected clock',
     const code = await nextCode(server, emailTo(a.email), seen);
     const other = await reset('boundB', 'email_otp');
     await outboxIdle(server);
-    for (const body of [
+    for (const body of <Record<string, string>[]>[
       { identifier: 'boundA', code, password: strongPassword() }, // no flow
       { identifier: 'boundA', code, flow: other.json.flow, password: strongPassword() }, // another flow
       { identifier: 'boundB', code, flow: r.json.flow, password: strongPassword() }, // REC-03 another account
