@@ -166,6 +166,32 @@ describe('email and SMS recovery codes (OTP-01..OTP-05) with an injected clock',
     assert.equal(await countMail(server, smsTo('+4915123456789')), seen, 'only the confirmation SMS went to the number');
   });
 
+  test('REC-02 the email link lives as long as the organization says (LATCHKEY_RESET_TTL until an admin sets it)', async () => {
+    const u = await signedInUser(server, 'linkttl');
+    const ttlOf = async () => {
+      await outboxIdle(server);
+      const acct = await server.deps.db.selectFrom('accounts').select('id').where('username', '=', 'linkttl').executeTakeFirstOrThrow();
+      const row = await server.deps.db
+        .selectFrom('recovery_codes')
+        .selectAll()
+        .where('account_id', '=', acct.id)
+        .where('method', '=', 'email_link')
+        .orderBy('created_at', 'desc')
+        .executeTakeFirstOrThrow();
+      return row.expires_at - row.created_at;
+    };
+    await server.client().post('/api/v1/password-resets', { identifier: u.username });
+    assert.equal(await ttlOf(), server.deps.config.resetTtl);
+    await setMethods({ methods: ['email_link', 'email_otp', 'sms_otp'], emailLinkTtl: 3600 });
+    try {
+      clock.advance(1);
+      await server.client().post('/api/v1/password-resets', { identifier: u.username });
+      assert.equal(await ttlOf(), 3_600_000);
+    } finally {
+      await setMethods({ methods: ['email_link', 'email_otp', 'sms_otp'] });
+    }
+  });
+
   test('a method the organization does not enable sends nothing', async () => {
     await setMethods({ methods: ['email_link'] });
     try {

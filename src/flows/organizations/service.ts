@@ -6,7 +6,7 @@ import { type Account, findAccountByIdentifier } from '../../store/accounts.ts';
 import { DEFAULT_ORG_SLUG, defaultOrgId } from '../../store/organizations.ts';
 import type { Database } from '../../store/schema.ts';
 import { newId } from '../../security/random.ts';
-import { parseStoredSettings, type RecoverySettings, validateSettings } from './settings.ts';
+import { DEFAULT_RECOVERY_SETTINGS, parseStoredSettings, type RecoverySettings, validateSettings } from './settings.ts';
 
 export interface Organization {
   id: string;
@@ -26,17 +26,22 @@ const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
  * organization may change its settings; every refusal is a 403 that is audited (ADM-05).
  */
 export class OrganizationService {
-  constructor(private readonly d: Deps) {}
+  /** What an organization that never saved a value gets; the link lifetime follows LATCHKEY_RESET_TTL. */
+  private readonly defaults: RecoverySettings;
+
+  constructor(private readonly d: Deps) {
+    this.defaults = { ...DEFAULT_RECOVERY_SETTINGS, emailLinkTtl: Math.max(1, Math.round(d.config.resetTtl / 1000)) };
+  }
 
   async bySlug(slug: string): Promise<Organization | undefined> {
     if (!SLUG.test(slug)) return undefined;
     const row = await this.d.db.selectFrom('organizations').selectAll().where('slug', '=', slug).executeTakeFirst();
-    return row && toOrg(row);
+    return row && toOrg(row, this.defaults);
   }
 
   async byId(id: string): Promise<Organization | undefined> {
     const row = await this.d.db.selectFrom('organizations').selectAll().where('id', '=', id).executeTakeFirst();
-    return row && toOrg(row);
+    return row && toOrg(row, this.defaults);
   }
 
   async defaultOrg(): Promise<Organization> {
@@ -53,7 +58,7 @@ export class OrganizationService {
   /** Recovery settings of an account's organization, read through `db` (a transaction, if inside one). */
   async recoveryFor(account: Pick<Account, 'org_id'>, db: Kysely<Database> = this.d.db): Promise<RecoverySettings> {
     const row = await db.selectFrom('organizations').select('recovery_settings').where('id', '=', account.org_id).executeTakeFirst();
-    return parseStoredSettings(row?.recovery_settings);
+    return parseStoredSettings(row?.recovery_settings, this.defaults);
   }
 
   async roleOf(orgId: string, accountId: string): Promise<OrgRole | undefined> {
@@ -146,20 +151,23 @@ export class OrganizationService {
   }
 }
 
-function toOrg(row: {
-  id: string;
-  slug: string;
-  name: string;
-  display_name: string;
-  support_contact: string | null;
-  recovery_settings: string;
-}): Organization {
+function toOrg(
+  row: {
+    id: string;
+    slug: string;
+    name: string;
+    display_name: string;
+    support_contact: string | null;
+    recovery_settings: string;
+  },
+  defaults: RecoverySettings,
+): Organization {
   return {
     id: row.id,
     slug: row.slug,
     name: row.name,
     displayName: row.display_name,
     supportContact: row.support_contact,
-    recovery: parseStoredSettings(row.recovery_settings),
+    recovery: parseStoredSettings(row.recovery_settings, defaults),
   };
 }

@@ -44,13 +44,13 @@ export const METHOD_LABELS: Record<RecoveryMethodId, string> = {
 };
 
 /** Reads stored JSON leniently: anything missing or out of bounds falls back to the default. */
-export function parseStoredSettings(json: string | null | undefined): RecoverySettings {
+export function parseStoredSettings(json: string | null | undefined, defaults: RecoverySettings = DEFAULT_RECOVERY_SETTINGS): RecoverySettings {
   let raw: Record<string, unknown> = {};
   try {
     const v = JSON.parse(json ?? '{}');
     if (v && typeof v === 'object') raw = v;
   } catch {}
-  const out: RecoverySettings = { ...DEFAULT_RECOVERY_SETTINGS };
+  const out: RecoverySettings = { ...defaults };
   if (Array.isArray(raw.methods)) {
     const m = RECOVERY_METHOD_IDS.filter((id) => (raw.methods as unknown[]).includes(id));
     if (m.length) out.methods = m;

@@ -32,7 +32,9 @@ export const emailLinkMethod: RecoveryMethod = {
     const now = d.clock.now();
     const token = newToken(d.random, 32); // 256 bits
     const code = newCode(d.random, RESET_CODE_ALPHABET, RESET_CODE_LENGTH); // 40 bits
-    const expiresAt = now + d.config.resetTtl;
+    // The organization's link lifetime (REC-02; LATCHKEY_RESET_TTL unless an admin set another).
+    const ttl = 1000 * (await d.organizations.recoveryFor(account, trx)).emailLinkTtl;
+    const expiresAt = now + ttl;
     await trx
       .insertInto('recovery_codes')
       .values({
@@ -59,7 +61,7 @@ export const emailLinkMethod: RecoveryMethod = {
       action: { label: 'Choose a new password', url: link },
       code: { label: `Or enter this code at ${d.config.publicUrl}/change-password`, value: formatResetCode(code) },
       after: [
-        `The link and the code expire in ${formatDuration(d.config.resetTtl)} (at ${formatTime(expiresAt)}) and work once.`,
+        `The link and the code expire in ${formatDuration(ttl)} (at ${formatTime(expiresAt)}) and work once.`,
         "Didn't ask for this? You can ignore this mail; your password has not changed.",
       ],
     });
