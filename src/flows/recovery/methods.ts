@@ -39,6 +39,8 @@ export interface RecoveryMethod {
    * a typed code for one row. Such rows are only compared when the completion names their flow.
    */
   codeHash?(d: Deps, row: { flow_id: string | null; account_id: string }, code: string): string;
+  /** extra limits on a request that chose this method (e.g. SMS sends per IP, OTP-05); throws 429 */
+  beforeRequest?(d: Deps, ctx: RequestContext, identifierKey: string): Promise<void>;
   /** the answer to a request that chose this method, when it differs from the email link's */
   requestedMessage?: string;
   issue(d: Deps, trx: Kysely<Database>, account: Account, flowId: string, ctx: RequestContext): Promise<void>;

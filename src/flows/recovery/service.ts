@@ -77,6 +77,7 @@ export class RecoveryService {
     const method = input.method ? recoveryMethod(str(input.method)) : undefined;
     if (input.method && !method)
       throw new AppError('validation_failed', undefined, { fields: [{ field: 'method', code: 'invalid', message: 'Choose a recovery method.' }] });
+    await method?.beforeRequest?.(d, ctx, identifierKey(identifier));
     const flowId = newId(d.random);
     await d.outbox.job(d.db, {
       kind: REQUEST_JOB,

@@ -45,6 +45,9 @@ export const smsOtpMethod: RecoveryMethod = {
   // An account without a confirmed number gets nothing, and the same answer (OTP-05, ENUM-02).
   canDeliver: (account: Account) => Boolean(account.phone && account.phone_verified_at),
   codeHash: otpHash,
+  // OTP-05: text messages cost money; sends are limited per client IP and per identifier
+  // before the request is even queued (the per-number and per-account caps apply when sending).
+  beforeRequest: (d: Deps, ctx: RequestContext, identifierKey: string) => d.guard.limit('otp_send', ctx, `reset:${identifierKey}`),
 
   async issue(d: Deps, trx: Kysely<Database>, account: Account, flowId: string, ctx: RequestContext): Promise<void> {
     const to = smsTarget(d, account);
