@@ -35,8 +35,31 @@ export function openStore(url: string): Store {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   return { db, engine: 'sqlite', close: () => db.destroy() };
+}
+
+/**
+ * Kysely's SQLite driver prepares every statement afresh; preparing cost more than running the
+ * query on hot paths such as the session lookup (see the bench). Statements are reused by SQL
+ * text (SQLite re-prepares them by itself after a schema change). Safe because better-sqlite3
+ * runs each statement to completion synchronously; nothing here streams (`iterate`).
+ */
+function withStatementCache(sqlite: SQLite.Database, max = 500) {
+  const cache = new Map<string, SQLite.Statement>();
+  return {
+    close: () => sqlite.close(),
+    prepare(query: string) {
+      let stmt = cache.get(query);
+      if (!stmt) {
+        stmt = sqlite.prepare(query);
+        // Queries with variable-length lists make new texts; a full cache starts over.
+        if (cache.size >= max) cache.clear();
+        cache.set(query, stmt);
+      }
+      return stmt;
+    },
+  };
 }
 
 class StaticProvider implements MigrationProvider {
