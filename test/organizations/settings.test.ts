@@ -149,6 +149,7 @@ describe('organizations: roles, recovery settings, CLI, organization-scoped page
   test('organization-scoped paths: /o/{slug}/forgot-password uses that organization; unknown slugs are 404', async () => {
     const html = (await server.client().get('/o/acme/forgot-password', { accept: 'text/html' })).text;
     assert.match(html, /action="\/o\/acme\/forgot-password"/);
+    assert.match(html, /Acme Corp/, 'the organization’s display name');
     assert.match(html, /<input type="hidden" name="method" value="email_link"/);
     assert.equal((await server.client().get('/o/nope/forgot-password', { accept: 'text/html' })).status, 404);
     const login = await server.client().get('/o/acme/login', { accept: 'text/html' });

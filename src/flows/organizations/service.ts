@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { RequestContext } from '../../context.ts';
 import type { Deps } from '../../deps.ts';
+import type { Branding } from '../../delivery/templates.ts';
 import { AppError } from '../../errors.ts';
 import { type Account, findAccountByIdentifier } from '../../store/accounts.ts';
 import { DEFAULT_ORG_SLUG, defaultOrgId } from '../../store/organizations.ts';
@@ -59,6 +60,12 @@ export class OrganizationService {
   async recoveryFor(account: Pick<Account, 'org_id'>, db: Kysely<Database> = this.d.db): Promise<RecoverySettings> {
     const row = await db.selectFrom('organizations').select('recovery_settings').where('id', '=', account.org_id).executeTakeFirst();
     return parseStoredSettings(row?.recovery_settings, this.defaults);
+  }
+
+  /** Mails to an account carry its organization's name and support contact. */
+  async brandFor(account: Pick<Account, 'org_id'>, db: Kysely<Database> = this.d.db): Promise<Branding> {
+    const row = await db.selectFrom('organizations').select(['display_name', 'support_contact']).where('id', '=', account.org_id).executeTakeFirst();
+    return { productName: row?.display_name || this.d.brand.productName, supportContact: row?.support_contact || this.d.brand.supportContact };
   }
 
   async roleOf(orgId: string, accountId: string): Promise<OrgRole | undefined> {

@@ -148,16 +148,17 @@ export class PhoneService {
   /** LOG-03: the email address and the old number hear of it, so a hijacker cannot do it quietly. */
   private async notify(trx: Kysely<Database>, auth: Authenticated, oldPhone: string | null, what: 'added' | 'changed' | 'removed', phone: string | null) {
     const d = this.d;
+    const brand = await d.organizations.brandFor(auth.account, trx);
     const line =
       what === 'removed'
         ? 'The mobile number was removed from your account.'
         : `The mobile number ${maskPhone(phone as string)} was ${what === 'added' ? 'added to' : 'set on'} your account.`;
     if (auth.account.email) {
-      const mail = renderMail(d.brand, {
+      const mail = renderMail(brand, {
         subject: 'Your mobile number was changed',
         title: `Mobile number ${what}`,
         lines: [line, 'It can be used to recover your account by text message.'],
-        after: [`Wasn't you? Change your password now and contact ${d.brand.supportContact}.`],
+        after: [`Wasn't you? Change your password now and contact ${brand.supportContact}.`],
       });
       await d.outbox.send(trx, { channel: 'email', kind: 'phone_changed', to: auth.account.email, ...mail });
     }
@@ -167,7 +168,7 @@ export class PhoneService {
         kind: 'phone_changed',
         to: oldPhone,
         subject: 'Mobile number changed',
-        text: `${d.config.productName}: this number was removed from the account ${auth.account.username}. Not you? Contact ${d.brand.supportContact}.`,
+        text: `${brand.productName}: this number was removed from the account ${auth.account.username}. Not you? Contact ${brand.supportContact}.`,
       });
   }
 }

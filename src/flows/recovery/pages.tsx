@@ -38,7 +38,7 @@ export async function renderForgot(
     o.status ?? 200,
     Page({
       title: 'Forgot password',
-      productName: d.config.productName,
+      productName: org.slug === DEFAULT_ORG_SLUG ? d.config.productName : org.displayName,
       children: (
         <>
           <Notice kind="error" text={o.error} />

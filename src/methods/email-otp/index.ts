@@ -10,7 +10,7 @@ import { insertOtp, otpHash } from './otp.ts';
 export const EMAIL_OTP_SENT = 'If an account matches, we sent a code to its email address. It can take a few minutes; check spam.';
 
 export async function sendEmailOtp(d: Deps, trx: Kysely<Database>, account: Account, to: string, code: string, expiresAt: number): Promise<void> {
-  const mail = renderMail(d.brand, {
+  const mail = renderMail(await d.organizations.brandFor(account, trx), {
     subject: 'Your password reset code',
     title: `Reset the password of ${account.username}`,
     lines: ['Someone (hopefully you) asked to reset the password of your account.', 'Enter this code on the page where you asked for it.'],
