@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { signedInUser, type User } from '../phone/helpers.ts';
-import { startTestServer, type TestServer } from '../support/server.ts';
+import { devMailbox, startTestServer, strongPassword, type TestServer, waitForDevMail } from '../support/server.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 /** The CLI reads every LATCHKEY_* variable; the test runner's own must not leak into it. */
@@ -146,16 +146,48 @@ describe('organizations: roles, recovery settings, CLI, organization-scoped page
     assert.match(html, /Email me a code/);
   });
 
+  test('an account registered into an organization recovers only by that organization’s methods', async () => {
+    const c = server.client();
+    const email = 'acmeuser@example.test';
+    const password = strongPassword();
+    assert.equal((await c.post('/api/v1/organizations/acme/registrations', { username: 'acmeuser', email, password })).status, 202);
+    assert.equal((await c.post('/api/v1/organizations/nope/registrations', { username: 'x1', email: 'x1@example.test', password })).status, 404);
+    const mail = await waitForDevMail(server, (m) => m.to === email);
+    const token = /\/activate\?token=([A-Za-z0-9_-]+)/.exec(mail.text)?.[1];
+    assert.equal((await c.post('/api/v1/activations', { token })).status, 200);
+    const r = cli('org', 'add-admin', 'acme', 'acmeuser', '--owner');
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal((await c.post('/api/v1/sessions', { identifier: 'acmeuser', password })).status, 201);
+    const put = await c.put('/api/v1/organizations/acme/recovery-settings', { methods: ['email_otp'] });
+    assert.equal(put.status, 200, put.text);
+    // the admin of acme is no admin of default
+    assert.equal((await c.put('/api/v1/organizations/default/recovery-settings', { methods: ['email_link'] })).status, 403);
+
+    const resetMails = async () => (await devMailbox(server)).filter((m) => m.to === email && /reset/i.test(m.subject)).length;
+    const before = await resetMails();
+    const link = await server.client().post('/api/v1/password-resets', { identifier: email, method: 'email_link' });
+    assert.equal(link.status, 202);
+    await new Promise((res) => setTimeout(res, 1000));
+    assert.equal(await resetMails(), before, 'acme does not enable email links');
+    const otp = await server.client().post('/api/v1/password-resets', { identifier: email, method: 'email_otp' });
+    assert.ok(otp.json.flow);
+    await waitForDevMail(server, (m) => m.to === email && m.subject.startsWith('Your password reset code'));
+    const code = await waitForDevMail(server, (m) => m.to === email && m.subject.startsWith('Your password reset code'));
+    assert.match(code.subject, /Acme Corp/);
+    assert.match(code.text, /help@acme\.test/);
+  });
+
   test('organization-scoped paths: /o/{slug}/forgot-password uses that organization; unknown slugs are 404', async () => {
     const html = (await server.client().get('/o/acme/forgot-password', { accept: 'text/html' })).text;
     assert.match(html, /action="\/o\/acme\/forgot-password"/);
     assert.match(html, /Acme Corp/, 'the organization’s display name');
-    assert.match(html, /<input type="hidden" name="method" value="email_link"/);
+    assert.match(html, /<input type="hidden" name="method" value="email_otp"/, 'acme (set above) offers only email codes');
     assert.equal((await server.client().get('/o/nope/forgot-password', { accept: 'text/html' })).status, 404);
     const login = await server.client().get('/o/acme/login', { accept: 'text/html' });
     assert.equal(login.status, 302);
-    const posted = await server.client().form('/o/acme/forgot-password', { identifier: 'someone', method: 'email_link' });
+    const posted = await server.client().form('/o/acme/forgot-password', { identifier: 'someone', method: 'email_otp' });
     assert.equal(posted.status, 200);
-    assert.match(posted.text, /If an account matches/);
+    assert.match(posted.text, /If an account matches, we sent a code to its email address/);
+    assert.match(posted.text, /href="\/o\/acme\/forgot-password">Try another method/);
   });
 });

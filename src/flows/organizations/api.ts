@@ -2,7 +2,8 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Deps } from '../../deps.ts';
 import { contextOf, requireAuth } from '../../web/request.ts';
-import { responses } from '../../web/schemas.ts';
+import { AppError } from '../../errors.ts';
+import { Captcha, Message, Password, responses, Str } from '../../web/schemas.ts';
 import { BOUNDS, RECOVERY_METHOD_IDS } from './settings.ts';
 
 const Int = (k: keyof typeof BOUNDS) => Type.Integer({ minimum: BOUNDS[k].min, maximum: BOUNDS[k].max, description: BOUNDS[k].label });
@@ -20,6 +21,25 @@ const Settings = Type.Object({
 const SlugParams = Type.Object({ slug: Type.String({ maxLength: 40 }) });
 
 export function registerOrganizationsApi(app: FastifyInstance, d: Deps): void {
+  app.post(
+    '/api/v1/organizations/:slug/registrations',
+    {
+      schema: {
+        tags: ['registration'],
+        summary: 'Register into an organization (same rules and answer as POST /registrations)',
+        params: SlugParams,
+        body: Type.Object({ username: Str(64, { minLength: 1 }), email: Str(320, { minLength: 1 }), password: Password, captcha: Captcha }),
+        response: responses({ 202: Message }, [400, 404, 409, 413, 429]),
+      },
+    },
+    async (req, reply) => {
+      const org = await d.organizations.bySlug((req.params as { slug: string }).slug);
+      if (!org) throw new AppError('not_found', 'No such organization.');
+      const body = req.body as { username: string; email: string; password: string; captcha?: string };
+      return reply.status(202).send(await d.registration.register({ ...body, orgId: org.id }, contextOf(req)));
+    },
+  );
+
   app.get(
     '/api/v1/organizations/:slug/recovery-settings',
     {
