@@ -2,7 +2,7 @@ import type { Kysely, Selectable } from 'kysely';
 import type { Deps } from '../../deps.ts';
 import type { RequestContext } from '../../context.ts';
 import { AppError } from '../../errors.ts';
-import { type Account, findAccount } from '../../store/accounts.ts';
+import type { Account } from '../../store/accounts.ts';
 import type { Database, SessionsTable } from '../../store/schema.ts';
 import { sha256 } from '../../security/hashing.ts';
 import { newId, newToken } from '../../security/random.ts';
@@ -61,18 +61,45 @@ export class SessionService {
   async authenticate(token: string | undefined): Promise<Authenticated | null> {
     if (!token || token.length > 128) return null;
     const now = this.d.clock.now();
-    const session = await this.d.db
+    // One query for session and account: this runs on every signed-in request (see the bench).
+    const row = await this.d.db
       .selectFrom('sessions')
-      .selectAll()
-      .where('token_hash', '=', sha256(token))
+      .innerJoin('accounts', 'accounts.id', 'sessions.account_id')
+      .selectAll('accounts')
+      .select([
+        'sessions.id as s_id',
+        'sessions.account_id as s_account_id',
+        'sessions.token_hash as s_token_hash',
+        'sessions.created_at as s_created_at',
+        'sessions.last_seen_at as s_last_seen_at',
+        'sessions.expires_at as s_expires_at',
+        'sessions.auth_at as s_auth_at',
+        'sessions.method as s_method',
+        'sessions.ip as s_ip',
+        'sessions.user_agent as s_user_agent',
+      ])
+      .where('sessions.token_hash', '=', sha256(token))
       .executeTakeFirst();
-    if (!session) return null;
+    if (!row) return null;
+    const { s_id, s_account_id, s_token_hash, s_created_at, s_last_seen_at, s_expires_at, s_auth_at, s_method, s_ip, s_user_agent, ...account } = row;
+    // A column added to sessions must be added above too: this line stops compiling until it is.
+    const session: Session = {
+      id: s_id,
+      account_id: s_account_id,
+      token_hash: s_token_hash,
+      created_at: s_created_at,
+      last_seen_at: s_last_seen_at,
+      expires_at: s_expires_at,
+      auth_at: s_auth_at,
+      method: s_method,
+      ip: s_ip,
+      user_agent: s_user_agent,
+    } satisfies Record<keyof Session, unknown>;
     if (session.expires_at <= now || session.last_seen_at + this.d.config.session.idleTtl <= now) {
       await this.d.db.deleteFrom('sessions').where('id', '=', session.id).execute();
       return null;
     }
-    const account = await findAccount(this.d.db, session.account_id);
-    if (!account || account.status !== 'active') return null;
+    if (account.status !== 'active') return null;
     if (now - session.last_seen_at > TOUCH_EVERY_MS) {
       await this.d.db.updateTable('sessions').set({ last_seen_at: now }).where('id', '=', session.id).execute();
       session.last_seen_at = now;
