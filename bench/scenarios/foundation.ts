@@ -1,8 +1,9 @@
 import { availableParallelism } from 'node:os';
+import pg from 'pg';
 import { loadConfig } from '../../src/config/index.ts';
 import { PasswordHasher } from '../../src/security/password-hash.ts';
 import { activeAccounts, sessionCookie } from '../lib/accounts.ts';
-import { load, round } from '../lib/load.ts';
+import { type LoadResult, load, round } from '../lib/load.ts';
 import type { Scenario } from '../lib/scenario.ts';
 import { startBare, startService } from '../lib/service.ts';
 
@@ -61,39 +62,72 @@ const signIn: Scenario = {
   },
 };
 
-const currentSession: Scenario = {
-  name: 'session',
-  description: 'GET /api/v1/sessions/current at 50 connections next to a bare Fastify route started the same way',
-  async run({ seconds }) {
-    const connections = 50;
-    const svc = await startService({}, process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir=bench/results/profiles'] : []);
-    let current: Awaited<ReturnType<typeof load>>;
-    try {
-      const [a] = await activeAccounts(svc, 1, 'session');
-      const cookie = await sessionCookie(svc, a);
-      const opts = { url: `${svc.base}/api/v1/sessions/current`, connections, headers: { cookie } };
-      await load({ ...opts, duration: 2 });
-      current = await load({ ...opts, duration: seconds });
-    } finally {
-      await svc.stop();
-    }
-    const bare = await startBare();
-    let bareResult: Awaited<ReturnType<typeof load>>;
-    try {
-      await load({ url: `${bare.base}/bare`, connections, duration: 2 });
-      bareResult = await load({ url: `${bare.base}/bare`, connections, duration: seconds });
-    } finally {
-      await bare.stop();
-    }
-    const ratio = round(current.reqPerSec / bareResult.reqPerSec, 3);
-    return {
-      figures: { current, bare: bareResult, ratio, cpus: availableParallelism() },
-      targets: [
-        { name: 'sessions/current req/s vs bare Fastify', target: '>= 0.60', measured: ratio, met: ratio >= 0.6 && current.non2xx === 0 },
-        { name: 'sessions/current p99 latency, ms', target: '<= 10', measured: current.latencyMs.p99, met: current.latencyMs.p99 <= 10 },
-      ],
-    };
-  },
-};
+const PG_ADMIN_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
-export const scenarios: Scenario[] = [signIn, currentSession];
+/** A throw-away PostgreSQL database for one scenario. */
+async function freshPostgres(): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `latchkey_bench_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+  const admin = new pg.Client({ connectionString: PG_ADMIN_URL, connectionTimeoutMillis: 3000 });
+  await admin.connect();
+  await admin.query(`create database ${name}`);
+  await admin.end();
+  const u = new URL(PG_ADMIN_URL);
+  u.pathname = `/${name}`;
+  return {
+    url: u.toString(),
+    async drop() {
+      const a = new pg.Client({ connectionString: PG_ADMIN_URL });
+      await a.connect();
+      await a.query(`drop database if exists ${name} with (force)`);
+      await a.end();
+    },
+  };
+}
+
+function currentSession(engine: 'sqlite' | 'postgres'): Scenario {
+  return {
+    name: engine === 'sqlite' ? 'session' : 'session-pg',
+    description: `GET /api/v1/sessions/current at 50 connections on ${engine === 'sqlite' ? 'SQLite' : 'PostgreSQL'} next to a bare Fastify route started the same way`,
+    async run({ seconds }) {
+      const connections = 50;
+      const db = engine === 'postgres' ? await freshPostgres() : undefined;
+      let current: LoadResult;
+      try {
+        const svc = await startService(
+          db ? { LATCHKEY_DATABASE_URL: db.url } : {},
+          process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir=bench/results/profiles'] : [],
+        );
+        try {
+          const [a] = await activeAccounts(svc, 1, 'session');
+          const cookie = await sessionCookie(svc, a);
+          const opts = { url: `${svc.base}/api/v1/sessions/current`, connections, headers: { cookie } };
+          await load({ ...opts, duration: 2 });
+          current = await load({ ...opts, duration: seconds });
+        } finally {
+          await svc.stop();
+        }
+      } finally {
+        await db?.drop();
+      }
+      const bare = await startBare();
+      let bareResult: LoadResult;
+      try {
+        await load({ url: `${bare.base}/bare`, connections, duration: 2 });
+        bareResult = await load({ url: `${bare.base}/bare`, connections, duration: seconds });
+      } finally {
+        await bare.stop();
+      }
+      const ratio = round(current.reqPerSec / bareResult.reqPerSec, 3);
+      return {
+        figures: { engine, current, bare: bareResult, ratio, cpus: availableParallelism() },
+        targets: [
+          { name: 'sessions/current req/s vs bare Fastify', target: '>= 0.60', measured: ratio, met: ratio >= 0.6 && current.non2xx === 0 },
+          { name: 'sessions/current p99 latency, ms', target: '<= 10', measured: current.latencyMs.p99, met: current.latencyMs.p99 <= 10 },
+        ],
+      };
+    },
+  };
+}
+
+// session-pg needs PostgreSQL (BENCH_PG_URL, default the local trust-auth server); it makes and drops its own database.
+export const scenarios: Scenario[] = [signIn, currentSession('sqlite'), currentSession('postgres')];
