@@ -102,6 +102,10 @@ export class DeliveryWorker {
       await Promise.all(rows.map((r) => this.process(r)));
       total += rows.length;
       if (this.stopped) return total;
+      // On SQLite every query is synchronous, so a backlog of jobs that touch only the database
+      // would drain in one unbroken chain of microtasks and starve HTTP until it is empty. Give
+      // the event loop a turn between batches: the response must never wait on the outbox.
+      await new Promise<void>((r) => setImmediate(r));
     }
   }
 
