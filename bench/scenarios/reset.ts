@@ -14,6 +14,7 @@ import type { Scenario } from '../lib/scenario.ts';
 import { type Child, startService } from '../lib/service.ts';
 
 const ACCOUNTS = 20;
+const PAUSE_MS = 20;
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -82,12 +83,15 @@ const timing: Scenario = {
       for (let n = 0; n < 200; n++) {
         if (n % 2) tE.push(await timedRequest(svc.base, existing[n % ACCOUNTS]));
         else tU.push(await timedRequest(svc.base, unknown[n % ACCOUNTS]));
+        // The background job of an existing account (token, mail, SMTP) would otherwise land on
+        // the next request, which is always the other kind; the pause measures each response alone.
+        await new Promise((r) => setTimeout(r, PAUSE_MS));
       }
       const existingMedianMs = round(median(tE), 3);
       const unknownMedianMs = round(median(tU), 3);
       const differencePct = round((Math.abs(existingMedianMs - unknownMedianMs) / Math.min(existingMedianMs, unknownMedianMs)) * 100, 2);
       return {
-        figures: { existingMedianMs, unknownMedianMs, differencePct, requests: 200 },
+        figures: { existingMedianMs, unknownMedianMs, differencePct, requests: 200, pauseBetweenMs: PAUSE_MS },
         targets: [{ name: 'median difference existing vs unknown (%)', target: '<= 5', measured: differencePct, met: differencePct <= 5 }],
       };
     }),
