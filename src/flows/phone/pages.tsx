@@ -27,7 +27,7 @@ async function phoneSection(d: Deps, auth: Authenticated, flash: string | undefi
   const smsMissing = org.recovery.methods.includes('sms_otp') && !verified;
   return (
     <>
-      <Notice kind="success" text={flash ? FLASH[flash] : undefined} />
+      <Notice kind="success" text={flash && Object.hasOwn(FLASH, flash) ? FLASH[flash] : undefined} />
       <section class="card" aria-labelledby="recovery-methods-h">
         <h2 id="recovery-methods-h">Recovery methods</h2>
         {usable.length ? (
