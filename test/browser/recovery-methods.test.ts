@@ -86,7 +86,7 @@ describe('recovery methods in Chromium: admin settings, chooser, SMS and email c
     await p2.getByLabel('Username or email address').fill(u.username);
     await p2.getByLabel('Text me a code').check();
     const seen2 = await countMail(server, smsTo('+447911123456'));
-    await p2.getByRole('button', { name: 'Request Password Reset' }).click();
+    await p2.getByRole('button', { name: 'Proceed' }).click();
     await p2.getByText('we sent a code to it by text message').waitFor();
     await noSeriousA11y(p2, 'SMS code page');
     await screenshot(p2, 'recovery-methods-04-sms-code');
@@ -111,7 +111,7 @@ describe('recovery methods in Chromium: admin settings, chooser, SMS and email c
     await page.getByLabel('Username or email address').fill(u.email);
     await page.getByLabel('Email me a code').check();
     const seen = await countMail(server, emailCode(u.email));
-    await page.getByRole('button', { name: 'Request Password Reset' }).click();
+    await page.getByRole('button', { name: 'Proceed' }).click();
     await page.getByText('If an account matches, we sent a code to its email address.').waitFor();
     const first = await nextCode(server, emailCode(u.email), seen);
     await page.getByRole('button', { name: 'Resend code' }).click();

@@ -47,8 +47,8 @@ export async function renderForgot(
             <Field name="identifier" label="Username or email address" value={o.identifier} autocomplete="username" autofocus maxlength={320} />
             {recoveryChooser(org)}
             {CaptchaSlot(d)}
-            <button type="submit" class="primary">
-              Request Password Reset
+            <button type="submit" class="primary" safe>
+              {org.recovery.methods.length > 1 ? 'Proceed' : 'Request Password Reset'}
             </button>
             <p class="links">
               <a href="/change-password">Already have a code?</a>
