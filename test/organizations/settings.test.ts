@@ -184,7 +184,8 @@ describe('organizations: roles, recovery settings, CLI, organization-scoped page
     assert.match(html, /<input type="hidden" name="method" value="email_otp"/, 'acme (set above) offers only email codes');
     assert.equal((await server.client().get('/o/nope/forgot-password', { accept: 'text/html' })).status, 404);
     const login = await server.client().get('/o/acme/login', { accept: 'text/html' });
-    assert.equal(login.status, 302);
+    assert.equal(login.status, 200);
+    assert.match(login.text, /href="\/o\/acme\/forgot-password"/, 'the org sign-in page leads to its own recovery');
     const posted = await server.client().form('/o/acme/forgot-password', { identifier: 'someone', method: 'email_otp' });
     assert.equal(posted.status, 200);
     assert.match(posted.text, /If an account matches, we sent a code to its email address/);

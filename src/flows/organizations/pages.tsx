@@ -5,6 +5,8 @@ import { Html, Notice, Page } from '../../web/layout.tsx';
 import { contextOf, field } from '../../web/request.ts';
 import { pageAuth } from '../account/pages.tsx';
 import { forgotPasswordPost, renderForgot } from '../recovery/pages.tsx';
+import { registerPost, renderRegister } from '../registration/pages.tsx';
+import { renderLogin } from '../signin/pages.tsx';
 import type { Authenticated } from '../sessions/service.ts';
 import type { Organization } from './service.ts';
 import { BOUNDS, METHOD_LABELS, RECOVERY_METHOD_IDS, type RecoverySettings } from './settings.ts';
@@ -105,11 +107,25 @@ export function registerOrganizationsPages(app: FastifyInstance, d: Deps): void 
     const org = await orgOf(req, reply);
     return org ? forgotPasswordPost(d, req, reply, org) : reply;
   });
-  for (const page of ['login', 'register', 'change-password'])
-    app.get(`/o/:slug/${page}`, { schema: { hide: true } }, async (req, reply) => {
-      const org = await orgOf(req, reply);
-      return org ? reply.redirect(`/${page}`, 302) : reply;
-    });
+  // Sign-in itself is the same for every organization (identifiers are unique across the
+  // install); the page wears the organization's name and links to its own recovery and sign-up.
+  app.get('/o/:slug/login', { schema: { hide: true } }, async (req, reply) => {
+    const org = await orgOf(req, reply);
+    return org ? renderLogin(d, reply, { org }) : reply;
+  });
+  app.get('/o/:slug/register', { schema: { hide: true } }, async (req, reply) => {
+    const org = await orgOf(req, reply);
+    return org ? renderRegister(d, reply, { org }) : reply;
+  });
+  app.post('/o/:slug/register', { schema: { hide: true } }, async (req, reply) => {
+    const org = await orgOf(req, reply);
+    return org ? registerPost(d, req, reply, org) : reply;
+  });
+  // Codes are bound to the account, not the organization: the shared code page serves everyone.
+  app.get('/o/:slug/change-password', { schema: { hide: true } }, async (req, reply) => {
+    const org = await orgOf(req, reply);
+    return org ? reply.redirect('/change-password', 302) : reply;
+  });
 
   app.get('/admin/organization', { schema: { hide: true } }, async (req, reply) => {
     const auth = await pageAuth(d, req, reply);

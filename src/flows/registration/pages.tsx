@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Deps } from '../../deps.ts';
 import { AppError, pageMessage } from '../../errors.ts';
 import { CaptchaSlot } from '../../web/captcha-slot.tsx';
@@ -7,18 +7,32 @@ import { contextOf, field } from '../../web/request.ts';
 
 void Html;
 
-function renderRegister(d: Deps, reply: FastifyReply, o: { username?: string; email?: string; error?: string; status?: number }) {
+/** An organization's context (/o/{slug}/register): new accounts join it and the page wears its name. */
+export interface OrgContext {
+  id: string;
+  slug: string;
+  displayName: string;
+}
+
+const orgPath = (org: OrgContext | undefined, page: string) => (org ? `/o/${encodeURIComponent(org.slug)}/${page}` : `/${page}`);
+
+export function renderRegister(
+  d: Deps,
+  reply: FastifyReply,
+  o: { username?: string; email?: string; error?: string; status?: number; org?: OrgContext },
+) {
   return reply
     .status(o.status ?? 200)
     .type('text/html; charset=utf-8')
     .send(
       Page({
         title: 'Create an account',
-        productName: d.config.productName,
+        productName: o.org?.displayName ?? d.config.productName,
+        orgPrefix: o.org ? `/o/${encodeURIComponent(o.org.slug)}` : '',
         children: (
           <>
             <Notice kind="error" text={o.error} />
-            <form method="post" action="/register" class="card" novalidate>
+            <form method="post" action={orgPath(o.org, 'register')} class="card" novalidate>
               <Field name="username" label="Username" value={o.username} autocomplete="username" autofocus maxlength={32} hint="3 to 32 letters, digits, dots, dashes or underscores." />
               <Field name="email" label="Email address" type="email" value={o.email} autocomplete="email" maxlength={254} />
               <Field name="password" label="Password" type="password" autocomplete="new-password" policy />
@@ -28,7 +42,7 @@ function renderRegister(d: Deps, reply: FastifyReply, o: { username?: string; em
                 Create account
               </button>
               <p class="links">
-                <a href="/login">Already have an account? Sign in</a>
+                <a href={orgPath(o.org, 'login')}>Already have an account? Sign in</a>
               </p>
             </form>
           </>
@@ -73,41 +87,44 @@ function renderActivate(d: Deps, reply: FastifyReply, o: { token?: string; ident
     );
 }
 
+export async function registerPost(d: Deps, req: FastifyRequest, reply: FastifyReply, org?: OrgContext) {
+  const input = {
+    username: field(req.body, 'username', 64),
+    email: field(req.body, 'email', 320),
+    password: field(req.body, 'password', 1024),
+    passwordConfirm: field(req.body, 'passwordConfirm', 1024),
+    captcha: field(req.body, 'altcha', 20000) || field(req.body, 'captcha', 20000) || undefined,
+    orgId: org?.id,
+  };
+  try {
+    const { message } = await d.registration.register(input, contextOf(req));
+    return reply
+      .status(200)
+      .type('text/html; charset=utf-8')
+      .send(
+        Page({
+          title: 'Check your email',
+          productName: org?.displayName ?? d.config.productName,
+          children: (
+            <>
+              <Notice kind="success" text={message} />
+              <p>
+                It can take a few minutes; check your spam folder too. Have the code? <a href="/activate">Enter it here</a>.
+              </p>
+            </>
+          ),
+        }),
+      );
+  } catch (err) {
+    if (!(err instanceof AppError)) throw err;
+    return renderRegister(d, reply, { username: input.username, email: input.email, error: pageMessage(err), status: err.status, org });
+  }
+}
+
 export function registerRegistrationPages(app: FastifyInstance, d: Deps): void {
   app.get('/register', { schema: { hide: true } }, async (_req, reply) => renderRegister(d, reply, {}));
 
-  app.post('/register', { schema: { hide: true } }, async (req, reply) => {
-    const input = {
-      username: field(req.body, 'username', 64),
-      email: field(req.body, 'email', 320),
-      password: field(req.body, 'password', 1024),
-      passwordConfirm: field(req.body, 'passwordConfirm', 1024),
-      captcha: field(req.body, 'altcha', 20000) || field(req.body, 'captcha', 20000) || undefined,
-    };
-    try {
-      const { message } = await d.registration.register(input, contextOf(req));
-      return reply
-        .status(200)
-        .type('text/html; charset=utf-8')
-        .send(
-          Page({
-            title: 'Check your email',
-            productName: d.config.productName,
-            children: (
-              <>
-                <Notice kind="success" text={message} />
-                <p>
-                  It can take a few minutes; check your spam folder too. Have the code? <a href="/activate">Enter it here</a>.
-                </p>
-              </>
-            ),
-          }),
-        );
-    } catch (err) {
-      if (!(err instanceof AppError)) throw err;
-      return renderRegister(d, reply, { username: input.username, email: input.email, error: pageMessage(err), status: err.status });
-    }
-  });
+  app.post('/register', { schema: { hide: true } }, async (req, reply) => registerPost(d, req, reply));
 
   app.get('/activate', { schema: { hide: true } }, async (req, reply) => {
     const token = (req.query as Record<string, unknown>)?.token;

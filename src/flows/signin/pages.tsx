@@ -19,8 +19,17 @@ const MESSAGES: Record<string, string> = {
 export async function renderLogin(
   d: Deps,
   reply: FastifyReply,
-  o: { identifier?: string; error?: string; info?: string; status?: number; captcha?: boolean },
+  o: {
+    identifier?: string;
+    error?: string;
+    info?: string;
+    status?: number;
+    captcha?: boolean;
+    /** an organization's context (/o/{slug}/login): its name, and links to its own pages */
+    org?: { slug: string; displayName: string };
+  },
 ) {
+  const prefix = o.org ? `/o/${encodeURIComponent(o.org.slug)}` : '';
   const extras = await Promise.all(loginExtras.map((x) => x(d)));
   return reply
     .status(o.status ?? 200)
@@ -28,7 +37,8 @@ export async function renderLogin(
     .send(
       Page({
         title: 'Sign in',
-        productName: d.config.productName,
+        productName: o.org?.displayName ?? d.config.productName,
+        orgPrefix: prefix,
         children: (
           <>
             <Notice kind="error" text={o.error} />
@@ -41,8 +51,8 @@ export async function renderLogin(
                 Sign in
               </button>
               <p class="links">
-                <a href="/forgot-password">Forgot password?</a>
-                <a href="/register">Create an account</a>
+                <a href={`${prefix}/forgot-password`}>Forgot password?</a>
+                <a href={`${prefix}/register`}>Create an account</a>
               </p>
             </form>
             {extras.join('') as 'safe'}
