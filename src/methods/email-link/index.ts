@@ -54,15 +54,24 @@ export const emailLinkMethod: RecoveryMethod = {
       .execute();
     // REC-05: always the configured public URL, never the Host of the request that asked.
     const link = `${d.config.publicUrl}${RESET_LINK_PATH}?token=${encodeURIComponent(token)}`;
-    const mail = renderMail(d.brand, {
-      subject: 'Reset your password',
-      title: `Reset the password of ${account.username}`,
-      lines: ['Someone (hopefully you) asked to reset the password of your account.', 'Choose a new password with the button below.'],
-      action: { label: 'Choose a new password', url: link },
+    // An account made from an external sign-in has no password yet: the same link sets its first one.
+    const first = account.password_hash === null;
+    const mail = renderMail(await d.organizations.brandFor(account, trx), {
+      subject: first ? 'Set a password for your account' : 'Reset your password',
+      title: first ? `Set a password for ${account.username}` : `Reset the password of ${account.username}`,
+      lines: first
+        ? [
+            'Someone (hopefully you) asked to set a password for your account. It has none yet: you sign in with a linked external account.',
+            'Choose your first password with the button below; you can keep signing in with your external account too.',
+          ]
+        : ['Someone (hopefully you) asked to reset the password of your account.', 'Choose a new password with the button below.'],
+      action: { label: first ? 'Choose a password' : 'Choose a new password', url: link },
       code: { label: `Or enter this code at ${d.config.publicUrl}/change-password`, value: formatResetCode(code) },
       after: [
         `The link and the code expire in ${formatDuration(ttl)} (at ${formatTime(expiresAt)}) and work once.`,
-        "Didn't ask for this? You can ignore this mail; your password has not changed.",
+        first
+          ? "Didn't ask for this? You can ignore this mail; nothing has changed."
+          : "Didn't ask for this? You can ignore this mail; your password has not changed.",
       ],
     });
     await d.outbox.send(trx, { channel: 'email', kind: 'password_reset', to: account.email as string, ...mail });
