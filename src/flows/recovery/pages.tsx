@@ -47,7 +47,7 @@ export async function renderForgot(
             <Field name="identifier" label="Username or email address" value={o.identifier} autocomplete="username" autofocus maxlength={320} />
             {recoveryChooser(org)}
             {CaptchaSlot(d)}
-            <button type="submit" class="primary" safe>
+            <button type="submit" class="primary">
               {org.recovery.methods.length > 1 ? 'Proceed' : 'Request Password Reset'}
             </button>
             <p class="links">
