@@ -10,20 +10,9 @@ import { settingsSections } from '../../web/extras.ts';
 import { Field, Html, Notice, Page } from '../../web/layout.tsx';
 import { contextOf, field } from '../../web/request.ts';
 import { pageAuth, renderSettings } from '../account/pages.tsx';
-import { RESET_DONE } from './service.ts';
+import { renderResetDone, resetHtml } from './page-parts.tsx';
 
 void Html;
-
-// Reset pages carry secrets in the URL or the form: never cached, never sent on as a referrer
-// (REC-05; helmet already sets no-referrer everywhere, this keeps it true if that changes).
-function html(reply: FastifyReply, status: number, body: string) {
-  return reply
-    .status(status)
-    .header('cache-control', 'no-store')
-    .header('referrer-policy', 'no-referrer')
-    .type('text/html; charset=utf-8')
-    .send(body);
-}
 
 /** `org` (default: the default organization) decides which methods the form offers. */
 export async function renderForgot(
@@ -33,7 +22,7 @@ export async function renderForgot(
 ) {
   const org = o.org ?? (await d.organizations.defaultOrg());
   const action = org.slug === DEFAULT_ORG_SLUG ? '/forgot-password' : `/o/${org.slug}/forgot-password`;
-  return html(
+  return resetHtml(
     reply,
     o.status ?? 200,
     Page({
@@ -62,7 +51,7 @@ export async function renderForgot(
 }
 
 function renderSent(d: Deps, reply: FastifyReply, message: string) {
-  return html(
+  return resetHtml(
     reply,
     200,
     Page({
@@ -82,7 +71,7 @@ function renderSent(d: Deps, reply: FastifyReply, message: string) {
 }
 
 function renderDeadLink(d: Deps, reply: FastifyReply, status: number) {
-  return html(
+  return resetHtml(
     reply,
     status,
     Page({
@@ -104,7 +93,7 @@ function renderDeadLink(d: Deps, reply: FastifyReply, status: number) {
 }
 
 function renderNewPassword(d: Deps, reply: FastifyReply, o: { token: string; error?: string; status?: number }) {
-  return html(
+  return resetHtml(
     reply,
     o.status ?? 200,
     Page({
@@ -128,7 +117,7 @@ function renderNewPassword(d: Deps, reply: FastifyReply, o: { token: string; err
 }
 
 function renderChangeWithCode(d: Deps, reply: FastifyReply, o: { identifier?: string; error?: string; status?: number }) {
-  return html(
+  return resetHtml(
     reply,
     o.status ?? 200,
     Page({
@@ -150,27 +139,6 @@ function renderChangeWithCode(d: Deps, reply: FastifyReply, o: { identifier?: st
             </p>
           </form>
         </>
-      ),
-    }),
-  );
-}
-
-function renderDone(d: Deps, reply: FastifyReply) {
-  return html(
-    reply,
-    200,
-    Page({
-      title: 'Password changed',
-      productName: d.config.productName,
-      children: (
-        <div class="card">
-          <Notice kind="success" text={RESET_DONE} />
-          <form method="get" action="/login">
-            <button type="submit" class="primary">
-              Login again
-            </button>
-          </form>
-        </div>
       ),
     }),
   );
@@ -217,7 +185,7 @@ function registerRecoveryLinkPages(app: FastifyInstance, d: Deps): void {
     const passwordConfirm = field(req.body, 'passwordConfirm', 1024);
     try {
       await d.recovery.complete({ token, password, passwordConfirm }, contextOf(req));
-      return renderDone(d, reply);
+      return renderResetDone(d, reply);
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
       if (err.code === 'invalid_token') return renderDeadLink(d, reply, err.status);
@@ -237,7 +205,7 @@ function registerRecoveryLinkPages(app: FastifyInstance, d: Deps): void {
       return renderChangeWithCode(d, reply, { identifier, error: 'Enter your username or email address and the code from the mail.', status: 400 });
     try {
       await d.recovery.complete({ identifier, code, password, passwordConfirm }, contextOf(req));
-      return renderDone(d, reply);
+      return renderResetDone(d, reply);
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
       if (err.extra.retryAfter !== undefined) reply.header('Retry-After', String(Math.ceil(err.extra.retryAfter)));

@@ -3,7 +3,7 @@ import type { Deps } from '../../deps.ts';
 import { AppError, pageMessage } from '../../errors.ts';
 import type { Organization } from '../../flows/organizations/service.ts';
 import { METHOD_LABELS } from '../../flows/organizations/settings.ts';
-import { RESET_DONE } from '../../flows/recovery/service.ts';
+import { renderResetDone, resetHtml } from '../../flows/recovery/page-parts.tsx';
 import { Field, Html, Notice, Page } from '../../web/layout.tsx';
 import { contextOf, field } from '../../web/request.ts';
 import { requestResend } from './setup.ts';
@@ -12,15 +12,6 @@ void Html;
 
 // The code page of the email and SMS code methods: code + new password, "Resend code" and
 // "Try another method". It carries the flow id the request answered with (OTP-03).
-
-function html(reply: FastifyReply, status: number, body: string) {
-  return reply
-    .status(status)
-    .header('cache-control', 'no-store')
-    .header('referrer-policy', 'no-referrer')
-    .type('text/html; charset=utf-8')
-    .send(body);
-}
 
 /** The method choice on /forgot-password: it depends only on the organization (ENUM-02). */
 export function recoveryChooser(org: Organization): JSX.Element {
@@ -63,7 +54,7 @@ export interface OtpEntry {
 
 export function renderOtpEntry(d: Deps, reply: FastifyReply, o: OtpEntry) {
   const sms = o.method === 'sms_otp';
-  return html(
+  return resetHtml(
     reply,
     o.status ?? 200,
     Page({
@@ -136,24 +127,7 @@ export function registerOtpPages(app: FastifyInstance, d: Deps): void {
         },
         contextOf(req),
       );
-      return html(
-        reply,
-        200,
-        Page({
-          title: 'Password changed',
-          productName: d.config.productName,
-          children: (
-            <div class="card">
-              <Notice kind="success" text={RESET_DONE} />
-              <form method="get" action="/login">
-                <button type="submit" class="primary">
-                  Login again
-                </button>
-              </form>
-            </div>
-          ),
-        }),
-      );
+      return renderResetDone(d, reply);
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
       if (err.extra.retryAfter !== undefined) reply.header('Retry-After', String(Math.ceil(err.extra.retryAfter)));

@@ -1,0 +1,42 @@
+import type { FastifyReply } from 'fastify';
+import type { Deps } from '../../deps.ts';
+import { Html, Notice, Page } from '../../web/layout.tsx';
+import { RESET_DONE } from './service.ts';
+
+void Html;
+
+/**
+ * Reset pages carry secrets in the URL or the form: never cached, never sent on as a referrer
+ * (REC-05; helmet already sets no-referrer everywhere, this keeps it true if that changes).
+ * Shared by the link/code pages and the OTP methods' pages.
+ */
+export function resetHtml(reply: FastifyReply, status: number, body: string) {
+  return reply
+    .status(status)
+    .header('cache-control', 'no-store')
+    .header('referrer-policy', 'no-referrer')
+    .type('text/html; charset=utf-8')
+    .send(body);
+}
+
+/** After any successful reset: no session (REC-07), just the way back to sign in. */
+export function renderResetDone(d: Deps, reply: FastifyReply) {
+  return resetHtml(
+    reply,
+    200,
+    Page({
+      title: 'Password changed',
+      productName: d.config.productName,
+      children: (
+        <div class="card">
+          <Notice kind="success" text={RESET_DONE} />
+          <form method="get" action="/login">
+            <button type="submit" class="primary">
+              Login again
+            </button>
+          </form>
+        </div>
+      ),
+    }),
+  );
+}
