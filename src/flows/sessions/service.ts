@@ -29,8 +29,32 @@ export interface Authenticated {
 // the idle timeout is a fair price for session checks that stay reads.
 const TOUCH_EVERY_MS = 60_000;
 
+/** Session + account by token hash; compiled once, the hash is its only parameter. */
+function lookupQuery(db: Kysely<Database>) {
+  return db
+    .selectFrom('sessions')
+    .innerJoin('accounts', 'accounts.id', 'sessions.account_id')
+    .selectAll('accounts')
+    .select([
+      'sessions.id as s_id',
+      'sessions.account_id as s_account_id',
+      'sessions.token_hash as s_token_hash',
+      'sessions.created_at as s_created_at',
+      'sessions.last_seen_at as s_last_seen_at',
+      'sessions.expires_at as s_expires_at',
+      'sessions.auth_at as s_auth_at',
+      'sessions.method as s_method',
+      'sessions.ip as s_ip',
+      'sessions.user_agent as s_user_agent',
+    ])
+    .where('sessions.token_hash', '=', '');
+}
+type CompiledLookup = ReturnType<ReturnType<typeof lookupQuery>['compile']>;
+type LookupRow = Awaited<ReturnType<ReturnType<typeof lookupQuery>['executeTakeFirstOrThrow']>>;
+
 /** Server-side sessions (SES-01..SES-08): the cookie holds a 256-bit token, the table its SHA-256. */
 export class SessionService {
+  private lookup?: CompiledLookup;
   constructor(private readonly d: Deps) {}
 
   async create(
@@ -61,25 +85,10 @@ export class SessionService {
   async authenticate(token: string | undefined): Promise<Authenticated | null> {
     if (!token || token.length > 128) return null;
     const now = this.d.clock.now();
-    // One query for session and account: this runs on every signed-in request (see the bench).
-    const row = await this.d.db
-      .selectFrom('sessions')
-      .innerJoin('accounts', 'accounts.id', 'sessions.account_id')
-      .selectAll('accounts')
-      .select([
-        'sessions.id as s_id',
-        'sessions.account_id as s_account_id',
-        'sessions.token_hash as s_token_hash',
-        'sessions.created_at as s_created_at',
-        'sessions.last_seen_at as s_last_seen_at',
-        'sessions.expires_at as s_expires_at',
-        'sessions.auth_at as s_auth_at',
-        'sessions.method as s_method',
-        'sessions.ip as s_ip',
-        'sessions.user_agent as s_user_agent',
-      ])
-      .where('sessions.token_hash', '=', sha256(token))
-      .executeTakeFirst();
+    // One query for session and account, built once: this runs on every signed-in request and
+    // Kysely's query builder was a tenth of its CPU in the bench profile.
+    this.lookup ??= lookupQuery(this.d.db).compile();
+    const row = (await this.d.db.executeQuery<LookupRow>({ ...this.lookup, parameters: [sha256(token)] })).rows[0];
     if (!row) return null;
     const { s_id, s_account_id, s_token_hash, s_created_at, s_last_seen_at, s_expires_at, s_auth_at, s_method, s_ip, s_user_agent, ...account } = row;
     // A column added to sessions must be added above too: this line stops compiling until it is.
