@@ -19,13 +19,17 @@ const here = dirname(fileURLToPath(import.meta.url));
 
 /** Builds the HTTP face over the services in `d`. Listening is the caller's business. */
 export async function buildApp(d: Deps): Promise<FastifyInstance> {
+  const reqIdPrefix = `${newToken(d.random, 6)}-`;
+  let reqCounter = 0;
   const app = Fastify({
     loggerInstance: d.log as unknown as FastifyBaseLogger,
     // Per-request access logs would cost the hot paths; audit events and errors are logged instead.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: d.config.bodyLimit,
     trustProxy: d.config.trustedProxies.length ? d.config.trustedProxies : false,
-    genReqId: () => newToken(d.random, 9),
+    // Correlation ids need to be unique, not secret: a per-process random prefix and a counter
+    // spare the hot path a CSPRNG call per request.
+    genReqId: () => `${reqIdPrefix}${(reqCounter++).toString(36)}`,
     requestIdHeader: false,
     return503OnClosing: true,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: true, allErrors: true } },
