@@ -1,11 +1,12 @@
 import { availableParallelism } from 'node:os';
-import pg from 'pg';
 import { loadConfig } from '../../src/config/index.ts';
 import { PasswordHasher } from '../../src/security/password-hash.ts';
 import { activeAccounts, sessionCookie } from '../lib/accounts.ts';
 import { type LoadResult, load, round } from '../lib/load.ts';
 import type { Scenario } from '../lib/scenario.ts';
 import { startBare, startService } from '../lib/service.ts';
+// The same throw-away database the PostgreSQL test suites use (LATCHKEY_TEST_PG_URL names the server).
+import { freshPostgres } from '../../test/support/pg.ts';
 
 // The libuv thread pool runs every argon2 hash; its size bounds sign-in throughput.
 const POOL = Number(process.env.UV_THREADPOOL_SIZE) || 4;
@@ -62,28 +63,6 @@ const signIn: Scenario = {
   },
 };
 
-const PG_ADMIN_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-
-/** A throw-away PostgreSQL database for one scenario. */
-async function freshPostgres(): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `latchkey_bench_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-  const admin = new pg.Client({ connectionString: PG_ADMIN_URL, connectionTimeoutMillis: 3000 });
-  await admin.connect();
-  await admin.query(`create database ${name}`);
-  await admin.end();
-  const u = new URL(PG_ADMIN_URL);
-  u.pathname = `/${name}`;
-  return {
-    url: u.toString(),
-    async drop() {
-      const a = new pg.Client({ connectionString: PG_ADMIN_URL });
-      await a.connect();
-      await a.query(`drop database if exists ${name} with (force)`);
-      await a.end();
-    },
-  };
-}
-
 function currentSession(engine: 'sqlite' | 'postgres'): Scenario {
   return {
     name: engine === 'sqlite' ? 'session' : 'session-pg',
@@ -129,5 +108,5 @@ function currentSession(engine: 'sqlite' | 'postgres'): Scenario {
   };
 }
 
-// session-pg needs PostgreSQL (BENCH_PG_URL, default the local trust-auth server); it makes and drops its own database.
+// session-pg needs PostgreSQL (LATCHKEY_TEST_PG_URL, default the local trust-auth server); it makes and drops its own database.
 export const scenarios: Scenario[] = [signIn, currentSession('sqlite'), currentSession('postgres')];
