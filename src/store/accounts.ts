@@ -46,3 +46,30 @@ export async function findAccountByIdentifier(db: Kysely<Database>, identifier: 
 export async function findAccount(db: Kysely<Database>, id: string): Promise<Account | undefined> {
   return db.selectFrom('accounts').selectAll().where('id', '=', id).executeTakeFirst();
 }
+
+/**
+ * A new account row: the caller gives what it knows, every other column starts empty. The one
+ * place the row's shape is spelled out, so registration and external sign-in cannot drift apart.
+ */
+export function newAccountRow(
+  fields: Pick<Account, 'id' | 'org_id' | 'username' | 'email' | 'status' | 'password_hash' | 'created_at'> &
+    Partial<Pick<Account, 'display_name' | 'activated_at' | 'password_changed_at'>>,
+): Account {
+  const email = fields.email === null ? null : normalizeEmail(fields.email);
+  return {
+    display_name: null,
+    activated_at: null,
+    password_changed_at: null,
+    ...fields,
+    username: fields.username.normalize('NFKC'),
+    username_key: usernameKey(fields.username),
+    email,
+    email_key: email === null ? null : emailKey(email),
+    phone: null,
+    phone_verified_at: null,
+    is_staff: 0,
+    flagged_at: null,
+    flag_reason: null,
+    updated_at: fields.created_at,
+  };
+}

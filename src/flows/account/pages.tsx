@@ -149,8 +149,7 @@ export function registerAccountPages(app: FastifyInstance, d: Deps): void {
   app.post('/settings/sessions/end-all', { schema: { hide: true } }, async (req, reply) => {
     const auth = await pageAuth(d, req, reply);
     if (!auth) return reply;
-    const ended = await d.sessions.endAll(auth.account.id);
-    await d.audit.record('session.ended', contextOf(req), { accountId: auth.account.id, details: { reason: 'sign_out_everywhere', count: ended } });
+    await d.sessions.signOutEverywhere(auth.account.id, contextOf(req));
     clearSessionCookie(d, reply);
     return reply.redirect('/login?msg=signed_out', 303);
   });

@@ -6,6 +6,7 @@ import {
   type Account,
   emailKey,
   findAccountByIdentifier,
+  newAccountRow,
   normalizeEmail,
   usernameKey,
   validEmail,
@@ -90,30 +91,20 @@ export class RegistrationService {
       });
 
     const now = d.clock.now();
-    const account = {
+    const account = newAccountRow({
       id: newId(d.random),
       org_id: input.orgId ?? (await defaultOrgId(d)),
-      username: input.username.normalize('NFKC'),
-      username_key: usernameKey(input.username),
+      username: input.username,
       email,
-      email_key: emailKey(email),
-      status: 'pending' as const,
+      status: 'pending',
       password_hash: passwordHash,
-      display_name: null,
-      phone: null,
-      phone_verified_at: null,
-      is_staff: 0,
-      flagged_at: null,
-      flag_reason: null,
       created_at: now,
-      updated_at: now,
-      activated_at: null,
       password_changed_at: now,
-    };
+    });
     try {
       await d.db.transaction().execute(async (trx) => {
         await trx.insertInto('accounts').values(account).execute();
-        await this.issueActivation(trx, account as Account);
+        await this.issueActivation(trx, account);
         await d.audit.record('account.registered', ctx, { accountId: account.id }, trx);
       });
     } catch (err) {

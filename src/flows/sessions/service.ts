@@ -161,6 +161,13 @@ export class SessionService {
     await this.d.audit.record('session.ended', ctx, { accountId: session.account_id, details: { reason: 'sign_out' } });
   }
 
+  /** "Sign out everywhere": every session of the account, this one included, recorded once. */
+  async signOutEverywhere(accountId: string, ctx: RequestContext): Promise<number> {
+    const ended = await this.endAll(accountId);
+    await this.d.audit.record('session.ended', ctx, { accountId, details: { reason: 'sign_out_everywhere', count: ended } });
+    return ended;
+  }
+
   /** Ends every session of the account except `keepId` (SES-06, REC-09); returns how many ended. */
   async endAll(accountId: string, db: Kysely<Database> = this.d.db, keepId?: string): Promise<number> {
     let q = db.deleteFrom('sessions').where('account_id', '=', accountId);

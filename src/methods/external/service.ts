@@ -8,7 +8,7 @@ import type { Authenticated } from '../../flows/sessions/service.ts';
 import type { SignedIn } from '../../flows/signin/service.ts';
 import { sha256 } from '../../security/hashing.ts';
 import { newId } from '../../security/random.ts';
-import { type Account, emailKey, findAccount, normalizeEmail, usernameKey, validEmail, validUsername } from '../../store/accounts.ts';
+import { type Account, emailKey, findAccount, newAccountRow, normalizeEmail, usernameKey, validEmail, validUsername } from '../../store/accounts.ts';
 import { defaultOrgId } from '../../store/organizations.ts';
 import type { Database } from '../../store/schema.ts';
 import { type Attempt, ExternalError, ProviderClient } from './client.ts';
@@ -162,26 +162,17 @@ export class ExternalAccounts {
     const orgId = await defaultOrgId(d);
     for (const username of await this.freeUsernames(profile)) {
       const now = d.clock.now();
-      const account: Account = {
+      const account = newAccountRow({
         id: newId(d.random),
         org_id: orgId,
         username,
-        username_key: usernameKey(username),
         email: email ?? null,
-        email_key: email ? emailKey(email) : null,
         status: 'active',
         password_hash: null,
         display_name: profile.displayName?.slice(0, 100) ?? null,
-        phone: null,
-        phone_verified_at: null,
-        is_staff: 0,
-        flagged_at: null,
-        flag_reason: null,
         created_at: now,
-        updated_at: now,
         activated_at: now,
-        password_changed_at: null,
-      };
+      });
       try {
         await d.db.transaction().execute(async (trx) => {
           await trx.insertInto('accounts').values(account).execute();

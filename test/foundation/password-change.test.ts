@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { startTestServer, strongPassword, type TestServer, waitForDevMail } from '../support/server.ts';
+import { activeAccount, signedIn } from './helpers.ts';
+
+describe('changing the password while signed in', () => {
+  let server: TestServer;
+  before(async () => {
+    // the real per-account limit on current-password checks (5 per 10 minutes), not the test scale
+    server = await startTestServer({ LATCHKEY_RATE_LIMIT_SCALE: '1' });
+  });
+  after(async () => server?.close());
+
+  test('PWD-05 the current password is required, and wrong tries are throttled', async () => {
+    const acct = await activeAccount(server);
+    const c = await signedIn(server, acct.username, acct.password);
+    const hashBefore = await server.deps.db
+      .selectFrom('accounts')
+      .select('password_hash')
+      .where('username_key', '=', acct.username)
+      .executeTakeFirstOrThrow();
+    const statuses: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      const res = await c.put('/api/v1/account/password', { currentPassword: `wrong-${i}-${acct.password}`, newPassword: strongPassword() });
+      statuses.push(res.status);
+      if (res.status === 400) assert.equal(res.json.code, 'current_password_wrong');
+    }
+    assert.deepEqual(statuses.slice(0, 5), [400, 400, 400, 400, 400]);
+    assert.equal(statuses[6], 429, `wrong current passwords are throttled: ${statuses.join(',')}`);
+    const hashAfter = await server.deps.db
+      .selectFrom('accounts')
+      .select('password_hash')
+      .where('username_key', '=', acct.username)
+      .executeTakeFirstOrThrow();
+    assert.equal(hashAfter.password_hash, hashBefore.password_hash, 'nothing changed');
+    // the right current password is refused too while throttled: guessing gains nothing
+    const right = await c.put('/api/v1/account/password', { currentPassword: acct.password, newPassword: strongPassword() });
+    assert.equal(right.status, 429);
+    assert.ok(Number(right.headers.get('retry-after')) > 0);
+  });
+
+  test('PWD-06 password fields are type=password, allow paste, and no page asks for a hint or security question', async () => {
+    const acct = await activeAccount(server);
+    const c = await signedIn(server, acct.username, acct.password);
+    const anon = server.client();
+    assert.equal((await anon.post('/api/v1/password-resets', { identifier: acct.email })).status, 202);
+    const mail = await waitForDevMail(server, (m) => m.to.includes(acct.email) && /reset/i.test(m.subject));
+    const resetPath = /\/auth\/reset\/code\?token=[A-Za-z0-9_-]+/.exec(mail.text)?.[0];
+    assert.ok(resetPath, 'reset link in the mail');
+    const pages = [
+      await anon.get('/register', { accept: 'text/html' }),
+      await anon.get('/login', { accept: 'text/html' }),
+      await anon.get('/change-password', { accept: 'text/html' }),
+      await anon.get(resetPath, { accept: 'text/html' }),
+      await c.get('/settings', { accept: 'text/html' }),
+    ];
+    for (const page of pages) {
+      assert.equal(page.status, 200);
+      const inputs = page.text.match(/<input[^>]*name="[^"]*[pP]assword[^"]*"[^>]*>/g) ?? [];
+      assert.ok(inputs.length > 0, 'the page has password fields');
+      for (const input of inputs) {
+        assert.match(input, /type="password"/, input);
+        assert.doesNotMatch(input, /onpaste|autocomplete="off"/, input);
+      }
+      assert.doesNotMatch(page.text, /security question|password hint/i);
+    }
+  });
+});
