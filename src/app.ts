@@ -6,14 +6,13 @@ import fastifyStatic from '@fastify/static';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
-import helmet from 'helmet';
 import type { Deps } from './deps.ts';
 import { newToken } from './security/random.ts';
-import { captchaOrigins } from './web/captcha-slot.tsx';
 import { registerCsrf } from './web/csrf.ts';
 import { registerErrorHandling } from './web/errors.tsx';
 import { sessionCookieName } from './web/request.ts';
 import { registerRoutes } from './web/routes.ts';
+import { registerSecurityHeaders } from './web/security-headers.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -39,44 +38,14 @@ export async function buildApp(d: Deps): Promise<FastifyInstance> {
   registerErrorHandling(app, d);
   await app.register(cookie, { secret: d.secret });
   await app.register(formbody, { bodyLimit: d.config.bodyLimit });
-  // helmet built once: @fastify/helmet rebuilt the whole middleware (CSP parsing included) on
-  // every request, the largest cost of GET /api/v1/sessions/current in the bench.
-  const securityHeaders = helmet({
-    contentSecurityPolicy: {
-      useDefaults: false,
-      directives: {
-        defaultSrc: ["'self'"],
-        // A third-party CAPTCHA (turnstile, hcaptcha, recaptcha) needs its own origin; ALTCHA needs none.
-        scriptSrc: ["'self'", ...captchaOrigins(d.config.captcha)],
-        frameSrc: ["'self'", ...captchaOrigins(d.config.captcha)],
-        styleSrc: ["'self'"],
-        imgSrc: ["'self'", 'data:'],
-        connectSrc: ["'self'", ...captchaOrigins(d.config.captcha)],
-        workerSrc: ["'self'", 'blob:'],
-        formAction: ["'self'"],
-        frameAncestors: ["'none'"],
-        objectSrc: ["'none'"],
-        baseUri: ["'none'"],
-      },
-    },
-    // HSTS only makes sense (and is only honoured) over https (WEB-02).
-    strictTransportSecurity: d.config.https ? { maxAge: 31536000, includeSubDomains: true } : false,
-    referrerPolicy: { policy: 'no-referrer' },
-    frameguard: { action: 'deny' },
-    crossOriginEmbedderPolicy: false,
-  });
-  app.addHook('onRequest', (req, reply, done) => securityHeaders(req.raw, reply.raw, (err?: unknown) => done(err as Error | undefined)));
+  registerSecurityHeaders(app, d);
   registerCsrf(app, d);
-
-  app.addHook('onSend', async (req, reply) => {
-    // SES-04: nothing a signed-in user sees may be cached; static assets are the exception.
-    if (!req.url.startsWith('/static/')) reply.header('Cache-Control', 'no-store');
-  });
-  app.addHook('onResponse', async (req, reply) => {
+  app.addHook('onResponse', (req, reply, done) => {
     const route = req.routeOptions.url ?? 'unmatched';
     d.metrics.httpRequests.inc({ method: req.method, route, status: String(reply.statusCode) });
     d.metrics.httpDuration.observe({ method: req.method, route }, reply.elapsedTime / 1000);
     if (reply.statusCode >= 500) req.log.warn({ route, status: reply.statusCode }, 'server error');
+    done();
   });
 
   await app.register(swagger, {

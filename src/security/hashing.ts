@@ -1,8 +1,9 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, hash, timingSafeEqual } from 'node:crypto';
 
 /** SHA-256 for high-entropy secrets (session and link tokens): a preimage is infeasible. */
 export function sha256(value: string): string {
-  return createHash('sha256').update(value, 'utf8').digest('base64url');
+  // One-shot: no Hash object per call (this runs on every signed-in request).
+  return hash('sha256', value, 'base64url');
 }
 
 /**

@@ -242,6 +242,34 @@ for (const engine of engines) {
       assert.equal(await s.db.selectFrom('accounts').select('id').where('id', '=', b.id).executeTakeFirst(), undefined);
     });
 
+    it('preparedRead answers arrays in select order, and only committed data', async (s) => {
+      const a = account({ display_name: 'Prepared' });
+      const read = s.preparedRead(
+        s.db.selectFrom('accounts').select(['id', 'display_name', 'created_at']).where('id', '=', '').compile(),
+      );
+      assert.deepEqual(await read([a.id]), [], 'nothing yet');
+      // A row written inside an open transaction is invisible until the commit.
+      let release!: () => void;
+      const held = new Promise<void>((r) => {
+        release = r;
+      });
+      let written!: () => void;
+      const inserted = new Promise<void>((r) => {
+        written = r;
+      });
+      const trx = s.db.transaction().execute(async (t) => {
+        await t.insertInto('accounts').values(a).execute();
+        written();
+        await held;
+      });
+      await inserted;
+      assert.deepEqual(await read([a.id]), [], 'uncommitted work is not seen');
+      release();
+      await trx;
+      assert.deepEqual(await read([a.id]), [[a.id, 'Prepared', 1_767_225_600_123]]);
+      assert.deepEqual(await read(["' or 1=1 --"]), [], 'the parameter is a value, never SQL');
+    });
+
     it('hostile text is stored and read back verbatim (parameters, never SQL)', async (s) => {
       const nasty = `x'); drop table accounts; -- <script>alert(1)</script> \u202e`;
       const a = account({ display_name: nasty });

@@ -1,0 +1,70 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { FastifyInstance } from 'fastify';
+import helmet from 'helmet';
+import type { Deps } from '../deps.ts';
+import { captchaOrigins } from './captcha-slot.tsx';
+
+/**
+ * WEB-03's headers, as helmet writes them for our policy. Helmet is the authority on the values;
+ * it runs once here against a recording response, because its per-request middleware (a
+ * setHeader call per header, which also sends Node down its slower header path) was one of the
+ * largest costs of GET /api/v1/sessions/current in the bench.
+ */
+export function securityHeaders(d: Deps): Record<string, string> {
+  const middleware = helmet({
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'self'"],
+        // A third-party CAPTCHA (turnstile, hcaptcha, recaptcha) needs its own origin; ALTCHA needs none.
+        scriptSrc: ["'self'", ...captchaOrigins(d.config.captcha)],
+        frameSrc: ["'self'", ...captchaOrigins(d.config.captcha)],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:'],
+        connectSrc: ["'self'", ...captchaOrigins(d.config.captcha)],
+        workerSrc: ["'self'", 'blob:'],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+        objectSrc: ["'none'"],
+        baseUri: ["'none'"],
+      },
+    },
+    // HSTS only makes sense (and is only honoured) over https (WEB-02).
+    strictTransportSecurity: d.config.https ? { maxAge: 31536000, includeSubDomains: true } : false,
+    referrerPolicy: { policy: 'no-referrer' },
+    frameguard: { action: 'deny' },
+    crossOriginEmbedderPolicy: false,
+  });
+  const headers: Record<string, string> = {};
+  const recorder = {
+    setHeader(name: string, value: string | number | readonly string[]) {
+      headers[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : String(value);
+    },
+    removeHeader(name: string) {
+      delete headers[name.toLowerCase()];
+    },
+  };
+  let failed: unknown;
+  // Helmet's middleware is synchronous and depends on nothing in the request for our options.
+  middleware({} as IncomingMessage, recorder as unknown as ServerResponse, (err?: unknown) => {
+    failed = err;
+  });
+  if (failed) throw failed;
+  if (!headers['content-security-policy']) throw new Error('helmet wrote no Content-Security-Policy');
+  return headers;
+}
+
+/**
+ * Every response carries the WEB-03 headers, and every response but static assets carries
+ * `Cache-Control: no-store` (SES-04). Set before the handler runs, so a handler (or an error)
+ * can still narrow a header for its own response.
+ */
+export function registerSecurityHeaders(app: FastifyInstance, d: Deps): void {
+  const all = securityHeaders(d);
+  const names = Object.keys(all);
+  app.addHook('onRequest', (req, reply, done) => {
+    for (const name of names) reply.header(name, all[name]);
+    if (!req.url.startsWith('/static/')) reply.header('cache-control', 'no-store');
+    done();
+  });
+}
