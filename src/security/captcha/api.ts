@@ -50,10 +50,12 @@ export function registerCaptchaApi(app: FastifyInstance, d: Deps): void {
     },
   );
 
-  app.addHook('preValidation', async (req) => {
+  // A callback hook: it runs on every request, and most have no body at all.
+  app.addHook('preValidation', (req, _reply, done) => {
     const body = req.body as Record<string, unknown> | undefined;
-    if (!body || typeof body !== 'object' || body.captcha !== undefined) return;
-    for (const name of PROVIDER_FIELDS) if (typeof body[name] === 'string') body.captcha = body[name];
+    if (body && typeof body === 'object' && body.captcha === undefined)
+      for (const name of PROVIDER_FIELDS) if (typeof body[name] === 'string') body.captcha = body[name];
+    done();
   });
 
   if (captcha instanceof AltchaCaptcha) {
