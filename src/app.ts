@@ -1,6 +1,5 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import fastifyStatic from '@fastify/static';
 import swagger from '@fastify/swagger';
@@ -11,6 +10,7 @@ import { newToken } from './security/random.ts';
 import { registerCsrf } from './web/csrf.ts';
 import { registerErrorHandling } from './web/errors.tsx';
 import { sessionCookieName } from './web/request.ts';
+import { lazyChildLogger } from './web/request-logger.ts';
 import { registerRoutes } from './web/routes.ts';
 import { registerSecurityHeaders } from './web/security-headers.ts';
 
@@ -24,6 +24,7 @@ export async function buildApp(d: Deps): Promise<FastifyInstance> {
     loggerInstance: d.log as unknown as FastifyBaseLogger,
     // Per-request access logs would cost the hot paths; audit events and errors are logged instead.
     logController: new LogController({ disableRequestLogging: true }),
+    ...(process.env.XP_EAGER ? {} : { childLoggerFactory: lazyChildLogger }),
     bodyLimit: d.config.bodyLimit,
     trustProxy: d.config.trustedProxies.length ? d.config.trustedProxies : false,
     // Correlation ids need to be unique, not secret: a per-process random prefix and a counter
@@ -36,14 +37,12 @@ export async function buildApp(d: Deps): Promise<FastifyInstance> {
   });
 
   registerErrorHandling(app, d);
-  await app.register(cookie, { secret: d.secret });
   await app.register(formbody, { bodyLimit: d.config.bodyLimit });
   registerSecurityHeaders(app, d);
   registerCsrf(app, d);
   app.addHook('onResponse', (req, reply, done) => {
     const route = req.routeOptions.url ?? 'unmatched';
-    d.metrics.httpRequests.inc({ method: req.method, route, status: String(reply.statusCode) });
-    d.metrics.httpDuration.observe({ method: req.method, route }, reply.elapsedTime / 1000);
+    d.metrics.http.record(req.method, route, reply.statusCode, reply.elapsedTime / 1000);
     if (reply.statusCode >= 500) req.log.warn({ route, status: reply.statusCode }, 'server error');
     done();
   });

@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RequestContext } from '../context.ts';
 import type { Deps } from '../deps.ts';
 import { AppError } from '../errors.ts';
+import { clearCookie, readCookie, setCookie } from './cookies.ts';
 import type { Authenticated } from '../flows/sessions/service.ts';
 
 declare module 'fastify' {
@@ -22,23 +23,20 @@ export function sessionCookieName(d: Deps): string {
   return d.config.https ? '__Host-latchkey_session' : 'latchkey_session';
 }
 
+const sessionCookieOptions = (d: Deps) => ({ httpOnly: true, sameSite: 'lax' as const, path: '/', secure: d.config.https });
+
 export function setSessionCookie(d: Deps, reply: FastifyReply, token: string): void {
-  reply.setCookie(sessionCookieName(d), token, {
-    httpOnly: true,
-    sameSite: 'lax',
-    path: '/',
-    secure: d.config.https,
-  });
+  setCookie(reply, sessionCookieName(d), token, sessionCookieOptions(d));
 }
 
 export function clearSessionCookie(d: Deps, reply: FastifyReply): void {
-  reply.clearCookie(sessionCookieName(d), { path: '/', httpOnly: true, sameSite: 'lax', secure: d.config.https });
+  clearCookie(reply, sessionCookieName(d), sessionCookieOptions(d));
 }
 
 /** The signed-in session of this request, or null. Only the cookie counts: tokens in URLs are never adopted (SES-02). */
 export async function authOf(d: Deps, req: FastifyRequest): Promise<Authenticated | null> {
   if (req.authCache !== undefined) return req.authCache;
-  req.authCache = await d.sessions.authenticate(req.cookies[sessionCookieName(d)]);
+  req.authCache = await d.sessions.authenticate(readCookie(req, sessionCookieName(d)));
   return req.authCache;
 }
 
@@ -46,6 +44,18 @@ export async function requireAuth(d: Deps, req: FastifyRequest): Promise<Authent
   const auth = await authOf(d, req);
   if (!auth) throw new AppError('unauthorized');
   return auth;
+}
+
+/**
+ * The CAPTCHA answer of a form: ALTCHA's field, our own, or the field a third-party widget
+ * (Turnstile, hCaptcha, reCAPTCHA) adds to the form it sits in.
+ */
+export function captchaField(body: unknown): string | undefined {
+  for (const name of ['altcha', 'captcha', 'cf-turnstile-response', 'h-captcha-response', 'g-recaptcha-response']) {
+    const v = field(body, name, 20000);
+    if (v) return v;
+  }
+  return undefined;
 }
 
 /** Reads a form field as one bounded string; repeated or missing fields read as ''. */

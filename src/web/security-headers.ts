@@ -55,16 +55,39 @@ export function securityHeaders(d: Deps): Record<string, string> {
 }
 
 /**
+ * The headers for JSON under /api/: nothing in a JSON answer may run, load or be framed, so the
+ * CSP is `default-src 'none'` with WEB-03's directives spelled out; the headers that only steer
+ * documents (COOP, Origin-Agent-Cluster, DNS prefetch, …) are left to pages. Fewer headers on
+ * the API's hot paths, such as the session check, is measurably cheaper.
+ */
+export function apiSecurityHeaders(pageHeaders: Record<string, string>): Record<string, string> {
+  const api: Record<string, string> = {
+    'content-security-policy': "default-src 'none'; frame-ancestors 'none'; object-src 'none'; base-uri 'none'",
+  };
+  for (const name of ['x-content-type-options', 'x-frame-options', 'referrer-policy', 'cross-origin-resource-policy', 'strict-transport-security']) {
+    const value = pageHeaders[name];
+    if (value !== undefined) api[name] = value;
+  }
+  return api;
+}
+
+/**
  * Every response carries the WEB-03 headers, and every response but static assets carries
  * `Cache-Control: no-store` (SES-04). Set before the handler runs, so a handler (or an error)
  * can still narrow a header for its own response.
  */
 export function registerSecurityHeaders(app: FastifyInstance, d: Deps): void {
-  const all = securityHeaders(d);
-  const names = Object.keys(all);
+  const asset = securityHeaders(d);
+  const page: Record<string, string> = { ...asset, 'cache-control': 'no-store' };
+  const api: Record<string, string> = { ...apiSecurityHeaders(asset), 'cache-control': 'no-store' };
+  const pageNames = Object.keys(page);
+  const apiNames = Object.keys(api);
+  const assetNames = Object.keys(asset);
   app.addHook('onRequest', (req, reply, done) => {
-    for (const name of names) reply.header(name, all[name]);
-    if (!req.url.startsWith('/static/')) reply.header('cache-control', 'no-store');
+    const url = req.url;
+    if (url.startsWith('/api/')) for (const name of apiNames) reply.header(name, api[name]);
+    else if (url.startsWith('/static/')) for (const name of assetNames) reply.header(name, asset[name]);
+    else for (const name of pageNames) reply.header(name, page[name]);
     done();
   });
 }

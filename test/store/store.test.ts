@@ -66,10 +66,12 @@ for (const engine of engines) {
   describe(`store on ${engine.name}`, () => {
     let store: Store | undefined;
     let cleanup: (() => Promise<void>) | undefined;
+    let storeUrl = '';
     before(async () => {
       const opened = await engine.open();
       if (!opened) return;
       cleanup = opened.cleanup;
+      storeUrl = opened.url;
       store = openStore(opened.url);
       await migrate(store);
       await store.db
@@ -268,6 +270,37 @@ for (const engine of engines) {
       await trx;
       assert.deepEqual(await read([a.id]), [[a.id, 'Prepared', 1_767_225_600_123]]);
       assert.deepEqual(await read(["' or 1=1 --"]), [], 'the parameter is a value, never SQL');
+    });
+
+    it('preparedRead sees a change made through another connection (another process) within milliseconds', async (s) => {
+      const a = account({ display_name: 'before' });
+      await s.db.insertInto('accounts').values(a).execute();
+      const read = s.preparedRead(
+        s.db.selectFrom('accounts').select(['display_name']).where('id', '=', '').compile(),
+      );
+      assert.deepEqual(await read([a.id]), [['before']]);
+      assert.deepEqual(await read([a.id]), [['before']], 'remembered');
+      const other = openStore(storeUrl);
+      try {
+        await other.db.updateTable('accounts').set({ display_name: 'after' }).where('id', '=', a.id).execute();
+        await new Promise((r) => setTimeout(r, 5));
+        assert.deepEqual(await read([a.id]), [['after']]);
+        await other.db.deleteFrom('accounts').where('id', '=', a.id).execute();
+        await new Promise((r) => setTimeout(r, 5));
+        assert.deepEqual(await read([a.id]), [], 'a deleted row is gone');
+      } finally {
+        await other.close();
+      }
+      // This store's own writes are seen at once, with no wait.
+      const b = account({ display_name: 'mine' });
+      await s.db.insertInto('accounts').values(b).execute();
+      assert.deepEqual(await read([b.id]), [['mine']]);
+      await s.db.updateTable('accounts').set({ display_name: 'mine, changed' }).where('id', '=', b.id).execute();
+      assert.deepEqual(await read([b.id]), [['mine, changed']]);
+      await s.db.transaction().execute(async (t) => {
+        await t.deleteFrom('accounts').where('id', '=', b.id).execute();
+      });
+      assert.deepEqual(await read([b.id]), []);
     });
 
     it('hostile text is stored and read back verbatim (parameters, never SQL)', async (s) => {

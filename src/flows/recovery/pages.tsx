@@ -8,7 +8,7 @@ import type { Organization } from '../organizations/service.ts';
 import { CaptchaSlot } from '../../web/captcha-slot.tsx';
 import { settingsSections } from '../../web/extras.ts';
 import { Field, Html, Notice, Page } from '../../web/layout.tsx';
-import { contextOf, field } from '../../web/request.ts';
+import { captchaField, contextOf, field } from '../../web/request.ts';
 import { pageAuth, renderSettings } from '../account/pages.tsx';
 import { renderResetDone, resetHtml } from './page-parts.tsx';
 
@@ -154,7 +154,7 @@ export function registerRecoveryPages(app: FastifyInstance, d: Deps): void {
 /** The request of /forgot-password and /o/{slug}/forgot-password; a code method goes on to its code page. */
 export async function forgotPasswordPost(d: Deps, req: FastifyRequest, reply: FastifyReply, org?: Organization) {
   const identifier = field(req.body, 'identifier', 320);
-  const captcha = field(req.body, 'altcha', 20000) || field(req.body, 'captcha', 20000) || undefined;
+  const captcha = captchaField(req.body);
   const method = field(req.body, 'method', 32) || undefined;
   try {
     const { message, flow } = await d.recovery.request({ identifier, captcha, method }, contextOf(req));

@@ -3,7 +3,7 @@ import type { Deps } from '../../deps.ts';
 import { AppError, pageMessage } from '../../errors.ts';
 import { CaptchaSlot } from '../../web/captcha-slot.tsx';
 import { Field, Html, Notice, Page } from '../../web/layout.tsx';
-import { contextOf, field } from '../../web/request.ts';
+import { captchaField, contextOf, field } from '../../web/request.ts';
 
 void Html;
 
@@ -93,7 +93,7 @@ export async function registerPost(d: Deps, req: FastifyRequest, reply: FastifyR
     email: field(req.body, 'email', 320),
     password: field(req.body, 'password', 1024),
     passwordConfirm: field(req.body, 'passwordConfirm', 1024),
-    captcha: field(req.body, 'altcha', 20000) || field(req.body, 'captcha', 20000) || undefined,
+    captcha: captchaField(req.body),
     orgId: org?.id,
   };
   try {

@@ -3,7 +3,7 @@ import type { Deps } from '../../deps.ts';
 import { AppError, pageMessage } from '../../errors.ts';
 import { CaptchaSlot } from '../../web/captcha-slot.tsx';
 import { Field, Html, Notice, Page } from '../../web/layout.tsx';
-import { authOf, clearSessionCookie, contextOf, field, setSessionCookie } from '../../web/request.ts';
+import { authOf, captchaField, clearSessionCookie, contextOf, field, setSessionCookie } from '../../web/request.ts';
 import { loginExtras } from '../../web/extras.ts';
 import { identifierKey } from '../../methods/password/signin.ts';
 
@@ -73,7 +73,7 @@ export function registerSignInPages(app: FastifyInstance, d: Deps): void {
   app.post('/login', { schema: { hide: true } }, async (req, reply) => {
     const identifier = field(req.body, 'identifier', 320);
     const password = field(req.body, 'password', 1024);
-    const captcha = field(req.body, 'altcha', 20000) || field(req.body, 'captcha', 20000) || undefined;
+    const captcha = captchaField(req.body);
     if (!identifier || !password)
       return renderLogin(d, reply, { identifier, error: 'Enter your username or email and your password.', status: 400 });
     try {

@@ -3,6 +3,7 @@ import type { Deps } from '../../deps.ts';
 import { AppError, pageMessage } from '../../errors.ts';
 import { pageAuth, renderSettings } from '../../flows/account/pages.tsx';
 import type { Authenticated } from '../../flows/sessions/service.ts';
+import { clearCookie, readSignedCookie, setCookie, signCookieValue } from '../../web/cookies.ts';
 import { loginExtras, settingsSections } from '../../web/extras.ts';
 import { Field, Html, Notice, Page } from '../../web/layout.tsx';
 import { authOf, contextOf, field, setSessionCookie } from '../../web/request.ts';
@@ -32,17 +33,19 @@ const FLASH: Record<string, string> = {
   unlinked: 'The linked account was removed.',
 };
 
-function cookieOptions(d: Deps, maxAgeS: number) {
-  return { signed: true, httpOnly: true, sameSite: 'lax' as const, path: '/auth/', maxAge: maxAgeS, secure: d.config.https };
+function cookieOptions(d: Deps, maxAgeS?: number) {
+  return { httpOnly: true, sameSite: 'lax' as const, path: '/auth/', maxAge: maxAgeS, secure: d.config.https };
 }
 
-function readSigned<T>(req: FastifyRequest, name: string): T | undefined {
-  const raw = req.cookies[name];
-  if (!raw) return undefined;
-  const un = req.unsignCookie(raw);
-  if (!un.valid || !un.value) return undefined;
+function setSigned(d: Deps, reply: FastifyReply, name: string, value: unknown, maxAgeS: number) {
+  setCookie(reply, name, signCookieValue(d.secret, name, pack(value)), cookieOptions(d, maxAgeS));
+}
+
+function readSigned<T>(d: Deps, req: FastifyRequest, name: string): T | undefined {
+  const value = readSignedCookie(req, d.secret, name);
+  if (!value) return undefined;
   try {
-    return JSON.parse(Buffer.from(un.value, 'base64url').toString('utf8')) as T;
+    return JSON.parse(Buffer.from(value, 'base64url').toString('utf8')) as T;
   } catch {
     return undefined;
   }
@@ -51,7 +54,7 @@ function readSigned<T>(req: FastifyRequest, name: string): T | undefined {
 const pack = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
 
 function sendFlow(d: Deps, reply: FastifyReply, url: string, flow: Flow) {
-  reply.setCookie(FLOW_COOKIE, pack(flow), cookieOptions(d, FLOW_TTL_MS / 1000));
+  setSigned(d, reply, FLOW_COOKIE, flow, FLOW_TTL_MS / 1000);
   return reply.redirect(url, 303);
 }
 
@@ -60,7 +63,7 @@ function sendFlow(d: Deps, reply: FastifyReply, url: string, flow: Flow) {
  * answers with a page that moves on by itself (Refresh header) and has a link as a fallback.
  */
 function handOff(d: Deps, reply: FastifyReply, url: string, flow: Flow, providerName: string) {
-  reply.setCookie(FLOW_COOKIE, pack(flow), cookieOptions(d, FLOW_TTL_MS / 1000));
+  setSigned(d, reply, FLOW_COOKIE, flow, FLOW_TTL_MS / 1000);
   return reply
     .status(200)
     .type('text/html; charset=utf-8')
@@ -196,9 +199,9 @@ export function registerExternalPages(app: FastifyInstance, d: Deps): void {
     const { provider } = req.params as { provider: string };
     const p = d.external.provider(provider);
     if (!p) return problemPage(d, reply, 404, 'Sign-in provider not found', 'This sign-in provider is not enabled.', { href: '/login', label: 'Back to sign in' });
-    const flow = readSigned<Flow>(req, FLOW_COOKIE);
+    const flow = readSigned<Flow>(d, req, FLOW_COOKIE);
     // One attempt per cookie: whatever happens next, the browser must start again.
-    reply.clearCookie(FLOW_COOKIE, { path: '/auth/' });
+    clearCookie(reply, FLOW_COOKIE, cookieOptions(d));
     const back = flow?.mode === 'link' ? { href: '/settings', label: 'Back to settings' } : { href: '/login', label: 'Back to sign in' };
     const ctx = contextOf(req);
     try {
@@ -217,7 +220,7 @@ export function registerExternalPages(app: FastifyInstance, d: Deps): void {
       if (outcome.kind === 'linked') return reply.redirect(`/settings?done=${outcome.already ? 'already_linked' : 'linked'}#linked-accounts`, 303);
       setSessionCookie(d, reply, outcome.signedIn.token);
       if (outcome.created) {
-        reply.setCookie(WELCOME_COOKIE, pack({ a: outcome.signedIn.account.id, p: p.id, r: flow?.returnTo }), cookieOptions(d, 3600));
+        setSigned(d, reply, WELCOME_COOKIE, { a: outcome.signedIn.account.id, p: p.id, r: flow?.returnTo }, 3600);
         return reply.redirect('/auth/welcome', 303);
       }
       return reply.redirect(flow?.returnTo ?? '/settings', 303);
@@ -240,7 +243,7 @@ export function registerExternalPages(app: FastifyInstance, d: Deps): void {
   app.get('/auth/welcome', { schema: { hide: true } }, async (req, reply) => {
     const auth = await pageAuth(d, req, reply);
     if (!auth) return reply;
-    const w = readSigned<{ a: string; p: string; r?: string }>(req, WELCOME_COOKIE);
+    const w = readSigned<{ a: string; p: string; r?: string }>(d, req, WELCOME_COOKIE);
     if (!w || w.a !== auth.account.id) return reply.redirect('/settings', 303);
     return renderWelcome(d, reply, auth, w.p);
   });
@@ -248,7 +251,7 @@ export function registerExternalPages(app: FastifyInstance, d: Deps): void {
   app.post('/auth/welcome', { schema: { hide: true } }, async (req, reply) => {
     const auth = await pageAuth(d, req, reply);
     if (!auth) return reply;
-    const w = readSigned<{ a: string; p: string; r?: string }>(req, WELCOME_COOKIE);
+    const w = readSigned<{ a: string; p: string; r?: string }>(d, req, WELCOME_COOKIE);
     if (!w || w.a !== auth.account.id) return reply.redirect('/settings', 303);
     const username = field(req.body, 'username', 200);
     try {
@@ -257,7 +260,7 @@ export function registerExternalPages(app: FastifyInstance, d: Deps): void {
       if (!(err instanceof AppError)) throw err;
       return renderWelcome(d, reply, auth, w.p, { error: pageMessage(err), username, status: err.status });
     }
-    reply.clearCookie(WELCOME_COOKIE, { path: '/auth/' });
+    clearCookie(reply, WELCOME_COOKIE, cookieOptions(d));
     return reply.redirect(w.r ?? '/settings', 303);
   });
 

@@ -20,9 +20,6 @@ function widgetAssets(): { script: string; css: string; worker: string } {
   };
 }
 
-// Third-party widgets name their form field themselves; the flows read `captcha`.
-const PROVIDER_FIELDS = ['cf-turnstile-response', 'h-captcha-response', 'g-recaptcha-response'];
-
 export function registerCaptchaApi(app: FastifyInstance, d: Deps): void {
   const captcha = d.captcha;
   app.get(
@@ -50,13 +47,6 @@ export function registerCaptchaApi(app: FastifyInstance, d: Deps): void {
     },
   );
 
-  // A callback hook: it runs on every request, and most have no body at all.
-  app.addHook('preValidation', (req, _reply, done) => {
-    const body = req.body as Record<string, unknown> | undefined;
-    if (body && typeof body === 'object' && body.captcha === undefined)
-      for (const name of PROVIDER_FIELDS) if (typeof body[name] === 'string') body.captcha = body[name];
-    done();
-  });
 
   if (captcha instanceof AltchaCaptcha) {
     const assets = widgetAssets();
