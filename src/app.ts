@@ -24,7 +24,7 @@ export async function buildApp(d: Deps): Promise<FastifyInstance> {
     loggerInstance: d.log as unknown as FastifyBaseLogger,
     // Per-request access logs would cost the hot paths; audit events and errors are logged instead.
     logController: new LogController({ disableRequestLogging: true }),
-    ...(process.env.XP_EAGER ? {} : { childLoggerFactory: lazyChildLogger }),
+    childLoggerFactory: lazyChildLogger,
     bodyLimit: d.config.bodyLimit,
     trustProxy: d.config.trustedProxies.length ? d.config.trustedProxies : false,
     // Correlation ids need to be unique, not secret: a per-process random prefix and a counter

@@ -58,7 +58,8 @@ async function waitReady(url: string, child: ChildProcess, timeoutMs = 60_000): 
 }
 
 function spawnChild(args: string[], env: Record<string, string>): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
+  const pin = process.env.XP_PIN;
+  const child = spawn(pin ? 'taskset' : process.execPath, [...(pin ? ['-c', pin, process.execPath] : []), '--import', 'tsx', ...args], {
     cwd: ROOT,
     env: { ...process.env, NODE_NO_WARNINGS: '1', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
