@@ -20,14 +20,23 @@ interface RouteStats {
  * would print.
  */
 export class HttpMetrics {
-  private readonly routes = new Map<string, RouteStats>();
+  /** route → method → stats: nested, so recording builds no key string */
+  private readonly byRoute = new Map<string, Map<string, RouteStats>>();
+
+  private get routes(): RouteStats[] {
+    return [...this.byRoute.values()].flatMap((m) => [...m.values()]);
+  }
 
   record(method: string, route: string, status: number, seconds: number): void {
-    const key = `${method} ${route}`;
-    let r = this.routes.get(key);
+    let methods = this.byRoute.get(route);
+    if (!methods) {
+      methods = new Map();
+      this.byRoute.set(route, methods);
+    }
+    let r = methods.get(method);
     if (!r) {
       r = { method, route, statuses: new Map(), buckets: new Array(BUCKETS.length + 1).fill(0), sum: 0, count: 0 };
-      this.routes.set(key, r);
+      methods.set(method, r);
     }
     r.statuses.set(status, (r.statuses.get(status) ?? 0) + 1);
     let i = 0;
@@ -44,13 +53,13 @@ export class HttpMetrics {
       name,
       help,
       type: 'counter',
-      reset: () => this.routes.clear(),
+      reset: () => this.byRoute.clear(),
       get: async () => ({
         name,
         help,
         type: 'counter',
         aggregator: 'sum',
-        values: [...this.routes.values()].flatMap((r) =>
+        values: this.routes.flatMap((r) =>
           [...r.statuses].map(([status, value]) => ({ labels: { method: r.method, route: r.route, status: String(status) }, value })),
         ),
       }),
@@ -64,13 +73,13 @@ export class HttpMetrics {
       name,
       help,
       type: 'histogram',
-      reset: () => this.routes.clear(),
+      reset: () => this.byRoute.clear(),
       get: async () => ({
         name,
         help,
         type: 'histogram',
         aggregator: 'sum',
-        values: [...this.routes.values()].flatMap((r) => {
+        values: this.routes.flatMap((r) => {
           const labels = { method: r.method, route: r.route };
           let cumulative = 0;
           const out = r.buckets.map((n, i) => {

@@ -57,9 +57,10 @@ async function waitReady(url: string, child: ChildProcess, timeoutMs = 60_000): 
   }
 }
 
-function spawnChild(args: string[], env: Record<string, string>): ChildProcess {
-  const pin = process.env.XP_PIN;
-  const child = spawn(pin ? 'taskset' : process.execPath, [...(pin ? ['-c', pin, process.execPath] : []), '--import', 'tsx', ...args], {
+function spawnChild(args: string[], env: Record<string, string>, cpu?: number): ChildProcess {
+  const node = [process.execPath, '--import', 'tsx', ...args];
+  const [command, ...rest] = cpu === undefined ? node : ['taskset', '-c', String(cpu), ...node];
+  const child = spawn(command as string, rest, {
     cwd: ROOT,
     env: { ...process.env, NODE_NO_WARNINGS: '1', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -77,11 +78,15 @@ async function stopChild(child: ChildProcess): Promise<void> {
 }
 
 /** `node --import tsx src/main.ts serve` in its own process, so the load generator never shares its event loop. */
-export async function startService(extra: Record<string, string> = {}, nodeArgs: string[] = []): Promise<Child> {
+export async function startService(
+  extra: Record<string, string> = {},
+  nodeArgs: string[] = [],
+  cpu?: number,
+): Promise<Child> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'latchkey-bench-'));
   const env = benchEnv(port, join(dir, 'bench.db'), extra);
-  const child = spawnChild([...nodeArgs, 'src/main.ts', 'serve'], env);
+  const child = spawnChild([...nodeArgs, 'src/main.ts', 'serve'], env, cpu);
   const base = `http://127.0.0.1:${port}`;
   await waitReady(`${base}/readyz`, child);
   return {
@@ -95,10 +100,10 @@ export async function startService(extra: Record<string, string> = {}, nodeArgs:
 }
 
 /** bench/bare-server.ts: a bare Fastify route started the same way, the yardstick for the session lookup. */
-export async function startBare(): Promise<Child> {
+export async function startBare(cpu?: number): Promise<Child> {
   const port = await freePort();
   const env = { BENCH_PORT: String(port) };
-  const child = spawnChild(['bench/bare-server.ts'], env);
+  const child = spawnChild(['bench/bare-server.ts'], env, cpu);
   const base = `http://127.0.0.1:${port}`;
   await waitReady(`${base}/bare`, child);
   return { base, env, stop: () => stopChild(child) };

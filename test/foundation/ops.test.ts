@@ -56,6 +56,8 @@ describe('operations endpoints', () => {
     assert.match(m, /latchkey_http_requests_total\{method="POST",route="\/api\/v1\/sessions",status="401"\} 1/);
     assert.match(m, /latchkey_http_request_duration_seconds_bucket\{le="[\d.]+",method="GET",route="\/login"\}/);
     assert.match(m, /latchkey_http_request_duration_seconds_count\{method="POST",route="\/api\/v1\/sessions"\} 1/);
+    // buckets are cumulative: the +Inf bucket holds every request
+    assert.match(m, /latchkey_http_request_duration_seconds_bucket\{le="\+Inf",method="POST",route="\/api\/v1\/sessions"\} 1/);
     assert.match(m, /latchkey_sign_in_total\{[^}]*outcome="[a-z_]+"[^}]*\} 1/);
     assert.match(m, /latchkey_outbox_depth\{channel="email"\} [1-9]/);
     assert.doesNotMatch(m, /metrics1@example\.test/, 'no personal data in metrics');

@@ -87,6 +87,7 @@ function fromColumns<T>(row: unknown[], offset: number, columns: readonly (keyof
 /** Server-side sessions (SES-01..SES-08): the cookie holds a 256-bit token, the table its SHA-256. */
 export class SessionService {
   private lookup?: PreparedRead;
+  private readonly built = new WeakMap<unknown[], Authenticated>();
   constructor(private readonly d: Deps) {}
 
   async create(
@@ -122,8 +123,17 @@ export class SessionService {
     this.lookup ??= this.d.store.preparedRead(lookupQuery(this.d.db));
     const row = (await this.lookup([sha256(token)]))[0];
     if (!row) return null;
-    const session = fromColumns<Session>(row, 0, SESSION_COLUMNS);
-    const account = fromColumns<Account>(row, SESSION_COLUMNS.length, ACCOUNT_COLUMNS);
+    // A row the store remembers comes back as the same array, so its objects are built once.
+    // They are shared by every request until the row changes, hence frozen.
+    let found = this.built.get(row);
+    if (!found) {
+      found = Object.freeze({
+        session: Object.freeze(fromColumns<Session>(row, 0, SESSION_COLUMNS)),
+        account: Object.freeze(fromColumns<Account>(row, SESSION_COLUMNS.length, ACCOUNT_COLUMNS)),
+      });
+      this.built.set(row, found);
+    }
+    const { session, account } = found;
     if (session.expires_at <= now || session.last_seen_at + this.d.config.session.idleTtl <= now) {
       await this.d.db.deleteFrom('sessions').where('id', '=', session.id).execute();
       return null;
@@ -131,9 +141,9 @@ export class SessionService {
     if (account.status !== 'active') return null;
     if (now - session.last_seen_at > TOUCH_EVERY_MS) {
       await this.d.db.updateTable('sessions').set({ last_seen_at: now }).where('id', '=', session.id).execute();
-      session.last_seen_at = now;
+      return { session: { ...session, last_seen_at: now }, account };
     }
-    return { session, account };
+    return found;
   }
 
   /** Requires a sign-in within the re-authentication window (SES-07). */
