@@ -72,7 +72,7 @@ const median = (xs: number[]) => {
 function currentSession(engine: 'sqlite' | 'postgres'): Scenario {
   return {
     name: engine === 'sqlite' ? 'session' : 'session-pg',
-    description: `GET /api/v1/sessions/current at 50 connections on ${engine === 'sqlite' ? 'SQLite' : 'PostgreSQL'} next to a bare Fastify route started the same way, in alternating rounds`,
+    description: `GET /api/v1/sessions/current at 50 connections on ${engine === 'sqlite' ? 'SQLite' : 'PostgreSQL'} next to a bare Fastify route started the same way, in alternating rounds of fresh processes`,
     async run({ seconds }) {
       const connections = 50;
       // Alternating rounds, medians reported: on a shared 2-core machine single runs of the
@@ -82,33 +82,39 @@ function currentSession(engine: 'sqlite' | 'postgres'): Scenario {
       const db = engine === 'postgres' ? await freshPostgres() : undefined;
       const currentRuns: LoadResult[] = [];
       const bareRuns: LoadResult[] = [];
+      // Each round starts both servers afresh and runs only one at a time: identical server
+      // processes measured up to a fifth apart here, so fresh processes spread that over the
+      // rounds, and neither server shares its core with the other's timers while measured.
       try {
-        const svc = await startService(
-          db ? { LATCHKEY_DATABASE_URL: db.url } : {},
-          process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir=bench/results/profiles'] : [],
-          // PostgreSQL itself needs a core of its own, so only the two Node servers are pinned.
-          pin?.server,
-        );
-        const bare = await startBare(pin?.server);
-        try {
-          const [a] = await activeAccounts(svc, 1, 'session');
-          const cookie = await sessionCookie(svc, a);
-          const current = { url: `${svc.base}/api/v1/sessions/current`, connections, headers: { cookie } };
-          const yardstick = { url: `${bare.base}/bare`, connections };
-          if (pin) pinSelf(pin.generator);
-          // warm up: JIT, SQLite page cache
-          await load({ ...current, duration: 2 });
-          await load({ ...yardstick, duration: 2 });
-          for (let r = 0; r < rounds; r++) {
+        if (pin) pinSelf(pin.generator);
+        for (let r = 0; r < rounds; r++) {
+          const bare = await startBare(pin?.server);
+          try {
+            const yardstick = { url: `${bare.base}/bare`, connections };
+            await load({ ...yardstick, duration: 2 });
             bareRuns.push(await load({ ...yardstick, duration: seconds }));
-            currentRuns.push(await load({ ...current, duration: seconds }));
+          } finally {
+            await bare.stop();
           }
-        } finally {
-          if (pin) pinSelf(pin.all);
-          await bare.stop();
-          await svc.stop();
+          const svc = await startService(
+            db ? { LATCHKEY_DATABASE_URL: db.url } : {},
+            process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir=bench/results/profiles'] : [],
+            // PostgreSQL itself needs a core of its own, so only the Node servers are pinned.
+            pin?.server,
+          );
+          try {
+            const [a] = await activeAccounts(svc, 1, `session${r}x`);
+            const cookie = await sessionCookie(svc, a);
+            const current = { url: `${svc.base}/api/v1/sessions/current`, connections, headers: { cookie } };
+            // warm up: JIT, SQLite page cache
+            await load({ ...current, duration: 2 });
+            currentRuns.push(await load({ ...current, duration: seconds }));
+          } finally {
+            await svc.stop();
+          }
         }
       } finally {
+        if (pin) pinSelf(pin.all);
         await db?.drop();
       }
       const ratios = currentRuns.map((c, i) => round(c.reqPerSec / (bareRuns[i] as LoadResult).reqPerSec, 3));
