@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import type { Deps } from '../deps.ts';
 import { AppError } from '../errors.ts';
 import { sessionCookieName } from './request.ts';
@@ -11,12 +11,9 @@ const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
  * without one is allowed only from a non-browser client that carries no session cookie
  * (shared/DESIGN.md). No state changes on GET anywhere, so GETs need no check.
  */
-export function registerCsrf(app: FastifyInstance, d: Deps): void {
+export function csrfCheck(d: Deps): (req: FastifyRequest) => AppError | undefined {
   const cookie = sessionCookieName(d);
-  // A callback hook, not an async one: it runs on every request and a promise per request shows in the bench.
-  app.addHook('onRequest', (req, _reply, done) => done(refusal(req)));
-
-  function refusal(req: FastifyRequest): AppError | undefined {
+  return function refusal(req: FastifyRequest): AppError | undefined {
     if (SAFE.has(req.method)) return;
     const origin = req.headers.origin;
     // Pages send Referrer-Policy: no-referrer (REC-05), and with it browsers send `Origin: null`
@@ -32,5 +29,5 @@ export function registerCsrf(app: FastifyInstance, d: Deps): void {
     const site = req.headers['sec-fetch-site'];
     if (site !== undefined && site !== 'same-origin' && site !== 'none') return new AppError('csrf_rejected');
     if (req.headers.cookie?.includes(`${cookie}=`)) return new AppError('csrf_rejected');
-  }
+  };
 }

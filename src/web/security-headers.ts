@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import helmet from 'helmet';
 import type { Deps } from '../deps.ts';
 import { captchaOrigins } from './captcha-slot.tsx';
@@ -73,21 +73,20 @@ export function apiSecurityHeaders(pageHeaders: Record<string, string>): Record<
 
 /**
  * Every response carries the WEB-03 headers, and every response but static assets carries
- * `Cache-Control: no-store` (SES-04). Set before the handler runs, so a handler (or an error)
- * can still narrow a header for its own response.
+ * `Cache-Control: no-store` (SES-04). Written before the handler runs, so a handler (or an
+ * error) can still narrow a header for its own response.
  */
-export function registerSecurityHeaders(app: FastifyInstance, d: Deps): void {
+export function securityHeaderWriter(d: Deps): (req: FastifyRequest, reply: FastifyReply) => void {
   const asset = securityHeaders(d);
   const page: Record<string, string> = { ...asset, 'cache-control': 'no-store' };
   const api: Record<string, string> = { ...apiSecurityHeaders(asset), 'cache-control': 'no-store' };
   const pageNames = Object.keys(page);
   const apiNames = Object.keys(api);
   const assetNames = Object.keys(asset);
-  app.addHook('onRequest', (req, reply, done) => {
+  return (req, reply) => {
     const url = req.url;
     if (url.startsWith('/api/')) for (const name of apiNames) reply.header(name, api[name]);
     else if (url.startsWith('/static/')) for (const name of assetNames) reply.header(name, asset[name]);
     else for (const name of pageNames) reply.header(name, page[name]);
-    done();
-  });
+  };
 }
