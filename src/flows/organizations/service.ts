@@ -1,11 +1,11 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import type { RequestContext } from '../../context.ts';
 import type { Deps } from '../../deps.ts';
 import type { Branding } from '../../delivery/templates.ts';
 import { AppError } from '../../errors.ts';
 import { type Account, findAccountByIdentifier } from '../../store/accounts.ts';
 import { DEFAULT_ORG_SLUG, defaultOrgId } from '../../store/organizations.ts';
-import type { Database } from '../../store/schema.ts';
+import type { Database, OrganizationsTable } from '../../store/schema.ts';
 import { newId } from '../../security/random.ts';
 import { DEFAULT_RECOVERY_SETTINGS, parseStoredSettings, type RecoverySettings, validateSettings } from './settings.ts';
 
@@ -158,17 +158,7 @@ export class OrganizationService {
   }
 }
 
-function toOrg(
-  row: {
-    id: string;
-    slug: string;
-    name: string;
-    display_name: string;
-    support_contact: string | null;
-    recovery_settings: string;
-  },
-  defaults: RecoverySettings,
-): Organization {
+function toOrg(row: Omit<Selectable<OrganizationsTable>, 'created_at'>, defaults: RecoverySettings): Organization {
   return {
     id: row.id,
     slug: row.slug,
