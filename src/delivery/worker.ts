@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from 'kysely';
+import type { Kysely, QueryCreator, Selectable } from 'kysely';
 import type { Logger } from 'pino';
 import type { Engine } from '../store/db.ts';
 import type { Database, OutboxTable } from '../store/schema.ts';
@@ -31,7 +31,10 @@ export class DeliveryWorker {
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
   private again = false;
+  /** polling is off until start() and after stop() */
   private stopped = true;
+  /** stop() was called: a drain in progress ends after its batch (graceful shutdown) */
+  private stopping = false;
   private readonly transports = new Map<string, Transport>();
   private readonly jobs = new Map<string, JobHandler>();
   onDelivered?: (row: OutboxRow) => void;
@@ -57,12 +60,14 @@ export class DeliveryWorker {
 
   start(): void {
     this.stopped = false;
+    this.stopping = false;
     this.schedule();
   }
 
   /** Stops polling and waits for the batch in hand to finish (graceful shutdown). */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopping = true;
     clearTimeout(this.timer);
     await this.running;
   }
@@ -101,7 +106,7 @@ export class DeliveryWorker {
       if (rows.length === 0) return total;
       await Promise.all(rows.map((r) => this.process(r)));
       total += rows.length;
-      if (this.stopped) return total;
+      if (this.stopping) return total;
       // On SQLite every query is synchronous, so a backlog of jobs that touch only the database
       // would drain in one unbroken chain of microtasks and starve HTTP until it is empty. Give
       // the event loop a turn between batches: the response must never wait on the outbox.
@@ -111,20 +116,40 @@ export class DeliveryWorker {
 
   private async claim(): Promise<OutboxRow[]> {
     const now = this.clock.now();
-    const due = this.db
-      .selectFrom('outbox')
-      .select('id')
-      .where('status', '=', 'pending')
-      .where('next_attempt_at', '<=', now)
-      .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<', now)]))
-      .orderBy('next_attempt_at')
-      .limit(this.opts.batch ?? 10);
-    // On PostgreSQL several processes poll at once: SKIP LOCKED hands each row to one of them.
-    const ids = this.engine === 'postgres' ? due.forUpdate().skipLocked() : due;
+    const due = (db: QueryCreator<Database>) =>
+      db
+        .selectFrom('outbox')
+        .select('id')
+        .where('status', '=', 'pending')
+        .where('next_attempt_at', '<=', now)
+        .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<', now)]))
+        .orderBy('next_attempt_at')
+        .limit(this.opts.batch ?? 10);
+    const lease = { locked_by: this.opts.workerId, locked_until: now + this.opts.leaseMs };
+    if (this.engine === 'postgres') {
+      // Several processes claim at once: SKIP LOCKED hands each row to one of them. The due rows
+      // are picked once, in a MATERIALIZED CTE: inside `id IN (subquery)` PostgreSQL may plan a
+      // nested-loop semi-join that runs the subquery again for every outer row, each run picking
+      // other rows past the locks, so one claim took up to the whole backlog (110 of 120 rows with
+      // a batch of 10) — more than one lease may cover, after which another worker takes the
+      // rows over and sends them again.
+      return this.db
+        .with(
+          (cte) => cte('due').materialized(),
+          (db) => due(db).forUpdate().skipLocked(),
+        )
+        .updateTable('outbox')
+        .set({ ...lease, attempts: (eb) => eb('attempts', '+', 1) })
+        .where('id', 'in', (eb) => eb.selectFrom('due').select('id'))
+        .where('status', '=', 'pending')
+        .returningAll()
+        .execute();
+    }
+    // SQLite runs one writer at a time: no other claim can interleave with this statement.
     return this.db
       .updateTable('outbox')
-      .set({ locked_by: this.opts.workerId, locked_until: now + this.opts.leaseMs, attempts: (eb) => eb('attempts', '+', 1) })
-      .where('id', 'in', ids)
+      .set({ ...lease, attempts: (eb) => eb('attempts', '+', 1) })
+      .where('id', 'in', due(this.db))
       .where('status', '=', 'pending')
       .returningAll()
       .execute();
@@ -151,7 +176,10 @@ export class DeliveryWorker {
         return;
       }
       const delay = Math.min(this.opts.backoffBaseMs * 2 ** (row.attempts - 1), MAX_BACKOFF);
-      this.log.warn({ outboxId: row.id, kind: row.kind, attempt: row.attempts, retryInMs: delay, err: message }, 'outbox delivery failed');
+      this.log.warn(
+        { outboxId: row.id, kind: row.kind, attempt: row.attempts, retryInMs: delay, err: message },
+        'outbox delivery failed',
+      );
       await this.db
         .updateTable('outbox')
         .set({ next_attempt_at: this.clock.now() + delay, locked_by: null, locked_until: null, last_error: message })

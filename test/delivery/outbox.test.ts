@@ -25,7 +25,12 @@ async function sqliteStore(): Promise<Store> {
   return store;
 }
 
-function worker(store: Store, clock: Clock, outbox: Outbox, opts: { maxAttempts?: number; backoffBaseMs?: number; id?: string } = {}) {
+function worker(
+  store: Store,
+  clock: Clock,
+  outbox: Outbox,
+  opts: { maxAttempts?: number; backoffBaseMs?: number; id?: string } = {},
+) {
   return new DeliveryWorker(
     store.db,
     store.engine,
@@ -100,6 +105,33 @@ describe('outbox and delivery worker', () => {
     await store.close();
   });
 
+  test('one drain delivers a backlog larger than a batch, claiming at most a batch at a time', async () => {
+    const store = await sqliteStore();
+    const clock = new FakeClock();
+    const outbox = new Outbox(clock, cryptoRandom);
+    const w = worker(store, clock, outbox);
+    let inHand = 0;
+    let mostInHand = 0;
+    const delivered: string[] = [];
+    w.setTransport('email', {
+      async deliver(row) {
+        mostInHand = Math.max(mostInHand, ++inHand);
+        await new Promise((r) => setImmediate(r));
+        inHand--;
+        delivered.push(row.id);
+      },
+    });
+    for (let i = 0; i < 25; i++) await outbox.send(store.db, mail(`b${i}`));
+    assert.equal(await w.drain(), 25, 'a worker that was never started still drains everything due');
+    assert.equal(new Set(delivered).size, 25);
+    assert.equal(mostInHand, 10, 'batches of 10');
+    assert.deepEqual(
+      (await rowsOf(store)).map((r) => r.status),
+      Array(25).fill('sent'),
+    );
+    await store.close();
+  });
+
   test('a message is given up after the maximum attempts, and its body is scrubbed', async () => {
     const store = await sqliteStore();
     const clock = new FakeClock();
@@ -152,7 +184,10 @@ describe('outbox and delivery worker', () => {
     const outbox = new Outbox(clock, cryptoRandom);
     await outbox.send(store.db, mail('lease'));
     // worker A claims the row and dies before finishing: the claim is all that is left of it
-    await store.db.updateTable('outbox').set({ locked_by: 'dead-worker', locked_until: clock.now() + 60_000, attempts: 1 }).execute();
+    await store.db
+      .updateTable('outbox')
+      .set({ locked_by: 'dead-worker', locked_until: clock.now() + 60_000, attempts: 1 })
+      .execute();
     const b = worker(store, clock, outbox, { id: 'worker-b' });
     const t = new Flaky();
     t.failing = false;
@@ -223,7 +258,7 @@ describe('outbox and delivery worker', () => {
     });
   });
 
-  test('two workers (two processes) on one PostgreSQL database claim disjoint rows: nothing is delivered twice', async (t) => {
+  test('two workers (two processes) on one PostgreSQL database claim disjoint rows of at most a batch each: nothing is delivered twice', async (t) => {
     if (!needs(t, 'PostgreSQL', await postgresAvailable())) return;
     const pg = await freshPostgres();
     const a = openStore(pg.url);
@@ -235,11 +270,26 @@ describe('outbox and delivery worker', () => {
       const N = 120;
       for (let i = 0; i < N; i++) await outbox.send(a.db, mail(`pg${i}`));
       const delivered: { worker: string; id: string }[] = [];
-      const slowTransport = (name: string): Transport => ({
+      // Worker a's first batch waits (at most 5 s) until b has delivered something, so the two
+      // claim side by side even on a loaded machine; before, a could drain all 120 before b's
+      // first claim reached the server.
+      let bStarted: () => void = () => {};
+      const bHasStarted = new Promise<void>((r) => {
+        bStarted = r;
+      });
+      // A worker delivers a claimed batch all at once, so the most deliveries one worker has in
+      // hand at a time is the size of its largest claim.
+      const inHand = { a: 0, b: 0 };
+      const mostInHand = { a: 0, b: 0 };
+      const slowTransport = (name: 'a' | 'b'): Transport => ({
         async deliver(row) {
+          mostInHand[name] = Math.max(mostInHand[name], ++inHand[name]);
+          if (name === 'a') await Promise.race([bHasStarted, new Promise((r) => setTimeout(r, 5000))]);
           // a few ms per mail so the two workers' claims overlap in time
           await new Promise((r) => setTimeout(r, 2));
+          inHand[name]--;
           delivered.push({ worker: name, id: row.id });
+          if (name === 'b') bStarted();
         },
       });
       const wa = worker(a, clock, new Outbox(clock, cryptoRandom), { id: 'worker-a' });
@@ -247,10 +297,15 @@ describe('outbox and delivery worker', () => {
       wa.setTransport('email', slowTransport('a'));
       wb.setTransport('email', slowTransport('b'));
       const [na, nb] = await Promise.all([wa.drain(), wb.drain()]);
-      assert.equal(na + nb, N, 'every claimed row was processed once');
+      assert.equal(na + nb, N, `every claimed row was processed once (a=${na}, b=${nb})`);
       const ids = delivered.map((d) => d.id);
       assert.equal(new Set(ids).size, ids.length, 'no message delivered twice');
       assert.equal(ids.length, N);
+      // A claim larger than the batch could outlast its lease and be taken over and sent again.
+      assert.ok(
+        mostInHand.a <= 10 && mostInHand.b <= 10,
+        `one claim is at most a batch of 10 (a=${mostInHand.a}, b=${mostInHand.b})`,
+      );
       assert.ok(na > 0 && nb > 0, `both workers took part (a=${na}, b=${nb})`);
       const pending = await a.db.selectFrom('outbox').select('id').where('status', '!=', 'sent').execute();
       assert.equal(pending.length, 0);
