@@ -5,6 +5,7 @@ import { findAccount } from '../../store/accounts.ts';
 import { normalizePassword } from '../../security/password-policy.ts';
 import type { Authenticated } from '../sessions/service.ts';
 import { applyPasswordChange } from './password-changed.ts';
+import { isoTime } from '../../security/clock.ts';
 
 export interface ChangePasswordInput {
   currentPassword: string;
@@ -25,7 +26,7 @@ export class AccountService {
       status: a.status,
       displayName: a.display_name,
       hasPassword: a.password_hash !== null,
-      createdAt: new Date(a.created_at).toISOString(),
+      createdAt: isoTime(a.created_at),
       endpoint: this.d.config.publicUrl,
     };
   }

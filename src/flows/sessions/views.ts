@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { Deps } from '../../deps.ts';
 import type { Account } from '../../store/accounts.ts';
+import { isoTime } from '../../security/clock.ts';
 
 export const AccountView = Type.Object({
   id: Type.String(),
@@ -31,6 +32,6 @@ export function accountView(_d: Deps, a: Account) {
     email: a.email,
     status: a.status,
     hasPassword: a.password_hash !== null,
-    createdAt: new Date(a.created_at).toISOString(),
+    createdAt: isoTime(a.created_at),
   };
 }

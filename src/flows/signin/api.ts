@@ -4,6 +4,7 @@ import type { Deps } from '../../deps.ts';
 import { contextOf, setSessionCookie } from '../../web/request.ts';
 import { Captcha, Identifier, Password, responses } from '../../web/schemas.ts';
 import { AccountView, SessionRef, accountView } from '../sessions/views.ts';
+import { isoTime } from '../../security/clock.ts';
 
 export function registerSignInApi(app: FastifyInstance, d: Deps): void {
   app.post(
@@ -24,7 +25,7 @@ export function registerSignInApi(app: FastifyInstance, d: Deps): void {
       setSessionCookie(d, reply, token);
       return reply.status(201).send({
         account: accountView(d, account),
-        session: { id: session.id, expiresAt: new Date(session.expires_at).toISOString() },
+        session: { id: session.id, expiresAt: isoTime(session.expires_at) },
       });
     },
   );

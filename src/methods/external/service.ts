@@ -15,6 +15,7 @@ import { type Attempt, ExternalError, ProviderClient } from './client.ts';
 import { type ExternalProfile, type Provider, providersFromConfig } from './providers.ts';
 import { originOf } from './return-url.ts';
 import { deriveUsernames } from './usernames.ts';
+import { isoTime } from '../../security/clock.ts';
 
 /** What the browser carries between start and callback, in a signed HttpOnly cookie (EXT-01). */
 export interface Flow {
@@ -257,8 +258,8 @@ export class ExternalAccounts {
       providerName: this.provider(r.provider)?.name ?? r.provider,
       displayName: r.display_name,
       email: r.email,
-      linkedAt: new Date(r.created_at).toISOString(),
-      lastUsedAt: r.last_used_at ? new Date(r.last_used_at).toISOString() : null,
+      linkedAt: isoTime(r.created_at),
+      lastUsedAt: r.last_used_at ? isoTime(r.last_used_at) : null,
     }));
   }
 
