@@ -10,7 +10,7 @@ import { newToken } from './security/random.ts';
 import { csrfCheck } from './web/csrf.ts';
 import { registerErrorHandling } from './web/errors.tsx';
 import { sessionCookieName } from './web/request.ts';
-import { lazyChildLogger } from './web/request-logger.ts';
+import { withLazyChildren } from './web/request-logger.ts';
 import { registerRoutes } from './web/routes.ts';
 import { securityHeaderWriter } from './web/security-headers.ts';
 
@@ -21,10 +21,9 @@ export async function buildApp(d: Deps): Promise<FastifyInstance> {
   const reqIdPrefix = `${newToken(d.random, 6)}-`;
   let reqCounter = 0;
   const app = Fastify({
-    loggerInstance: d.log as unknown as FastifyBaseLogger,
+    loggerInstance: withLazyChildren(d.log as unknown as FastifyBaseLogger),
     // Per-request access logs would cost the hot paths; audit events and errors are logged instead.
     logController: new LogController({ disableRequestLogging: true }),
-    childLoggerFactory: lazyChildLogger,
     bodyLimit: d.config.bodyLimit,
     trustProxy: d.config.trustedProxies.length ? d.config.trustedProxies : false,
     // Correlation ids need to be unique, not secret: a per-process random prefix and a counter
@@ -36,6 +35,9 @@ export async function buildApp(d: Deps): Promise<FastifyInstance> {
     routerOptions: { maxParamLength: 200 },
   });
 
+  // authOf's per-request memo, declared up front: a property added to every request after
+  // construction changes its shape each time.
+  app.decorateRequest('authCache', undefined);
   registerErrorHandling(app, d);
   await app.register(formbody, { bodyLimit: d.config.bodyLimit });
   // WEB-03 headers and the WEB-01 check share one callback hook: every hook is paid on every
