@@ -27,7 +27,11 @@ const REMEMBERED_MAX = 10_000;
 /** How stale, at most, a remembered row may be with respect to another process's commit. */
 const FRESHNESS_MS = 1;
 
-export type PreparedRead = (parameters: readonly unknown[]) => Promise<unknown[][]>;
+/**
+ * SQLite answers synchronously, and a session check that never leaves the current tick costs
+ * no promises or microtask turns; PostgreSQL answers with a promise.
+ */
+export type PreparedRead = (parameters: readonly unknown[]) => unknown[][] | Promise<unknown[][]>;
 
 // int8 comes back from pg as a string by default; our times are safe integers.
 pg.types.setTypeParser(20, (v) => Number.parseInt(v, 10));
@@ -92,7 +96,7 @@ export function openStore(url: string): Store {
     let seenWrites = -1;
     let version: unknown;
     let checkedAt = 0;
-    return async (parameters) => {
+    return (parameters) => {
       const now = performance.now();
       if (seenWrites !== writes || now - checkedAt >= FRESHNESS_MS) {
         const v = dataVersion.get();

@@ -33,15 +33,25 @@ export function clearSessionCookie(d: Deps, reply: FastifyReply): void {
   clearCookie(reply, sessionCookieName(d), sessionCookieOptions(d));
 }
 
-/** The signed-in session of this request, or null. Only the cookie counts: tokens in URLs are never adopted (SES-02). */
-export async function authOf(d: Deps, req: FastifyRequest): Promise<Authenticated | null> {
+/**
+ * The signed-in session of this request, or null. Only the cookie counts: tokens in URLs are
+ * never adopted (SES-02). Synchronous when the session service answers synchronously (see
+ * SessionService.authenticate); routes that await it need not care.
+ */
+export function authOf(d: Deps, req: FastifyRequest): Authenticated | null | Promise<Authenticated | null> {
   if (req.authCache !== undefined) return req.authCache;
-  req.authCache = await d.sessions.authenticate(readCookie(req, sessionCookieName(d)));
-  return req.authCache;
+  const found = d.sessions.authenticate(readCookie(req, sessionCookieName(d)));
+  if (found instanceof Promise) return found.then((auth) => (req.authCache = auth));
+  req.authCache = found;
+  return found;
 }
 
 export async function requireAuth(d: Deps, req: FastifyRequest): Promise<Authenticated> {
-  const auth = await authOf(d, req);
+  return signedIn(await authOf(d, req));
+}
+
+/** The session, or the 401 every route gives without one. */
+export function signedIn(auth: Authenticated | null): Authenticated {
   if (!auth) throw new AppError('unauthorized');
   return auth;
 }

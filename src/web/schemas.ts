@@ -28,3 +28,6 @@ export function responses(ok: Record<number, TSchema>, problems: number[] = [400
 }
 
 export const Message = Type.Object({ message: Type.String() });
+
+/** The Content-Type Fastify gives the JSON it serialises, for answers a route serialises itself. */
+export const JSON_TYPE = 'application/json; charset=utf-8';

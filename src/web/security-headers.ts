@@ -56,15 +56,18 @@ export function securityHeaders(d: Deps): Record<string, string> {
 
 /**
  * The headers for JSON under /api/: nothing in a JSON answer may run, load or be framed, so the
- * CSP is `default-src 'none'` with WEB-03's directives spelled out; the headers that only steer
- * documents (COOP, Origin-Agent-Cluster, DNS prefetch, …) are left to pages. Fewer headers on
- * the API's hot paths, such as the session check, is measurably cheaper.
+ * CSP is `default-src 'none'` with WEB-03's directives spelled out, plus nosniff, CORP (no
+ * cross-origin page may embed an authenticated answer) and HSTS on https. The headers that only
+ * steer documents are left to pages: X-Frame-Options (frame-ancestors 'none' already forbids
+ * framing), Referrer-Policy (a JSON answer loads and links nothing), COOP, Origin-Agent-Cluster,
+ * DNS prefetch. Node validates every header by regular expression on every response, so each
+ * header left off the API's hot paths, such as the session check, is measurably cheaper.
  */
 export function apiSecurityHeaders(pageHeaders: Record<string, string>): Record<string, string> {
   const api: Record<string, string> = {
     'content-security-policy': "default-src 'none'; frame-ancestors 'none'; object-src 'none'; base-uri 'none'",
   };
-  for (const name of ['x-content-type-options', 'x-frame-options', 'referrer-policy', 'cross-origin-resource-policy', 'strict-transport-security']) {
+  for (const name of ['x-content-type-options', 'cross-origin-resource-policy', 'strict-transport-security']) {
     const value = pageHeaders[name];
     if (value !== undefined) api[name] = value;
   }
@@ -78,15 +81,14 @@ export function apiSecurityHeaders(pageHeaders: Record<string, string>): Record<
  */
 export function securityHeaderWriter(d: Deps): (req: FastifyRequest, reply: FastifyReply) => void {
   const asset = securityHeaders(d);
-  const page: Record<string, string> = { ...asset, 'cache-control': 'no-store' };
-  const api: Record<string, string> = { ...apiSecurityHeaders(asset), 'cache-control': 'no-store' };
-  const pageNames = Object.keys(page);
-  const apiNames = Object.keys(api);
-  const assetNames = Object.keys(asset);
+  // [name, value] pairs: a loop over an object's keys reads it megamorphically on every request.
+  const pairs = (headers: Record<string, string>) => Object.entries(headers);
+  const page = pairs({ ...asset, 'cache-control': 'no-store' });
+  const api = pairs({ ...apiSecurityHeaders(asset), 'cache-control': 'no-store' });
+  const assets = pairs(asset);
   return (req, reply) => {
     const url = req.url;
-    if (url.startsWith('/api/')) for (const name of apiNames) reply.header(name, api[name]);
-    else if (url.startsWith('/static/')) for (const name of assetNames) reply.header(name, asset[name]);
-    else for (const name of pageNames) reply.header(name, page[name]);
+    const set = url.startsWith('/api/') ? api : url.startsWith('/static/') ? assets : page;
+    for (const [name, value] of set) reply.header(name, value);
   };
 }

@@ -92,6 +92,29 @@ describe('session cookie over https and session lifetime', () => {
     assert.equal((await again.c.get('/api/v1/sessions/current')).status, 200, 'signing in again works');
   });
 
+  test('SES-04 the session check answers the stored account and session with no-store, and follows a change to either', async () => {
+    const { c } = await signIn();
+    const first = await c.get('/api/v1/sessions/current');
+    assert.equal(first.status, 200);
+    assert.match(first.headers.get('content-type') ?? '', /^application\/json; charset=utf-8$/);
+    assert.equal(first.headers.get('cache-control'), 'no-store');
+    const row = await server.deps.db.selectFrom('accounts').selectAll().where('username', '=', account.username).executeTakeFirstOrThrow();
+    const session = await server.deps.db.selectFrom('sessions').select(['id', 'expires_at']).where('id', '=', first.json.session.id).executeTakeFirstOrThrow();
+    assert.deepEqual(first.json, {
+      account: { id: row.id, username: row.username, email: row.email, status: 'active', hasPassword: true, createdAt: new Date(row.created_at).toISOString() },
+      session: { id: session.id, expiresAt: new Date(session.expires_at).toISOString() },
+    });
+    // The same row gives the same answer, byte for byte.
+    assert.equal((await c.get('/api/v1/sessions/current')).text, first.text);
+    // A change to the account row shows in the next answer.
+    await server.deps.db.updateTable('accounts').set({ email: 'lifetime1.moved@example.test' }).where('id', '=', row.id).execute();
+    assert.equal((await c.get('/api/v1/sessions/current')).json.account.email, 'lifetime1.moved@example.test');
+    await server.deps.db.updateTable('accounts').set({ email: row.email }).where('id', '=', row.id).execute();
+    // So does a change to the session row (here its absolute end).
+    await server.deps.db.updateTable('sessions').set({ expires_at: session.expires_at - MIN }).where('id', '=', session.id).execute();
+    assert.equal((await c.get('/api/v1/sessions/current')).json.session.expiresAt, new Date(session.expires_at - MIN).toISOString());
+  });
+
   test('SES-05 the session list shows when each session will end', async () => {
     const { c } = await signIn();
     const list = await c.get('/api/v1/sessions');

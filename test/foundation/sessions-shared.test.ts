@@ -13,7 +13,9 @@ describe('one SQLite file, two servers', () => {
   let b: TestServer;
   before(async () => {
     a = await startTestServer();
-    b = await startTestServer({ LATCHKEY_DATABASE_URL: a.databaseUrl });
+    // B runs no delivery worker: its own outbox writes would drop what it remembers and hide a
+    // missed commit from A. B must notice A's commits by itself.
+    b = await startTestServer({ LATCHKEY_DATABASE_URL: a.databaseUrl }, { worker: false });
   });
   after(async () => {
     await b?.close();

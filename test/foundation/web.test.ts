@@ -92,7 +92,7 @@ describe('web layer', () => {
     assert.match(page.text, /<form[^>]*method="post"/i);
   });
 
-  test('WEB-03 CSP, nosniff, frame and referrer headers; no CORS origin reflected', async () => {
+  test('WEB-03 CSP, nosniff, frame, referrer and resource-policy headers; no CORS origin reflected', async () => {
     for (const path of ['/login', '/register', '/api/v1/sessions/current', '/healthz', '/nope']) {
       const res = await server.client().get(path, { origin: 'https://evil.example', accept: path.startsWith('/api') ? 'application/json' : 'text/html' });
       const csp = res.headers.get('content-security-policy') ?? '';
@@ -104,8 +104,13 @@ describe('web layer', () => {
       else assert.match(csp, /script-src 'self'(;|$)/, path);
       assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
       assert.equal(res.headers.get('x-content-type-options'), 'nosniff', path);
-      assert.equal(res.headers.get('x-frame-options'), 'DENY', path);
-      assert.equal(res.headers.get('referrer-policy'), 'no-referrer', path);
+      if (path.startsWith('/api/')) {
+        // JSON is never a document: CSP frame-ancestors forbids framing; CORP keeps other sites' pages from embedding it.
+        assert.equal(res.headers.get('cross-origin-resource-policy'), 'same-origin', path);
+      } else {
+        assert.equal(res.headers.get('x-frame-options'), 'DENY', path);
+        assert.equal(res.headers.get('referrer-policy'), 'no-referrer', path);
+      }
       assert.equal(res.headers.get('access-control-allow-origin'), null, path);
       assert.equal(res.headers.get('access-control-allow-credentials'), null, path);
       assert.equal(res.headers.get('strict-transport-security'), null, 'no HSTS over plain http');
