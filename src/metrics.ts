@@ -47,51 +47,41 @@ export class HttpMetrics {
   }
 
   requestsMetric() {
-    const name = 'latchkey_http_requests_total';
-    const help = 'HTTP requests by route and status';
-    return {
-      name,
-      help,
-      type: 'counter',
-      reset: () => this.byRoute.clear(),
-      get: async () => ({
-        name,
-        help,
-        type: 'counter',
-        aggregator: 'sum',
-        values: this.routes.flatMap((r) =>
-          [...r.statuses].map(([status, value]) => ({ labels: { method: r.method, route: r.route, status: String(status) }, value })),
-        ),
-      }),
-    };
+    return this.metric('latchkey_http_requests_total', 'HTTP requests by route and status', 'counter', () =>
+      this.routes.flatMap((r) =>
+        [...r.statuses].map(([status, value]) => ({ labels: { method: r.method, route: r.route, status: String(status) }, value })),
+      ),
+    );
   }
 
   durationMetric() {
     const name = 'latchkey_http_request_duration_seconds';
-    const help = 'HTTP request latency by route';
+    return this.metric(name, 'HTTP request latency by route', 'histogram', () =>
+      this.routes.flatMap((r) => {
+        const labels = { method: r.method, route: r.route };
+        let cumulative = 0;
+        const buckets = r.buckets.map((n, i) => {
+          cumulative += n;
+          const le = i < BUCKETS.length ? (BUCKETS[i] as number) : '+Inf';
+          return { labels: { le, ...labels }, value: cumulative, metricName: `${name}_bucket` };
+        });
+        return [
+          ...buckets,
+          { labels, value: r.sum, metricName: `${name}_sum` },
+          { labels, value: r.count, metricName: `${name}_count` },
+        ];
+      }),
+    );
+  }
+
+  /** The shape prom-client's registry reads from a metric it did not make itself. */
+  private metric(name: string, help: string, type: 'counter' | 'histogram', values: () => object[]) {
     return {
       name,
       help,
-      type: 'histogram',
+      type,
       reset: () => this.byRoute.clear(),
-      get: async () => ({
-        name,
-        help,
-        type: 'histogram',
-        aggregator: 'sum',
-        values: this.routes.flatMap((r) => {
-          const labels = { method: r.method, route: r.route };
-          let cumulative = 0;
-          const out = r.buckets.map((n, i) => {
-            cumulative += n;
-            const le = i < BUCKETS.length ? (BUCKETS[i] as number) : '+Inf';
-            return { labels: { le, ...labels }, value: cumulative, metricName: `${name}_bucket` };
-          });
-          out.push({ labels: { ...labels }, value: r.sum, metricName: `${name}_sum` } as (typeof out)[number]);
-          out.push({ labels: { ...labels }, value: r.count, metricName: `${name}_count` } as (typeof out)[number]);
-          return out;
-        }),
-      }),
+      get: async () => ({ name, help, type, aggregator: 'sum', values: values() }),
     };
   }
 }

@@ -47,7 +47,6 @@ export function registerCaptchaApi(app: FastifyInstance, d: Deps): void {
     },
   );
 
-
   if (captcha instanceof AltchaCaptcha) {
     const assets = widgetAssets();
     const serve = (path: string, type: string, body: string) =>
