@@ -13,6 +13,8 @@ declare module 'autocannon' {
     url: string;
     connections?: number;
     duration?: number;
+    /** stop after this many requests instead of a duration */
+    amount?: number;
     method?: string;
     headers?: Record<string, string>;
     body?: string;
