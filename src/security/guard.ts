@@ -18,6 +18,8 @@ export interface SignInGate {
   locked: boolean;
   /** a CAPTCHA must accompany this attempt (BF-04 step-up) */
   captchaRequired: boolean;
+  /** failures are on record for the account or identifier: a success has something to clear */
+  failuresCounted: boolean;
 }
 
 export interface Guard {
@@ -28,9 +30,15 @@ export interface Guard {
    * returns false when the quota is used up, and the caller silently does nothing.
    */
   allow(action: 'reset_mail' | 'otp_message' | 'lockout_notice', subject: string): Promise<boolean>;
-  signInGate(identifierKey: string, ctx: RequestContext): Promise<SignInGate>;
+  /**
+   * Where an attempt stands before its password is checked. `accountId` is the account the
+   * identifier names (null: none), when the caller has already looked it up; left out, the
+   * guard looks it up itself.
+   */
+  signInGate(identifierKey: string, ctx: RequestContext, accountId?: string | null): Promise<SignInGate>;
   signInFailed(identifierKey: string, accountId: string | null, ctx: RequestContext): Promise<void>;
-  signInSucceeded(identifierKey: string, accountId: string, ctx: RequestContext): Promise<void>;
+  /** `gate` is what signInGate answered for this attempt: with no failures on record there is nothing to clear. */
+  signInSucceeded(identifierKey: string, accountId: string, ctx: RequestContext, gate?: SignInGate): Promise<void>;
   /** A password reset or change ends any sign-in lockout of the account (BF-03). */
   passwordChanged?(accountId: string): Promise<void>;
   close?(): Promise<void>;
@@ -40,7 +48,7 @@ export interface Guard {
 export const noGuard: Guard = {
   limit: async () => {},
   allow: async () => true,
-  signInGate: async () => ({ locked: false, captchaRequired: false }),
+  signInGate: async () => ({ locked: false, captchaRequired: false, failuresCounted: false }),
   signInFailed: async () => {},
   signInSucceeded: async () => {},
 };

@@ -23,7 +23,9 @@ export function parseRate(env: string, raw: unknown, problems: string[]): Rate {
   const m = typeof raw === 'string' ? /^\s*(\d+)\s*\/\s*(\S+)\s*$/.exec(raw) : null;
   const windowMs = m ? parseDuration(m[2]) : undefined;
   if (!m || !windowMs || Number(m[1]) < 1) {
-    problems.push(`${env}=${JSON.stringify(String(raw).slice(0, 40))}: must be N/window with N >= 1, like 10/1h or 5/30m`);
+    problems.push(
+      `${env}=${JSON.stringify(String(raw).slice(0, 40))}: must be N/window with N >= 1, like 10/1h or 5/30m`,
+    );
     return { points: 1, windowMs: 1000 };
   }
   return { points: Number(m[1]), windowMs };
@@ -88,7 +90,8 @@ export function limitSettings(raw: Record<string, unknown>, redisUrl?: string): 
     redisUrl,
     redisPrefix: (raw.LATCHKEY_REDIS_PREFIX as string) || 'latchkey',
   };
-  if (s.lockAfter > s.hardCap) problems.push('LATCHKEY_LOCKOUT_AFTER: must not be larger than LATCHKEY_LOCKOUT_HARD_CAP');
+  if (s.lockAfter > s.hardCap)
+    problems.push('LATCHKEY_LOCKOUT_AFTER: must not be larger than LATCHKEY_LOCKOUT_HARD_CAP');
   if (problems.length) throw new ConfigError(problems);
   return s;
 }
@@ -107,7 +110,8 @@ export class Counter {
       const res = await this.limiter.consume(key);
       return { ok: true, count: res.consumedPoints, retryAfterMs: 0 };
     } catch (err) {
-      if (err instanceof RateLimiterRes) return { ok: false, count: err.consumedPoints, retryAfterMs: err.msBeforeNext };
+      if (err instanceof RateLimiterRes)
+        return { ok: false, count: err.consumedPoints, retryAfterMs: err.msBeforeNext };
       throw err;
     }
   }
@@ -155,7 +159,11 @@ export class CounterStore {
   }
 
   counter(name: string, rate: Rate): Counter {
-    const opts = { keyPrefix: `${this.prefix}:${name}`, points: rate.points, duration: Math.max(1, Math.ceil(rate.windowMs / 1000)) };
+    const opts = {
+      keyPrefix: `${this.prefix}:${name}`,
+      points: rate.points,
+      duration: Math.max(1, Math.ceil(rate.windowMs / 1000)),
+    };
     if (!this.redis) return new Counter(new RateLimiterMemory(opts));
     return new Counter(
       new RateLimiterRedis({
@@ -228,27 +236,36 @@ export class LimitGuard implements Guard {
       const r = await this.guarded(() => counter.hit(key), { ok: true, count: 0, retryAfterMs: 0 });
       if (r.ok) continue;
       // Recorded once per window and scope, so a flood does not flood the audit trail too.
-      if (r.count === counter.points + 1) await this.d.audit.record('rate_limited', ctx, { details: { action, scope } });
+      if (r.count === counter.points + 1)
+        await this.d.audit.record('rate_limited', ctx, { details: { action, scope } });
       throw tooMany(r.retryAfterMs);
     }
   }
 
   async allow(quota: QuotaName, subject: string): Promise<boolean> {
-    const r = await this.guarded(() => this.quotas[quota].hit(subjectKey(this.d, subject)), { ok: true, count: 0, retryAfterMs: 0 });
+    const r = await this.guarded(() => this.quotas[quota].hit(subjectKey(this.d, subject)), {
+      ok: true,
+      count: 0,
+      retryAfterMs: 0,
+    });
     if (!r.ok) this.d.log.info({ quota }, 'quota used up; nothing sent');
     return r.ok;
   }
 
-  signInGate(identifierKey: string, ctx: RequestContext): Promise<SignInGate> {
-    return this.guarded(() => this.lockout.gate(identifierKey, ctx), { locked: false, captchaRequired: true });
+  signInGate(identifierKey: string, ctx: RequestContext, accountId?: string | null): Promise<SignInGate> {
+    return this.guarded(() => this.lockout.gate(identifierKey, ctx, accountId), {
+      locked: false,
+      captchaRequired: true,
+      failuresCounted: true,
+    });
   }
 
   signInFailed(identifierKey: string, accountId: string | null, ctx: RequestContext): Promise<void> {
     return this.guarded(() => this.lockout.failed(identifierKey, accountId, ctx), undefined);
   }
 
-  signInSucceeded(identifierKey: string, accountId: string, _ctx: RequestContext): Promise<void> {
-    return this.guarded(() => this.lockout.succeeded(identifierKey, accountId), undefined);
+  signInSucceeded(identifierKey: string, accountId: string, _ctx: RequestContext, gate?: SignInGate): Promise<void> {
+    return this.guarded(() => this.lockout.succeeded(identifierKey, accountId, gate), undefined);
   }
 
   passwordChanged(accountId: string): Promise<void> {
@@ -279,7 +296,9 @@ type QuotaName = 'reset_mail' | 'otp_message' | 'lockout_notice';
 export async function createGuard(d: Deps): Promise<LimitGuard> {
   const settings = limitSettings(d.config.raw, d.config.redisUrl);
   if (!d.config.dev && settings.scale > 1)
-    throw new ConfigError(['LATCHKEY_RATE_LIMIT_SCALE: must be 1 when LATCHKEY_ENV=production (it loosens every limit)']);
+    throw new ConfigError([
+      'LATCHKEY_RATE_LIMIT_SCALE: must be 1 when LATCHKEY_ENV=production (it loosens every limit)',
+    ]);
   const store = await CounterStore.open(settings);
   return new LimitGuard(d, settings, store);
 }

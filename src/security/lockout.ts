@@ -36,15 +36,17 @@ export class SignInLockout {
     this.locks = store.counter('signin-lock', { points: 1, windowMs: 1000 });
   }
 
-  /** The counting key: the account when the identifier names one, else the identifier itself. */
+  /**
+   * The counting key: the account when the identifier names one, else the identifier itself.
+   * `accountId` undefined: not looked up yet; null: the identifier names no account.
+   */
   private async keyFor(identifierKey: string, accountId?: string | null): Promise<string> {
-    if (accountId) return `a:${subjectKey(this.d, accountId)}`;
-    const account = await findAccountByIdentifier(this.d.db, identifierKey);
-    return account ? `a:${subjectKey(this.d, account.id)}` : `i:${subjectKey(this.d, identifierKey)}`;
+    const id = accountId === undefined ? (await findAccountByIdentifier(this.d.db, identifierKey))?.id : accountId;
+    return id ? `a:${subjectKey(this.d, id)}` : `i:${subjectKey(this.d, identifierKey)}`;
   }
 
-  async gate(identifierKey: string, ctx: RequestContext): Promise<SignInGate> {
-    const key = await this.keyFor(identifierKey);
+  async gate(identifierKey: string, ctx: RequestContext, accountId?: string | null): Promise<SignInGate> {
+    const key = await this.keyFor(identifierKey, accountId);
     const [failures, ipFailures, lockedMs] = await Promise.all([
       this.failures.count(key),
       this.ipFailures.count(ipKey(ctx)),
@@ -53,6 +55,7 @@ export class SignInLockout {
     return {
       locked: lockedMs > 0 || failures >= this.hardCap,
       captchaRequired: failures >= this.captchaAfter || ipFailures >= this.captchaAfter,
+      failuresCounted: failures > 0,
     };
   }
 
@@ -76,7 +79,12 @@ export class SignInLockout {
     }
   }
 
-  async succeeded(identifierKey: string, accountId: string): Promise<void> {
+  /**
+   * A success clears the consecutive failures. When the attempt's gate saw none there is nothing
+   * to clear, and the common sign-in costs no keyed hash and no counter round trip for it.
+   */
+  async succeeded(identifierKey: string, accountId: string, gate?: SignInGate): Promise<void> {
+    if (gate && !gate.failuresCounted) return;
     await this.failures.clear(await this.keyFor(identifierKey, accountId));
   }
 
@@ -99,7 +107,9 @@ export class SignInLockout {
         'If it was you: wait and try again, or reset your password now; a reset works even while sign-in is blocked.',
       ],
       action: { label: 'Reset your password', url: `${d.config.publicUrl}/forgot-password` },
-      after: [`If it wasn't you, your password is still safe, but consider changing it. Questions: ${d.brand.supportContact}.`],
+      after: [
+        `If it wasn't you, your password is still safe, but consider changing it. Questions: ${d.brand.supportContact}.`,
+      ],
     });
     await d.db.transaction().execute(async (trx) => {
       await d.outbox.send(trx, { channel: 'email', kind: 'lockout_notice', to: account.email as string, ...mail });

@@ -12,7 +12,9 @@ const nextIp = () => `198.51.100.${++ipN}`;
 
 /** What must be identical between two answers (ENUM-01, BF-02): status, body and the headers a client sees. */
 function shape(r: { status: number; text: string; headers: Headers }) {
-  const h = Object.fromEntries([...r.headers].filter(([k]) => !['date', 'content-length', 'keep-alive', 'connection'].includes(k)));
+  const h = Object.fromEntries(
+    [...r.headers].filter(([k]) => !['date', 'content-length', 'keep-alive', 'connection'].includes(k)),
+  );
   return { status: r.status, body: r.text, headers: h };
 }
 
@@ -29,7 +31,7 @@ describe('rate limits and sign-in lockout with the real defaults', () => {
       LATCHKEY_LIMIT_SIGN_IN_IP: '5/10m',
       LATCHKEY_LIMIT_RESET_COMPLETE_ID: '3/10m',
     });
-    await createAccounts(server, ['limit1', 'lock1', 'lock2'], password);
+    await createAccounts(server, ['limit1', 'lock1', 'lock2', 'streak1'], password);
   });
   after(async () => {
     await server?.close();
@@ -39,7 +41,10 @@ describe('rate limits and sign-in lockout with the real defaults', () => {
   test('BF-02 past the per-IP limit a 429 carries Retry-After and rate_limited, the same for every account', async () => {
     const c = server.client({ headers: { 'x-forwarded-for': '203.0.113.50' } });
     for (let i = 0; i < 5; i++) {
-      const r = await c.post('/api/v1/sessions', { identifier: i % 2 ? 'limit1' : `nobody${i}`, password: 'wrong-password-1' });
+      const r = await c.post('/api/v1/sessions', {
+        identifier: i % 2 ? 'limit1' : `nobody${i}`,
+        password: 'wrong-password-1',
+      });
       assert.equal(r.status, 401);
     }
     const known = await c.post('/api/v1/sessions', { identifier: 'limit1', password });
@@ -51,7 +56,9 @@ describe('rate limits and sign-in lockout with the real defaults', () => {
     assert.deepEqual(shape(unknown), shape(known));
     assert.doesNotMatch(known.text, /limit1/);
     // Another client IP has its own budget (limits are per IP, not global).
-    const other = await server.client({ headers: { 'x-forwarded-for': nextIp() } }).post('/api/v1/sessions', { identifier: 'limit1', password });
+    const other = await server
+      .client({ headers: { 'x-forwarded-for': nextIp() } })
+      .post('/api/v1/sessions', { identifier: 'limit1', password });
     assert.equal(other.status, 201);
     const hits = await server.deps.db.selectFrom('audit_log').selectAll().where('event', '=', 'rate_limited').execute();
     assert.equal(hits.length, 1, 'one audit record per window and scope, not one per refused request');
@@ -93,8 +100,11 @@ describe('rate limits and sign-in lockout with the real defaults', () => {
 
   test('BF-01 ENUM-01 after 10 failures the account is locked and answers exactly like a wrong password', async () => {
     const attempt = (identifier: string, pw: string) =>
-      server.client({ headers: { 'x-forwarded-for': nextIp() } }).post('/api/v1/sessions', { identifier, password: pw });
-    for (let i = 0; i < 10; i++) assert.equal((await attempt(i % 2 ? 'lock1' : 'lock1@example.test', 'not-the-password')).status, 401);
+      server
+        .client({ headers: { 'x-forwarded-for': nextIp() } })
+        .post('/api/v1/sessions', { identifier, password: pw });
+    for (let i = 0; i < 10; i++)
+      assert.equal((await attempt(i % 2 ? 'lock1' : 'lock1@example.test', 'not-the-password')).status, 401);
     const right = await attempt('lock1', password);
     const wrong = await attempt('lock1', 'still-not-the-password');
     const unknown = await attempt('no-such-user-here', password);
@@ -104,17 +114,53 @@ describe('rate limits and sign-in lockout with the real defaults', () => {
     // Another account is not affected.
     assert.equal((await attempt('lock2', password)).status, 201);
 
-    const locked = await server.deps.db.selectFrom('audit_log').selectAll().where('event', '=', 'sign_in.locked').execute();
+    const locked = await server.deps.db
+      .selectFrom('audit_log')
+      .selectAll()
+      .where('event', '=', 'sign_in.locked')
+      .execute();
     assert.equal(locked.length, 1);
-    const failures = await server.deps.db.selectFrom('audit_log').select('details').where('event', '=', 'sign_in.failed').execute();
-    assert.ok(failures.some((f) => /"reason":"locked"/.test(f.details ?? '')), 'the internal reason is kept in the audit trail');
+    const failures = await server.deps.db
+      .selectFrom('audit_log')
+      .select('details')
+      .where('event', '=', 'sign_in.failed')
+      .execute();
+    assert.ok(
+      failures.some((f) => /"reason":"locked"/.test(f.details ?? '')),
+      'the internal reason is kept in the audit trail',
+    );
+  });
+
+  test('BF-01 a right password ends the run of failures: the count toward the lock starts again', async () => {
+    const attempt = (identifier: string, pw: string) =>
+      server
+        .client({ headers: { 'x-forwarded-for': nextIp() } })
+        .post('/api/v1/sessions', { identifier, password: pw });
+    const gate = () => server.deps.guard.signInGate('streak1', { ip: nextIp(), userAgent: '', correlationId: 'x' });
+    assert.equal((await gate()).failuresCounted, false);
+    for (let i = 0; i < 9; i++)
+      assert.equal((await attempt(i % 2 ? 'streak1' : 'streak1@example.test', 'not-the-password')).status, 401);
+    assert.equal((await gate()).failuresCounted, true);
+    assert.equal((await attempt('streak1', password)).status, 201, 'nine failures do not lock');
+    assert.equal((await gate()).failuresCounted, false, 'the success cleared them');
+    for (let i = 0; i < 9; i++) assert.equal((await attempt('streak1', 'not-the-password')).status, 401);
+    assert.equal(
+      (await attempt('streak1', password)).status,
+      201,
+      '9 + 9 failures with a success between is no lockout',
+    );
+    assert.equal((await gate()).locked, false);
   });
 
   test('BF-01 the owner is mailed once per lockout, however long the attack goes on', async () => {
-    const notice = await smtp.waitFor((m) => m.to.includes('lock1@example.test') && /blocked sign-in attempts/.test(m.subject));
+    const notice = await smtp.waitFor(
+      (m) => m.to.includes('lock1@example.test') && /blocked sign-in attempts/.test(m.subject),
+    );
     assert.match(notice.text, /forgot-password/);
     for (let i = 0; i < 5; i++)
-      await server.client({ headers: { 'x-forwarded-for': nextIp() } }).post('/api/v1/sessions', { identifier: 'lock1', password: 'nope-nope' });
+      await server
+        .client({ headers: { 'x-forwarded-for': nextIp() } })
+        .post('/api/v1/sessions', { identifier: 'lock1', password: 'nope-nope' });
     await new Promise((r) => setTimeout(r, 500));
     assert.equal(smtp.mails.filter((m) => m.to.includes('lock1@example.test') && /blocked/.test(m.subject)).length, 1);
   });
@@ -128,7 +174,9 @@ describe('rate limits and sign-in lockout with the real defaults', () => {
     const fresh = strongPassword();
     const done = await c.post('/api/v1/password-resets/complete', { token, password: fresh });
     assert.equal(done.status, 200, done.text);
-    const signIn = await server.client({ headers: { 'x-forwarded-for': nextIp() } }).post('/api/v1/sessions', { identifier: 'lock1', password: fresh });
+    const signIn = await server
+      .client({ headers: { 'x-forwarded-for': nextIp() } })
+      .post('/api/v1/sessions', { identifier: 'lock1', password: fresh });
     assert.equal(signIn.status, 201);
   });
 });

@@ -21,13 +21,14 @@ export async function checkPassword(
 ): Promise<Account> {
   const key = identifierKey(input.identifier);
   await d.guard.limit('sign_in', ctx);
-  const gate = await d.guard.signInGate(key, ctx);
+  // One lookup serves the gate (it counts failures under the account) and the password check.
+  const account = await findAccountByIdentifier(d.db, input.identifier);
+  const gate = await d.guard.signInGate(key, ctx, account?.id ?? null);
   if (gate.captchaRequired && !(await d.captcha.verify(input.captcha, ctx))) {
     await d.audit.record('captcha.failed', ctx, { details: { flow: 'sign_in' } });
     throw new AppError(input.captcha ? 'captcha_invalid' : 'captcha_required');
   }
   const password = normalizePassword(input.password);
-  const account = await findAccountByIdentifier(d.db, input.identifier);
   let ok = false;
   if (account?.password_hash) ok = await d.hasher.verify(account.password_hash, password);
   else await d.hasher.burn(password);
@@ -45,12 +46,15 @@ export async function checkPassword(
             : null;
   if (reason) {
     await d.guard.signInFailed(key, account?.id ?? null, ctx);
-    await d.audit.record('sign_in.failed', ctx, { accountId: account?.id ?? null, details: { method: 'password', reason } });
+    await d.audit.record('sign_in.failed', ctx, {
+      accountId: account?.id ?? null,
+      details: { method: 'password', reason },
+    });
     d.metrics.signIns.inc({ method: 'password', outcome: 'failure' });
     throw new AppError('invalid_credentials');
   }
   const acct = account as Account;
-  await d.guard.signInSucceeded(key, acct.id, ctx);
+  await d.guard.signInSucceeded(key, acct.id, ctx, gate);
   if (d.hasher.needsRehash(acct.password_hash as string)) {
     // PWD-07: parameters were raised since this hash was made; upgrade while we hold the password.
     const upgraded = await d.hasher.hash(password);
