@@ -145,12 +145,19 @@ export class DeliveryWorker {
         .returningAll()
         .execute();
     }
-    // SQLite runs one writer at a time: no other claim can interleave with this statement.
+    // SQLite: read first, and write only when something is due. An idle poll that UPDATEs takes
+    // the write lock and counts as a write, which makes the session check forget the rows it
+    // remembers (Store.preparedRead) on every poll. Another process may claim between the read
+    // and the write; the UPDATE checks again that each row is still free, and SQLite runs one
+    // writer at a time, so no row is claimed twice.
+    const ids = (await due(this.db).execute()).map((r) => r.id);
+    if (ids.length === 0) return [];
     return this.db
       .updateTable('outbox')
       .set({ ...lease, attempts: (eb) => eb('attempts', '+', 1) })
-      .where('id', 'in', due(this.db))
+      .where('id', 'in', ids)
       .where('status', '=', 'pending')
+      .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<', now)]))
       .returningAll()
       .execute();
   }

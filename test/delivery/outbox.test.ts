@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
 import { SmtpTransport } from '../../src/delivery/email.ts';
@@ -17,12 +18,13 @@ import { SmtpReceiver } from '../support/smtp.ts';
 const quiet = pino({ level: 'silent' });
 const dirs: string[] = [];
 
-async function sqliteStore(): Promise<Store> {
+async function sqliteStore(): Promise<Store & { file: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'latchkey-outbox-'));
   dirs.push(dir);
-  const store = openStore(join(dir, 'outbox.db'));
+  const file = join(dir, 'outbox.db');
+  const store = openStore(file);
   await migrate(store);
-  return store;
+  return Object.assign(store, { file });
 }
 
 function worker(
@@ -129,6 +131,34 @@ describe('outbox and delivery worker', () => {
       (await rowsOf(store)).map((r) => r.status),
       Array(25).fill('sent'),
     );
+    await store.close();
+  });
+
+  test('on SQLite a poll with nothing due only reads: it finishes while another process holds the write lock', async () => {
+    const store = await sqliteStore();
+    const clock = new FakeClock();
+    const outbox = new Outbox(clock, cryptoRandom);
+    const w = worker(store, clock, outbox);
+    const delivered: string[] = [];
+    w.setTransport('email', { deliver: async (row) => void delivered.push(row.id) });
+    await outbox.send(store.db, mail('later'));
+    await store.db
+      .updateTable('outbox')
+      .set({ next_attempt_at: clock.now() + 60_000 })
+      .execute();
+    // Another process mid-write: an idle poll that took the write lock would wait out the busy
+    // timeout (5 s) and fail with SQLITE_BUSY; one that only reads goes on.
+    const other = new Database(store.file);
+    other.exec('BEGIN IMMEDIATE');
+    try {
+      assert.equal(await w.drain(), 0);
+    } finally {
+      other.exec('ROLLBACK');
+      other.close();
+    }
+    clock.advance(60_000);
+    assert.equal(await w.drain(), 1, 'once due, the message is claimed and sent');
+    assert.equal(delivered.length, 1);
     await store.close();
   });
 
