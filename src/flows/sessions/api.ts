@@ -22,16 +22,18 @@ export function registerSessionsApi(app: FastifyInstance, d: Deps): void {
       },
     },
     // Not async: with SQLite behind it the whole check runs in one tick, no promise involved.
+    // The handler answers the body and Fastify sends it. Sending from inside the handler and
+    // answering nothing measured far worse under load: most of what a request allocated then
+    // outlived the young generation (heap 56 -> 235 MB every 4 s, 11-15 ms scavenges, p99 up
+    // by half), where the same body returned here leaves scavenges at 0.5 ms. Returning the
+    // reply object instead would make Fastify wait for the response through Reply#then.
     (req, reply) => {
       const auth = authOf(d, req);
       if (auth instanceof Promise) return auth.then((a) => answer(signedIn(a), reply));
-      answer(signedIn(auth), reply);
-      return undefined;
+      return answer(signedIn(auth), reply);
     },
   );
-  // Sends, and answers nothing: a handler (or its promise) that answered the reply object would
-  // make Fastify wait for the response to finish through Reply#then.
-  function answer(auth: Authenticated, reply: FastifyReply): void {
+  function answer(auth: Authenticated, reply: FastifyReply): string {
     let body = currentAnswers.get(auth);
     if (body === undefined) {
       body = reply.serialize({
@@ -40,7 +42,8 @@ export function registerSessionsApi(app: FastifyInstance, d: Deps): void {
       }) as string;
       currentAnswers.set(auth, body);
     }
-    reply.header('content-type', JSON_TYPE).send(body);
+    reply.header('content-type', JSON_TYPE);
+    return body;
   }
 
   app.delete(
