@@ -82,10 +82,9 @@ export function apiSecurityHeaders(pageHeaders: Record<string, string>): Record<
 export function securityHeaderWriter(d: Deps): (req: FastifyRequest, reply: FastifyReply) => void {
   const asset = securityHeaders(d);
   // [name, value] pairs: a loop over an object's keys reads it megamorphically on every request.
-  const pairs = (headers: Record<string, string>) => Object.entries(headers);
-  const page = pairs({ ...asset, 'cache-control': 'no-store' });
-  const api = pairs({ ...apiSecurityHeaders(asset), 'cache-control': 'no-store' });
-  const assets = pairs(asset);
+  const page = Object.entries({ ...asset, 'cache-control': 'no-store' });
+  const api = Object.entries({ ...apiSecurityHeaders(asset), 'cache-control': 'no-store' });
+  const assets = Object.entries(asset);
   return (req, reply) => {
     const url = req.url;
     const set = url.startsWith('/api/') ? api : url.startsWith('/static/') ? assets : page;

@@ -70,6 +70,28 @@ class Flaky implements Transport {
   }
 }
 
+/**
+ * A transport that records what it delivered and the most deliveries it had in hand at once: a
+ * worker delivers a claimed batch all together, so that is the size of its largest claim.
+ * `gate`, when given, is awaited before each delivery completes.
+ */
+function counting(gate?: () => Promise<unknown>) {
+  const c = {
+    delivered: [] as string[],
+    inHand: 0,
+    mostInHand: 0,
+    transport: {
+      async deliver(row: OutboxRow) {
+        c.mostInHand = Math.max(c.mostInHand, ++c.inHand);
+        await (gate ? gate() : new Promise((r) => setImmediate(r)));
+        c.inHand--;
+        c.delivered.push(row.id);
+      },
+    } as Transport,
+  };
+  return c;
+}
+
 after(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
@@ -112,24 +134,44 @@ describe('outbox and delivery worker', () => {
     const clock = new FakeClock();
     const outbox = new Outbox(clock, cryptoRandom);
     const w = worker(store, clock, outbox);
-    let inHand = 0;
-    let mostInHand = 0;
-    const delivered: string[] = [];
-    w.setTransport('email', {
-      async deliver(row) {
-        mostInHand = Math.max(mostInHand, ++inHand);
-        await new Promise((r) => setImmediate(r));
-        inHand--;
-        delivered.push(row.id);
-      },
-    });
+    const t = counting();
+    w.setTransport('email', t.transport);
     for (let i = 0; i < 25; i++) await outbox.send(store.db, mail(`b${i}`));
     assert.equal(await w.drain(), 25, 'a worker that was never started still drains everything due');
-    assert.equal(new Set(delivered).size, 25);
-    assert.equal(mostInHand, 10, 'batches of 10');
+    assert.equal(new Set(t.delivered).size, 25);
+    assert.equal(t.mostInHand, 10, 'batches of 10');
     assert.deepEqual(
       (await rowsOf(store)).map((r) => r.status),
       Array(25).fill('sent'),
+    );
+    await store.close();
+  });
+
+  test('stop() lets the batch in hand finish and claims no more (graceful shutdown)', async () => {
+    const store = await sqliteStore();
+    const clock = new FakeClock();
+    const outbox = new Outbox(clock, cryptoRandom);
+    const w = worker(store, clock, outbox);
+    let release: () => void = () => {};
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    const t = counting(() => held);
+    w.setTransport('email', t.transport);
+    for (let i = 0; i < 25; i++) await outbox.send(store.db, mail(`s${i}`));
+    w.start();
+    w.kick();
+    while (t.inHand < 10) await new Promise((r) => setImmediate(r));
+    const stopped = w.stop();
+    release();
+    await stopped;
+    assert.equal(t.delivered.length, 10, 'the batch in hand was delivered');
+    const rows = await rowsOf(store);
+    assert.equal(rows.filter((r) => r.status === 'sent').length, 10);
+    assert.equal(
+      rows.filter((r) => r.status === 'pending' && r.locked_by === null).length,
+      15,
+      'the rest is left unclaimed for the next process',
     );
     await store.close();
   });
@@ -139,8 +181,8 @@ describe('outbox and delivery worker', () => {
     const clock = new FakeClock();
     const outbox = new Outbox(clock, cryptoRandom);
     const w = worker(store, clock, outbox);
-    const delivered: string[] = [];
-    w.setTransport('email', { deliver: async (row) => void delivered.push(row.id) });
+    const t = counting();
+    w.setTransport('email', t.transport);
     await outbox.send(store.db, mail('later'));
     await store.db
       .updateTable('outbox')
@@ -158,7 +200,7 @@ describe('outbox and delivery worker', () => {
     }
     clock.advance(60_000);
     assert.equal(await w.drain(), 1, 'once due, the message is claimed and sent');
-    assert.equal(delivered.length, 1);
+    assert.equal(t.delivered.length, 1);
     await store.close();
   });
 
@@ -299,7 +341,6 @@ describe('outbox and delivery worker', () => {
       const outbox = new Outbox(clock, cryptoRandom);
       const N = 120;
       for (let i = 0; i < N; i++) await outbox.send(a.db, mail(`pg${i}`));
-      const delivered: { worker: string; id: string }[] = [];
       // Worker a's first batch waits (at most 5 s) until b has delivered something, so the two
       // claim side by side even on a loaded machine; before, a could drain all 120 before b's
       // first claim reached the server.
@@ -307,34 +348,28 @@ describe('outbox and delivery worker', () => {
       const bHasStarted = new Promise<void>((r) => {
         bStarted = r;
       });
-      // A worker delivers a claimed batch all at once, so the most deliveries one worker has in
-      // hand at a time is the size of its largest claim.
-      const inHand = { a: 0, b: 0 };
-      const mostInHand = { a: 0, b: 0 };
-      const slowTransport = (name: 'a' | 'b'): Transport => ({
-        async deliver(row) {
-          mostInHand[name] = Math.max(mostInHand[name], ++inHand[name]);
-          if (name === 'a') await Promise.race([bHasStarted, new Promise((r) => setTimeout(r, 5000))]);
-          // a few ms per mail so the two workers' claims overlap in time
-          await new Promise((r) => setTimeout(r, 2));
-          inHand[name]--;
-          delivered.push({ worker: name, id: row.id });
-          if (name === 'b') bStarted();
-        },
+      const ta = counting(async () => {
+        await Promise.race([bHasStarted, new Promise((r) => setTimeout(r, 5000))]);
+        // a few ms per mail so the two workers' claims overlap in time
+        await new Promise((r) => setTimeout(r, 2));
+      });
+      const tb = counting(async () => {
+        await new Promise((r) => setTimeout(r, 2));
+        bStarted();
       });
       const wa = worker(a, clock, new Outbox(clock, cryptoRandom), { id: 'worker-a' });
       const wb = worker(b, clock, new Outbox(clock, cryptoRandom), { id: 'worker-b' });
-      wa.setTransport('email', slowTransport('a'));
-      wb.setTransport('email', slowTransport('b'));
+      wa.setTransport('email', ta.transport);
+      wb.setTransport('email', tb.transport);
       const [na, nb] = await Promise.all([wa.drain(), wb.drain()]);
       assert.equal(na + nb, N, `every claimed row was processed once (a=${na}, b=${nb})`);
-      const ids = delivered.map((d) => d.id);
+      const ids = [...ta.delivered, ...tb.delivered];
       assert.equal(new Set(ids).size, ids.length, 'no message delivered twice');
       assert.equal(ids.length, N);
       // A claim larger than the batch could outlast its lease and be taken over and sent again.
       assert.ok(
-        mostInHand.a <= 10 && mostInHand.b <= 10,
-        `one claim is at most a batch of 10 (a=${mostInHand.a}, b=${mostInHand.b})`,
+        ta.mostInHand <= 10 && tb.mostInHand <= 10,
+        `one claim is at most a batch of 10 (a=${ta.mostInHand}, b=${tb.mostInHand})`,
       );
       assert.ok(na > 0 && nb > 0, `both workers took part (a=${na}, b=${nb})`);
       const pending = await a.db.selectFrom('outbox').select('id').where('status', '!=', 'sent').execute();

@@ -92,12 +92,15 @@ describe('session cookie over https and session lifetime', () => {
     assert.equal((await again.c.get('/api/v1/sessions/current')).status, 200, 'signing in again works');
   });
 
-  test('SES-04 the session check answers the stored account and session with no-store, and follows a change to either', async () => {
+  test('SES-04 WEB-03 the session check answers the stored account and session with no-store and the API headers, and follows a change to either', async () => {
     const { c } = await signIn();
     const first = await c.get('/api/v1/sessions/current');
     assert.equal(first.status, 200);
     assert.match(first.headers.get('content-type') ?? '', /^application\/json; charset=utf-8$/);
     assert.equal(first.headers.get('cache-control'), 'no-store');
+    // WEB-03 on the signed-in answer too, which this route builds and sends its own way.
+    assert.match(first.headers.get('content-security-policy') ?? '', /frame-ancestors 'none'.*object-src 'none'.*base-uri 'none'/);
+    assert.equal(first.headers.get('x-content-type-options'), 'nosniff');
     const row = await server.deps.db.selectFrom('accounts').selectAll().where('username', '=', account.username).executeTakeFirstOrThrow();
     const session = await server.deps.db.selectFrom('sessions').select(['id', 'expires_at']).where('id', '=', first.json.session.id).executeTakeFirstOrThrow();
     assert.deepEqual(first.json, {
