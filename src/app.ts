@@ -31,7 +31,9 @@ export async function buildApp(d: Deps): Promise<FastifyInstance> {
     genReqId: () => `${reqIdPrefix}${(reqCounter++).toString(36)}`,
     requestIdHeader: false,
     return503OnClosing: true,
-    ajv: { customOptions: { coerceTypes: false, removeAdditional: true, allErrors: true } },
+    // A body schema that closes its properties refuses the others (400 naming them) rather than
+    // dropping them: a misspelt setting silently kept its old value.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: true } },
     routerOptions: { maxParamLength: 200 },
   });
 

@@ -104,6 +104,20 @@ describe('organizations: roles, recovery settings, CLI, organization-scoped page
     assert.equal(settings.json.otpLength, 6);
   });
 
+  test('an unknown or misspelt setting is a 400 naming it, not silently dropped, and changes nothing (WEB-04)', async () => {
+    for (const bad of [{ otpLenght: 8 }, { methods: ['sms_otp'], maxAttempt: 3 }]) {
+      const r = await admin.c.put('/api/v1/organizations/default/recovery-settings', bad);
+      assert.equal(r.status, 400, `${JSON.stringify(bad)} → ${r.status} ${r.text}`);
+      assert.equal(r.json.code, 'validation_failed');
+      const name = Object.keys(bad).find((k) => k !== 'methods') as string;
+      assert.match(r.text, new RegExp(name), 'the answer names the unknown field');
+    }
+    const settings = await admin.c.get('/api/v1/organizations/default/recovery-settings');
+    assert.deepEqual(settings.json.methods, ['email_link', 'email_otp']);
+    assert.equal(settings.json.otpLength, 6);
+    assert.equal(settings.json.maxAttempts, 5);
+  });
+
   test('an admin saves the settings with the /admin/organization form', async () => {
     const page = await admin.c.get('/admin/organization', { accept: 'text/html' });
     assert.equal(page.status, 200);
