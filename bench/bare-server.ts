@@ -1,5 +1,8 @@
-// The yardstick for GET /api/v1/sessions/current: the same Fastify, the same process start-up
-// (`node --import tsx`), a route answering a JSON body of the same shape with no database work.
+// The yardsticks, started the same way as the service (`node --import tsx`), on the same Fastify:
+// - GET /bare, for GET /api/v1/sessions/current: a JSON body of the same shape, no database work;
+// - POST /bare-verify, for POST /api/v1/sessions: one argon2id verify with the service's
+//   parameters (BENCH_ARGON2) and nothing else, the floor of any HTTP sign-in on this machine.
+import { type Algorithm, hash, verify } from '@node-rs/argon2';
 import Fastify from 'fastify';
 
 const app = Fastify({ logger: false });
@@ -8,5 +11,10 @@ const body = {
   session: { id: 's1t2u3v4w5x6y7z8', expiresAt: new Date(Date.now() + 86_400_000).toISOString() },
 };
 app.get('/bare', async () => body);
+if (process.env.BENCH_ARGON2) {
+  const params = JSON.parse(process.env.BENCH_ARGON2) as { memoryCost: number; timeCost: number; parallelism: number };
+  const stored = await hash('bench-violet-harbor-0-quantum-meadow', { algorithm: 2 as Algorithm, ...params });
+  app.post('/bare-verify', async (req) => ({ ok: await verify(stored, (req.body as { password: string }).password) }));
+}
 await app.listen({ host: '127.0.0.1', port: Number(process.env.BENCH_PORT) });
 process.on('SIGTERM', () => void app.close().then(() => process.exit(0)));

@@ -89,9 +89,9 @@ export async function startService(
 }
 
 /** bench/bare-server.ts: a bare Fastify route started the same way, the yardstick for the session lookup. */
-export async function startBare(cpu?: number): Promise<Child> {
+export async function startBare(cpu?: number, extra: Record<string, string> = {}): Promise<Child> {
   const port = await freePort();
-  const env = { BENCH_PORT: String(port) };
+  const env = { BENCH_PORT: String(port), ...extra };
   const child = spawnChild(['bench/bare-server.ts'], env, cpu);
   const base = `http://127.0.0.1:${port}`;
   await waitReady(`${base}/bare`, child);
