@@ -64,7 +64,7 @@ export function registerOrganizationsApi(app: FastifyInstance, d: Deps): void {
         tags: ['organizations'],
         summary: "Change an organization's recovery methods and limits (owners and admins only; audited)",
         description:
-          'Fields left out keep their value. Lifetimes are seconds: email links at most 24 h, email and SMS codes at most 10 min (OTP-02). Members and outsiders get 403, audited (ADM-05).',
+          'Fields left out keep their value; an unknown field is a 400 naming it. Lifetimes are seconds: email links at most 24 h, email and SMS codes at most 10 min (OTP-02). Members and outsiders get 403, audited (ADM-05).',
         params: SlugParams,
         body: Type.Partial(Settings, { additionalProperties: false }),
         response: responses({ 200: Settings }, [400, 401, 403, 404, 413]),
