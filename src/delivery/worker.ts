@@ -1,4 +1,4 @@
-import type { Kysely, QueryCreator, Selectable } from 'kysely';
+import type { ExpressionBuilder, Kysely, QueryCreator, Selectable } from 'kysely';
 import type { Logger } from 'pino';
 import type { Engine } from '../store/db.ts';
 import type { Database, OutboxTable } from '../store/schema.ts';
@@ -116,13 +116,16 @@ export class DeliveryWorker {
 
   private async claim(): Promise<OutboxRow[]> {
     const now = this.clock.now();
+    // Not held by a live lease: never claimed, or its worker's lease ran out.
+    const free = (eb: ExpressionBuilder<Database, 'outbox'>) =>
+      eb.or([eb('locked_until', 'is', null), eb('locked_until', '<', now)]);
     const due = (db: QueryCreator<Database>) =>
       db
         .selectFrom('outbox')
         .select('id')
         .where('status', '=', 'pending')
         .where('next_attempt_at', '<=', now)
-        .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<', now)]))
+        .where(free)
         .orderBy('next_attempt_at')
         .limit(this.opts.batch ?? 10);
     const lease = { locked_by: this.opts.workerId, locked_until: now + this.opts.leaseMs };
@@ -157,7 +160,7 @@ export class DeliveryWorker {
       .set({ ...lease, attempts: (eb) => eb('attempts', '+', 1) })
       .where('id', 'in', ids)
       .where('status', '=', 'pending')
-      .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<', now)]))
+      .where(free)
       .returningAll()
       .execute();
   }

@@ -15,6 +15,7 @@ class LazyChild {
     private readonly bindings?: Bindings,
     private readonly opts?: ChildLoggerOptions,
   ) {
+    // Without bindings this stands for the root logger itself (withLazyChildren), not a child.
     if (bindings === undefined) this.real = parent;
   }
   private get logger(): FastifyBaseLogger {

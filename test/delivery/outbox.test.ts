@@ -49,6 +49,14 @@ function worker(
   );
 }
 
+/** A fresh SQLite store with a fake clock, an outbox and a worker on them: how most tests here begin. */
+async function sqliteWorker(opts: Parameters<typeof worker>[3] = {}) {
+  const store = await sqliteStore();
+  const clock = new FakeClock();
+  const outbox = new Outbox(clock, cryptoRandom);
+  return { store, clock, outbox, w: worker(store, clock, outbox, opts) };
+}
+
 const mail = (n: number | string) => ({
   channel: 'email' as const,
   kind: 'test',
@@ -98,10 +106,7 @@ after(() => {
 
 describe('outbox and delivery worker', () => {
   test('retries follow the backoff schedule (base, then doubling) on the injected clock', async () => {
-    const store = await sqliteStore();
-    const clock = new FakeClock();
-    const outbox = new Outbox(clock, cryptoRandom);
-    const w = worker(store, clock, outbox, { maxAttempts: 10, backoffBaseMs: 1000 });
+    const { store, clock, outbox, w } = await sqliteWorker({ maxAttempts: 10, backoffBaseMs: 1000 });
     const t = new Flaky();
     w.setTransport('email', t);
     await outbox.send(store.db, mail(1));
@@ -130,10 +135,7 @@ describe('outbox and delivery worker', () => {
   });
 
   test('one drain delivers a backlog larger than a batch, claiming at most a batch at a time', async () => {
-    const store = await sqliteStore();
-    const clock = new FakeClock();
-    const outbox = new Outbox(clock, cryptoRandom);
-    const w = worker(store, clock, outbox);
+    const { store, outbox, w } = await sqliteWorker();
     const t = counting();
     w.setTransport('email', t.transport);
     for (let i = 0; i < 25; i++) await outbox.send(store.db, mail(`b${i}`));
@@ -148,10 +150,7 @@ describe('outbox and delivery worker', () => {
   });
 
   test('stop() lets the batch in hand finish and claims no more (graceful shutdown)', async () => {
-    const store = await sqliteStore();
-    const clock = new FakeClock();
-    const outbox = new Outbox(clock, cryptoRandom);
-    const w = worker(store, clock, outbox);
+    const { store, outbox, w } = await sqliteWorker();
     let release: () => void = () => {};
     const held = new Promise<void>((r) => {
       release = r;
@@ -177,10 +176,7 @@ describe('outbox and delivery worker', () => {
   });
 
   test('on SQLite a poll with nothing due only reads: it finishes while another process holds the write lock', async () => {
-    const store = await sqliteStore();
-    const clock = new FakeClock();
-    const outbox = new Outbox(clock, cryptoRandom);
-    const w = worker(store, clock, outbox);
+    const { store, clock, outbox, w } = await sqliteWorker();
     const t = counting();
     w.setTransport('email', t.transport);
     await outbox.send(store.db, mail('later'));
@@ -205,10 +201,7 @@ describe('outbox and delivery worker', () => {
   });
 
   test('a message is given up after the maximum attempts, and its body is scrubbed', async () => {
-    const store = await sqliteStore();
-    const clock = new FakeClock();
-    const outbox = new Outbox(clock, cryptoRandom);
-    const w = worker(store, clock, outbox, { maxAttempts: 3, backoffBaseMs: 10 });
+    const { store, clock, outbox, w } = await sqliteWorker({ maxAttempts: 3, backoffBaseMs: 10 });
     w.setTransport('email', new Flaky());
     await outbox.send(store.db, mail(2));
     for (let i = 0; i < 5; i++) {
@@ -226,10 +219,7 @@ describe('outbox and delivery worker', () => {
   });
 
   test('bodies and job payloads are scrubbed after delivery', async () => {
-    const store = await sqliteStore();
-    const clock = new FakeClock();
-    const outbox = new Outbox(clock, cryptoRandom);
-    const w = worker(store, clock, outbox);
+    const { store, outbox, w } = await sqliteWorker();
     const t = new Flaky();
     t.failing = false;
     w.setTransport('email', t);
@@ -296,10 +286,7 @@ describe('outbox and delivery worker', () => {
     after(() => smtp.stop());
 
     test('a 451 keeps the message pending; after recovery it arrives once, then is scrubbed', async () => {
-      const store = await sqliteStore();
-      const clock = new FakeClock();
-      const outbox = new Outbox(clock, cryptoRandom);
-      const w = worker(store, clock, outbox, { backoffBaseMs: 2000 });
+      const { store, clock, outbox, w } = await sqliteWorker({ backoffBaseMs: 2000 });
       const transport = new SmtpTransport(smtp.url, 'Latchkey <no-reply@example.test>', 5000);
       w.setTransport('email', transport);
       try {

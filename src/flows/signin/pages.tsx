@@ -5,7 +5,6 @@ import { CaptchaSlot } from '../../web/captcha-slot.tsx';
 import { Field, Html, Notice, Page } from '../../web/layout.tsx';
 import { authOf, captchaField, clearSessionCookie, contextOf, field, setSessionCookie } from '../../web/request.ts';
 import { loginExtras } from '../../web/extras.ts';
-import { identifierKey } from '../../methods/password/signin.ts';
 
 void Html;
 
@@ -84,10 +83,8 @@ export function registerSignInPages(app: FastifyInstance, d: Deps): void {
       if (!(err instanceof AppError)) throw err;
       if (err.extra.retryAfter !== undefined) reply.header('Retry-After', String(Math.ceil(err.extra.retryAfter)));
       let captchaStep = err.code === 'captcha_required' || err.code === 'captcha_invalid';
-      // Show the CAPTCHA up front once the next attempt will need it (BF-04). The gate counts
-      // unknown identifiers like real ones, so this reveals nothing about the account.
-      if (err.code === 'invalid_credentials')
-        captchaStep = (await d.guard.signInGate(identifierKey(identifier), contextOf(req))).captchaRequired;
+      // Show the CAPTCHA up front once the next attempt will need it (BF-04).
+      if (err.code === 'invalid_credentials') captchaStep = await d.signIn.captchaRequired(identifier, contextOf(req));
       return renderLogin(d, reply, { identifier, error: pageMessage(err), status: err.status, captcha: captchaStep });
     }
   });

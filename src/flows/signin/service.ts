@@ -2,7 +2,7 @@ import type { RequestContext } from '../../context.ts';
 import type { Deps } from '../../deps.ts';
 import { AppError } from '../../errors.ts';
 import type { Account } from '../../store/accounts.ts';
-import { checkPassword } from '../../methods/password/signin.ts';
+import { captchaRequiredNext, checkPassword } from '../../methods/password/signin.ts';
 import type { Session } from '../sessions/service.ts';
 
 export interface SignedIn {
@@ -25,6 +25,15 @@ export class SignInService {
   ): Promise<SignedIn> {
     const account = await checkPassword(this.d, input, ctx);
     return this.complete(account, 'password', ctx);
+  }
+
+  /**
+   * Whether the next password sign-in for `identifier` must carry a CAPTCHA, so the page can
+   * show it up front (BF-04). Unknown identifiers are counted like real ones: this reveals
+   * nothing about the account.
+   */
+  captchaRequired(identifier: string, ctx: RequestContext): Promise<boolean> {
+    return captchaRequiredNext(this.d, identifier, ctx);
   }
 
   /** Issues a new session (SES-02: a fresh token at every sign-in) and records the success. */

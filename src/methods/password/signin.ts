@@ -10,6 +10,22 @@ export function identifierKey(identifier: string): string {
 }
 
 /**
+ * Where a password attempt for `identifier` stands before its password is checked (BF-01,
+ * BF-04). One lookup serves the gate (it counts failures under the account, or under the
+ * identifier when it names none) and the password check.
+ */
+async function standing(d: Deps, identifier: string, ctx: RequestContext) {
+  const account = await findAccountByIdentifier(d.db, identifier);
+  const gate = await d.guard.signInGate(identifierKey(identifier), ctx, account?.id ?? null);
+  return { account, gate };
+}
+
+/** Whether the next password attempt for `identifier` must carry a CAPTCHA (BF-04). */
+export async function captchaRequiredNext(d: Deps, identifier: string, ctx: RequestContext): Promise<boolean> {
+  return (await standing(d, identifier, ctx)).gate.captchaRequired;
+}
+
+/**
  * Password proof for the sign-in flow. Unknown user, wrong password, pending, disabled and
  * locked accounts all end in the same `invalid_credentials` after the same hashing work
  * (ENUM-01, BF-01): the reason is kept only in the audit trail.
@@ -21,9 +37,7 @@ export async function checkPassword(
 ): Promise<Account> {
   const key = identifierKey(input.identifier);
   await d.guard.limit('sign_in', ctx);
-  // One lookup serves the gate (it counts failures under the account) and the password check.
-  const account = await findAccountByIdentifier(d.db, input.identifier);
-  const gate = await d.guard.signInGate(key, ctx, account?.id ?? null);
+  const { account, gate } = await standing(d, input.identifier, ctx);
   if (gate.captchaRequired && !(await d.captcha.verify(input.captcha, ctx))) {
     await d.audit.record('captcha.failed', ctx, { details: { flow: 'sign_in' } });
     throw new AppError(input.captcha ? 'captcha_invalid' : 'captcha_required');
