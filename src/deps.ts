@@ -131,13 +131,14 @@ export async function createDeps(config: Config, o: DepsOverrides = {}): Promise
     log,
     secret,
     brand: { productName: config.productName, supportContact: config.supportContact },
-    hasher: new PasswordHasher(config.argon2),
+    hasher: new PasswordHasher(config.argon2, config.hashThreads),
     policy: new PasswordPolicy(config.password),
     outbox,
     worker,
     audit: new Audit(db, clock, random, log),
     closers,
   } as Partial<Deps> as Deps;
+  closers.push(() => d.hasher.close());
   d.metrics = createMetrics(async () => {
     const rows = await db
       .selectFrom('outbox')
@@ -146,7 +147,7 @@ export async function createDeps(config: Config, o: DepsOverrides = {}): Promise
       .groupBy('channel')
       .execute();
     return Object.fromEntries(rows.map((r) => [r.channel, Number(r.n)]));
-  });
+  }, () => d.hasher.load);
   worker.onDelivered = (row) => d.metrics.delivered.inc({ channel: row.channel, result: 'sent' });
 
   if (config.smtpUrl) {

@@ -87,7 +87,10 @@ export class HttpMetrics {
 }
 
 /** One registry per app instance, so several instances (tests) never collide. */
-export function createMetrics(outboxDepth: () => Promise<Record<string, number>>) {
+export function createMetrics(
+  outboxDepth: () => Promise<Record<string, number>>,
+  hashLoad: () => { running: number; waiting: number } = () => ({ running: 0, waiting: 0 }),
+) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'latchkey_' });
   const http = new HttpMetrics();
@@ -114,6 +117,18 @@ export function createMetrics(outboxDepth: () => Promise<Record<string, number>>
       this.reset();
       const depth = await outboxDepth().catch(() => ({}) as Record<string, number>);
       for (const [channel, n] of Object.entries(depth)) this.set({ channel }, n);
+    },
+  });
+  // Waiting hashes mean sign-ins queue behind the CPUs: the first sign of too little capacity.
+  new Gauge({
+    name: 'latchkey_password_hashes',
+    help: 'Password hashes being computed and waiting for a thread (LATCHKEY_ARGON2_THREADS)',
+    labelNames: ['state'] as const,
+    registers: [registry],
+    collect() {
+      const { running, waiting } = hashLoad();
+      this.set({ state: 'running' }, running);
+      this.set({ state: 'waiting' }, waiting);
     },
   });
   return { registry, http, signIns, delivered };

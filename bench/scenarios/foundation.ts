@@ -9,7 +9,8 @@ import { pinning, pinSelf } from '../lib/cpus.ts';
 // The same throw-away database the PostgreSQL test suites use (LATCHKEY_TEST_PG_URL names the server).
 import { freshPostgres } from '../../test/support/pg.ts';
 
-// The libuv thread pool runs every argon2 hash; its size bounds sign-in throughput.
+// The service hashes on defaultHashThreads() threads (LATCHKEY_ARGON2_THREADS is not set here);
+// raw hashing is also measured with as many threads as libuv's pool has, its old home.
 const POOL = Number(process.env.UV_THREADPOOL_SIZE) || 4;
 
 const median = (xs: number[]) => {
@@ -18,8 +19,9 @@ const median = (xs: number[]) => {
 };
 
 /**
- * Raw argon2id throughput with the service's own parameters: POOL hashes in flight at all
- * times for `seconds`, in this process while both servers are idle.
+ * Raw argon2id throughput with the service's own parameters: a hash running on each of the
+ * hasher's threads at all times (and as many waiting) for `seconds`, in this process while both
+ * servers are idle.
  */
 async function rawHashRate(hasher: PasswordHasher, seconds: number): Promise<number> {
   const until = Date.now() + seconds * 1000;
@@ -31,17 +33,20 @@ async function rawHashRate(hasher: PasswordHasher, seconds: number): Promise<num
     }
   };
   const t0 = Date.now();
-  await Promise.all(Array.from({ length: POOL }, worker));
+  await Promise.all(Array.from({ length: hasher.threads * 2 }, worker));
   return round(done / ((Date.now() - t0) / 1000));
 }
 
 const signIn: Scenario = {
   name: 'signin',
   description:
-    'POST /api/v1/sessions (argon2id verify + session insert) next to raw argon2id hash() throughput and to a bare Fastify route that only verifies, in alternating slices',
+    'POST /api/v1/sessions (argon2id verify + session insert) next to raw argon2id hash() throughput (on the service\'s hash threads and on as many as the libuv pool, the faster counts) and to a bare Fastify route that only verifies, in alternating slices',
   async run({ seconds }) {
     const config = loadConfig({ LATCHKEY_DATABASE_URL: ':memory:' });
+    // Raw hashing is measured two ways and the faster one is the yardstick: on as many threads
+    // as the service hashes with, and on as many as libuv's pool has.
     const hasher = new PasswordHasher(config.argon2);
+    const poolHasher = new PasswordHasher(config.argon2, POOL);
     // Slices of each measurement take turns, BENCH_ROUNDS times, and the medians are reported:
     // on a shared 2-core machine the same figure drifted by a tenth within a minute, and a
     // single sign-in run followed by a single raw run put all of that drift into the ratio.
@@ -51,8 +56,9 @@ const signIn: Scenario = {
     try {
       const accounts = await activeAccounts(svc, 8, 'signin');
       const bodies = accounts.map((a) => JSON.stringify({ identifier: a.username, password: a.password }));
-      // twice the pool, so a hash is always queued when one finishes
-      const connections = POOL * 2;
+      // as many as before the service had threads of its own, so figures stay comparable;
+      // at least twice the service's threads, so a hash is always waiting when one finishes
+      const connections = Math.max(POOL, hasher.threads) * 2;
       const json = { 'content-type': 'application/json' };
       const signin = { url: `${svc.base}/api/v1/sessions`, method: 'POST' as const, connections, headers: json, bodies };
       const verifyOnly = {
@@ -67,11 +73,12 @@ const signIn: Scenario = {
       await load({ ...signin, duration: 8 });
       await load({ ...verifyOnly, duration: 3 });
       await rawHashRate(hasher, 2);
-      type Round = { signin: LoadResult; verifyOnly: LoadResult; raw: number };
+      type Round = { signin: LoadResult; verifyOnly: LoadResult; raw: number; rawPool: number };
       const slices: { [K in keyof Round]: () => Promise<Round[K]> } = {
         signin: () => load({ ...signin, duration: seconds }),
         verifyOnly: () => load({ ...verifyOnly, duration: seconds }),
         raw: () => rawHashRate(hasher, seconds),
+        rawPool: () => rawHashRate(poolHasher, seconds),
       };
       const names = Object.keys(slices) as (keyof Round)[];
       const runs: Round[] = [];
@@ -84,13 +91,17 @@ const signIn: Scenario = {
         }
         runs.push(run as Round);
       }
-      const ratios = runs.map((x) => round(x.signin.reqPerSec / x.raw, 3));
-      const floorRatios = runs.map((x) => round(x.verifyOnly.reqPerSec / x.raw, 3));
+      const best = (x: Round) => Math.max(x.raw, x.rawPool);
+      const ratios = runs.map((x) => round(x.signin.reqPerSec / best(x), 3));
+      const floorRatios = runs.map((x) => round(x.verifyOnly.reqPerSec / best(x), 3));
       const ratio = median(ratios);
       return {
         figures: {
           signin: { reqPerSecMedian: median(runs.map((x) => x.signin.reqPerSec)), runs: runs.map((x) => x.signin) },
-          raw: { hashesPerSecMedian: median(runs.map((x) => x.raw)), runs: runs.map((x) => x.raw), concurrency: POOL, params: config.argon2 },
+          // per round, the faster of the two raw figures is the yardstick
+          raw: { hashesPerSecMedian: median(runs.map(best)), runs: runs.map(best), params: config.argon2 },
+          rawAtServiceThreads: { threads: hasher.threads, hashesPerSecMedian: median(runs.map((x) => x.raw)), runs: runs.map((x) => x.raw) },
+          rawAtPoolSize: { threads: POOL, hashesPerSecMedian: median(runs.map((x) => x.rawPool)), runs: runs.map((x) => x.rawPool) },
           verifyOnly: { reqPerSecMedian: median(runs.map((x) => x.verifyOnly.reqPerSec)), runs: runs.map((x) => x.verifyOnly) },
           ratios,
           ratio,
@@ -101,7 +112,7 @@ const signIn: Scenario = {
         },
         targets: [
           {
-            name: 'sign-in req/s vs raw argon2id hashes/s (median of rounds)',
+            name: 'sign-in req/s vs raw argon2id hashes/s, the faster of two concurrencies (median of rounds)',
             target: '>= 0.90',
             measured: ratio,
             met: ratio >= 0.9 && runs.every((x) => x.signin.non2xx === 0),
@@ -109,6 +120,7 @@ const signIn: Scenario = {
         ],
       };
     } finally {
+      await Promise.all([hasher.close(), poolHasher.close()]);
       await floor.stop();
       await svc.stop();
     }

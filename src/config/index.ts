@@ -26,6 +26,8 @@ export interface Config {
   bodyLimit: number;
   password: { minLength: number; maxLength: number; minScore: number };
   argon2: { memoryCost: number; timeCost: number; parallelism: 1 };
+  /** threads that hash passwords; undefined: one per CPU */
+  hashThreads?: number;
   session: { idleTtl: number; absoluteTtl: number; reauthWindow: number };
   activationTtl: number;
   outbox: { poll: number; maxAttempts: number; backoffBase: number; smtpTimeout: number };
@@ -65,6 +67,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       minScore: v('LATCHKEY_PASSWORD_MIN_SCORE'),
     },
     argon2: { memoryCost: v('LATCHKEY_ARGON2_MEMORY'), timeCost: v('LATCHKEY_ARGON2_TIME'), parallelism: 1 },
+    hashThreads: v('LATCHKEY_ARGON2_THREADS'),
     session: {
       idleTtl: v('LATCHKEY_SESSION_IDLE_TTL'),
       absoluteTtl: v('LATCHKEY_SESSION_ABSOLUTE_TTL'),

@@ -61,6 +61,13 @@ export const SETTINGS = [
   s('LATCHKEY_PASSWORD_MIN_SCORE', 'int', '3', 'minimum zxcvbn score 0-4 (PWD-04)', { min: 0, max: 4, group: 'passwords' }),
   s('LATCHKEY_ARGON2_MEMORY', 'int', '19456', 'argon2id memory cost, KiB (PWD-07)', { min: 19456, max: 4194304, group: 'passwords' }),
   s('LATCHKEY_ARGON2_TIME', 'int', '2', 'argon2id iterations (PWD-07)', { min: 2, max: 20, group: 'passwords' }),
+  s(
+    'LATCHKEY_ARGON2_THREADS',
+    'int',
+    undefined,
+    'threads that compute password hashes, each with LATCHKEY_ARGON2_MEMORY while it works; more hashes wait their turn. Default: one per CPU',
+    { min: 1, max: 1024, group: 'passwords' },
+  ),
 
   // --- sessions
   s('LATCHKEY_SESSION_IDLE_TTL', 'duration', '12h', 'a session unused this long ends (SES-05)', {

@@ -1,4 +1,6 @@
-import { type Algorithm, hash, verify } from '@node-rs/argon2';
+import { availableParallelism } from 'node:os';
+import type { Algorithm } from '@node-rs/argon2';
+import { HashThreads } from './hash-threads.ts';
 
 // Algorithm is an ambient const enum (not importable as a value under isolatedModules).
 const ARGON2ID = 2 as Algorithm;
@@ -11,24 +13,45 @@ export interface Argon2Params {
   parallelism: number;
 }
 
+/** Threads that hash by default: one per CPU. */
+export function defaultHashThreads(cpus = availableParallelism()): number {
+  return Math.max(1, cpus);
+}
+
 /**
- * argon2id (PWD-07). @node-rs/argon2 hashes on the libuv thread pool, so the event loop keeps
- * serving other requests while a hash runs.
+ * argon2id (PWD-07), computed on threads of its own (HashThreads), so the event loop keeps
+ * serving other requests while a hash runs, and at most `threads` hashes run at once.
  */
 export class PasswordHasher {
   private dummy?: Promise<string>;
-  constructor(private readonly params: Argon2Params) {}
+  private readonly pool: HashThreads;
+
+  constructor(
+    private readonly params: Argon2Params,
+    readonly threads = defaultHashThreads(),
+  ) {
+    this.pool = new HashThreads(threads);
+  }
+
+  /** Hashes being computed, and waiting for a thread, for the metrics. */
+  get load(): { running: number; waiting: number } {
+    return this.pool.load;
+  }
 
   hash(password: string): Promise<string> {
-    return hash(password, { algorithm: ARGON2ID, ...this.params });
+    return this.pool.run<string>({ op: 'hash', password, params: { algorithm: ARGON2ID, ...this.params } });
   }
 
   async verify(stored: string, password: string): Promise<boolean> {
     try {
-      return await verify(stored, password);
+      return await this.pool.run<boolean>({ op: 'verify', stored, password });
     } catch {
       return false;
     }
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
   }
 
   /**

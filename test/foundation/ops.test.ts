@@ -43,7 +43,7 @@ describe('operations endpoints', () => {
     assert.equal((await server.client().get('/readyz')).status, 200);
   });
 
-  test('/metrics has request counts and latency by route, sign-in outcomes and outbox depth', async () => {
+  test('/metrics has request counts and latency by route, sign-in outcomes, outbox depth and password hashes in progress', async () => {
     const c = server.client();
     await c.post('/api/v1/registrations', { username: 'metrics1', email: 'metrics1@example.test', password: strongPassword() });
     await c.post('/api/v1/sessions', { identifier: 'nobody-here', password: strongPassword() });
@@ -60,6 +60,9 @@ describe('operations endpoints', () => {
     assert.match(m, /latchkey_http_request_duration_seconds_bucket\{le="\+Inf",method="POST",route="\/api\/v1\/sessions"\} 1/);
     assert.match(m, /latchkey_sign_in_total\{[^}]*outcome="[a-z_]+"[^}]*\} 1/);
     assert.match(m, /latchkey_outbox_depth\{channel="email"\} [1-9]/);
+    // nothing hashes between requests, and nothing waits
+    assert.match(m, /latchkey_password_hashes\{state="running"\} 0/);
+    assert.match(m, /latchkey_password_hashes\{state="waiting"\} 0/);
     assert.doesNotMatch(m, /metrics1@example\.test/, 'no personal data in metrics');
   });
 
