@@ -56,11 +56,17 @@ export class PasswordHasher {
 
   /**
    * Spends the same work as a real verification, for unknown users and accounts without a
-   * password, so timing does not tell whether an account exists (ENUM-01).
+   * password, so timing does not tell whether an account exists (ENUM-01). Never throws, like
+   * `verify`: an unknown user must not get an error where a known one gets a wrong password.
    */
   async burn(password: string): Promise<void> {
-    this.dummy ??= this.hash('latchkey-dummy-password-for-timing');
-    await this.verify(await this.dummy, password);
+    try {
+      this.dummy ??= this.hash('latchkey-dummy-password-for-timing');
+      await this.verify(await this.dummy, password);
+    } catch {
+      // The dummy hash was lost with its thread (or hashing has stopped): made again next time.
+      this.dummy = undefined;
+    }
   }
 
   /**

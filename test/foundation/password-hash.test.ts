@@ -111,6 +111,26 @@ test('a hashing thread that dies fails only its own jobs, and the next job gets 
   }
 });
 
+test('ENUM-01 burn never throws, even when its dummy hash is lost with its thread, and makes it again', async () => {
+  const h = new PasswordHasher({ memoryCost: 19456, timeCost: 2, parallelism: 1 }, 1);
+  const pool = (h as unknown as { pool: { threads: { worker: { terminate(): Promise<number> } }[] } }).pool;
+  try {
+    const first = h.burn('whatever');
+    // the dummy is being made on the only thread: lose it
+    await pool.threads[0]?.worker.terminate();
+    await first;
+    const t0 = performance.now();
+    await h.burn('whatever');
+    // a real dummy again: the second burn made it and verified against it (two hashes' work)
+    assert.ok(performance.now() - t0 > 1, 'burn did the hashing work');
+    assert.equal((h as unknown as { dummy?: Promise<string> }).dummy instanceof Promise, true);
+    assert.equal(h.needsRehash(await (h as unknown as { dummy: Promise<string> }).dummy), false);
+  } finally {
+    await h.close();
+  }
+  await h.burn('after close');
+});
+
 test('after close, hashing refuses at once instead of hanging', async () => {
   const h = new PasswordHasher({ memoryCost: 19456, timeCost: 2, parallelism: 1 }, 1);
   await h.hash('warm');
