@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { RequestContext } from '../context.ts';
+import { insertRow } from '../store/insert-row.ts';
 import type { Database } from '../store/schema.ts';
 import type { Clock } from './clock.ts';
 import { newId, type Random } from './random.ts';
@@ -49,7 +50,7 @@ export class Audit {
       correlation_id: cleanText(ctx.correlationId, 64),
       details: Object.keys(details).length ? JSON.stringify(details) : null,
     };
-    await db.insertInto('audit_log').values(row).execute();
+    await insertRow(db, 'audit_log', row);
     this.log.info(
       { audit: event, accountId: row.account_id, actorId: row.actor_id, ip: row.ip, reqId: row.correlation_id, details },
       `audit ${event}`,

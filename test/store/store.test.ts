@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { sql } from 'kysely';
 import { isReady, migrate, openStore, type Store } from '../../src/store/db.ts';
 import { emailKey, findAccountByIdentifier, normalizeEmail, usernameKey } from '../../src/store/accounts.ts';
+import { insertRow } from '../../src/store/insert-row.ts';
 import { needs } from '../support/env.ts';
 import { freshPostgres, postgresAvailable } from '../support/pg.ts';
 
@@ -275,9 +276,7 @@ for (const engine of engines) {
     it('preparedRead sees a change made through another connection (another process) within milliseconds', async (s) => {
       const a = account({ display_name: 'before' });
       await s.db.insertInto('accounts').values(a).execute();
-      const read = s.preparedRead(
-        s.db.selectFrom('accounts').select(['display_name']).where('id', '=', '').compile(),
-      );
+      const read = s.preparedRead(s.db.selectFrom('accounts').select(['display_name']).where('id', '=', '').compile());
       assert.deepEqual(await read([a.id]), [['before']]);
       assert.deepEqual(await read([a.id]), [['before']], 'remembered');
       const other = openStore(storeUrl);
@@ -301,6 +300,45 @@ for (const engine of engines) {
         await t.deleteFrom('accounts').where('id', '=', b.id).execute();
       });
       assert.deepEqual(await read([b.id]), []);
+    });
+
+    it('insertRow writes what the query builder writes, row after row of one column list, in or out of a transaction', async (s) => {
+      const rows = [
+        account(),
+        account({ display_name: "o'hara; drop table accounts" }),
+        account({ phone: '+15550100' }),
+      ];
+      for (const r of rows) await insertRow(s.db, 'accounts', r);
+      // an undefined value leaves its column out (its default applies), as Kysely does
+      const sparse = { ...account(), display_name: undefined };
+      await insertRow(s.db, 'accounts', sparse);
+      const read = await s.db
+        .selectFrom('accounts')
+        .selectAll()
+        .where(
+          'id',
+          'in',
+          [...rows, sparse].map((r) => r.id),
+        )
+        .orderBy('created_at')
+        .orderBy('username')
+        .execute();
+      const byId = new Map(read.map((r) => [r.id, r]));
+      for (const r of rows) assert.deepEqual(byId.get(r.id), r);
+      assert.equal(byId.get(sparse.id)?.display_name, null);
+      // inside a transaction it runs on the transaction: a rollback takes it back
+      const rolled = account();
+      await assert.rejects(
+        s.db.transaction().execute(async (t) => {
+          await insertRow(t, 'accounts', rolled);
+          throw new Error('roll back');
+        }),
+        /roll back/,
+      );
+      assert.equal(await findAccountByIdentifier(s.db, rolled.username), undefined);
+      // a constraint still holds: the same id twice is refused and the first row stays
+      await assert.rejects(insertRow(s.db, 'accounts', { ...account(), id: (rows[0] as { id: string }).id }));
+      assert.equal((await findAccountByIdentifier(s.db, (rows[0] as { username: string }).username))?.id, rows[0]?.id);
     });
 
     it('hostile text is stored and read back verbatim (parameters, never SQL)', async (s) => {

@@ -4,6 +4,7 @@ import type { RequestContext } from '../../context.ts';
 import { AppError } from '../../errors.ts';
 import type { Account } from '../../store/accounts.ts';
 import type { PreparedRead } from '../../store/db.ts';
+import { insertRow } from '../../store/insert-row.ts';
 import type { Database, SessionsTable } from '../../store/schema.ts';
 import { sha256 } from '../../security/hashing.ts';
 import { newId, newToken } from '../../security/random.ts';
@@ -111,7 +112,7 @@ export class SessionService {
       ip: ctx.ip || null,
       user_agent: ctx.userAgent ? ctx.userAgent.slice(0, 256) : null,
     };
-    await db.insertInto('sessions').values(session).execute();
+    await insertRow(db, 'sessions', session);
     return { token, session };
   }
 
