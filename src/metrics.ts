@@ -89,7 +89,7 @@ export class HttpMetrics {
 /** One registry per app instance, so several instances (tests) never collide. */
 export function createMetrics(
   outboxDepth: () => Promise<Record<string, number>>,
-  hashLoad: () => { running: number; waiting: number } = () => ({ running: 0, waiting: 0 }),
+  hashLoad: () => { running: number; waiting: number },
 ) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'latchkey_' });
