@@ -28,9 +28,14 @@ export class PasswordHasher {
 
   constructor(
     private readonly params: Argon2Params,
-    readonly threads = defaultHashThreads(),
+    threads = defaultHashThreads(),
   ) {
     this.pool = new HashThreads(threads);
+  }
+
+  /** How many hashes run at once at most. */
+  get threads(): number {
+    return this.pool.size;
   }
 
   /** Hashes being computed, and waiting for a thread, for the metrics. */

@@ -20,6 +20,15 @@ export async function insertRow<T extends keyof Database & string>(
 ): Promise<void> {
   const values = row as Record<string, unknown>;
   const columns = Object.keys(values).filter((c) => values[c] !== undefined);
+  // A value that is SQL of its own (an expression) is no parameter: such a row is built the
+  // usual way, whatever shape was compiled before.
+  if (columns.some((c) => isExpression(values[c]))) {
+    await db
+      .insertInto(table)
+      .values(row as never)
+      .execute();
+    return;
+  }
   const adapter = db.getExecutor().adapter;
   let byShape = compiled.get(adapter);
   if (!byShape) {
@@ -33,8 +42,8 @@ export async function insertRow<T extends keyof Database & string>(
       .insertInto(table)
       .values(row as never)
       .compile();
-    // Reusable only when each column became exactly one parameter; anything else (a value
-    // Kysely turns into SQL of its own) is built afresh every time.
+    // Reused only when each column became exactly its value as one parameter, in order: what
+    // executeQuery below assumes of Kysely's compiler.
     if (
       fresh.parameters.length !== columns.length ||
       fresh.parameters.some((p, i) => p !== values[columns[i] as string])
@@ -46,4 +55,12 @@ export async function insertRow<T extends keyof Database & string>(
     byShape.set(shape, query);
   }
   await db.executeQuery({ ...query, parameters: columns.map((c) => values[c]) });
+}
+
+function isExpression(value: unknown): boolean {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { toOperationNode?: unknown }).toOperationNode === 'function'
+  );
 }

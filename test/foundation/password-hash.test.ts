@@ -37,16 +37,21 @@ test('hashes run on at most `threads` threads at once; the rest wait their turn 
     assert.deepEqual(h.load, { running: 0, waiting: 0 });
     const all = Array.from({ length: 5 }, (_, i) => h.verify(stored, i === 3 ? 'wrong horse' : 'correct horse'));
     assert.deepEqual(h.load, { running: 2, waiting: 3 });
-    // Sampled on every turn of the event loop while they run: never more than two at once.
+    // Sampled on every turn of the event loop while they run: never more than two threads exist,
+    // and never more than two are busy.
+    const workers = () => (h as unknown as { pool: { threads: unknown[] } }).pool.threads.length;
     let most = 0;
+    let mostThreads = 0;
     let settled = false;
     const done = Promise.all(all).finally(() => (settled = true));
     while (!settled) {
       most = Math.max(most, h.load.running);
+      mostThreads = Math.max(mostThreads, workers());
       await new Promise((r) => setImmediate(r));
     }
     assert.deepEqual(await done, [true, true, true, false, true]);
     assert.equal(most, 2);
+    assert.equal(mostThreads, 2);
     assert.deepEqual(h.load, { running: 0, waiting: 0 });
   } finally {
     await h.close();

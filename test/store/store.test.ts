@@ -326,6 +326,19 @@ for (const engine of engines) {
       const byId = new Map(read.map((r) => [r.id, r]));
       for (const r of rows) assert.deepEqual(byId.get(r.id), r);
       assert.equal(byId.get(sparse.id)?.display_name, null);
+      // a value Kysely turns into SQL of its own is not a parameter: built afresh, still stored
+      const computed = account();
+      await insertRow(s.db, 'accounts', { ...computed, display_name: sql<string>`'made' || ' in sql'` } as never);
+      const made = await s.db
+        .selectFrom('accounts')
+        .select('display_name')
+        .where('id', '=', computed.id)
+        .executeTakeFirst();
+      assert.equal(made?.display_name, 'made in sql');
+      // and the plain shape it shares a column list with still compiles to parameters
+      const after = account({ display_name: 'plain again' });
+      await insertRow(s.db, 'accounts', after);
+      assert.equal((await findAccountByIdentifier(s.db, after.username))?.display_name, 'plain again');
       // inside a transaction it runs on the transaction: a rollback takes it back
       const rolled = account();
       await assert.rejects(
