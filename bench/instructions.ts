@@ -46,7 +46,7 @@ async function count(kind: 'bare' | 'session'): Promise<{ kind: string; requests
     let url = `${base}/bare`;
     let headers: Record<string, string> | undefined;
     if (kind === 'session') {
-      const svc = { base, env, stop: async () => {} };
+      const svc = { base, pid: child.pid as number, env, stop: async () => {} };
       const [a] = await activeAccounts(svc, 1, 'callgrind');
       headers = { cookie: await sessionCookie(svc, a as NonNullable<typeof a>) };
       url = `${base}/api/v1/sessions/current`;

@@ -9,6 +9,8 @@ const ROOT = join(import.meta.dirname, '..', '..');
 
 export interface Child {
   base: string;
+  /** the server's process id, for its CPU time (bench/lib/cpu-time.ts) */
+  pid: number;
   env: Record<string, string>;
   stop(): Promise<void>;
 }
@@ -80,6 +82,7 @@ export async function startService(
   await waitReady(`${base}/readyz`, child);
   return {
     base,
+    pid: child.pid as number,
     env,
     async stop() {
       await stopChild(child);
@@ -95,5 +98,5 @@ export async function startBare(cpu?: number, extra: Record<string, string> = {}
   const child = spawnChild(['bench/bare-server.ts'], env, cpu);
   const base = `http://127.0.0.1:${port}`;
   await waitReady(`${base}/bare`, child);
-  return { base, env, stop: () => stopChild(child) };
+  return { base, pid: child.pid as number, env, stop: () => stopChild(child) };
 }

@@ -6,6 +6,7 @@ import { type LoadResult, load, round } from '../lib/load.ts';
 import type { Scenario } from '../lib/scenario.ts';
 import { startBare, startService } from '../lib/service.ts';
 import { pinning, pinSelf } from '../lib/cpus.ts';
+import { type CpuShare, withCpuShare } from '../lib/cpu-time.ts';
 // The same throw-away database the PostgreSQL test suites use (LATCHKEY_TEST_PG_URL names the server).
 import { freshPostgres } from '../../test/support/pg.ts';
 
@@ -23,7 +24,7 @@ const median = (xs: number[]) => {
  * hasher's threads at all times (and as many waiting) for `seconds`, in this process while both
  * servers are idle.
  */
-async function rawHashRate(hasher: PasswordHasher, seconds: number): Promise<number> {
+async function rawHashRate(hasher: PasswordHasher, seconds: number): Promise<{ perSec: number; hashes: number }> {
   const until = Date.now() + seconds * 1000;
   let done = 0;
   const worker = async () => {
@@ -34,7 +35,22 @@ async function rawHashRate(hasher: PasswordHasher, seconds: number): Promise<num
   };
   const t0 = Date.now();
   await Promise.all(Array.from({ length: hasher.threads * 2 }, worker));
-  return round(done / ((Date.now() - t0) / 1000));
+  return { perSec: round(done / ((Date.now() - t0) / 1000)), hashes: done };
+}
+
+/** Per slice kind, the median of each process's CPU ms per request, and of the machine's idle %. */
+function cpuMedians<K extends string>(names: K[], runs: Partial<Record<K, CpuShare>>[]) {
+  const out: Partial<Record<K, Record<string, number>>> = {};
+  for (const name of names) {
+    const seen = runs.map((r) => r[name]).filter((c): c is CpuShare => c !== undefined);
+    if (seen.length !== runs.length || !seen.length) return undefined;
+    const first = seen[0] as CpuShare;
+    const figures: Record<string, number> = {};
+    for (const who of Object.keys(first.msPerRequest)) figures[who] = median(seen.map((c) => c.msPerRequest[who] ?? 0));
+    figures.idlePct = median(seen.map((c) => c.idlePct));
+    out[name] = figures;
+  }
+  return out;
 }
 
 const signIn: Scenario = {
@@ -74,22 +90,36 @@ const signIn: Scenario = {
       await load({ ...verifyOnly, duration: 3 });
       await rawHashRate(hasher, 2);
       type Round = { signin: LoadResult; verifyOnly: LoadResult; raw: number; rawPool: number };
-      const slices: { [K in keyof Round]: () => Promise<Round[K]> } = {
-        signin: () => load({ ...signin, duration: seconds }),
-        verifyOnly: () => load({ ...verifyOnly, duration: seconds }),
-        raw: () => rawHashRate(hasher, seconds),
-        rawPool: () => rawHashRate(poolHasher, seconds),
+      // Each slice also shares out its CPU time per request (or hash): the service, the floor
+      // server, and this process, which is the load generator in HTTP slices and the hashing
+      // itself in raw ones.
+      const children = { service: svc.pid, floor: floor.pid };
+      const http = (o: typeof signin) => withCpuShare(children, () => load({ ...o, duration: seconds }), (r) => r.requests);
+      const rawSlice = async (h: PasswordHasher) => {
+        const { result, cpu } = await withCpuShare(children, () => rawHashRate(h, seconds), (r) => r.hashes);
+        return { result: result.perSec, cpu };
+      };
+      const slices: { [K in keyof Round]: () => Promise<{ result: Round[K]; cpu?: CpuShare }> } = {
+        signin: () => http(signin),
+        verifyOnly: () => http(verifyOnly),
+        raw: () => rawSlice(hasher),
+        rawPool: () => rawSlice(poolHasher),
       };
       const names = Object.keys(slices) as (keyof Round)[];
       const runs: Round[] = [];
+      const cpuRuns: Partial<Record<keyof Round, CpuShare>>[] = [];
       for (let r = 0; r < rounds; r++) {
         // Each round starts with a different slice, so a drift favours none of them.
         const run: Partial<Record<keyof Round, unknown>> = {};
+        const cpu: Partial<Record<keyof Round, CpuShare>> = {};
         for (let i = 0; i < names.length; i++) {
           const name = names[(i + r) % names.length] as keyof Round;
-          run[name] = await slices[name]();
+          const slice = await slices[name]();
+          run[name] = slice.result;
+          if (slice.cpu) cpu[name] = slice.cpu;
         }
         runs.push(run as Round);
+        cpuRuns.push(cpu);
       }
       const best = (x: Round) => Math.max(x.raw, x.rawPool);
       const ratios = runs.map((x) => round(x.signin.reqPerSec / best(x), 3));
@@ -108,6 +138,8 @@ const signIn: Scenario = {
           // What HTTP alone leaves of raw hashing on this machine: the ceiling of any sign-in.
           floorRatios,
           floorRatio: median(floorRatios),
+          // CPU ms per request (per hash in the raw slices), medians of rounds; absent off Linux
+          cpuMsPerRequest: cpuMedians(names, cpuRuns),
           cpus: availableParallelism(),
         },
         targets: [
