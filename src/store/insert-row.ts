@@ -20,9 +20,10 @@ export async function insertRow<T extends keyof Database & string>(
 ): Promise<void> {
   const values = row as Record<string, unknown>;
   const columns = Object.keys(values).filter((c) => values[c] !== undefined);
-  // A value that is SQL of its own (an expression) is no parameter: such a row is built the
-  // usual way, whatever shape was compiled before.
-  if (columns.some((c) => isExpression(values[c]))) {
+  // A value that is SQL of its own (an expression, or a function that makes one from Kysely's
+  // expression builder) is no parameter: such a row is built the usual way, whatever shape was
+  // compiled before.
+  if (columns.some((c) => isSql(values[c]))) {
     await db
       .insertInto(table)
       .values(row as never)
@@ -57,7 +58,9 @@ export async function insertRow<T extends keyof Database & string>(
   await db.executeQuery({ ...query, parameters: columns.map((c) => values[c]) });
 }
 
-function isExpression(value: unknown): boolean {
+/** What Kysely's own value parser treats as SQL rather than a value (isExpressionOrFactory). */
+function isSql(value: unknown): boolean {
+  if (typeof value === 'function') return true;
   return (
     typeof value === 'object' &&
     value !== null &&

@@ -335,6 +335,10 @@ for (const engine of engines) {
         .where('id', '=', computed.id)
         .executeTakeFirst();
       assert.equal(made?.display_name, 'made in sql');
+      // so is a function that makes the SQL from the expression builder
+      const factory = account();
+      await insertRow(s.db, 'accounts', { ...factory, display_name: () => sql<string>`'from' || ' a factory'` } as never);
+      assert.equal((await findAccountByIdentifier(s.db, factory.username))?.display_name, 'from a factory');
       // and the plain shape it shares a column list with still compiles to parameters
       const after = account({ display_name: 'plain again' });
       await insertRow(s.db, 'accounts', after);
