@@ -69,11 +69,12 @@ export async function withCpuShare<T>(
     const a = before[name];
     const b = childCpuMs(pid);
     if (a === undefined || b === undefined) return { result };
-    msPerRequest[name] = round3((b - a) / n);
+    msPerRequest[name] = roundMicro((b - a) / n);
   }
-  msPerRequest.bench = round3((self1 - self0) / n);
+  msPerRequest.bench = roundMicro((self1 - self0) / n);
   const idlePct = Math.round((1000 * (m1.idle - m0.idle)) / Math.max(1, m1.total - m0.total)) / 10;
   return { result, cpu: { msPerRequest, idlePct } };
 }
 
-const round3 = (x: number) => Math.round(x * 1000) / 1000;
+// to a tenth of a microsecond: a session check costs a few tens of them
+const roundMicro = (x: number) => Math.round(x * 10_000) / 10_000;
