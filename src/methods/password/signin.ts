@@ -4,8 +4,12 @@ import { AppError } from '../../errors.ts';
 import { type Account, findAccountByIdentifier } from '../../store/accounts.ts';
 import { normalizePassword } from '../../security/password-policy.ts';
 
-/** The key under which sign-in attempts for an identifier are counted (case and space folded). */
-export function identifierKey(identifier: string): string {
+/**
+ * An identifier with case, spacing and Unicode forms folded: what sign-in attempts are counted
+ * under. Unlike the recovery flow's `identifierKey` it stays an identifier, since the lockout
+ * looks the account up by it when the caller has not.
+ */
+function foldIdentifier(identifier: string): string {
   return identifier.trim().normalize('NFKC').toLowerCase();
 }
 
@@ -16,7 +20,7 @@ export function identifierKey(identifier: string): string {
  */
 async function standing(d: Deps, identifier: string, ctx: RequestContext) {
   const account = await findAccountByIdentifier(d.db, identifier);
-  const gate = await d.guard.signInGate(identifierKey(identifier), ctx, account?.id ?? null);
+  const gate = await d.guard.signInGate(foldIdentifier(identifier), ctx, account?.id ?? null);
   return { account, gate };
 }
 
@@ -35,7 +39,7 @@ export async function checkPassword(
   input: { identifier: string; password: string; captcha?: string },
   ctx: RequestContext,
 ): Promise<Account> {
-  const key = identifierKey(input.identifier);
+  const key = foldIdentifier(input.identifier);
   await d.guard.limit('sign_in', ctx);
   const { account, gate } = await standing(d, input.identifier, ctx);
   if (gate.captchaRequired && !(await d.captcha.verify(input.captcha, ctx))) {
