@@ -66,6 +66,10 @@ describe('no secret in logs or the audit trail', () => {
     const events = new Set(audit.map((a) => a.event));
     for (const e of ['account.registered', 'account.activated', 'sign_in.failed', 'sign_in.succeeded', 'password.changed', 'password.reset_requested', 'password.reset_completed', 'rate_limited'])
       assert.ok(events.has(e), `LOG-01 audited: ${e}`);
+    // the actor of a success is the account signed in
+    const grep1 = await server.deps.db.selectFrom('accounts').select('id').where('username_key', '=', 'grep1').executeTakeFirstOrThrow();
+    assert.ok(audit.some((a) => a.event === 'sign_in.succeeded'));
+    for (const a of audit.filter((a) => a.event === 'sign_in.succeeded')) assert.equal(a.account_id, grep1.id);
     for (const a of audit.filter((a) => a.event.startsWith('sign_in'))) {
       assert.equal(a.ip, '127.0.0.1');
       assert.equal(a.user_agent, 'GrepTest/1.0');

@@ -276,7 +276,9 @@ for (const engine of engines) {
     it('preparedRead sees a change made through another connection (another process) within milliseconds', async (s) => {
       const a = account({ display_name: 'before' });
       await s.db.insertInto('accounts').values(a).execute();
-      const read = s.preparedRead(s.db.selectFrom('accounts').select(['display_name']).where('id', '=', '').compile());
+      const read = s.preparedRead(
+        s.db.selectFrom('accounts').select(['display_name']).where('id', '=', '').compile(),
+      );
       assert.deepEqual(await read([a.id]), [['before']]);
       assert.deepEqual(await read([a.id]), [['before']], 'remembered');
       const other = openStore(storeUrl);
@@ -315,11 +317,7 @@ for (const engine of engines) {
       const read = await s.db
         .selectFrom('accounts')
         .selectAll()
-        .where(
-          'id',
-          'in',
-          [...rows, sparse].map((r) => r.id),
-        )
+        .where('id', 'in', [...rows, sparse].map((r) => r.id))
         .orderBy('created_at')
         .orderBy('username')
         .execute();
