@@ -173,6 +173,22 @@ describe('SES-07 organization admin changes need a recent sign-in (injected cloc
     assert.equal(await changes(), n + 1);
   });
 
+  test('SES-07 every admin change route refuses an old sign-in and changes nothing', async () => {
+    for (const [route, change] of Object.entries(ADMIN_CHANGES)) {
+      await signInAgain(admin);
+      const before = await methods();
+      const n = await changes();
+      clock.advance(TWO_HOURS);
+      const r = await change(admin.c, ['email_otp', 'sms_otp']);
+      if (route.includes('/api/'))
+        assert.equal(r.json?.code, 'reauthentication_required', `${route}: ${r.status} ${r.text}`);
+      else assert.match(r.headers.get('location') ?? '', /^\/login\?msg=reauthenticate/, `${route}: ${r.status}`);
+      await signInAgain(admin);
+      assert.deepEqual(await methods(), before, route);
+      assert.equal(await changes(), n, route);
+    }
+  });
+
   test('SES-07 the way back after signing in again stays on this site (no open redirect, EXT-07)', async () => {
     for (const next of [
       '//evil.example/x',
