@@ -221,6 +221,7 @@ export const SETTINGS = [
   s('LATCHKEY_SMS_WEBHOOK_URL', 'url', undefined, 'generic gateway: HTTPS endpoint that receives a signed JSON POST per SMS', { group: 'sms' }),
   s('LATCHKEY_SMS_WEBHOOK_SECRET', 'string', undefined, 'generic gateway: HMAC-SHA256 key for the X-Latchkey-Signature header', { group: 'sms' }),
   s('LATCHKEY_SMS_ALLOWED_COUNTRIES', 'list', undefined, 'country calling codes mobile numbers may have, e.g. `1,44,49` (default: any) (OTP-05)', { group: 'sms' }),
+  s('LATCHKEY_SMS_BUDGET', 'string', '1000/1h', 'SMS the whole install may queue per window (`N/window`, shared across processes through LATCHKEY_REDIS_URL); past it nothing more is sent, answers stay the same, `latchkey_sms_budget_exhausted_total` counts each withheld SMS and `sms.budget_exhausted` is audited once per window (OTP-05, docs/sms.md)', { group: 'sms' }),
 ] as const satisfies readonly Setting[];
 
 export type SettingName = (typeof SETTINGS)[number]['env'];
