@@ -17,6 +17,10 @@ import { securityHeaderWriter } from './web/security-headers.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
+/** Swagger UI runs its own bundled script and styles and loads the spec from this origin. */
+const DOCS_CSP =
+  "default-src 'self'; script-src 'self'; script-src-attr 'none'; style-src 'self'; img-src 'self' data:; font-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; object-src 'none'; base-uri 'none'";
+
 /** Builds the HTTP face over the services in `d`. Listening is the caller's business. */
 export async function buildApp(d: Deps): Promise<FastifyInstance> {
   const reqIdPrefix = `${newToken(d.random, 6)}-`;
@@ -77,11 +81,14 @@ export async function buildApp(d: Deps): Promise<FastifyInstance> {
     // Shared schemas keep their $id as the component name (Problem), not def-0.
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });
-  await app.register(swaggerUi, {
-    routePrefix: '/docs',
-    staticCSP: true,
-    transformStaticCSP: (header) => header,
-  });
+  // WEB-06: the Swagger UI is a page of its own; production serves it only when asked. Its CSP
+  // (set by the plugin for its own routes only) is the site's, not the plugin's looser default
+  // (frame-ancestors 'self', https: styles and fonts, upgrade-insecure-requests).
+  if (d.config.apiDocs)
+    await app.register(swaggerUi, {
+      routePrefix: '/docs',
+      staticCSP: DOCS_CSP,
+    });
   await app.register(fastifyStatic, {
     root: join(here, 'web', 'public'),
     prefix: '/static/',
