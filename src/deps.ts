@@ -147,7 +147,7 @@ export async function createDeps(config: Config, o: DepsOverrides = {}): Promise
       .groupBy('channel')
       .execute();
     return Object.fromEntries(rows.map((r) => [r.channel, Number(r.n)]));
-  }, () => d.hasher.load);
+  }, () => ({ ...d.hasher.load, runs: d.hasher.hashesRun }));
   worker.onDelivered = (row) => d.metrics.delivered.inc({ channel: row.channel, result: 'sent' });
 
   if (config.smtpUrl) {

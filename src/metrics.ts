@@ -89,7 +89,7 @@ export class HttpMetrics {
 /** One registry per app instance, so several instances (tests) never collide. */
 export function createMetrics(
   outboxDepth: () => Promise<Record<string, number>>,
-  hashLoad: () => { running: number; waiting: number },
+  hashLoad: () => { running: number; waiting: number; runs?: Record<string, number> },
 ) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'latchkey_' });
@@ -135,6 +135,17 @@ export function createMetrics(
       const { running, waiting } = hashLoad();
       this.set({ state: 'running' }, running);
       this.set({ state: 'waiting' }, waiting);
+    },
+  });
+  // Real password checks versus dummy ones: how many checks a burst of attempts got (BF-06).
+  new Counter({
+    name: 'latchkey_password_hashes_total',
+    help: 'Password hashes run, by kind: verify (a real password check), burn (the equal-cost dummy), hash (a new hash)',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [kind, n] of Object.entries(hashLoad().runs ?? {})) this.inc({ kind }, n);
     },
   });
   return { registry, http, signIns, delivered, smsBudgetExhausted };

@@ -141,7 +141,7 @@ export const SETTINGS = [
   s('LATCHKEY_LIMIT_PASSWORD_CHANGE_ID', 'string', '5/10m', 'password changes (current password checks) per account (PWD-05)', { group: 'abuse' }),
   s('LATCHKEY_RESET_MAIL_CAP', 'string', '5/1h', 'reset mails per account; past it requests answer the same but send nothing (REC-06)', { group: 'abuse' }),
   s('LATCHKEY_OTP_MESSAGE_CAP', 'string', '5/1h', 'code messages (SMS/email) per account or number; past it nothing is sent (OTP-05)', { group: 'abuse' }),
-  s('LATCHKEY_SIGN_IN_CAPTCHA_AFTER', 'int', '3', 'failed sign-ins for an account or from an IP after which a CAPTCHA is required (BF-04)', {
+  s('LATCHKEY_SIGN_IN_CAPTCHA_AFTER', 'int', '3', 'sign-in attempts for an identifier (as typed) or from an IP after which a CAPTCHA is required (BF-04, ENUM-04)', {
     min: 1,
     max: 1000,
     group: 'abuse',
@@ -159,6 +159,11 @@ export const SETTINGS = [
     group: 'abuse',
   }),
   s('LATCHKEY_LOCKOUT_MEMORY', 'duration', '24h', 'how long failed sign-ins are remembered without a success', { min: 60, max: 2592000, group: 'abuse' }),
+  s('LATCHKEY_IPV6_PREFIX', 'int', '64', 'IPv6 clients are rate-limited per network of this prefix length (one client usually holds a /64); IPv4 per address (BF-02)', {
+    min: 32,
+    max: 128,
+    group: 'abuse',
+  }),
   s('LATCHKEY_FLAG_RESETS', 'string', '3/24h', 'more completed password resets/changes than this flags the account as possibly compromised (LOG-04)', { group: 'abuse' }),
   s('LATCHKEY_ALTCHA_MAX_NUMBER', 'int', '50000', 'ALTCHA difficulty: the proof-of-work needs up to this many SHA-256 steps (about a second in a browser at the default)', {
     min: 10,

@@ -1,11 +1,15 @@
 import { Redis } from 'ioredis';
+import type { Kysely } from 'kysely';
+import { Gauge } from 'prom-client';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { ConfigError, parseDuration } from '../config/index.ts';
 import type { RequestContext } from '../context.ts';
 import type { Deps } from '../deps.ts';
 import { AppError } from '../errors.ts';
-import type { Guard, GuardedAction, SignInGate } from './guard.ts';
+import type { Database } from '../store/schema.ts';
+import type { Guard, GuardedAction, SignInAttempt, SignInGate } from './guard.ts';
 import { keyedHash } from './hashing.ts';
+import { ipGroup } from './ip-group.ts';
 import { SignInLockout } from './lockout.ts';
 
 // Counters for rate limits and lockouts. One process counts in memory; with LATCHKEY_REDIS_URL
@@ -53,6 +57,8 @@ export interface LimitSettings {
   lockMaxMs: number;
   hardCap: number;
   memoryMs: number;
+  /** IPv6 clients are counted per network of this many leading bits (BF-02) */
+  ipv6Prefix: number;
   redisUrl?: string;
   redisPrefix: string;
 }
@@ -89,6 +95,7 @@ export function limitSettings(raw: Record<string, unknown>, redisUrl?: string): 
     lockMaxMs,
     hardCap: raw.LATCHKEY_LOCKOUT_HARD_CAP as number,
     memoryMs: raw.LATCHKEY_LOCKOUT_MEMORY as number,
+    ipv6Prefix: (raw.LATCHKEY_IPV6_PREFIX as number | undefined) ?? 64,
     redisUrl,
     redisPrefix: (raw.LATCHKEY_REDIS_PREFIX as string) || 'latchkey',
   };
@@ -136,6 +143,11 @@ export class Counter {
   async clear(key: string): Promise<void> {
     await this.limiter.delete(key);
   }
+
+  /** Gives back one counted point (an attempt that turned out not to count). */
+  async reward(key: string): Promise<void> {
+    await this.limiter.reward(key, 1);
+  }
 }
 
 /** Makes counters in memory, or in Redis with an in-memory fallback while Redis is unreachable. */
@@ -181,6 +193,11 @@ export class CounterStore {
     return this.redis !== undefined;
   }
 
+  /** ['redis'] while the shared Redis is unreachable and counters fall back to this process's memory (AV-03). */
+  degraded(): string[] {
+    return this.redis && this.redis.status !== 'ready' ? ['redis'] : [];
+  }
+
   async close(): Promise<void> {
     await this.redis?.quit().catch(() => this.redis?.disconnect());
   }
@@ -191,8 +208,9 @@ export function subjectKey(d: Pick<Deps, 'secret'>, subject: string): string {
   return keyedHash(d.secret, 'limit', subject.trim().toLowerCase()).slice(0, 32);
 }
 
-export function ipKey(ctx: RequestContext): string {
-  return ctx.ip || 'unknown';
+/** The counter key for the client: its IPv4 address, or its IPv6 network (`ipv6Prefix` bits, BF-02). */
+export function ipKey(ctx: RequestContext, ipv6Prefix = 64): string {
+  return ctx.ip ? ipGroup(ctx.ip, ipv6Prefix) : 'unknown';
 }
 
 export function tooMany(retryAfterMs: number): AppError {
@@ -226,12 +244,18 @@ export class LimitGuard implements Guard {
       lockout_notice: store.counter('quota-lockout-notice', settings.quotas.lockout_notice),
       sms_budget: store.counter('quota-sms-budget', settings.quotas.sms_budget),
     };
-    this.lockout = new SignInLockout(d, settings, store, (accountId) => this.allow('lockout_notice', accountId));
+    this.lockout = new SignInLockout(
+      d,
+      settings,
+      store,
+      (ctx) => ipKey(ctx, settings.ipv6Prefix),
+      (accountId) => this.allow('lockout_notice', accountId),
+    );
   }
 
   async limit(action: GuardedAction, ctx: RequestContext, subject?: string): Promise<void> {
     const checks: [Counter | undefined, string, 'ip' | 'identifier'][] = [
-      [this.ipLimits.get(action), ipKey(ctx), 'ip'],
+      [this.ipLimits.get(action), ipKey(ctx, this.settings.ipv6Prefix), 'ip'],
       [subject ? this.subjectLimits.get(action) : undefined, subject ? subjectKey(this.d, subject) : '', 'identifier'],
     ];
     for (const [counter, key, scope] of checks) {
@@ -267,16 +291,30 @@ export class LimitGuard implements Guard {
     });
   }
 
-  signInFailed(identifierKey: string, accountId: string | null, ctx: RequestContext): Promise<void> {
-    return this.guarded(() => this.lockout.failed(identifierKey, accountId, ctx), undefined);
+  signInStepUp(identifierKey: string, ctx: RequestContext): Promise<boolean> {
+    // Counters unavailable: ask for the CAPTCHA (fail closed).
+    return this.guarded(() => this.lockout.stepUp(identifierKey, ctx), true);
   }
 
-  signInSucceeded(identifierKey: string, accountId: string, _ctx: RequestContext, gate?: SignInGate): Promise<void> {
-    return this.guarded(() => this.lockout.succeeded(identifierKey, accountId, gate), undefined);
+  /** Not guarded: the count lives in the database, and without it no sign-in can proceed anyway. */
+  signInReserve(identifierKey: string, accountId: string | null, _ctx: RequestContext): Promise<SignInAttempt> {
+    return this.lockout.reserve(identifierKey, accountId);
   }
 
-  passwordChanged(accountId: string): Promise<void> {
-    return this.guarded(() => this.lockout.clear(accountId), undefined);
+  signInFailed(identifierKey: string, accountId: string | null, ctx: RequestContext, attempt?: SignInAttempt): Promise<void> {
+    return this.guarded(() => this.lockout.failed(identifierKey, accountId, ctx, attempt), undefined);
+  }
+
+  signInSucceeded(identifierKey: string, accountId: string, ctx: RequestContext, _attempt?: SignInAttempt): Promise<void> {
+    return this.guarded(() => this.lockout.succeeded(identifierKey, accountId, ctx), undefined);
+  }
+
+  passwordChanged(accountId: string, trx?: Kysely<Database>): Promise<void> {
+    return this.guarded(() => this.lockout.clear(accountId, trx), undefined);
+  }
+
+  degraded(): string[] {
+    return this.store.degraded();
   }
 
   async close(): Promise<void> {
@@ -307,5 +345,15 @@ export async function createGuard(d: Deps): Promise<LimitGuard> {
       'LATCHKEY_RATE_LIMIT_SCALE: must be 1 when LATCHKEY_ENV=production (it loosens every limit)',
     ]);
   const store = await CounterStore.open(settings);
-  return new LimitGuard(d, settings, store);
+  const guard = new LimitGuard(d, settings, store);
+  new Gauge({
+    name: 'latchkey_degraded',
+    help: 'Dependencies the service runs without for now (1: degraded), e.g. redis: counting per process (AV-03)',
+    labelNames: ['dependency'] as const,
+    registers: [d.metrics.registry],
+    collect() {
+      this.set({ dependency: 'redis' }, guard.degraded().includes('redis') ? 1 : 0);
+    },
+  });
+  return guard;
 }

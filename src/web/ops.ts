@@ -8,7 +8,9 @@ export function registerOps(app: FastifyInstance, d: Deps): void {
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
   app.get('/readyz', { schema: { hide: true } }, async (_req, reply) => {
     const ready = await isReady(d.store);
-    return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready' });
+    // Still 200 while degraded (AV-03): the process serves, with per-process counters meanwhile.
+    const degraded = d.guard.degraded?.() ?? [];
+    return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', degraded });
   });
   // ENUM-04: private in production (a token, or a listener of its own: metrics-endpoint.ts).
   if (metricsOnMainPort(d.config)) registerMetricsRoute(app, d);
