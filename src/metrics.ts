@@ -131,7 +131,14 @@ export function createMetrics(
       this.set({ state: 'waiting' }, waiting);
     },
   });
-  return { registry, http, signIns, delivered };
+  // AV-01: requests answered 503 because a dependency was down or did not answer in time.
+  const unavailable = new Counter({
+    name: 'latchkey_dependency_unavailable_total',
+    help: 'Requests answered 503 because a dependency was unavailable, by dependency',
+    labelNames: ['dependency'] as const,
+    registers: [registry],
+  });
+  return { registry, http, signIns, delivered, unavailable };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

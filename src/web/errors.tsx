@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Deps } from '../deps.ts';
 import { AppError, type FieldProblem, pageMessage, toProblem } from '../errors.ts';
+import { isOutage, OUTAGE_RETRY_AFTER_S, outageOf } from '../store/outage.ts';
 import { Html, Notice, Page } from './layout.tsx';
 
 void Html;
@@ -18,6 +19,8 @@ function wantsProblem(req: FastifyRequest): boolean {
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
   const e = err as FastifyError & { validation?: { instancePath?: string; message?: string; params?: Record<string, unknown> }[] };
+  // AV-01: the database or Redis is down or not answering; the request may be tried again.
+  if (isOutage(err)) return new AppError('service_unavailable', undefined, { retryAfter: OUTAGE_RETRY_AFTER_S });
   if (e?.validation) {
     const fields: FieldProblem[] = e.validation.slice(0, 20).map((v) => ({
       field:
@@ -53,6 +56,11 @@ export function registerErrorHandling(app: FastifyInstance, d: Deps): void {
   app.setErrorHandler((err, req, reply) => {
     const appErr = toAppError(err);
     if (appErr.code === 'internal_error') req.log.error({ err }, 'unhandled error');
+    if (appErr.code === 'service_unavailable' && !(err instanceof AppError)) {
+      const dependency = outageOf(err) ?? 'unknown';
+      d.metrics.unavailable.inc({ dependency });
+      req.log.warn({ err, dependency }, 'dependency unavailable');
+    }
     if (wantsProblem(req)) return sendProblem(reply, appErr);
     if (appErr.extra.retryAfter !== undefined) reply.header('Retry-After', String(Math.ceil(appErr.extra.retryAfter)));
     return reply
@@ -60,7 +68,12 @@ export function registerErrorHandling(app: FastifyInstance, d: Deps): void {
       .type('text/html; charset=utf-8')
       .send(
         Page({
-          title: appErr.status >= 500 ? 'Something went wrong' : 'We could not do that',
+          title:
+            appErr.code === 'service_unavailable'
+              ? 'Temporarily unavailable'
+              : appErr.status >= 500
+                ? 'Something went wrong'
+                : 'We could not do that',
           productName: d.config.productName,
           children: (
             <>
