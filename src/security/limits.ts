@@ -55,6 +55,8 @@ export interface LimitSettings {
   memoryMs: number;
   redisUrl?: string;
   redisPrefix: string;
+  /** Redis connect and command timeout, ms (AV-02) */
+  redisTimeoutMs?: number;
 }
 
 export function limitSettings(raw: Record<string, unknown>, redisUrl?: string): LimitSettings {
@@ -89,6 +91,7 @@ export function limitSettings(raw: Record<string, unknown>, redisUrl?: string): 
     memoryMs: raw.LATCHKEY_LOCKOUT_MEMORY as number,
     redisUrl,
     redisPrefix: (raw.LATCHKEY_REDIS_PREFIX as string) || 'latchkey',
+    redisTimeoutMs: raw.LATCHKEY_REDIS_TIMEOUT as number | undefined,
   };
   if (s.lockAfter > s.hardCap)
     problems.push('LATCHKEY_LOCKOUT_AFTER: must not be larger than LATCHKEY_LOCKOUT_HARD_CAP');
@@ -143,10 +146,18 @@ export class CounterStore {
     private readonly prefix: string,
   ) {}
 
-  static async open(s: Pick<LimitSettings, 'redisUrl' | 'redisPrefix'>): Promise<CounterStore> {
+  static async open(s: Pick<LimitSettings, 'redisUrl' | 'redisPrefix' | 'redisTimeoutMs'>): Promise<CounterStore> {
     if (!s.redisUrl) return new CounterStore(undefined, s.redisPrefix);
-    // No offline queue: while Redis is down a request must not hang waiting for it.
-    const redis = new Redis(s.redisUrl, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+    // No offline queue: while Redis is down a request must not hang waiting for it; and a Redis
+    // that accepts connections but does not answer (frozen) times out the same way (AV-02).
+    const timeout = s.redisTimeoutMs ?? 2000;
+    const redis = new Redis(s.redisUrl, {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      connectTimeout: timeout,
+      commandTimeout: timeout,
+    });
     redis.on('error', () => {}); // reconnects by itself; the insurance limiter covers the gap
     try {
       await redis.connect();
