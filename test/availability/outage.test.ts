@@ -12,9 +12,11 @@ import { startTestServer, type TestServer } from '../support/server.ts';
 // bounds are generous upper limits: what they tell apart is "answers within the timeouts" from
 // "hangs until the database comes back" (old code: the whole freeze), never a tight figure.
 
-const STATEMENT_TIMEOUT_S = 1; // the client gives up on a silent server 1 s after this
-const FREEZE_MS = 20_000; // how long the freeze would last if nothing answered
-const ANSWER_BOUND_MS = 8_000;
+// Short, but not so short that a loaded test machine looks like an outage while setting up.
+// A server that does not answer at all is given up after the statement timeout plus 1 s.
+const TIMEOUTS = { LATCHKEY_DB_CONNECT_TIMEOUT: '3s', LATCHKEY_DB_STATEMENT_TIMEOUT: '2s' };
+const FREEZE_MS = 40_000; // how long the freeze would last if nothing answered
+const ANSWER_BOUND_MS = 15_000;
 
 async function unavailableMetric(server: TestServer): Promise<number> {
   const m = await server.deps.metrics.registry.getSingleMetric('latchkey_dependency_unavailable_total')?.get();
@@ -34,11 +36,22 @@ function assertUnavailable(res: Res, what: string): void {
 }
 
 /** Polls until `ok` holds (the service resumes by itself), failing after `ms`. */
-async function eventually(what: string, ok: () => Promise<boolean>, ms = 20_000): Promise<void> {
+async function eventually(what: string, ok: () => Promise<boolean>, ms = 30_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await ok())) {
     if (Date.now() > deadline) assert.fail(`${what} did not happen within ${ms} ms`);
     await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Runs `fn` again (up to 3 times) when it fails: set-up steps on a loaded machine. */
+async function retried<T>(fn: () => Promise<T>): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (i >= 3) throw err;
+    }
   }
 }
 
@@ -51,20 +64,17 @@ describe('AV-01/AV-02 PostgreSQL outages', () => {
   before(async () => {
     if (!needs(undefined, 'a private PostgreSQL cluster (initdb, pg_ctl)', pgClusterAvailable())) return;
     cluster = await startPgCluster();
-    server = await startTestServer({
-      LATCHKEY_DATABASE_URL: cluster.url,
-      LATCHKEY_DB_CONNECT_TIMEOUT: '1s',
-      LATCHKEY_DB_STATEMENT_TIMEOUT: `${STATEMENT_TIMEOUT_S}s`,
-    });
-    user = await activeAccount(server);
-    session = await signedIn(server, user.username, user.password);
+    const s = await startTestServer({ LATCHKEY_DATABASE_URL: cluster.url, ...TIMEOUTS });
+    server = s;
+    user = await retried(() => activeAccount(s));
+    session = await retried(() => signedIn(s, user.username, user.password));
   });
   after(async () => {
     await server?.close();
     await cluster?.destroy();
   });
 
-  /** The requests the issue found failing: session check, sign-in, reset request, and a page. */
+  /** The requests the issue found failing: session check, sign-in, reset request, and pages. */
   const requests = (s: TestServer) => ({
     'session check': () => session.get('/api/v1/sessions/current'),
     'sign-in': () => s.client().post('/api/v1/sessions', { identifier: user.username, password: user.password }),
@@ -72,6 +82,20 @@ describe('AV-01/AV-02 PostgreSQL outages', () => {
     'sign-in page': () => s.client().form('/login', { identifier: user.username, password: user.password }),
     'settings page': () => session.get('/settings', { accept: 'text/html' }),
   });
+
+  /** The service is back by itself: the same session, a new sign-in, a reset request. */
+  async function resumes(s: TestServer): Promise<void> {
+    await eventually('/readyz 200', async () => (await s.client().get('/readyz')).status === 200);
+    // every connection of the pool at once: none is a broken one handed back
+    await eventually('12 parallel session checks 200', async () => {
+      const all = await Promise.all(Array.from({ length: 12 }, () => session.get('/api/v1/sessions/current')));
+      return all.every((r) => r.status === 200 && r.json.account.username === user.username);
+    });
+    const signIn = () => s.client().post('/api/v1/sessions', { identifier: user.email, password: user.password });
+    await eventually('sign-in 201', async () => (await signIn()).status === 201);
+    const reset = () => s.client().post('/api/v1/password-resets', { identifier: user.email });
+    await eventually('reset request 202', async () => (await reset()).status === 202);
+  }
 
   test('AV-01 PostgreSQL stopped: session check, sign-in and reset answer 503 with Retry-After, /readyz 503, and service resumes when it returns', async (t) => {
     if (!server || !cluster) return t.skip('no private PostgreSQL cluster');
@@ -92,16 +116,7 @@ describe('AV-01/AV-02 PostgreSQL outages', () => {
     } finally {
       await cluster.start();
     }
-    // The pool reconnects by itself: same session, new sign-ins, no restart.
-    await eventually('/readyz 200', async () => (await s.client().get('/readyz')).status === 200);
-    const me = await session.get('/api/v1/sessions/current');
-    assert.equal(me.status, 200, me.text);
-    assert.equal(me.json.account.username, user.username);
-    assert.equal(
-      (await s.client().post('/api/v1/sessions', { identifier: user.email, password: user.password })).status,
-      201,
-    );
-    assert.equal((await s.client().post('/api/v1/password-resets', { identifier: user.email })).status, 202);
+    await resumes(s);
   });
 
   test('AV-02 PostgreSQL frozen (SIGSTOP): requests answer 503 within the statement timeout', async (t) => {
@@ -109,7 +124,7 @@ describe('AV-01/AV-02 PostgreSQL outages', () => {
     const s = server;
     const c = cluster;
     // Warm the pool, so the freeze catches open connections as well as new ones.
-    assert.equal((await session.get('/api/v1/sessions/current')).status, 200);
+    await eventually('session check 200', async () => (await session.get('/api/v1/sessions/current')).status === 200);
     c.freeze();
     // Old code hangs until the database thaws; never leave it frozen beyond FREEZE_MS.
     const thaw = setTimeout(() => c.thaw(), FREEZE_MS);
@@ -128,17 +143,8 @@ describe('AV-01/AV-02 PostgreSQL outages', () => {
       if (what === '/readyz') assert.equal(res.status, 503, '/readyz');
       else assertUnavailable(res, what);
     }
-    // Timed-out connections were discarded, not handed to the next request: service resumes.
-    await eventually('session check 200', async () => (await session.get('/api/v1/sessions/current')).status === 200);
-    const again = await Promise.all(Array.from({ length: 12 }, () => session.get('/api/v1/sessions/current')));
-    assert.deepEqual(
-      again.map((r) => r.status),
-      again.map(() => 200),
-    );
-    assert.equal(
-      (await s.client().post('/api/v1/sessions', { identifier: user.username, password: user.password })).status,
-      201,
-    );
+    console.log(`# frozen: answered after ${answers.map((a) => `${a.what} ${Math.round(a.res.ms)} ms`).join(', ')}`);
+    await resumes(s);
   });
 });
 
