@@ -93,7 +93,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     http: {
       requestTimeout: v('LATCHKEY_REQUEST_TIMEOUT'),
-      headersTimeout: Math.min(v<number>('LATCHKEY_HEADERS_TIMEOUT'), v<number>('LATCHKEY_REQUEST_TIMEOUT')),
+      headersTimeout: Math.min(
+        v<number | undefined>('LATCHKEY_HEADERS_TIMEOUT') ?? Number.POSITIVE_INFINITY,
+        v<number>('LATCHKEY_REQUEST_TIMEOUT'),
+      ),
     },
     raw: r,
   };

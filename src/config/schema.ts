@@ -144,7 +144,7 @@ export const SETTINGS = [
     max: 600,
     group: 'availability',
   }),
-  s('LATCHKEY_HEADERS_TIMEOUT', 'duration', '10s', "longest time to receive a request's headers (at most LATCHKEY_REQUEST_TIMEOUT)", {
+  s('LATCHKEY_HEADERS_TIMEOUT', 'duration', undefined, "longest time to receive a request's headers (at most, and by default, LATCHKEY_REQUEST_TIMEOUT)", {
     min: 1,
     max: 600,
     group: 'availability',
