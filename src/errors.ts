@@ -6,6 +6,9 @@ export type ErrorCode =
   | 'invalid_json'
   | 'payload_too_large'
   | 'unsupported_media_type'
+  | 'uri_too_long'
+  | 'headers_too_large'
+  | 'request_timeout'
   | 'invalid_credentials'
   | 'unauthorized'
   | 'reauthentication_required'
@@ -30,6 +33,9 @@ const STATUS: Record<ErrorCode, number> = {
   invalid_json: 400,
   payload_too_large: 413,
   unsupported_media_type: 415,
+  uri_too_long: 414,
+  headers_too_large: 431,
+  request_timeout: 408,
   invalid_credentials: 401,
   unauthorized: 401,
   reauthentication_required: 401,
@@ -55,6 +61,9 @@ const TITLE: Record<ErrorCode, string> = {
   invalid_json: 'The request body is not valid JSON.',
   payload_too_large: 'The request is too large.',
   unsupported_media_type: 'Unsupported content type.',
+  uri_too_long: 'The request address is too long.',
+  headers_too_large: 'The request headers are too large.',
+  request_timeout: 'The request took too long to arrive.',
   invalid_credentials: 'Incorrect username, email or password.',
   unauthorized: 'You need to sign in.',
   reauthentication_required: 'Please sign in again to confirm it is you.',

@@ -108,6 +108,12 @@ export function createMetrics(
     labelNames: ['channel', 'result'] as const,
     registers: [registry],
   });
+  // OTP-05: SMS withheld because LATCHKEY_SMS_BUDGET was used up (src/delivery/sms/budget.ts).
+  const smsBudgetExhausted = new Counter({
+    name: 'latchkey_sms_budget_exhausted_total',
+    help: 'SMS not sent because the install-wide SMS budget (LATCHKEY_SMS_BUDGET) was used up',
+    registers: [registry],
+  });
   new Gauge({
     name: 'latchkey_outbox_depth',
     help: 'Outbox rows waiting for delivery, by channel',
@@ -138,7 +144,7 @@ export function createMetrics(
     labelNames: ['dependency'] as const,
     registers: [registry],
   });
-  return { registry, http, signIns, delivered, unavailable };
+  return { registry, http, signIns, delivered, smsBudgetExhausted, unavailable };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -46,6 +46,13 @@ export const SETTINGS = [
   s('LATCHKEY_PRODUCT_NAME', 'string', 'Latchkey', 'product name shown on pages and in mails'),
   s('LATCHKEY_SUPPORT_CONTACT', 'string', 'your administrator', 'support contact shown in mails and pages'),
   s('LATCHKEY_BODY_LIMIT', 'int', '65536', 'largest accepted request body, bytes', { min: 1024, max: 10485760 }),
+  // WEB-06, ENUM-04: what production exposes (docs/operations.md says how to scrape metrics).
+  s('LATCHKEY_ALLOW_HTTP', 'bool', 'false', 'let production run with an `http://` public URL (only behind a TLS-terminating proxy on the same host; cookies lose `Secure` and HSTS is off) (WEB-06)'),
+  s('LATCHKEY_METRICS_TOKEN', 'secret', undefined, 'bearer token `/metrics` requires (>= 32 chars); without it, and without LATCHKEY_METRICS_ADDRESS, metrics are off in production (ENUM-04)'),
+  s('LATCHKEY_METRICS_ADDRESS', 'string', undefined, 'a separate `host:port` listener that serves only `/metrics`; the main port then serves none (ENUM-04)'),
+  s('LATCHKEY_API_DOCS', 'enum', undefined, 'the Swagger UI at `/docs` (`/api/openapi.json` is always served). Default: `on` in development, `off` in production', {
+    values: ['on', 'off'],
+  }),
 
   // --- passwords
   s('LATCHKEY_PASSWORD_MIN_LENGTH', 'int', '8', 'shortest accepted password, in code points (PWD-01)', {
@@ -262,6 +269,7 @@ export const SETTINGS = [
   s('LATCHKEY_SMS_WEBHOOK_URL', 'url', undefined, 'generic gateway: HTTPS endpoint that receives a signed JSON POST per SMS', { group: 'sms' }),
   s('LATCHKEY_SMS_WEBHOOK_SECRET', 'string', undefined, 'generic gateway: HMAC-SHA256 key for the X-Latchkey-Signature header', { group: 'sms' }),
   s('LATCHKEY_SMS_ALLOWED_COUNTRIES', 'list', undefined, 'country calling codes mobile numbers may have, e.g. `1,44,49` (default: any) (OTP-05)', { group: 'sms' }),
+  s('LATCHKEY_SMS_BUDGET', 'string', '1000/1h', 'SMS the whole install may queue per window (`N/window`, shared across processes through LATCHKEY_REDIS_URL); past it nothing more is sent, answers stay the same, `latchkey_sms_budget_exhausted_total` counts each withheld SMS and `sms.budget_exhausted` is audited once per window (OTP-05, docs/sms.md)', { group: 'sms' }),
 ] as const satisfies readonly Setting[];
 
 export type SettingName = (typeof SETTINGS)[number]['env'];

@@ -27,9 +27,10 @@ export interface Guard {
   limit(action: GuardedAction, ctx: RequestContext, subject?: string): Promise<void>;
   /**
    * Quota that must not answer differently (e.g. reset mails per account per hour, REC-06):
-   * returns false when the quota is used up, and the caller silently does nothing.
+   * returns false when the quota is used up, and the caller silently does nothing. `exhausted`
+   * runs for the first refusal of each window only (to audit it once, not per request).
    */
-  allow(action: 'reset_mail' | 'otp_message' | 'lockout_notice', subject: string): Promise<boolean>;
+  allow(action: 'reset_mail' | 'otp_message' | 'lockout_notice' | 'sms_budget', subject: string, exhausted?: () => Promise<void>): Promise<boolean>;
   /**
    * Where an attempt stands before its password is checked. `accountId` is the account the
    * identifier names (null: none), when the caller has already looked it up; left out, the

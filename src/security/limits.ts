@@ -46,7 +46,7 @@ export interface LimitSettings {
   scale: number;
   perIp: Partial<Record<GuardedAction, Rate>>;
   perSubject: Partial<Record<GuardedAction, Rate>>;
-  quotas: { reset_mail: Rate; otp_message: Rate; lockout_notice: Rate };
+  quotas: { reset_mail: Rate; otp_message: Rate; lockout_notice: Rate; sms_budget: Rate };
   captchaAfter: number;
   lockAfter: number;
   lockBaseMs: number;
@@ -82,6 +82,8 @@ export function limitSettings(raw: Record<string, unknown>, redisUrl?: string): 
       otp_message: parseRate('LATCHKEY_OTP_MESSAGE_CAP', raw.LATCHKEY_OTP_MESSAGE_CAP, problems),
       // one "we blocked sign-in attempts" mail per lockout period, however long the attack goes on
       lockout_notice: { points: 1, windowMs: lockMaxMs },
+      // every SMS the install queues, one subject for all processes (OTP-05, src/delivery/sms/budget.ts)
+      sms_budget: parseRate('LATCHKEY_SMS_BUDGET', raw.LATCHKEY_SMS_BUDGET, problems),
     },
     captchaAfter: raw.LATCHKEY_SIGN_IN_CAPTCHA_AFTER as number,
     lockAfter: raw.LATCHKEY_LOCKOUT_AFTER as number,
@@ -233,6 +235,7 @@ export class LimitGuard implements Guard {
       reset_mail: store.counter('quota-reset-mail', settings.quotas.reset_mail),
       otp_message: store.counter('quota-otp-message', settings.quotas.otp_message),
       lockout_notice: store.counter('quota-lockout-notice', settings.quotas.lockout_notice),
+      sms_budget: store.counter('quota-sms-budget', settings.quotas.sms_budget),
     };
     this.lockout = new SignInLockout(d, settings, store, (accountId) => this.allow('lockout_notice', accountId));
   }
@@ -253,13 +256,17 @@ export class LimitGuard implements Guard {
     }
   }
 
-  async allow(quota: QuotaName, subject: string): Promise<boolean> {
+  async allow(quota: QuotaName, subject: string, exhausted?: () => Promise<void>): Promise<boolean> {
     const r = await this.guarded(() => this.quotas[quota].hit(subjectKey(this.d, subject)), {
       ok: true,
       count: 0,
       retryAfterMs: 0,
     });
-    if (!r.ok) this.d.log.info({ quota }, 'quota used up; nothing sent');
+    if (!r.ok) {
+      this.d.log.info({ quota }, 'quota used up; nothing sent');
+      // The counter is atomic (in Redis across processes): one request per window sees this count.
+      if (exhausted && r.count === this.quotas[quota].points + 1) await exhausted();
+    }
     return r.ok;
   }
 
@@ -302,7 +309,7 @@ export class LimitGuard implements Guard {
   }
 }
 
-type QuotaName = 'reset_mail' | 'otp_message' | 'lockout_notice';
+type QuotaName = 'reset_mail' | 'otp_message' | 'lockout_notice' | 'sms_budget';
 
 export async function createGuard(d: Deps): Promise<LimitGuard> {
   const settings = limitSettings(d.config.raw, d.config.redisUrl);

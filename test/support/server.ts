@@ -65,6 +65,8 @@ export async function startTestServer(env: Record<string, string> = {}, override
     // Every test client is 127.0.0.1: generous limits so functional tests are never throttled.
     // Abuse tests pass LATCHKEY_RATE_LIMIT_SCALE: '1' to get the real defaults.
     LATCHKEY_RATE_LIMIT_SCALE: '1000',
+    // Test servers serve plain http on loopback; production mode would refuse that (WEB-06).
+    LATCHKEY_ALLOW_HTTP: 'true',
     ...GENEROUS_TIMEOUTS,
     ...env,
     LATCHKEY_PORT: String(port),

@@ -7,6 +7,7 @@ import { type Account, findAccountByIdentifier } from '../../store/accounts.ts';
 import { DEFAULT_ORG_SLUG, defaultOrgId } from '../../store/organizations.ts';
 import type { Database, OrganizationsTable } from '../../store/schema.ts';
 import { newId } from '../../security/random.ts';
+import type { Authenticated } from '../sessions/service.ts';
 import { DEFAULT_RECOVERY_SETTINGS, parseStoredSettings, type RecoverySettings, validateSettings } from './settings.ts';
 
 export interface Organization {
@@ -90,8 +91,21 @@ export class OrganizationService {
     return org;
   }
 
-  async updateRecoverySettings(slug: string, actor: Account, input: unknown, ctx: RequestContext): Promise<RecoverySettings> {
-    const org = await this.requireAdmin(slug, actor, ctx, 'organization.recovery_settings');
+  /**
+   * The gate of every change an admin makes (SES-07): an admin of the organization (ADM-05) whose
+   * sign-in is recent, so a session left open or stolen cannot quietly weaken how the members
+   * recover their accounts. The role is checked first: a member gets the audited 403, not a
+   * request to sign in again. Every state-changing admin route and page goes through here.
+   */
+  async requireAdminChange(slug: string, auth: Authenticated, ctx: RequestContext, action: string): Promise<Organization> {
+    const org = await this.requireAdmin(slug, auth.account, ctx, action);
+    this.d.sessions.requireRecentAuth(auth.session);
+    return org;
+  }
+
+  async updateRecoverySettings(slug: string, auth: Authenticated, input: unknown, ctx: RequestContext): Promise<RecoverySettings> {
+    const actor = auth.account;
+    const org = await this.requireAdminChange(slug, auth, ctx, 'organization.recovery_settings');
     const next = validateSettings(org.recovery, input);
     await this.d.db.transaction().execute(async (trx) => {
       await trx.updateTable('organizations').set({ recovery_settings: JSON.stringify(next) }).where('id', '=', org.id).execute();

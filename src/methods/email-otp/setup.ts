@@ -63,7 +63,7 @@ async function runResend(d: Deps, payload: Record<string, unknown>, _row: Outbox
   if (row.resends >= settings.maxResends) return refuse('max_resends');
   const to = method === 'sms_otp' ? smsTarget(d, account) : account.email;
   if (!to) return refuse('no_target');
-  if (method === 'sms_otp' ? !(await smsAllowed(d, account, to)) : !(await d.guard.allow('reset_mail', account.id))) return refuse('message_cap');
+  if (method === 'sms_otp' ? !(await smsAllowed(d, account, to, ctx)) : !(await d.guard.allow('reset_mail', account.id))) return refuse('message_cap');
   const code = newOtp(d, settings);
   const expiresAt = now + otpTtlMs(method, settings);
   await d.db.transaction().execute(async (trx) => {

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { RequestContext } from '../../context.ts';
 import type { Deps } from '../../deps.ts';
+import { smsBudgetAllows } from '../../delivery/sms/budget.ts';
 import { allowedCallingCodes } from '../../flows/phone/numbers.ts';
 import type { RecoveryMethod } from '../../flows/recovery/methods.ts';
 import type { Account } from '../../store/accounts.ts';
@@ -29,11 +30,15 @@ export function smsTarget(d: Deps, account: Account): string | undefined {
 }
 
 /**
- * Per number and per account message caps (OTP-05 SMS pumping). Past either, nothing is sent and
- * the requester sees the same answer as always.
+ * Per number and per account message caps, then the install-wide SMS budget (OTP-05 SMS pumping).
+ * Past any of them, nothing is sent and the requester sees the same answer as always.
  */
-export async function smsAllowed(d: Deps, account: Account, to: string): Promise<boolean> {
-  return (await d.guard.allow('otp_message', `phone:${to}`)) && (await d.guard.allow('otp_message', `account:${account.id}`));
+export async function smsAllowed(d: Deps, account: Account, to: string, ctx: RequestContext, db: Kysely<Database> = d.db): Promise<boolean> {
+  return (
+    (await d.guard.allow('otp_message', `phone:${to}`)) &&
+    (await d.guard.allow('otp_message', `account:${account.id}`)) &&
+    (await smsBudgetAllows(d, ctx, db))
+  );
 }
 
 /** A numeric code by SMS to the account's confirmed mobile number, typed on the requesting page. */
@@ -51,7 +56,7 @@ export const smsOtpMethod: RecoveryMethod = {
 
   async issue(d: Deps, trx: Kysely<Database>, account: Account, flowId: string, ctx: RequestContext): Promise<void> {
     const to = smsTarget(d, account);
-    if (!to || !(await smsAllowed(d, account, to))) {
+    if (!to || !(await smsAllowed(d, account, to, ctx, trx))) {
       await d.audit.record('password.reset_sms_withheld', ctx, { accountId: account.id }, trx);
       return;
     }
