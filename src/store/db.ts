@@ -220,6 +220,12 @@ function discardingBroken(pool: pg.Pool): PostgresPool {
             throw fromDependency(err, 'postgres');
           }
         };
+        // The pool listens for a connection's errors only while it is idle. Checked out between
+        // statements (a transaction waiting on a hash), a server shutting down or a dropped
+        // socket emitted 'error' with no listener: an uncaught exception that ended the process.
+        client.on('error', (err) => {
+          broken = fromDependency(err, 'postgres');
+        });
         // pg-pool gives the client a new release function at each checkout: look it up each time.
         w = { query, release: () => client.release(broken) } as unknown as PostgresPoolClient;
         wrapped.set(client, w);

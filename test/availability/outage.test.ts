@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { sql } from 'kysely';
+import { isOutage } from '../../src/store/outage.ts';
 import { activeAccount, signedIn } from '../foundation/helpers.ts';
 import { needs } from '../support/env.ts';
 import type { Client, Res } from '../support/http.ts';
@@ -116,6 +118,30 @@ describe('AV-01/AV-02 PostgreSQL outages', () => {
     } finally {
       await cluster.start();
     }
+    await resumes(s);
+  });
+
+  test('AV-01 PostgreSQL stopped under an open transaction: that work fails as an outage, the process lives on', async (t) => {
+    if (!server || !cluster) return t.skip('no private PostgreSQL cluster');
+    const s = server;
+    const c = cluster;
+    await eventually('session check 200', async () => (await session.get('/api/v1/sessions/current')).status === 200);
+    // The connection is checked out and idle between two statements when the server goes away;
+    // an 'error' event nobody listened for was an uncaught exception that ended the process.
+    let failure: unknown;
+    try {
+      await s.deps.db.transaction().execute(async (trx) => {
+        await sql`select 1`.execute(trx);
+        await c.stop();
+        await new Promise((r) => setTimeout(r, 300));
+        await sql`select 1`.execute(trx);
+      });
+    } catch (err) {
+      failure = err;
+    } finally {
+      await c.start();
+    }
+    assert.ok(isOutage(failure), `an outage error, not ${String(failure)}`);
     await resumes(s);
   });
 
