@@ -44,6 +44,15 @@ export async function buildApp(d: Deps): Promise<FastifyInstance> {
     // WEB-05: errors raised before routing, and what is not HTTP at all, take the one mapping too.
     frameworkErrors: frameworkErrorHandler(d, writeSecurityHeaders),
     clientErrorHandler: clientErrorHandler(d),
+    // AV-02: a client that sends its headers or body slowly is cut off (408) instead of holding a
+    // socket for ever. Node checks these deadlines only every connectionsCheckingInterval
+    // (30 s by default), so it checks at a fraction of the timeout.
+    requestTimeout: d.config.http.requestTimeout,
+    http: {
+      requestTimeout: d.config.http.requestTimeout,
+      headersTimeout: d.config.http.headersTimeout,
+      connectionsCheckingInterval: Math.max(250, Math.min(5000, Math.floor(d.config.http.headersTimeout / 4))),
+    },
   });
 
   // authOf's per-request memo, declared up front: a property added to every request after

@@ -96,7 +96,7 @@ export async function createDeps(config: Config, o: DepsOverrides = {}): Promise
   const log = o.log ?? pino({ level: config.logLevel, redact: { paths: ['req.headers.cookie', 'req.headers.authorization'], remove: true } });
   // Checked before the store opens, so a missing gateway setting fails start without leaking it.
   const sms = smsGatewayFromConfig(config);
-  const store = openStore(config.databaseUrl);
+  const store = openStore(config.databaseUrl, config.database);
   const closers: Deps['closers'] = [() => store.close()];
   try {
     await migrate(store);

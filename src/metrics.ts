@@ -148,7 +148,14 @@ export function createMetrics(
       for (const [kind, n] of Object.entries(hashLoad().runs ?? {})) this.inc({ kind }, n);
     },
   });
-  return { registry, http, signIns, delivered, smsBudgetExhausted };
+  // AV-01: requests answered 503 because a dependency was down or did not answer in time.
+  const unavailable = new Counter({
+    name: 'latchkey_dependency_unavailable_total',
+    help: 'Requests answered 503 because a dependency was unavailable, by dependency',
+    labelNames: ['dependency'] as const,
+    registers: [registry],
+  });
+  return { registry, http, signIns, delivered, smsBudgetExhausted, unavailable };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

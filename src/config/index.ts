@@ -35,6 +35,10 @@ export interface Config {
   session: { idleTtl: number; absoluteTtl: number; reauthWindow: number };
   activationTtl: number;
   outbox: { poll: number; maxAttempts: number; backoffBase: number; smtpTimeout: number };
+  /** the database pool and its timeouts (AV-02) */
+  database: { poolSize: number; connectTimeout: number; statementTimeout: number; idleTimeout: number; busyTimeout: number };
+  /** how long a client may take to send a request (AV-02) */
+  http: { requestTimeout: number; headersTimeout: number };
   /** every raw value by env name, for feature modules that add their own settings */
   raw: Record<string, unknown>;
 }
@@ -85,6 +89,20 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxAttempts: v('LATCHKEY_OUTBOX_MAX_ATTEMPTS'),
       backoffBase: v('LATCHKEY_OUTBOX_BACKOFF_BASE'),
       smtpTimeout: v('LATCHKEY_SMTP_TIMEOUT'),
+    },
+    database: {
+      poolSize: v('LATCHKEY_DB_POOL_SIZE'),
+      connectTimeout: v('LATCHKEY_DB_CONNECT_TIMEOUT'),
+      statementTimeout: v('LATCHKEY_DB_STATEMENT_TIMEOUT'),
+      idleTimeout: v('LATCHKEY_DB_IDLE_TIMEOUT'),
+      busyTimeout: v('LATCHKEY_DB_BUSY_TIMEOUT'),
+    },
+    http: {
+      requestTimeout: v('LATCHKEY_REQUEST_TIMEOUT'),
+      headersTimeout: Math.min(
+        v<number | undefined>('LATCHKEY_HEADERS_TIMEOUT') ?? Number.POSITIVE_INFINITY,
+        v<number>('LATCHKEY_REQUEST_TIMEOUT'),
+      ),
     },
     raw: r,
   };

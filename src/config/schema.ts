@@ -116,6 +116,47 @@ export const SETTINGS = [
   }),
   s('LATCHKEY_SMTP_TIMEOUT', 'duration', '30s', 'SMTP connection/greeting/socket timeout', { min: 1, max: 600, group: 'delivery' }),
 
+  // --- timeouts and availability (AV-01, AV-02): nothing waits on a dead or frozen dependency or
+  // on a slow client for ever; an unavailable dependency answers 503 with Retry-After.
+  s('LATCHKEY_DB_POOL_SIZE', 'int', '10', 'PostgreSQL connections per process', { min: 1, max: 1000, group: 'availability' }),
+  s('LATCHKEY_DB_CONNECT_TIMEOUT', 'duration', '5s', 'PostgreSQL: longest wait for a new connection, or for a free one from the pool', {
+    min: 1,
+    max: 300,
+    group: 'availability',
+  }),
+  s(
+    'LATCHKEY_DB_STATEMENT_TIMEOUT',
+    'duration',
+    '10s',
+    'PostgreSQL: longest a statement may run (the server cancels it); a server that does not answer at all is given up 1 s later and the connection discarded. Migrations are exempt',
+    { min: 1, max: 3600, group: 'availability' },
+  ),
+  s('LATCHKEY_DB_IDLE_TIMEOUT', 'duration', '30s', 'PostgreSQL: an unused pooled connection is closed after this long', {
+    min: 1,
+    max: 86400,
+    group: 'availability',
+  }),
+  s('LATCHKEY_DB_BUSY_TIMEOUT', 'duration', '5s', 'SQLite: longest wait for another connection\'s lock before the request answers 503', {
+    min: 1,
+    max: 300,
+    group: 'availability',
+  }),
+  s('LATCHKEY_REDIS_TIMEOUT', 'duration', '2s', 'Redis connect and command timeout; counters fall back to this process meanwhile', {
+    min: 1,
+    max: 60,
+    group: 'availability',
+  }),
+  s('LATCHKEY_REQUEST_TIMEOUT', 'duration', '30s', 'longest time to receive a whole request, headers and body; a slower client gets 408 and is disconnected', {
+    min: 1,
+    max: 600,
+    group: 'availability',
+  }),
+  s('LATCHKEY_HEADERS_TIMEOUT', 'duration', undefined, "longest time to receive a request's headers (at most, and by default, LATCHKEY_REQUEST_TIMEOUT)", {
+    min: 1,
+    max: 600,
+    group: 'availability',
+  }),
+
   // --- abuse protection (src/security/limits.ts, src/security/captcha/). Limits are `N/window`:
   // at most N attempts per window, counted separately per client IP and per account identifier.
   s('LATCHKEY_REDIS_PREFIX', 'string', 'latchkey', 'key prefix for counters in Redis (several deployments can share one Redis)', { group: 'abuse' }),

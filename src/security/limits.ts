@@ -11,6 +11,7 @@ import type { Guard, GuardedAction, SignInAttempt, SignInGate } from './guard.ts
 import { keyedHash } from './hashing.ts';
 import { ipGroup } from './ip-group.ts';
 import { SignInLockout } from './lockout.ts';
+import { outageOf } from '../store/outage.ts';
 
 // Counters for rate limits and lockouts. One process counts in memory; with LATCHKEY_REDIS_URL
 // every process counts in the same Redis, so an attacker gains nothing by spreading requests
@@ -61,6 +62,8 @@ export interface LimitSettings {
   ipv6Prefix: number;
   redisUrl?: string;
   redisPrefix: string;
+  /** Redis connect and command timeout, ms (AV-02) */
+  redisTimeoutMs?: number;
 }
 
 export function limitSettings(raw: Record<string, unknown>, redisUrl?: string): LimitSettings {
@@ -98,6 +101,7 @@ export function limitSettings(raw: Record<string, unknown>, redisUrl?: string): 
     ipv6Prefix: (raw.LATCHKEY_IPV6_PREFIX as number | undefined) ?? 64,
     redisUrl,
     redisPrefix: (raw.LATCHKEY_REDIS_PREFIX as string) || 'latchkey',
+    redisTimeoutMs: raw.LATCHKEY_REDIS_TIMEOUT as number | undefined,
   };
   if (s.lockAfter > s.hardCap)
     problems.push('LATCHKEY_LOCKOUT_AFTER: must not be larger than LATCHKEY_LOCKOUT_HARD_CAP');
@@ -157,10 +161,18 @@ export class CounterStore {
     private readonly prefix: string,
   ) {}
 
-  static async open(s: Pick<LimitSettings, 'redisUrl' | 'redisPrefix'>): Promise<CounterStore> {
+  static async open(s: Pick<LimitSettings, 'redisUrl' | 'redisPrefix' | 'redisTimeoutMs'>): Promise<CounterStore> {
     if (!s.redisUrl) return new CounterStore(undefined, s.redisPrefix);
-    // No offline queue: while Redis is down a request must not hang waiting for it.
-    const redis = new Redis(s.redisUrl, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+    // No offline queue: while Redis is down a request must not hang waiting for it; and a Redis
+    // that accepts connections but does not answer (frozen) times out the same way (AV-02).
+    const timeout = s.redisTimeoutMs ?? 2000;
+    const redis = new Redis(s.redisUrl, {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      connectTimeout: timeout,
+      commandTimeout: timeout,
+    });
     redis.on('error', () => {}); // reconnects by itself; the insurance limiter covers the gap
     try {
       await redis.connect();
@@ -329,12 +341,15 @@ export class LimitGuard implements Guard {
     try {
       return await fn();
     } catch (err) {
-      if (err instanceof AppError) throw err;
+      // A database outage is the request's answer (503, AV-01), not a counter to do without.
+      if (err instanceof AppError || DATABASE.has(outageOf(err) ?? '')) throw err;
       this.d.log.warn({ err }, 'abuse counters unavailable');
       return fallback;
     }
   }
 }
+
+const DATABASE = new Set(['postgres', 'sqlite']);
 
 type QuotaName = 'reset_mail' | 'otp_message' | 'lockout_notice' | 'sms_budget';
 

@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Deps } from '../deps.ts';
 import { AppError, type FieldProblem, pageMessage, toProblem } from '../errors.ts';
+import { isOutage, OUTAGE_RETRY_AFTER_S, outageOf } from '../store/outage.ts';
 import { Html, Notice, Page } from './layout.tsx';
 import { apiSecurityHeaders, securityHeaders } from './security-headers.ts';
 
@@ -21,6 +22,8 @@ function wantsProblem(req: FastifyRequest): boolean {
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
   const e = err as FastifyError & { validation?: { instancePath?: string; message?: string; params?: Record<string, unknown> }[] };
+  // AV-01: the database or Redis is down or not answering; the request may be tried again.
+  if (isOutage(err)) return new AppError('service_unavailable', undefined, { retryAfter: OUTAGE_RETRY_AFTER_S });
   if (e?.validation) {
     const fields: FieldProblem[] = e.validation.slice(0, 20).map((v) => ({
       field:
@@ -64,6 +67,11 @@ export function sendProblem(reply: FastifyReply, err: AppError): FastifyReply {
 function answerError(d: Deps, err: unknown, req: FastifyRequest, reply: FastifyReply): FastifyReply {
   const appErr = toAppError(err);
   if (appErr.code === 'internal_error') req.log.error({ err }, 'unhandled error');
+  if (appErr.code === 'service_unavailable' && !(err instanceof AppError)) {
+    const dependency = outageOf(err) ?? 'unknown';
+    d.metrics.unavailable.inc({ dependency });
+    req.log.warn({ err, dependency }, 'dependency unavailable');
+  }
   // An error is never an asset, even under /static/ (SES-04).
   reply.header('cache-control', 'no-store');
   if (wantsProblem(req)) return sendProblem(reply, appErr);
@@ -73,7 +81,12 @@ function answerError(d: Deps, err: unknown, req: FastifyRequest, reply: FastifyR
     .type('text/html; charset=utf-8')
     .send(
       Page({
-        title: appErr.status >= 500 ? 'Something went wrong' : 'We could not do that',
+        title:
+          appErr.code === 'service_unavailable'
+            ? 'Temporarily unavailable'
+            : appErr.status >= 500
+              ? 'Something went wrong'
+              : 'We could not do that',
         productName: d.config.productName,
         children: (
           <>

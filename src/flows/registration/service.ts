@@ -16,6 +16,7 @@ import { keyedHash, safeEqual, sha256 } from '../../security/hashing.ts';
 import { normalizePassword } from '../../security/password-policy.ts';
 import { newCode, newId, newToken, UNAMBIGUOUS } from '../../security/random.ts';
 import { defaultOrgId } from '../../store/organizations.ts';
+import { isOutage } from '../../store/outage.ts';
 
 export interface RegistrationInput {
   username: string;
@@ -108,6 +109,8 @@ export class RegistrationService {
         await d.audit.record('account.registered', ctx, { accountId: account.id }, trx);
       });
     } catch (err) {
+      // An unavailable database answers 503 now, not after a second timeout below.
+      if (isOutage(err)) throw err;
       // Lost a race with a registration for the same email or username.
       const again = await findAccountByIdentifier(d.db, email);
       if (again) {
