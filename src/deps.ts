@@ -15,7 +15,7 @@ import { RecoveryService } from './flows/recovery/service.ts';
 import { RegistrationService } from './flows/registration/service.ts';
 import { SessionService } from './flows/sessions/service.ts';
 import { SignInService } from './flows/signin/service.ts';
-import { setupOtpRecovery } from './methods/email-otp/setup.ts';
+import { setupOtpRecovery } from './methods/otp/resend.ts';
 import { ExternalAccounts } from './methods/external/service.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { Audit } from './security/audit.ts';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { DEFAULT_RECOVERY_SETTINGS } from '../../src/flows/organizations/settings.ts';
-import { newOtp } from '../../src/methods/email-otp/otp.ts';
+import { newOtp } from '../../src/methods/otp/code.ts';
 import { FakeClock } from '../../src/security/clock.ts';
 import { devMailbox, startTestServer, strongPassword, type TestServer } from '../support/server.ts';
 import { countMail, nextCode, outboxIdle, signedInUser, smsTo, type User, verifiedPhone } from './helpers.ts';

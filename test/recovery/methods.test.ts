@@ -5,7 +5,7 @@ import {
   registerRecoveryMethod,
   type RecoveryMethod,
   setRecoveryMethodSelector,
-} from '../../src/flows/recovery/methods.ts';
+} from '../../src/flows/recovery/method.ts';
 import { newId } from '../../src/security/random.ts';
 import { SmtpReceiver } from '../support/smtp.ts';
 import { startTestServer, strongPassword, type TestServer } from '../support/server.ts';

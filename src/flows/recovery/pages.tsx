@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Deps } from '../../deps.ts';
 import { AppError, pageMessage } from '../../errors.ts';
 import { RESET_LINK_PATH } from '../../methods/email-link/index.ts';
-import { chooserIntro, recoveryChooser, renderOtpEntry } from '../../methods/email-otp/pages.tsx';
+import { chooserIntro, recoveryChooser, renderOtpEntry } from '../../methods/otp/pages.tsx';
 import { DEFAULT_ORG_SLUG } from '../../store/organizations.ts';
 import type { Organization } from '../organizations/service.ts';
 import { CaptchaSlot } from '../../web/captcha-slot.tsx';

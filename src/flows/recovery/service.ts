@@ -9,7 +9,7 @@ import { normalizePassword } from '../../security/password-policy.ts';
 import { newId } from '../../security/random.ts';
 import { applyPasswordChange } from '../account/password-changed.ts';
 import type { Authenticated } from '../sessions/service.ts';
-import { methodsFor, recoveryCodeHash, recoveryMethod, recoveryMethods, registerRecoveryMethod } from './methods.ts';
+import { methodsFor, recoveryCodeHash, recoveryMethod, recoveryMethods, registerRecoveryMethod } from './method.ts';
 
 export const RESET_REQUESTED = 'If an account matches, we sent an email with a link and a code. It can take a few minutes; check spam.';
 export const RESET_DONE = 'Your password has been changed. Please sign in again.';

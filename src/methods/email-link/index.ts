@@ -8,7 +8,7 @@ import {
   RESET_CODE_LENGTH,
   type RecoveryMethod,
   recoveryCodeHash,
-} from '../../flows/recovery/methods.ts';
+} from '../../flows/recovery/method.ts';
 import type { Account } from '../../store/accounts.ts';
 import type { Database } from '../../store/schema.ts';
 import { sha256 } from '../../security/hashing.ts';

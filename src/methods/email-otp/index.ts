@@ -2,10 +2,10 @@ import type { Kysely } from 'kysely';
 import type { RequestContext } from '../../context.ts';
 import type { Deps } from '../../deps.ts';
 import { formatDuration, formatTime, renderMail } from '../../delivery/templates.ts';
-import type { RecoveryMethod } from '../../flows/recovery/methods.ts';
+import type { RecoveryMethod } from '../../flows/recovery/method.ts';
 import type { Account } from '../../store/accounts.ts';
 import type { Database } from '../../store/schema.ts';
-import { insertOtp, otpHash } from './otp.ts';
+import { insertOtp, otpHash } from '../otp/code.ts';
 
 export const EMAIL_OTP_SENT = 'If an account matches, we sent a code to its email address. It can take a few minutes; check spam.';
 

@@ -3,10 +3,10 @@ import type { RequestContext } from '../../context.ts';
 import type { Deps } from '../../deps.ts';
 import { smsBudgetAllows } from '../../delivery/sms/budget.ts';
 import { allowedCallingCodes } from '../../flows/phone/numbers.ts';
-import type { RecoveryMethod } from '../../flows/recovery/methods.ts';
+import type { RecoveryMethod } from '../../flows/recovery/method.ts';
 import type { Account } from '../../store/accounts.ts';
 import type { Database } from '../../store/schema.ts';
-import { insertOtp, otpHash } from '../email-otp/otp.ts';
+import { insertOtp, otpHash } from '../otp/code.ts';
 
 export const SMS_OTP_SENT = 'If an account matches and has a confirmed mobile number, we sent a code to it by text message.';
 

@@ -2,11 +2,11 @@ import type { RequestContext } from '../../context.ts';
 import type { Deps } from '../../deps.ts';
 import type { OutboxRow } from '../../delivery/worker.ts';
 import { AppError } from '../../errors.ts';
-import { registerRecoveryMethod, setRecoveryMethodSelector } from '../../flows/recovery/methods.ts';
+import { registerRecoveryMethod, setRecoveryMethodSelector } from '../../flows/recovery/method.ts';
 import { findAccount } from '../../store/accounts.ts';
 import { sendSmsOtp, smsAllowed, smsOtpMethod, smsTarget } from '../sms-otp/index.ts';
-import { EMAIL_OTP_SENT, emailOtpMethod, sendEmailOtp } from './index.ts';
-import { newOtp, type OtpMethodId, otpHash, otpTtlMs } from './otp.ts';
+import { EMAIL_OTP_SENT, emailOtpMethod, sendEmailOtp } from '../email-otp/index.ts';
+import { newOtp, type OtpMethodId, otpHash, otpTtlMs } from './code.ts';
 
 const RESEND_JOB = 'recovery.otp_resend';
 export const RESEND_ANSWER = 'If an account matches, we sent a new code. The earlier code no longer works.';

@@ -6,7 +6,7 @@ import { METHOD_LABELS } from '../../flows/organizations/settings.ts';
 import { renderResetDone, resetHtml } from '../../flows/recovery/page-parts.tsx';
 import { Field, Html, Notice, Page } from '../../web/layout.tsx';
 import { contextOf, field } from '../../web/request.ts';
-import { requestResend } from './setup.ts';
+import { requestResend } from './resend.ts';
 
 void Html;
 
