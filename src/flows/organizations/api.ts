@@ -4,23 +4,23 @@ import type { Deps } from '../../deps.ts';
 import { contextOf, requireAuth } from '../../web/request.ts';
 import { AppError } from '../../errors.ts';
 import { Captcha, Message, Password, responses, Str } from '../../web/schemas.ts';
-import { BOUNDS, RECOVERY_METHOD_IDS } from './settings.ts';
+import type { RecoveryMethods } from '../recovery/method.ts';
 
-const Int = (k: keyof typeof BOUNDS) => Type.Integer({ minimum: BOUNDS[k].min, maximum: BOUNDS[k].max, description: BOUNDS[k].label });
-
-const Settings = Type.Object({
-  methods: Type.Array(Type.Union(RECOVERY_METHOD_IDS.map((m) => Type.Literal(m))), { minItems: 1, maxItems: 3 }),
-  emailLinkTtl: Int('emailLinkTtl'),
-  emailOtpTtl: Int('emailOtpTtl'),
-  smsOtpTtl: Int('smsOtpTtl'),
-  otpLength: Int('otpLength'),
-  maxAttempts: Int('maxAttempts'),
-  maxResends: Int('maxResends'),
-});
+/** The settings' schema, from the registered methods: their ids, and each one's numbers and bounds. */
+function settingsSchema(methods: RecoveryMethods) {
+  const ids = methods.ids();
+  return Type.Object({
+    methods: Type.Array(Type.Union(ids.map((m) => Type.Literal(m))), { minItems: 1, maxItems: ids.length }),
+    ...Object.fromEntries(
+      methods.settings().map(([k, b]) => [k, Type.Integer({ minimum: b.min, maximum: b.max, description: b.label })]),
+    ),
+  });
+}
 
 const SlugParams = Type.Object({ slug: Type.String({ maxLength: 40 }) });
 
 export function registerOrganizationsApi(app: FastifyInstance, d: Deps): void {
+  const Settings = settingsSchema(d.recoveryMethods);
   app.post(
     '/api/v1/organizations/:slug/registrations',
     {

@@ -10,7 +10,7 @@ import { registerPost, renderRegister } from '../registration/pages.tsx';
 import { renderLogin } from '../signin/pages.tsx';
 import type { Authenticated } from '../sessions/service.ts';
 import type { Organization } from './service.ts';
-import { BOUNDS, METHOD_LABELS, RECOVERY_METHOD_IDS, type RecoverySettings } from './settings.ts';
+import type { RecoverySettings } from './settings.ts';
 
 void Html;
 
@@ -42,21 +42,21 @@ function renderOrgSettings(
             <h2 safe>{`Account recovery for ${org.displayName}`}</h2>
             <fieldset>
               <legend>Members may recover their account by</legend>
-              {RECOVERY_METHOD_IDS.map((m) => (
+              {d.recoveryMethods.all().map(({ id: m, label }) => (
                 <div class="field check">
                   <input type="checkbox" id={`m-${m}`} name="methods" value={m} checked={v.methods.includes(m)} />
                   <label for={`m-${m}`} safe>
-                    {METHOD_LABELS[m]}
+                    {label}
                   </label>
                 </div>
               ))}
             </fieldset>
-            {(Object.keys(BOUNDS) as (keyof typeof BOUNDS)[]).map((k) => (
+            {d.recoveryMethods.settings().map(([k, b]) => (
               <div class="field">
                 <label for={`f-${k}`} safe>
-                  {BOUNDS[k].label}
+                  {b.label}
                 </label>
-                <input id={`f-${k}`} name={k} type="number" inputmode="numeric" min={BOUNDS[k].min} max={BOUNDS[k].max} value={String(v[k])} required />
+                <input id={`f-${k}`} name={k} type="number" inputmode="numeric" min={b.min} max={b.max} value={String(v[k])} required />
               </div>
             ))}
             <button type="submit" class="primary">
@@ -91,12 +91,12 @@ async function targetSlug(d: Deps, req: FastifyRequest, auth: Authenticated): Pr
 }
 
 /** A form posts every setting; repeated checkboxes arrive as an array. */
-function formSettings(body: unknown): Record<string, unknown> {
+function formSettings(d: Deps, body: unknown): Record<string, unknown> {
   const b = (body ?? {}) as Record<string, unknown>;
   const raw = b.methods;
   const methods = (Array.isArray(raw) ? raw : raw === undefined ? [] : [raw]).filter((m) => typeof m === 'string').slice(0, 10);
   const out: Record<string, unknown> = { methods };
-  for (const k of Object.keys(BOUNDS)) {
+  for (const [k] of d.recoveryMethods.settings()) {
     const s = field(b, k, 20).trim();
     out[k] = /^\d+$/.test(s) ? Number(s) : s;
   }
@@ -157,7 +157,7 @@ export function registerOrganizationsPages(app: FastifyInstance, d: Deps): void 
     const slug = await targetSlug(d, req, auth);
     const page = `/admin/organization?org=${encodeURIComponent(slug)}`;
     try {
-      await d.organizations.updateRecoverySettings(slug, auth, formSettings(req.body), contextOf(req));
+      await d.organizations.updateRecoverySettings(slug, auth, formSettings(d, req.body), contextOf(req));
       return reply.redirect(`${page}&saved=1`, 303);
     } catch (err) {
       if (!(err instanceof AppError)) throw err;

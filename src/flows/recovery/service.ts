@@ -2,21 +2,19 @@ import type { RequestContext } from '../../context.ts';
 import type { Deps } from '../../deps.ts';
 import type { OutboxRow } from '../../delivery/worker.ts';
 import { AppError } from '../../errors.ts';
-import { emailLinkMethod } from '../../methods/email-link/index.ts';
 import { type Account, emailKey, findAccount, findAccountByIdentifier, usernameKey } from '../../store/accounts.ts';
 import { safeEqual, sha256 } from '../../security/hashing.ts';
 import { normalizePassword } from '../../security/password-policy.ts';
 import { newId } from '../../security/random.ts';
 import { applyPasswordChange } from '../account/password-changed.ts';
 import type { Authenticated } from '../sessions/service.ts';
-import { methodsFor, recoveryCodeHash, recoveryMethod, recoveryMethods, registerRecoveryMethod } from './methods.ts';
+import { MAX_CODE_ATTEMPTS, recoveryCodeHash } from './method.ts';
+import { methodsFor } from './selector.ts';
 
 export const RESET_REQUESTED = 'If an account matches, we sent an email with a link and a code. It can take a few minutes; check spam.';
 export const RESET_DONE = 'Your password has been changed. Please sign in again.';
 export const RESET_SENT_TO_SELF = 'We sent a reset link and code to your email address.';
 
-/** REC-06: a typed code is dead after this many wrong tries. */
-export const MAX_CODE_ATTEMPTS = 5;
 const REQUEST_JOB = 'recovery.request';
 
 export interface ResetRequestInput {
@@ -51,8 +49,9 @@ const str = (v: unknown) => (typeof v === 'string' ? v : '');
  */
 export class RecoveryService {
   constructor(private readonly d: Deps) {
-    registerRecoveryMethod(emailLinkMethod);
     d.worker.registerJob(REQUEST_JOB, (payload, row) => this.runRequestJob(payload, row));
+    // Jobs the methods queue (e.g. "Resend code"), each kind once.
+    for (const [kind, run] of d.recoveryMethods.jobs()) d.worker.registerJob(kind, (payload, row) => run(d, payload, row));
   }
 
   /**
@@ -74,7 +73,7 @@ export class RecoveryService {
     }
     // A chosen flow-bound method gets the flow id back (random, the same for every identifier),
     // which its code page sends with the code (OTP-03).
-    const method = input.method ? recoveryMethod(str(input.method)) : undefined;
+    const method = input.method ? d.recoveryMethods.get(str(input.method)) : undefined;
     if (input.method && !method)
       throw new AppError('validation_failed', undefined, { fields: [{ field: 'method', code: 'invalid', message: 'Choose a recovery method.' }] });
     await method?.beforeRequest?.(d, ctx, identifierKey(identifier));
@@ -135,7 +134,7 @@ export class RecoveryService {
         .where(
           'method',
           'in',
-          recoveryMethods().map((m) => m.id),
+          d.recoveryMethods.ids(),
         )
         .execute();
       for (const m of methods) await m.issue(d, trx, account, flowId, ctx);
@@ -201,7 +200,7 @@ export class RecoveryService {
       const code = str(input.code).slice(0, 64);
       const flow = str(input.flow);
       const expected = recoveryCodeHash(d, accountId, code);
-      const methods = recoveryMethods();
+      const methods = d.recoveryMethods.all();
       // OTP-03: a flow-bound code is only tried within the flow that issued it, so its hash is
       // the one for the flow the completion names; one per bound method, whatever is live.
       const boundHash = new Map<string, string>();
