@@ -1,5 +1,5 @@
 import type { Deps } from '../deps.ts';
-import type { Authenticated } from '../flows/sessions/service.ts';
+import type { Authenticated } from './auth.ts';
 
 // Places where features add to shared pages without editing them: each entry renders a piece of
 // HTML (already escaped). Order here is the order on the page.

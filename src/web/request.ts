@@ -3,7 +3,7 @@ import type { RequestContext } from '../context.ts';
 import type { Deps } from '../deps.ts';
 import { AppError } from '../errors.ts';
 import { clearCookie, readCookie, setCookie } from './cookies.ts';
-import type { Authenticated } from '../flows/sessions/service.ts';
+import type { Authenticated } from './auth.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {

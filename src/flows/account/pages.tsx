@@ -4,7 +4,7 @@ import { AppError, pageMessage } from '../../errors.ts';
 import { settingsSections } from '../../web/extras.ts';
 import { Field, Html, Notice, Page } from '../../web/layout.tsx';
 import { authOf, clearSessionCookie, contextOf, field, setSessionCookie } from '../../web/request.ts';
-import type { Authenticated } from '../sessions/service.ts';
+import type { Authenticated } from '../../web/auth.ts';
 
 void Html;
 

@@ -3,7 +3,7 @@ import type { Deps } from '../../deps.ts';
 import { AppError } from '../../errors.ts';
 import { findAccount } from '../../store/accounts.ts';
 import { normalizePassword } from '../../security/password-policy.ts';
-import type { Authenticated } from '../sessions/service.ts';
+import type { Authenticated } from '../../web/auth.ts';
 import { applyPasswordChange } from './password-changed.ts';
 import { isoTime } from '../../security/clock.ts';
 

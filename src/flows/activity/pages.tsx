@@ -3,7 +3,7 @@ import type { Deps } from '../../deps.ts';
 import { formatTime } from '../../delivery/templates.ts';
 import { settingsSections } from '../../web/extras.ts';
 import { Html } from '../../web/layout.tsx';
-import type { Authenticated } from '../sessions/service.ts';
+import type { Authenticated } from '../../web/auth.ts';
 
 void Html;
 

@@ -8,7 +8,7 @@ import { pageAuth } from '../account/pages.tsx';
 import { forgotPasswordPost, renderForgot } from '../recovery/pages.tsx';
 import { registerPost, renderRegister } from '../registration/pages.tsx';
 import { renderLogin } from '../signin/pages.tsx';
-import type { Authenticated } from '../sessions/service.ts';
+import type { Authenticated } from '../../web/auth.ts';
 import type { Organization } from './service.ts';
 import type { RecoverySettings } from './settings.ts';
 

@@ -8,7 +8,7 @@ import { DEFAULT_ORG_SLUG, defaultOrgId } from '../../store/organizations.ts';
 import type { Database, OrganizationsTable } from '../../store/schema.ts';
 import type { RecoveryMethods } from '../recovery/method.ts';
 import { newId } from '../../security/random.ts';
-import type { Authenticated } from '../sessions/service.ts';
+import type { Authenticated } from '../../web/auth.ts';
 import { defaultRecoverySettings, parseStoredSettings, type RecoverySettings, validateSettings } from './settings.ts';
 
 export interface Organization {

@@ -5,7 +5,7 @@ import { settingsSections } from '../../web/extras.ts';
 import { Field, Html, Notice } from '../../web/layout.tsx';
 import { contextOf, field } from '../../web/request.ts';
 import { pageAuth, renderSettings } from '../account/pages.tsx';
-import type { Authenticated } from '../sessions/service.ts';
+import type { Authenticated } from '../../web/auth.ts';
 import { maskPhone } from './numbers.ts';
 
 void Html;

@@ -7,7 +7,7 @@ import { AppError } from '../../errors.ts';
 import type { Database } from '../../store/schema.ts';
 import { keyedHash, safeEqual } from '../../security/hashing.ts';
 import { DIGITS, newCode, newId } from '../../security/random.ts';
-import type { Authenticated } from '../sessions/service.ts';
+import type { Authenticated } from '../../web/auth.ts';
 import { allowedCallingCodes, maskPhone, parseMobile } from './numbers.ts';
 
 /** recovery_codes rows of this method confirm a new number; `target` holds the number. */

@@ -7,7 +7,7 @@ import { safeEqual, sha256 } from '../../security/hashing.ts';
 import { normalizePassword } from '../../security/password-policy.ts';
 import { newId } from '../../security/random.ts';
 import { applyPasswordChange } from '../account/password-changed.ts';
-import type { Authenticated } from '../sessions/service.ts';
+import type { Authenticated } from '../../web/auth.ts';
 import { MAX_CODE_ATTEMPTS, recoveryCodeHash } from './method.ts';
 import { methodsFor } from './selector.ts';
 

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Deps } from '../../deps.ts';
 import { authOf, clearSessionCookie, contextOf, requireAuth, signedIn } from '../../web/request.ts';
 import { JSON_TYPE, responses, Str } from '../../web/schemas.ts';
-import type { Authenticated } from './service.ts';
+import type { Authenticated } from '../../web/auth.ts';
 import { AccountView, SessionItem, SessionRef, accountView } from './views.ts';
 import { isoTime } from '../../security/clock.ts';
 

@@ -7,6 +7,7 @@ import type { PreparedRead } from '../../store/db.ts';
 import { insertRow } from '../../store/insert-row.ts';
 import type { Database, SessionsTable } from '../../store/schema.ts';
 import { sha256 } from '../../security/hashing.ts';
+import type { Authenticated } from '../../web/auth.ts';
 import { newId, newToken } from '../../security/random.ts';
 import { isoTime } from '../../security/clock.ts';
 
@@ -23,10 +24,6 @@ export interface SessionView {
   current: boolean;
 }
 
-export interface Authenticated {
-  session: Session;
-  account: Account;
-}
 
 // Touching last_seen_at on every request would make every read a write; a minute of slack in
 // the idle timeout is a fair price for session checks that stay reads.

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Deps } from '../../deps.ts';
 import { AppError, pageMessage } from '../../errors.ts';
 import { pageAuth, renderSettings } from '../../flows/account/pages.tsx';
-import type { Authenticated } from '../../flows/sessions/service.ts';
+import type { Authenticated } from '../../web/auth.ts';
 import { clearCookie, readSignedCookie, setCookie, signCookieValue } from '../../web/cookies.ts';
 import { loginExtras, settingsSections } from '../../web/extras.ts';
 import { Field, Html, Notice, Page } from '../../web/layout.tsx';

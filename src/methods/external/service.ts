@@ -4,7 +4,7 @@ import type { RequestContext } from '../../context.ts';
 import type { Deps } from '../../deps.ts';
 import { formatTime, renderMail } from '../../delivery/templates.ts';
 import { AppError } from '../../errors.ts';
-import type { Authenticated } from '../../flows/sessions/service.ts';
+import type { Authenticated } from '../../web/auth.ts';
 import type { SignedIn } from '../../flows/signin/service.ts';
 import { sha256 } from '../../security/hashing.ts';
 import { newId } from '../../security/random.ts';
