@@ -9,8 +9,11 @@ import { smsGatewayFromConfig } from './delivery/sms/index.ts';
 import type { Branding } from './delivery/templates.ts';
 import { DeliveryWorker } from './delivery/worker.ts';
 import { AccountService } from './flows/account/service.ts';
+import { activitySection } from './flows/activity/pages.tsx';
 import { OrganizationService } from './flows/organizations/service.ts';
+import { phoneSection } from './flows/phone/pages.tsx';
 import { PhoneService } from './flows/phone/service.ts';
+import { resetEmailSection } from './flows/recovery/pages.tsx';
 import { RecoveryService } from './flows/recovery/service.ts';
 import { RegistrationService } from './flows/registration/service.ts';
 import { SessionService } from './flows/sessions/service.ts';
@@ -18,6 +21,7 @@ import { SignInService } from './flows/signin/service.ts';
 import type { RecoveryMethod, RecoveryMethods } from './flows/recovery/method.ts';
 import { emailLinkMethod } from './methods/email-link/index.ts';
 import { emailOtpMethod } from './methods/email-otp/index.ts';
+import { linkedSection, providerButtons } from './methods/external/pages.tsx';
 import { ExternalAccounts } from './methods/external/service.ts';
 import { MethodRegistry } from './methods/registry.ts';
 import { smsOtpMethod } from './methods/sms-otp/index.ts';
@@ -34,6 +38,7 @@ import { cryptoRandom, newToken, type Random } from './security/random.ts';
 import { type Engine, migrate, openStore, type Store } from './store/db.ts';
 import { ensureDefaultOrg } from './store/organizations.ts';
 import type { Database } from './store/schema.ts';
+import type { PageExtras } from './web/extras.ts';
 
 /**
  * The composition root's product: configuration, store, injected clock and randomness, the
@@ -72,6 +77,8 @@ export interface Deps {
   organizations: OrganizationService;
   /** mobile numbers on /settings and SMS codes (src/flows/phone) */
   phone: PhoneService;
+  /** what features add to the shared sign-in and /settings pages, in page order */
+  pages: PageExtras;
   /** resources to release at shutdown, last added first */
   closers: (() => Promise<void> | void)[];
 }
@@ -184,6 +191,15 @@ export async function createDeps(config: Config, o: DepsOverrides = {}): Promise
   d.organizations = new OrganizationService(d);
   d.recovery = new RecoveryService(d);
   d.phone = new PhoneService(d);
+  d.pages = {
+    loginExtras: [() => providerButtons(d)],
+    settingsSections: [
+      (auth) => resetEmailSection(d, auth),
+      (auth, flash) => linkedSection(d, auth, flash),
+      (auth, flash) => phoneSection(d, auth, flash),
+      (auth) => activitySection(d, auth),
+    ],
+  };
 
   await ensureDefaultOrg(d);
   // Abuse protection from config (LATCHKEY_CAPTCHA, LATCHKEY_LIMIT_*, LATCHKEY_REDIS_URL); tests may swap either.

@@ -1,15 +1,18 @@
 import type { Kysely } from 'kysely';
 import type { RequestContext } from '../../context.ts';
-import type { Deps } from '../../deps.ts';
+import type { Kernel } from '../../kernel.ts';
 import { formatDuration, formatTime, renderMail } from '../../delivery/templates.ts';
 import type { Account } from '../../store/accounts.ts';
 import type { Database } from '../../store/schema.ts';
 import { parseRate } from '../../security/limits.ts';
 import { ConfigError } from '../../config/index.ts';
 
+/** What this module uses of the container the composition root builds. */
+export type ActivityFlagDeps = Pick<Kernel, 'config' | 'clock' | 'brand' | 'outbox' | 'audit'>;
+
 export const FLAG_REASON = 'possibly compromised';
 
-export function flagRule(d: Deps): { points: number; windowMs: number } {
+export function flagRule(d: ActivityFlagDeps): { points: number; windowMs: number } {
   const problems: string[] = [];
   const rule = parseRate('LATCHKEY_FLAG_RESETS', d.config.raw.LATCHKEY_FLAG_RESETS ?? '3/24h', problems);
   if (problems.length) throw new ConfigError(problems);
@@ -22,7 +25,7 @@ export function flagRule(d: Deps): { points: number; windowMs: number } {
  * applyPasswordChange), never mere reset requests. The flag does not lock anyone out; it is set
  * once (until staff clear it), audited, and the owner is told.
  */
-export async function flagRepeatedPasswordChanges(d: Deps, trx: Kysely<Database>, account: Account, ctx: RequestContext): Promise<boolean> {
+export async function flagRepeatedPasswordChanges(d: ActivityFlagDeps, trx: Kysely<Database>, account: Account, ctx: RequestContext): Promise<boolean> {
   const rule = flagRule(d);
   const now = d.clock.now();
   const row = await trx

@@ -1,9 +1,10 @@
-import type { FastifyInstance } from 'fastify';
-import type { Deps } from '../../deps.ts';
+import type { Kernel } from '../../kernel.ts';
 import { formatTime } from '../../delivery/templates.ts';
-import { settingsSections } from '../../web/extras.ts';
 import { Html } from '../../web/layout.tsx';
 import type { Authenticated } from '../../web/auth.ts';
+
+/** What this module uses of the container the composition root builds. */
+export type ActivityPagesDeps = Pick<Kernel, 'db'>;
 
 void Html;
 
@@ -26,7 +27,7 @@ const LABELS: Record<string, string> = {
 
 export const ACTIVITY_LIMIT = 20;
 
-export async function recentActivity(d: Deps, accountId: string) {
+export async function recentActivity(d: ActivityPagesDeps, accountId: string) {
   return d.db
     .selectFrom('audit_log')
     .select(['at', 'event', 'ip', 'user_agent'])
@@ -37,7 +38,7 @@ export async function recentActivity(d: Deps, accountId: string) {
     .execute();
 }
 
-async function activitySection(d: Deps, auth: Authenticated): Promise<string> {
+export async function activitySection(d: ActivityPagesDeps, auth: Authenticated): Promise<string> {
   const rows = await recentActivity(d, auth.account.id);
   return (
     <section class="card" aria-labelledby="activity-h">
@@ -71,9 +72,4 @@ async function activitySection(d: Deps, auth: Authenticated): Promise<string> {
       <p class="hint">Something you don't recognise? Change your password and sign out everywhere.</p>
     </section>
   ) as string;
-}
-
-/** Adds the activity section to /settings (once, however many servers run in this process). */
-export function registerActivityPages(_app: FastifyInstance, _d: Deps): void {
-  if (!settingsSections.includes(activitySection)) settingsSections.push(activitySection);
 }

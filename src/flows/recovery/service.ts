@@ -1,15 +1,24 @@
 import type { RequestContext } from '../../context.ts';
-import type { Deps } from '../../deps.ts';
+import type { Kernel } from '../../kernel.ts';
+import { MAX_CODE_ATTEMPTS, type RecoveryMethodDeps, type ResetCompleteInput, recoveryCodeHash } from './method.ts';
 import type { OutboxRow } from '../../delivery/worker.ts';
 import { AppError } from '../../errors.ts';
 import { type Account, emailKey, findAccount, findAccountByIdentifier, usernameKey } from '../../store/accounts.ts';
 import { safeEqual, sha256 } from '../../security/hashing.ts';
 import { normalizePassword } from '../../security/password-policy.ts';
 import { newId } from '../../security/random.ts';
-import { applyPasswordChange } from '../account/password-changed.ts';
+import { applyPasswordChange, type PasswordChangedDeps } from '../account/password-changed.ts';
 import type { Authenticated } from '../../web/auth.ts';
-import { MAX_CODE_ATTEMPTS, recoveryCodeHash } from './method.ts';
-import { methodsFor } from './selector.ts';
+import { methodsFor, type RecoverySelectorDeps } from './selector.ts';
+
+/** What this module uses of the container the composition root builds. */
+export type RecoveryDeps = Pick<
+  Kernel,
+  'config' | 'db' | 'clock' | 'random' | 'hasher' | 'policy' | 'outbox' | 'worker' | 'audit' | 'guard' | 'captcha'
+> &
+  RecoveryMethodDeps &
+  PasswordChangedDeps &
+  RecoverySelectorDeps;
 
 export const RESET_REQUESTED = 'If an account matches, we sent an email with a link and a code. It can take a few minutes; check spam.';
 export const RESET_DONE = 'Your password has been changed. Please sign in again.';
@@ -22,16 +31,6 @@ export interface ResetRequestInput {
   captcha?: string;
   /** the recovery method the user picked (e.g. 'sms_otp'); none means the default (email link) */
   method?: string;
-}
-
-export interface ResetCompleteInput {
-  token?: string;
-  identifier?: string;
-  code?: string;
-  /** the flow a flow-bound code (email/SMS OTP) was issued for, from the request's answer */
-  flow?: string;
-  password: string;
-  passwordConfirm?: string;
 }
 
 /** The key rate limits count an identifier under: the same for every spelling of one account. */
@@ -48,7 +47,7 @@ const str = (v: unknown) => (typeof v === 'string' ? v : '');
  * only sets the password through `applyPasswordChange`, so no path here can skip a second factor.
  */
 export class RecoveryService {
-  constructor(private readonly d: Deps) {
+  constructor(private readonly d: RecoveryDeps) {
     d.worker.registerJob(REQUEST_JOB, (payload, row) => this.runRequestJob(payload, row));
     // Jobs the methods queue (e.g. "Resend code"), each kind once.
     for (const [kind, run] of d.recoveryMethods.jobs()) d.worker.registerJob(kind, (payload, row) => run(d, payload, row));

@@ -1,5 +1,5 @@
 import type { Kysely, Selectable } from 'kysely';
-import type { Deps } from '../../deps.ts';
+import type { Kernel } from '../../kernel.ts';
 import type { RequestContext } from '../../context.ts';
 import { AppError } from '../../errors.ts';
 import type { Account } from '../../store/accounts.ts';
@@ -10,6 +10,9 @@ import { sha256 } from '../../security/hashing.ts';
 import type { Authenticated } from '../../web/auth.ts';
 import { newId, newToken } from '../../security/random.ts';
 import { isoTime } from '../../security/clock.ts';
+
+/** What this module uses of the container the composition root builds. */
+export type SessionDeps = Pick<Kernel, 'config' | 'store' | 'db' | 'clock' | 'random' | 'audit'>;
 
 export type Session = Selectable<SessionsTable>;
 
@@ -87,7 +90,7 @@ function fromColumns<T>(row: unknown[], offset: number, columns: readonly (keyof
 export class SessionService {
   private lookup?: PreparedRead;
   private readonly built = new WeakMap<unknown[], Authenticated>();
-  constructor(private readonly d: Deps) {}
+  constructor(private readonly d: SessionDeps) {}
 
   async create(
     account: Account,

@@ -1,11 +1,14 @@
 import { ConfigError } from '../../config/index.ts';
-import type { Deps } from '../../deps.ts';
+import type { Kernel } from '../../kernel.ts';
 import { type Captcha, noCaptcha } from '../captcha.ts';
-import { AltchaCaptcha } from './altcha.ts';
-import { SITEVERIFY_URL, SiteverifyCaptcha } from './siteverify.ts';
+import { AltchaCaptcha, type AltchaDeps } from './altcha.ts';
+import { SITEVERIFY_URL, SiteverifyCaptcha, type SiteverifyDeps } from './siteverify.ts';
+
+/** What this module uses of the container the composition root builds. */
+export type CaptchaDeps = Pick<Kernel, 'config'> & AltchaDeps & SiteverifyDeps;
 
 /** The CAPTCHA chosen by LATCHKEY_CAPTCHA, with a clear start-up error for a half-done setup. */
-export function createCaptcha(d: Deps): Captcha {
+export function createCaptcha(d: CaptchaDeps): Captcha {
   const raw = d.config.raw;
   const provider = d.config.captcha;
   if (provider === 'off') return noCaptcha;
