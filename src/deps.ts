@@ -33,6 +33,7 @@ import { PasswordPolicy } from './security/password-policy.ts';
 import { cryptoRandom, newToken, type Random } from './security/random.ts';
 import { type Engine, migrate, openStore, type Store } from './store/db.ts';
 import { ensureDefaultOrg } from './store/organizations.ts';
+import { pendingOutboxByChannel } from './store/outbox.ts';
 import type { Database } from './store/schema.ts';
 
 /**
@@ -154,15 +155,7 @@ export async function createDeps(config: Config, o: DepsOverrides = {}): Promise
     closers,
   } as Partial<Deps> as Deps;
   closers.push(() => d.hasher.close());
-  d.metrics = createMetrics(async () => {
-    const rows = await db
-      .selectFrom('outbox')
-      .select(['channel', (eb) => eb.fn.countAll<number>().as('n')])
-      .where('status', '=', 'pending')
-      .groupBy('channel')
-      .execute();
-    return Object.fromEntries(rows.map((r) => [r.channel, Number(r.n)]));
-  }, () => ({ ...d.hasher.load, runs: d.hasher.hashesRun }));
+  d.metrics = createMetrics(() => pendingOutboxByChannel(db), () => ({ ...d.hasher.load, runs: d.hasher.hashesRun }));
   worker.onDelivered = (row) => d.metrics.delivered.inc({ channel: row.channel, result: 'sent' });
 
   if (config.smtpUrl) {
