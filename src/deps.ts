@@ -32,6 +32,7 @@ import { PasswordHasher } from './security/password-hash.ts';
 import { PasswordPolicy } from './security/password-policy.ts';
 import { cryptoRandom, newToken, type Random } from './security/random.ts';
 import { type Engine, migrate, openStore, type Store } from './store/db.ts';
+import { metaValueOrInit } from './store/meta.ts';
 import { ensureDefaultOrg } from './store/organizations.ts';
 import { pendingOutboxByChannel } from './store/outbox.ts';
 import type { Database } from './store/schema.ts';
@@ -96,13 +97,7 @@ export const RECOVERY_METHODS: readonly RecoveryMethod[] = [emailLinkMethod, ema
 async function serverSecret(db: Kysely<Database>, configured: string | undefined, random: Random): Promise<string> {
   if (configured) return configured;
   // One secret per database, so every process on the same database agrees without setup.
-  await db
-    .insertInto('meta')
-    .values({ key: 'server_secret', value: newToken(random, 32) })
-    .onConflict((oc) => oc.column('key').doNothing())
-    .execute();
-  const row = await db.selectFrom('meta').select('value').where('key', '=', 'server_secret').executeTakeFirstOrThrow();
-  return row.value;
+  return metaValueOrInit(db, 'server_secret', newToken(random, 32));
 }
 
 export async function createDeps(config: Config, o: DepsOverrides = {}): Promise<Deps> {
