@@ -3,6 +3,7 @@ import type { RequestContext } from '../../context.ts';
 import type { Deps } from '../../deps.ts';
 import { formatDuration, formatTime, renderMail } from '../../delivery/templates.ts';
 import type { Account } from '../../store/accounts.ts';
+import { countPasswordChangesSince } from '../../store/password-changes.ts';
 import type { Database } from '../../store/schema.ts';
 import { parseRate } from '../../security/limits.ts';
 import { ConfigError } from '../../config/index.ts';
@@ -25,13 +26,7 @@ export function flagRule(d: Deps): { points: number; windowMs: number } {
 export async function flagRepeatedPasswordChanges(d: Deps, trx: Kysely<Database>, account: Account, ctx: RequestContext): Promise<boolean> {
   const rule = flagRule(d);
   const now = d.clock.now();
-  const row = await trx
-    .selectFrom('password_changes')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .where('account_id', '=', account.id)
-    .where('at', '>', now - rule.windowMs)
-    .executeTakeFirst();
-  const n = Number(row?.n ?? 0);
+  const n = await countPasswordChangesSince(trx, account.id, now - rule.windowMs);
   if (n <= rule.points) return false;
   const reason = `${FLAG_REASON}: ${n} password resets or changes within ${formatDuration(rule.windowMs)}`;
   const flagged = await trx

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Deps } from '../../deps.ts';
 import { formatTime } from '../../delivery/templates.ts';
+import { recentAuditEvents } from '../../store/audit.ts';
 import { settingsSections } from '../../web/extras.ts';
 import { Html } from '../../web/layout.tsx';
 import type { Authenticated } from '../sessions/service.ts';
@@ -27,14 +28,7 @@ const LABELS: Record<string, string> = {
 export const ACTIVITY_LIMIT = 20;
 
 export async function recentActivity(d: Deps, accountId: string) {
-  return d.db
-    .selectFrom('audit_log')
-    .select(['at', 'event', 'ip', 'user_agent'])
-    .where('account_id', '=', accountId)
-    .where('event', 'in', Object.keys(LABELS))
-    .orderBy('at', 'desc')
-    .limit(ACTIVITY_LIMIT)
-    .execute();
+  return recentAuditEvents(d.db, accountId, Object.keys(LABELS), ACTIVITY_LIMIT);
 }
 
 async function activitySection(d: Deps, auth: Authenticated): Promise<string> {
