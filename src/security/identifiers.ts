@@ -15,6 +15,14 @@ import type { FieldProblem } from '../errors.ts';
 
 const INVISIBLE = /[\p{Default_Ignorable_Code_Point}\p{White_Space}\p{C}]/u;
 
+/**
+ * Leading and trailing spaces removed. Not String.prototype.trim, which also drops U+FEFF: an
+ * invisible character must be refused, never silently taken away.
+ */
+export function trimSpaces(s: string): string {
+  return s.replace(/^\p{White_Space}+|\p{White_Space}+$/gu, '');
+}
+
 /** Compatibility form and full case folding: what two spellings must share to be one identifier. */
 export function foldCase(s: string): string {
   return caseFold(s.normalize('NFKC')).normalize('NFKC');
@@ -36,7 +44,7 @@ const LOCAL_FORBIDDEN = /[@\s\p{C}\p{Default_Ignorable_Code_Point}]/u;
  */
 export function normalizeEmail(input: string): string | undefined {
   // NFKC first, so a full-width at-sign or dot splits like the ASCII one.
-  const trimmed = input.trim().normalize('NFKC');
+  const trimmed = trimSpaces(input).normalize('NFKC');
   const at = trimmed.lastIndexOf('@');
   if (at <= 0 || at === trimmed.length - 1) return undefined;
   const local = foldCase(trimmed.slice(0, at));
@@ -65,7 +73,7 @@ export const EMAIL_INVALID: FieldProblem = {
  * rate limit must still count every spelling of it together).
  */
 export function emailKey(input: string): string {
-  return normalizeEmail(input) ?? foldCase(input.trim());
+  return normalizeEmail(input) ?? foldCase(trimSpaces(input));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -76,7 +84,7 @@ const USERNAME_RULE = 'Usernames are 3 to 32 letters, digits, dots, dashes or un
 
 /** Usernames are unique by compatibility form and full case folding. */
 export function usernameKey(username: string): string {
-  return foldCase(username.trim());
+  return foldCase(trimSpaces(username));
 }
 
 /**
@@ -156,7 +164,7 @@ export interface UsernameForms {
 export function checkUsername(
   input: string,
 ): { ok: true; forms: UsernameForms } | { ok: false; problem: FieldProblem } {
-  const username = input.trim().normalize('NFKC');
+  const username = trimSpaces(input).normalize('NFKC');
   const refuse = (code: string, message: string) => ({
     ok: false as const,
     problem: { field: 'username', code, message },
@@ -189,6 +197,6 @@ export const USERNAME_CONFUSABLE: FieldProblem = {
  * looking the account up: the same for every spelling of one account, and still an identifier.
  */
 export function identifierKey(identifier: string): string {
-  const id = identifier.trim().normalize('NFKC');
+  const id = trimSpaces(identifier).normalize('NFKC');
   return id.includes('@') ? emailKey(id) : usernameKey(id);
 }

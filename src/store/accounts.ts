@@ -1,5 +1,5 @@
 import type { Kysely, Selectable } from 'kysely';
-import { normalizeEmail, usernameKey, usernameSkeleton } from '../security/identifiers.ts';
+import { normalizeEmail, trimSpaces, usernameKey, usernameSkeleton } from '../security/identifiers.ts';
 import type { AccountsTable, Database } from './schema.ts';
 
 export type Account = Selectable<AccountsTable>;
@@ -15,7 +15,7 @@ export function validEmail(email: string): boolean {
 
 /** The account an identifier names, by its normalised key: every spelling finds the same one. */
 export async function findAccountByIdentifier(db: Kysely<Database>, identifier: string): Promise<Account | undefined> {
-  const id = identifier.trim().normalize('NFKC');
+  const id = trimSpaces(identifier).normalize('NFKC');
   if (!id || id.length > 254) return undefined;
   const q = db.selectFrom('accounts').selectAll();
   if (!id.includes('@')) return q.where('username_key', '=', usernameKey(id)).executeTakeFirst();
@@ -38,7 +38,7 @@ export function newAccountRow(
   // Callers have checked the address; what is stored, compared and mailed to is its normal form.
   const email = fields.email === null ? null : normalizeEmail(fields.email);
   if (email === undefined) throw new Error('newAccountRow: the email address does not normalise');
-  const username = fields.username.trim().normalize('NFKC');
+  const username = trimSpaces(fields.username).normalize('NFKC');
   return {
     display_name: null,
     activated_at: null,
