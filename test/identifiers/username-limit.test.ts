@@ -54,4 +54,21 @@ describe('ENUM-03 the username-taken answer with the real limits', () => {
       0,
     );
   });
+
+  test('ID-01 BF-02 respelling an address does not buy more activation-code tries: every spelling counts as one identifier', async () => {
+    const spellings: string[] = [];
+    for (const local of ['kk', '\uFF4Bk', 'k\uFF4B', '\uFF4B\uFF4B'])
+      for (const domain of ['example.test', 'example.test.', '\uFF45xample.test']) spellings.push(`${local}@${domain}`);
+    const statuses: number[] = [];
+    for (const identifier of spellings)
+      statuses.push(
+        (
+          await server
+            .client({ headers: { 'x-forwarded-for': nextIp() } })
+            .post('/api/v1/activations', { identifier, code: 'ABCD-EFGH' })
+        ).status,
+      );
+    // LATCHKEY_LIMIT_ACTIVATION_ID defaults to 10 per 10 minutes
+    assert.deepEqual(statuses, [...Array(10).fill(400), 429, 429]);
+  });
 });

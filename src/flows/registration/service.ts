@@ -6,6 +6,7 @@ import { type Account, findAccountByIdentifier, newAccountRow } from '../../stor
 import {
   checkUsername,
   EMAIL_INVALID,
+  identifierKey,
   normalizeEmail,
   USERNAME_CONFUSABLE,
   USERNAME_TAKEN,
@@ -183,7 +184,9 @@ export class RegistrationService {
   async activate(input: { token?: string; identifier?: string; code?: string }, ctx: RequestContext): Promise<void> {
     const d = this.d;
     const now = d.clock.now();
-    await d.guard.limit('activation', ctx, input.identifier);
+    // Counted under the normal form, so respelling the address (case, Kelvin sign, trailing dot)
+    // does not buy more tries.
+    await d.guard.limit('activation', ctx, input.identifier === undefined ? undefined : identifierKey(input.identifier));
     let activationId: string | undefined;
     let accountId: string | undefined;
     if (input.token) {
