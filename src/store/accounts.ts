@@ -1,5 +1,14 @@
 import type { Kysely, Selectable } from 'kysely';
-import { normalizeEmail, trimSpaces, usernameKey, usernameSkeleton } from '../security/identifiers.ts';
+import { AppError } from '../errors.ts';
+import {
+  normalizeEmail,
+  trimSpaces,
+  USERNAME_CONFUSABLE,
+  USERNAME_TAKEN,
+  type UsernameForms,
+  usernameKey,
+  usernameSkeleton,
+} from '../security/identifiers.ts';
 import type { AccountsTable, Database } from './schema.ts';
 
 export type Account = Selectable<AccountsTable>;
@@ -21,6 +30,23 @@ export async function findAccountByIdentifier(db: Kysely<Database>, identifier: 
   if (!id.includes('@')) return q.where('username_key', '=', usernameKey(id)).executeTakeFirst();
   const email = normalizeEmail(id);
   return email === undefined ? undefined : q.where('email_key', '=', email).executeTakeFirst();
+}
+
+/**
+ * Refuses a username that is taken (same key: 409) or looks like a taken one (same skeleton: 400),
+ * other than the account `except`'s own. One indexed look-up; the unique indexes on both columns
+ * settle a race between two of them, and the loser calls this again to get its answer.
+ */
+export async function refuseUsernameClash(db: Kysely<Database>, forms: Pick<UsernameForms, 'key' | 'skeleton'>, except?: string): Promise<void> {
+  let q = db
+    .selectFrom('accounts')
+    .select('username_key')
+    .where((eb) => eb.or([eb('username_key', '=', forms.key), eb('username_skeleton', '=', forms.skeleton)]));
+  if (except !== undefined) q = q.where('id', '!=', except);
+  const rows = await q.execute();
+  if (rows.some((r) => r.username_key === forms.key))
+    throw new AppError('conflict', USERNAME_TAKEN, { fields: [{ field: 'username', code: 'taken', message: USERNAME_TAKEN }] });
+  if (rows.length) throw new AppError('validation_failed', undefined, { fields: [USERNAME_CONFUSABLE] });
 }
 
 export async function findAccount(db: Kysely<Database>, id: string): Promise<Account | undefined> {

@@ -151,7 +151,7 @@ describe('ID-02 usernames', () => {
       return undefined;
     };
     assert.deepEqual(await refusal('zedun\u0131'), [400, 'confusable']);
-    assert.deepEqual(await refusal('ZEDUNI'), [409, 'conflict']);
+    assert.deepEqual(await refusal('ZEDUNI'), [409, 'taken']);
     assert.deepEqual(await refusal('z\u0435duni'), [400, 'mixed_script']);
     assert.deepEqual(await refusal('other\u3164'), [400, 'invisible']);
     assert.equal(await refusal('OTHER'), undefined);

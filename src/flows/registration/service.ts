@@ -2,14 +2,12 @@ import type { RequestContext } from '../../context.ts';
 import type { Deps } from '../../deps.ts';
 import { formatDuration, renderMail } from '../../delivery/templates.ts';
 import { AppError, type FieldProblem } from '../../errors.ts';
-import { type Account, findAccountByIdentifier, newAccountRow } from '../../store/accounts.ts';
+import { type Account, findAccountByIdentifier, newAccountRow, refuseUsernameClash } from '../../store/accounts.ts';
 import {
   checkUsername,
   EMAIL_INVALID,
   identifierKey,
   normalizeEmail,
-  USERNAME_CONFUSABLE,
-  USERNAME_TAKEN,
   type UsernameForms,
 } from '../../security/identifiers.ts';
 import { keyedHash, safeEqual, sha256 } from '../../security/hashing.ts';
@@ -62,22 +60,6 @@ export class RegistrationService {
     return { username: username.forms, email };
   }
 
-  /**
-   * Usernames are public handles (docs/identifiers.md): a taken one is said so (409), a look-alike
-   * of one is refused (400). Asked before the email is looked at, so the answer is the same
-   * whatever the email (item 10 of issue 15, ENUM-03).
-   */
-  private async refuseTakenUsername(forms: UsernameForms): Promise<void> {
-    const rows = await this.d.db
-      .selectFrom('accounts')
-      .select(['username_key', 'username_skeleton'])
-      .where((eb) => eb.or([eb('username_key', '=', forms.key), eb('username_skeleton', '=', forms.skeleton)]))
-      .execute();
-    if (rows.some((r) => r.username_key === forms.key))
-      throw new AppError('conflict', USERNAME_TAKEN, { fields: [{ field: 'username', code: 'taken', message: USERNAME_TAKEN }] });
-    if (rows.length) throw new AppError('validation_failed', undefined, { fields: [USERNAME_CONFUSABLE] });
-  }
-
   async register(input: RegistrationInput, ctx: RequestContext): Promise<{ message: string }> {
     const d = this.d;
     const { username, email } = this.validate(input);
@@ -90,7 +72,10 @@ export class RegistrationService {
     }
     // Hash first in every case, so an existing email costs the same time as a new one.
     const passwordHash = await d.hasher.hash(normalizePassword(input.password));
-    await this.refuseTakenUsername(username);
+    // Usernames are public handles (docs/identifiers.md): a taken one is said so (409), a
+    // look-alike refused (400), before the email is looked at, so that answer is the same
+    // whatever the email (ENUM-03).
+    await refuseUsernameClash(d.db, username);
     const existing = await findAccountByIdentifier(d.db, email);
     if (existing) {
       await this.mailExistingOwner(existing, ctx);
@@ -117,7 +102,7 @@ export class RegistrationService {
       if (!/unique|duplicate/i.test(String((err as Error).message))) throw err;
       // Lost a race with a registration for the same (or a look-alike) username, or the same email:
       // answered as if the winner had committed first.
-      await this.refuseTakenUsername(username);
+      await refuseUsernameClash(d.db, username);
       const again = await findAccountByIdentifier(d.db, email);
       if (again) {
         await this.mailExistingOwner(again, ctx);

@@ -8,8 +8,8 @@ import type { Authenticated } from '../../flows/sessions/service.ts';
 import type { SignedIn } from '../../flows/signin/service.ts';
 import { sha256 } from '../../security/hashing.ts';
 import { newId } from '../../security/random.ts';
-import { type Account, findAccount, newAccountRow } from '../../store/accounts.ts';
-import { checkUsername, normalizeEmail, USERNAME_CONFUSABLE, USERNAME_TAKEN, usernameSkeleton } from '../../security/identifiers.ts';
+import { type Account, findAccount, newAccountRow, refuseUsernameClash } from '../../store/accounts.ts';
+import { checkUsername, normalizeEmail, USERNAME_TAKEN, usernameSkeleton } from '../../security/identifiers.ts';
 import { defaultOrgId } from '../../store/organizations.ts';
 import type { Database } from '../../store/schema.ts';
 import { type Attempt, ExternalError, ProviderClient } from './client.ts';
@@ -297,17 +297,7 @@ export class ExternalAccounts {
     const checked = checkUsername(username);
     if (!checked.ok) throw new AppError('validation_failed', undefined, { fields: [checked.problem] });
     const { username: name, key, skeleton } = checked.forms;
-    const refuseTaken = async () => {
-      const rows = await this.d.db
-        .selectFrom('accounts')
-        .select('username_key')
-        .where((eb) => eb.or([eb('username_key', '=', key), eb('username_skeleton', '=', skeleton)]))
-        .where('id', '!=', accountId)
-        .execute();
-      if (rows.some((r) => r.username_key === key)) throw new AppError('conflict', USERNAME_TAKEN);
-      if (rows.length) throw new AppError('validation_failed', undefined, { fields: [USERNAME_CONFUSABLE] });
-    };
-    await refuseTaken();
+    await refuseUsernameClash(this.d.db, checked.forms, accountId);
     try {
       await this.d.db
         .updateTable('accounts')
@@ -316,7 +306,7 @@ export class ExternalAccounts {
         .execute();
     } catch (err) {
       if (!/unique|duplicate/i.test(String((err as Error).message))) throw err;
-      await refuseTaken();
+      await refuseUsernameClash(this.d.db, checked.forms, accountId);
       throw new AppError('conflict', USERNAME_TAKEN);
     }
     await this.d.audit.record('account.username_changed', ctx, { accountId });
