@@ -107,33 +107,38 @@ export function usernameSkeleton(username: string): string {
 const SCRIPTS =
   'Adlm Aghb Ahom Arab Armi Armn Avst Bali Bamu Bass Batk Beng Berf Bhks Bopo Brah Brai Bugi Buhd Cakm Cans Cari Cham Cher Chis Chrs Copt Cpmn Cprt Cyrl Deva Diak Dogr Dsrt Dupl Egyp Elba Elym Ethi Gara Geor Glag Gong Gonm Goth Gran Grek Gujr Gukh Guru Hang Hani Hano Hatr Hebr Hira Hluw Hmng Hmnp Hung Ital Java Kali Kana Kawi Khar Khmr Khoj Kits Knda Krai Kthi Lana Laoo Latn Lepc Limb Lina Linb Lisu Lyci Lydi Mahj Maka Mand Mani Marc Medf Mend Merc Mero Mlym Modi Mong Mroo Mtei Mult Mymr Nagm Nand Narb Nbat Newa Nkoo Nshu Ogam Olck Onao Orkh Orya Osge Osma Ougr Palm Pauc Perm Phag Phli Phlp Phnx Plrd Prti Rjng Rohg Runr Samr Sarb Saur Sgnw Shaw Shrd Sidd Sidt Sind Sinh Sogd Sogo Sora Soyo Sund Sunu Sylo Syrc Tagb Takr Tale Talu Taml Tang Tavt Tayo Telu Tfng Tglg Thaa Thai Tibt Tirh Tnsa Todr Tols Toto Tutg Ugar Vaii Vith Wara Wcho Xpeo Xsux Yezi Yiii Zanb';
 
+// Tried in this order, the most used first: each set is compiled on first use (compiling all of
+// them costs ~0.4 s once), and a Latin name needs only the first.
+const SCRIPT_SETS: string[][] = [
+  ...['Latn', 'Cyrl', 'Grek', 'Arab', 'Hebr', 'Hani', 'Hira', 'Kana', 'Hang', 'Deva', 'Thai'].map((s) => [s]),
+  ['Latn', 'Hani', 'Hira', 'Kana'],
+  ['Latn', 'Hani', 'Bopo'],
+  ['Latn', 'Hani', 'Hang'],
+  ...SCRIPTS.split(' ').map((s) => [s]),
+];
+const compiled = new Map<string, RegExp | null>();
+function fitsScripts(s: string, codes: string[]): boolean {
+  const name = codes.join('+');
+  let re = compiled.get(name);
+  if (re === undefined) {
+    try {
+      re = new RegExp(`^[${[...codes, 'Zyyy', 'Zinh'].map((c) => `\\p{scx=${c}}`).join('')}]*$`, 'u');
+    } catch {
+      re = null; // a script this engine's Unicode version does not know
+    }
+    compiled.set(name, re);
+  }
+  return re?.test(s) === true;
+}
+
 /**
  * UTS #39 "highly restrictive": every character fits one script (characters of Common and
  * Inherited, such as digits and . _ -, fit any; a character used by several scripts fits each,
  * per Script_Extensions), or the name is covered by Latin with the scripts written together in
  * Japanese, Chinese (Bopomofo) or Korean.
  */
-let allowedScriptSets: RegExp[] | undefined;
-function scriptSets(): RegExp[] {
-  if (allowedScriptSets) return allowedScriptSets;
-  const set = (codes: string[]) => {
-    try {
-      return new RegExp(`^[${[...codes, 'Zyyy', 'Zinh'].map((c) => `\\p{scx=${c}}`).join('')}]*$`, 'u');
-    } catch {
-      return undefined; // a script this engine's Unicode version does not know
-    }
-  };
-  allowedScriptSets = [
-    ...SCRIPTS.split(' ').map((s) => set([s])),
-    set(['Latn', 'Hani', 'Hira', 'Kana']),
-    set(['Latn', 'Hani', 'Bopo']),
-    set(['Latn', 'Hani', 'Hang']),
-  ].filter((r): r is RegExp => r !== undefined);
-  return allowedScriptSets;
-}
-
 export function singleScript(s: string): boolean {
-  return scriptSets().some((r) => r.test(s));
+  return SCRIPT_SETS.some((codes) => fitsScripts(s, codes));
 }
 
 /** Decimal digits all from one system (UTS #39: no 1 next to a look-alike digit of another script). */
