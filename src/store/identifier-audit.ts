@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { checkUsername, normalizeEmail, usernameKey, usernameSkeleton } from '../security/identifiers.ts';
 import type { Database } from './schema.ts';
 
-// Existing accounts under the identifier rules of ID-01/ID-02: what the 002 migration rewrites,
+// Existing accounts under the identifier rules of ID-01/ID-02: what the 003 migration rewrites,
 // and what it must leave alone and report instead. Two rows that turn out to be one mailbox or one
 // handle are never merged or renamed here: that is a decision for a person (`latchkey identifiers
 // check` lists them).
@@ -151,7 +151,7 @@ export function reportCount(r: IdentifierReport): number {
 }
 
 /**
- * Rewrites every row the plan can rewrite and returns what is left to report. Run by the 002
+ * Rewrites every row the plan can rewrite and returns what is left to report. Run by the 003
  * migration and by `latchkey identifiers normalise` once collisions were resolved by hand. Give it
  * a transaction.
  */
