@@ -18,6 +18,7 @@ const GROUP_TITLES: Record<string, string> = {
   registration: 'Registration',
   recovery: 'Recovery',
   delivery: 'Delivery',
+  availability: 'Timeouts and availability',
   abuse: 'Abuse protection',
   external: 'External accounts',
   sms: 'SMS',

@@ -8,7 +8,8 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import type { Deps } from './deps.ts';
 import { newToken } from './security/random.ts';
 import { csrfCheck } from './web/csrf.ts';
-import { registerErrorHandling } from './web/errors.tsx';
+import { clientErrorHandler, frameworkErrorHandler, registerErrorHandling } from './web/errors.tsx';
+import { jsonOnlyRefusal } from './web/json-only.ts';
 import { sessionCookieName } from './web/request.ts';
 import { withLazyChildren } from './web/request-logger.ts';
 import { registerRoutes } from './web/routes.ts';
@@ -16,10 +17,15 @@ import { securityHeaderWriter } from './web/security-headers.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
+/** Swagger UI runs its own bundled script and styles and loads the spec from this origin. */
+const DOCS_CSP =
+  "default-src 'self'; script-src 'self'; script-src-attr 'none'; style-src 'self'; img-src 'self' data:; font-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; object-src 'none'; base-uri 'none'";
+
 /** Builds the HTTP face over the services in `d`. Listening is the caller's business. */
 export async function buildApp(d: Deps): Promise<FastifyInstance> {
   const reqIdPrefix = `${newToken(d.random, 6)}-`;
   let reqCounter = 0;
+  const writeSecurityHeaders = securityHeaderWriter(d);
   const app = Fastify({
     loggerInstance: withLazyChildren(d.log as unknown as FastifyBaseLogger),
     // Per-request access logs would cost the hot paths; audit events and errors are logged instead.
@@ -35,6 +41,18 @@ export async function buildApp(d: Deps): Promise<FastifyInstance> {
     // dropping them: a misspelt setting silently kept its old value.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: true } },
     routerOptions: { maxParamLength: 200 },
+    // WEB-05: errors raised before routing, and what is not HTTP at all, take the one mapping too.
+    frameworkErrors: frameworkErrorHandler(d, writeSecurityHeaders),
+    clientErrorHandler: clientErrorHandler(d),
+    // AV-02: a client that sends its headers or body slowly is cut off (408) instead of holding a
+    // socket for ever. Node checks these deadlines only every connectionsCheckingInterval
+    // (30 s by default), so it checks at a fraction of the timeout.
+    requestTimeout: d.config.http.requestTimeout,
+    http: {
+      requestTimeout: d.config.http.requestTimeout,
+      headersTimeout: d.config.http.headersTimeout,
+      connectionsCheckingInterval: Math.max(250, Math.min(5000, Math.floor(d.config.http.headersTimeout / 4))),
+    },
   });
 
   // authOf's per-request memo, declared up front: a property added to every request after
@@ -42,13 +60,12 @@ export async function buildApp(d: Deps): Promise<FastifyInstance> {
   app.decorateRequest('authCache', undefined);
   registerErrorHandling(app, d);
   await app.register(formbody, { bodyLimit: d.config.bodyLimit });
-  // WEB-03 headers and the WEB-01 check share one callback hook: every hook is paid on every
-  // request, and a promise per request showed in the bench.
-  const writeSecurityHeaders = securityHeaderWriter(d);
+  // WEB-03 headers, the WEB-01 check and WEB-05's JSON-only check share one callback hook: every
+  // hook is paid on every request, and a promise per request showed in the bench.
   const csrfRefusal = csrfCheck(d);
   app.addHook('onRequest', (req, reply, done) => {
     writeSecurityHeaders(req, reply);
-    done(csrfRefusal(req));
+    done(csrfRefusal(req) ?? jsonOnlyRefusal(req));
   });
   app.addHook('onResponse', (req, reply, done) => {
     const route = req.routeOptions.url ?? 'unmatched';
@@ -73,11 +90,14 @@ export async function buildApp(d: Deps): Promise<FastifyInstance> {
     // Shared schemas keep their $id as the component name (Problem), not def-0.
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });
-  await app.register(swaggerUi, {
-    routePrefix: '/docs',
-    staticCSP: true,
-    transformStaticCSP: (header) => header,
-  });
+  // WEB-06: the Swagger UI is a page of its own; production serves it only when asked. Its CSP
+  // (set by the plugin for its own routes only) is the site's, not the plugin's looser default
+  // (frame-ancestors 'self', https: styles and fonts, upgrade-insecure-requests).
+  if (d.config.apiDocs)
+    await app.register(swaggerUi, {
+      routePrefix: '/docs',
+      staticCSP: DOCS_CSP,
+    });
   await app.register(fastifyStatic, {
     root: join(here, 'web', 'public'),
     prefix: '/static/',

@@ -15,8 +15,12 @@ import { RecoveryService } from './flows/recovery/service.ts';
 import { RegistrationService } from './flows/registration/service.ts';
 import { SessionService } from './flows/sessions/service.ts';
 import { SignInService } from './flows/signin/service.ts';
-import { setupOtpRecovery } from './methods/email-otp/setup.ts';
+import type { RecoveryMethod, RecoveryMethods } from './flows/recovery/method.ts';
+import { emailLinkMethod } from './methods/email-link/index.ts';
+import { emailOtpMethod } from './methods/email-otp/index.ts';
 import { ExternalAccounts } from './methods/external/service.ts';
+import { MethodRegistry } from './methods/registry.ts';
+import { smsOtpMethod } from './methods/sms-otp/index.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { Audit } from './security/audit.ts';
 import type { Captcha } from './security/captcha.ts';
@@ -63,6 +67,8 @@ export interface Deps {
   /** sign-in and linking with external accounts (src/methods/external) */
   external: ExternalAccounts;
   recovery: RecoveryService;
+  /** the recovery methods, in the order the chooser offers them (RECOVERY_METHODS) */
+  recoveryMethods: RecoveryMethods;
   /** organizations, their admins and recovery settings (src/flows/organizations) */
   organizations: OrganizationService;
   /** mobile numbers on /settings and SMS codes (src/flows/phone) */
@@ -77,7 +83,15 @@ export interface DepsOverrides {
   log?: Logger;
   guard?: (d: Deps) => Guard | Promise<Guard>;
   captcha?: (d: Deps) => Captcha | Promise<Captcha>;
+  /** the recovery methods instead of RECOVERY_METHODS (tests add throw-away ones) */
+  recoveryMethods?: readonly RecoveryMethod[];
 }
+
+/**
+ * Every recovery method, in the order the chooser and the organization settings offer them. A
+ * new method is its folder under src/methods/ and one line here.
+ */
+export const RECOVERY_METHODS: readonly RecoveryMethod[] = [emailLinkMethod, emailOtpMethod, smsOtpMethod];
 
 async function serverSecret(db: Kysely<Database>, configured: string | undefined, random: Random): Promise<string> {
   if (configured) return configured;
@@ -97,7 +111,7 @@ export async function createDeps(config: Config, o: DepsOverrides = {}): Promise
   const log = o.log ?? pino({ level: config.logLevel, redact: { paths: ['req.headers.cookie', 'req.headers.authorization'], remove: true } });
   // Checked before the store opens, so a missing gateway setting fails start without leaking it.
   const sms = smsGatewayFromConfig(config);
-  const store = openStore(config.databaseUrl);
+  const store = openStore(config.databaseUrl, config.database);
   const closers: Deps['closers'] = [() => store.close()];
   try {
     await migrate(store);
@@ -138,6 +152,7 @@ export async function createDeps(config: Config, o: DepsOverrides = {}): Promise
     outbox,
     worker,
     audit: new Audit(db, clock, random, log),
+    recoveryMethods: new MethodRegistry(o.recoveryMethods ?? RECOVERY_METHODS),
     closers,
   } as Partial<Deps> as Deps;
   closers.push(() => d.hasher.close());
@@ -149,7 +164,7 @@ export async function createDeps(config: Config, o: DepsOverrides = {}): Promise
       .groupBy('channel')
       .execute();
     return Object.fromEntries(rows.map((r) => [r.channel, Number(r.n)]));
-  }, () => d.hasher.load);
+  }, () => ({ ...d.hasher.load, runs: d.hasher.hashesRun }));
   worker.onDelivered = (row) => d.metrics.delivered.inc({ channel: row.channel, result: 'sent' });
 
   if (config.smtpUrl) {
@@ -171,7 +186,6 @@ export async function createDeps(config: Config, o: DepsOverrides = {}): Promise
   d.organizations = new OrganizationService(d);
   d.recovery = new RecoveryService(d);
   d.phone = new PhoneService(d);
-  setupOtpRecovery(d);
 
   await ensureDefaultOrg(d);
   // Abuse protection from config (LATCHKEY_CAPTCHA, LATCHKEY_LIMIT_*, LATCHKEY_REDIS_URL); tests may swap either.

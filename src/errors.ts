@@ -6,6 +6,9 @@ export type ErrorCode =
   | 'invalid_json'
   | 'payload_too_large'
   | 'unsupported_media_type'
+  | 'uri_too_long'
+  | 'headers_too_large'
+  | 'request_timeout'
   | 'invalid_credentials'
   | 'unauthorized'
   | 'reauthentication_required'
@@ -22,6 +25,7 @@ export type ErrorCode =
   | 'current_password_wrong'
   | 'last_sign_in_method'
   | 'provider_error'
+  | 'service_unavailable'
   | 'internal_error';
 
 const STATUS: Record<ErrorCode, number> = {
@@ -29,6 +33,9 @@ const STATUS: Record<ErrorCode, number> = {
   invalid_json: 400,
   payload_too_large: 413,
   unsupported_media_type: 415,
+  uri_too_long: 414,
+  headers_too_large: 431,
+  request_timeout: 408,
   invalid_credentials: 401,
   unauthorized: 401,
   reauthentication_required: 401,
@@ -45,6 +52,7 @@ const STATUS: Record<ErrorCode, number> = {
   current_password_wrong: 400,
   last_sign_in_method: 409,
   provider_error: 502,
+  service_unavailable: 503,
   internal_error: 500,
 };
 
@@ -53,6 +61,9 @@ const TITLE: Record<ErrorCode, string> = {
   invalid_json: 'The request body is not valid JSON.',
   payload_too_large: 'The request is too large.',
   unsupported_media_type: 'Unsupported content type.',
+  uri_too_long: 'The request address is too long.',
+  headers_too_large: 'The request headers are too large.',
+  request_timeout: 'The request took too long to arrive.',
   invalid_credentials: 'Incorrect username, email or password.',
   unauthorized: 'You need to sign in.',
   reauthentication_required: 'Please sign in again to confirm it is you.',
@@ -69,6 +80,7 @@ const TITLE: Record<ErrorCode, string> = {
   current_password_wrong: 'Your current password is not correct.',
   last_sign_in_method: 'You cannot remove your only way to sign in.',
   provider_error: 'The external provider could not complete the sign-in.',
+  service_unavailable: 'The service is briefly unavailable. Please try again in a moment.',
   internal_error: 'Something went wrong on our side.',
 };
 

@@ -29,7 +29,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const config = loadConfig();
   if (command === 'migrate') {
-    const store = openStore(config.databaseUrl);
+    const store = openStore(config.databaseUrl, config.database);
     try {
       const applied = await migrate(store);
       console.log(applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date');

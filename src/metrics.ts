@@ -89,7 +89,7 @@ export class HttpMetrics {
 /** One registry per app instance, so several instances (tests) never collide. */
 export function createMetrics(
   outboxDepth: () => Promise<Record<string, number>>,
-  hashLoad: () => { running: number; waiting: number },
+  hashLoad: () => { running: number; waiting: number; runs?: Record<string, number> },
 ) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'latchkey_' });
@@ -106,6 +106,12 @@ export function createMetrics(
     name: 'latchkey_outbox_processed_total',
     help: 'Outbox rows processed by channel and result',
     labelNames: ['channel', 'result'] as const,
+    registers: [registry],
+  });
+  // OTP-05: SMS withheld because LATCHKEY_SMS_BUDGET was used up (src/delivery/sms/budget.ts).
+  const smsBudgetExhausted = new Counter({
+    name: 'latchkey_sms_budget_exhausted_total',
+    help: 'SMS not sent because the install-wide SMS budget (LATCHKEY_SMS_BUDGET) was used up',
     registers: [registry],
   });
   new Gauge({
@@ -131,7 +137,25 @@ export function createMetrics(
       this.set({ state: 'waiting' }, waiting);
     },
   });
-  return { registry, http, signIns, delivered };
+  // Real password checks versus dummy ones: how many checks a burst of attempts got (BF-06).
+  new Counter({
+    name: 'latchkey_password_hashes_total',
+    help: 'Password hashes run, by kind: verify (a real password check), burn (the equal-cost dummy), hash (a new hash)',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [kind, n] of Object.entries(hashLoad().runs ?? {})) this.inc({ kind }, n);
+    },
+  });
+  // AV-01: requests answered 503 because a dependency was down or did not answer in time.
+  const unavailable = new Counter({
+    name: 'latchkey_dependency_unavailable_total',
+    help: 'Requests answered 503 because a dependency was unavailable, by dependency',
+    labelNames: ['dependency'] as const,
+    registers: [registry],
+  });
+  return { registry, http, signIns, delivered, smsBudgetExhausted, unavailable };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -24,6 +24,10 @@ export interface Config {
   productName: string;
   supportContact: string;
   bodyLimit: number;
+  /** ENUM-04: where /metrics is served and what it requires (see metricsPlacement) */
+  metrics: { token?: string; address?: { host: string; port: number } };
+  /** the Swagger UI at /docs (WEB-06: off in production unless asked for) */
+  apiDocs: boolean;
   password: { minLength: number; maxLength: number; minScore: number };
   argon2: { memoryCost: number; timeCost: number; parallelism: 1 };
   /** threads that hash passwords; undefined: one per CPU */
@@ -31,6 +35,10 @@ export interface Config {
   session: { idleTtl: number; absoluteTtl: number; reauthWindow: number };
   activationTtl: number;
   outbox: { poll: number; maxAttempts: number; backoffBase: number; smtpTimeout: number };
+  /** the database pool and its timeouts (AV-02) */
+  database: { poolSize: number; connectTimeout: number; statementTimeout: number; idleTimeout: number; busyTimeout: number };
+  /** how long a client may take to send a request (AV-02) */
+  http: { requestTimeout: number; headersTimeout: number };
   /** every raw value by env name, for feature modules that add their own settings */
   raw: Record<string, unknown>;
 }
@@ -61,6 +69,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     productName: v('LATCHKEY_PRODUCT_NAME'),
     supportContact: v('LATCHKEY_SUPPORT_CONTACT'),
     bodyLimit: v('LATCHKEY_BODY_LIMIT'),
+    metrics: { token: v('LATCHKEY_METRICS_TOKEN') },
+    apiDocs: (v<string | undefined>('LATCHKEY_API_DOCS') ?? (v('LATCHKEY_ENV') === 'production' ? 'off' : 'on')) === 'on',
     password: {
       minLength: v('LATCHKEY_PASSWORD_MIN_LENGTH'),
       maxLength: v('LATCHKEY_PASSWORD_MAX_LENGTH'),
@@ -80,6 +90,20 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       backoffBase: v('LATCHKEY_OUTBOX_BACKOFF_BASE'),
       smtpTimeout: v('LATCHKEY_SMTP_TIMEOUT'),
     },
+    database: {
+      poolSize: v('LATCHKEY_DB_POOL_SIZE'),
+      connectTimeout: v('LATCHKEY_DB_CONNECT_TIMEOUT'),
+      statementTimeout: v('LATCHKEY_DB_STATEMENT_TIMEOUT'),
+      idleTimeout: v('LATCHKEY_DB_IDLE_TIMEOUT'),
+      busyTimeout: v('LATCHKEY_DB_BUSY_TIMEOUT'),
+    },
+    http: {
+      requestTimeout: v('LATCHKEY_REQUEST_TIMEOUT'),
+      headersTimeout: Math.min(
+        v<number | undefined>('LATCHKEY_HEADERS_TIMEOUT') ?? Number.POSITIVE_INFINITY,
+        v<number>('LATCHKEY_REQUEST_TIMEOUT'),
+      ),
+    },
     raw: r,
   };
   const problems: string[] = [];
@@ -87,8 +111,27 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     problems.push('LATCHKEY_SMTP_URL: required when LATCHKEY_ENV=production (mail is how people recover their accounts)');
   if (!cfg.dev && !cfg.secret)
     problems.push('LATCHKEY_SECRET: required when LATCHKEY_ENV=production (at least 32 random characters)');
+  // WEB-06: over http the session cookie cannot be Secure or __Host-, and HSTS is never sent.
+  if (!cfg.dev && !cfg.https && !v<boolean>('LATCHKEY_ALLOW_HTTP'))
+    problems.push(
+      `LATCHKEY_PUBLIC_URL=${publicUrl}: production needs an https:// public URL (cookies are only Secure and HSTS only sent over https); set LATCHKEY_ALLOW_HTTP=true only when a TLS-terminating proxy on the same host serves it`,
+    );
+  const metricsAddress = v<string | undefined>('LATCHKEY_METRICS_ADDRESS');
+  if (metricsAddress !== undefined) {
+    const address = parseHostPort(metricsAddress);
+    if (address) cfg.metrics.address = address;
+    else problems.push(`LATCHKEY_METRICS_ADDRESS=${JSON.stringify(metricsAddress.slice(0, 80))}: must be host:port, e.g. 127.0.0.1:9464 or [::1]:9464`);
+  }
   if (cfg.session.idleTtl > cfg.session.absoluteTtl)
     problems.push('LATCHKEY_SESSION_IDLE_TTL: must not be longer than LATCHKEY_SESSION_ABSOLUTE_TTL');
   if (problems.length) throw new ConfigError(problems);
   return cfg;
+}
+
+/** `127.0.0.1:9464`, `[::1]:9464`, `metrics.internal:9464`; undefined when it is not one. */
+function parseHostPort(raw: string): { host: string; port: number } | undefined {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^\s:[\]]+)):(\d{1,5})$/.exec(raw.trim());
+  const port = Number(m?.[3]);
+  if (!m || port > 65535) return undefined;
+  return { host: (m[1] ?? m[2]) as string, port };
 }

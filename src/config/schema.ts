@@ -46,6 +46,13 @@ export const SETTINGS = [
   s('LATCHKEY_PRODUCT_NAME', 'string', 'Latchkey', 'product name shown on pages and in mails'),
   s('LATCHKEY_SUPPORT_CONTACT', 'string', 'your administrator', 'support contact shown in mails and pages'),
   s('LATCHKEY_BODY_LIMIT', 'int', '65536', 'largest accepted request body, bytes', { min: 1024, max: 10485760 }),
+  // WEB-06, ENUM-04: what production exposes (docs/operations.md says how to scrape metrics).
+  s('LATCHKEY_ALLOW_HTTP', 'bool', 'false', 'let production run with an `http://` public URL (only behind a TLS-terminating proxy on the same host; cookies lose `Secure` and HSTS is off) (WEB-06)'),
+  s('LATCHKEY_METRICS_TOKEN', 'secret', undefined, 'bearer token `/metrics` requires (>= 32 chars); without it, and without LATCHKEY_METRICS_ADDRESS, metrics are off in production (ENUM-04)'),
+  s('LATCHKEY_METRICS_ADDRESS', 'string', undefined, 'a separate `host:port` listener that serves only `/metrics`; the main port then serves none (ENUM-04)'),
+  s('LATCHKEY_API_DOCS', 'enum', undefined, 'the Swagger UI at `/docs` (`/api/openapi.json` is always served). Default: `on` in development, `off` in production', {
+    values: ['on', 'off'],
+  }),
 
   // --- passwords
   s('LATCHKEY_PASSWORD_MIN_LENGTH', 'int', '8', 'shortest accepted password, in code points (PWD-01)', {
@@ -109,6 +116,47 @@ export const SETTINGS = [
   }),
   s('LATCHKEY_SMTP_TIMEOUT', 'duration', '30s', 'SMTP connection/greeting/socket timeout', { min: 1, max: 600, group: 'delivery' }),
 
+  // --- timeouts and availability (AV-01, AV-02): nothing waits on a dead or frozen dependency or
+  // on a slow client for ever; an unavailable dependency answers 503 with Retry-After.
+  s('LATCHKEY_DB_POOL_SIZE', 'int', '10', 'PostgreSQL connections per process', { min: 1, max: 1000, group: 'availability' }),
+  s('LATCHKEY_DB_CONNECT_TIMEOUT', 'duration', '5s', 'PostgreSQL: longest wait for a new connection, or for a free one from the pool', {
+    min: 1,
+    max: 300,
+    group: 'availability',
+  }),
+  s(
+    'LATCHKEY_DB_STATEMENT_TIMEOUT',
+    'duration',
+    '10s',
+    'PostgreSQL: longest a statement may run (the server cancels it); a server that does not answer at all is given up 1 s later and the connection discarded. Migrations are exempt',
+    { min: 1, max: 3600, group: 'availability' },
+  ),
+  s('LATCHKEY_DB_IDLE_TIMEOUT', 'duration', '30s', 'PostgreSQL: an unused pooled connection is closed after this long', {
+    min: 1,
+    max: 86400,
+    group: 'availability',
+  }),
+  s('LATCHKEY_DB_BUSY_TIMEOUT', 'duration', '5s', 'SQLite: longest wait for another connection\'s lock before the request answers 503', {
+    min: 1,
+    max: 300,
+    group: 'availability',
+  }),
+  s('LATCHKEY_REDIS_TIMEOUT', 'duration', '2s', 'Redis connect and command timeout; counters fall back to this process meanwhile', {
+    min: 1,
+    max: 60,
+    group: 'availability',
+  }),
+  s('LATCHKEY_REQUEST_TIMEOUT', 'duration', '30s', 'longest time to receive a whole request, headers and body; a slower client gets 408 and is disconnected', {
+    min: 1,
+    max: 600,
+    group: 'availability',
+  }),
+  s('LATCHKEY_HEADERS_TIMEOUT', 'duration', undefined, "longest time to receive a request's headers (at most, and by default, LATCHKEY_REQUEST_TIMEOUT)", {
+    min: 1,
+    max: 600,
+    group: 'availability',
+  }),
+
   // --- abuse protection (src/security/limits.ts, src/security/captcha/). Limits are `N/window`:
   // at most N attempts per window, counted separately per client IP and per account identifier.
   s('LATCHKEY_REDIS_PREFIX', 'string', 'latchkey', 'key prefix for counters in Redis (several deployments can share one Redis)', { group: 'abuse' }),
@@ -134,7 +182,7 @@ export const SETTINGS = [
   s('LATCHKEY_LIMIT_PASSWORD_CHANGE_ID', 'string', '5/10m', 'password changes (current password checks) per account (PWD-05)', { group: 'abuse' }),
   s('LATCHKEY_RESET_MAIL_CAP', 'string', '5/1h', 'reset mails per account; past it requests answer the same but send nothing (REC-06)', { group: 'abuse' }),
   s('LATCHKEY_OTP_MESSAGE_CAP', 'string', '5/1h', 'code messages (SMS/email) per account or number; past it nothing is sent (OTP-05)', { group: 'abuse' }),
-  s('LATCHKEY_SIGN_IN_CAPTCHA_AFTER', 'int', '3', 'failed sign-ins for an account or from an IP after which a CAPTCHA is required (BF-04)', {
+  s('LATCHKEY_SIGN_IN_CAPTCHA_AFTER', 'int', '3', 'sign-in attempts for an identifier (as typed) or from an IP after which a CAPTCHA is required (BF-04, ENUM-04)', {
     min: 1,
     max: 1000,
     group: 'abuse',
@@ -152,6 +200,11 @@ export const SETTINGS = [
     group: 'abuse',
   }),
   s('LATCHKEY_LOCKOUT_MEMORY', 'duration', '24h', 'how long failed sign-ins are remembered without a success', { min: 60, max: 2592000, group: 'abuse' }),
+  s('LATCHKEY_IPV6_PREFIX', 'int', '64', 'IPv6 clients are rate-limited per network of this prefix length (one client usually holds a /64); IPv4 per address (BF-02)', {
+    min: 32,
+    max: 128,
+    group: 'abuse',
+  }),
   s('LATCHKEY_FLAG_RESETS', 'string', '3/24h', 'more completed password resets/changes than this flags the account as possibly compromised (LOG-04)', { group: 'abuse' }),
   s('LATCHKEY_ALTCHA_MAX_NUMBER', 'int', '50000', 'ALTCHA difficulty: the proof-of-work needs up to this many SHA-256 steps (about a second in a browser at the default)', {
     min: 10,
@@ -221,6 +274,7 @@ export const SETTINGS = [
   s('LATCHKEY_SMS_WEBHOOK_URL', 'url', undefined, 'generic gateway: HTTPS endpoint that receives a signed JSON POST per SMS', { group: 'sms' }),
   s('LATCHKEY_SMS_WEBHOOK_SECRET', 'string', undefined, 'generic gateway: HMAC-SHA256 key for the X-Latchkey-Signature header', { group: 'sms' }),
   s('LATCHKEY_SMS_ALLOWED_COUNTRIES', 'list', undefined, 'country calling codes mobile numbers may have, e.g. `1,44,49` (default: any) (OTP-05)', { group: 'sms' }),
+  s('LATCHKEY_SMS_BUDGET', 'string', '1000/1h', 'SMS the whole install may queue per window (`N/window`, shared across processes through LATCHKEY_REDIS_URL); past it nothing more is sent, answers stay the same, `latchkey_sms_budget_exhausted_total` counts each withheld SMS and `sms.budget_exhausted` is audited once per window (OTP-05, docs/sms.md)', { group: 'sms' }),
 ] as const satisfies readonly Setting[];
 
 export type SettingName = (typeof SETTINGS)[number]['env'];

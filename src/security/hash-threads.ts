@@ -15,7 +15,7 @@ const IN_HAND = 2;
 
 /**
  * Password hashing on threads of its own (argon2-worker.mjs), `size` of them. Measured on the
- * 2-CPU bench machine, in alternating slices of sign-in load (see the README's bench section):
+ * 2-CPU bench machine, in alternating slices of sign-in load (see bench/RESULTS.md):
  * - @node-rs/argon2's async functions use the libuv pool, four threads by default. Four hashes
  *   on two CPUs take turns and each works through its own 19 MiB, so every hash costs more CPU:
  *   two threads signed in a third more people per second than four.

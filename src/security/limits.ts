@@ -1,12 +1,17 @@
 import { Redis } from 'ioredis';
+import type { Kysely } from 'kysely';
+import { Gauge } from 'prom-client';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { ConfigError, parseDuration } from '../config/index.ts';
 import type { RequestContext } from '../context.ts';
 import type { Deps } from '../deps.ts';
 import { AppError } from '../errors.ts';
-import type { Guard, GuardedAction, SignInGate } from './guard.ts';
+import type { Database } from '../store/schema.ts';
+import type { Guard, GuardedAction, SignInAttempt, SignInGate } from './guard.ts';
 import { keyedHash } from './hashing.ts';
+import { ipGroup } from './ip-group.ts';
 import { SignInLockout } from './lockout.ts';
+import { outageOf } from '../store/outage.ts';
 
 // Counters for rate limits and lockouts. One process counts in memory; with LATCHKEY_REDIS_URL
 // every process counts in the same Redis, so an attacker gains nothing by spreading requests
@@ -46,15 +51,19 @@ export interface LimitSettings {
   scale: number;
   perIp: Partial<Record<GuardedAction, Rate>>;
   perSubject: Partial<Record<GuardedAction, Rate>>;
-  quotas: { reset_mail: Rate; otp_message: Rate; lockout_notice: Rate };
+  quotas: { reset_mail: Rate; otp_message: Rate; lockout_notice: Rate; sms_budget: Rate };
   captchaAfter: number;
   lockAfter: number;
   lockBaseMs: number;
   lockMaxMs: number;
   hardCap: number;
   memoryMs: number;
+  /** IPv6 clients are counted per network of this many leading bits (BF-02) */
+  ipv6Prefix: number;
   redisUrl?: string;
   redisPrefix: string;
+  /** Redis connect and command timeout, ms (AV-02) */
+  redisTimeoutMs?: number;
 }
 
 export function limitSettings(raw: Record<string, unknown>, redisUrl?: string): LimitSettings {
@@ -80,6 +89,8 @@ export function limitSettings(raw: Record<string, unknown>, redisUrl?: string): 
       otp_message: parseRate('LATCHKEY_OTP_MESSAGE_CAP', raw.LATCHKEY_OTP_MESSAGE_CAP, problems),
       // one "we blocked sign-in attempts" mail per lockout period, however long the attack goes on
       lockout_notice: { points: 1, windowMs: lockMaxMs },
+      // every SMS the install queues, one subject for all processes (OTP-05, src/delivery/sms/budget.ts)
+      sms_budget: parseRate('LATCHKEY_SMS_BUDGET', raw.LATCHKEY_SMS_BUDGET, problems),
     },
     captchaAfter: raw.LATCHKEY_SIGN_IN_CAPTCHA_AFTER as number,
     lockAfter: raw.LATCHKEY_LOCKOUT_AFTER as number,
@@ -87,8 +98,10 @@ export function limitSettings(raw: Record<string, unknown>, redisUrl?: string): 
     lockMaxMs,
     hardCap: raw.LATCHKEY_LOCKOUT_HARD_CAP as number,
     memoryMs: raw.LATCHKEY_LOCKOUT_MEMORY as number,
+    ipv6Prefix: (raw.LATCHKEY_IPV6_PREFIX as number | undefined) ?? 64,
     redisUrl,
     redisPrefix: (raw.LATCHKEY_REDIS_PREFIX as string) || 'latchkey',
+    redisTimeoutMs: raw.LATCHKEY_REDIS_TIMEOUT as number | undefined,
   };
   if (s.lockAfter > s.hardCap)
     problems.push('LATCHKEY_LOCKOUT_AFTER: must not be larger than LATCHKEY_LOCKOUT_HARD_CAP');
@@ -134,6 +147,11 @@ export class Counter {
   async clear(key: string): Promise<void> {
     await this.limiter.delete(key);
   }
+
+  /** Gives back one counted point (an attempt that turned out not to count). */
+  async reward(key: string): Promise<void> {
+    await this.limiter.reward(key, 1);
+  }
 }
 
 /** Makes counters in memory, or in Redis with an in-memory fallback while Redis is unreachable. */
@@ -143,10 +161,18 @@ export class CounterStore {
     private readonly prefix: string,
   ) {}
 
-  static async open(s: Pick<LimitSettings, 'redisUrl' | 'redisPrefix'>): Promise<CounterStore> {
+  static async open(s: Pick<LimitSettings, 'redisUrl' | 'redisPrefix' | 'redisTimeoutMs'>): Promise<CounterStore> {
     if (!s.redisUrl) return new CounterStore(undefined, s.redisPrefix);
-    // No offline queue: while Redis is down a request must not hang waiting for it.
-    const redis = new Redis(s.redisUrl, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+    // No offline queue: while Redis is down a request must not hang waiting for it; and a Redis
+    // that accepts connections but does not answer (frozen) times out the same way (AV-02).
+    const timeout = s.redisTimeoutMs ?? 2000;
+    const redis = new Redis(s.redisUrl, {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      connectTimeout: timeout,
+      commandTimeout: timeout,
+    });
     redis.on('error', () => {}); // reconnects by itself; the insurance limiter covers the gap
     try {
       await redis.connect();
@@ -179,6 +205,11 @@ export class CounterStore {
     return this.redis !== undefined;
   }
 
+  /** ['redis'] while the shared Redis is unreachable and counters fall back to this process's memory (AV-03). */
+  degraded(): string[] {
+    return this.redis && this.redis.status !== 'ready' ? ['redis'] : [];
+  }
+
   async close(): Promise<void> {
     await this.redis?.quit().catch(() => this.redis?.disconnect());
   }
@@ -189,8 +220,9 @@ export function subjectKey(d: Pick<Deps, 'secret'>, subject: string): string {
   return keyedHash(d.secret, 'limit', subject.trim().toLowerCase()).slice(0, 32);
 }
 
-export function ipKey(ctx: RequestContext): string {
-  return ctx.ip || 'unknown';
+/** The counter key for the client: its IPv4 address, or its IPv6 network (`ipv6Prefix` bits, BF-02). */
+export function ipKey(ctx: RequestContext, ipv6Prefix = 64): string {
+  return ctx.ip ? ipGroup(ctx.ip, ipv6Prefix) : 'unknown';
 }
 
 export function tooMany(retryAfterMs: number): AppError {
@@ -222,13 +254,20 @@ export class LimitGuard implements Guard {
       reset_mail: store.counter('quota-reset-mail', settings.quotas.reset_mail),
       otp_message: store.counter('quota-otp-message', settings.quotas.otp_message),
       lockout_notice: store.counter('quota-lockout-notice', settings.quotas.lockout_notice),
+      sms_budget: store.counter('quota-sms-budget', settings.quotas.sms_budget),
     };
-    this.lockout = new SignInLockout(d, settings, store, (accountId) => this.allow('lockout_notice', accountId));
+    this.lockout = new SignInLockout(
+      d,
+      settings,
+      store,
+      (ctx) => ipKey(ctx, settings.ipv6Prefix),
+      (accountId) => this.allow('lockout_notice', accountId),
+    );
   }
 
   async limit(action: GuardedAction, ctx: RequestContext, subject?: string): Promise<void> {
     const checks: [Counter | undefined, string, 'ip' | 'identifier'][] = [
-      [this.ipLimits.get(action), ipKey(ctx), 'ip'],
+      [this.ipLimits.get(action), ipKey(ctx, this.settings.ipv6Prefix), 'ip'],
       [subject ? this.subjectLimits.get(action) : undefined, subject ? subjectKey(this.d, subject) : '', 'identifier'],
     ];
     for (const [counter, key, scope] of checks) {
@@ -242,13 +281,17 @@ export class LimitGuard implements Guard {
     }
   }
 
-  async allow(quota: QuotaName, subject: string): Promise<boolean> {
+  async allow(quota: QuotaName, subject: string, exhausted?: () => Promise<void>): Promise<boolean> {
     const r = await this.guarded(() => this.quotas[quota].hit(subjectKey(this.d, subject)), {
       ok: true,
       count: 0,
       retryAfterMs: 0,
     });
-    if (!r.ok) this.d.log.info({ quota }, 'quota used up; nothing sent');
+    if (!r.ok) {
+      this.d.log.info({ quota }, 'quota used up; nothing sent');
+      // The counter is atomic (in Redis across processes): one request per window sees this count.
+      if (exhausted && r.count === this.quotas[quota].points + 1) await exhausted();
+    }
     return r.ok;
   }
 
@@ -260,16 +303,30 @@ export class LimitGuard implements Guard {
     });
   }
 
-  signInFailed(identifierKey: string, accountId: string | null, ctx: RequestContext): Promise<void> {
-    return this.guarded(() => this.lockout.failed(identifierKey, accountId, ctx), undefined);
+  signInStepUp(identifierKey: string, ctx: RequestContext): Promise<boolean> {
+    // Counters unavailable: ask for the CAPTCHA (fail closed).
+    return this.guarded(() => this.lockout.stepUp(identifierKey, ctx), true);
   }
 
-  signInSucceeded(identifierKey: string, accountId: string, _ctx: RequestContext, gate?: SignInGate): Promise<void> {
-    return this.guarded(() => this.lockout.succeeded(identifierKey, accountId, gate), undefined);
+  /** Not guarded: the count lives in the database, and without it no sign-in can proceed anyway. */
+  signInReserve(identifierKey: string, accountId: string | null, _ctx: RequestContext): Promise<SignInAttempt> {
+    return this.lockout.reserve(identifierKey, accountId);
   }
 
-  passwordChanged(accountId: string): Promise<void> {
-    return this.guarded(() => this.lockout.clear(accountId), undefined);
+  signInFailed(identifierKey: string, accountId: string | null, ctx: RequestContext, attempt?: SignInAttempt): Promise<void> {
+    return this.guarded(() => this.lockout.failed(identifierKey, accountId, ctx, attempt), undefined);
+  }
+
+  signInSucceeded(identifierKey: string, accountId: string, ctx: RequestContext, _attempt?: SignInAttempt): Promise<void> {
+    return this.guarded(() => this.lockout.succeeded(identifierKey, accountId, ctx), undefined);
+  }
+
+  passwordChanged(accountId: string, trx?: Kysely<Database>): Promise<void> {
+    return this.guarded(() => this.lockout.clear(accountId, trx), undefined);
+  }
+
+  degraded(): string[] {
+    return this.store.degraded();
   }
 
   async close(): Promise<void> {
@@ -284,14 +341,17 @@ export class LimitGuard implements Guard {
     try {
       return await fn();
     } catch (err) {
-      if (err instanceof AppError) throw err;
+      // A database outage is the request's answer (503, AV-01), not a counter to do without.
+      if (err instanceof AppError || DATABASE.has(outageOf(err) ?? '')) throw err;
       this.d.log.warn({ err }, 'abuse counters unavailable');
       return fallback;
     }
   }
 }
 
-type QuotaName = 'reset_mail' | 'otp_message' | 'lockout_notice';
+const DATABASE = new Set(['postgres', 'sqlite']);
+
+type QuotaName = 'reset_mail' | 'otp_message' | 'lockout_notice' | 'sms_budget';
 
 export async function createGuard(d: Deps): Promise<LimitGuard> {
   const settings = limitSettings(d.config.raw, d.config.redisUrl);
@@ -300,5 +360,15 @@ export async function createGuard(d: Deps): Promise<LimitGuard> {
       'LATCHKEY_RATE_LIMIT_SCALE: must be 1 when LATCHKEY_ENV=production (it loosens every limit)',
     ]);
   const store = await CounterStore.open(settings);
-  return new LimitGuard(d, settings, store);
+  const guard = new LimitGuard(d, settings, store);
+  new Gauge({
+    name: 'latchkey_degraded',
+    help: 'Dependencies the service runs without for now (1: degraded), e.g. redis: counting per process (AV-03)',
+    labelNames: ['dependency'] as const,
+    registers: [d.metrics.registry],
+    collect() {
+      this.set({ dependency: 'redis' }, guard.degraded().includes('redis') ? 1 : 0);
+    },
+  });
+  return guard;
 }

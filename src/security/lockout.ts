@@ -1,22 +1,29 @@
+import type { Kysely } from 'kysely';
 import type { RequestContext } from '../context.ts';
 import type { Deps } from '../deps.ts';
 import { formatDuration, formatTime, renderMail } from '../delivery/templates.ts';
 import { findAccount, findAccountByIdentifier } from '../store/accounts.ts';
-import type { SignInGate } from './guard.ts';
-import { type Counter, type CounterStore, ipKey, type LimitSettings, subjectKey } from './limits.ts';
+import type { Database } from '../store/schema.ts';
+import { clearFailures, readFailures, reserveFailure } from '../store/sign-in-failures.ts';
+import type { SignInAttempt, SignInGate } from './guard.ts';
+import { type Counter, type CounterStore, type LimitSettings, subjectKey } from './limits.ts';
 
-// Sign-in brute force (BF-01, BF-03, BF-04). Consecutive failures are counted per account (under
-// the account id, so username and email share one count) and, for identifiers that match no
-// account, per identifier, so both behave the same from outside. Past `captchaAfter` failures
-// (for the account or from the IP) a CAPTCHA is required; past `lockAfter` the account is locked
-// for a progressively longer time; at the hard cap it stays locked until a password reset.
-// A locked account answers exactly like a wrong password (the caller makes sure of that), and
-// recovery by email is never blocked by it.
+// Sign-in brute force (BF-01, BF-03, BF-04, BF-06). Two counts, both taken before a password is
+// checked, so parallel attempts can never all see the same low number:
+//  - the CAPTCHA step-up counts attempts per identifier as typed and per IP (in the counter store:
+//    memory or Redis). Counting per identifier rather than per account keeps it from telling
+//    which email belongs to which username (ENUM-04). Past `captchaAfter` a CAPTCHA is required.
+//  - the lockout counts consecutive failures per account (username and email share one run) in
+//    the database, so neither a Redis outage nor a restart forgets it (AV-03). Identifiers that
+//    name no account are counted the same way, so both cost the same. Past `lockAfter` the
+//    account is locked for a progressively longer time; at the hard cap until a password reset.
+// Each attempt is counted as a failure up front (reserved) and a success clears the run. A locked
+// account answers exactly like a wrong password (the caller makes sure of that), and recovery by
+// email is never blocked by it.
 
 export class SignInLockout {
-  private readonly failures: Counter;
-  private readonly ipFailures: Counter;
-  private readonly locks: Counter;
+  private readonly typed: Counter;
+  private readonly fromIp: Counter;
   private readonly captchaAfter: number;
   private readonly lockAfter: number;
   private readonly hardCap: number;
@@ -25,73 +32,99 @@ export class SignInLockout {
     private readonly d: Deps,
     private readonly s: LimitSettings,
     store: CounterStore,
+    private readonly ipKey: (ctx: RequestContext) => string,
     private readonly allowNotice: (accountId: string) => Promise<boolean>,
   ) {
     this.captchaAfter = s.captchaAfter * s.scale;
     this.lockAfter = s.lockAfter * s.scale;
     this.hardCap = s.hardCap * s.scale;
-    // Points far above the hard cap: these count, they never refuse by themselves.
-    this.failures = store.counter('signin-fail', { points: 1_000_000_000, windowMs: s.memoryMs });
-    this.ipFailures = store.counter('signin-ipfail', { points: 1_000_000_000, windowMs: s.lockMaxMs });
-    this.locks = store.counter('signin-lock', { points: 1, windowMs: 1000 });
+    // Points far above any threshold: these count, they never refuse by themselves.
+    this.typed = store.counter('signin-typed', { points: 1_000_000_000, windowMs: s.memoryMs });
+    this.fromIp = store.counter('signin-ipfail', { points: 1_000_000_000, windowMs: s.lockMaxMs });
   }
 
-  /**
-   * The counting key: the account when the identifier names one, else the identifier itself.
-   * `accountId` undefined: not looked up yet; null: the identifier names no account.
-   */
-  private async keyFor(identifierKey: string, accountId?: string | null): Promise<string> {
-    const id = accountId === undefined ? (await findAccountByIdentifier(this.d.db, identifierKey))?.id : accountId;
-    return id ? `a:${subjectKey(this.d, id)}` : `i:${subjectKey(this.d, identifierKey)}`;
+  private typedKey(identifierKey: string): string {
+    return `t:${subjectKey(this.d, identifierKey)}`;
   }
 
+  /** The lockout's key: the account when the identifier names one, else the identifier (hashed). */
+  private runKey(identifierKey: string, accountId: string | null): string {
+    return accountId ? `a:${accountId}` : `i:${subjectKey(this.d, identifierKey)}`;
+  }
+
+  private lockMs(failures: number): number {
+    return failures >= this.hardCap
+      ? this.s.memoryMs
+      : Math.min(this.s.lockMaxMs, this.s.lockBaseMs * 2 ** Math.min(30, failures - this.lockAfter));
+  }
+
+  /** Whether a run of `failures`, the latest counted at `at`, keeps the account locked at `now`. */
+  private lockedBy(failures: number, at: number, now: number): boolean {
+    if (failures >= this.hardCap) return true;
+    return failures >= this.lockAfter && now < at + this.lockMs(failures);
+  }
+
+  /** Where the next attempt would stand, counting nothing (for pages and tests). */
   async gate(identifierKey: string, ctx: RequestContext, accountId?: string | null): Promise<SignInGate> {
-    const key = await this.keyFor(identifierKey, accountId);
-    const [failures, ipFailures, lockedMs] = await Promise.all([
-      this.failures.count(key),
-      this.ipFailures.count(ipKey(ctx)),
-      this.locks.blockedFor(key),
+    const id = accountId === undefined ? ((await findAccountByIdentifier(this.d.db, identifierKey))?.id ?? null) : accountId;
+    const now = this.d.clock.now();
+    const [typed, fromIp, run] = await Promise.all([
+      this.typed.count(this.typedKey(identifierKey)),
+      this.fromIp.count(this.ipKey(ctx)),
+      readFailures(this.d.db, this.runKey(identifierKey, id), now - this.s.memoryMs),
     ]);
     return {
-      locked: lockedMs > 0 || failures >= this.hardCap,
-      captchaRequired: failures >= this.captchaAfter || ipFailures >= this.captchaAfter,
-      failuresCounted: failures > 0,
+      locked: this.lockedBy(run.failures, run.lastAt, now),
+      captchaRequired: typed >= this.captchaAfter || fromIp >= this.captchaAfter,
+      failuresCounted: run.failures > 0 || typed > 0,
     };
   }
 
-  async failed(identifierKey: string, accountId: string | null, ctx: RequestContext): Promise<void> {
-    const key = await this.keyFor(identifierKey, accountId);
-    const [{ count }] = await Promise.all([this.failures.hit(key), this.ipFailures.hit(ipKey(ctx))]);
-    if (count < this.lockAfter) return;
-    const lockMs =
-      count >= this.hardCap
-        ? this.s.memoryMs
-        : Math.min(this.s.lockMaxMs, this.s.lockBaseMs * 2 ** Math.min(30, count - this.lockAfter));
-    await this.locks.block(key, lockMs);
-    // Only the failure that starts a lockout (or reaches the hard cap) is news worth recording.
-    if ((count === this.lockAfter || count === this.hardCap) && accountId) {
-      await this.d.audit.record('sign_in.locked', ctx, {
-        accountId,
-        details: { failures: count, lockSeconds: Math.round(lockMs / 1000), hardCap: count >= this.hardCap },
-      });
-      this.d.metrics.signIns.inc({ method: 'password', outcome: 'locked' });
-      if (await this.allowNotice(accountId)) await this.notify(accountId, lockMs);
-    }
+  /** Counts the attempt toward the step-up; true when it must carry a valid CAPTCHA. */
+  async stepUp(identifierKey: string, ctx: RequestContext): Promise<boolean> {
+    const [typed, fromIp] = await Promise.all([this.typed.hit(this.typedKey(identifierKey)), this.fromIp.hit(this.ipKey(ctx))]);
+    return typed.count > this.captchaAfter || fromIp.count > this.captchaAfter;
   }
 
   /**
-   * A success clears the consecutive failures. When the attempt's gate saw none there is nothing
-   * to clear, and the common sign-in costs no keyed hash and no counter round trip for it.
+   * Counts the attempt as a failure of the account's run before its password is checked: one
+   * atomic upsert, so of N parallel attempts each knows how many came before it. Locked when the
+   * run before it had reached the lockout and the lock from its latest attempt still holds.
    */
-  async succeeded(identifierKey: string, accountId: string, gate?: SignInGate): Promise<void> {
-    if (gate && !gate.failuresCounted) return;
-    await this.failures.clear(await this.keyFor(identifierKey, accountId));
+  async reserve(identifierKey: string, accountId: string | null): Promise<SignInAttempt> {
+    const now = this.d.clock.now();
+    const { failures, prevAt } = await reserveFailure(this.d.db, this.runKey(identifierKey, accountId), now, now - this.s.memoryMs);
+    return { locked: this.lockedBy(failures - 1, prevAt, now), captchaRequired: false, failuresCounted: true, failures };
+  }
+
+  /** The attempt failed: its reservation stays. Without one (a wrong current password) it is counted now. */
+  async failed(identifierKey: string, accountId: string | null, ctx: RequestContext, attempt?: SignInAttempt): Promise<void> {
+    let count = attempt?.failures;
+    if (count === undefined) [{ failures: count }] = await Promise.all([this.reserve(identifierKey, accountId), this.fromIp.hit(this.ipKey(ctx))]);
+    // Only the failure that starts a lockout (or reaches the hard cap) is news worth recording;
+    // each count is handed out once, so it is recorded once however many processes take part.
+    if ((count !== this.lockAfter && count !== this.hardCap) || !accountId) return;
+    const lockMs = this.lockMs(count);
+    await this.d.audit.record('sign_in.locked', ctx, {
+      accountId,
+      details: { failures: count, lockSeconds: Math.round(lockMs / 1000), hardCap: count >= this.hardCap },
+    });
+    this.d.metrics.signIns.inc({ method: 'password', outcome: 'locked' });
+    if (await this.allowNotice(accountId)) await this.notify(accountId, lockMs);
+  }
+
+  /** A success ends the run and gives back the step-up counts the attempt took. */
+  async succeeded(identifierKey: string, accountId: string, ctx: RequestContext): Promise<void> {
+    await Promise.all([
+      clearFailures(this.d.db, this.runKey(identifierKey, accountId)),
+      this.typed.clear(this.typedKey(identifierKey)),
+      this.fromIp.reward(this.ipKey(ctx)),
+    ]);
   }
 
   /** After a password reset or change the owner is back in control: the lockout ends (BF-03). */
-  async clear(accountId: string): Promise<void> {
-    const key = `a:${subjectKey(this.d, accountId)}`;
-    await Promise.all([this.failures.clear(key), this.locks.clear(key)]);
+  async clear(accountId: string, trx: Kysely<Database> = this.d.db): Promise<void> {
+    await clearFailures(trx, `a:${accountId}`);
   }
 
   private async notify(accountId: string, lockMs: number): Promise<void> {

@@ -25,6 +25,12 @@ export function defaultHashThreads(cpus = availableParallelism()): number {
 export class PasswordHasher {
   private dummy?: Promise<string>;
   private readonly pool: HashThreads;
+  /**
+   * Hashes started, by kind: `verify` checks a real password, `burn` spends the same work on
+   * the dummy hash (ENUM-01), `hash` makes a new one. Proves how many password checks a burst
+   * got (BF-06); exported as latchkey_password_hashes_total.
+   */
+  readonly hashesRun = { verify: 0, burn: 0, hash: 0 };
 
   constructor(
     private readonly params: Argon2Params,
@@ -44,10 +50,16 @@ export class PasswordHasher {
   }
 
   hash(password: string): Promise<string> {
+    this.hashesRun.hash++;
     return this.pool.run<string>({ op: 'hash', password, params: { algorithm: ARGON2ID, ...this.params } });
   }
 
-  async verify(stored: string, password: string): Promise<boolean> {
+  verify(stored: string, password: string): Promise<boolean> {
+    this.hashesRun.verify++;
+    return this.check(stored, password);
+  }
+
+  private async check(stored: string, password: string): Promise<boolean> {
     try {
       return await this.pool.run<boolean>({ op: 'verify', stored, password });
     } catch {
@@ -67,7 +79,9 @@ export class PasswordHasher {
   async burn(password: string): Promise<void> {
     try {
       this.dummy ??= this.hash('latchkey-dummy-password-for-timing');
-      await this.verify(await this.dummy, password);
+      const dummy = await this.dummy;
+      this.hashesRun.burn++;
+      await this.check(dummy, password);
     } catch {
       // The dummy hash was lost with its thread (or hashing has stopped): made again next time.
       this.dummy = undefined;

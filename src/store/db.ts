@@ -1,9 +1,21 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { type CompiledQuery, Kysely, type Migration, type MigrationProvider, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import {
+  type CompiledQuery,
+  Kysely,
+  type Migration,
+  type MigrationProvider,
+  Migrator,
+  PostgresDialect,
+  type PostgresPool,
+  type PostgresPoolClient,
+  SqliteDialect,
+  sql,
+} from 'kysely';
 import pg from 'pg';
 import { migrations } from './migrations/index.ts';
+import { fromDependency, isOutage } from './outage.ts';
 import type { Database } from './schema.ts';
 
 export type Engine = 'sqlite' | 'postgres';
@@ -19,8 +31,36 @@ export interface Store {
    * a change (see openStore); callers must not modify them.
    */
   preparedRead(query: CompiledQuery): PreparedRead;
+  /** The same database for migrations: on PostgreSQL a pool of its own without statement timeouts. */
+  forMigrations(): Store;
   close(): Promise<void>;
 }
+
+/** Pool size and timeouts (AV-02), milliseconds; see the LATCHKEY_DB_* settings. 0: none. */
+export interface StoreOptions {
+  poolSize: number;
+  connectTimeout: number;
+  statementTimeout: number;
+  idleTimeout: number;
+  /** SQLite */
+  busyTimeout: number;
+}
+
+/** The settings' defaults, for callers without a configuration (tests, tools). */
+export const STORE_DEFAULTS: StoreOptions = {
+  poolSize: 10,
+  connectTimeout: 5000,
+  statementTimeout: 10_000,
+  idleTimeout: 30_000,
+  busyTimeout: 5000,
+};
+
+/**
+ * How much longer than the server's statement_timeout the client waits before it gives up on a
+ * server that does not answer at all (stopped, partitioned): a live server cancels the statement
+ * first and the connection stays usable.
+ */
+const CLIENT_GRACE_MS = 1000;
 
 /** Rows a SQLite prepared read remembers between changes (see openStore), per statement. */
 const REMEMBERED_MAX = 10_000;
@@ -40,27 +80,48 @@ export function isPostgresUrl(url: string): boolean {
   return /^postgres(ql)?:\/\//.test(url);
 }
 
-export function openStore(url: string): Store {
+export function openStore(url: string, options: Partial<StoreOptions> = {}): Store {
+  const o: StoreOptions = { ...STORE_DEFAULTS, ...options };
   if (isPostgresUrl(url)) {
-    const pool = new pg.Pool({ connectionString: url, max: 10 });
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: o.poolSize,
+      connectionTimeoutMillis: o.connectTimeout,
+      idleTimeoutMillis: o.idleTimeout,
+      statement_timeout: o.statementTimeout || undefined,
+      query_timeout: o.statementTimeout ? o.statementTimeout + CLIENT_GRACE_MS : undefined,
+      keepAlive: true,
+    });
     // A dropped idle connection must not crash the process; the pool replaces it.
     pool.on('error', () => {});
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: discardingBroken(pool) }) });
     let statements = 0;
     const preparedRead = (query: CompiledQuery): PreparedRead => {
       // A named statement is parsed and planned once per pooled connection.
       const name = `latchkey_read_${++statements}`;
-      return async (values) =>
-        (await pool.query({ name, text: query.sql, values: values as unknown[], rowMode: 'array' })).rows;
+      return async (values) => {
+        try {
+          // pool.query itself discards the connection a query failed on.
+          return (await pool.query({ name, text: query.sql, values: values as unknown[], rowMode: 'array' })).rows;
+        } catch (err) {
+          throw fromDependency(err, 'postgres');
+        }
+      };
     };
-    return { db, engine: 'postgres', preparedRead, close: () => db.destroy() };
+    return {
+      db,
+      engine: 'postgres',
+      preparedRead,
+      forMigrations: () => openStore(url, { ...o, poolSize: 2, statementTimeout: 0 }),
+      close: () => db.destroy(),
+    };
   }
   if (url !== ':memory:') mkdirSync(dirname(url), { recursive: true });
   const sqlite = new SQLite(url);
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
-  sqlite.pragma('busy_timeout = 5000');
+  sqlite.pragma(`busy_timeout = ${Math.round(o.busyTimeout)}`);
   let writes = 0;
   const db = new Kysely<Database>({
     dialect: new SqliteDialect({
@@ -74,7 +135,7 @@ export function openStore(url: string): Store {
   // uncommitted work. In WAL mode this reader sees the latest commit and never blocks writers.
   // An in-memory database exists only on its own connection, so it reads through Kysely.
   const reader = url === ':memory:' ? undefined : new SQLite(url, { readonly: true });
-  reader?.pragma('busy_timeout = 5000');
+  reader?.pragma(`busy_timeout = ${Math.round(o.busyTimeout)}`);
   // Rows a prepared read found are remembered until the database may have changed, so a session
   // check costs no query while nothing is written. A change is noticed
   //  - made by this process (its only writer is `sqlite`): at once, by the write counter, COMMIT
@@ -117,14 +178,61 @@ export function openStore(url: string): Store {
       return rows;
     };
   };
-  return {
+  const store: Store = {
     db,
     engine: 'sqlite',
     preparedRead,
+    // one connection writes; migrations take it like any other writer
+    forMigrations: () => store,
     close: async () => {
       reader?.close();
       await db.destroy();
     },
+  };
+  return store;
+}
+
+/**
+ * The pool as Kysely sees it, with one difference: a connection that failed because the server
+ * went away or stopped answering (a timed-out query stays in flight on it) is destroyed when
+ * released instead of going back to the pool to hang the next request, and meanwhile refuses
+ * further queries at once (a transaction's ROLLBACK would otherwise wait out a second timeout).
+ */
+function discardingBroken(pool: pg.Pool): PostgresPool {
+  const wrapped = new WeakMap<pg.PoolClient, PostgresPoolClient>();
+  return {
+    async connect() {
+      let client: pg.PoolClient;
+      try {
+        client = await pool.connect();
+      } catch (err) {
+        throw fromDependency(err, 'postgres');
+      }
+      let w = wrapped.get(client);
+      if (!w) {
+        let broken: Error | undefined;
+        const query = async (text: string, values: readonly unknown[]) => {
+          if (broken) throw broken;
+          try {
+            return await client.query(text, values as unknown[]);
+          } catch (err) {
+            if (isOutage(err)) broken = err as Error;
+            throw fromDependency(err, 'postgres');
+          }
+        };
+        // The pool listens for a connection's errors only while it is idle. Checked out between
+        // statements (a transaction waiting on a hash), a server shutting down or a dropped
+        // socket emitted 'error' with no listener: an uncaught exception that ended the process.
+        client.on('error', (err) => {
+          broken = fromDependency(err, 'postgres');
+        });
+        // pg-pool gives the client a new release function at each checkout: look it up each time.
+        w = { query, release: () => client.release(broken) } as unknown as PostgresPoolClient;
+        wrapped.set(client, w);
+      }
+      return w;
+    },
+    end: () => pool.end(),
   };
 }
 
@@ -184,10 +292,16 @@ class StaticProvider implements MigrationProvider {
 
 /** Applies every pending migration; safe to run from several processes at once on PostgreSQL. */
 export async function migrate(store: Store): Promise<string[]> {
-  const migrator = new Migrator({ db: store.db, provider: new StaticProvider() });
-  const { error, results } = await migrator.migrateToLatest();
-  if (error) throw error instanceof Error ? error : new Error(String(error));
-  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+  // A migration may rightly run longer than any request's statement timeout.
+  const own = store.forMigrations();
+  try {
+    const migrator = new Migrator({ db: own.db, provider: new StaticProvider() });
+    const { error, results } = await migrator.migrateToLatest();
+    if (error) throw error instanceof Error ? error : new Error(String(error));
+    return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+  } finally {
+    if (own !== store) await own.close();
+  }
 }
 
 /** True when the database answers and no migration is pending. */

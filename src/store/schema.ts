@@ -160,6 +160,16 @@ export interface UsedNoncesTable {
   expires_at: number;
 }
 
+/** Consecutive sign-in failures under one key (an account or an unknown identifier), BF-01/AV-03. */
+export interface SignInFailuresTable {
+  key: string;
+  failures: number;
+  /** the latest attempt counted */
+  last_at: number;
+  /** the attempt before it (0 when none): the lock a reservation must respect started then */
+  prev_at: number;
+}
+
 export interface MetaTable {
   key: string;
   value: string;
@@ -178,5 +188,6 @@ export interface Database {
   external_identities: ExternalIdentitiesTable;
   password_changes: PasswordChangesTable;
   used_nonces: UsedNoncesTable;
+  sign_in_failures: SignInFailuresTable;
   meta: MetaTable;
 }

@@ -1,15 +1,17 @@
 import type { FastifyInstance } from 'fastify';
 import type { Deps } from '../deps.ts';
 import { isReady } from '../store/db.ts';
+import { metricsOnMainPort, registerMetricsRoute } from './metrics-endpoint.ts';
 
-/** Health for orchestrators and Prometheus metrics. Keep /metrics on an internal network. */
+/** Health for orchestrators and Prometheus metrics. /metrics only where metricsOnMainPort allows. */
 export function registerOps(app: FastifyInstance, d: Deps): void {
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
   app.get('/readyz', { schema: { hide: true } }, async (_req, reply) => {
     const ready = await isReady(d.store);
-    return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready' });
+    // Still 200 while degraded (AV-03): the process serves, with per-process counters meanwhile.
+    const degraded = d.guard.degraded?.() ?? [];
+    return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', degraded });
   });
-  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) =>
-    reply.type(d.metrics.registry.contentType).send(await d.metrics.registry.metrics()),
-  );
+  // ENUM-04: private in production (a token, or a listener of its own: metrics-endpoint.ts).
+  if (metricsOnMainPort(d.config)) registerMetricsRoute(app, d);
 }

@@ -18,8 +18,6 @@ import { registerOrganizationsApi } from '../flows/organizations/api.ts';
 import { registerOrganizationsPages } from '../flows/organizations/pages.tsx';
 import { registerPhoneApi } from '../flows/phone/api.ts';
 import { registerPhonePages } from '../flows/phone/pages.tsx';
-import { registerOtpApi } from '../methods/email-otp/api.ts';
-import { registerOtpPages } from '../methods/email-otp/pages.tsx';
 import { registerDevMailbox } from './dev-mailbox.tsx';
 import { registerOps } from './ops.ts';
 import { Problem } from './schemas.ts';
@@ -49,6 +47,6 @@ export async function registerRoutes(app: FastifyInstance, d: Deps): Promise<voi
   registerOrganizationsPages(app, d);
   registerPhoneApi(app, d);
   registerPhonePages(app, d);
-  registerOtpApi(app, d);
-  registerOtpPages(app, d);
+  // Routes the recovery methods add (e.g. the code page), each registrar once.
+  for (const register of d.recoveryMethods.routes()) register(app, d);
 }

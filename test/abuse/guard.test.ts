@@ -55,6 +55,7 @@ describe('the guard seam: quotas, per-subject limits, configuration', () => {
       LATCHKEY_ENV: 'production',
       LATCHKEY_SMTP_URL: 'smtp://127.0.0.1:1',
       LATCHKEY_SECRET: 'a-production-secret-of-at-least-32-chars',
+      LATCHKEY_PUBLIC_URL: 'https://login.example.test',
     };
     await assert.rejects(createDeps(loadConfig({ ...production, LATCHKEY_RATE_LIMIT_SCALE: '1000' })), /LATCHKEY_RATE_LIMIT_SCALE: must be 1/);
   });

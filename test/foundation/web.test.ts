@@ -188,6 +188,49 @@ describe('web layer', () => {
     assert.equal((await authed.get('/api/v1/sessions/current')).status, 200);
   });
 
+  test('WEB-05 hostile URLs and form bodies on JSON routes get a problem document with the headers and change nothing', async () => {
+    const { request } = await import('node:http');
+    const u = new URL(server.base);
+    // Raw requests: fetch would normalise the paths before sending them.
+    const raw = (method: string, path: string, headers: Record<string, string> = {}) =>
+      new Promise<{ status: number; headers: Record<string, unknown>; text: string }>((resolve, reject) => {
+        const req = request({ host: u.hostname, port: u.port, method, path, headers: { origin: server.base, ...headers } }, (res) => {
+          let text = '';
+          res.on('data', (c) => {
+            text += c;
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    const authed = await signedIn(server, account.username, account.password);
+    const snap = await snapshot(server);
+    const badPaths = ['/%', '/%%', '/%zz', '/api/v1/%', '/api/v1/sessions/%E0%A4%A', `/api/v1/sessions/${'x'.repeat(201)}`, '/login/%ff%', '/static/%'];
+    for (const path of badPaths) {
+      for (const method of ['GET', 'DELETE', 'POST']) {
+        const res = await raw(method, path, { cookie: victim.cookieHeader() });
+        assert.ok(res.status >= 400 && res.status < 500, `${method} ${path} → ${res.status}`);
+        assert.match(String(res.headers['content-type']), /^application\/problem\+json/, `${method} ${path}`);
+        assert.doesNotMatch(res.text, /FST_ERR|statusCode/, `${method} ${path}: not Fastify's own answer`);
+        assert.ok(!res.text.includes(path), `${method} ${path}: the path is not echoed`);
+        assert.match(String(res.headers['content-security-policy']), /frame-ancestors 'none'/, `${method} ${path}`);
+        assert.equal(res.headers['cache-control'], 'no-store', `${method} ${path}`);
+      }
+    }
+    for (const [method, path] of [...jsonRoutes.map(([m, p]) => [m, p] as const), ['POST', '/api/v1/password-resets'] as const, ['POST', '/api/v1/password-resets/complete'] as const]) {
+      const body = bodyFor(path);
+      const client = path.includes('account') ? authed : server.client();
+      for (const ct of ['application/x-www-form-urlencoded', 'multipart/form-data; boundary=----x', 'text/plain;charset=UTF-8']) {
+        const res = await client.request(method, path, new URLSearchParams(body).toString(), { 'content-type': ct });
+        assert.equal(res.status, 415, `${method} ${path} as ${ct}`);
+        assert.equal(res.json?.code, 'unsupported_media_type', `${method} ${path} as ${ct}`);
+      }
+    }
+    assert.deepEqual(await snapshot(server), snap);
+    assert.equal((await victim.get('/api/v1/sessions/current')).status, 200, 'the victim is still signed in');
+  });
+
   test('WEB-04 hostile HTML forms get a 4xx page (escaped) and change nothing', async () => {
     const c = server.client();
     const authed = await signedIn(server, account.username, account.password);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { DEFAULT_RECOVERY_SETTINGS } from '../../src/flows/organizations/settings.ts';
-import { newOtp } from '../../src/methods/email-otp/otp.ts';
+import { defaultRecoverySettings } from '../../src/flows/organizations/settings.ts';
+import { newOtp } from '../../src/methods/otp/code.ts';
 import { FakeClock } from '../../src/security/clock.ts';
 import { devMailbox, startTestServer, strongPassword, type TestServer } from '../support/server.ts';
 import { countMail, nextCode, outboxIdle, signedInUser, smsTo, type User, verifiedPhone } from './helpers.ts';
@@ -12,10 +12,11 @@ const emailTo = (email: string) => (m: { to: string; channel: string; subject: s
 describe('email and SMS recovery codes (OTP-01..OTP-05) with an injected clock', () => {
   let server: TestServer;
   const clock = new FakeClock(Date.now());
+  const defaults = () => defaultRecoverySettings(server.deps.recoveryMethods, server.deps.config);
   const setMethods = (s: Record<string, unknown>) =>
     server.deps.db
       .updateTable('organizations')
-      .set({ recovery_settings: JSON.stringify({ ...DEFAULT_RECOVERY_SETTINGS, ...s }) })
+      .set({ recovery_settings: JSON.stringify({ ...defaults(), ...s }) })
       .where('slug', '=', 'default')
       .execute();
   const reset = async (identifier: string, method: string) => {
@@ -34,7 +35,7 @@ describe('email and SMS recovery codes (OTP-01..OTP-05) with an injected clock',
   });
 
   test('OTP-01 10,000 codes: 6 digits each, every digit equally likely in every position', () => {
-    const codes = Array.from({ length: 10_000 }, () => newOtp(server.deps, DEFAULT_RECOVERY_SETTINGS));
+    const codes = Array.from({ length: 10_000 }, () => newOtp(server.deps, defaults()));
     assert.ok(codes.every((c) => /^\d{6}$/.test(c)));
     for (let pos = 0; pos < 6; pos++) {
       const counts = new Array(10).fill(0);
@@ -45,7 +46,7 @@ describe('email and SMS recovery codes (OTP-01..OTP-05) with an injected clock',
     }
     // 10,000 draws from 10^6: about 50 collisions are expected, thousands would mean a weak source
     assert.ok(new Set(codes).size > 9800);
-    assert.ok(newOtp(server.deps, { ...DEFAULT_RECOVERY_SETTINGS, otpLength: 10 }).match(/^\d{10}$/));
+    assert.ok(newOtp(server.deps, { ...defaults(), otpLength: 10 }).match(/^\d{10}$/));
   });
 
   test('SMS code end to end: code by text, new password, every session ended, no sign-in, notice mailed', async () => {

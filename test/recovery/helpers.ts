@@ -60,7 +60,7 @@ export interface ChildServer {
 
 export async function spawnLatchkey(env: Record<string, string>): Promise<ChildServer> {
   const { spawn } = await import('node:child_process');
-  const { freePort } = await import('../support/server.ts');
+  const { freePort, GENEROUS_TIMEOUTS } = await import('../support/server.ts');
   const { Client } = await import('../support/http.ts');
   const port = env.LATCHKEY_PORT ? Number(env.LATCHKEY_PORT) : await freePort();
   const base = `http://127.0.0.1:${port}`;
@@ -76,6 +76,7 @@ export async function spawnLatchkey(env: Record<string, string>): Promise<ChildS
       LATCHKEY_OUTBOX_POLL: '100ms',
       LATCHKEY_OUTBOX_BACKOFF_BASE: '200ms',
       LATCHKEY_CAPTCHA: 'off',
+      ...GENEROUS_TIMEOUTS,
       ...env,
       LATCHKEY_PORT: String(port),
     },

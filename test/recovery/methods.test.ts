@@ -1,11 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import {
-  recoveryCodeHash,
-  registerRecoveryMethod,
-  type RecoveryMethod,
-  setRecoveryMethodSelector,
-} from '../../src/flows/recovery/methods.ts';
+import { RECOVERY_METHODS } from '../../src/deps.ts';
+import { recoveryCodeHash, type RecoveryMethod } from '../../src/flows/recovery/method.ts';
 import { newId } from '../../src/security/random.ts';
 import { SmtpReceiver } from '../support/smtp.ts';
 import { startTestServer, strongPassword, type TestServer } from '../support/server.ts';
@@ -19,8 +15,9 @@ describe('recovery methods plug into one flow', () => {
   const FIXED_CODE = '98765432';
   const probe: RecoveryMethod = {
     id: 'probe_code',
-    label: 'probe',
-    byDefault: false,
+    label: 'Probe me a code',
+    byDefault: true,
+    page: { intro: 'Enter your username or email address. We will probe you.' },
     canDeliver: (account) => account.username.startsWith('probe'),
     async issue(d, trx, account, flowId) {
       const now = d.clock.now();
@@ -46,12 +43,16 @@ describe('recovery methods plug into one flow', () => {
 
   before(async () => {
     await smtp.start();
-    server = await startTestServer({ LATCHKEY_SMTP_URL: smtp.url });
-    registerRecoveryMethod(probe);
-    setRecoveryMethodSelector((_d, _account, registered) => registered.filter((m) => m.id === 'email_link' || m.id === 'probe_code'));
+    // The probe is one more method in this server's registry, enabled and used by default next
+    // to the email link.
+    server = await startTestServer({ LATCHKEY_SMTP_URL: smtp.url }, { recoveryMethods: [...RECOVERY_METHODS, probe] });
+    await server.deps.db
+      .updateTable('organizations')
+      .set({ recovery_settings: JSON.stringify({ methods: ['email_link', 'probe_code'] }) })
+      .where('slug', '=', 'default')
+      .execute();
   });
   after(async () => {
-    setRecoveryMethodSelector((_d, account, registered) => registered.filter((m) => m.byDefault && m.canDeliver(account)));
     await server?.close();
     await smtp.stop();
   });
@@ -72,7 +73,7 @@ describe('recovery methods plug into one flow', () => {
     assert.equal(live.length, 0);
   });
 
-  test('a method that cannot reach the account is never used, whatever the selector says', async () => {
+  test('a method that cannot reach the account is never used, whatever the organization enables', async () => {
     const a = await activeAccount(server, smtp, 'plainuser');
     await server.client().post('/api/v1/password-resets', { identifier: a.username });
     await smtp.waitFor(isResetMail(a.email));

@@ -20,6 +20,18 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * A loaded test machine is not an outage: generous timeouts, so a slow connection, statement or
+ * request is never answered 503 or 408 in a functional test. The availability tests (AV-01,
+ * AV-02) pass short ones.
+ */
+export const GENEROUS_TIMEOUTS = {
+  LATCHKEY_DB_CONNECT_TIMEOUT: '60s',
+  LATCHKEY_DB_STATEMENT_TIMEOUT: '120s',
+  LATCHKEY_REDIS_TIMEOUT: '30s',
+  LATCHKEY_REQUEST_TIMEOUT: '120s',
+};
+
 export interface TestServer extends Running {
   /** the public URL (same as url): http://127.0.0.1:PORT */
   base: string;
@@ -53,6 +65,9 @@ export async function startTestServer(env: Record<string, string> = {}, override
     // Every test client is 127.0.0.1: generous limits so functional tests are never throttled.
     // Abuse tests pass LATCHKEY_RATE_LIMIT_SCALE: '1' to get the real defaults.
     LATCHKEY_RATE_LIMIT_SCALE: '1000',
+    // Test servers serve plain http on loopback; production mode would refuse that (WEB-06).
+    LATCHKEY_ALLOW_HTTP: 'true',
+    ...GENEROUS_TIMEOUTS,
     ...env,
     LATCHKEY_PORT: String(port),
     LATCHKEY_DATABASE_URL: databaseUrl,

@@ -40,7 +40,7 @@ export async function applyPasswordChange(
   }, trx);
   // LOG-04: repeated completed changes flag the account; BF-03: the new password ends any lockout.
   await flagRepeatedPasswordChanges(d, trx, account, ctx);
-  await d.guard.passwordChanged?.(account.id);
+  await d.guard.passwordChanged?.(account.id, trx);
   if (account.email) {
     const mail = renderMail(d.brand, {
       subject: 'Your password was changed',

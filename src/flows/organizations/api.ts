@@ -4,23 +4,23 @@ import type { Deps } from '../../deps.ts';
 import { contextOf, requireAuth } from '../../web/request.ts';
 import { AppError } from '../../errors.ts';
 import { Captcha, Message, Password, responses, Str } from '../../web/schemas.ts';
-import { BOUNDS, RECOVERY_METHOD_IDS } from './settings.ts';
+import type { RecoveryMethods } from '../recovery/method.ts';
 
-const Int = (k: keyof typeof BOUNDS) => Type.Integer({ minimum: BOUNDS[k].min, maximum: BOUNDS[k].max, description: BOUNDS[k].label });
-
-const Settings = Type.Object({
-  methods: Type.Array(Type.Union(RECOVERY_METHOD_IDS.map((m) => Type.Literal(m))), { minItems: 1, maxItems: 3 }),
-  emailLinkTtl: Int('emailLinkTtl'),
-  emailOtpTtl: Int('emailOtpTtl'),
-  smsOtpTtl: Int('smsOtpTtl'),
-  otpLength: Int('otpLength'),
-  maxAttempts: Int('maxAttempts'),
-  maxResends: Int('maxResends'),
-});
+/** The settings' schema, from the registered methods: their ids, and each one's numbers and bounds. */
+function settingsSchema(methods: RecoveryMethods) {
+  const ids = methods.ids();
+  return Type.Object({
+    methods: Type.Array(Type.Union(ids.map((m) => Type.Literal(m))), { minItems: 1, maxItems: ids.length }),
+    ...Object.fromEntries(
+      methods.settings().map(([k, b]) => [k, Type.Integer({ minimum: b.min, maximum: b.max, description: b.label })]),
+    ),
+  });
+}
 
 const SlugParams = Type.Object({ slug: Type.String({ maxLength: 40 }) });
 
 export function registerOrganizationsApi(app: FastifyInstance, d: Deps): void {
+  const Settings = settingsSchema(d.recoveryMethods);
   app.post(
     '/api/v1/organizations/:slug/registrations',
     {
@@ -62,9 +62,9 @@ export function registerOrganizationsApi(app: FastifyInstance, d: Deps): void {
     {
       schema: {
         tags: ['organizations'],
-        summary: "Change an organization's recovery methods and limits (owners and admins only; audited)",
+        summary: "Change an organization's recovery methods and limits (owners and admins only, with a recent sign-in; audited)",
         description:
-          'Fields left out keep their value; an unknown field is a 400 naming it. Lifetimes are seconds: email links at most 24 h, email and SMS codes at most 10 min (OTP-02). Members and outsiders get 403, audited (ADM-05).',
+          'Fields left out keep their value; an unknown field is a 400 naming it. Lifetimes are seconds: email links at most 24 h, email and SMS codes at most 10 min (OTP-02). Members and outsiders get 403, audited (ADM-05). An admin whose sign-in is older than LATCHKEY_REAUTH_WINDOW gets 401 `reauthentication_required` and must sign in again (SES-07).',
         params: SlugParams,
         body: Type.Partial(Settings, { additionalProperties: false }),
         response: responses({ 200: Settings }, [400, 401, 403, 404, 413]),
@@ -72,7 +72,7 @@ export function registerOrganizationsApi(app: FastifyInstance, d: Deps): void {
     },
     async (req, reply) => {
       const auth = await requireAuth(d, req);
-      const next = await d.organizations.updateRecoverySettings((req.params as { slug: string }).slug, auth.account, req.body, contextOf(req));
+      const next = await d.organizations.updateRecoverySettings((req.params as { slug: string }).slug, auth, req.body, contextOf(req));
       return reply.header('cache-control', 'no-store').send(next);
     },
   );

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Deps } from '../../deps.ts';
 import { AppError, pageMessage } from '../../errors.ts';
 import { Html, Notice, Page } from '../../web/layout.tsx';
+import { leadToReauthentication } from '../../web/reauth.ts';
 import { contextOf, field } from '../../web/request.ts';
 import { pageAuth } from '../account/pages.tsx';
 import { forgotPasswordPost, renderForgot } from '../recovery/pages.tsx';
@@ -9,7 +10,7 @@ import { registerPost, renderRegister } from '../registration/pages.tsx';
 import { renderLogin } from '../signin/pages.tsx';
 import type { Authenticated } from '../sessions/service.ts';
 import type { Organization } from './service.ts';
-import { BOUNDS, METHOD_LABELS, RECOVERY_METHOD_IDS, type RecoverySettings } from './settings.ts';
+import type { RecoverySettings } from './settings.ts';
 
 void Html;
 
@@ -22,7 +23,7 @@ function renderOrgSettings(
   reply: FastifyReply,
   auth: Authenticated,
   org: Organization,
-  o: { values?: RecoverySettings; error?: string; saved?: boolean; status?: number } = {},
+  o: { values?: RecoverySettings; error?: string; saved?: boolean; status?: number; staleSignIn?: boolean } = {},
 ) {
   const v = o.values ?? org.recovery;
   return send(
@@ -36,25 +37,26 @@ function renderOrgSettings(
         <>
           <Notice kind="success" text={o.saved ? 'Recovery settings saved.' : undefined} />
           <Notice kind="error" text={o.error} />
+          <Notice kind="info" text={o.staleSignIn ? 'You signed in a while ago: saving will first ask you to sign in again, then bring you back here.' : undefined} />
           <form method="post" action={`/admin/organization?org=${encodeURIComponent(org.slug)}`} class="card" novalidate>
             <h2 safe>{`Account recovery for ${org.displayName}`}</h2>
             <fieldset>
               <legend>Members may recover their account by</legend>
-              {RECOVERY_METHOD_IDS.map((m) => (
+              {d.recoveryMethods.all().map(({ id: m, label }) => (
                 <div class="field check">
                   <input type="checkbox" id={`m-${m}`} name="methods" value={m} checked={v.methods.includes(m)} />
                   <label for={`m-${m}`} safe>
-                    {METHOD_LABELS[m]}
+                    {label}
                   </label>
                 </div>
               ))}
             </fieldset>
-            {(Object.keys(BOUNDS) as (keyof typeof BOUNDS)[]).map((k) => (
+            {d.recoveryMethods.settings().map(([k, b]) => (
               <div class="field">
                 <label for={`f-${k}`} safe>
-                  {BOUNDS[k].label}
+                  {b.label}
                 </label>
-                <input id={`f-${k}`} name={k} type="number" inputmode="numeric" min={BOUNDS[k].min} max={BOUNDS[k].max} value={String(v[k])} required />
+                <input id={`f-${k}`} name={k} type="number" inputmode="numeric" min={b.min} max={b.max} value={String(v[k])} required />
               </div>
             ))}
             <button type="submit" class="primary">
@@ -71,6 +73,16 @@ function renderForbidden(d: Deps, reply: FastifyReply, status: number, text: str
   return send(reply, status, Page({ title: 'Not allowed', productName: d.config.productName, children: <Notice kind="error" text={text} /> }));
 }
 
+/** Whether a change would pass SES-07 now, so the page can say beforehand that it will not. */
+function recentSignIn(d: Deps, auth: Authenticated): boolean {
+  try {
+    d.sessions.requireRecentAuth(auth.session);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Which organization the page is about: ?org=slug, else the signed-in account's own. */
 async function targetSlug(d: Deps, req: FastifyRequest, auth: Authenticated): Promise<string> {
   const q = (req.query as Record<string, unknown>)?.org;
@@ -79,12 +91,12 @@ async function targetSlug(d: Deps, req: FastifyRequest, auth: Authenticated): Pr
 }
 
 /** A form posts every setting; repeated checkboxes arrive as an array. */
-function formSettings(body: unknown): Record<string, unknown> {
+function formSettings(d: Deps, body: unknown): Record<string, unknown> {
   const b = (body ?? {}) as Record<string, unknown>;
   const raw = b.methods;
   const methods = (Array.isArray(raw) ? raw : raw === undefined ? [] : [raw]).filter((m) => typeof m === 'string').slice(0, 10);
   const out: Record<string, unknown> = { methods };
-  for (const k of Object.keys(BOUNDS)) {
+  for (const [k] of d.recoveryMethods.settings()) {
     const s = field(b, k, 20).trim();
     out[k] = /^\d+$/.test(s) ? Number(s) : s;
   }
@@ -132,7 +144,7 @@ export function registerOrganizationsPages(app: FastifyInstance, d: Deps): void 
     if (!auth) return reply;
     try {
       const org = await d.organizations.requireAdmin(await targetSlug(d, req, auth), auth.account, contextOf(req), 'organization.read');
-      return renderOrgSettings(d, reply, auth, org, { saved: (req.query as Record<string, unknown>)?.saved === '1' });
+      return renderOrgSettings(d, reply, auth, org, { saved: (req.query as Record<string, unknown>)?.saved === '1', staleSignIn: !recentSignIn(d, auth) });
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
       return renderForbidden(d, reply, err.status, pageMessage(err));
@@ -143,11 +155,14 @@ export function registerOrganizationsPages(app: FastifyInstance, d: Deps): void 
     const auth = await pageAuth(d, req, reply);
     if (!auth) return reply;
     const slug = await targetSlug(d, req, auth);
+    const page = `/admin/organization?org=${encodeURIComponent(slug)}`;
     try {
-      await d.organizations.updateRecoverySettings(slug, auth.account, formSettings(req.body), contextOf(req));
-      return reply.redirect(`/admin/organization?org=${encodeURIComponent(slug)}&saved=1`, 303);
+      await d.organizations.updateRecoverySettings(slug, auth, formSettings(d, req.body), contextOf(req));
+      return reply.redirect(`${page}&saved=1`, 303);
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
+      // SES-07: sign in again, come back to this page, save again.
+      if (err.code === 'reauthentication_required') return leadToReauthentication(d, req, reply, page);
       if (err.code !== 'validation_failed') return renderForbidden(d, reply, err.status, pageMessage(err));
       const org = await d.organizations.bySlug(slug);
       if (!org) return renderForbidden(d, reply, 404, 'Not found.');

@@ -6,8 +6,10 @@ import { AppError } from '../../errors.ts';
 import { type Account, findAccountByIdentifier } from '../../store/accounts.ts';
 import { DEFAULT_ORG_SLUG, defaultOrgId } from '../../store/organizations.ts';
 import type { Database, OrganizationsTable } from '../../store/schema.ts';
+import type { RecoveryMethods } from '../recovery/method.ts';
 import { newId } from '../../security/random.ts';
-import { DEFAULT_RECOVERY_SETTINGS, parseStoredSettings, type RecoverySettings, validateSettings } from './settings.ts';
+import type { Authenticated } from '../sessions/service.ts';
+import { defaultRecoverySettings, parseStoredSettings, type RecoverySettings, validateSettings } from './settings.ts';
 
 export interface Organization {
   id: string;
@@ -27,22 +29,22 @@ const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
  * organization may change its settings; every refusal is a 403 that is audited (ADM-05).
  */
 export class OrganizationService {
-  /** What an organization that never saved a value gets; the link lifetime follows LATCHKEY_RESET_TTL. */
+  /** What an organization that never saved a value gets (the methods' defaults under this configuration). */
   private readonly defaults: RecoverySettings;
 
   constructor(private readonly d: Deps) {
-    this.defaults = { ...DEFAULT_RECOVERY_SETTINGS, emailLinkTtl: Math.max(1, Math.round(d.config.resetTtl / 1000)) };
+    this.defaults = defaultRecoverySettings(d.recoveryMethods, d.config);
   }
 
   async bySlug(slug: string): Promise<Organization | undefined> {
     if (!SLUG.test(slug)) return undefined;
     const row = await this.d.db.selectFrom('organizations').selectAll().where('slug', '=', slug).executeTakeFirst();
-    return row && toOrg(row, this.defaults);
+    return row && toOrg(row, this.defaults, this.d.recoveryMethods);
   }
 
   async byId(id: string): Promise<Organization | undefined> {
     const row = await this.d.db.selectFrom('organizations').selectAll().where('id', '=', id).executeTakeFirst();
-    return row && toOrg(row, this.defaults);
+    return row && toOrg(row, this.defaults, this.d.recoveryMethods);
   }
 
   async defaultOrg(): Promise<Organization> {
@@ -59,7 +61,7 @@ export class OrganizationService {
   /** Recovery settings of an account's organization, read through `db` (a transaction, if inside one). */
   async recoveryFor(account: Pick<Account, 'org_id'>, db: Kysely<Database> = this.d.db): Promise<RecoverySettings> {
     const row = await db.selectFrom('organizations').select('recovery_settings').where('id', '=', account.org_id).executeTakeFirst();
-    return parseStoredSettings(row?.recovery_settings, this.defaults);
+    return parseStoredSettings(this.d.recoveryMethods, row?.recovery_settings, this.defaults);
   }
 
   /** Mails to an account carry its organization's name and support contact. */
@@ -90,9 +92,22 @@ export class OrganizationService {
     return org;
   }
 
-  async updateRecoverySettings(slug: string, actor: Account, input: unknown, ctx: RequestContext): Promise<RecoverySettings> {
-    const org = await this.requireAdmin(slug, actor, ctx, 'organization.recovery_settings');
-    const next = validateSettings(org.recovery, input);
+  /**
+   * The gate of every change an admin makes (SES-07): an admin of the organization (ADM-05) whose
+   * sign-in is recent, so a session left open or stolen cannot quietly weaken how the members
+   * recover their accounts. The role is checked first: a member gets the audited 403, not a
+   * request to sign in again. Every state-changing admin route and page goes through here.
+   */
+  async requireAdminChange(slug: string, auth: Authenticated, ctx: RequestContext, action: string): Promise<Organization> {
+    const org = await this.requireAdmin(slug, auth.account, ctx, action);
+    this.d.sessions.requireRecentAuth(auth.session);
+    return org;
+  }
+
+  async updateRecoverySettings(slug: string, auth: Authenticated, input: unknown, ctx: RequestContext): Promise<RecoverySettings> {
+    const actor = auth.account;
+    const org = await this.requireAdminChange(slug, auth, ctx, 'organization.recovery_settings');
+    const next = validateSettings(this.d.recoveryMethods, org.recovery, input);
     await this.d.db.transaction().execute(async (trx) => {
       await trx.updateTable('organizations').set({ recovery_settings: JSON.stringify(next) }).where('id', '=', org.id).execute();
       await this.d.audit.record(
@@ -158,13 +173,13 @@ export class OrganizationService {
   }
 }
 
-function toOrg(row: Omit<Selectable<OrganizationsTable>, 'created_at'>, defaults: RecoverySettings): Organization {
+function toOrg(row: Omit<Selectable<OrganizationsTable>, 'created_at'>, defaults: RecoverySettings, methods: RecoveryMethods): Organization {
   return {
     id: row.id,
     slug: row.slug,
     name: row.name,
     displayName: row.display_name,
     supportContact: row.support_contact,
-    recovery: parseStoredSettings(row.recovery_settings, defaults),
+    recovery: parseStoredSettings(methods, row.recovery_settings, defaults),
   };
 }

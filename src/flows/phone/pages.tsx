@@ -5,7 +5,6 @@ import { settingsSections } from '../../web/extras.ts';
 import { Field, Html, Notice } from '../../web/layout.tsx';
 import { contextOf, field } from '../../web/request.ts';
 import { pageAuth, renderSettings } from '../account/pages.tsx';
-import { METHOD_LABELS } from '../organizations/settings.ts';
 import type { Authenticated } from '../sessions/service.ts';
 import { maskPhone } from './numbers.ts';
 
@@ -23,7 +22,7 @@ async function phoneSection(d: Deps, auth: Authenticated, flash: string | undefi
   const org = await d.organizations.ofAccount(a);
   const verified = a.phone && a.phone_verified_at ? a.phone : null;
   const pending = await d.phone.pending(a.id);
-  const usable = org.recovery.methods.filter((m) => (m === 'sms_otp' ? Boolean(verified) : Boolean(a.email)));
+  const usable = d.recoveryMethods.all().filter((m) => org.recovery.methods.includes(m.id) && m.canDeliver(a));
   const smsMissing = org.recovery.methods.includes('sms_otp') && !verified;
   return (
     <>
@@ -33,7 +32,7 @@ async function phoneSection(d: Deps, auth: Authenticated, flash: string | undefi
         {usable.length ? (
           <ul>
             {usable.map((m) => (
-              <li safe>{METHOD_LABELS[m]}</li>
+              <li safe>{m.label}</li>
             ))}
           </ul>
         ) : (

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { RequestContext } from '../../context.ts';
 import type { Deps } from '../../deps.ts';
+import { smsBudgetAllows } from '../../delivery/sms/budget.ts';
 import { renderMail } from '../../delivery/templates.ts';
 import { AppError } from '../../errors.ts';
 import type { Database } from '../../store/schema.ts';
@@ -37,7 +38,10 @@ export class PhoneService {
     const now = d.clock.now();
     const id = newId(d.random);
     const code = newCode(d.random, DIGITS, VERIFY_LENGTH);
-    const send = (await d.guard.allow('otp_message', `phone:${phone}`)) && (await d.guard.allow('otp_message', `account:${auth.account.id}`));
+    const send =
+      (await d.guard.allow('otp_message', `phone:${phone}`)) &&
+      (await d.guard.allow('otp_message', `account:${auth.account.id}`)) &&
+      (await smsBudgetAllows(d, ctx));
     await d.db.transaction().execute(async (trx) => {
       await this.cancelPending(trx, auth.account.id, now);
       await trx
@@ -102,7 +106,7 @@ export class PhoneService {
       if (Number(used.numUpdatedRows) !== 1) return false;
       await trx.updateTable('accounts').set({ phone, phone_verified_at: now, updated_at: now }).where('id', '=', auth.account.id).execute();
       await d.audit.record(old ? 'phone.changed' : 'phone.added', ctx, { accountId: auth.account.id }, trx);
-      await this.notify(trx, auth, old && old !== phone ? old : null, old ? 'changed' : 'added', phone);
+      await this.notify(trx, auth, old && old !== phone ? old : null, old ? 'changed' : 'added', phone, ctx);
       return true;
     });
     if (!ok) throw new AppError('invalid_code');
@@ -119,7 +123,7 @@ export class PhoneService {
       await trx.updateTable('accounts').set({ phone: null, phone_verified_at: null, updated_at: now }).where('id', '=', auth.account.id).execute();
       await this.cancelPending(trx, auth.account.id, now);
       await d.audit.record('phone.removed', ctx, { accountId: auth.account.id }, trx);
-      await this.notify(trx, auth, auth.account.phone_verified_at ? old : null, 'removed', null);
+      await this.notify(trx, auth, auth.account.phone_verified_at ? old : null, 'removed', null, ctx);
     });
   }
 
@@ -146,7 +150,14 @@ export class PhoneService {
   }
 
   /** LOG-03: the email address and the old number hear of it, so a hijacker cannot do it quietly. */
-  private async notify(trx: Kysely<Database>, auth: Authenticated, oldPhone: string | null, what: 'added' | 'changed' | 'removed', phone: string | null) {
+  private async notify(
+    trx: Kysely<Database>,
+    auth: Authenticated,
+    oldPhone: string | null,
+    what: 'added' | 'changed' | 'removed',
+    phone: string | null,
+    ctx: RequestContext,
+  ) {
     const d = this.d;
     const brand = await d.organizations.brandFor(auth.account, trx);
     const line =
@@ -162,7 +173,8 @@ export class PhoneService {
       });
       await d.outbox.send(trx, { channel: 'email', kind: 'phone_changed', to: auth.account.email, ...mail });
     }
-    if (oldPhone)
+    // The mail above always goes; the text to the old number spends from the SMS budget too.
+    if (oldPhone && (await smsBudgetAllows(d, ctx, trx)))
       await d.outbox.send(trx, {
         channel: 'sms',
         kind: 'phone_changed',

@@ -6,6 +6,10 @@ import { Captcha, Identifier, Message, Password, responses, Str } from '../../we
 import type { ResetCompleteInput } from './service.ts';
 
 export function registerRecoveryApi(app: FastifyInstance, d: Deps): void {
+  const picks = d.recoveryMethods
+    .all()
+    .map((m) => `'${m.id}'${m.byDefault ? ' (default)' : ''}`)
+    .join(', ');
   app.post(
     '/api/v1/password-resets',
     {
@@ -17,7 +21,7 @@ export function registerRecoveryApi(app: FastifyInstance, d: Deps): void {
         body: Type.Object({
           identifier: Identifier,
           captcha: Captcha,
-          method: Type.Optional(Str(32, { description: "the recovery method the user picked: 'email_link' (default), 'email_otp' or 'sms_otp'" })),
+          method: Type.Optional(Str(32, { description: `the recovery method the user picked: one of ${picks}` })),
         }),
         response: responses(
           { 202: Type.Object({ message: Type.String(), flow: Type.Optional(Type.String({ description: 'for code methods: send it back with the code' })) }) },

@@ -1,8 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Deps } from '../../deps.ts';
 import { AppError, pageMessage } from '../../errors.ts';
-import { RESET_LINK_PATH } from '../../methods/email-link/index.ts';
-import { chooserIntro, recoveryChooser, renderOtpEntry } from '../../methods/email-otp/pages.tsx';
 import { DEFAULT_ORG_SLUG } from '../../store/organizations.ts';
 import type { Organization } from '../organizations/service.ts';
 import { CaptchaSlot } from '../../web/captcha-slot.tsx';
@@ -10,6 +8,8 @@ import { settingsSections } from '../../web/extras.ts';
 import { Field, Html, Notice, Page } from '../../web/layout.tsx';
 import { captchaField, contextOf, field } from '../../web/request.ts';
 import { pageAuth, renderSettings } from '../account/pages.tsx';
+import { chooserIntro, recoveryChooser } from './chooser.tsx';
+import { RESET_LINK_PATH } from './method.ts';
 import { renderResetDone, resetHtml } from './page-parts.tsx';
 
 void Html;
@@ -32,9 +32,9 @@ export async function renderForgot(
         <>
           <Notice kind="error" text={o.error} />
           <form method="post" action={action} class="card" novalidate>
-            <p safe>{chooserIntro(org)}</p>
+            <p safe>{chooserIntro(org, d.recoveryMethods)}</p>
             <Field name="identifier" label="Username or email address" value={o.identifier} autocomplete="username" autofocus maxlength={320} />
-            {recoveryChooser(org)}
+            {recoveryChooser(org, d.recoveryMethods)}
             {CaptchaSlot(d)}
             <button type="submit" class="primary">
               {org.recovery.methods.length > 1 ? 'Proceed' : 'Request Password Reset'}
@@ -158,9 +158,10 @@ export async function forgotPasswordPost(d: Deps, req: FastifyRequest, reply: Fa
   const method = field(req.body, 'method', 32) || undefined;
   try {
     const { message, flow } = await d.recovery.request({ identifier, captcha, method }, contextOf(req));
-    if (flow && method) {
+    const codeEntry = method ? d.recoveryMethods.get(method)?.page.codeEntry : undefined;
+    if (flow && method && codeEntry) {
       const back = org && org.slug !== DEFAULT_ORG_SLUG ? `/o/${org.slug}/forgot-password` : '/forgot-password';
-      return renderOtpEntry(d, reply, { flow, identifier, method, back, notice: message });
+      return codeEntry(d, reply, { flow, identifier, method, back, notice: message });
     }
     return renderSent(d, reply, message);
   } catch (err) {

@@ -2,21 +2,19 @@ import type { RequestContext } from '../../context.ts';
 import type { Deps } from '../../deps.ts';
 import type { OutboxRow } from '../../delivery/worker.ts';
 import { AppError } from '../../errors.ts';
-import { emailLinkMethod } from '../../methods/email-link/index.ts';
 import { type Account, emailKey, findAccount, findAccountByIdentifier, usernameKey } from '../../store/accounts.ts';
 import { safeEqual, sha256 } from '../../security/hashing.ts';
 import { normalizePassword } from '../../security/password-policy.ts';
 import { newId } from '../../security/random.ts';
 import { applyPasswordChange } from '../account/password-changed.ts';
 import type { Authenticated } from '../sessions/service.ts';
-import { methodsFor, recoveryCodeHash, recoveryMethod, recoveryMethods, registerRecoveryMethod } from './methods.ts';
+import { MAX_CODE_ATTEMPTS, recoveryCodeHash } from './method.ts';
+import { methodsFor } from './selector.ts';
 
 export const RESET_REQUESTED = 'If an account matches, we sent an email with a link and a code. It can take a few minutes; check spam.';
 export const RESET_DONE = 'Your password has been changed. Please sign in again.';
 export const RESET_SENT_TO_SELF = 'We sent a reset link and code to your email address.';
 
-/** REC-06: a typed code is dead after this many wrong tries. */
-export const MAX_CODE_ATTEMPTS = 5;
 const REQUEST_JOB = 'recovery.request';
 
 export interface ResetRequestInput {
@@ -51,8 +49,9 @@ const str = (v: unknown) => (typeof v === 'string' ? v : '');
  */
 export class RecoveryService {
   constructor(private readonly d: Deps) {
-    registerRecoveryMethod(emailLinkMethod);
     d.worker.registerJob(REQUEST_JOB, (payload, row) => this.runRequestJob(payload, row));
+    // Jobs the methods queue (e.g. "Resend code"), each kind once.
+    for (const [kind, run] of d.recoveryMethods.jobs()) d.worker.registerJob(kind, (payload, row) => run(d, payload, row));
   }
 
   /**
@@ -74,7 +73,7 @@ export class RecoveryService {
     }
     // A chosen flow-bound method gets the flow id back (random, the same for every identifier),
     // which its code page sends with the code (OTP-03).
-    const method = input.method ? recoveryMethod(str(input.method)) : undefined;
+    const method = input.method ? d.recoveryMethods.get(str(input.method)) : undefined;
     if (input.method && !method)
       throw new AppError('validation_failed', undefined, { fields: [{ field: 'method', code: 'invalid', message: 'Choose a recovery method.' }] });
     await method?.beforeRequest?.(d, ctx, identifierKey(identifier));
@@ -135,7 +134,7 @@ export class RecoveryService {
         .where(
           'method',
           'in',
-          recoveryMethods().map((m) => m.id),
+          d.recoveryMethods.ids(),
         )
         .execute();
       for (const m of methods) await m.issue(d, trx, account, flowId, ctx);
@@ -194,40 +193,45 @@ export class RecoveryService {
       const identifier = str(input.identifier);
       await d.guard.limit('reset_complete', ctx, identifierKey(identifier));
       account = await findAccountByIdentifier(d.db, identifier);
-      const expected = recoveryCodeHash(d, account?.id ?? '', str(input.code).slice(0, 64));
-      if (!account) throw new AppError(fail);
-      const live = await d.db
-        .selectFrom('recovery_codes')
-        .select(['id', 'code_hash', 'method', 'flow_id'])
-        .where('account_id', '=', account.id)
+      // ENUM-04: an unknown identifier does the same work as a real account with a live code
+      // (the same keyed hashes, the same statements), so the time of the answer says nothing
+      // about which identifiers exist. An unknown one runs them against an account id no row has.
+      const accountId = account?.id ?? '';
+      const code = str(input.code).slice(0, 64);
+      const flow = str(input.flow);
+      const expected = recoveryCodeHash(d, accountId, code);
+      const methods = d.recoveryMethods.all();
+      // OTP-03: a flow-bound code is only tried within the flow that issued it, so its hash is
+      // the one for the flow the completion names; one per bound method, whatever is live.
+      const boundHash = new Map<string, string>();
+      for (const m of methods) if (m.codeHash) boundHash.set(m.id, m.codeHash(d, { flow_id: flow || null, account_id: accountId }, code));
+      // Each try takes one of each live code's 5 attempts, atomically and in one statement, so
+      // even concurrent guesses get no more than 5 comparisons against a code (REC-06).
+      const tried = await d.db
+        .updateTable('recovery_codes')
+        .set((eb) => ({ failed_attempts: eb('failed_attempts', '+', 1) }))
+        .where('account_id', '=', accountId)
         .where('used_at', 'is', null)
         .where('expires_at', '>', now)
         .where('code_hash', 'is not', null)
+        .where('failed_attempts', '<', MAX_CODE_ATTEMPTS)
         .where(
           'method',
           'in',
-          recoveryMethods().map((m) => m.id),
+          methods.map((m) => m.id),
         )
+        // No row has the flow id '' (flows are random ids): without a flow, bound codes are skipped.
+        .where((eb) => eb.or([eb('method', 'not in', [...boundHash.keys(), '']), eb('flow_id', '=', flow)]))
+        .returning(['id', 'code_hash', 'method'])
         .execute();
-      // Each try first takes one of the code's 5 attempts, atomically, so even concurrent
-      // guesses get no more than 5 comparisons against a code (REC-06).
       let match: string | undefined;
-      for (const r of live) {
-        // OTP-03: a flow-bound code is only tried within the flow that issued it.
-        const bound = recoveryMethod(r.method)?.codeHash;
-        if (bound && (!input.flow || input.flow !== r.flow_id)) continue;
-        const want = bound ? bound(d, { flow_id: r.flow_id, account_id: account.id }, str(input.code).slice(0, 64)) : expected;
-        const took = await d.db
-          .updateTable('recovery_codes')
-          .set((eb) => ({ failed_attempts: eb('failed_attempts', '+', 1) }))
-          .where('id', '=', r.id)
-          .where('used_at', 'is', null)
-          .where('failed_attempts', '<', MAX_CODE_ATTEMPTS)
-          .executeTakeFirst();
-        if (Number(took.numUpdatedRows) === 1 && r.code_hash && safeEqual(want, r.code_hash)) match = r.id;
-      }
+      for (const r of tried) if (r.code_hash && safeEqual(boundHash.get(r.method) ?? expected, r.code_hash)) match = r.id;
       if (!match) {
-        if (live.length) await d.audit.record('password.reset_code_failed', ctx, { accountId: account.id });
+        // Every failed completion by code is recorded, an unknown identifier's too (LOG-01).
+        await d.audit.record('password.reset_code_failed', ctx, {
+          accountId: account?.id ?? null,
+          details: { reason: account ? (tried.length ? 'wrong_code' : 'no_live_code') : 'unknown_identifier' },
+        });
         throw new AppError(fail);
       }
       // A right code was no wrong try: give the attempt back, so a rejected new password

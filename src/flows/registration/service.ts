@@ -14,6 +14,7 @@ import { keyedHash, safeEqual, sha256 } from '../../security/hashing.ts';
 import { normalizePassword } from '../../security/password-policy.ts';
 import { newCode, newId, newToken, UNAMBIGUOUS } from '../../security/random.ts';
 import { defaultOrgId } from '../../store/organizations.ts';
+import { isOutage } from '../../store/outage.ts';
 
 export interface RegistrationInput {
   username: string;
@@ -99,6 +100,8 @@ export class RegistrationService {
         await d.audit.record('account.registered', ctx, { accountId: account.id }, trx);
       });
     } catch (err) {
+      // An unavailable database answers 503 now, not after a second timeout below.
+      if (isOutage(err)) throw err;
       if (!/unique|duplicate/i.test(String((err as Error).message))) throw err;
       // Lost a race with a registration for the same (or a look-alike) username, or the same email:
       // answered as if the winner had committed first.

@@ -5,6 +5,7 @@ import { CaptchaSlot } from '../../web/captcha-slot.tsx';
 import { Field, Html, Notice, Page } from '../../web/layout.tsx';
 import { authOf, captchaField, clearSessionCookie, contextOf, field, setSessionCookie } from '../../web/request.ts';
 import { loginExtras } from '../../web/extras.ts';
+import { returnPath } from '../../web/reauth.ts';
 
 void Html;
 
@@ -13,6 +14,7 @@ const MESSAGES: Record<string, string> = {
   activated: 'Your account is active. You can sign in now.',
   password_reset: 'Your password has been changed. Please sign in again.',
   session_ended: 'Your session has ended. Please sign in again.',
+  reauthenticate: 'Please sign in again to confirm it is you. You will then return to the page you were on.',
 };
 
 export async function renderLogin(
@@ -26,6 +28,8 @@ export async function renderLogin(
     captcha?: boolean;
     /** an organization's context (/o/{slug}/login): its name, and links to its own pages */
     org?: { slug: string; displayName: string };
+    /** a path on this service to return to after signing in (SES-07 re-authentication) */
+    next?: string;
   },
 ) {
   const prefix = o.org ? `/o/${encodeURIComponent(o.org.slug)}` : '';
@@ -45,6 +49,7 @@ export async function renderLogin(
             <form method="post" action="/login" class="card" novalidate>
               <Field name="identifier" label="Username or email address" value={o.identifier} autocomplete="username" autofocus maxlength={320} />
               <Field name="password" label="Password" type="password" autocomplete="current-password" />
+              {o.next ? <input type="hidden" name="next" value={o.next} /> : ''}
               {o.captcha ? CaptchaSlot(d) : ''}
               <button type="submit" class="primary">
                 Sign in
@@ -63,29 +68,31 @@ export async function renderLogin(
 
 export function registerSignInPages(app: FastifyInstance, d: Deps): void {
   app.get('/login', { schema: { hide: true } }, async (req, reply) => {
-    if (await authOf(d, req)) return reply.redirect('/settings', 303);
+    const next = returnPath(d, (req.query as Record<string, unknown>)?.next);
+    if (await authOf(d, req)) return reply.redirect(next ?? '/settings', 303);
     const msg = (req.query as Record<string, unknown>)?.msg;
     // Own keys only: ?msg=__proto__ must not reach the page as an object (WEB-04).
-    return renderLogin(d, reply, { info: typeof msg === 'string' && Object.hasOwn(MESSAGES, msg) ? MESSAGES[msg] : undefined });
+    return renderLogin(d, reply, { info: typeof msg === 'string' && Object.hasOwn(MESSAGES, msg) ? MESSAGES[msg] : undefined, next });
   });
 
   app.post('/login', { schema: { hide: true } }, async (req, reply) => {
     const identifier = field(req.body, 'identifier', 320);
     const password = field(req.body, 'password', 1024);
     const captcha = captchaField(req.body);
+    const next = returnPath(d, field(req.body, 'next', 1024));
     if (!identifier || !password)
-      return renderLogin(d, reply, { identifier, error: 'Enter your username or email and your password.', status: 400 });
+      return renderLogin(d, reply, { identifier, error: 'Enter your username or email and your password.', status: 400, next });
     try {
       const { token } = await d.signIn.withPassword({ identifier, password, captcha }, contextOf(req));
       setSessionCookie(d, reply, token);
-      return reply.redirect('/settings', 303);
+      return reply.redirect(next ?? '/settings', 303);
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
       if (err.extra.retryAfter !== undefined) reply.header('Retry-After', String(Math.ceil(err.extra.retryAfter)));
       let captchaStep = err.code === 'captcha_required' || err.code === 'captcha_invalid';
       // Show the CAPTCHA up front once the next attempt will need it (BF-04).
       if (err.code === 'invalid_credentials') captchaStep = await d.signIn.captchaRequired(identifier, contextOf(req));
-      return renderLogin(d, reply, { identifier, error: pageMessage(err), status: err.status, captcha: captchaStep });
+      return renderLogin(d, reply, { identifier, error: pageMessage(err), status: err.status, captcha: captchaStep, next });
     }
   });
 

@@ -6,16 +6,20 @@ import {
   formatResetCode,
   RESET_CODE_ALPHABET,
   RESET_CODE_LENGTH,
+  RESET_LINK_PATH,
   type RecoveryMethod,
   recoveryCodeHash,
-} from '../../flows/recovery/methods.ts';
+} from '../../flows/recovery/method.ts';
 import type { Account } from '../../store/accounts.ts';
 import type { Database } from '../../store/schema.ts';
 import { sha256 } from '../../security/hashing.ts';
 import { newCode, newId, newToken } from '../../security/random.ts';
 
-/** The path of the link in the reset mail; the page there only shows a form (REC-04). */
-export const RESET_LINK_PATH = '/auth/reset/code';
+declare module '../../flows/recovery/method.ts' {
+  interface RecoverySettings {
+    emailLinkTtl: number;
+  }
+}
 
 /**
  * Email link + typed code in one mail: the link for the device that reads the mail, the code for
@@ -24,9 +28,20 @@ export const RESET_LINK_PATH = '/auth/reset/code';
  */
 export const emailLinkMethod: RecoveryMethod = {
   id: 'email_link',
-  label: 'email',
+  label: 'Email me a link',
   byDefault: true,
   canDeliver: (account: Account) => Boolean(account.email),
+  // REC-02: links live at most 24 h; until an admin sets another, LATCHKEY_RESET_TTL.
+  settings: {
+    emailLinkTtl: {
+      min: 60,
+      max: 86_400,
+      default: (config) => Math.max(1, Math.round(config.resetTtl / 1000)),
+      label: 'Email link lifetime (seconds)',
+    },
+  },
+  // The link and the code are completed on the flow's own pages (RESET_LINK_PATH, /change-password).
+  page: { intro: 'Enter your username or email address. We will email you a link and a code to choose a new password.' },
 
   async issue(d: Deps, trx: Kysely<Database>, account: Account, flowId: string, _ctx: RequestContext): Promise<void> {
     const now = d.clock.now();

@@ -2,10 +2,17 @@ import type { Kysely } from 'kysely';
 import type { RequestContext } from '../../context.ts';
 import type { Deps } from '../../deps.ts';
 import { formatDuration, formatTime, renderMail } from '../../delivery/templates.ts';
-import type { RecoveryMethod } from '../../flows/recovery/methods.ts';
 import type { Account } from '../../store/accounts.ts';
 import type { Database } from '../../store/schema.ts';
-import { insertOtp, otpHash } from './otp.ts';
+import { insertOtp, type OtpMethod, otpHash } from '../otp/code.ts';
+import { OTP_JOBS, OTP_ROUTES, OTP_SETTINGS } from '../otp/index.ts';
+import { renderOtpEntry } from '../otp/pages.tsx';
+
+declare module '../../flows/recovery/method.ts' {
+  interface RecoverySettings {
+    emailOtpTtl: number;
+  }
+}
 
 export const EMAIL_OTP_SENT = 'If an account matches, we sent a code to its email address. It can take a few minutes; check spam.';
 
@@ -24,18 +31,34 @@ export async function sendEmailOtp(d: Deps, trx: Kysely<Database>, account: Acco
 }
 
 /** A numeric code by email, typed on the page that asked for it (bound to that flow). */
-export const emailOtpMethod: RecoveryMethod = {
+export const emailOtpMethod: OtpMethod = {
   id: 'email_otp',
-  label: 'email',
+  label: 'Email me a code',
   byDefault: false,
   requestedMessage: EMAIL_OTP_SENT,
   canDeliver: (account: Account) => Boolean(account.email),
   codeHash: otpHash,
+  // OTP-02: email codes live at most 10 minutes.
+  settings: { emailOtpTtl: { min: 60, max: 600, default: 600, label: 'Email code lifetime (seconds)' }, ...OTP_SETTINGS },
+  page: {
+    intro: 'Enter your username or email address. We will email you a code to choose a new password.',
+    codeEntry: renderOtpEntry,
+  },
+  routes: OTP_ROUTES,
+  jobs: OTP_JOBS,
+  otp: {
+    codeLabel: 'Code from the email',
+    ttlMs: (s) => 1000 * s.emailOtpTtl,
+    target: (_d, account) => account.email ?? undefined,
+    // a resent code counts against the same hourly mail cap as the request (REC-06)
+    allowed: (d, account) => d.guard.allow('reset_mail', account.id),
+    send: sendEmailOtp,
+  },
 
   async issue(d: Deps, trx: Kysely<Database>, account: Account, flowId: string, _ctx: RequestContext): Promise<void> {
     const settings = await d.organizations.recoveryFor(account, trx);
     const to = account.email as string;
-    const { code, expiresAt } = await insertOtp(d, trx, 'email_otp', account, flowId, settings, to);
+    const { code, expiresAt } = await insertOtp(d, trx, emailOtpMethod, account, flowId, settings, to);
     await sendEmailOtp(d, trx, account, to, code, expiresAt);
   },
 };

@@ -14,26 +14,22 @@ function foldIdentifier(identifier: string): string {
   return identifierKey(identifier);
 }
 
-/**
- * Where a password attempt for `identifier` stands before its password is checked (BF-01,
- * BF-04). One lookup serves the gate (it counts failures under the account, or under the
- * identifier when it names none) and the password check.
- */
-async function standing(d: Deps, identifier: string, ctx: RequestContext) {
-  const account = await findAccountByIdentifier(d.db, identifier);
-  const gate = await d.guard.signInGate(foldIdentifier(identifier), ctx, account?.id ?? null);
-  return { account, gate };
-}
-
-/** Whether the next password attempt for `identifier` must carry a CAPTCHA (BF-04). */
+/** Whether the next password attempt for `identifier` must carry a CAPTCHA (BF-04); counts nothing. */
 export async function captchaRequiredNext(d: Deps, identifier: string, ctx: RequestContext): Promise<boolean> {
-  return (await standing(d, identifier, ctx)).gate.captchaRequired;
+  const account = await findAccountByIdentifier(d.db, identifier);
+  return (await d.guard.signInGate(foldIdentifier(identifier), ctx, account?.id ?? null)).captchaRequired;
 }
 
 /**
  * Password proof for the sign-in flow. Unknown user, wrong password, pending, disabled and
  * locked accounts all end in the same `invalid_credentials` after the same hashing work
  * (ENUM-01, BF-01): the reason is kept only in the audit trail.
+ *
+ * Every attempt is counted before its hash runs (BF-06): first toward the CAPTCHA step-up, so
+ * past it an attempt without a valid CAPTCHA is refused before any hashing, then as a failure of
+ * the account's run, so of a parallel burst only the attempts before the lockout get a real
+ * password check. A locked account's attempt spends the same work on the dummy hash instead:
+ * its password is never checked, and it still costs what a wrong password costs.
  */
 export async function checkPassword(
   d: Deps,
@@ -42,29 +38,30 @@ export async function checkPassword(
 ): Promise<Account> {
   const key = foldIdentifier(input.identifier);
   await d.guard.limit('sign_in', ctx);
-  const { account, gate } = await standing(d, input.identifier, ctx);
-  if (gate.captchaRequired && !(await d.captcha.verify(input.captcha, ctx))) {
+  if ((await d.guard.signInStepUp(key, ctx)) && !(await d.captcha.verify(input.captcha, ctx))) {
     await d.audit.record('captcha.failed', ctx, { details: { flow: 'sign_in' } });
     throw new AppError(input.captcha ? 'captcha_invalid' : 'captcha_required');
   }
+  const account = await findAccountByIdentifier(d.db, input.identifier);
+  const attempt = await d.guard.signInReserve(key, account?.id ?? null, ctx);
   const password = normalizePassword(input.password);
   let ok = false;
-  if (account?.password_hash) ok = await d.hasher.verify(account.password_hash, password);
+  if (account?.password_hash && !attempt.locked) ok = await d.hasher.verify(account.password_hash, password);
   else await d.hasher.burn(password);
 
   const reason = !account
     ? 'unknown_account'
     : !account.password_hash
       ? 'no_password'
-      : !ok
-        ? 'wrong_password'
-        : gate.locked
-          ? 'locked'
+      : attempt.locked
+        ? 'locked'
+        : !ok
+          ? 'wrong_password'
           : account.status !== 'active'
             ? account.status
             : null;
   if (reason) {
-    await d.guard.signInFailed(key, account?.id ?? null, ctx);
+    await d.guard.signInFailed(key, account?.id ?? null, ctx, attempt);
     await d.audit.record('sign_in.failed', ctx, {
       accountId: account?.id ?? null,
       details: { method: 'password', reason },
@@ -73,7 +70,7 @@ export async function checkPassword(
     throw new AppError('invalid_credentials');
   }
   const acct = account as Account;
-  await d.guard.signInSucceeded(key, acct.id, ctx, gate);
+  await d.guard.signInSucceeded(key, acct.id, ctx, attempt);
   if (d.hasher.needsRehash(acct.password_hash as string)) {
     // PWD-07: parameters were raised since this hash was made; upgrade while we hold the password.
     const upgraded = await d.hasher.hash(password);

@@ -1,11 +1,19 @@
 import type { Kysely } from 'kysely';
 import type { RequestContext } from '../../context.ts';
 import type { Deps } from '../../deps.ts';
+import { smsBudgetAllows } from '../../delivery/sms/budget.ts';
 import { allowedCallingCodes } from '../../flows/phone/numbers.ts';
-import type { RecoveryMethod } from '../../flows/recovery/methods.ts';
 import type { Account } from '../../store/accounts.ts';
 import type { Database } from '../../store/schema.ts';
-import { insertOtp, otpHash } from '../email-otp/otp.ts';
+import { insertOtp, type OtpMethod, otpHash } from '../otp/code.ts';
+import { OTP_JOBS, OTP_ROUTES, OTP_SETTINGS } from '../otp/index.ts';
+import { renderOtpEntry } from '../otp/pages.tsx';
+
+declare module '../../flows/recovery/method.ts' {
+  interface RecoverySettings {
+    smsOtpTtl: number;
+  }
+}
 
 export const SMS_OTP_SENT = 'If an account matches and has a confirmed mobile number, we sent a code to it by text message.';
 
@@ -29,34 +37,53 @@ export function smsTarget(d: Deps, account: Account): string | undefined {
 }
 
 /**
- * Per number and per account message caps (OTP-05 SMS pumping). Past either, nothing is sent and
- * the requester sees the same answer as always.
+ * Per number and per account message caps, then the install-wide SMS budget (OTP-05 SMS pumping).
+ * Past any of them, nothing is sent and the requester sees the same answer as always.
  */
-export async function smsAllowed(d: Deps, account: Account, to: string): Promise<boolean> {
-  return (await d.guard.allow('otp_message', `phone:${to}`)) && (await d.guard.allow('otp_message', `account:${account.id}`));
+export async function smsAllowed(d: Deps, account: Account, to: string, ctx: RequestContext, db: Kysely<Database> = d.db): Promise<boolean> {
+  return (
+    (await d.guard.allow('otp_message', `phone:${to}`)) &&
+    (await d.guard.allow('otp_message', `account:${account.id}`)) &&
+    (await smsBudgetAllows(d, ctx, db))
+  );
 }
 
 /** A numeric code by SMS to the account's confirmed mobile number, typed on the requesting page. */
-export const smsOtpMethod: RecoveryMethod = {
+export const smsOtpMethod: OtpMethod = {
   id: 'sms_otp',
-  label: 'mobile number',
+  label: 'Text me a code',
   byDefault: false,
   requestedMessage: SMS_OTP_SENT,
   // An account without a confirmed number gets nothing, and the same answer (OTP-05, ENUM-02).
   canDeliver: (account: Account) => Boolean(account.phone && account.phone_verified_at),
   codeHash: otpHash,
+  // OTP-02: SMS codes live at most 10 minutes.
+  settings: { smsOtpTtl: { min: 60, max: 600, default: 600, label: 'SMS code lifetime (seconds)' }, ...OTP_SETTINGS },
+  page: {
+    intro: 'Enter your username or email address. We will text a code to your confirmed mobile number.',
+    codeEntry: renderOtpEntry,
+  },
+  routes: OTP_ROUTES,
+  jobs: OTP_JOBS,
+  otp: {
+    codeLabel: 'Code from the text message',
+    ttlMs: (s) => 1000 * s.smsOtpTtl,
+    target: smsTarget,
+    allowed: smsAllowed,
+    send: (d, trx, _account, to, code, expiresAt) => sendSmsOtp(d, trx, to, code, expiresAt),
+  },
   // OTP-05: text messages cost money; sends are limited per client IP and per identifier
   // before the request is even queued (the per-number and per-account caps apply when sending).
   beforeRequest: (d: Deps, ctx: RequestContext, identifierKey: string) => d.guard.limit('otp_send', ctx, `reset:${identifierKey}`),
 
   async issue(d: Deps, trx: Kysely<Database>, account: Account, flowId: string, ctx: RequestContext): Promise<void> {
     const to = smsTarget(d, account);
-    if (!to || !(await smsAllowed(d, account, to))) {
+    if (!to || !(await smsAllowed(d, account, to, ctx, trx))) {
       await d.audit.record('password.reset_sms_withheld', ctx, { accountId: account.id }, trx);
       return;
     }
     const settings = await d.organizations.recoveryFor(account, trx);
-    const { code, expiresAt } = await insertOtp(d, trx, 'sms_otp', account, flowId, settings, to);
+    const { code, expiresAt } = await insertOtp(d, trx, smsOtpMethod, account, flowId, settings, to);
     await sendSmsOtp(d, trx, to, code, expiresAt);
   },
 };

@@ -1,59 +1,25 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Deps } from '../../deps.ts';
 import { AppError, pageMessage } from '../../errors.ts';
-import type { Organization } from '../../flows/organizations/service.ts';
-import { METHOD_LABELS } from '../../flows/organizations/settings.ts';
+import type { CodeEntryStart } from '../../flows/recovery/method.ts';
 import { renderResetDone, resetHtml } from '../../flows/recovery/page-parts.tsx';
 import { Field, Html, Notice, Page } from '../../web/layout.tsx';
 import { contextOf, field } from '../../web/request.ts';
-import { requestResend } from './setup.ts';
+import { isOtpMethod } from './code.ts';
+import { requestResend } from './resend.ts';
 
 void Html;
 
 // The code page of the email and SMS code methods: code + new password, "Resend code" and
 // "Try another method". It carries the flow id the request answered with (OTP-03).
 
-/** The method choice on /forgot-password: it depends only on the organization (ENUM-02). */
-export function recoveryChooser(org: Organization): JSX.Element {
-  const methods = org.recovery.methods;
-  if (methods.length === 1) return <input type="hidden" name="method" value={methods[0]} />;
-  return (
-    <fieldset class="choices">
-      <legend>How should we send it?</legend>
-      {methods.map((m, i) => (
-        <div class="field check">
-          <input type="radio" id={`method-${m}`} name="method" value={m} checked={i === 0} />
-          <label for={`method-${m}`} safe>
-            {METHOD_LABELS[m]}
-          </label>
-        </div>
-      ))}
-    </fieldset>
-  );
-}
-
-/** The line above the form, for what this organization enables. */
-export function chooserIntro(org: Organization): string {
-  const m = org.recovery.methods;
-  if (m.length > 1) return 'Enter your username or email address and choose how we should reach you.';
-  if (m[0] === 'sms_otp') return 'Enter your username or email address. We will text a code to your confirmed mobile number.';
-  if (m[0] === 'email_otp') return 'Enter your username or email address. We will email you a code to choose a new password.';
-  return 'Enter your username or email address. We will email you a link and a code to choose a new password.';
-}
-
-export interface OtpEntry {
-  flow: string;
-  identifier: string;
-  method: string;
-  /** where "Try another method" leads (the organization's forgot-password page) */
-  back: string;
-  notice?: string;
+export interface OtpEntry extends CodeEntryStart {
   error?: string;
   status?: number;
 }
 
 export function renderOtpEntry(d: Deps, reply: FastifyReply, o: OtpEntry) {
-  const sms = o.method === 'sms_otp';
+  const m = d.recoveryMethods.get(o.method);
   return resetHtml(
     reply,
     o.status ?? 200,
@@ -71,7 +37,7 @@ export function renderOtpEntry(d: Deps, reply: FastifyReply, o: OtpEntry) {
             <input type="hidden" name="back" value={o.back} />
             <Field
               name="code"
-              label={sms ? 'Code from the text message' : 'Code from the email'}
+              label={isOtpMethod(m) ? m.otp.codeLabel : 'Code from the email'}
               autocomplete="one-time-code"
               inputmode="numeric"
               autofocus
@@ -102,18 +68,20 @@ function safeBack(raw: string): string {
   return /^\/(o\/[a-z0-9-]{1,40}\/)?forgot-password$/.test(raw) ? raw : '/forgot-password';
 }
 
-function entryFrom(body: unknown): OtpEntry {
+/** A posted method that is no code method of this process is read as the first code method. */
+function entryFrom(d: Deps, body: unknown): OtpEntry {
+  const posted = d.recoveryMethods.get(field(body, 'method', 32));
   return {
     flow: field(body, 'flow', 64),
     identifier: field(body, 'identifier', 320),
-    method: field(body, 'method', 16) === 'sms_otp' ? 'sms_otp' : 'email_otp',
+    method: isOtpMethod(posted) ? posted.id : (d.recoveryMethods.all().find(isOtpMethod)?.id ?? ''),
     back: safeBack(field(body, 'back', 64)),
   };
 }
 
 export function registerOtpPages(app: FastifyInstance, d: Deps): void {
   app.post('/forgot-password/code', { schema: { hide: true } }, async (req, reply) => {
-    const e = entryFrom(req.body);
+    const e = entryFrom(d, req.body);
     const code = field(req.body, 'code', 32);
     if (!e.flow || !e.identifier || !code) return renderOtpEntry(d, reply, { ...e, error: 'Enter the code we sent you.', status: 400 });
     try {
@@ -136,7 +104,7 @@ export function registerOtpPages(app: FastifyInstance, d: Deps): void {
   });
 
   app.post('/forgot-password/resend', { schema: { hide: true } }, async (req, reply) => {
-    const e = entryFrom(req.body);
+    const e = entryFrom(d, req.body);
     try {
       const { message } = await requestResend(d, { flow: e.flow }, contextOf(req));
       return renderOtpEntry(d, reply, { ...e, notice: message });

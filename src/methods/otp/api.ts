@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Deps } from '../../deps.ts';
 import { contextOf } from '../../web/request.ts';
 import { Message, responses, Str } from '../../web/schemas.ts';
-import { requestResend } from './setup.ts';
+import { requestResend } from './resend.ts';
 
 export function registerOtpApi(app: FastifyInstance, d: Deps): void {
   app.post(

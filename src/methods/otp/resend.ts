@@ -2,33 +2,19 @@ import type { RequestContext } from '../../context.ts';
 import type { Deps } from '../../deps.ts';
 import type { OutboxRow } from '../../delivery/worker.ts';
 import { AppError } from '../../errors.ts';
-import { registerRecoveryMethod, setRecoveryMethodSelector } from '../../flows/recovery/methods.ts';
 import { findAccount } from '../../store/accounts.ts';
-import { sendSmsOtp, smsAllowed, smsOtpMethod, smsTarget } from '../sms-otp/index.ts';
-import { EMAIL_OTP_SENT, emailOtpMethod, sendEmailOtp } from './index.ts';
-import { newOtp, type OtpMethodId, otpHash, otpTtlMs } from './otp.ts';
+import { isOtpMethod, newOtp, otpHash } from './code.ts';
 
-const RESEND_JOB = 'recovery.otp_resend';
+export const RESEND_JOB = 'recovery.otp_resend';
 export const RESEND_ANSWER = 'If an account matches, we sent a new code. The earlier code no longer works.';
 
-const str = (v: unknown) => (typeof v === 'string' ? v : '');
+const otpMethodIds = (d: Deps) =>
+  d.recoveryMethods
+    .all()
+    .filter(isOtpMethod)
+    .map((m) => m.id);
 
-/**
- * Plugs the email and SMS code methods into the recovery flow and makes the flow follow each
- * organization's settings: only the methods it enables, and the one the user picked.
- */
-export function setupOtpRecovery(d: Deps): void {
-  registerRecoveryMethod(emailOtpMethod);
-  registerRecoveryMethod(smsOtpMethod);
-  setRecoveryMethodSelector(async (dd, account, registered, requested) => {
-    const settings = await dd.organizations.recoveryFor(account);
-    const enabled = registered.filter((m) => (settings.methods as string[]).includes(m.id));
-    // No pick (API clients of the email issue, "Send Reset Email" on /settings): the email link.
-    if (!requested) return enabled.filter((m) => m.byDefault);
-    return enabled.filter((m) => m.id === requested);
-  });
-  d.worker.registerJob(RESEND_JOB, (payload, row) => runResend(d, payload, row));
-}
+const str = (v: unknown) => (typeof v === 'string' ? v : '');
 
 /**
  * "Resend code": answered the same for every flow id, the work happens in a job (ENUM-02). The
@@ -42,30 +28,33 @@ export async function requestResend(d: Deps, input: { flow: string }, ctx: Reque
   return { message: RESEND_ANSWER };
 }
 
-async function runResend(d: Deps, payload: Record<string, unknown>, _row: OutboxRow): Promise<void> {
+/** The job behind "Resend code", for every code method: each says where and how its code goes. */
+export async function runResend(d: Deps, payload: Record<string, unknown>, _row: OutboxRow): Promise<void> {
   const ctx: RequestContext = { ip: str(payload.ip), userAgent: str(payload.userAgent), correlationId: str(payload.correlationId) };
   const now = d.clock.now();
   const row = await d.db
     .selectFrom('recovery_codes')
     .selectAll()
     .where('flow_id', '=', str(payload.flow))
-    .where('method', 'in', ['email_otp', 'sms_otp'])
+    .where('method', 'in', otpMethodIds(d))
     .where('used_at', 'is', null)
     .where('expires_at', '>', now)
     .executeTakeFirst();
   if (!row) return;
+  const m = d.recoveryMethods.get(row.method);
+  if (!isOtpMethod(m)) return;
   const account = await findAccount(d.db, row.account_id);
   if (!account || account.status === 'disabled') return;
   const settings = await d.organizations.recoveryFor(account);
-  const method = row.method as OtpMethodId;
+  const method = row.method;
   const refuse = async (reason: string) =>
     d.audit.record('password.reset_code_resend_refused', ctx, { accountId: account.id, details: { method, reason } });
   if (row.resends >= settings.maxResends) return refuse('max_resends');
-  const to = method === 'sms_otp' ? smsTarget(d, account) : account.email;
+  const to = m.otp.target(d, account);
   if (!to) return refuse('no_target');
-  if (method === 'sms_otp' ? !(await smsAllowed(d, account, to)) : !(await d.guard.allow('reset_mail', account.id))) return refuse('message_cap');
+  if (!(await m.otp.allowed(d, account, to, ctx))) return refuse('message_cap');
   const code = newOtp(d, settings);
-  const expiresAt = now + otpTtlMs(method, settings);
+  const expiresAt = now + m.otp.ttlMs(settings);
   await d.db.transaction().execute(async (trx) => {
     const updated = await trx
       .updateTable('recovery_codes')
@@ -75,10 +64,7 @@ async function runResend(d: Deps, payload: Record<string, unknown>, _row: Outbox
       .where('resends', '=', row.resends)
       .executeTakeFirst();
     if (Number(updated.numUpdatedRows) !== 1) return;
-    if (method === 'sms_otp') await sendSmsOtp(d, trx, to, code, expiresAt);
-    else await sendEmailOtp(d, trx, account, to, code, expiresAt);
+    await m.otp.send(d, trx, account, to, code, expiresAt);
     await d.audit.record('password.reset_code_resent', ctx, { accountId: account.id, details: { method, resends: row.resends + 1 } }, trx);
   });
 }
-
-export { EMAIL_OTP_SENT };

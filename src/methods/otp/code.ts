@@ -1,8 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { RequestContext } from '../../context.ts';
 import type { Deps } from '../../deps.ts';
-import type { RecoverySettings } from '../../flows/organizations/settings.ts';
-import { MAX_CODE_ATTEMPTS } from '../../flows/recovery/service.ts';
+import { MAX_CODE_ATTEMPTS, type RecoveryMethod, type RecoverySettings } from '../../flows/recovery/method.ts';
 import type { Account } from '../../store/accounts.ts';
 import type { Database } from '../../store/schema.ts';
 import { keyedHash } from '../../security/hashing.ts';
@@ -11,7 +10,32 @@ import { DIGITS, newCode, newId } from '../../security/random.ts';
 // What email and SMS codes share: digits from the CSPRNG (OTP-01), a keyed hash bound to the
 // flow and account (OTP-03, DESIGN principle 5), the organization's lifetime, length, attempts.
 
-export type OtpMethodId = 'email_otp' | 'sms_otp';
+declare module '../../flows/recovery/method.ts' {
+  interface RecoverySettings {
+    otpLength: number;
+    maxAttempts: number;
+    maxResends: number;
+  }
+}
+
+/** What a code method adds to the contract, for the shared resend and code page. */
+export interface OtpDelivery {
+  /** the label of the code field on the code page */
+  codeLabel: string;
+  /** the code's lifetime under the organization's settings, in ms */
+  ttlMs(s: RecoverySettings): number;
+  /** where a resent code goes now, or none */
+  target(d: Deps, account: Account): string | undefined;
+  /** the message caps a resend must pass (OTP-05, REC-06) */
+  allowed(d: Deps, account: Account, to: string, ctx: RequestContext): Promise<boolean>;
+  send(d: Deps, trx: Kysely<Database>, account: Account, to: string, code: string, expiresAt: number): Promise<void>;
+}
+
+export interface OtpMethod extends RecoveryMethod {
+  otp: OtpDelivery;
+}
+
+export const isOtpMethod = (m: RecoveryMethod | undefined): m is OtpMethod => Boolean(m && 'otp' in m);
 
 export function otpHash(d: Deps, row: { flow_id: string | null; account_id: string }, code: string): string {
   return keyedHash(d.secret, `otp:${row.flow_id ?? ''}:${row.account_id}`, code.replace(/[\s-]/g, ''));
@@ -20,8 +44,6 @@ export function otpHash(d: Deps, row: { flow_id: string | null; account_id: stri
 export function newOtp(d: Deps, settings: RecoverySettings): string {
   return newCode(d.random, DIGITS, settings.otpLength);
 }
-
-export const otpTtlMs = (method: OtpMethodId, s: RecoverySettings) => 1000 * (method === 'sms_otp' ? s.smsOtpTtl : s.emailOtpTtl);
 
 /**
  * The recovery flow lets a code take MAX_CODE_ATTEMPTS wrong tries; an organization allowing
@@ -33,7 +55,7 @@ export const spentAttempts = (s: RecoverySettings) => Math.max(0, MAX_CODE_ATTEM
 export async function insertOtp(
   d: Deps,
   trx: Kysely<Database>,
-  method: OtpMethodId,
+  method: Pick<OtpMethod, 'id' | 'otp'>,
   account: Account,
   flowId: string,
   settings: RecoverySettings,
@@ -41,13 +63,13 @@ export async function insertOtp(
 ): Promise<{ code: string; expiresAt: number }> {
   const now = d.clock.now();
   const code = newOtp(d, settings);
-  const expiresAt = now + otpTtlMs(method, settings);
+  const expiresAt = now + method.otp.ttlMs(settings);
   await trx
     .insertInto('recovery_codes')
     .values({
       id: newId(d.random),
       account_id: account.id,
-      method,
+      method: method.id,
       flow_id: flowId,
       token_hash: null,
       code_hash: otpHash(d, { flow_id: flowId, account_id: account.id }, code),
@@ -61,5 +83,3 @@ export async function insertOtp(
     .execute();
   return { code, expiresAt };
 }
-
-export type OtpSender = (d: Deps, trx: Kysely<Database>, account: Account, target: string, code: string, expiresAt: number, ctx: RequestContext) => Promise<void>;

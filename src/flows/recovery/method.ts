@@ -1,6 +1,8 @@
+import type { FastifyReply } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { RequestContext } from '../../context.ts';
 import type { Deps } from '../../deps.ts';
+import type { Method, MethodRegistry } from '../../methods/registry.ts';
 import type { Account } from '../../store/accounts.ts';
 import type { Database } from '../../store/schema.ts';
 import { keyedHash } from '../../security/hashing.ts';
@@ -21,17 +23,15 @@ import { keyedHash } from '../../security/hashing.ts';
  *   - Completion needs nothing from the method: the flow finds link tokens by `token_hash` and
  *     typed codes by account + `recoveryCodeHash`, whichever method issued them.
  *
- * To add a method: create `src/methods/<name>/`, export a `RecoveryMethod`, and call
- * `registerRecoveryMethod(it)` once at start (e.g. from your service's constructor). Which of the
- * registered methods a request uses is decided by `setRecoveryMethodSelector` (default: every
- * registered method marked `byDefault` that can deliver to the account), so per-organization
- * choices plug in there without touching the flow or the other methods.
+ * To add a method: create `src/methods/<name>/index.ts` exporting a `RecoveryMethod`, and add it
+ * to the list in the composition root (src/deps.ts). Its id, label, settings and page text then
+ * appear in the chooser, the organization settings (page, API schema, OpenAPI) and /settings.
+ * Which methods a request uses is the organization's choice (selector.ts): the ones it enables,
+ * the one the user picked or else those marked `byDefault`, and only those that `canDeliver`.
  */
-export interface RecoveryMethod {
+export interface RecoveryMethod extends Method {
   id: 'email_link' | 'email_otp' | 'sms_otp' | (string & {});
-  /** what the user is told the secret went to, e.g. "email" */
-  label: string;
-  /** used when no selector says otherwise */
+  /** used when the user picked none (API clients, "Send Reset Email" on /settings) */
   byDefault: boolean;
   canDeliver(account: Account): boolean;
   /**
@@ -44,43 +44,44 @@ export interface RecoveryMethod {
   /** the answer to a request that chose this method, when it differs from the email link's */
   requestedMessage?: string;
   issue(d: Deps, trx: Kysely<Database>, account: Account, flowId: string, ctx: RequestContext): Promise<void>;
+  page: RecoveryMethodPage;
 }
 
-/** `requested` is the method the user picked on the request, if any. */
-export type RecoveryMethodSelector = (
-  d: Deps,
-  account: Account,
-  registered: RecoveryMethod[],
-  requested?: string,
-) => Promise<RecoveryMethod[]> | RecoveryMethod[];
-
-const registry = new Map<string, RecoveryMethod>();
-
-const defaultSelector: RecoveryMethodSelector = (_d, account, registered) => registered.filter((m) => m.byDefault && m.canDeliver(account));
-let selector: RecoveryMethodSelector = defaultSelector;
-
-export function registerRecoveryMethod(method: RecoveryMethod): void {
-  registry.set(method.id, method);
+/** What the method adds to the /forgot-password pages. */
+export interface RecoveryMethodPage {
+  /** the line above the form when this is the organization's only method */
+  intro: string;
+  /** where a request that picked this method goes on to, when the method returns a flow id (OTP-03) */
+  codeEntry?(d: Deps, reply: FastifyReply, o: CodeEntryStart): FastifyReply;
 }
 
-export function recoveryMethods(): RecoveryMethod[] {
-  return [...registry.values()];
+export interface CodeEntryStart {
+  flow: string;
+  identifier: string;
+  method: string;
+  /** where "Try another method" leads (the organization's forgot-password page) */
+  back: string;
+  notice?: string;
 }
 
-export function recoveryMethod(id: string): RecoveryMethod | undefined {
-  return registry.get(id);
+/** The recovery methods of this process, built once in the composition root. */
+export type RecoveryMethods = MethodRegistry<RecoveryMethod>;
+
+/**
+ * An organization's recovery settings, flat as they are stored and shown by the API: the methods
+ * it enables and every registered method's numbers (`RecoveryMethod.settings`). A method folder
+ * declares the names it reads with `declare module` on this interface, so they are typed.
+ */
+export interface RecoverySettings {
+  methods: string[];
+  [setting: string]: number | string[];
 }
 
-/** Replaces the choice of methods per account (e.g. per-organization settings). */
-export function setRecoveryMethodSelector(next: RecoveryMethodSelector): void {
-  selector = next;
-}
+/** REC-06: a typed code is dead after this many wrong tries, whichever method issued it. */
+export const MAX_CODE_ATTEMPTS = 5;
 
-export async function methodsFor(d: Deps, account: Account, requested?: string): Promise<RecoveryMethod[]> {
-  const chosen = await selector(d, account, recoveryMethods(), requested);
-  // A selector may only choose among methods that can actually reach this account.
-  return chosen.filter((m) => m.canDeliver(account));
-}
+/** The path of the link in the reset mail; the page there only shows a form (REC-04). */
+export const RESET_LINK_PATH = '/auth/reset/code';
 
 /**
  * Keyed hash of a typed reset code, bound to the account (REC-03: A's code with B's identifier

@@ -1,0 +1,20 @@
+import type { FastifyRequest } from 'fastify';
+import { AppError } from '../errors.ts';
+
+const NO_BODY = new Set(['GET', 'HEAD', 'OPTIONS']);
+const JSON_TYPE = /^application\/(?:[\w.-]+\+)?json$/;
+
+/**
+ * WEB-05: the form parser is registered for the pages, so without this the JSON API would also
+ * act on `application/x-www-form-urlencoded` bodies, the one kind a cross-site HTML form can
+ * send without a preflight. API requests with a body of any other type are refused (415) before
+ * the body is read. Pages keep their forms.
+ */
+export function jsonOnlyRefusal(req: FastifyRequest): AppError | undefined {
+  if (NO_BODY.has(req.method) || !req.url.startsWith('/api/')) return;
+  const type = req.headers['content-type'];
+  if (type === undefined) return;
+  const semi = type.indexOf(';');
+  const media = (semi < 0 ? type : type.slice(0, semi)).trim().toLowerCase();
+  if (!JSON_TYPE.test(media)) return new AppError('unsupported_media_type', 'Send the body as application/json.');
+}

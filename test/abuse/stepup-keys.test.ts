@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { loadConfig } from '../../src/config/index.ts';
+import { ipGroup } from '../../src/security/ip-group.ts';
+import { startTestServer, strongPassword, type TestServer } from '../support/server.ts';
+import { createAccounts, solveAltcha } from './helpers.ts';
+
+// What the CAPTCHA step-up and the per-IP limits count under: the identifier as typed (not the
+// account, ENUM-04) and the client's network (an IPv6 /64, not one address, BF-02).
+
+describe('step-up per identifier as typed, limits per IPv6 network', () => {
+  let server: TestServer;
+  const password = strongPassword();
+  before(async () => {
+    server = await startTestServer({
+      LATCHKEY_CAPTCHA: 'altcha',
+      LATCHKEY_ALTCHA_MAX_NUMBER: '1000',
+      LATCHKEY_RATE_LIMIT_SCALE: '1',
+      LATCHKEY_TRUSTED_PROXIES: '127.0.0.1',
+      LATCHKEY_LIMIT_SIGN_IN_IP: '4/10m',
+    });
+    await createAccounts(server, ['alias1', 'net1'], password);
+  });
+  after(async () => server?.close());
+
+  let ipN = 0;
+  const from = (ip = `192.0.2.${++ipN}`) => server.client({ headers: { 'x-forwarded-for': ip } });
+
+  test('ENUM-04 step-up is counted per identifier as typed: failures as a username do not make its email ask for a CAPTCHA', async () => {
+    for (let i = 0; i < 3; i++)
+      assert.equal(
+        (await from().post('/api/v1/sessions', { identifier: 'alias1', password: 'wrong-guess' })).status,
+        401,
+      );
+    // The same identifier, however it is cased or spaced, needs the CAPTCHA now ...
+    const again = await from().post('/api/v1/sessions', { identifier: ' ALIAS1 ', password });
+    assert.equal(again.json?.code, 'captcha_required');
+    // ... the account's email does not: the step-up says nothing about which email is whose.
+    const email = await from().post('/api/v1/sessions', { identifier: 'alias1@example.test', password: 'wrong-guess' });
+    const unknown = await from().post('/api/v1/sessions', {
+      identifier: 'nobody1@example.test',
+      password: 'wrong-guess',
+    });
+    assert.equal(email.status, 401);
+    assert.equal(email.text, unknown.text);
+    // The lockout still counts per account (BF-01): 3 + 1 failures so far, the right password by email gets in.
+    assert.equal((await from().post('/api/v1/sessions', { identifier: 'alias1@example.test', password })).status, 201);
+    const withCaptcha = await from().post('/api/v1/sessions', {
+      identifier: 'alias1',
+      password,
+      captcha: await solveAltcha(server.base),
+    });
+    assert.equal(withCaptcha.status, 201);
+  });
+
+  test('BF-02 IPv6 clients are limited per /64: two addresses in one /64 share the limit, another /64 does not', async () => {
+    const guess = (ip: string) =>
+      from(ip).post('/api/v1/sessions', { identifier: `ghost-${ip}`, password: 'wrong-guess' });
+    const statuses = [];
+    for (const ip of ['2001:db8:7:1::1', '2001:db8:7:1::2', '2001:db8:7:1:ffff:ffff:ffff:ffff', '2001:db8:7:1::abcd'])
+      statuses.push((await guess(ip)).status);
+    // Four attempts use up the budget of the whole /64; the step-up CAPTCHA is asked from the 4th.
+    assert.deepEqual(statuses, [401, 401, 401, 400]);
+    assert.equal((await guess('2001:db8:7:1:1234::5')).status, 429, 'a fifth address of the same /64 is limited');
+    assert.equal((await guess('2001:db8:7:2::1')).status, 401, 'the next /64 has its own budget');
+    // An IPv4-mapped IPv6 address is the IPv4 client it carries.
+    for (let i = 0; i < 4; i++) await guess('198.51.100.44');
+    assert.equal((await guess('::ffff:198.51.100.44')).status, 429);
+    assert.equal(
+      (await from('2001:db8:7:3::9').post('/api/v1/sessions', { identifier: 'net1', password })).status,
+      201,
+    );
+  });
+
+  test('BF-02 LATCHKEY_IPV6_PREFIX sets the network size (32 to 128, default 64)', () => {
+    assert.equal(ipGroup('2001:db8:7:1::1', 64), ipGroup('2001:db8:7:1:ffff::2', 64));
+    assert.notEqual(ipGroup('2001:db8:7:1::1', 64), ipGroup('2001:db8:7:2::1', 64));
+    assert.equal(ipGroup('2001:db8:7:1::1', 48), ipGroup('2001:db8:7:2::1', 48));
+    assert.notEqual(ipGroup('2001:db8:7:1::1', 128), ipGroup('2001:db8:7:1::2', 128));
+    assert.equal(ipGroup('::ffff:192.0.2.1', 64), '192.0.2.1');
+    assert.equal(loadConfig({ LATCHKEY_DATABASE_URL: ':memory:' }).raw.LATCHKEY_IPV6_PREFIX, 64);
+    assert.throws(
+      () => loadConfig({ LATCHKEY_DATABASE_URL: ':memory:', LATCHKEY_IPV6_PREFIX: '16' }),
+      /LATCHKEY_IPV6_PREFIX/,
+    );
+  });
+});
