@@ -32,6 +32,7 @@ import { PasswordHasher } from './security/password-hash.ts';
 import { PasswordPolicy } from './security/password-policy.ts';
 import { cryptoRandom, newToken, type Random } from './security/random.ts';
 import { type Engine, migrate, openStore, type Store } from './store/db.ts';
+import { warnIdentifierCollisions } from './store/identifier-audit.ts';
 import { metaValueOrInit } from './store/meta.ts';
 import { ensureDefaultOrg } from './store/organizations.ts';
 import { pendingOutboxByChannel } from './store/outbox.ts';
@@ -115,6 +116,7 @@ export async function createDeps(config: Config, o: DepsOverrides = {}): Promise
     throw err;
   }
   const db = store.db;
+  await warnIdentifierCollisions(db, log);
   const secret = await serverSecret(db, config.secret, random);
   const outbox = new Outbox(clock, random);
   const worker = new DeliveryWorker(

@@ -27,6 +27,7 @@ const ACCOUNT_COLUMNS = Object.keys({
   org_id: 1,
   username: 1,
   username_key: 1,
+  username_skeleton: 1,
   email: 1,
   email_key: 1,
   status: 1,

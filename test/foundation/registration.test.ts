@@ -20,10 +20,10 @@ describe('registration and activation', () => {
     assert.equal(reg.status, 202);
     const row = await accountRow('pending1');
     assert.equal(row?.status, 'pending');
-    assert.equal(row?.email, 'Pending1@example.test', 'trimmed, domain lower-cased');
+    assert.equal(row?.email, 'pending1@example.test', 'trimmed and case-folded (ID-01)');
     assert.equal((await fx.server.client().post('/api/v1/sessions', { identifier: 'pending1', password })).status, 401, 'pending cannot sign in');
 
-    const mail = await fx.mail('Pending1@example.test');
+    const mail = await fx.mail('pending1@example.test');
     assert.match(mail.subject, /^Activate your account/);
     const link = linkIn(mail, '/activate?token=');
     assert.ok(link.startsWith(`${fx.server.base}/activate?token=`), 'links use the public URL');
@@ -36,7 +36,7 @@ describe('registration and activation', () => {
     assert.ok(!JSON.stringify(act).includes(code.replace('-', '')));
     // once delivered, the outbox keeps no copy of the link
     for (let i = 0; i < 50; i++) {
-      const out = await fx.server.deps.db.selectFrom('outbox').select(['status', 'body_text']).where('recipient', '=', 'Pending1@example.test').executeTakeFirstOrThrow();
+      const out = await fx.server.deps.db.selectFrom('outbox').select(['status', 'body_text']).where('recipient', '=', 'pending1@example.test').executeTakeFirstOrThrow();
       if (out.status === 'sent') {
         assert.equal(out.body_text, '');
         break;

@@ -2,6 +2,7 @@ import type { RequestContext } from '../../context.ts';
 import type { Deps } from '../../deps.ts';
 import { AppError } from '../../errors.ts';
 import { type Account, findAccountByIdentifier } from '../../store/accounts.ts';
+import { identifierKey } from '../../security/identifiers.ts';
 import { normalizePassword } from '../../security/password-policy.ts';
 
 /**
@@ -10,7 +11,7 @@ import { normalizePassword } from '../../security/password-policy.ts';
  * looks the account up by it when the caller has not.
  */
 function foldIdentifier(identifier: string): string {
-  return identifier.trim().normalize('NFKC').toLowerCase();
+  return identifierKey(identifier);
 }
 
 /** Whether the next password attempt for `identifier` must carry a CAPTCHA (BF-04); counts nothing. */
