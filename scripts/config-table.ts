@@ -30,6 +30,7 @@ function kindOf(s: Setting): string {
   const range = s.min !== undefined || s.max !== undefined ? ` ${s.min ?? ''}–${s.max ?? ''}` : '';
   if (s.kind === 'duration') return `duration${range ? ` (${range.trim()} s)` : ''}`;
   if (s.kind === 'int') return `integer${range}`;
+  if (s.kind === 'rate') return 'rate (`N/window`)';
   return s.kind;
 }
 
