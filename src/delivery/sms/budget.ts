@@ -17,7 +17,7 @@ export async function smsBudgetAllows(d: Deps, ctx: RequestContext, db: Kysely<D
     d.audit.record(
       'sms.budget_exhausted',
       ctx,
-      { details: { budget: String(d.config.raw.LATCHKEY_SMS_BUDGET ?? '') } },
+      { details: { budget: d.config.sms.budget.text } },
       db,
     ),
   );

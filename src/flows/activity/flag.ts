@@ -5,17 +5,8 @@ import { formatDuration, formatTime, renderMail } from '../../delivery/templates
 import type { Account } from '../../store/accounts.ts';
 import { countPasswordChangesSince } from '../../store/password-changes.ts';
 import type { Database } from '../../store/schema.ts';
-import { parseRate } from '../../security/limits.ts';
-import { ConfigError } from '../../config/index.ts';
 
 export const FLAG_REASON = 'possibly compromised';
-
-export function flagRule(d: Deps): { points: number; windowMs: number } {
-  const problems: string[] = [];
-  const rule = parseRate('LATCHKEY_FLAG_RESETS', d.config.raw.LATCHKEY_FLAG_RESETS ?? '3/24h', problems);
-  if (problems.length) throw new ConfigError(problems);
-  return rule;
-}
 
 /**
  * LOG-04: more completed password resets/changes than the rule allows within its window flag the
@@ -24,7 +15,7 @@ export function flagRule(d: Deps): { points: number; windowMs: number } {
  * once (until staff clear it), audited, and the owner is told.
  */
 export async function flagRepeatedPasswordChanges(d: Deps, trx: Kysely<Database>, account: Account, ctx: RequestContext): Promise<boolean> {
-  const rule = flagRule(d);
+  const rule = d.config.limits.flagResets;
   const now = d.clock.now();
   const n = await countPasswordChangesSince(trx, account.id, now - rule.windowMs);
   if (n <= rule.points) return false;

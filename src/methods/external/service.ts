@@ -1,5 +1,4 @@
 import type { Kysely } from 'kysely';
-import { ConfigError } from '../../config/index.ts';
 import type { RequestContext } from '../../context.ts';
 import type { Deps } from '../../deps.ts';
 import { formatTime, renderMail } from '../../delivery/templates.ts';
@@ -14,7 +13,6 @@ import { defaultOrgId } from '../../store/organizations.ts';
 import type { Database } from '../../store/schema.ts';
 import { type Attempt, ExternalError, ProviderClient } from './client.ts';
 import { type ExternalProfile, type Provider, providersFromConfig } from './providers.ts';
-import { originOf } from './return-url.ts';
 import { deriveUsernames } from './usernames.ts';
 import { isoTime } from '../../security/clock.ts';
 
@@ -61,11 +59,8 @@ export class ExternalAccounts {
 
   constructor(private readonly d: Deps) {
     this.providers = providersFromConfig(d.config);
-    const badOrigins = ((d.config.raw.LATCHKEY_RETURN_URL_ALLOWLIST as string[] | undefined) ?? []).filter((e) => !/^https?:\/\//.test(originOf(e)));
-    if (badOrigins.length)
-      throw new ConfigError([`LATCHKEY_RETURN_URL_ALLOWLIST: ${badOrigins.join(', ')}: each entry must be an origin like https://app.example.com`]);
     for (const p of this.providers)
-      this.clients.set(p.id, new ProviderClient(p, `${d.config.publicUrl}/auth/${p.id}/callback`, Number(d.config.raw.LATCHKEY_EXTERNAL_TIMEOUT ?? 10_000)));
+      this.clients.set(p.id, new ProviderClient(p, `${d.config.publicUrl}/auth/${p.id}/callback`, d.config.external.timeoutMs));
   }
 
   provider(id: string): Provider | undefined {
