@@ -5,7 +5,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { SETTINGS, type Setting } from '../src/config/schema.ts';
+import { FAMILIES, SETTINGS, type Setting, type SettingFamily } from '../src/config/schema.ts';
 
 export const START = '<!-- config:start -->';
 export const END = '<!-- config:end -->';
@@ -31,13 +31,19 @@ function kindOf(s: Setting): string {
   const range = s.min !== undefined || s.max !== undefined ? ` ${s.min ?? ''}–${s.max ?? ''}` : '';
   if (s.kind === 'duration') return `duration${range ? ` (${range.trim()} s)` : ''}`;
   if (s.kind === 'int') return `integer${range}`;
+  if (s.kind === 'rate') return 'rate (`N/window`)';
   return s.kind;
 }
 
-/** The generated Markdown: one table per group, in schema order. */
-export function renderConfigTable(settings: readonly Setting[] = SETTINGS): string {
+/** A family's members as table rows, named with a `<NAME>` placeholder. */
+export function familyRows(f: SettingFamily): Setting[] {
+  return f.parts.map((p) => ({ env: `${f.prefix}<NAME>_${p.part}`, kind: p.kind, default: p.default, doc: p.doc, group: f.group }));
+}
+
+/** The generated Markdown: one table per group, in schema order, families after their group's settings. */
+export function renderConfigTable(settings: readonly Setting[] = SETTINGS, families: readonly SettingFamily[] = FAMILIES): string {
   const groups = new Map<string, Setting[]>();
-  for (const s of settings) {
+  for (const s of [...settings, ...families.flatMap(familyRows)]) {
     const list = groups.get(s.group) ?? [];
     list.push(s);
     groups.set(s.group, list);

@@ -36,7 +36,10 @@ import { PasswordHasher } from './security/password-hash.ts';
 import { PasswordPolicy } from './security/password-policy.ts';
 import { cryptoRandom, newToken, type Random } from './security/random.ts';
 import { type Engine, migrate, openStore, type Store } from './store/db.ts';
+import { warnIdentifierCollisions } from './store/identifier-audit.ts';
+import { metaValueOrInit } from './store/meta.ts';
 import { ensureDefaultOrg } from './store/organizations.ts';
+import { pendingOutboxByChannel } from './store/outbox.ts';
 import type { Database } from './store/schema.ts';
 import type { PageExtras } from './web/extras.ts';
 
@@ -102,13 +105,7 @@ export const RECOVERY_METHODS: readonly RecoveryMethod[] = [emailLinkMethod, ema
 async function serverSecret(db: Kysely<Database>, configured: string | undefined, random: Random): Promise<string> {
   if (configured) return configured;
   // One secret per database, so every process on the same database agrees without setup.
-  await db
-    .insertInto('meta')
-    .values({ key: 'server_secret', value: newToken(random, 32) })
-    .onConflict((oc) => oc.column('key').doNothing())
-    .execute();
-  const row = await db.selectFrom('meta').select('value').where('key', '=', 'server_secret').executeTakeFirstOrThrow();
-  return row.value;
+  return metaValueOrInit(db, 'server_secret', newToken(random, 32));
 }
 
 export async function createDeps(config: Config, o: DepsOverrides = {}): Promise<Deps> {
@@ -126,6 +123,7 @@ export async function createDeps(config: Config, o: DepsOverrides = {}): Promise
     throw err;
   }
   const db = store.db;
+  await warnIdentifierCollisions(db, log);
   const secret = await serverSecret(db, config.secret, random);
   const outbox = new Outbox(clock, random);
   const worker = new DeliveryWorker(
@@ -161,15 +159,7 @@ export async function createDeps(config: Config, o: DepsOverrides = {}): Promise
     closers,
   } as Partial<Deps> as Deps;
   closers.push(() => d.hasher.close());
-  d.metrics = createMetrics(async () => {
-    const rows = await db
-      .selectFrom('outbox')
-      .select(['channel', (eb) => eb.fn.countAll<number>().as('n')])
-      .where('status', '=', 'pending')
-      .groupBy('channel')
-      .execute();
-    return Object.fromEntries(rows.map((r) => [r.channel, Number(r.n)]));
-  }, () => ({ ...d.hasher.load, runs: d.hasher.hashesRun }));
+  d.metrics = createMetrics(() => pendingOutboxByChannel(db), () => ({ ...d.hasher.load, runs: d.hasher.hashesRun }));
   worker.onDelivered = (row) => d.metrics.delivered.inc({ channel: row.channel, result: 'sent' });
 
   if (config.smtpUrl) {

@@ -12,6 +12,11 @@ const USAGE = `usage: latchkey <command>
                      create an organization
   org add-admin <slug> <username|email> [--owner]
                      make an account an admin (or owner) of an organization
+  identifiers check  list accounts sharing an email once normalised, look-alike
+                     usernames and usernames the rules refuse (exit 1 if any)
+  identifiers normalise
+                     once those are resolved by hand: store the normal forms of the
+                     rows left unchanged, then list what is still left
   help               this text
 
 Configuration comes from LATCHKEY_* environment variables; see the README.`;

@@ -29,7 +29,7 @@ export async function startServer(config: Config, overrides: DepsOverrides & { w
   }
   // WEB-06: said once at start, loudly, rather than failing: some deployments sit behind
   // another bot defence.
-  if (!config.dev && config.captcha === 'off')
+  if (!config.dev && config.captcha.provider === 'off')
     deps.log.warn(
       { setting: 'LATCHKEY_CAPTCHA' },
       'LATCHKEY_CAPTCHA=off in production: nothing slows password guessing once the step-up threshold is reached, and reset/registration requests are not bot-checked',

@@ -2,6 +2,15 @@ import type { Config } from '../config/index.ts';
 import { systemContext } from '../context.ts';
 import { closeDeps, createDeps, type Deps } from '../deps.ts';
 import { AppError } from '../errors.ts';
+import {
+  applyIdentifierPlan,
+  formatReport,
+  type IdentifierReport,
+  loadIdentifierRows,
+  planIdentifiers,
+  reportCount,
+  saveReportSummary,
+} from '../store/identifier-audit.ts';
 
 /** Administrative commands that need the full container (but no HTTP server). */
 export async function runAdminCommand(config: Config, command: string, args: string[], usage: string): Promise<number> {
@@ -20,6 +29,8 @@ export async function runAdminCommand(config: Config, command: string, args: str
       return 0;
     }
     if (command === 'org') return await orgCommand(d, args, usage);
+    if (command === 'identifiers' && (args[0] === 'check' || args[0] === 'normalise') && args.length === 1)
+      return await identifiersCheck(d, args[0] === 'normalise');
     console.error(`unknown command: ${[command, ...args].join(' ')}\n\n${usage}`);
     return 2;
   } finally {
@@ -77,4 +88,28 @@ async function orgCommand(d: Deps, args: string[], usage: string): Promise<numbe
   console.error(`usage: latchkey org create <slug> <name> [--display-name X] [--support-contact Y]
        latchkey org add-admin <slug> <username|email> [--owner]\n\n${usage}`);
   return 2;
+}
+
+/**
+ * `latchkey identifiers check`: accounts whose emails are one mailbox once normalised, usernames
+ * that are equal or look alike (UTS #39), and usernames the rules now refuse (ID-01, ID-02). Nothing
+ * is merged or renamed; the counts it finds replace the ones the start-up warning reports.
+ * `latchkey identifiers normalise` first rewrites the rows that no longer collide (after they were
+ * resolved by hand), as the migration did for the others. Exit status 1 when anything is listed.
+ */
+async function identifiersCheck(d: Deps, normalise: boolean): Promise<number> {
+  let report: IdentifierReport;
+  if (normalise) report = await d.db.transaction().execute((trx) => applyIdentifierPlan(trx));
+  else {
+    report = planIdentifiers(await loadIdentifierRows(d.db)).report;
+    await saveReportSummary(d.db, report);
+  }
+  const lines = formatReport(report);
+  if (!lines.length) {
+    console.log('no colliding emails or confusable usernames');
+    return 0;
+  }
+  for (const line of lines) console.log(line);
+  console.log(`\n${reportCount(report)} finding(s); resolve them by hand (rename, merge or remove accounts), then run \`latchkey identifiers normalise\`.`);
+  return 1;
 }

@@ -1,7 +1,10 @@
-import { ConfigError, readSettings } from './load.ts';
-import type { Setting } from './schema.ts';
+import { type ExternalConfig, externalSection } from './external.ts';
+import { ConfigError, readSettings, type Settings } from './load.ts';
+import { type CaptchaConfig, captchaSection, type LimitsConfig, limitsSection, type SmsConfig, smsSection } from './sections.ts';
 
-export { ConfigError, parseDuration } from './load.ts';
+export type { ExternalConfig, GenericOidcSettings, OAuthSettings, OidcSettings } from './external.ts';
+export { ConfigError, parseDuration, parseRate, type Rate, type RateSetting, type Settings } from './load.ts';
+export type { CaptchaConfig, LimitsConfig, SmsConfig } from './sections.ts';
 
 /** The typed configuration every module receives. Durations are milliseconds. */
 export interface Config {
@@ -16,7 +19,7 @@ export interface Config {
   redisUrl?: string;
   smtpUrl?: string;
   mailFrom: string;
-  captcha: 'altcha' | 'turnstile' | 'hcaptcha' | 'recaptcha' | 'off';
+  captcha: CaptchaConfig;
   resetTtl: number;
   trustedProxies: string[];
   logLevel: string;
@@ -39,84 +42,87 @@ export interface Config {
   database: { poolSize: number; connectTimeout: number; statementTimeout: number; idleTimeout: number; busyTimeout: number };
   /** how long a client may take to send a request (AV-02) */
   http: { requestTimeout: number; headersTimeout: number };
-  /** every raw value by env name, for feature modules that add their own settings */
-  raw: Record<string, unknown>;
+  limits: LimitsConfig;
+  sms: SmsConfig;
+  external: ExternalConfig;
+  /** every setting by env name, typed from the schema (src/config/load.ts Settings) */
+  settings: Settings;
 }
 
-export function loadConfig(env: Record<string, string | undefined> = process.env, extra: readonly Setting[] = []): Config {
-  const r = readSettings(env, extra);
-  const v = <T>(name: string) => r[name] as T;
-  const port = v<number>('LATCHKEY_PORT');
-  const publicUrl = (v<string | undefined>('LATCHKEY_PUBLIC_URL') ?? `http://localhost:${port}`).replace(/\/+$/, '');
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const { settings: s, families } = readSettings(env);
+  const problems: string[] = [];
+  const port = s.LATCHKEY_PORT;
+  const publicUrl = (s.LATCHKEY_PUBLIC_URL ?? `http://localhost:${port}`).replace(/\/+$/, '');
   const origin = new URL(publicUrl).origin;
+  const dev = s.LATCHKEY_ENV !== 'production';
   const cfg: Config = {
-    env: v('LATCHKEY_ENV'),
-    dev: v('LATCHKEY_ENV') !== 'production',
-    host: v('LATCHKEY_HOST'),
+    env: s.LATCHKEY_ENV,
+    dev,
+    host: s.LATCHKEY_HOST,
     port,
     publicUrl,
     publicOrigin: origin,
     https: origin.startsWith('https:'),
-    databaseUrl: v('LATCHKEY_DATABASE_URL'),
-    redisUrl: v('LATCHKEY_REDIS_URL'),
-    smtpUrl: v('LATCHKEY_SMTP_URL'),
-    mailFrom: v('LATCHKEY_MAIL_FROM'),
-    captcha: v('LATCHKEY_CAPTCHA'),
-    resetTtl: v('LATCHKEY_RESET_TTL'),
-    trustedProxies: v<string[] | undefined>('LATCHKEY_TRUSTED_PROXIES') ?? [],
-    logLevel: v('LATCHKEY_LOG_LEVEL'),
-    secret: v('LATCHKEY_SECRET'),
-    productName: v('LATCHKEY_PRODUCT_NAME'),
-    supportContact: v('LATCHKEY_SUPPORT_CONTACT'),
-    bodyLimit: v('LATCHKEY_BODY_LIMIT'),
-    metrics: { token: v('LATCHKEY_METRICS_TOKEN') },
-    apiDocs: (v<string | undefined>('LATCHKEY_API_DOCS') ?? (v('LATCHKEY_ENV') === 'production' ? 'off' : 'on')) === 'on',
+    databaseUrl: s.LATCHKEY_DATABASE_URL,
+    redisUrl: s.LATCHKEY_REDIS_URL,
+    smtpUrl: s.LATCHKEY_SMTP_URL,
+    mailFrom: s.LATCHKEY_MAIL_FROM,
+    captcha: captchaSection(s, problems),
+    resetTtl: s.LATCHKEY_RESET_TTL,
+    trustedProxies: s.LATCHKEY_TRUSTED_PROXIES ?? [],
+    logLevel: s.LATCHKEY_LOG_LEVEL,
+    secret: s.LATCHKEY_SECRET,
+    productName: s.LATCHKEY_PRODUCT_NAME,
+    supportContact: s.LATCHKEY_SUPPORT_CONTACT,
+    bodyLimit: s.LATCHKEY_BODY_LIMIT,
+    metrics: { token: s.LATCHKEY_METRICS_TOKEN },
+    apiDocs: (s.LATCHKEY_API_DOCS ?? (dev ? 'on' : 'off')) === 'on',
     password: {
-      minLength: v('LATCHKEY_PASSWORD_MIN_LENGTH'),
-      maxLength: v('LATCHKEY_PASSWORD_MAX_LENGTH'),
-      minScore: v('LATCHKEY_PASSWORD_MIN_SCORE'),
+      minLength: s.LATCHKEY_PASSWORD_MIN_LENGTH,
+      maxLength: s.LATCHKEY_PASSWORD_MAX_LENGTH,
+      minScore: s.LATCHKEY_PASSWORD_MIN_SCORE,
     },
-    argon2: { memoryCost: v('LATCHKEY_ARGON2_MEMORY'), timeCost: v('LATCHKEY_ARGON2_TIME'), parallelism: 1 },
-    hashThreads: v('LATCHKEY_ARGON2_THREADS'),
+    argon2: { memoryCost: s.LATCHKEY_ARGON2_MEMORY, timeCost: s.LATCHKEY_ARGON2_TIME, parallelism: 1 },
+    hashThreads: s.LATCHKEY_ARGON2_THREADS,
     session: {
-      idleTtl: v('LATCHKEY_SESSION_IDLE_TTL'),
-      absoluteTtl: v('LATCHKEY_SESSION_ABSOLUTE_TTL'),
-      reauthWindow: v('LATCHKEY_REAUTH_WINDOW'),
+      idleTtl: s.LATCHKEY_SESSION_IDLE_TTL,
+      absoluteTtl: s.LATCHKEY_SESSION_ABSOLUTE_TTL,
+      reauthWindow: s.LATCHKEY_REAUTH_WINDOW,
     },
-    activationTtl: v('LATCHKEY_ACTIVATION_TTL'),
+    activationTtl: s.LATCHKEY_ACTIVATION_TTL,
     outbox: {
-      poll: v('LATCHKEY_OUTBOX_POLL'),
-      maxAttempts: v('LATCHKEY_OUTBOX_MAX_ATTEMPTS'),
-      backoffBase: v('LATCHKEY_OUTBOX_BACKOFF_BASE'),
-      smtpTimeout: v('LATCHKEY_SMTP_TIMEOUT'),
+      poll: s.LATCHKEY_OUTBOX_POLL,
+      maxAttempts: s.LATCHKEY_OUTBOX_MAX_ATTEMPTS,
+      backoffBase: s.LATCHKEY_OUTBOX_BACKOFF_BASE,
+      smtpTimeout: s.LATCHKEY_SMTP_TIMEOUT,
     },
     database: {
-      poolSize: v('LATCHKEY_DB_POOL_SIZE'),
-      connectTimeout: v('LATCHKEY_DB_CONNECT_TIMEOUT'),
-      statementTimeout: v('LATCHKEY_DB_STATEMENT_TIMEOUT'),
-      idleTimeout: v('LATCHKEY_DB_IDLE_TIMEOUT'),
-      busyTimeout: v('LATCHKEY_DB_BUSY_TIMEOUT'),
+      poolSize: s.LATCHKEY_DB_POOL_SIZE,
+      connectTimeout: s.LATCHKEY_DB_CONNECT_TIMEOUT,
+      statementTimeout: s.LATCHKEY_DB_STATEMENT_TIMEOUT,
+      idleTimeout: s.LATCHKEY_DB_IDLE_TIMEOUT,
+      busyTimeout: s.LATCHKEY_DB_BUSY_TIMEOUT,
     },
     http: {
-      requestTimeout: v('LATCHKEY_REQUEST_TIMEOUT'),
-      headersTimeout: Math.min(
-        v<number | undefined>('LATCHKEY_HEADERS_TIMEOUT') ?? Number.POSITIVE_INFINITY,
-        v<number>('LATCHKEY_REQUEST_TIMEOUT'),
-      ),
+      requestTimeout: s.LATCHKEY_REQUEST_TIMEOUT,
+      headersTimeout: Math.min(s.LATCHKEY_HEADERS_TIMEOUT ?? Number.POSITIVE_INFINITY, s.LATCHKEY_REQUEST_TIMEOUT),
     },
-    raw: r,
+    limits: limitsSection(s, dev, problems),
+    sms: smsSection(s, problems),
+    external: externalSection(s, families, problems),
+    settings: s,
   };
-  const problems: string[] = [];
   if (!cfg.dev && !cfg.smtpUrl)
     problems.push('LATCHKEY_SMTP_URL: required when LATCHKEY_ENV=production (mail is how people recover their accounts)');
   if (!cfg.dev && !cfg.secret)
     problems.push('LATCHKEY_SECRET: required when LATCHKEY_ENV=production (at least 32 random characters)');
   // WEB-06: over http the session cookie cannot be Secure or __Host-, and HSTS is never sent.
-  if (!cfg.dev && !cfg.https && !v<boolean>('LATCHKEY_ALLOW_HTTP'))
+  if (!cfg.dev && !cfg.https && !s.LATCHKEY_ALLOW_HTTP)
     problems.push(
       `LATCHKEY_PUBLIC_URL=${publicUrl}: production needs an https:// public URL (cookies are only Secure and HSTS only sent over https); set LATCHKEY_ALLOW_HTTP=true only when a TLS-terminating proxy on the same host serves it`,
     );
-  const metricsAddress = v<string | undefined>('LATCHKEY_METRICS_ADDRESS');
+  const metricsAddress = s.LATCHKEY_METRICS_ADDRESS;
   if (metricsAddress !== undefined) {
     const address = parseHostPort(metricsAddress);
     if (address) cfg.metrics.address = address;

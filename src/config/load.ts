@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { SETTINGS, type Setting } from './schema.ts';
+import { FAMILIES, SETTINGS, type Setting } from './schema.ts';
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -18,6 +18,49 @@ export function parseDuration(raw: string): number | undefined {
 }
 
 type Raw = Record<string, string | undefined>;
+
+export interface Rate {
+  points: number;
+  windowMs: number;
+}
+
+/** A `rate` setting: the parsed `N/window` and the text as configured (for audit details). */
+export interface RateSetting extends Rate {
+  text: string;
+}
+
+/** Reads `N/window` (e.g. `5/1h`); undefined when it is not one. */
+export function parseRate(raw: string): RateSetting | undefined {
+  const m = /^\s*(\d+)\s*\/\s*(\S+)\s*$/.exec(raw);
+  const windowMs = m ? parseDuration(m[2]) : undefined;
+  if (!m || !windowMs || Number(m[1]) < 1) return undefined;
+  return { points: Number(m[1]), windowMs, text: raw };
+}
+
+type Schema = (typeof SETTINGS)[number];
+type ValueOf<S extends Schema> = S extends { kind: 'int' | 'duration' }
+  ? number
+  : S extends { kind: 'bool' }
+    ? boolean
+    : S extends { kind: 'list' }
+      ? string[]
+      : S extends { kind: 'rate' }
+        ? RateSetting
+        : S extends { kind: 'enum'; values: readonly (infer V)[] }
+          ? V
+          : string;
+
+/**
+ * Every setting by env name, typed from its schema entry: int and duration (ms) are numbers, bool
+ * a boolean, list a string[], rate a RateSetting, enum the union of its values, the rest strings;
+ * a setting without a default may be undefined.
+ */
+export type Settings = {
+  readonly [S in Schema as S['env']]: S['default'] extends string ? ValueOf<S> : ValueOf<S> | undefined;
+};
+
+/** Family members by family prefix, then by NAME, then by part: `LATCHKEY_OIDC_` → `CORP` → `ISSUER`. */
+export type FamilyValues = Record<string, Map<string, Record<string, string>>>;
 
 function parseOne(setting: Setting, raw: string, problems: string[]): unknown {
   const bad = (why: string) => {
@@ -58,6 +101,9 @@ function parseOne(setting: Setting, raw: string, problems: string[]): unknown {
       } catch {
         return bad('must be an absolute URL');
       }
+    case 'rate':
+      // the message predates the `rate` kind; tests and operators know it
+      return parseRate(raw) ?? void problems.push(`${setting.env}=${JSON.stringify(raw.slice(0, 40))}: must be N/window with N >= 1, like 10/1h or 5/30m`);
     case 'list':
       return raw
         .split(',')
@@ -66,8 +112,11 @@ function parseOne(setting: Setting, raw: string, problems: string[]): unknown {
   }
 }
 
-/** Reads every setting from env (and the optional file), returning values keyed by env name. */
-export function readSettings(env: Raw = process.env, extra: readonly Setting[] = []): Record<string, unknown> {
+/**
+ * Reads every setting from env (and the optional file): values keyed by env name, and the family
+ * members. An empty value counts as unset, so a setting with a default always has a value.
+ */
+export function readSettings(env: Raw = process.env): { settings: Settings; families: FamilyValues } {
   const problems: string[] = [];
   let file: Raw = {};
   const fileName = env.LATCHKEY_CONFIG_FILE;
@@ -81,29 +130,39 @@ export function readSettings(env: Raw = process.env, extra: readonly Setting[] =
   }
   const known = new Set<string>();
   const out: Record<string, unknown> = {};
-  for (const setting of [...SETTINGS, ...extra] as Setting[]) {
+  for (const setting of SETTINGS as readonly Setting[]) {
     known.add(setting.env);
-    const raw = env[setting.env] ?? file[setting.env] ?? setting.default;
+    const given = env[setting.env] ?? file[setting.env];
+    const raw = given === undefined || given === '' ? setting.default : given;
     out[setting.env] = raw === undefined || raw === '' ? undefined : parseOne(setting, raw, problems);
   }
   for (const k of Object.keys(env)) {
-    if (k.startsWith('LATCHKEY_') && !known.has(k) && !isDynamicName(k))
+    if (k.startsWith('LATCHKEY_') && !known.has(k) && !FAMILIES.some((f) => k.startsWith(f.prefix)))
       problems.push(`${k}: unknown setting (see the configuration table in the README)`);
   }
-  // Family members are passed through raw (file first, environment wins); their owners validate them.
-  for (const [k, v] of [...Object.entries(file), ...Object.entries(env)]) if (isDynamicName(k) && v) out[k] = v;
+  const families = readFamilies([...Object.entries(file), ...Object.entries(env)], problems);
   if (problems.length) throw new ConfigError(problems);
+  return { settings: out as Settings, families };
+}
+
+/** Groups `PREFIX<NAME>_<PART>` members (later entries win: file, then environment), defaults filled in. */
+function readFamilies(entries: [string, string | undefined][], problems: string[]): FamilyValues {
+  const out: FamilyValues = {};
+  for (const f of FAMILIES) {
+    const parts: readonly { part: string; default?: string }[] = f.parts;
+    const member = new RegExp(`^${f.prefix}([A-Z0-9]+(?:_[A-Z0-9]+)*?)_(${parts.map((p) => p.part).join('|')})$`);
+    const byName = new Map<string, Record<string, string>>();
+    for (const [k, v] of entries) {
+      if (!k.startsWith(f.prefix) || !v) continue;
+      const m = member.exec(k);
+      if (!m) {
+        problems.push(`${k}: unknown setting; ${f.what} use ${f.prefix}<NAME>_${parts.map((p) => p.part).join(', _')}`);
+        continue;
+      }
+      byName.set(m[1], { ...byName.get(m[1]), [m[2]]: v });
+    }
+    for (const values of byName.values()) for (const p of parts) if (p.default !== undefined) values[p.part] ??= p.default;
+    out[f.prefix] = byName;
+  }
   return out;
 }
-
-// Provider-specific settings are families (LATCHKEY_OIDC_<NAME>_…); their owners validate them.
-const dynamicPrefixes: string[] = [];
-export function registerDynamicPrefix(prefix: string): void {
-  dynamicPrefixes.push(prefix);
-}
-function isDynamicName(name: string): boolean {
-  return dynamicPrefixes.some((p) => name.startsWith(p));
-}
-
-// Generic OpenID Connect providers (src/methods/external/providers.ts).
-registerDynamicPrefix('LATCHKEY_OIDC_');

@@ -2,7 +2,7 @@
 // key in the optional JSON file named by LATCHKEY_CONFIG_FILE). The README's table is generated
 // from this list (`npm run docs:config`), so a setting documented here is a setting that exists.
 
-export type SettingKind = 'string' | 'int' | 'bool' | 'duration' | 'enum' | 'url' | 'list' | 'secret';
+export type SettingKind = 'string' | 'int' | 'bool' | 'duration' | 'enum' | 'url' | 'list' | 'secret' | 'rate';
 
 export interface Setting {
   env: string;
@@ -17,8 +17,17 @@ export interface Setting {
   group: string;
 }
 
-const s = (env: string, kind: SettingKind, def: string | undefined, doc: string, extra: Partial<Setting> = {}) =>
-  ({ env, kind, default: def, doc, group: extra.group ?? 'general', ...extra }) satisfies Setting;
+// Generic over name, kind, default and extras (`const`), so SETTINGS keeps them as literal types:
+// the typed settings map (src/config/load.ts) is derived from this list, not written again.
+function s<const E extends string, const K extends SettingKind, const D extends string | undefined, const X extends Partial<Setting> = { group?: string }>(
+  env: E,
+  kind: K,
+  def: D,
+  doc: string,
+  extra?: X,
+) {
+  return { env, kind, default: def, doc, group: extra?.group ?? 'general', ...extra } as { env: E; kind: K; default: D; doc: string; group: string } & X;
+}
 
 export const SETTINGS = [
   // --- general (names fixed by shared/DESIGN.md)
@@ -165,23 +174,23 @@ export const SETTINGS = [
     max: 1000000,
     group: 'abuse',
   }),
-  s('LATCHKEY_LIMIT_SIGN_IN_IP', 'string', '100/10m', 'sign-in attempts per client IP (BF-02)', { group: 'abuse' }),
-  s('LATCHKEY_LIMIT_REGISTRATION_IP', 'string', '10/1h', 'registrations per client IP', { group: 'abuse' }),
-  s('LATCHKEY_LIMIT_REGISTRATION_ID', 'string', '5/1h', 'registration attempts per email address', { group: 'abuse' }),
-  s('LATCHKEY_LIMIT_ACTIVATION_IP', 'string', '30/10m', 'activation attempts per client IP', { group: 'abuse' }),
-  s('LATCHKEY_LIMIT_ACTIVATION_ID', 'string', '10/10m', 'activation attempts per identifier', { group: 'abuse' }),
-  s('LATCHKEY_LIMIT_RESET_REQUEST_IP', 'string', '20/10m', 'password reset requests per client IP', { group: 'abuse' }),
-  s('LATCHKEY_LIMIT_RESET_REQUEST_ID', 'string', '60/1h', 'password reset requests per identifier (mails are capped separately, REC-06)', { group: 'abuse' }),
-  s('LATCHKEY_LIMIT_RESET_COMPLETE_IP', 'string', '30/10m', 'reset completions (link or code) per client IP', { group: 'abuse' }),
-  s('LATCHKEY_LIMIT_RESET_COMPLETE_ID', 'string', '10/10m', 'reset completions per identifier', { group: 'abuse' }),
-  s('LATCHKEY_LIMIT_OTP_SEND_IP', 'string', '20/1h', 'one-time code sends per client IP (OTP-05)', { group: 'abuse' }),
-  s('LATCHKEY_LIMIT_OTP_SEND_ID', 'string', '5/1h', 'one-time code sends per account or number (OTP-05)', { group: 'abuse' }),
-  s('LATCHKEY_LIMIT_OTP_VERIFY_IP', 'string', '30/10m', 'one-time code checks per client IP (OTP-04)', { group: 'abuse' }),
-  s('LATCHKEY_LIMIT_OTP_VERIFY_ID', 'string', '10/10m', 'one-time code checks per account (OTP-04)', { group: 'abuse' }),
-  s('LATCHKEY_LIMIT_PASSWORD_CHANGE_IP', 'string', '20/10m', 'password changes per client IP (PWD-05)', { group: 'abuse' }),
-  s('LATCHKEY_LIMIT_PASSWORD_CHANGE_ID', 'string', '5/10m', 'password changes (current password checks) per account (PWD-05)', { group: 'abuse' }),
-  s('LATCHKEY_RESET_MAIL_CAP', 'string', '5/1h', 'reset mails per account; past it requests answer the same but send nothing (REC-06)', { group: 'abuse' }),
-  s('LATCHKEY_OTP_MESSAGE_CAP', 'string', '5/1h', 'code messages (SMS/email) per account or number; past it nothing is sent (OTP-05)', { group: 'abuse' }),
+  s('LATCHKEY_LIMIT_SIGN_IN_IP', 'rate', '100/10m', 'sign-in attempts per client IP (BF-02)', { group: 'abuse' }),
+  s('LATCHKEY_LIMIT_REGISTRATION_IP', 'rate', '10/1h', 'registrations per client IP', { group: 'abuse' }),
+  s('LATCHKEY_LIMIT_REGISTRATION_ID', 'rate', '5/1h', 'registration attempts per email address', { group: 'abuse' }),
+  s('LATCHKEY_LIMIT_ACTIVATION_IP', 'rate', '30/10m', 'activation attempts per client IP', { group: 'abuse' }),
+  s('LATCHKEY_LIMIT_ACTIVATION_ID', 'rate', '10/10m', 'activation attempts per identifier', { group: 'abuse' }),
+  s('LATCHKEY_LIMIT_RESET_REQUEST_IP', 'rate', '20/10m', 'password reset requests per client IP', { group: 'abuse' }),
+  s('LATCHKEY_LIMIT_RESET_REQUEST_ID', 'rate', '60/1h', 'password reset requests per identifier (mails are capped separately, REC-06)', { group: 'abuse' }),
+  s('LATCHKEY_LIMIT_RESET_COMPLETE_IP', 'rate', '30/10m', 'reset completions (link or code) per client IP', { group: 'abuse' }),
+  s('LATCHKEY_LIMIT_RESET_COMPLETE_ID', 'rate', '10/10m', 'reset completions per identifier', { group: 'abuse' }),
+  s('LATCHKEY_LIMIT_OTP_SEND_IP', 'rate', '20/1h', 'one-time code sends per client IP (OTP-05)', { group: 'abuse' }),
+  s('LATCHKEY_LIMIT_OTP_SEND_ID', 'rate', '5/1h', 'one-time code sends per account or number (OTP-05)', { group: 'abuse' }),
+  s('LATCHKEY_LIMIT_OTP_VERIFY_IP', 'rate', '30/10m', 'one-time code checks per client IP (OTP-04)', { group: 'abuse' }),
+  s('LATCHKEY_LIMIT_OTP_VERIFY_ID', 'rate', '10/10m', 'one-time code checks per account (OTP-04)', { group: 'abuse' }),
+  s('LATCHKEY_LIMIT_PASSWORD_CHANGE_IP', 'rate', '20/10m', 'password changes per client IP (PWD-05)', { group: 'abuse' }),
+  s('LATCHKEY_LIMIT_PASSWORD_CHANGE_ID', 'rate', '5/10m', 'password changes (current password checks) per account (PWD-05)', { group: 'abuse' }),
+  s('LATCHKEY_RESET_MAIL_CAP', 'rate', '5/1h', 'reset mails per account; past it requests answer the same but send nothing (REC-06)', { group: 'abuse' }),
+  s('LATCHKEY_OTP_MESSAGE_CAP', 'rate', '5/1h', 'code messages (SMS/email) per account or number; past it nothing is sent (OTP-05)', { group: 'abuse' }),
   s('LATCHKEY_SIGN_IN_CAPTCHA_AFTER', 'int', '3', 'sign-in attempts for an identifier (as typed) or from an IP after which a CAPTCHA is required (BF-04, ENUM-04)', {
     min: 1,
     max: 1000,
@@ -205,7 +214,7 @@ export const SETTINGS = [
     max: 128,
     group: 'abuse',
   }),
-  s('LATCHKEY_FLAG_RESETS', 'string', '3/24h', 'more completed password resets/changes than this flags the account as possibly compromised (LOG-04)', { group: 'abuse' }),
+  s('LATCHKEY_FLAG_RESETS', 'rate', '3/24h', 'more completed password resets/changes than this flags the account as possibly compromised (LOG-04)', { group: 'abuse' }),
   s('LATCHKEY_ALTCHA_MAX_NUMBER', 'int', '50000', 'ALTCHA difficulty: the proof-of-work needs up to this many SHA-256 steps (about a second in a browser at the default)', {
     min: 10,
     max: 10000000,
@@ -221,8 +230,7 @@ export const SETTINGS = [
 
   // --- external accounts (src/methods/external/). A provider is enabled when its client id and
   // secret are set. Endpoint overrides serve sovereign clouds, GitHub Enterprise and tests.
-  // Generic OpenID Connect providers: LATCHKEY_OIDC_<NAME>_ISSUER, _CLIENT_ID, _CLIENT_SECRET,
-  // _SCOPES (default `openid email profile`) and _DISPLAY_NAME, any number of them.
+  // Generic OpenID Connect providers are the LATCHKEY_OIDC_<NAME>_* family (FAMILIES below).
   s('LATCHKEY_RETURN_URL_ALLOWLIST', 'list', undefined, 'origins (besides the public URL) that sign-in may return to, e.g. `https://app.example.com` (EXT-07)', { group: 'external' }),
   s('LATCHKEY_EXTERNAL_TIMEOUT', 'duration', '10s', 'timeout for each request to an external provider', { min: 1, max: 120, group: 'external' }),
   s('LATCHKEY_GOOGLE_CLIENT_ID', 'string', undefined, 'Google OAuth client id', { group: 'external' }),
@@ -274,7 +282,35 @@ export const SETTINGS = [
   s('LATCHKEY_SMS_WEBHOOK_URL', 'url', undefined, 'generic gateway: HTTPS endpoint that receives a signed JSON POST per SMS', { group: 'sms' }),
   s('LATCHKEY_SMS_WEBHOOK_SECRET', 'string', undefined, 'generic gateway: HMAC-SHA256 key for the X-Latchkey-Signature header', { group: 'sms' }),
   s('LATCHKEY_SMS_ALLOWED_COUNTRIES', 'list', undefined, 'country calling codes mobile numbers may have, e.g. `1,44,49` (default: any) (OTP-05)', { group: 'sms' }),
-  s('LATCHKEY_SMS_BUDGET', 'string', '1000/1h', 'SMS the whole install may queue per window (`N/window`, shared across processes through LATCHKEY_REDIS_URL); past it nothing more is sent, answers stay the same, `latchkey_sms_budget_exhausted_total` counts each withheld SMS and `sms.budget_exhausted` is audited once per window (OTP-05, docs/sms.md)', { group: 'sms' }),
+  s('LATCHKEY_SMS_BUDGET', 'rate', '1000/1h', 'SMS the whole install may queue per window (`N/window`, shared across processes through LATCHKEY_REDIS_URL); past it nothing more is sent, answers stay the same, `latchkey_sms_budget_exhausted_total` counts each withheld SMS and `sms.budget_exhausted` is audited once per window (OTP-05, docs/sms.md)', { group: 'sms' }),
 ] as const satisfies readonly Setting[];
 
 export type SettingName = (typeof SETTINGS)[number]['env'];
+
+/**
+ * A family of settings named by the operator: `${prefix}<NAME>_${part}`, any number of NAMEs
+ * (upper-case letters, digits, `_`). The loader groups the members by NAME and rejects unknown
+ * parts; the owner of the family checks what a member needs (src/config/external.ts).
+ */
+export interface SettingFamily {
+  prefix: string;
+  /** who uses the family, for the unknown-setting message */
+  what: string;
+  group: string;
+  parts: readonly { part: string; kind: SettingKind; default?: string; doc: string }[];
+}
+
+export const FAMILIES = [
+  {
+    prefix: 'LATCHKEY_OIDC_',
+    what: 'generic OpenID providers',
+    group: 'external',
+    parts: [
+      { part: 'ISSUER', kind: 'url', doc: 'generic OpenID Connect provider NAME (any number of them): its issuer (OpenID discovery); https, or http on loopback only. Required' },
+      { part: 'CLIENT_ID', kind: 'string', doc: 'client id at provider NAME. Required' },
+      { part: 'CLIENT_SECRET', kind: 'string', doc: 'client secret at provider NAME. Required' },
+      { part: 'SCOPES', kind: 'string', default: 'openid email profile', doc: 'scopes requested from provider NAME' },
+      { part: 'DISPLAY_NAME', kind: 'string', doc: 'button label, at most 60 characters. Default: NAME capitalised (`CORP` → `Corp`); the provider id in URLs is `oidc-<name>`' },
+    ],
+  },
+] as const satisfies readonly SettingFamily[];

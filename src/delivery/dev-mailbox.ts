@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { insertDevMail } from '../store/dev-mailbox.ts';
 import type { Database } from '../store/schema.ts';
 import type { Clock } from '../security/clock.ts';
 import { newId, type Random } from '../security/random.ts';
@@ -16,17 +17,14 @@ export class DevMailboxTransport implements Transport {
   ) {}
 
   async deliver(row: OutboxRow): Promise<void> {
-    await this.db
-      .insertInto('dev_mailbox')
-      .values({
-        id: newId(this.random),
-        channel: row.channel,
-        recipient: row.recipient,
-        subject: row.subject,
-        body_text: row.body_text,
-        body_html: row.body_html,
-        created_at: this.clock.now(),
-      })
-      .execute();
+    await insertDevMail(this.db, {
+      id: newId(this.random),
+      channel: row.channel,
+      recipient: row.recipient,
+      subject: row.subject,
+      body_text: row.body_text,
+      body_html: row.body_html,
+      created_at: this.clock.now(),
+    });
   }
 }

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { insertOutbox } from '../store/outbox.ts';
 import type { Database } from '../store/schema.ts';
 import type { Clock } from '../security/clock.ts';
 import { newId, type Random } from '../security/random.ts';
@@ -32,55 +33,33 @@ export class Outbox {
   ) {}
 
   async send(db: Kysely<Database>, msg: OutgoingMessage): Promise<void> {
-    const now = this.clock.now();
-    await db
-      .insertInto('outbox')
-      .values({
-        id: newId(this.random),
-        channel: msg.channel,
-        kind: msg.kind,
-        recipient: msg.to,
-        subject: msg.subject,
-        body_text: msg.text,
-        body_html: msg.html ?? '',
-        payload: null,
-        status: 'pending',
-        attempts: 0,
-        next_attempt_at: now,
-        locked_by: null,
-        locked_until: null,
-        last_error: null,
-        created_at: now,
-        sent_at: null,
-      })
-      .execute();
+    const row = {
+      id: newId(this.random),
+      channel: msg.channel,
+      kind: msg.kind,
+      recipient: msg.to,
+      subject: msg.subject,
+      body_text: msg.text,
+      body_html: msg.html ?? '',
+      payload: null,
+    };
+    await insertOutbox(db, row, this.clock.now());
     this.nudge();
   }
 
   /** Queues background work that must survive a crash (e.g. a reset request's token write). */
   async job(db: Kysely<Database>, job: OutgoingJob): Promise<void> {
-    const now = this.clock.now();
-    await db
-      .insertInto('outbox')
-      .values({
-        id: newId(this.random),
-        channel: 'job',
-        kind: job.kind,
-        recipient: job.label ?? '',
-        subject: '',
-        body_text: '',
-        body_html: '',
-        payload: JSON.stringify(job.payload),
-        status: 'pending',
-        attempts: 0,
-        next_attempt_at: now,
-        locked_by: null,
-        locked_until: null,
-        last_error: null,
-        created_at: now,
-        sent_at: null,
-      })
-      .execute();
+    const row = {
+      id: newId(this.random),
+      channel: 'job',
+      kind: job.kind,
+      recipient: job.label ?? '',
+      subject: '',
+      body_text: '',
+      body_html: '',
+      payload: JSON.stringify(job.payload),
+    };
+    await insertOutbox(db, row, this.clock.now());
     this.nudge();
   }
 

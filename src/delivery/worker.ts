@@ -1,12 +1,13 @@
-import type { ExpressionBuilder, Kysely, QueryCreator, Selectable } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Engine } from '../store/db.ts';
-import type { Database, OutboxTable } from '../store/schema.ts';
+import { claimDueOutbox, finishOutbox, type OutboxRow, retryOutboxLater } from '../store/outbox.ts';
+import type { Database } from '../store/schema.ts';
 import type { Clock } from '../security/clock.ts';
 import { cleanText } from '../security/audit.ts';
 import type { Outbox } from './outbox.ts';
 
-export type OutboxRow = Selectable<OutboxTable>;
+export type { OutboxRow };
 
 /** Delivers one message on one channel; throws to ask for a retry. */
 export interface Transport {
@@ -114,55 +115,9 @@ export class DeliveryWorker {
     }
   }
 
-  private async claim(): Promise<OutboxRow[]> {
-    const now = this.clock.now();
-    // Not held by a live lease: never claimed, or its worker's lease ran out.
-    const free = (eb: ExpressionBuilder<Database, 'outbox'>) =>
-      eb.or([eb('locked_until', 'is', null), eb('locked_until', '<', now)]);
-    const due = (db: QueryCreator<Database>) =>
-      db
-        .selectFrom('outbox')
-        .select('id')
-        .where('status', '=', 'pending')
-        .where('next_attempt_at', '<=', now)
-        .where(free)
-        .orderBy('next_attempt_at')
-        .limit(this.opts.batch ?? 10);
-    const lease = { locked_by: this.opts.workerId, locked_until: now + this.opts.leaseMs };
-    if (this.engine === 'postgres') {
-      // Several processes claim at once: SKIP LOCKED hands each row to one of them. The due rows
-      // are picked once, in a MATERIALIZED CTE: inside `id IN (subquery)` PostgreSQL may plan a
-      // nested-loop semi-join that runs the subquery again for every outer row, each run picking
-      // other rows past the locks, so one claim took up to the whole backlog (110 of 120 rows with
-      // a batch of 10) — more than one lease may cover, after which another worker takes the
-      // rows over and sends them again.
-      return this.db
-        .with(
-          (cte) => cte('due').materialized(),
-          (db) => due(db).forUpdate().skipLocked(),
-        )
-        .updateTable('outbox')
-        .set({ ...lease, attempts: (eb) => eb('attempts', '+', 1) })
-        .where('id', 'in', (eb) => eb.selectFrom('due').select('id'))
-        .where('status', '=', 'pending')
-        .returningAll()
-        .execute();
-    }
-    // SQLite: read first, and write only when something is due. An idle poll that UPDATEs takes
-    // the write lock and counts as a write, which makes the session check forget the rows it
-    // remembers (Store.preparedRead) on every poll. Another process may claim between the read
-    // and the write; the UPDATE checks again that each row is still free, and SQLite runs one
-    // writer at a time, so no row is claimed twice.
-    const ids = (await due(this.db).execute()).map((r) => r.id);
-    if (ids.length === 0) return [];
-    return this.db
-      .updateTable('outbox')
-      .set({ ...lease, attempts: (eb) => eb('attempts', '+', 1) })
-      .where('id', 'in', ids)
-      .where('status', '=', 'pending')
-      .where(free)
-      .returningAll()
-      .execute();
+  private claim(): Promise<OutboxRow[]> {
+    const claim = { now: this.clock.now(), workerId: this.opts.workerId, leaseMs: this.opts.leaseMs, limit: this.opts.batch ?? 10 };
+    return claimDueOutbox(this.db, this.engine, claim);
   }
 
   private async process(row: OutboxRow): Promise<void> {
@@ -190,30 +145,12 @@ export class DeliveryWorker {
         { outboxId: row.id, kind: row.kind, attempt: row.attempts, retryInMs: delay, err: message },
         'outbox delivery failed',
       );
-      await this.db
-        .updateTable('outbox')
-        .set({ next_attempt_at: this.clock.now() + delay, locked_by: null, locked_until: null, last_error: message })
-        .where('id', '=', row.id)
-        .where('locked_by', '=', this.opts.workerId)
-        .execute();
+      await retryOutboxLater(this.db, row.id, this.opts.workerId, this.clock.now() + delay, message);
     }
   }
 
   /** Marks the row done and scrubs its body: a delivered reset mail's token is not kept (principle 5). */
   private async finish(row: OutboxRow, status: 'sent' | 'failed', error: string | null): Promise<void> {
-    await this.db
-      .updateTable('outbox')
-      .set({
-        status,
-        sent_at: status === 'sent' ? this.clock.now() : null,
-        body_text: '',
-        body_html: '',
-        payload: null,
-        locked_by: null,
-        locked_until: null,
-        last_error: error,
-      })
-      .where('id', '=', row.id)
-      .execute();
+    await finishOutbox(this.db, row.id, status, this.clock.now(), error);
   }
 }

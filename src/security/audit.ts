@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { RequestContext } from '../context.ts';
-import { insertRow } from '../store/insert-row.ts';
+import { insertAuditRow } from '../store/audit.ts';
 import type { Database } from '../store/schema.ts';
 import type { Clock } from './clock.ts';
 import { newId, type Random } from './random.ts';
@@ -50,7 +50,7 @@ export class Audit {
       correlation_id: cleanText(ctx.correlationId, 64),
       details: Object.keys(details).length ? JSON.stringify(details) : null,
     };
-    await insertRow(db, 'audit_log', row);
+    await insertAuditRow(db, row);
     this.log.info(
       { audit: event, accountId: row.account_id, actorId: row.actor_id, ip: row.ip, reqId: row.correlation_id, details },
       `audit ${event}`,

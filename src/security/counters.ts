@@ -1,16 +1,11 @@
 import { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
-import { ConfigError } from '../config/index.ts';
+import { ConfigError, type Rate } from '../config/index.ts';
 import type { Kernel } from '../kernel.ts';
 import { keyedHash } from './hashing.ts';
 
 // The counters behind rate limits and the sign-in lockout's step-up, in memory or in Redis. Kept
 // apart from limits.ts so the lockout, which limits.ts builds, needs nothing back from it.
-
-export interface Rate {
-  points: number;
-  windowMs: number;
-}
 
 /** A named counter: `hit` counts one and says whether the quota still held. */
 export class Counter {

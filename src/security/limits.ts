@@ -1,13 +1,13 @@
 import type { Kysely } from 'kysely';
 import { Gauge } from 'prom-client';
-import { ConfigError, parseDuration } from '../config/index.ts';
+import type { LimitsConfig, Rate } from '../config/index.ts';
 import type { RequestContext } from '../context.ts';
 import type { Kernel } from '../kernel.ts';
 import { AppError } from '../errors.ts';
 import type { Database } from '../store/schema.ts';
 import type { Guard, GuardedAction, SignInAttempt, SignInGate } from './guard.ts';
 import { ipGroup } from './ip-group.ts';
-import { type Counter, CounterStore, type Rate, subjectKey } from './counters.ts';
+import { type Counter, CounterStore, subjectKey } from './counters.ts';
 import { type LockoutDeps, SignInLockout } from './lockout.ts';
 import { outageOf } from '../store/outage.ts';
 
@@ -19,91 +19,10 @@ export type LimitsDeps = Pick<Kernel, 'config' | 'log' | 'secret' | 'audit' | 'm
 // over the processes behind a load balancer. Counter keys never hold an identifier in clear: a
 // keyed hash, so Redis does not become a list of who tried to sign in.
 
-/** Reads `N/window` (e.g. `5/1h`); collects a clear message for a bad value. */
-export function parseRate(env: string, raw: unknown, problems: string[]): Rate {
-  const m = typeof raw === 'string' ? /^\s*(\d+)\s*\/\s*(\S+)\s*$/.exec(raw) : null;
-  const windowMs = m ? parseDuration(m[2]) : undefined;
-  if (!m || !windowMs || Number(m[1]) < 1) {
-    problems.push(
-      `${env}=${JSON.stringify(String(raw).slice(0, 40))}: must be N/window with N >= 1, like 10/1h or 5/30m`,
-    );
-    return { points: 1, windowMs: 1000 };
-  }
-  return { points: Number(m[1]), windowMs };
-}
+export type { Rate } from '../config/index.ts';
 
-const ACTION_ENV: Record<GuardedAction, string> = {
-  sign_in: 'SIGN_IN',
-  registration: 'REGISTRATION',
-  activation: 'ACTIVATION',
-  reset_request: 'RESET_REQUEST',
-  reset_complete: 'RESET_COMPLETE',
-  otp_send: 'OTP_SEND',
-  otp_verify: 'OTP_VERIFY',
-  password_change: 'PASSWORD_CHANGE',
-};
-
-export interface LimitSettings {
-  scale: number;
-  perIp: Partial<Record<GuardedAction, Rate>>;
-  perSubject: Partial<Record<GuardedAction, Rate>>;
-  quotas: { reset_mail: Rate; otp_message: Rate; lockout_notice: Rate; sms_budget: Rate };
-  captchaAfter: number;
-  lockAfter: number;
-  lockBaseMs: number;
-  lockMaxMs: number;
-  hardCap: number;
-  memoryMs: number;
-  /** IPv6 clients are counted per network of this many leading bits (BF-02) */
-  ipv6Prefix: number;
-  redisUrl?: string;
-  redisPrefix: string;
-  /** Redis connect and command timeout, ms (AV-02) */
-  redisTimeoutMs?: number;
-}
-
-export function limitSettings(raw: Record<string, unknown>, redisUrl?: string): LimitSettings {
-  const problems: string[] = [];
-  const perIp: LimitSettings['perIp'] = {};
-  const perSubject: LimitSettings['perSubject'] = {};
-  for (const [action, name] of Object.entries(ACTION_ENV) as [GuardedAction, string][]) {
-    for (const [suffix, into] of [
-      ['IP', perIp],
-      ['ID', perSubject],
-    ] as const) {
-      const env = `LATCHKEY_LIMIT_${name}_${suffix}`;
-      if (raw[env] !== undefined) into[action] = parseRate(env, raw[env], problems);
-    }
-  }
-  const lockMaxMs = raw.LATCHKEY_LOCKOUT_MAX as number;
-  const s: LimitSettings = {
-    scale: raw.LATCHKEY_RATE_LIMIT_SCALE as number,
-    perIp,
-    perSubject,
-    quotas: {
-      reset_mail: parseRate('LATCHKEY_RESET_MAIL_CAP', raw.LATCHKEY_RESET_MAIL_CAP, problems),
-      otp_message: parseRate('LATCHKEY_OTP_MESSAGE_CAP', raw.LATCHKEY_OTP_MESSAGE_CAP, problems),
-      // one "we blocked sign-in attempts" mail per lockout period, however long the attack goes on
-      lockout_notice: { points: 1, windowMs: lockMaxMs },
-      // every SMS the install queues, one subject for all processes (OTP-05, src/delivery/sms/budget.ts)
-      sms_budget: parseRate('LATCHKEY_SMS_BUDGET', raw.LATCHKEY_SMS_BUDGET, problems),
-    },
-    captchaAfter: raw.LATCHKEY_SIGN_IN_CAPTCHA_AFTER as number,
-    lockAfter: raw.LATCHKEY_LOCKOUT_AFTER as number,
-    lockBaseMs: raw.LATCHKEY_LOCKOUT_BASE as number,
-    lockMaxMs,
-    hardCap: raw.LATCHKEY_LOCKOUT_HARD_CAP as number,
-    memoryMs: raw.LATCHKEY_LOCKOUT_MEMORY as number,
-    ipv6Prefix: (raw.LATCHKEY_IPV6_PREFIX as number | undefined) ?? 64,
-    redisUrl,
-    redisPrefix: (raw.LATCHKEY_REDIS_PREFIX as string) || 'latchkey',
-    redisTimeoutMs: raw.LATCHKEY_REDIS_TIMEOUT as number | undefined,
-  };
-  if (s.lockAfter > s.hardCap)
-    problems.push('LATCHKEY_LOCKOUT_AFTER: must not be larger than LATCHKEY_LOCKOUT_HARD_CAP');
-  if (problems.length) throw new ConfigError(problems);
-  return s;
-}
+/** Built and checked at start by src/config/sections.ts. */
+export type LimitSettings = LimitsConfig;
 
 /** The counter key for the client: its IPv4 address, or its IPv6 network (`ipv6Prefix` bits, BF-02). */
 export function ipKey(ctx: RequestContext, ipv6Prefix = 64): string {
@@ -239,11 +158,7 @@ const DATABASE = new Set(['postgres', 'sqlite']);
 type QuotaName = 'reset_mail' | 'otp_message' | 'lockout_notice' | 'sms_budget';
 
 export async function createGuard(d: LimitsDeps): Promise<LimitGuard> {
-  const settings = limitSettings(d.config.raw, d.config.redisUrl);
-  if (!d.config.dev && settings.scale > 1)
-    throw new ConfigError([
-      'LATCHKEY_RATE_LIMIT_SCALE: must be 1 when LATCHKEY_ENV=production (it loosens every limit)',
-    ]);
+  const settings = d.config.limits;
   const store = await CounterStore.open(settings);
   const guard = new LimitGuard(d, settings, store);
   new Gauge({

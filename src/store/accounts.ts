@@ -1,46 +1,52 @@
 import type { Kysely, Selectable } from 'kysely';
+import { AppError } from '../errors.ts';
+import {
+  normalizeEmail,
+  trimSpaces,
+  USERNAME_CONFUSABLE,
+  USERNAME_TAKEN,
+  type UsernameForms,
+  usernameKey,
+  usernameSkeleton,
+} from '../security/identifiers.ts';
 import type { AccountsTable, Database } from './schema.ts';
 
 export type Account = Selectable<AccountsTable>;
 
-// Identifiers: a username never contains '@', so "username or email" is never ambiguous.
-const USERNAME = /^[\p{L}\p{N}._-]{3,32}$/u;
-const EMAIL = /^[^\s@\p{C}]{1,64}@[^\s@\p{C}]+\.[^\s@\p{C}]{2,}$/u;
-
-/** Usernames are unique case-insensitively and by compatibility form (NFKC). */
-export function usernameKey(username: string): string {
-  return username.normalize('NFKC').toLowerCase();
-}
-
-export function validUsername(username: string): boolean {
-  return USERNAME.test(username.normalize('NFKC'));
-}
-
-/** Trims and lower-cases the domain (the local part keeps its case for display). */
-export function normalizeEmail(email: string): string {
-  const trimmed = email.trim();
-  const at = trimmed.lastIndexOf('@');
-  if (at < 0) return trimmed;
-  return `${trimmed.slice(0, at)}@${trimmed.slice(at + 1).toLowerCase()}`;
-}
-
-/** Uniqueness and lookup ignore case entirely: Bob@x and bob@x are one mailbox in practice. */
-export function emailKey(email: string): string {
-  return normalizeEmail(email).toLowerCase();
-}
+// Identifiers are normalised in src/security/identifiers.ts (ID-01, ID-02); these names stay for
+// the callers that only need a key or a yes/no. A username never contains '@', so "username or
+// email" is never ambiguous.
+export { emailKey, normalizeEmail, usernameKey, validUsername } from '../security/identifiers.ts';
 
 export function validEmail(email: string): boolean {
-  const e = normalizeEmail(email);
-  return e.length <= 254 && EMAIL.test(e);
+  return normalizeEmail(email) !== undefined;
 }
 
+/** The account an identifier names, by its normalised key: every spelling finds the same one. */
 export async function findAccountByIdentifier(db: Kysely<Database>, identifier: string): Promise<Account | undefined> {
-  const id = identifier.trim();
+  const id = trimSpaces(identifier).normalize('NFKC');
   if (!id || id.length > 254) return undefined;
   const q = db.selectFrom('accounts').selectAll();
-  return id.includes('@')
-    ? q.where('email_key', '=', emailKey(id)).executeTakeFirst()
-    : q.where('username_key', '=', usernameKey(id)).executeTakeFirst();
+  if (!id.includes('@')) return q.where('username_key', '=', usernameKey(id)).executeTakeFirst();
+  const email = normalizeEmail(id);
+  return email === undefined ? undefined : q.where('email_key', '=', email).executeTakeFirst();
+}
+
+/**
+ * Refuses a username that is taken (same key: 409) or looks like a taken one (same skeleton: 400),
+ * other than the account `except`'s own. One indexed look-up; the unique indexes on both columns
+ * settle a race between two of them, and the loser calls this again to get its answer.
+ */
+export async function refuseUsernameClash(db: Kysely<Database>, forms: Pick<UsernameForms, 'key' | 'skeleton'>, except?: string): Promise<void> {
+  let q = db
+    .selectFrom('accounts')
+    .select('username_key')
+    .where((eb) => eb.or([eb('username_key', '=', forms.key), eb('username_skeleton', '=', forms.skeleton)]));
+  if (except !== undefined) q = q.where('id', '!=', except);
+  const rows = await q.execute();
+  if (rows.some((r) => r.username_key === forms.key))
+    throw new AppError('conflict', USERNAME_TAKEN, { fields: [{ field: 'username', code: 'taken', message: USERNAME_TAKEN }] });
+  if (rows.length) throw new AppError('validation_failed', undefined, { fields: [USERNAME_CONFUSABLE] });
 }
 
 export async function findAccount(db: Kysely<Database>, id: string): Promise<Account | undefined> {
@@ -55,16 +61,20 @@ export function newAccountRow(
   fields: Pick<Account, 'id' | 'org_id' | 'username' | 'email' | 'status' | 'password_hash' | 'created_at'> &
     Partial<Pick<Account, 'display_name' | 'activated_at' | 'password_changed_at'>>,
 ): Account {
+  // Callers have checked the address; what is stored, compared and mailed to is its normal form.
   const email = fields.email === null ? null : normalizeEmail(fields.email);
+  if (email === undefined) throw new Error('newAccountRow: the email address does not normalise');
+  const username = trimSpaces(fields.username).normalize('NFKC');
   return {
     display_name: null,
     activated_at: null,
     password_changed_at: null,
     ...fields,
-    username: fields.username.normalize('NFKC'),
-    username_key: usernameKey(fields.username),
+    username,
+    username_key: usernameKey(username),
+    username_skeleton: usernameSkeleton(username),
     email,
-    email_key: email === null ? null : emailKey(email),
+    email_key: email,
     phone: null,
     phone_verified_at: null,
     is_staff: 0,

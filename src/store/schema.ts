@@ -26,6 +26,8 @@ export interface AccountsTable {
   org_id: string;
   username: string;
   username_key: string;
+  /** UTS #39 confusable skeleton (ID-02); null only for a pre-existing look-alike (see `identifiers check`) */
+  username_skeleton: string | null;
   email: string | null;
   email_key: string | null;
   status: AccountStatus;

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Kernel } from '../kernel.ts';
 import { escapeHtml } from '../delivery/templates.ts';
+import { findDevMail, listDevMail } from '../store/dev-mailbox.ts';
 import { Html, Page } from './layout.tsx';
 
 /** What this module uses of the container the composition root builds. */
@@ -22,7 +23,7 @@ function linkify(d: DevMailboxDeps, text: string): string {
  */
 export function registerDevMailbox(app: FastifyInstance, d: DevMailboxDeps): void {
   if (!d.config.dev) return;
-  const list = () => d.db.selectFrom('dev_mailbox').selectAll().orderBy('created_at', 'desc').orderBy('id').limit(200).execute();
+  const list = () => listDevMail(d.db, 200);
 
   app.get('/dev/mailbox', { schema: { hide: true } }, async (_req, reply) => {
     const rows = await list();
@@ -65,7 +66,7 @@ export function registerDevMailbox(app: FastifyInstance, d: DevMailboxDeps): voi
 
   app.get('/dev/mailbox/:id.html', { schema: { hide: true } }, async (req, reply) => {
     const { id } = req.params as { id: string };
-    const m = await d.db.selectFrom('dev_mailbox').selectAll().where('id', '=', id).executeTakeFirst();
+    const m = await findDevMail(d.db, id);
     if (!m?.body_html) return reply.status(404).type('text/plain').send('Not found');
     return reply
       .header('Content-Security-Policy', "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:")

@@ -20,11 +20,11 @@ export function securityHeaders(d: SecurityHeadersDeps): Record<string, string> 
       directives: {
         defaultSrc: ["'self'"],
         // A third-party CAPTCHA (turnstile, hcaptcha, recaptcha) needs its own origin; ALTCHA needs none.
-        scriptSrc: ["'self'", ...captchaOrigins(d.config.captcha)],
-        frameSrc: ["'self'", ...captchaOrigins(d.config.captcha)],
+        scriptSrc: ["'self'", ...captchaOrigins(d.config.captcha.provider)],
+        frameSrc: ["'self'", ...captchaOrigins(d.config.captcha.provider)],
         styleSrc: ["'self'"],
         imgSrc: ["'self'", 'data:'],
-        connectSrc: ["'self'", ...captchaOrigins(d.config.captcha)],
+        connectSrc: ["'self'", ...captchaOrigins(d.config.captcha.provider)],
         workerSrc: ["'self'", 'blob:'],
         formAction: ["'self'"],
         frameAncestors: ["'none'"],

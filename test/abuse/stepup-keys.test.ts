@@ -78,7 +78,7 @@ describe('step-up per identifier as typed, limits per IPv6 network', () => {
     assert.equal(ipGroup('2001:db8:7:1::1', 48), ipGroup('2001:db8:7:2::1', 48));
     assert.notEqual(ipGroup('2001:db8:7:1::1', 128), ipGroup('2001:db8:7:1::2', 128));
     assert.equal(ipGroup('::ffff:192.0.2.1', 64), '192.0.2.1');
-    assert.equal(loadConfig({ LATCHKEY_DATABASE_URL: ':memory:' }).raw.LATCHKEY_IPV6_PREFIX, 64);
+    assert.equal(loadConfig({ LATCHKEY_DATABASE_URL: ':memory:' }).limits.ipv6Prefix, 64);
     assert.throws(
       () => loadConfig({ LATCHKEY_DATABASE_URL: ':memory:', LATCHKEY_IPV6_PREFIX: '16' }),
       /LATCHKEY_IPV6_PREFIX/,

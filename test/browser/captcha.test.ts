@@ -1,23 +1,15 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import type { Browser } from 'playwright-core';
-import { launchBrowser, screenshot, seriousA11yViolations } from '../support/browser.ts';
-import { startTestServer, strongPassword, type TestServer } from '../support/server.ts';
+import { describe, test } from 'node:test';
+import { screenshot, seriousA11yViolations } from '../support/browser.ts';
+import { withServer } from '../support/fixture.ts';
+import { strongPassword } from '../support/server.ts';
 
 describe('ALTCHA round trip in Chromium', () => {
-  let server: TestServer;
-  let browser: Browser | undefined;
-  before(async () => {
-    server = await startTestServer({ LATCHKEY_CAPTCHA: 'altcha' });
-  });
-  after(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  const fx = withServer({ browser: true, env: { LATCHKEY_CAPTCHA: 'altcha' } });
 
   test('BF-04 the widget solves in the page under the strict CSP, the form posts, the server verifies; the payload cannot be replayed', async (t) => {
-    browser = await launchBrowser(t);
-    if (!browser) return;
+    if (!fx.ready(t)) return;
+    const { browser } = fx;
     const context = await browser.newContext();
     const page = await context.newPage();
     const problems: string[] = [];
@@ -27,7 +19,7 @@ describe('ALTCHA round trip in Chromium', () => {
     page.on('pageerror', (e) => problems.push(e.message));
 
     const t0 = Date.now();
-    await page.goto(`${server.base}/register`);
+    await page.goto(`${fx.server.base}/register`);
     const payload = page.locator('input[name="altcha"]');
     await payload.waitFor({ state: 'attached', timeout: 15_000 });
     await page.waitForFunction(() => (document.querySelector('input[name="altcha"]') as HTMLInputElement | null)?.value, null, {
@@ -45,12 +37,12 @@ describe('ALTCHA round trip in Chromium', () => {
     await page.fill('#f-email', 'browser1@example.test');
     await page.fill('#f-password', password);
     await page.fill('#f-passwordConfirm', password);
-    await Promise.all([page.waitForURL(`${server.base}/register`), page.click('button[type=submit]')]);
+    await Promise.all([page.waitForURL(`${fx.server.base}/register`), page.click('button[type=submit]')]);
     assert.match(await page.content(), /Check your email/);
     assert.deepEqual(problems.filter((p) => /Content Security Policy|Refused/.test(p)), [], 'no CSP violations');
 
     // The same solved payload is dead now.
-    const replay = await server.client().post('/api/v1/registrations', {
+    const replay = await fx.server.client().post('/api/v1/registrations', {
       username: 'browser2',
       email: 'browser2@example.test',
       password: strongPassword(),
@@ -62,11 +54,11 @@ describe('ALTCHA round trip in Chromium', () => {
   });
 
   test('BF-04 without JavaScript the page says plainly what to do', async (t) => {
-    browser ??= await launchBrowser(t);
-    if (!browser) return;
+    if (!fx.ready(t)) return;
+    const { browser } = fx;
     const context = await browser.newContext({ javaScriptEnabled: false });
     const page = await context.newPage();
-    await page.goto(`${server.base}/register`);
+    await page.goto(`${fx.server.base}/register`);
     assert.match((await page.locator('main').textContent()) ?? '', /needs JavaScript/);
     await context.close();
   });

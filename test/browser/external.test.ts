@@ -1,33 +1,34 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
-import { launchBrowser, screenshot, seriousA11yViolations } from '../support/browser.ts';
+import type { Page } from 'playwright-core';
+import { screenshot, seriousA11yViolations } from '../support/browser.ts';
+import { withServer } from '../support/fixture.ts';
 import { FakeOAuthServer, OidcProvider } from '../support/oauth-providers.ts';
-import { freePort, startTestServer, strongPassword, type TestServer, waitForDevMail } from '../support/server.ts';
+import { freePort, strongPassword, waitForDevMail } from '../support/server.ts';
 
 describe('external accounts in Chromium', () => {
-  let server: TestServer;
+  let port: number;
   let base: string;
-  let browser: Browser | undefined;
   const google = new OidcProvider('google-client', 'google-secret-0123456789');
   const github = new FakeOAuthServer('github', 'gh-client', 'gh-secret');
 
   before(async () => {
-    const port = await freePort();
+    port = await freePort();
     base = `http://127.0.0.1:${port}`;
     await google.start(() => [`${base}/auth/google/callback`]);
     await github.start();
-    server = await startTestServer({
+  });
+  const fx = withServer({
+    browser: true,
+    env: () => ({
       LATCHKEY_PORT: String(port),
       LATCHKEY_GOOGLE_ISSUER: google.url,
       LATCHKEY_GOOGLE_CLIENT_ID: google.clientId,
       LATCHKEY_GOOGLE_CLIENT_SECRET: google.clientSecret,
       ...github.env(),
-    });
+    }),
   });
   after(async () => {
-    await browser?.close();
-    await server?.close();
     await google.stop();
     await github.stop();
   });
@@ -48,8 +49,8 @@ describe('external accounts in Chromium', () => {
   }
 
   test('EXT-03 sign in with Google → account created → welcome → sign out → sign in again lands in the same account; EXT-06 its only method cannot be unlinked', async (t) => {
-    browser = await launchBrowser(t);
-    if (!browser) return;
+    if (!fx.ready(t)) return;
+    const { browser } = fx;
     google.nextUser = { sub: 'browser-g1', email: 'ada@example.test', email_verified: true, name: 'Ada Lovelace' };
     const ctx = await browser.newContext();
     const page = await ctx.newPage();
@@ -80,12 +81,12 @@ describe('external accounts in Chromium', () => {
   });
 
   test('EXT-06 link GitHub from settings to a password account, then sign in with GitHub', async (t) => {
-    browser ??= await launchBrowser(t);
-    if (!browser) return;
+    if (!fx.ready(t)) return;
+    const { browser } = fx;
     const password = strongPassword();
-    const c = server.client();
+    const c = fx.server.client();
     assert.equal((await c.post('/api/v1/registrations', { username: 'linkme', email: 'linkme@example.test', password })).status, 202);
-    const mail = await waitForDevMail(server, (m) => m.to.includes('linkme@example.test'));
+    const mail = await waitForDevMail(fx.server, (m) => m.to.includes('linkme@example.test'));
     const token = /activate\?token=([A-Za-z0-9_-]+)/.exec(mail.text)?.[1];
     assert.equal((await c.post('/api/v1/activations', { token })).status, 200);
 
@@ -102,7 +103,7 @@ describe('external accounts in Chromium', () => {
     await page.waitForURL(/\/settings\?done=linked/);
     await page.getByText('The account was linked. You can now sign in with it.').waitFor();
     await screenshot(page, 'external-05-linked-github');
-    await waitForDevMail(server, (m) => m.to.includes('linkme@example.test') && /GitHub account linked/.test(m.subject));
+    await waitForDevMail(fx.server, (m) => m.to.includes('linkme@example.test') && /GitHub account linked/.test(m.subject));
 
     await signOut(page);
     await page.getByRole('link', { name: 'Continue with GitHub' }).click();

@@ -1,26 +1,18 @@
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { launchBrowser, screenshot, seriousA11yViolations } from '../support/browser.ts';
-import { startTestServer, strongPassword, waitForDevMail, type TestServer } from '../support/server.ts';
+import { screenshot, seriousA11yViolations } from '../support/browser.ts';
+import { withServer } from '../support/fixture.ts';
+import { strongPassword, waitForDevMail } from '../support/server.ts';
 
 // The foundation walk in Chromium, on a dev server without SMTP (mail lands in /dev/mailbox):
 // register → activation mail → Activate → sign in → settings → change password → sign out.
 // `LATCHKEY_DOCS_SCREENSHOTS=1` also refreshes docs/screenshots/login.png for the README.
 
 describe('foundation walk in Chromium', () => {
-  let server: TestServer;
-  let browser: Browser | undefined;
-
-  before(async () => {
-    server = await startTestServer();
-  });
-  after(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  const fx = withServer({ browser: true });
 
   async function noSeriousA11y(page: Page, what: string) {
     const v = await seriousA11yViolations(page);
@@ -28,7 +20,7 @@ describe('foundation walk in Chromium', () => {
   }
 
   async function register(page: Page, username: string, email: string, password: string) {
-    await page.goto(`${server.base}/register`);
+    await page.goto(`${fx.server.base}/register`);
     await page.getByLabel('Username').fill(username);
     await page.getByLabel('Email address').fill(email);
     await page.getByLabel('Password', { exact: true }).fill(password);
@@ -38,7 +30,7 @@ describe('foundation walk in Chromium', () => {
   }
 
   async function signIn(page: Page, identifier: string, password: string) {
-    await page.goto(`${server.base}/login`);
+    await page.goto(`${fx.server.base}/login`);
     await page.getByLabel('Username or email address').fill(identifier);
     await page.getByLabel('Password', { exact: true }).fill(password);
     await page.getByRole('button', { name: 'Sign in' }).click();
@@ -52,14 +44,14 @@ describe('foundation walk in Chromium', () => {
   }
 
   test('register → dev mailbox → Activate → sign in → settings → change password (other session ends) → sign out; axe on every page', async (t) => {
-    browser = await launchBrowser(t);
-    if (!browser) return;
+    if (!fx.ready(t)) return;
+    const { browser } = fx;
     const ctx = await newContext(browser);
     const page = await ctx.newPage();
     const password = strongPassword();
     const email = 'walker@example.test';
 
-    await page.goto(`${server.base}/register`);
+    await page.goto(`${fx.server.base}/register`);
     await noSeriousA11y(page, '/register');
     await screenshot(page, 'foundation-01-register');
     await register(page, 'walker', email, password);
@@ -67,10 +59,10 @@ describe('foundation walk in Chromium', () => {
     await screenshot(page, 'foundation-02-check-your-email');
 
     // the activation mail, read the way a newcomer would: in the dev mailbox
-    await waitForDevMail(server, (m) => m.to === email && m.text.includes('/activate?token='));
-    await page.goto(`${server.base}/activate`);
+    await waitForDevMail(fx.server, (m) => m.to === email && m.text.includes('/activate?token='));
+    await page.goto(`${fx.server.base}/activate`);
     await noSeriousA11y(page, '/activate (code form)');
-    await page.goto(`${server.base}/dev/mailbox`);
+    await page.goto(`${fx.server.base}/dev/mailbox`);
     await noSeriousA11y(page, '/dev/mailbox');
     await screenshot(page, 'foundation-03-dev-mailbox');
     const mail = page.locator('article.mail', { hasText: email });
@@ -105,7 +97,7 @@ describe('foundation walk in Chromium', () => {
     await signIn(otherPage, 'walker', password);
 
     const newPassword = strongPassword();
-    await page.goto(`${server.base}/settings`);
+    await page.goto(`${fx.server.base}/settings`);
     await page.getByLabel('Current password').fill(password);
     await page.getByLabel('New password', { exact: true }).fill(newPassword);
     await page.getByLabel('Confirm new password').fill(newPassword);
@@ -115,9 +107,9 @@ describe('foundation walk in Chromium', () => {
     await screenshot(page, 'foundation-08-password-changed');
 
     // SES-06: this browser stays signed in (rotated), the other one is out
-    await page.goto(`${server.base}/settings`);
+    await page.goto(`${fx.server.base}/settings`);
     assert.match(page.url(), /\/settings$/);
-    await otherPage.goto(`${server.base}/settings`);
+    await otherPage.goto(`${fx.server.base}/settings`);
     assert.match(otherPage.url(), /\/login\?msg=session_ended$/, 'the other session ended with the password change');
     await screenshot(otherPage, 'foundation-09-other-session-ended');
     await other.close();
@@ -128,7 +120,7 @@ describe('foundation walk in Chromium', () => {
     await page.getByText('You have been signed out.').waitFor();
     await screenshot(page, 'foundation-10-signed-out');
     assert.ok(before, 'a session cookie was set');
-    const replay = await fetch(`${server.base}/api/v1/sessions/current`, { headers: { cookie: `${before.name}=${before.value}` } });
+    const replay = await fetch(`${fx.server.base}/api/v1/sessions/current`, { headers: { cookie: `${before.name}=${before.value}` } });
     assert.equal(replay.status, 401, 'the signed-out session is dead on the server');
 
     // the old password no longer works, the new one does
@@ -141,11 +133,11 @@ describe('foundation walk in Chromium', () => {
   });
 
   test('the sign-in page screenshot for the README', async (t) => {
-    browser ??= await launchBrowser(t);
-    if (!browser) return;
+    if (!fx.ready(t)) return;
+    const { browser } = fx;
     const ctx = await browser.newContext({ viewport: { width: 800, height: 600 } });
     const page = await ctx.newPage();
-    await page.goto(`${server.base}/login`);
+    await page.goto(`${fx.server.base}/login`);
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
     const file = await screenshot(page, 'login');
     if (process.env.LATCHKEY_DOCS_SCREENSHOTS === '1') {
@@ -158,8 +150,8 @@ describe('foundation walk in Chromium', () => {
 
   // axe runs inside the page, so it cannot run here; the same pages are checked with it above.
   test('WEB pages work without JavaScript: register, activate with the code, sign in, sign out', async (t) => {
-    browser ??= await launchBrowser(t);
-    if (!browser) return;
+    if (!fx.ready(t)) return;
+    const { browser } = fx;
     const ctx = await newContext(browser, false);
     const page = await ctx.newPage();
     const password = strongPassword();
@@ -167,10 +159,10 @@ describe('foundation walk in Chromium', () => {
     await register(page, 'nojs', email, password);
 
     // the typed-code path this time: the form on /activate, no link
-    const mail = await waitForDevMail(server, (m) => m.to === email && m.text.includes('/activate?token='));
+    const mail = await waitForDevMail(fx.server, (m) => m.to === email && m.text.includes('/activate?token='));
     const code = mail.text.match(/\b[0-9A-Z]{4}-[0-9A-Z]{4}\b/)?.[0];
     assert.ok(code, 'the activation mail carries a code');
-    await page.goto(`${server.base}/activate`);
+    await page.goto(`${fx.server.base}/activate`);
     await page.getByLabel('Username or email address').fill(email);
     await page.getByLabel('Activation code').fill(code);
     await page.getByRole('button', { name: 'Activate', exact: true }).click();

@@ -1,25 +1,13 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import { describe, test } from 'node:test';
+import type { Page } from 'playwright-core';
 import { activeAccount, isResetMail, secretsIn } from '../recovery/helpers.ts';
-import { launchBrowser, screenshot, seriousA11yViolations } from '../support/browser.ts';
-import { SmtpReceiver } from '../support/smtp.ts';
-import { startTestServer, strongPassword, type TestServer } from '../support/server.ts';
+import { screenshot, seriousA11yViolations } from '../support/browser.ts';
+import { withServer } from '../support/fixture.ts';
+import { strongPassword } from '../support/server.ts';
 
 describe('forgot password in Chromium', () => {
-  let server: TestServer;
-  let browser: Browser | undefined;
-  const smtp = new SmtpReceiver();
-
-  before(async () => {
-    await smtp.start();
-    server = await startTestServer({ LATCHKEY_SMTP_URL: smtp.url });
-  });
-  after(async () => {
-    await browser?.close();
-    await server?.close();
-    await smtp.stop();
-  });
+  const fx = withServer({ smtp: true, browser: true });
 
   async function noSeriousA11y(page: Page, what: string) {
     const v = await seriousA11yViolations(page);
@@ -27,7 +15,7 @@ describe('forgot password in Chromium', () => {
   }
 
   async function signInWith(page: Page, identifier: string, password: string) {
-    await page.goto(`${server.base}/login`);
+    await page.goto(`${fx.server.base}/login`);
     await page.getByLabel('Username or email address').fill(identifier);
     await page.getByLabel('Password', { exact: true }).fill(password);
     await page.getByRole('button', { name: 'Sign in' }).click();
@@ -35,9 +23,9 @@ describe('forgot password in Chromium', () => {
   }
 
   test('REC-04 REC-07 REC-09 link walk: forgot password → mail → link → new password → Login again; the old session is gone', async (t) => {
-    browser = await launchBrowser(t);
-    if (!browser) return;
-    const a = await activeAccount(server, smtp, 'walker');
+    if (!fx.ready(t)) return;
+    const { browser } = fx;
+    const a = await activeAccount(fx.server, fx.smtp, 'walker');
 
     // a session opened before the reset, in its own browser
     const oldCtx = await browser.newContext();
@@ -47,7 +35,7 @@ describe('forgot password in Chromium', () => {
 
     const ctx = await browser.newContext();
     const page = await ctx.newPage();
-    await page.goto(`${server.base}/login`);
+    await page.goto(`${fx.server.base}/login`);
     await page.getByRole('link', { name: 'Forgot password?' }).click();
     await page.waitForURL(/\/forgot-password$/);
     await noSeriousA11y(page, '/forgot-password');
@@ -58,7 +46,7 @@ describe('forgot password in Chromium', () => {
     await noSeriousA11y(page, 'reset requested');
     await screenshot(page, 'recovery-02-check-your-email');
 
-    const mail = await smtp.waitFor(isResetMail(a.email));
+    const mail = await fx.smtp.waitFor(isResetMail(a.email));
     const { link } = secretsIn(mail);
     await page.goto(link);
     await page.getByRole('heading', { name: 'Choose a new password' }).waitFor();
@@ -93,26 +81,26 @@ describe('forgot password in Chromium', () => {
     await noSeriousA11y(page, 'dead link');
     await screenshot(page, 'recovery-05-dead-link');
 
-    await oldPage.goto(`${server.base}/settings`);
+    await oldPage.goto(`${fx.server.base}/settings`);
     assert.match(oldPage.url(), /\/login/, 'the session from before the reset has ended');
     await oldCtx.close();
     await ctx.close();
   });
 
   test('REC-06 code walk in a second browser context: Already have a code? → wrong code → right code', async (t) => {
-    browser ??= await launchBrowser(t);
-    if (!browser) return;
-    const a = await activeAccount(server, smtp, 'codewalker');
+    if (!fx.ready(t)) return;
+    const { browser } = fx;
+    const a = await activeAccount(fx.server, fx.smtp, 'codewalker');
     const ctx = await browser.newContext();
     const page = await ctx.newPage();
-    await page.goto(`${server.base}/forgot-password`);
+    await page.goto(`${fx.server.base}/forgot-password`);
     await page.getByLabel('Username or email address').fill(a.username);
     await page.getByRole('button', { name: 'Request Password Reset' }).click();
     await page.getByText('If an account matches').waitFor();
     await page.getByRole('link', { name: 'Already have a code?' }).click();
     await page.waitForURL(/\/change-password$/);
     await noSeriousA11y(page, '/change-password');
-    const { code } = secretsIn(await smtp.waitFor(isResetMail(a.email)));
+    const { code } = secretsIn(await fx.smtp.waitFor(isResetMail(a.email)));
     const password = strongPassword();
     const fill = async (c: string) => {
       await page.getByLabel('Username or email address').fill(a.email);

@@ -89,7 +89,7 @@ describe('external accounts with OpenID Connect providers', () => {
     const created = await currentAccount(a);
     assert.ok(created);
     assert.equal(created.username, 'grace');
-    assert.equal(created.email, 'Grace@example.test');
+    assert.equal(created.email, 'grace@example.test', 'normalised like a typed address (ID-01)');
     const renamed = await a.form(`${base}/auth/welcome`, { username: 'amazing-grace' });
     assert.equal(new URL(renamed.url).pathname, '/settings');
     assert.match(renamed.text, /Linked accounts/);

@@ -1,34 +1,26 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { needs } from '../support/env.ts';
+import { withServer } from '../support/fixture.ts';
 import { Agent, FakeOAuthServer } from '../support/oauth-providers.ts';
-import { freshPostgres, postgresAvailable } from '../support/pg.ts';
-import { freePort, startTestServer, type TestServer } from '../support/server.ts';
+import { freePort } from '../support/server.ts';
 
 // The same rules on PostgreSQL: identity lookup, account creation, and the unlink guard (which
 // locks the account row there, so two concurrent unlinks cannot remove the last two methods).
 
 describe('external accounts on PostgreSQL', () => {
-  let server: TestServer | undefined;
+  let port: number;
   let base: string;
-  let pg: { url: string; drop(): Promise<void> } | undefined;
-  let available = false;
   const github = new FakeOAuthServer('github', 'gh-client', 'gh-secret');
   const x = new FakeOAuthServer('x', 'x-client', 'x-secret');
 
   before(async () => {
-    available = await postgresAvailable();
-    if (!available) return;
-    pg = await freshPostgres();
-    const port = await freePort();
+    port = await freePort();
     base = `http://127.0.0.1:${port}`;
     await Promise.all([github.start(), x.start()]);
-    server = await startTestServer({ LATCHKEY_PORT: String(port), LATCHKEY_DATABASE_URL: pg.url, ...github.env(), ...x.env() });
   });
+  const fx = withServer({ pg: true, env: () => ({ LATCHKEY_PORT: String(port), ...github.env(), ...x.env() }) });
   after(async () => {
-    await server?.close();
     await Promise.all([github.stop(), x.stop()]);
-    await pg?.drop();
   });
 
   const cookie = (a: Agent) => [...(a.jars.get(new URL(base).host) ?? new Map())].map(([k, v]) => `${k}=${v}`).join('; ');
@@ -37,7 +29,7 @@ describe('external accounts on PostgreSQL', () => {
   const unlink = (a: Agent, id: string) => fetch(`${base}/api/v1/account/identities/${id}`, { method: 'DELETE', headers: { cookie: cookie(a), origin: base } });
 
   test('EXT-03 EXT-06 sign in, link a second provider, and concurrent unlinks leave one way to sign in', async (t) => {
-    if (!needs(t, 'PostgreSQL', available)) return;
+    if (!fx.ready(t)) return;
     github.nextUser = { id: '4242', login: 'pguser', name: 'PG User', email: 'pg@example.test', emailVerified: true };
     const a = new Agent();
     assert.equal(new URL((await a.get(`${base}/auth/github/start`)).url).pathname, '/auth/welcome');

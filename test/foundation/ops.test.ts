@@ -1,51 +1,40 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { SmtpReceiver } from '../support/smtp.ts';
-import { startTestServer, strongPassword, type TestServer } from '../support/server.ts';
+import { describe, test } from 'node:test';
+import { withServer } from '../support/fixture.ts';
+import { strongPassword } from '../support/server.ts';
 import { createMetrics } from '../../src/metrics.ts';
 
 describe('operations endpoints', () => {
-  let server: TestServer;
-  let prod: TestServer;
-  const smtp = new SmtpReceiver();
-  before(async () => {
-    await smtp.start();
-    // No worker: queued mail stays queued, so the outbox depth is observable.
-    server = await startTestServer({}, { worker: false });
-    prod = await startTestServer({ LATCHKEY_ENV: 'production', LATCHKEY_SMTP_URL: smtp.url, LATCHKEY_SECRET: 'p'.repeat(48), LATCHKEY_RATE_LIMIT_SCALE: '1' });
-  });
-  after(async () => {
-    await server?.close();
-    await prod?.close();
-    await smtp.stop();
-  });
+  // No worker: queued mail stays queued, so the outbox depth is observable.
+  const fx = withServer({ overrides: { worker: false } });
+  const prod = withServer({ smtp: true, env: { LATCHKEY_ENV: 'production', LATCHKEY_SECRET: 'p'.repeat(48), LATCHKEY_RATE_LIMIT_SCALE: '1' } });
 
   test('/healthz answers ok', async () => {
-    const res = await server.client().get('/healthz');
+    const res = await fx.server.client().get('/healthz');
     assert.equal(res.status, 200);
     assert.deepEqual(res.json, { status: 'ok' });
   });
 
   test('/readyz is 200 when the database answers and migrations are applied, 503 when one is pending', async () => {
-    const ok = await server.client().get('/readyz');
+    const ok = await fx.server.client().get('/readyz');
     assert.equal(ok.status, 200);
     assert.equal(ok.json.status, 'ready');
-    const db = server.deps.db as unknown as import('kysely').Kysely<{ kysely_migration: { name: string; timestamp: string } }>;
+    const db = fx.server.deps.db as unknown as import('kysely').Kysely<{ kysely_migration: { name: string; timestamp: string } }>;
     const rows = await db.selectFrom('kysely_migration').selectAll().execute();
     assert.ok(rows.length >= 1);
     await db.deleteFrom('kysely_migration').where('name', '=', rows[0].name).execute();
     try {
-      const pending = await server.client().get('/readyz');
+      const pending = await fx.server.client().get('/readyz');
       assert.equal(pending.status, 503);
       assert.equal(pending.json.status, 'not ready');
     } finally {
       await db.insertInto('kysely_migration').values(rows[0]).execute();
     }
-    assert.equal((await server.client().get('/readyz')).status, 200);
+    assert.equal((await fx.server.client().get('/readyz')).status, 200);
   });
 
   test('/metrics has request counts and latency by route, sign-in outcomes, outbox depth and password hashes in progress', async () => {
-    const c = server.client();
+    const c = fx.server.client();
     await c.post('/api/v1/registrations', { username: 'metrics1', email: 'metrics1@example.test', password: strongPassword() });
     await c.post('/api/v1/sessions', { identifier: 'nobody-here', password: strongPassword() });
     await c.get('/login', { accept: 'text/html' });
@@ -68,7 +57,7 @@ describe('operations endpoints', () => {
   });
 
   test('/api/openapi.json is OpenAPI 3.1 and lists the foundation routes; /docs serves', async () => {
-    const res = await server.client().get('/api/openapi.json');
+    const res = await fx.server.client().get('/api/openapi.json');
     assert.equal(res.status, 200);
     const doc = res.json;
     assert.match(doc.openapi, /^3\.1\./);
@@ -90,34 +79,34 @@ describe('operations endpoints', () => {
       assert.ok(statuses.some((s) => s.startsWith('4')), `${method} ${path} documents its problems`);
     }
     assert.ok(doc.components?.schemas?.Problem, 'the RFC 9457 Problem schema is a component');
-    const docs = await server.client().get('/docs', { accept: 'text/html' });
+    const docs = await fx.server.client().get('/docs', { accept: 'text/html' });
     assert.ok([200, 302].includes(docs.status), String(docs.status));
-    const page = docs.status === 302 ? await server.client().get(new URL(docs.headers.get('location') ?? '/docs/', server.base).pathname, { accept: 'text/html' }) : docs;
+    const page = docs.status === 302 ? await fx.server.client().get(new URL(docs.headers.get('location') ?? '/docs/', fx.server.base).pathname, { accept: 'text/html' }) : docs;
     assert.equal(page.status, 200);
     assert.match(page.text, /swagger/i);
   });
 
   test('RFC 9457 problems carry a stable code', async () => {
-    const res = await server.client().get('/api/v1/sessions/current');
+    const res = await fx.server.client().get('/api/v1/sessions/current');
     assert.equal(res.status, 401);
     assert.match(res.headers.get('content-type') ?? '', /^application\/problem\+json/);
     assert.equal(res.json.status, 401);
     assert.equal(res.json.code, 'unauthorized');
     assert.equal(typeof res.json.type, 'string');
     assert.equal(typeof res.json.title, 'string');
-    const missing = await server.client().get('/api/v1/no-such-route');
+    const missing = await fx.server.client().get('/api/v1/no-such-route');
     assert.equal(missing.status, 404);
     assert.equal(missing.json.code, 'not_found');
   });
 
   test('production mode: no /dev/mailbox, mail goes over SMTP', async () => {
     for (const path of ['/dev/mailbox', '/dev/mailbox.json', '/dev/mailbox/x.html']) {
-      const res = await prod.client().get(path, { accept: 'text/html' });
+      const res = await prod.server.client().get(path, { accept: 'text/html' });
       assert.equal(res.status, 404, path);
     }
-    const reg = await prod.client().post('/api/v1/registrations', { username: 'produser', email: 'produser@example.test', password: strongPassword() });
+    const reg = await prod.server.client().post('/api/v1/registrations', { username: 'produser', email: 'produser@example.test', password: strongPassword() });
     assert.equal(reg.status, 202);
-    const mail = await smtp.waitFor((m) => m.to.includes('produser@example.test'));
+    const mail = await prod.mail('produser@example.test');
     assert.match(mail.text, /\/activate\?token=/);
   });
 });

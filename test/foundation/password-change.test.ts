@@ -1,20 +1,17 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { startTestServer, strongPassword, type TestServer, waitForDevMail } from '../support/server.ts';
+import { describe, test } from 'node:test';
+import { withServer } from '../support/fixture.ts';
+import { strongPassword, waitForDevMail } from '../support/server.ts';
 import { activeAccount, signedIn } from './helpers.ts';
 
 describe('changing the password while signed in', () => {
-  let server: TestServer;
-  before(async () => {
-    // the real per-account limit on current-password checks (5 per 10 minutes), not the test scale
-    server = await startTestServer({ LATCHKEY_RATE_LIMIT_SCALE: '1' });
-  });
-  after(async () => server?.close());
+  // the real per-account limit on current-password checks (5 per 10 minutes), not the test scale
+  const fx = withServer({ env: { LATCHKEY_RATE_LIMIT_SCALE: '1' } });
 
   test('PWD-05 the current password is required, and wrong tries are throttled', async () => {
-    const acct = await activeAccount(server);
-    const c = await signedIn(server, acct.username, acct.password);
-    const hashBefore = await server.deps.db
+    const acct = await activeAccount(fx.server);
+    const c = await signedIn(fx.server, acct.username, acct.password);
+    const hashBefore = await fx.server.deps.db
       .selectFrom('accounts')
       .select('password_hash')
       .where('username_key', '=', acct.username)
@@ -27,7 +24,7 @@ describe('changing the password while signed in', () => {
     }
     assert.deepEqual(statuses.slice(0, 5), [400, 400, 400, 400, 400]);
     assert.equal(statuses[6], 429, `wrong current passwords are throttled: ${statuses.join(',')}`);
-    const hashAfter = await server.deps.db
+    const hashAfter = await fx.server.deps.db
       .selectFrom('accounts')
       .select('password_hash')
       .where('username_key', '=', acct.username)
@@ -40,11 +37,11 @@ describe('changing the password while signed in', () => {
   });
 
   test('PWD-06 password fields are type=password, allow paste, and no page asks for a hint or security question', async () => {
-    const acct = await activeAccount(server);
-    const c = await signedIn(server, acct.username, acct.password);
-    const anon = server.client();
+    const acct = await activeAccount(fx.server);
+    const c = await signedIn(fx.server, acct.username, acct.password);
+    const anon = fx.server.client();
     assert.equal((await anon.post('/api/v1/password-resets', { identifier: acct.email })).status, 202);
-    const mail = await waitForDevMail(server, (m) => m.to.includes(acct.email) && /reset/i.test(m.subject));
+    const mail = await waitForDevMail(fx.server, (m) => m.to.includes(acct.email) && /reset/i.test(m.subject));
     const resetPath = /\/auth\/reset\/code\?token=[A-Za-z0-9_-]+/.exec(mail.text)?.[0];
     assert.ok(resetPath, 'reset link in the mail');
     const pages = [

@@ -1,40 +1,21 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
+import { withServer } from '../support/fixture.ts';
 import { Client } from '../support/http.ts';
-import { needs } from '../support/env.ts';
-import { freshPostgres, postgresAvailable } from '../support/pg.ts';
-import { SmtpReceiver, codeIn, linkIn } from '../support/smtp.ts';
-import { freePort, startTestServer, strongPassword, type TestServer } from '../support/server.ts';
+import { codeIn, linkIn } from '../support/smtp.ts';
+import { strongPassword, type TestServer } from '../support/server.ts';
 
 // The foundation flows on PostgreSQL, with two service processes (two pools, two workers) on one
 // database behind one public origin, as a load-balanced deployment runs them.
 
 describe('foundation on PostgreSQL with two instances', () => {
-  let a: TestServer | undefined;
-  let b: TestServer | undefined;
-  let drop: (() => Promise<void>) | undefined;
-  const smtp = new SmtpReceiver();
   const PUBLIC = 'http://login.example.test';
+  const fx = withServer({ smtp: true, pg: true, twin: true, env: { LATCHKEY_PUBLIC_URL: PUBLIC } });
   const via = (s: TestServer | undefined) => new Client(`http://127.0.0.1:${s?.deps.config.port}`, PUBLIC);
 
-  before(async () => {
-    if (!needs(undefined, 'PostgreSQL', await postgresAvailable())) return;
-    const pg = await freshPostgres();
-    drop = pg.drop;
-    await smtp.start();
-    const env = { LATCHKEY_DATABASE_URL: pg.url, LATCHKEY_SMTP_URL: smtp.url, LATCHKEY_PUBLIC_URL: PUBLIC };
-    a = await startTestServer({ ...env, LATCHKEY_PORT: String(await freePort()) });
-    b = await startTestServer({ ...env, LATCHKEY_PORT: String(await freePort()) });
-  });
-  after(async () => {
-    await a?.close();
-    await b?.close();
-    await smtp.stop();
-    await drop?.();
-  });
-
   test('register on one instance, activate and sign in on the other; sessions are shared and end everywhere', async (t) => {
-    if (!a || !b) return t.skip('PostgreSQL is not available');
+    if (!fx.ready(t)) return;
+    const { server: a, twin: b, smtp } = fx;
     assert.equal(a.deps.engine, 'postgres');
     const password = strongPassword();
     assert.equal((await via(a).post('/api/v1/registrations', { username: 'PgUser', email: 'pguser@example.test', password })).status, 202);
@@ -72,7 +53,8 @@ describe('foundation on PostgreSQL with two instances', () => {
   });
 
   test('mail queued by both instances is delivered exactly once', async (t) => {
-    if (!a || !b) return t.skip('PostgreSQL is not available');
+    if (!fx.ready(t)) return;
+    const { server: a, twin: b, smtp } = fx;
     const names = Array.from({ length: 10 }, (_, i) => `pgmass${i}`);
     await Promise.all(
       names.map((n, i) => via(i % 2 ? a : b).post('/api/v1/registrations', { username: n, email: `${n}@example.test`, password: strongPassword() })),

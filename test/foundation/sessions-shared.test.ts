@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { startTestServer, strongPassword, type TestServer } from '../support/server.ts';
+import { describe, test } from 'node:test';
+import { withServer } from '../support/fixture.ts';
+import { strongPassword } from '../support/server.ts';
 import { activeAccount, signedIn } from './helpers.ts';
 
 // SQLite remembers the session rows it found until the database changes (src/store/db.ts). Two
@@ -9,28 +10,19 @@ import { activeAccount, signedIn } from './helpers.ts';
 const COOKIE = 'latchkey_session';
 
 describe('one SQLite file, two servers', () => {
-  let a: TestServer;
-  let b: TestServer;
-  before(async () => {
-    a = await startTestServer();
-    // B runs no delivery worker: its own outbox writes would drop what it remembers and hide a
-    // missed commit from A. B must notice A's commits by itself.
-    b = await startTestServer({ LATCHKEY_DATABASE_URL: a.databaseUrl }, { worker: false });
-  });
-  after(async () => {
-    await b?.close();
-    await a?.close();
-  });
+  // A is fx.server, B fx.twin. B runs no delivery worker: its own outbox writes would drop what it
+  // remembers and hide a missed commit from A. B must notice A's commits by itself.
+  const fx = withServer({ twin: { overrides: { worker: false } } });
 
   const onB = (token: string) => {
-    const c = b.client();
+    const c = fx.twin.client();
     c.cookies.set(COOKIE, token);
     return c;
   };
 
   test('SES-04 a sign-out on one server ends the session on the other within milliseconds', async () => {
-    const acct = await activeAccount(a);
-    const c = await signedIn(a, acct.username, acct.password);
+    const acct = await activeAccount(fx.server);
+    const c = await signedIn(fx.server, acct.username, acct.password);
     const token = c.cookies.get(COOKIE) ?? '';
     const other = onB(token);
     // twice, so the second answer comes from the row B remembered
@@ -38,7 +30,7 @@ describe('one SQLite file, two servers', () => {
     assert.equal((await other.get('/api/v1/sessions/current')).status, 200);
     assert.equal((await c.delete('/api/v1/sessions/current')).status, 204);
     // the same server refuses at once, with no wait
-    const replay = a.client();
+    const replay = fx.server.client();
     replay.cookies.set(COOKIE, token);
     assert.equal((await replay.get('/api/v1/sessions/current')).status, 401);
     await new Promise((r) => setTimeout(r, 5));
@@ -46,9 +38,9 @@ describe('one SQLite file, two servers', () => {
   });
 
   test('SES-06 a password change on one server ends the other sessions on the other', async () => {
-    const acct = await activeAccount(a);
-    const changer = await signedIn(a, acct.username, acct.password);
-    const elsewhere = await signedIn(a, acct.username, acct.password);
+    const acct = await activeAccount(fx.server);
+    const changer = await signedIn(fx.server, acct.username, acct.password);
+    const elsewhere = await signedIn(fx.server, acct.username, acct.password);
     const other = onB(elsewhere.cookies.get(COOKIE) ?? '');
     assert.equal((await other.get('/api/v1/sessions/current')).status, 200);
     const change = await changer.put('/api/v1/account/password', {

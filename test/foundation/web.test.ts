@@ -278,6 +278,50 @@ describe('web layer', () => {
     assert.deepEqual(await snapshot(server), snap);
   });
 
+  // ID-01/ID-02: Unicode identifiers that are neither a valid username nor an address that normalises.
+  const unicodeIdentifiers = [
+    '\u202Eadmin', // right-to-left override
+    'adm\u200Bin', // zero-width space
+    '\u3164\u3164\u3164', // Hangul fillers
+    '\uFEFFroot', // byte order mark
+    'z\u0435duni', // Cyrillic е in a Latin name
+    '\u0301\u0301\u0301', // combining marks only
+    '\u{1F600}\u{1F600}\u{1F600}', // emoji
+    'user@xn--zz.example', // punycode that does not decode
+    `${'a'.repeat(65)}@example.com`, // local part over 64 octets
+    'admin@\uFF0E\uFF0E', // full-width dots, empty labels
+    '\u{E0001}tag@example.com', // language tag (invisible)
+    'mi\u212Aa@10.0.0.25', // an IP address as domain
+  ];
+
+  test('WEB-04 ID-01 ID-02 hostile Unicode identifiers get a 4xx (a field error where one applies) and change nothing', async () => {
+    const c = server.client();
+    const snap = await snapshot(server);
+    const password = 'violet-harbor-quantum-meadow-1984';
+    for (const v of unicodeIdentifiers) {
+      const label = JSON.stringify(v);
+      for (const body of [
+        { username: v, email: 'unicode-hostile@example.test', password },
+        { username: 'unicodehostile', email: v, password },
+      ]) {
+        const res = await c.post('/api/v1/registrations', body);
+        assert.equal(res.status, 400, `${label} → ${res.status} ${res.text}`);
+        assert.equal(res.json.code, 'validation_failed', label);
+        assert.deepEqual(
+          res.json.errors.map((e: { field: string }) => e.field),
+          [body.username === v ? 'username' : 'email'],
+          label,
+        );
+      }
+      assert.equal((await c.post('/api/v1/sessions', { identifier: v, password })).status, 401, label);
+      assert.equal((await c.post('/api/v1/activations', { identifier: v, code: 'ABCD-EFGH' })).status, 400, label);
+      const page = await c.form('/register', { username: v, email: v, password, passwordConfirm: password });
+      assert.equal(page.status, 400, label);
+      assert.match(page.text, /Enter a valid email address/, `${label}: the page names the field`);
+    }
+    assert.deepEqual(await snapshot(server), snap);
+  });
+
   test('WEB-04 hostile query strings on pages get a 2xx/3xx/4xx, never a 5xx', async () => {
     const authed = await signedIn(server, account.username, account.password);
     for (const q of ['?done=__proto__', '?done=constructor', '?done=toString', '?done[]=a', '?done=<script>']) {

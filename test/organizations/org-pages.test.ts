@@ -1,18 +1,17 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { systemContext } from '../../src/context.ts';
-import { startTestServer, strongPassword, type TestServer } from '../support/server.ts';
+import { withServer } from '../support/fixture.ts';
+import { strongPassword } from '../support/server.ts';
 
 describe('pages in an organization context (/o/{slug}/…)', () => {
-  let server: TestServer;
+  const fx = withServer();
   before(async () => {
-    server = await startTestServer();
-    await server.deps.organizations.create({ slug: 'acme', name: 'Acme', displayName: 'Acme Sign-in' }, systemContext());
+    await fx.server.deps.organizations.create({ slug: 'acme', name: 'Acme', displayName: 'Acme Sign-in' }, systemContext());
   });
-  after(async () => server?.close());
 
   test('/o/{slug}/login wears the organization name and links to its own recovery and sign-up', async () => {
-    const res = await server.client().get('/o/acme/login', { accept: 'text/html' });
+    const res = await fx.server.client().get('/o/acme/login', { accept: 'text/html' });
     assert.equal(res.status, 200);
     assert.match(res.text, /<title>Sign in · Acme Sign-in<\/title>/);
     assert.match(res.text, /href="\/o\/acme\/forgot-password"/);
@@ -21,7 +20,7 @@ describe('pages in an organization context (/o/{slug}/…)', () => {
   });
 
   test('/o/{slug}/register creates the account in that organization', async () => {
-    const c = server.client();
+    const c = fx.server.client();
     const page = await c.get('/o/acme/register', { accept: 'text/html' });
     assert.match(page.text, /action="\/o\/acme\/register"/);
     const res = await c.form('/o/acme/register', {
@@ -36,13 +35,13 @@ describe('pages in an organization context (/o/{slug}/…)', () => {
     const password = strongPassword();
     const ok = await c.form('/o/acme/register', { username: 'acme-member', email: 'member@acme.test', password, passwordConfirm: password });
     assert.equal(ok.status, 200);
-    const acme = await server.deps.organizations.bySlug('acme');
-    const row = await server.deps.db.selectFrom('accounts').select('org_id').where('username_key', '=', 'acme-member').executeTakeFirstOrThrow();
+    const acme = await fx.server.deps.organizations.bySlug('acme');
+    const row = await fx.server.deps.db.selectFrom('accounts').select('org_id').where('username_key', '=', 'acme-member').executeTakeFirstOrThrow();
     assert.equal(row.org_id, acme?.id);
   });
 
   test('an unknown organization is a 404, not the default one', async () => {
-    const res = await server.client().get('/o/nope/login', { accept: 'text/html' });
+    const res = await fx.server.client().get('/o/nope/login', { accept: 'text/html' });
     assert.equal(res.status, 404);
   });
 });

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
-import { SmtpReceiver } from '../support/smtp.ts';
-import { startTestServer, strongPassword, type TestServer } from '../support/server.ts';
+import { withServer, withSmtp } from '../support/fixture.ts';
+import { strongPassword } from '../support/server.ts';
 import { activeAccount, isResetMail, secretsIn, signIn, spawnLatchkey } from './helpers.ts';
 
 const normalize = (s: string) =>
@@ -27,24 +27,15 @@ async function until<T>(what: string, fn: () => T | undefined | Promise<T | unde
 }
 
 describe('reset mail delivery survives a mail-server outage', () => {
-  let server: TestServer;
-  const smtp = new SmtpReceiver();
-  before(async () => {
-    await smtp.start();
-    server = await startTestServer({ LATCHKEY_SMTP_URL: smtp.url });
-  });
-  after(async () => {
-    await server?.close();
-    await smtp.stop();
-  });
+  const fx = withServer({ smtp: true });
 
   test('ENUM-02 SMTP down: the request still answers 202 at once; the mail arrives, exactly as written, when SMTP is back', async () => {
-    const a = await activeAccount(server, smtp, 'smtpdown');
-    smtp.refuse = true;
-    const res = await server.client().post('/api/v1/password-resets', { identifier: a.username });
+    const a = await activeAccount(fx.server, fx.smtp, 'smtpdown');
+    fx.smtp.refuse = true;
+    const res = await fx.server.client().post('/api/v1/password-resets', { identifier: a.username });
     assert.equal(res.status, 202);
-    assert.equal(smtp.mails.filter(isResetMail(a.email)).length, 0);
-    const db = server.deps.db;
+    assert.equal(fx.smtp.mails.filter(isResetMail(a.email)).length, 0);
+    const db = fx.server.deps.db;
     const queued = await until('a refused delivery attempt', async () =>
       db
         .selectFrom('outbox')
@@ -57,8 +48,8 @@ describe('reset mail delivery survives a mail-server outage', () => {
     );
     assert.equal(queued.status, 'pending');
     const written = queued.body_text;
-    smtp.refuse = false;
-    const mail = await smtp.waitFor(isResetMail(a.email), 20_000);
+    fx.smtp.refuse = false;
+    const mail = await fx.smtp.waitFor(isResetMail(a.email), 20_000);
     assert.equal(normalize(mail.text), normalize(written));
     const row = await until('the row to be marked sent', () =>
       db.selectFrom('outbox').selectAll().where('id', '=', queued.id).where('status', '=', 'sent').executeTakeFirst(),
@@ -66,20 +57,18 @@ describe('reset mail delivery survives a mail-server outage', () => {
     assert.equal(row.body_text, '', 'the delivered body (with the token) is scrubbed');
     const { token } = secretsIn(mail);
     const password = strongPassword();
-    assert.equal((await server.client().post('/api/v1/password-resets/complete', { token, password })).status, 200);
-    assert.equal((await signIn(server, a.username, password)).status, 201);
+    assert.equal((await fx.server.client().post('/api/v1/password-resets/complete', { token, password })).status, 200);
+    assert.equal((await signIn(fx.server, a.username, password)).status, 201);
   });
 });
 
 describe('reset mail delivery survives SIGKILL of the process', () => {
-  const smtp = new SmtpReceiver();
+  const smtp = withSmtp();
   let dir: string;
-  before(async () => {
-    await smtp.start();
+  before(() => {
     dir = mkdtempSync(join(tmpdir(), 'latchkey-crash-'));
   });
-  after(async () => {
-    await smtp.stop();
+  after(() => {
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { Redis } from 'ioredis';
 import { createAccounts } from '../abuse/helpers.ts';
 import { outboxIdle } from '../phone/helpers.ts';
-import { needs, REDIS_URL } from '../support/env.ts';
+import { withServer } from '../support/fixture.ts';
 import type { Client, Res } from '../support/http.ts';
 import { startTestServer, strongPassword, type TestServer } from '../support/server.ts';
 import { fakeTwilio } from './fake-gateways.ts';
@@ -19,20 +17,6 @@ const gatewayEnv = () => ({
   LATCHKEY_TWILIO_AUTH_TOKEN: TOKEN,
   LATCHKEY_SMS_FROM: '+15005550006',
 });
-
-async function redisAvailable(): Promise<boolean> {
-  const r = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  r.on('error', () => {});
-  try {
-    await r.connect();
-    await r.ping();
-    return true;
-  } catch {
-    return false;
-  } finally {
-    r.disconnect();
-  }
-}
 
 /** Accounts written straight into the store and signed in on `server`: no SMS spent on set-up. */
 async function signedInClients(server: TestServer, names: string[]): Promise<Client[]> {
@@ -71,16 +55,10 @@ after(async () => {
 });
 
 describe('OTP-05 the install-wide SMS budget, one process', () => {
-  let server: TestServer;
-  before(async () => {
-    server = await startTestServer({ ...gatewayEnv(), LATCHKEY_SMS_BUDGET: '3/1h' });
-  });
-  after(async () => {
-    await server?.close();
-  });
+  const fx = withServer({ env: () => ({ ...gatewayEnv(), LATCHKEY_SMS_BUDGET: '3/1h' }) });
 
   test('OTP-05 the global SMS budget stops sending past N per hour, answers the same, counts a metric and audits once', async () => {
-    const clients = await signedInClients(server, ['budget1', 'budget2', 'budget3']);
+    const clients = await signedInClients(fx.server, ['budget1', 'budget2', 'budget3']);
     const numbers = Array.from({ length: 7 }, (_, i) => `+4479110001${String(i).padStart(2, '0')}`);
     const answers: Res[] = [];
     // Different accounts and numbers: the per-number and per-account caps never come into play.
@@ -91,45 +69,45 @@ describe('OTP-05 the install-wide SMS budget, one process', () => {
       assert.equal(r.status, 202, r.text);
       assert.match(r.json.pending, new RegExp(`${numbers[i].slice(-2)}$`));
     }
-    await outboxIdle(server);
+    await outboxIdle(fx.server);
     assert.deepEqual(
       received(numbers).map((m) => m.to),
       numbers.slice(0, 3),
       'the first three reached the gateway, nothing after',
     );
     assert.equal(
-      (await server.deps.db.selectFrom('outbox').select('id').where('channel', '=', 'sms').execute()).length,
+      (await fx.server.deps.db.selectFrom('outbox').select('id').where('channel', '=', 'sms').execute()).length,
       3,
       'nothing more was queued',
     );
-    assert.equal(await exhaustedMetric(server), 4, 'each withheld SMS counted');
-    const exhausted = await audits(server, 'sms.budget_exhausted');
+    assert.equal(await exhaustedMetric(fx.server), 4, 'each withheld SMS counted');
+    const exhausted = await audits(fx.server, 'sms.budget_exhausted');
     assert.equal(exhausted.length, 1, 'audited once for the window, not per request');
     assert.equal(JSON.parse(exhausted[0].details ?? '{}').budget, '3/1h');
-    const sent = (await audits(server, 'phone.verification_sent')).map((a) => JSON.parse(a.details ?? '{}').delivered);
+    const sent = (await audits(fx.server, 'phone.verification_sent')).map((a) => JSON.parse(a.details ?? '{}').delivered);
     assert.deepEqual(sent, [true, true, true, false, false, false, false]);
 
     // A reset code by SMS for an account with a confirmed number: the same answer as for no account, no SMS.
-    await server.deps.db
+    await fx.server.deps.db
       .updateTable('organizations')
       .set({ recovery_settings: JSON.stringify({ methods: ['email_link', 'sms_otp'] }) })
       .where('slug', '=', 'default')
       .execute();
-    await server.deps.db
+    await fx.server.deps.db
       .updateTable('accounts')
       .set({ phone: '+447911000199', phone_verified_at: Date.now() })
       .where('username', '=', 'budget1')
       .execute();
-    const real = await server.client().post('/api/v1/password-resets', { identifier: 'budget1', method: 'sms_otp' });
-    const nobody = await server
+    const real = await fx.server.client().post('/api/v1/password-resets', { identifier: 'budget1', method: 'sms_otp' });
+    const nobody = await fx.server
       .client()
       .post('/api/v1/password-resets', { identifier: 'nobody-here', method: 'sms_otp' });
     assert.equal(real.status, 202);
     assert.deepEqual(shape(real), shape(nobody));
-    await outboxIdle(server);
+    await outboxIdle(fx.server);
     assert.equal(received(['+447911000199']).length, 0, 'no reset code past the budget');
-    assert.equal(await exhaustedMetric(server), 5);
-    assert.equal((await audits(server, 'sms.budget_exhausted')).length, 1);
+    assert.equal(await exhaustedMetric(fx.server), 5);
+    assert.equal((await audits(fx.server, 'sms.budget_exhausted')).length, 1);
   });
 
   test('OTP-05 a malformed LATCHKEY_SMS_BUDGET stops the start with a message naming it', async () => {
@@ -138,35 +116,12 @@ describe('OTP-05 the install-wide SMS budget, one process', () => {
 });
 
 describe('OTP-05 the install-wide SMS budget, two servers sharing Redis', () => {
-  let a: TestServer | undefined;
-  let b: TestServer | undefined;
-  let available = false;
-  // A unique prefix per run, so parallel and earlier runs never share counters.
-  const prefix = `latchkey-test-${randomBytes(6).toString('hex')}`;
-  before(async () => {
-    available = await redisAvailable();
-    if (!available) return;
-    const env = {
-      ...gatewayEnv(),
-      LATCHKEY_SMS_BUDGET: '4/1h',
-      LATCHKEY_REDIS_URL: REDIS_URL,
-      LATCHKEY_REDIS_PREFIX: prefix,
-    };
-    a = await startTestServer(env);
-    b = await startTestServer({ ...env, LATCHKEY_DATABASE_URL: a.databaseUrl });
-  });
-  after(async () => {
-    await b?.close();
-    await a?.close();
-    if (!available) return;
-    const r = new Redis(REDIS_URL);
-    const keys = await r.keys(`${prefix}:*`);
-    if (keys.length) await r.del(...keys);
-    r.disconnect();
-  });
+  // Redis under a prefix unique to this run, so parallel and earlier runs never share counters.
+  const fx = withServer({ redis: true, twin: true, env: () => ({ ...gatewayEnv(), LATCHKEY_SMS_BUDGET: '4/1h' }) });
 
   test('OTP-05 the global SMS budget stops sending past N per hour across two servers, answers the same, counts a metric and audits once', async (t) => {
-    if (!needs(t, 'Redis', available) || !a || !b) return;
+    if (!fx.ready(t)) return;
+    const { server: a, twin: b } = fx;
     const onA = await signedInClients(a, ['shared1', 'shared2']);
     const onB = await signedInClients(b, ['shared3', 'shared4']);
     const numbers = Array.from({ length: 10 }, (_, i) => `+4479110002${String(i).padStart(2, '0')}`);

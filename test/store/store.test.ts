@@ -45,6 +45,7 @@ function account(over: Partial<Record<string, unknown>> = {}) {
     org_id: 'org_store_test',
     username,
     username_key: usernameKey(username),
+    username_skeleton: null,
     email,
     email_key: email ? emailKey(email) : null,
     status: 'active' as const,
@@ -148,7 +149,8 @@ for (const engine of engines) {
     });
 
     it('emails are normalised and unique (email_key)', async (s) => {
-      assert.equal(normalizeEmail('  Bob@EXAMPLE.Test '), 'Bob@example.test');
+      // ID-01: the local part is case-folded too; what is stored is what mail goes to
+      assert.equal(normalizeEmail('  Bob@EXAMPLE.Test '), 'bob@example.test');
       await s.db
         .insertInto('accounts')
         .values(account({ email: normalizeEmail('Bob@Example.TEST') }))

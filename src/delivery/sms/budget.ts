@@ -20,7 +20,7 @@ export async function smsBudgetAllows(d: SmsBudgetDeps, ctx: RequestContext, db:
     d.audit.record(
       'sms.budget_exhausted',
       ctx,
-      { details: { budget: String(d.config.raw.LATCHKEY_SMS_BUDGET ?? '') } },
+      { details: { budget: d.config.sms.budget.text } },
       db,
     ),
   );

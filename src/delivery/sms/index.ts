@@ -2,30 +2,21 @@ import type { Config } from '../../config/index.ts';
 import type { Transport } from '../worker.ts';
 import { TwilioGateway, VonageGateway, WebhookGateway } from './gateways.ts';
 
-/** Thrown at start when the chosen gateway lacks a setting, naming it (like every config error). */
-export class SmsConfigError extends Error {}
-
-function need(config: Config, name: string): string {
-  const v = config.raw[name];
-  if (typeof v !== 'string' || !v) throw new SmsConfigError(`${name} is required when LATCHKEY_SMS_GATEWAY=${config.raw.LATCHKEY_SMS_GATEWAY}`);
-  return v;
-}
-
-/** The configured gateway for channel 'sms', or undefined when none is (LATCHKEY_SMS_GATEWAY=none). */
+/**
+ * The configured gateway for channel 'sms', or undefined when none is (LATCHKEY_SMS_GATEWAY=none).
+ * A gateway missing a setting already stopped the start with a ConfigError (src/config/sections.ts).
+ */
 export function smsGatewayFromConfig(config: Config): Transport | undefined {
-  const kind = config.raw.LATCHKEY_SMS_GATEWAY as string | undefined;
-  const o = { from: String(config.raw.LATCHKEY_SMS_FROM ?? 'Latchkey'), timeoutMs: Number(config.raw.LATCHKEY_SMS_TIMEOUT ?? 10_000) };
-  switch (kind) {
+  const g = config.sms.gateway;
+  const o = { from: config.sms.from, timeoutMs: config.sms.timeoutMs };
+  switch (g.kind) {
     case 'twilio':
-      return new TwilioGateway(need(config, 'LATCHKEY_TWILIO_BASE_URL'), need(config, 'LATCHKEY_TWILIO_ACCOUNT_SID'), need(config, 'LATCHKEY_TWILIO_AUTH_TOKEN'), o);
+      return new TwilioGateway(g.baseUrl, g.accountSid, g.authToken, o);
     case 'vonage':
-      return new VonageGateway(need(config, 'LATCHKEY_VONAGE_BASE_URL'), need(config, 'LATCHKEY_VONAGE_API_KEY'), need(config, 'LATCHKEY_VONAGE_API_SECRET'), o);
-    case 'webhook': {
-      const secret = need(config, 'LATCHKEY_SMS_WEBHOOK_SECRET');
-      if (secret.length < 32) throw new SmsConfigError('LATCHKEY_SMS_WEBHOOK_SECRET must be at least 32 characters');
-      return new WebhookGateway(need(config, 'LATCHKEY_SMS_WEBHOOK_URL'), secret, o);
-    }
-    default:
+      return new VonageGateway(g.baseUrl, g.apiKey, g.apiSecret, o);
+    case 'webhook':
+      return new WebhookGateway(g.url, g.secret, o);
+    case 'none':
       return undefined;
   }
 }

@@ -4,6 +4,7 @@ import type { Kernel } from '../../kernel.ts';
 import type { SessionService } from '../sessions/service.ts';
 import { formatTime, renderMail } from '../../delivery/templates.ts';
 import type { Account } from '../../store/accounts.ts';
+import { insertPasswordChange } from '../../store/password-changes.ts';
 import type { Database } from '../../store/schema.ts';
 import { newId } from '../../security/random.ts';
 import { type ActivityFlagDeps, flagRepeatedPasswordChanges } from '../activity/flag.ts';
@@ -40,7 +41,7 @@ export async function applyPasswordChange(
     .execute();
   const ended = await d.sessions.endAll(account.id, trx, keepSessionId);
   await trx.updateTable('recovery_codes').set({ used_at: now }).where('account_id', '=', account.id).where('used_at', 'is', null).execute();
-  await trx.insertInto('password_changes').values({ id: newId(d.random), account_id: account.id, kind, at: now }).execute();
+  await insertPasswordChange(trx, { id: newId(d.random), account_id: account.id, kind, at: now });
   await d.audit.record(kind === 'change' ? 'password.changed' : 'password.reset_completed', ctx, {
     accountId: account.id,
     details: { kind, signedOut: ended },

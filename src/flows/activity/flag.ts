@@ -3,21 +3,13 @@ import type { RequestContext } from '../../context.ts';
 import type { Kernel } from '../../kernel.ts';
 import { formatDuration, formatTime, renderMail } from '../../delivery/templates.ts';
 import type { Account } from '../../store/accounts.ts';
+import { countPasswordChangesSince } from '../../store/password-changes.ts';
 import type { Database } from '../../store/schema.ts';
-import { parseRate } from '../../security/limits.ts';
-import { ConfigError } from '../../config/index.ts';
 
 /** What this module uses of the container the composition root builds. */
 export type ActivityFlagDeps = Pick<Kernel, 'config' | 'clock' | 'brand' | 'outbox' | 'audit'>;
 
 export const FLAG_REASON = 'possibly compromised';
-
-export function flagRule(d: ActivityFlagDeps): { points: number; windowMs: number } {
-  const problems: string[] = [];
-  const rule = parseRate('LATCHKEY_FLAG_RESETS', d.config.raw.LATCHKEY_FLAG_RESETS ?? '3/24h', problems);
-  if (problems.length) throw new ConfigError(problems);
-  return rule;
-}
 
 /**
  * LOG-04: more completed password resets/changes than the rule allows within its window flag the
@@ -26,15 +18,9 @@ export function flagRule(d: ActivityFlagDeps): { points: number; windowMs: numbe
  * once (until staff clear it), audited, and the owner is told.
  */
 export async function flagRepeatedPasswordChanges(d: ActivityFlagDeps, trx: Kysely<Database>, account: Account, ctx: RequestContext): Promise<boolean> {
-  const rule = flagRule(d);
+  const rule = d.config.limits.flagResets;
   const now = d.clock.now();
-  const row = await trx
-    .selectFrom('password_changes')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .where('account_id', '=', account.id)
-    .where('at', '>', now - rule.windowMs)
-    .executeTakeFirst();
-  const n = Number(row?.n ?? 0);
+  const n = await countPasswordChangesSince(trx, account.id, now - rule.windowMs);
   if (n <= rule.points) return false;
   const reason = `${FLAG_REASON}: ${n} password resets or changes within ${formatDuration(rule.windowMs)}`;
   const flagged = await trx

@@ -1,5 +1,6 @@
 import type { Kernel } from '../../kernel.ts';
 import { formatTime } from '../../delivery/templates.ts';
+import { recentAuditEvents } from '../../store/audit.ts';
 import { Html } from '../../web/layout.tsx';
 import type { Authenticated } from '../../web/auth.ts';
 
@@ -28,14 +29,7 @@ const LABELS: Record<string, string> = {
 export const ACTIVITY_LIMIT = 20;
 
 export async function recentActivity(d: ActivityPagesDeps, accountId: string) {
-  return d.db
-    .selectFrom('audit_log')
-    .select(['at', 'event', 'ip', 'user_agent'])
-    .where('account_id', '=', accountId)
-    .where('event', 'in', Object.keys(LABELS))
-    .orderBy('at', 'desc')
-    .limit(ACTIVITY_LIMIT)
-    .execute();
+  return recentAuditEvents(d.db, accountId, Object.keys(LABELS), ACTIVITY_LIMIT);
 }
 
 export async function activitySection(d: ActivityPagesDeps, auth: Authenticated): Promise<string> {

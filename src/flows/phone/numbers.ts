@@ -18,10 +18,6 @@ export function parseMobile(input: string, allowedCallingCodes: readonly string[
   return n.number;
 }
 
-export function allowedCallingCodes(raw: unknown): string[] {
-  return Array.isArray(raw) ? raw.map((c) => String(c).replace(/^\+/, '')) : [];
-}
-
 /** "+44 •••• ••0123": enough for the owner to recognise, too little to read off a screen. */
 export function maskPhone(e164: string): string {
   return `${e164.slice(0, 3)} •••• ••${e164.slice(-4)}`;

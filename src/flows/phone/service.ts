@@ -10,7 +10,7 @@ import type { Database } from '../../store/schema.ts';
 import { keyedHash, safeEqual } from '../../security/hashing.ts';
 import { DIGITS, newCode, newId } from '../../security/random.ts';
 import type { Authenticated } from '../../web/auth.ts';
-import { allowedCallingCodes, maskPhone, parseMobile } from './numbers.ts';
+import { maskPhone, parseMobile } from './numbers.ts';
 
 /** What this module uses of the container the composition root builds. */
 export type PhoneDeps = Pick<Kernel, 'config' | 'db' | 'clock' | 'random' | 'secret' | 'outbox' | 'audit' | 'guard'> & {
@@ -39,7 +39,7 @@ export class PhoneService {
   async startVerification(auth: Authenticated, input: { phone: string }, ctx: RequestContext): Promise<{ message: string; pending: string }> {
     const d = this.d;
     d.sessions.requireRecentAuth(auth.session);
-    const phone = parseMobile(String(input.phone ?? ''), allowedCallingCodes(d.config.raw.LATCHKEY_SMS_ALLOWED_COUNTRIES));
+    const phone = parseMobile(String(input.phone ?? ''), d.config.sms.allowedCallingCodes);
     // OTP-05: SMS pumping caps per IP (inside limit), per number and per account.
     await d.guard.limit('otp_send', ctx, `phone:${phone}`);
     await d.guard.limit('otp_send', ctx, `account:${auth.account.id}`);

@@ -2,16 +2,14 @@ import type { RequestContext } from '../../context.ts';
 import type { Kernel } from '../../kernel.ts';
 import { formatDuration, renderMail } from '../../delivery/templates.ts';
 import { AppError, type FieldProblem } from '../../errors.ts';
+import { type Account, findAccountByIdentifier, newAccountRow, refuseUsernameClash } from '../../store/accounts.ts';
 import {
-  type Account,
-  emailKey,
-  findAccountByIdentifier,
-  newAccountRow,
+  checkUsername,
+  EMAIL_INVALID,
+  identifierKey,
   normalizeEmail,
-  usernameKey,
-  validEmail,
-  validUsername,
-} from '../../store/accounts.ts';
+  type UsernameForms,
+} from '../../security/identifiers.ts';
 import { keyedHash, safeEqual, sha256 } from '../../security/hashing.ts';
 import { normalizePassword } from '../../security/password-policy.ts';
 import { newCode, newId, newToken, UNAMBIGUOUS } from '../../security/random.ts';
@@ -62,58 +60,51 @@ export const REGISTRATION_ACCEPTED = 'Check your email: we sent a link and a cod
 export class RegistrationService {
   constructor(private readonly d: RegistrationDeps) {}
 
-  validate(input: RegistrationInput): void {
+  /** The checks that need no database; answers the normalised username and email (ID-01, ID-02). */
+  validate(input: RegistrationInput): { username: UsernameForms; email: string } {
     const fields: FieldProblem[] = [];
-    if (!validUsername(input.username))
-      fields.push({
-        field: 'username',
-        code: 'invalid',
-        message: 'Usernames are 3 to 32 letters, digits, dots, dashes or underscores.',
-      });
-    if (!validEmail(input.email)) fields.push({ field: 'email', code: 'invalid', message: 'Enter a valid email address.' });
+    const username = checkUsername(input.username);
+    if (!username.ok) fields.push(username.problem);
+    const email = normalizeEmail(input.email);
+    if (email === undefined) fields.push(EMAIL_INVALID);
     if (input.passwordConfirm !== undefined && input.passwordConfirm !== input.password)
       fields.push({ field: 'passwordConfirm', code: 'mismatch', message: 'The two passwords do not match.' });
-    if (fields.length) throw new AppError('validation_failed', undefined, { fields });
+    if (!username.ok || email === undefined || fields.length) throw new AppError('validation_failed', undefined, { fields });
     const reasons = this.d.policy.check(input.password, {
       username: input.username,
       email: input.email,
       productName: this.d.config.productName,
     });
     if (reasons.length) throw new AppError('password_rejected', undefined, { reasons });
+    return { username: username.forms, email };
   }
 
   async register(input: RegistrationInput, ctx: RequestContext): Promise<{ message: string }> {
     const d = this.d;
-    this.validate(input);
-    // Per IP and per email (BF-02); counted whether or not the email is registered (ENUM-03).
-    await d.guard.limit('registration', ctx, `email:${emailKey(input.email)}`);
+    const { username, email } = this.validate(input);
+    // Per IP and per email (BF-02), before anything is looked up; counted whether or not the email
+    // or the username is registered (ENUM-03).
+    await d.guard.limit('registration', ctx, `email:${email}`);
     if (!(await d.captcha.verify(input.captcha, ctx))) {
       await d.audit.record('captcha.failed', ctx, { details: { flow: 'registration' } });
       throw new AppError(input.captcha ? 'captcha_invalid' : 'captcha_required');
     }
-    const email = normalizeEmail(input.email);
     // Hash first in every case, so an existing email costs the same time as a new one.
     const passwordHash = await d.hasher.hash(normalizePassword(input.password));
+    // Usernames are public handles (docs/identifiers.md): a taken one is said so (409), a
+    // look-alike refused (400), before the email is looked at, so that answer is the same
+    // whatever the email (ENUM-03).
+    await refuseUsernameClash(d.db, username);
     const existing = await findAccountByIdentifier(d.db, email);
     if (existing) {
       await this.mailExistingOwner(existing, ctx);
       return { message: REGISTRATION_ACCEPTED };
     }
-    const taken = await d.db
-      .selectFrom('accounts')
-      .select('id')
-      .where('username_key', '=', usernameKey(input.username))
-      .executeTakeFirst();
-    if (taken)
-      throw new AppError('conflict', 'This username is taken. Please choose another.', {
-        fields: [{ field: 'username', code: 'taken', message: 'This username is taken. Please choose another.' }],
-      });
-
     const now = d.clock.now();
     const account = newAccountRow({
       id: newId(d.random),
       org_id: input.orgId ?? (await defaultOrgId(d)),
-      username: input.username,
+      username: username.username,
       email,
       status: 'pending',
       password_hash: passwordHash,
@@ -129,14 +120,15 @@ export class RegistrationService {
     } catch (err) {
       // An unavailable database answers 503 now, not after a second timeout below.
       if (isOutage(err)) throw err;
-      // Lost a race with a registration for the same email or username.
+      if (!/unique|duplicate/i.test(String((err as Error).message))) throw err;
+      // Lost a race with a registration for the same (or a look-alike) username, or the same email:
+      // answered as if the winner had committed first.
+      await refuseUsernameClash(d.db, username);
       const again = await findAccountByIdentifier(d.db, email);
       if (again) {
         await this.mailExistingOwner(again, ctx);
         return { message: REGISTRATION_ACCEPTED };
       }
-      if (/unique|duplicate/i.test(String((err as Error).message)))
-        throw new AppError('conflict', 'This username is taken. Please choose another.');
       throw err;
     }
     return { message: REGISTRATION_ACCEPTED };
@@ -198,7 +190,9 @@ export class RegistrationService {
   async activate(input: { token?: string; identifier?: string; code?: string }, ctx: RequestContext): Promise<void> {
     const d = this.d;
     const now = d.clock.now();
-    await d.guard.limit('activation', ctx, input.identifier);
+    // Counted under the normal form, so respelling the address (case, Kelvin sign, trailing dot)
+    // does not buy more tries.
+    await d.guard.limit('activation', ctx, input.identifier === undefined ? undefined : identifierKey(input.identifier));
     let activationId: string | undefined;
     let accountId: string | undefined;
     if (input.token) {

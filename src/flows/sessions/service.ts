@@ -1,11 +1,22 @@
-import type { Kysely, Selectable } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { Kernel } from '../../kernel.ts';
 import type { RequestContext } from '../../context.ts';
 import { AppError } from '../../errors.ts';
 import type { Account } from '../../store/accounts.ts';
 import type { PreparedRead } from '../../store/db.ts';
-import { insertRow } from '../../store/insert-row.ts';
-import type { Database, SessionsTable } from '../../store/schema.ts';
+import type { Database } from '../../store/schema.ts';
+import {
+  endAccountSession,
+  endAccountSessions,
+  endSession,
+  insertSession,
+  listLiveSessions,
+  type Session,
+  sessionLookupQuery,
+  sessionLookupRow,
+  setSessionTokenHash,
+  touchSession,
+} from '../../store/sessions.ts';
 import { sha256 } from '../../security/hashing.ts';
 import type { Authenticated } from '../../web/auth.ts';
 import { newId, newToken } from '../../security/random.ts';
@@ -14,7 +25,7 @@ import { isoTime } from '../../security/clock.ts';
 /** What this module uses of the container the composition root builds. */
 export type SessionDeps = Pick<Kernel, 'config' | 'store' | 'db' | 'clock' | 'random' | 'audit'>;
 
-export type Session = Selectable<SessionsTable>;
+export type { Session };
 
 export interface SessionView {
   id: string;
@@ -31,60 +42,6 @@ export interface SessionView {
 // Touching last_seen_at on every request would make every read a write; a minute of slack in
 // the idle timeout is a fair price for session checks that stay reads.
 const TOUCH_EVERY_MS = 60_000;
-
-// Every column of both tables, in a fixed order: the lookup answers arrays in this order. A
-// column added to either table stops these lines compiling until it is listed.
-const SESSION_COLUMNS = Object.keys({
-  id: 1,
-  account_id: 1,
-  token_hash: 1,
-  created_at: 1,
-  last_seen_at: 1,
-  expires_at: 1,
-  auth_at: 1,
-  method: 1,
-  ip: 1,
-  user_agent: 1,
-} satisfies Record<keyof Session, 1>) as (keyof Session)[];
-const ACCOUNT_COLUMNS = Object.keys({
-  id: 1,
-  org_id: 1,
-  username: 1,
-  username_key: 1,
-  email: 1,
-  email_key: 1,
-  status: 1,
-  password_hash: 1,
-  display_name: 1,
-  phone: 1,
-  phone_verified_at: 1,
-  is_staff: 1,
-  flagged_at: 1,
-  flag_reason: 1,
-  created_at: 1,
-  updated_at: 1,
-  activated_at: 1,
-  password_changed_at: 1,
-} satisfies Record<keyof Account, 1>) as (keyof Account)[];
-
-/** Session + account by token hash, compiled once; the hash is its only parameter. */
-function lookupQuery(db: Kysely<Database>) {
-  return db
-    .selectFrom('sessions')
-    .innerJoin('accounts', 'accounts.id', 'sessions.account_id')
-    .select([
-      ...SESSION_COLUMNS.map((c) => `sessions.${c}` as const),
-      ...ACCOUNT_COLUMNS.map((c) => `accounts.${c}` as const),
-    ])
-    .where('sessions.token_hash', '=', '')
-    .compile();
-}
-
-function fromColumns<T>(row: unknown[], offset: number, columns: readonly (keyof T)[]): T {
-  const out = {} as Record<keyof T, unknown>;
-  for (let i = 0; i < columns.length; i++) out[columns[i] as keyof T] = row[offset + i];
-  return out as T;
-}
 
 /** Server-side sessions (SES-01..SES-08): the cookie holds a 256-bit token, the table its SHA-256. */
 export class SessionService {
@@ -112,7 +69,7 @@ export class SessionService {
       ip: ctx.ip || null,
       user_agent: ctx.userAgent ? ctx.userAgent.slice(0, 256) : null,
     };
-    await insertRow(db, 'sessions', session);
+    await insertSession(db, session);
     return { token, session };
   }
 
@@ -125,7 +82,7 @@ export class SessionService {
     if (!token || token.length > 128) return null;
     // One query for session and account, prepared once on the engine: this runs on every
     // signed-in request (see Store.preparedRead for why it bypasses the query builder).
-    this.lookup ??= this.d.store.preparedRead(lookupQuery(this.d.db));
+    this.lookup ??= this.d.store.preparedRead(sessionLookupQuery(this.d.db));
     const rows = this.lookup([sha256(token)]);
     return rows instanceof Promise ? rows.then((r) => this.check(r[0])) : this.check(rows[0]);
   }
@@ -137,28 +94,19 @@ export class SessionService {
     // They are shared by every request until the row changes, hence frozen.
     let found = this.built.get(row);
     if (!found) {
-      found = Object.freeze({
-        session: Object.freeze(fromColumns<Session>(row, 0, SESSION_COLUMNS)),
-        account: Object.freeze(fromColumns<Account>(row, SESSION_COLUMNS.length, ACCOUNT_COLUMNS)),
-      });
+      const parts = sessionLookupRow(row);
+      Object.freeze(parts.session);
+      Object.freeze(parts.account);
+      found = Object.freeze(parts);
       this.built.set(row, found);
     }
     const { session, account } = found;
     if (session.expires_at <= now || session.last_seen_at + this.d.config.session.idleTtl <= now) {
-      return this.d.db
-        .deleteFrom('sessions')
-        .where('id', '=', session.id)
-        .execute()
-        .then(() => null);
+      return endSession(this.d.db, session.id).then(() => null);
     }
     if (account.status !== 'active') return null;
     if (now - session.last_seen_at > TOUCH_EVERY_MS) {
-      return this.d.db
-        .updateTable('sessions')
-        .set({ last_seen_at: now })
-        .where('id', '=', session.id)
-        .execute()
-        .then(() => ({ session: { ...session, last_seen_at: now }, account }));
+      return touchSession(this.d.db, session.id, now).then(() => ({ session: { ...session, last_seen_at: now }, account }));
     }
     return found;
   }
@@ -172,14 +120,7 @@ export class SessionService {
   async list(accountId: string, currentId?: string): Promise<SessionView[]> {
     const now = this.d.clock.now();
     const idle = this.d.config.session.idleTtl;
-    const rows = await this.d.db
-      .selectFrom('sessions')
-      .selectAll()
-      .where('account_id', '=', accountId)
-      .where('expires_at', '>', now)
-      .where('last_seen_at', '>', now - idle)
-      .orderBy('last_seen_at', 'desc')
-      .execute();
+    const rows = await listLiveSessions(this.d.db, accountId, now, now - idle);
     return rows.map((s) => ({
       id: s.id,
       createdAt: isoTime(s.created_at),
@@ -194,17 +135,12 @@ export class SessionService {
 
   /** Ends one of the account's own sessions; another account's id is simply not found. */
   async revoke(accountId: string, sessionId: string, ctx: RequestContext): Promise<void> {
-    const res = await this.d.db
-      .deleteFrom('sessions')
-      .where('id', '=', sessionId)
-      .where('account_id', '=', accountId)
-      .executeTakeFirst();
-    if (Number(res.numDeletedRows) === 0) throw new AppError('not_found', 'No such session.');
+    if (!(await endAccountSession(this.d.db, accountId, sessionId))) throw new AppError('not_found', 'No such session.');
     await this.d.audit.record('session.ended', ctx, { accountId, details: { reason: 'user' } });
   }
 
   async signOut(session: Session, ctx: RequestContext): Promise<void> {
-    await this.d.db.deleteFrom('sessions').where('id', '=', session.id).execute();
+    await endSession(this.d.db, session.id);
     await this.d.audit.record('session.ended', ctx, { accountId: session.account_id, details: { reason: 'sign_out' } });
   }
 
@@ -217,16 +153,13 @@ export class SessionService {
 
   /** Ends every session of the account except `keepId` (SES-06, REC-09); returns how many ended. */
   async endAll(accountId: string, db: Kysely<Database> = this.d.db, keepId?: string): Promise<number> {
-    let q = db.deleteFrom('sessions').where('account_id', '=', accountId);
-    if (keepId) q = q.where('id', '!=', keepId);
-    const res = await q.executeTakeFirst();
-    return Number(res.numDeletedRows);
+    return endAccountSessions(db, accountId, keepId);
   }
 
   /** Gives the current session a new token (SES-06): a token seen before the change stops working. */
   async rotate(session: Session, db: Kysely<Database> = this.d.db): Promise<string> {
     const token = newToken(this.d.random);
-    await db.updateTable('sessions').set({ token_hash: sha256(token) }).where('id', '=', session.id).execute();
+    await setSessionTokenHash(db, session.id, sha256(token));
     return token;
   }
 }

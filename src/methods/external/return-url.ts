@@ -23,26 +23,6 @@ export function safeReturnTo(d: ReturnUrlDeps, raw: unknown): string | undefined
   }
   if (u.username || u.password) throw bad();
   if (u.origin === origin) return raw.startsWith('/') ? `${u.pathname}${u.search}${u.hash}` : u.href;
-  if (allowedOrigins(d).has(u.origin) && /^https?:$/.test(u.protocol)) return u.href;
+  if (d.config.external.returnOrigins.includes(u.origin) && /^https?:$/.test(u.protocol)) return u.href;
   throw bad();
-}
-
-const cache = new WeakMap<ReturnUrlDeps, Set<string>>();
-
-function allowedOrigins(d: ReturnUrlDeps): Set<string> {
-  let set = cache.get(d);
-  if (!set) {
-    set = new Set(((d.config.raw.LATCHKEY_RETURN_URL_ALLOWLIST as string[] | undefined) ?? []).map(originOf));
-    cache.set(d, set);
-  }
-  return set;
-}
-
-/** Allow-list entries are origins; a malformed one matches nothing (checked at start by the service). */
-export function originOf(entry: string): string {
-  try {
-    return new URL(entry).origin;
-  } catch {
-    return `invalid:${entry}`;
-  }
 }

@@ -1,5 +1,4 @@
 import type { Kysely } from 'kysely';
-import { ConfigError } from '../../config/index.ts';
 import type { RequestContext } from '../../context.ts';
 import type { Kernel } from '../../kernel.ts';
 import type { SessionService } from '../../flows/sessions/service.ts';
@@ -9,12 +8,12 @@ import { AppError } from '../../errors.ts';
 import type { Authenticated } from '../../web/auth.ts';
 import { sha256 } from '../../security/hashing.ts';
 import { newId } from '../../security/random.ts';
-import { type Account, emailKey, findAccount, newAccountRow, normalizeEmail, usernameKey, validEmail, validUsername } from '../../store/accounts.ts';
+import { type Account, findAccount, newAccountRow, refuseUsernameClash } from '../../store/accounts.ts';
+import { checkUsername, normalizeEmail, USERNAME_TAKEN, usernameSkeleton } from '../../security/identifiers.ts';
 import { defaultOrgId, type OrgStoreDeps } from '../../store/organizations.ts';
 import type { Database } from '../../store/schema.ts';
 import { type Attempt, ExternalError, ProviderClient } from './client.ts';
 import { type ExternalProfile, type Provider, providersFromConfig } from './providers.ts';
-import { originOf } from './return-url.ts';
 import { deriveUsernames } from './usernames.ts';
 import { isoTime } from '../../security/clock.ts';
 
@@ -67,11 +66,8 @@ export class ExternalAccounts {
 
   constructor(private readonly d: ExternalDeps) {
     this.providers = providersFromConfig(d.config);
-    const badOrigins = ((d.config.raw.LATCHKEY_RETURN_URL_ALLOWLIST as string[] | undefined) ?? []).filter((e) => !/^https?:\/\//.test(originOf(e)));
-    if (badOrigins.length)
-      throw new ConfigError([`LATCHKEY_RETURN_URL_ALLOWLIST: ${badOrigins.join(', ')}: each entry must be an origin like https://app.example.com`]);
     for (const p of this.providers)
-      this.clients.set(p.id, new ProviderClient(p, `${d.config.publicUrl}/auth/${p.id}/callback`, Number(d.config.raw.LATCHKEY_EXTERNAL_TIMEOUT ?? 10_000)));
+      this.clients.set(p.id, new ProviderClient(p, `${d.config.publicUrl}/auth/${p.id}/callback`, d.config.external.timeoutMs));
   }
 
   provider(id: string): Provider | undefined {
@@ -152,8 +148,9 @@ export class ExternalAccounts {
       await d.db.updateTable('external_identities').set({ last_used_at: d.clock.now() }).where('id', '=', known.id).execute();
       return { kind: 'signed_in', signedIn: await d.signIn.complete(account, method, ctx), created: false };
     }
-    const email = profile.verifiedEmail && validEmail(profile.verifiedEmail) ? normalizeEmail(profile.verifiedEmail) : undefined;
-    if (email && (await d.db.selectFrom('accounts').select('id').where('email_key', '=', emailKey(email)).executeTakeFirst())) {
+    // ID-01: the provider's address is normalised like a typed one, so it meets the same account.
+    const email = profile.verifiedEmail ? normalizeEmail(profile.verifiedEmail) : undefined;
+    if (email && (await d.db.selectFrom('accounts').select('id').where('email_key', '=', email).executeTakeFirst())) {
       // EXT-04: the address is taken; the owner must sign in to that account and link from there.
       await d.audit.record('external.sign_in_refused', ctx, { details: { provider: provider.id, reason: 'email_in_use' } });
       return { kind: 'email_taken', provider };
@@ -201,19 +198,26 @@ export class ExternalAccounts {
           const other = await findAccount(d.db, won.account_id);
           if (other) return other;
         }
-        if (email && (await d.db.selectFrom('accounts').select('id').where('email_key', '=', emailKey(email)).executeTakeFirst()))
+        if (email && (await d.db.selectFrom('accounts').select('id').where('email_key', '=', email).executeTakeFirst()))
           throw new AppError('conflict', 'An account with this email address already exists. Sign in to it and link this account from Settings.');
       }
     }
     throw new AppError('conflict', 'Could not find a free username. Please try again.');
   }
 
+  /** Candidates neither taken nor look-alikes of a taken one (ID-02: one skeleton covers both). */
   private async freeUsernames(profile: ExternalProfile): Promise<string[]> {
     const candidates = deriveUsernames(profile, this.d.random);
     const taken = new Set(
-      (await this.d.db.selectFrom('accounts').select('username_key').where('username_key', 'in', candidates.map(usernameKey)).execute()).map((r) => r.username_key),
+      (
+        await this.d.db
+          .selectFrom('accounts')
+          .select('username_skeleton')
+          .where('username_skeleton', 'in', candidates.map(usernameSkeleton))
+          .execute()
+      ).map((r) => r.username_skeleton),
     );
-    return candidates.filter((c) => !taken.has(usernameKey(c)));
+    return candidates.filter((c) => !taken.has(usernameSkeleton(c)));
   }
 
   private async insertIdentity(trx: Kysely<Database>, accountId: string, provider: Provider, profile: ExternalProfile): Promise<void> {
@@ -291,27 +295,21 @@ export class ExternalAccounts {
 
   /** The welcome step: a new account may pick another username once it is signed in. */
   async changeUsername(accountId: string, username: string, ctx: RequestContext): Promise<string> {
-    const name = username.trim().normalize('NFKC');
-    if (!validUsername(name))
-      throw new AppError('validation_failed', undefined, {
-        fields: [{ field: 'username', message: 'Usernames are 3 to 32 letters, digits, dots, dashes or underscores.' }],
-      });
-    const taken = await this.d.db
-      .selectFrom('accounts')
-      .select('id')
-      .where('username_key', '=', usernameKey(name))
-      .where('id', '!=', accountId)
-      .executeTakeFirst();
-    if (taken) throw new AppError('conflict', 'This username is taken. Please choose another.');
+    // The same rules as registration (ID-02); the account's own key and skeleton do not count.
+    const checked = checkUsername(username);
+    if (!checked.ok) throw new AppError('validation_failed', undefined, { fields: [checked.problem] });
+    const { username: name, key, skeleton } = checked.forms;
+    await refuseUsernameClash(this.d.db, checked.forms, accountId);
     try {
       await this.d.db
         .updateTable('accounts')
-        .set({ username: name, username_key: usernameKey(name), updated_at: this.d.clock.now() })
+        .set({ username: name, username_key: key, username_skeleton: skeleton, updated_at: this.d.clock.now() })
         .where('id', '=', accountId)
         .execute();
     } catch (err) {
-      if (/unique|duplicate/i.test(String((err as Error).message))) throw new AppError('conflict', 'This username is taken. Please choose another.');
-      throw err;
+      if (!/unique|duplicate/i.test(String((err as Error).message))) throw err;
+      await refuseUsernameClash(this.d.db, checked.forms, accountId);
+      throw new AppError('conflict', USERNAME_TAKEN);
     }
     await this.d.audit.record('account.username_changed', ctx, { accountId });
     return name;

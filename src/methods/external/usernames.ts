@@ -1,5 +1,5 @@
 import { DIGITS, newCode, type Random } from '../../security/random.ts';
-import { validUsername } from '../../store/accounts.ts';
+import { foldCase, validUsername } from '../../security/identifiers.ts';
 import type { ExternalProfile } from './providers.ts';
 
 /**
@@ -13,7 +13,8 @@ export function deriveUsernames(profile: ExternalProfile, random: Random): strin
   const bases: string[] = [];
   for (const hint of [profile.login, profile.displayName, profile.verifiedEmail?.split('@')[0]]) {
     const b = clean(hint);
-    if (b && !bases.includes(b)) bases.push(b);
+    // A hint the username rules refuse (mixed scripts, say) would make every variant of it fail too.
+    if (b && !bases.includes(b) && validUsername(b)) bases.push(b);
   }
   if (!bases.length) bases.push('user');
   const first = bases[0];
@@ -26,13 +27,11 @@ export function deriveUsernames(profile: ExternalProfile, random: Random): strin
 
 function clean(hint: string | undefined): string | undefined {
   if (!hint) return undefined;
-  const s = hint
-    .normalize('NFKC')
+  const s = foldCase(hint)
     .trim()
     .replace(/\s+/g, '.')
     .replace(/[^\p{L}\p{N}._-]/gu, '')
     .replace(/^[._-]+|[._-]+$/g, '')
-    .toLowerCase()
     .slice(0, 32);
   if (!s) return undefined;
   return s.length >= 3 ? s : `${s}.user`;

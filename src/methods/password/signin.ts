@@ -2,6 +2,7 @@ import type { RequestContext } from '../../context.ts';
 import type { Kernel } from '../../kernel.ts';
 import { AppError } from '../../errors.ts';
 import { type Account, findAccountByIdentifier } from '../../store/accounts.ts';
+import { identifierKey } from '../../security/identifiers.ts';
 import { normalizePassword } from '../../security/password-policy.ts';
 
 /** What this module uses of the container the composition root builds. */
@@ -13,7 +14,7 @@ export type PasswordSignInDeps = Pick<Kernel, 'db' | 'hasher' | 'audit' | 'metri
  * looks the account up by it when the caller has not.
  */
 function foldIdentifier(identifier: string): string {
-  return identifier.trim().normalize('NFKC').toLowerCase();
+  return identifierKey(identifier);
 }
 
 /** Whether the next password attempt for `identifier` must carry a CAPTCHA (BF-04); counts nothing. */

@@ -2,7 +2,6 @@ import type { Kysely } from 'kysely';
 import type { RequestContext } from '../../context.ts';
 import type { RecoveryMethodDeps } from '../../flows/recovery/method.ts';
 import { smsBudgetAllows } from '../../delivery/sms/budget.ts';
-import { allowedCallingCodes } from '../../flows/phone/numbers.ts';
 import type { Account } from '../../store/accounts.ts';
 import type { Database } from '../../store/schema.ts';
 import { insertOtp, type OtpMethod, otpHash } from '../otp/code.ts';
@@ -31,7 +30,7 @@ export async function sendSmsOtp(d: RecoveryMethodDeps, trx: Kysely<Database>, t
 /** The number the code may go to: only a confirmed one, in an allowed country (OTP-05). */
 export function smsTarget(d: RecoveryMethodDeps, account: Account): string | undefined {
   if (!account.phone || !account.phone_verified_at) return undefined;
-  const allowed = allowedCallingCodes(d.config.raw.LATCHKEY_SMS_ALLOWED_COUNTRIES);
+  const allowed = d.config.sms.allowedCallingCodes;
   if (allowed.length && !allowed.some((c) => account.phone?.startsWith(`+${c}`))) return undefined;
   return account.phone;
 }

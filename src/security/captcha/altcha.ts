@@ -3,6 +3,7 @@ import { deriveKey } from 'altcha-lib/algorithms/sha';
 import type { RequestContext } from '../../context.ts';
 import type { Kernel } from '../../kernel.ts';
 import type { Captcha, CaptchaWidget } from '../captcha.ts';
+import { deleteExpiredNonces, useNonce } from '../../store/used-nonces.ts';
 import { keyedHash } from '../hashing.ts';
 
 /** What this module uses of the container the composition root builds. */
@@ -74,15 +75,9 @@ export class AltchaCaptcha implements Captcha {
     const db = this.d.db;
     if (now - this.lastSweep > 60_000) {
       this.lastSweep = now;
-      await db.deleteFrom('used_nonces').where('expires_at', '<', now).execute();
+      await deleteExpiredNonces(db, now);
     }
-    const r = await db
-      .insertInto('used_nonces')
-      .values({ key, expires_at: expiresAt })
-      .onConflict((oc) => oc.column('key').doNothing())
-      .returning('key')
-      .executeTakeFirst();
-    return r !== undefined;
+    return useNonce(db, key, expiresAt);
   }
 }
 
