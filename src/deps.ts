@@ -45,8 +45,9 @@ import type { PageExtras } from './web/extras.ts';
 
 /**
  * The composition root's product: configuration, store, injected clock and randomness, the
- * security layer, delivery, and one service per flow. Services receive this whole container and
- * reach each other through it, so adding a flow never changes another flow's constructor.
+ * security layer, delivery, and one service per flow. Each service is handed this container but
+ * typed with the slice it declares (e.g. `SessionDeps`), so adding a flow never changes another
+ * flow's constructor and only the root imports this module (`npm run check:cycles`).
  */
 export interface Deps {
   config: Config;
