@@ -6,7 +6,6 @@ import { DevMailboxTransport } from './delivery/dev-mailbox.ts';
 import { SmtpTransport } from './delivery/email.ts';
 import { Outbox } from './delivery/outbox.ts';
 import { smsGatewayFromConfig } from './delivery/sms/index.ts';
-import type { Branding } from './delivery/templates.ts';
 import { DeliveryWorker } from './delivery/worker.ts';
 import { AccountService } from './flows/account/service.ts';
 import { activitySection } from './flows/activity/pages.tsx';
@@ -19,13 +18,14 @@ import { RegistrationService } from './flows/registration/service.ts';
 import { SessionService } from './flows/sessions/service.ts';
 import { SignInService } from './flows/signin/service.ts';
 import type { RecoveryMethod, RecoveryMethods } from './flows/recovery/method.ts';
+import type { Kernel } from './kernel.ts';
 import { emailLinkMethod } from './methods/email-link/index.ts';
 import { emailOtpMethod } from './methods/email-otp/index.ts';
 import { linkedSection, providerButtons } from './methods/external/pages.tsx';
 import { ExternalAccounts } from './methods/external/service.ts';
 import { MethodRegistry } from './methods/registry.ts';
 import { smsOtpMethod } from './methods/sms-otp/index.ts';
-import { createMetrics, type Metrics } from './metrics.ts';
+import { createMetrics } from './metrics.ts';
 import { Audit } from './security/audit.ts';
 import type { Captcha } from './security/captcha.ts';
 import { createCaptcha } from './security/captcha/index.ts';
@@ -35,7 +35,7 @@ import { createGuard } from './security/limits.ts';
 import { PasswordHasher } from './security/password-hash.ts';
 import { PasswordPolicy } from './security/password-policy.ts';
 import { cryptoRandom, newToken, type Random } from './security/random.ts';
-import { type Engine, migrate, openStore, type Store } from './store/db.ts';
+import { migrate, openStore } from './store/db.ts';
 import { warnIdentifierCollisions } from './store/identifier-audit.ts';
 import { metaValueOrInit } from './store/meta.ts';
 import { ensureDefaultOrg } from './store/organizations.ts';
@@ -49,24 +49,7 @@ import type { PageExtras } from './web/extras.ts';
  * typed with the slice it declares (e.g. `SessionDeps`), so adding a flow never changes another
  * flow's constructor and only the root imports this module (`npm run check:cycles`).
  */
-export interface Deps {
-  config: Config;
-  store: Store;
-  db: Kysely<Database>;
-  engine: Engine;
-  clock: Clock;
-  random: Random;
-  log: Logger;
-  secret: string;
-  brand: Branding;
-  hasher: PasswordHasher;
-  policy: PasswordPolicy;
-  outbox: Outbox;
-  worker: DeliveryWorker;
-  audit: Audit;
-  metrics: Metrics;
-  guard: Guard;
-  captcha: Captcha;
+export interface Deps extends Kernel {
   // flows
   sessions: SessionService;
   signIn: SignInService;
