@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { Account } from '../../store/accounts.ts';
 import { isoTime } from '../../security/clock.ts';
 
-/** What this module uses of the container the composition root builds. */
+/** Views use nothing of the container; the parameter keeps every view's signature alike. */
 export type SessionsViewsDeps = object;
 
 export const AccountView = Type.Object({
