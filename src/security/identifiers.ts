@@ -1,4 +1,4 @@
-import { domainToASCII } from 'node:url';
+import { domainToASCII, domainToUnicode } from 'node:url';
 import unhomoglyph from 'unhomoglyph';
 import { caseFold } from 'unicode-case-folding';
 import type { FieldProblem } from '../errors.ts';
@@ -53,12 +53,22 @@ export function normalizeEmail(input: string): string | undefined {
   if (domain.endsWith('.')) domain = domain.slice(0, -1);
   if (!domain || domain.length > 253) return undefined;
   const labels = domain.split('.');
-  if (labels.length < 2 || !labels.every((l) => LABEL.test(l))) return undefined;
+  if (labels.length < 2 || !labels.every((l) => LABEL.test(l) && validPunycode(l))) return undefined;
   // The top-level label is letters (or an IDN): this refuses IP addresses as domains.
   const tld = labels[labels.length - 1];
   if (!/^(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})$/.test(tld)) return undefined;
   const email = `${local}@${domain}`;
   return email.length <= 254 ? email : undefined;
+}
+
+/**
+ * An `xn--` label must decode to Unicode. Node 20's IDNA refuses a bad one outright, Node 24's
+ * passes it through unchanged, so "it decodes to something else" is the test both agree on.
+ */
+function validPunycode(label: string): boolean {
+  if (!label.startsWith('xn--')) return true;
+  const unicode = domainToUnicode(label);
+  return unicode !== '' && unicode !== label;
 }
 
 export const EMAIL_INVALID: FieldProblem = {
