@@ -17,7 +17,8 @@ import { type Counter, type CounterStore, type LimitSettings, subjectKey } from 
 //    the database, so neither a Redis outage nor a restart forgets it (AV-03). Identifiers that
 //    name no account are counted the same way, so both cost the same. Past `lockAfter` the
 //    account is locked for a progressively longer time; at the hard cap until a password reset.
-// Each attempt is counted as a failure up front (reserved) and a success clears the run. A locked
+// Each attempt is counted as a failure up front (reserved); a success clears the account's run but
+// only takes back its own step-up counts, never earlier ones (ENUM-04). A locked
 // account answers exactly like a wrong password (the caller makes sure of that), and recovery by
 // email is never blocked by it.
 
@@ -113,11 +114,15 @@ export class SignInLockout {
     if (await this.allowNotice(accountId)) await this.notify(accountId, lockMs);
   }
 
-  /** A success ends the run and gives back the step-up counts the attempt took. */
+  /**
+   * A success ends the account's run and gives back only the step-up counts this attempt took.
+   * Earlier failures under the identifier stay counted: unknown identifiers are never cleared, so
+   * clearing a real one would tell a prober that it names an account its owner just used (ENUM-04).
+   */
   async succeeded(identifierKey: string, accountId: string, ctx: RequestContext): Promise<void> {
     await Promise.all([
       clearFailures(this.d.db, this.runKey(identifierKey, accountId)),
-      this.typed.clear(this.typedKey(identifierKey)),
+      this.typed.reward(this.typedKey(identifierKey)),
       this.fromIp.reward(this.ipKey(ctx)),
     ]);
   }
