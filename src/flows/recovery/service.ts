@@ -2,8 +2,10 @@ import type { RequestContext } from '../../context.ts';
 import type { Deps } from '../../deps.ts';
 import type { OutboxRow } from '../../delivery/worker.ts';
 import { AppError } from '../../errors.ts';
-import { type Account, emailKey, findAccount, findAccountByIdentifier, usernameKey } from '../../store/accounts.ts';
+import { type Account, findAccount, findAccountByIdentifier } from '../../store/accounts.ts';
 import { safeEqual, sha256 } from '../../security/hashing.ts';
+// Rate limits count an identifier under the key its account is looked up by (one for every spelling).
+import { identifierKey } from '../../security/identifiers.ts';
 import { normalizePassword } from '../../security/password-policy.ts';
 import { newId } from '../../security/random.ts';
 import { applyPasswordChange } from '../account/password-changed.ts';
@@ -32,12 +34,6 @@ export interface ResetCompleteInput {
   flow?: string;
   password: string;
   passwordConfirm?: string;
-}
-
-/** The key rate limits count an identifier under: the same for every spelling of one account. */
-export function identifierKey(identifier: string): string {
-  const id = identifier.trim();
-  return id.includes('@') ? `email:${emailKey(id)}` : `user:${usernameKey(id)}`;
 }
 
 const str = (v: unknown) => (typeof v === 'string' ? v : '');
