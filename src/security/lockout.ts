@@ -4,7 +4,7 @@ import type { Deps } from '../deps.ts';
 import { formatDuration, formatTime, renderMail } from '../delivery/templates.ts';
 import { findAccount, findAccountByIdentifier } from '../store/accounts.ts';
 import type { Database } from '../store/schema.ts';
-import { clearFailures, readFailures, reserveFailure } from '../store/sign-in-failures.ts';
+import { clearFailures, deleteForgottenFailures, readFailures, reserveFailure } from '../store/sign-in-failures.ts';
 import type { SignInAttempt, SignInGate } from './guard.ts';
 import { type Counter, type CounterStore, type LimitSettings, subjectKey } from './limits.ts';
 
@@ -22,7 +22,11 @@ import { type Counter, type CounterStore, type LimitSettings, subjectKey } from 
 // account answers exactly like a wrong password (the caller makes sure of that), and recovery by
 // email is never blocked by it.
 
+/** How often (by the injected clock) an attempt also sweeps the forgotten runs. */
+const SWEEP_EVERY_MS = 60_000;
+
 export class SignInLockout {
+  private lastSweep = Number.NEGATIVE_INFINITY;
   private readonly typed: Counter;
   private readonly fromIp: Counter;
   private readonly captchaAfter: number;
@@ -94,6 +98,14 @@ export class SignInLockout {
    */
   async reserve(identifierKey: string, accountId: string | null): Promise<SignInAttempt> {
     const now = this.d.clock.now();
+    // Rows are only ever added here, so sweeping here (once a minute, whoever the attempt is
+    // for) keeps the table to the runs of the last LATCHKEY_LOCKOUT_MEMORY.
+    if (now - this.lastSweep >= SWEEP_EVERY_MS) {
+      this.lastSweep = now;
+      await deleteForgottenFailures(this.d.db, now - this.s.memoryMs).catch((err) =>
+        this.d.log.warn({ err }, 'could not sweep forgotten sign-in failures'),
+      );
+    }
     const { failures, prevAt } = await reserveFailure(this.d.db, this.runKey(identifierKey, accountId), now, now - this.s.memoryMs);
     return { locked: this.lockedBy(failures - 1, prevAt, now), captchaRequired: false, failuresCounted: true, failures };
   }
