@@ -20,7 +20,7 @@ export interface SignInGate {
   locked: boolean;
   /** a CAPTCHA must accompany this attempt (BF-04 step-up) */
   captchaRequired: boolean;
-  /** failures are on record for the account or identifier: a success has something to clear */
+  /** failures are on record in the account's (or unknown identifier's) run: a success has something to clear */
   failuresCounted: boolean;
 }
 

@@ -81,7 +81,7 @@ export class SignInLockout {
     return {
       locked: this.lockedBy(run.failures, run.lastAt, now),
       captchaRequired: typed >= this.captchaAfter || fromIp >= this.captchaAfter,
-      failuresCounted: run.failures > 0 || typed > 0,
+      failuresCounted: run.failures > 0,
     };
   }
 
