@@ -27,6 +27,7 @@ const SWEEP_EVERY_MS = 60_000;
 
 export class SignInLockout {
   private lastSweep = Number.NEGATIVE_INFINITY;
+  private readonly pending = new Set<Promise<void>>();
   private readonly typed: Counter;
   private readonly fromIp: Counter;
   private readonly captchaAfter: number;
@@ -117,13 +118,34 @@ export class SignInLockout {
     // Only the failure that starts a lockout (or reaches the hard cap) is news worth recording;
     // each count is handed out once, so it is recorded once however many processes take part.
     if ((count !== this.lockAfter && count !== this.hardCap) || !accountId) return;
-    const lockMs = this.lockMs(count);
+    this.d.metrics.signIns.inc({ method: 'password', outcome: 'locked' });
+    // The audit row, notice quota, account look-up and mail are work an unknown identifier never
+    // does: done after the answer, so the attempt that locks an account answers as fast as any
+    // other failure (ENUM-01).
+    this.afterAnswer(() => this.recordLock(accountId, count, ctx));
+  }
+
+  private async recordLock(accountId: string, failures: number, ctx: RequestContext): Promise<void> {
+    const lockMs = this.lockMs(failures);
     await this.d.audit.record('sign_in.locked', ctx, {
       accountId,
-      details: { failures: count, lockSeconds: Math.round(lockMs / 1000), hardCap: count >= this.hardCap },
+      details: { failures, lockSeconds: Math.round(lockMs / 1000), hardCap: failures >= this.hardCap },
     });
-    this.d.metrics.signIns.inc({ method: 'password', outcome: 'locked' });
     if (await this.allowNotice(accountId)) await this.notify(accountId, lockMs);
+  }
+
+  /** Runs `task` once the current request has moved on; its failure is logged, never answered. */
+  private afterAnswer(task: () => Promise<void>): void {
+    const run = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(task)
+      .catch((err) => this.d.log.error({ err }, 'sign-in lockout bookkeeping failed'))
+      .finally(() => this.pending.delete(run));
+    this.pending.add(run);
+  }
+
+  /** Waits for the bookkeeping still running after its answer (at shutdown, and in tests). */
+  async settled(): Promise<void> {
+    while (this.pending.size) await Promise.all(this.pending);
   }
 
   /**

@@ -88,6 +88,7 @@ async function captchaBurst(servers: TestServer[], username: string, ip: string,
   assert.ok(r.checks <= LOCK_AFTER, `${r.checks} password checks`);
   assert.equal(r.hashesRun, n, 'every attempt still pays one hash (ENUM-01)');
   assert.equal(await signedIn(servers, username), 0);
+  await Promise.all(servers.map((s) => s.deps.guard.settled?.()));
   const locked = await servers[0].deps.db
     .selectFrom('audit_log')
     .select('details')
