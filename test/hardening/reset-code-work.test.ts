@@ -13,7 +13,7 @@ interface Work {
   statements: string[];
   hmacs: number;
   /** the statements run inside a transaction (on another executor than the database's own) */
-  inTransaction?: string[];
+  inTransaction: string[];
 }
 
 describe('ENUM-04 reset completion by code', () => {
@@ -47,7 +47,7 @@ describe('ENUM-04 reset completion by code', () => {
     const root = server.deps.db.getExecutor();
     base.executeQuery = function (this: unknown, query: { sql: string }, ...rest: unknown[]) {
       recording?.statements.push(query.sql);
-      if (recording && this !== root) (recording.inTransaction ??= []).push(query.sql);
+      if (this !== root) recording?.inTransaction.push(query.sql);
       return executeQuery.call(this, query, ...rest);
     };
     restore.push(() => {
@@ -109,7 +109,7 @@ describe('ENUM-04 reset completion by code', () => {
   });
 
   async function workOf(send: () => Promise<{ status: number }>, expectStatus: number): Promise<Work> {
-    recording = { statements: [], hmacs: 0 };
+    recording = { statements: [], hmacs: 0, inTransaction: [] };
     const work = recording;
     try {
       const res = await send();
@@ -159,7 +159,7 @@ describe('ENUM-04 reset completion by code', () => {
   test('ENUM-04 a wrong code takes its attempt and writes its audit row in one transaction (one commit for every identifier)', async () => {
     for (const identifier of [email, 'nobody-in-trx@example.test']) {
       const work = await workOf(api(identifier), 400);
-      const inTrx = work.inTransaction ?? [];
+      const inTrx = work.inTransaction;
       assert.ok(
         inTrx.some((q) => /^update "recovery_codes"/i.test(q)),
         `${identifier}: the attempt is taken inside the transaction`,
