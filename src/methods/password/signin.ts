@@ -5,19 +5,10 @@ import { type Account, findAccountByIdentifier } from '../../store/accounts.ts';
 import { identifierKey } from '../../security/identifiers.ts';
 import { normalizePassword } from '../../security/password-policy.ts';
 
-/**
- * An identifier with case, spacing and Unicode forms folded: what sign-in attempts are counted
- * under. Unlike the recovery flow's `identifierKey` it stays an identifier, since the lockout
- * looks the account up by it when the caller has not.
- */
-function foldIdentifier(identifier: string): string {
-  return identifierKey(identifier);
-}
-
 /** Whether the next password attempt for `identifier` must carry a CAPTCHA (BF-04); counts nothing. */
 export async function captchaRequiredNext(d: Deps, identifier: string, ctx: RequestContext): Promise<boolean> {
   const account = await findAccountByIdentifier(d.db, identifier);
-  return (await d.guard.signInGate(foldIdentifier(identifier), ctx, account?.id ?? null)).captchaRequired;
+  return (await d.guard.signInGate(identifierKey(identifier), ctx, account?.id ?? null)).captchaRequired;
 }
 
 /**
@@ -36,7 +27,7 @@ export async function checkPassword(
   input: { identifier: string; password: string; captcha?: string },
   ctx: RequestContext,
 ): Promise<Account> {
-  const key = foldIdentifier(input.identifier);
+  const key = identifierKey(input.identifier);
   await d.guard.limit('sign_in', ctx);
   if ((await d.guard.signInStepUp(key, ctx)) && !(await d.captcha.verify(input.captcha, ctx))) {
     await d.audit.record('captcha.failed', ctx, { details: { flow: 'sign_in' } });
