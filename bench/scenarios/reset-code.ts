@@ -6,6 +6,7 @@
 // proves the equal work structurally.
 import { activeAccount } from '../../test/recovery/helpers.ts';
 import { Client } from '../../test/support/http.ts';
+import { freshPostgres, postgresAvailable } from '../../test/support/pg.ts';
 import { SmtpReceiver } from '../../test/support/smtp.ts';
 import { round } from '../lib/load.ts';
 import type { Scenario } from '../lib/scenario.ts';
@@ -58,16 +59,19 @@ async function timedComplete(base: string, identifier: string): Promise<number> 
   return ms;
 }
 
-const resetCodeTiming: Scenario = {
-  name: 'reset-code-timing',
-  description:
-    'ENUM-04: wrong-code completions, real account with a live code vs unknown identifier, alternating; medians and Mann-Whitney z',
+/** The scenario on SQLite, or on a fresh PostgreSQL database (where a commit that changed rows pays a WAL flush). */
+const resetCodeTiming = (engine: 'sqlite' | 'postgres'): Scenario => ({
+  name: engine === 'sqlite' ? 'reset-code-timing' : 'reset-code-timing-postgres',
+  description: `ENUM-04: wrong-code completions, real account with a live code vs unknown identifier, alternating; medians and Mann-Whitney z (${engine === 'sqlite' ? 'SQLite' : 'PostgreSQL'})`,
   async run() {
+    if (engine === 'postgres' && !(await postgresAvailable())) return { figures: { skipped: 'PostgreSQL not available' } };
+    const pg = engine === 'postgres' ? await freshPostgres() : undefined;
     const smtp = await new SmtpReceiver().start();
     const svc = await startService({
       LATCHKEY_SMTP_URL: smtp.url,
       LATCHKEY_RESET_MAIL_CAP: '1000000/1h',
       LATCHKEY_OUTBOX_BACKOFF_BASE: '200ms',
+      ...(pg ? { LATCHKEY_DATABASE_URL: pg.url } : {}),
     });
     try {
       const server = { client: () => new Client(svc.base, svc.base) };
@@ -113,8 +117,9 @@ const resetCodeTiming: Scenario = {
     } finally {
       await svc.stop();
       await smtp.stop();
+      await pg?.drop();
     }
   },
-};
+});
 
-export const scenarios: Scenario[] = [resetCodeTiming];
+export const scenarios: Scenario[] = [resetCodeTiming('sqlite'), resetCodeTiming('postgres')];

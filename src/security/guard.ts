@@ -20,7 +20,7 @@ export interface SignInGate {
   locked: boolean;
   /** a CAPTCHA must accompany this attempt (BF-04 step-up) */
   captchaRequired: boolean;
-  /** failures are on record for the account or identifier: a success has something to clear */
+  /** failures are on record in the account's (or unknown identifier's) run: a success has something to clear */
   failuresCounted: boolean;
 }
 
@@ -63,6 +63,8 @@ export interface Guard {
    * change's transaction `trx` when given (the lockout lives in the database, AV-03).
    */
   passwordChanged?(accountId: string, trx?: Kysely<Database>): Promise<void>;
+  /** Resolves once the work done after a request's answer (a lockout's audit row and notice) is done. */
+  settled?(): Promise<void>;
   /** Dependencies the guard runs without for now (e.g. `redis`: counting per process meanwhile). */
   degraded?(): string[];
   close?(): Promise<void>;

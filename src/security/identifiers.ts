@@ -208,10 +208,21 @@ export const USERNAME_CONFUSABLE: FieldProblem = {
 // ---------------------------------------------------------------------------------------------
 
 /**
- * The canonical form of a sign-in identifier ("username or email"), for counting attempts and
- * looking the account up: the same for every spelling of one account, and still an identifier.
+ * What a sign-in identifier ("username or email") names: the account column it is looked up in
+ * and its key there, or no key for an address that does not normalise (it names no account).
+ * NFKC comes first, so a full-width at-sign makes an email like the ASCII one.
+ */
+export function identifierLookup(identifier: string): { column: 'username_key' | 'email_key'; key: string | undefined } {
+  const id = trimSpaces(identifier).normalize('NFKC');
+  return id.includes('@') ? { column: 'email_key', key: normalizeEmail(id) } : { column: 'username_key', key: usernameKey(id) };
+}
+
+/**
+ * The canonical form of a sign-in identifier, the one key every limit counts it under (sign-in
+ * step-up and lockout, reset and activation limits): the account's lookup key from
+ * `identifierLookup`, so every spelling of one account counts together; an address that does
+ * not normalise still gets a folded key of its own.
  */
 export function identifierKey(identifier: string): string {
-  const id = trimSpaces(identifier).normalize('NFKC');
-  return id.includes('@') ? emailKey(id) : usernameKey(id);
+  return identifierLookup(identifier).key ?? foldCase(trimSpaces(identifier).normalize('NFKC'));
 }

@@ -133,7 +133,13 @@ export class LimitGuard implements Guard {
     return this.store.degraded();
   }
 
+  /** Waits for work the guard does after a request has its answer (a lockout's audit row and notice). */
+  settled(): Promise<void> {
+    return this.lockout.settled();
+  }
+
   async close(): Promise<void> {
+    await this.lockout.settled();
     await this.store.close();
   }
 

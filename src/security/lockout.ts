@@ -4,12 +4,15 @@ import type { Kernel } from '../kernel.ts';
 import { formatDuration, formatTime, renderMail } from '../delivery/templates.ts';
 import { findAccount, findAccountByIdentifier } from '../store/accounts.ts';
 import type { Database } from '../store/schema.ts';
-import { clearFailures, readFailures, reserveFailure } from '../store/sign-in-failures.ts';
+import { clearFailures, deleteForgottenFailures, readFailures, reserveFailure } from '../store/sign-in-failures.ts';
 import type { SignInAttempt, SignInGate } from './guard.ts';
 import { type Counter, type CounterStore, subjectKey } from './counters.ts';
 
 /** What this module uses of the container the composition root builds. */
-export type LockoutDeps = Pick<Kernel, 'config' | 'db' | 'clock' | 'brand' | 'outbox' | 'audit' | 'metrics' | 'secret'>;
+export type LockoutDeps = Pick<
+  Kernel,
+  'config' | 'db' | 'clock' | 'brand' | 'outbox' | 'audit' | 'metrics' | 'secret' | 'log'
+>;
 
 /** The lockout's numbers, from the limit settings (LATCHKEY_LOCKOUT_*, LATCHKEY_CAPTCHA_AFTER). */
 export interface LockoutSettings {
@@ -31,11 +34,17 @@ export interface LockoutSettings {
 //    the database, so neither a Redis outage nor a restart forgets it (AV-03). Identifiers that
 //    name no account are counted the same way, so both cost the same. Past `lockAfter` the
 //    account is locked for a progressively longer time; at the hard cap until a password reset.
-// Each attempt is counted as a failure up front (reserved) and a success clears the run. A locked
+// Each attempt is counted as a failure up front (reserved); a success clears the account's run but
+// only takes back its own step-up counts, never earlier ones (ENUM-04). A locked
 // account answers exactly like a wrong password (the caller makes sure of that), and recovery by
 // email is never blocked by it.
 
+/** How often (by the injected clock) an attempt also sweeps the forgotten runs. */
+const SWEEP_EVERY_MS = 60_000;
+
 export class SignInLockout {
+  private lastSweep = Number.NEGATIVE_INFINITY;
+  private readonly pending = new Set<Promise<void>>();
   private readonly typed: Counter;
   private readonly fromIp: Counter;
   private readonly captchaAfter: number;
@@ -90,7 +99,7 @@ export class SignInLockout {
     return {
       locked: this.lockedBy(run.failures, run.lastAt, now),
       captchaRequired: typed >= this.captchaAfter || fromIp >= this.captchaAfter,
-      failuresCounted: run.failures > 0 || typed > 0,
+      failuresCounted: run.failures > 0,
     };
   }
 
@@ -107,6 +116,14 @@ export class SignInLockout {
    */
   async reserve(identifierKey: string, accountId: string | null): Promise<SignInAttempt> {
     const now = this.d.clock.now();
+    // Rows are only ever added here, so sweeping here (once a minute, whoever the attempt is
+    // for) keeps the table to the runs of the last LATCHKEY_LOCKOUT_MEMORY.
+    if (now - this.lastSweep >= SWEEP_EVERY_MS) {
+      this.lastSweep = now;
+      await deleteForgottenFailures(this.d.db, now - this.s.memoryMs).catch((err) =>
+        this.d.log.warn({ err }, 'could not sweep forgotten sign-in failures'),
+      );
+    }
     const { failures, prevAt } = await reserveFailure(this.d.db, this.runKey(identifierKey, accountId), now, now - this.s.memoryMs);
     return { locked: this.lockedBy(failures - 1, prevAt, now), captchaRequired: false, failuresCounted: true, failures };
   }
@@ -118,20 +135,45 @@ export class SignInLockout {
     // Only the failure that starts a lockout (or reaches the hard cap) is news worth recording;
     // each count is handed out once, so it is recorded once however many processes take part.
     if ((count !== this.lockAfter && count !== this.hardCap) || !accountId) return;
-    const lockMs = this.lockMs(count);
+    this.d.metrics.signIns.inc({ method: 'password', outcome: 'locked' });
+    // The audit row, notice quota, account look-up and mail are work an unknown identifier never
+    // does: done after the answer, so the attempt that locks an account answers as fast as any
+    // other failure (ENUM-01).
+    this.afterAnswer(() => this.recordLock(accountId, count, ctx));
+  }
+
+  private async recordLock(accountId: string, failures: number, ctx: RequestContext): Promise<void> {
+    const lockMs = this.lockMs(failures);
     await this.d.audit.record('sign_in.locked', ctx, {
       accountId,
-      details: { failures: count, lockSeconds: Math.round(lockMs / 1000), hardCap: count >= this.hardCap },
+      details: { failures, lockSeconds: Math.round(lockMs / 1000), hardCap: failures >= this.hardCap },
     });
-    this.d.metrics.signIns.inc({ method: 'password', outcome: 'locked' });
     if (await this.allowNotice(accountId)) await this.notify(accountId, lockMs);
   }
 
-  /** A success ends the run and gives back the step-up counts the attempt took. */
+  /** Runs `task` once the current request has moved on; its failure is logged, never answered. */
+  private afterAnswer(task: () => Promise<void>): void {
+    const run = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(task)
+      .catch((err) => this.d.log.error({ err }, 'sign-in lockout bookkeeping failed'))
+      .finally(() => this.pending.delete(run));
+    this.pending.add(run);
+  }
+
+  /** Waits for the bookkeeping still running after its answer (at shutdown, and in tests). */
+  async settled(): Promise<void> {
+    while (this.pending.size) await Promise.all(this.pending);
+  }
+
+  /**
+   * A success ends the account's run and gives back only the step-up counts this attempt took.
+   * Earlier failures under the identifier stay counted: unknown identifiers are never cleared, so
+   * clearing a real one would tell a prober that it names an account its owner just used (ENUM-04).
+   */
   async succeeded(identifierKey: string, accountId: string, ctx: RequestContext): Promise<void> {
     await Promise.all([
       clearFailures(this.d.db, this.runKey(identifierKey, accountId)),
-      this.typed.clear(this.typedKey(identifierKey)),
+      this.typed.reward(this.typedKey(identifierKey)),
       this.fromIp.reward(this.ipKey(ctx)),
     ]);
   }

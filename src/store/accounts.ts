@@ -1,6 +1,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import { AppError } from '../errors.ts';
 import {
+  identifierLookup,
   normalizeEmail,
   trimSpaces,
   USERNAME_CONFUSABLE,
@@ -26,10 +27,8 @@ export function validEmail(email: string): boolean {
 export async function findAccountByIdentifier(db: Kysely<Database>, identifier: string): Promise<Account | undefined> {
   const id = trimSpaces(identifier).normalize('NFKC');
   if (!id || id.length > 254) return undefined;
-  const q = db.selectFrom('accounts').selectAll();
-  if (!id.includes('@')) return q.where('username_key', '=', usernameKey(id)).executeTakeFirst();
-  const email = normalizeEmail(id);
-  return email === undefined ? undefined : q.where('email_key', '=', email).executeTakeFirst();
+  const { column, key } = identifierLookup(id);
+  return key === undefined ? undefined : db.selectFrom('accounts').selectAll().where(column, '=', key).executeTakeFirst();
 }
 
 /**

@@ -4,7 +4,8 @@ import type { Database } from './schema.ts';
 // The durable side of the sign-in lockout (BF-01, BF-06, AV-03): one row per account (or unknown
 // identifier) with its run of consecutive failures. Every attempt is counted here by one atomic
 // upsert before its password is checked, so parallel attempts on any number of processes each
-// get their own place in the run; a success deletes the row.
+// get their own place in the run; a success deletes the row, and runs nobody added to for
+// LATCHKEY_LOCKOUT_MEMORY are swept (each unknown identifier tried would otherwise stay for ever).
 
 /**
  * Counts one attempt under `key` and returns the run including it, and when the attempt before
@@ -49,4 +50,13 @@ export async function readFailures(
 /** Ends the run under `key` (a success, or a password reset). */
 export async function clearFailures(db: Kysely<Database>, key: string): Promise<void> {
   await db.deleteFrom('sign_in_failures').where('key', '=', key).execute();
+}
+
+/**
+ * Deletes the runs whose latest attempt is older than `forgetBefore` (they count as none already)
+ * by the last_at index; returns how many went.
+ */
+export async function deleteForgottenFailures(db: Kysely<Database>, forgetBefore: number): Promise<number> {
+  const r = await db.deleteFrom('sign_in_failures').where('last_at', '<', forgetBefore).executeTakeFirst();
+  return Number(r.numDeletedRows);
 }

@@ -88,6 +88,7 @@ async function captchaBurst(servers: TestServer[], username: string, ip: string,
   assert.ok(r.checks <= LOCK_AFTER, `${r.checks} password checks`);
   assert.equal(r.hashesRun, n, 'every attempt still pays one hash (ENUM-01)');
   assert.equal(await signedIn(servers, username), 0);
+  await Promise.all(servers.map((s) => s.deps.guard.settled?.()));
   const locked = await servers[0].deps.db
     .selectFrom('audit_log')
     .select('details')
@@ -116,7 +117,7 @@ describe('BF-06 parallel sign-in attempts on one process (SQLite)', () => {
   const password = strongPassword();
   before(async () => {
     server = await startTestServer(ENV);
-    await createAccounts(server, ['burst60', 'burst200', 'burstcap'], password);
+    await createAccounts(server, ['burst60', 'burst200', 'burstcap', 'burstmix'], password);
   });
   after(async () => server?.close());
 
@@ -137,6 +138,50 @@ describe('BF-06 parallel sign-in attempts on one process (SQLite)', () => {
 
   test('BF-06 BF-01 a burst where every attempt carries a valid CAPTCHA stops at the lockout: 10 checks, then locked', async () => {
     await captchaBurst([server], 'burstcap', '203.0.113.30', password);
+  });
+
+  test('BF-06 a burst mixing spellings of one account gets one step-up per identifier and one lockout in all', async () => {
+    // Case, spaces, full-width and compatibility forms of the username and of the email; every
+    // attempt from an address of its own, so only the per-identifier count can hold them.
+    const usernames = ['burstmix', 'BURSTMIX', ' BurstMix ', '\uff42\uff55\uff52\uff53\uff54\uff4d\uff49\uff58', 'burstmix\u00a0', '\uff22URSTMIX'];
+    const emails = [
+      'burstmix@example.test',
+      'BURSTMIX@EXAMPLE.TEST',
+      'burstmix\uff20example.test',
+      'burstmix@\uff45\uff58\uff41\uff4d\uff50\uff4c\uff45\uff0etest',
+      'burstmix@example.test.',
+      ' BurstMix@Example.Test ',
+    ];
+    let ipN = 0;
+    const attempt = (identifier: string, captcha?: string) =>
+      server
+        .client({ headers: { 'x-forwarded-for': `10.77.${++ipN >> 8}.${ipN & 255}` } })
+        .post('/api/v1/sessions', { identifier, password: `wrong-guess-${ipN}`, ...(captcha ? { captcha } : {}) });
+    const v0 = verifies([server]);
+    for (const spellings of [usernames, emails]) {
+      const before = verifies([server]);
+      const answers = await Promise.all(Array.from({ length: 30 }, (_, i) => attempt(spellings[i % spellings.length])));
+      const c = codes(answers);
+      // Every spelling of the identifier shares one step-up: no more checks than one identifier gets.
+      assert.ok(verifies([server]) - before <= CAPTCHA_AFTER, `${verifies([server]) - before} checks: ${JSON.stringify(c)}`);
+      assert.ok(c.filter((x) => x === '400 captcha_required').length >= 30 - CAPTCHA_AFTER, JSON.stringify(c));
+    }
+    // With valid CAPTCHAs, every spelling of both counts against the account's one lockout.
+    const all = [...usernames, ...emails];
+    const captchas: string[] = [];
+    for (let i = 0; i < 24; i++) captchas.push(await solveAltcha(server.base));
+    const answers = await Promise.all(captchas.map((captcha, i) => attempt(all[i % all.length], captcha)));
+    assert.ok(
+      codes(answers).every((x) => x === 401),
+      JSON.stringify(codes(answers)),
+    );
+    assert.ok(verifies([server]) - v0 <= LOCK_AFTER, `${verifies([server]) - v0} password checks in all`);
+    // Locked for every spelling: the right password fails like a wrong one.
+    const right = await server
+      .client({ headers: { 'x-forwarded-for': '10.78.0.1' } })
+      .post('/api/v1/sessions', { identifier: '\uff42urstmix@example.test', password, captcha: await solveAltcha(server.base) });
+    assert.equal(right.status, 401);
+    assert.equal(await signedIn([server], 'burstmix'), 0);
   });
 });
 

@@ -18,6 +18,17 @@ function shape(r: { status: number; text: string; headers: Headers }) {
   return { status: r.status, body: r.text, headers: h };
 }
 
+/**
+ * Two 429s compared: everything exactly but Retry-After, which counts down while the test runs
+ * (the second answer may come a second or more later on a loaded machine): within 5 s.
+ */
+function assertSameLimitAnswer(a: { status: number; text: string; headers: Headers }, b: { status: number; text: string; headers: Headers }) {
+  const { 'retry-after': ra, ...ha } = shape(a).headers;
+  const { 'retry-after': rb, ...hb } = shape(b).headers;
+  assert.deepEqual({ ...shape(a), headers: ha }, { ...shape(b), headers: hb });
+  assert.ok(Math.abs(Number(ra) - Number(rb)) <= 5, `Retry-After ${ra} vs ${rb}`);
+}
+
 describe('rate limits and sign-in lockout with the real defaults', () => {
   let server: TestServer;
   const smtp = new SmtpReceiver();
@@ -31,7 +42,7 @@ describe('rate limits and sign-in lockout with the real defaults', () => {
       LATCHKEY_LIMIT_SIGN_IN_IP: '5/10m',
       LATCHKEY_LIMIT_RESET_COMPLETE_ID: '3/10m',
     });
-    await createAccounts(server, ['limit1', 'lock1', 'lock2', 'streak1'], password);
+    await createAccounts(server, ['limit1', 'lock1', 'lock2', 'streak1', 'lockslow'], password);
   });
   after(async () => {
     await server?.close();
@@ -53,7 +64,7 @@ describe('rate limits and sign-in lockout with the real defaults', () => {
     assert.equal(known.json.code, 'rate_limited');
     const retry = Number(known.headers.get('retry-after'));
     assert.ok(retry > 0 && retry <= 600, `Retry-After ${retry}`);
-    assert.deepEqual(shape(unknown), shape(known));
+    assertSameLimitAnswer(unknown, known);
     assert.doesNotMatch(known.text, /limit1/);
     // Another client IP has its own budget (limits are per IP, not global).
     const other = await server
@@ -114,6 +125,7 @@ describe('rate limits and sign-in lockout with the real defaults', () => {
     // Another account is not affected.
     assert.equal((await attempt('lock2', password)).status, 201);
 
+    await server.deps.guard.settled?.();
     const locked = await server.deps.db
       .selectFrom('audit_log')
       .selectAll()
@@ -129,6 +141,47 @@ describe('rate limits and sign-in lockout with the real defaults', () => {
       failures.some((f) => /"reason":"locked"/.test(f.details ?? '')),
       'the internal reason is kept in the audit trail',
     );
+  });
+
+  test('ENUM-01 the attempt that locks an account answers before the lock is audited or the owner is mailed', { timeout: 60_000 }, async () => {
+    const d = server.deps;
+    const { id } = await d.db.selectFrom('accounts').select('id').where('username', '=', 'lockslow').executeTakeFirstOrThrow();
+    const attempt = (identifier: string) =>
+      server.client({ headers: { 'x-forwarded-for': nextIp() } }).post('/api/v1/sessions', { identifier, password: 'not-it' });
+    const lockRows = () => d.db.selectFrom('audit_log').select('id').where('event', '=', 'sign_in.locked').where('account_id', '=', id).execute();
+    const notices = () => d.db.selectFrom('outbox').select('id').where('kind', '=', 'lockout_notice').where('recipient', '=', 'lockslow@example.test').execute();
+    for (let i = 0; i < 9; i++) assert.equal((await attempt('lockslow')).status, 401);
+    // Hold the lock's bookkeeping (its audit row, then the notice) until the answer is in: an
+    // answer that waited for it would never come, and the test would time out.
+    let started = false;
+    let release = () => {};
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    const record = d.audit.record;
+    d.audit.record = async function (this: typeof d.audit, event, ...rest) {
+      if (event === 'sign_in.locked') {
+        started = true;
+        await held;
+      }
+      return record.call(this, event, ...rest);
+    };
+    try {
+      const tenth = await attempt('lockslow');
+      const unknown = await attempt('no-such-lockslow');
+      assert.equal(tenth.status, 401);
+      assert.deepEqual(shape(tenth), shape(unknown), 'the locking attempt answers like any failure');
+      assert.equal((await lockRows()).length, 0, 'not audited before the answer');
+      assert.equal((await notices()).length, 0, 'no notice before the answer');
+      release();
+      await d.guard.settled?.();
+      assert.ok(started, 'the bookkeeping ran');
+      assert.equal((await lockRows()).length, 1, 'the lock is audited after the answer');
+      assert.equal((await notices()).length, 1, 'and the owner is told');
+    } finally {
+      release();
+      d.audit.record = record;
+    }
   });
 
   test('BF-01 a right password ends the run of failures: the count toward the lock starts again', async () => {

@@ -57,6 +57,7 @@ describe('AV-03 lockouts survive a Redis outage', () => {
       LATCHKEY_REDIS_URL: `redis://127.0.0.1:${port}`,
       LATCHKEY_RATE_LIMIT_SCALE: '1',
       LATCHKEY_TRUSTED_PROXIES: '127.0.0.1',
+      LATCHKEY_LIMIT_SIGN_IN_IP: '5/10m',
     });
     await createAccounts(server, ['durable1', 'durable2'], password);
   });
@@ -100,6 +101,17 @@ describe('AV-03 lockouts survive a Redis outage', () => {
     assert.deepEqual(shape(right), shape(wrong));
     // Sign-in goes on for everyone else, with per-process counters meanwhile.
     assert.equal((await attempt('durable2', password)).status, 201);
+    // ... and those counters still limit: one address gets its 5 attempts, then 429 (BF-02).
+    const fromOne = server.client({ headers: { 'x-forwarded-for': '203.0.113.99' } });
+    const statuses: number[] = [];
+    let limited: Awaited<ReturnType<typeof attempt>> | undefined;
+    for (let i = 0; i < 7; i++) {
+      const res = await fromOne.post('/api/v1/sessions', { identifier: `ghost-outage-${i}`, password: 'nope' });
+      statuses.push(res.status);
+      if (res.status === 429) limited = res;
+    }
+    assert.deepEqual(statuses, [401, 401, 401, 401, 401, 429, 429], 'the per-IP limit holds while Redis is down');
+    assert.ok(Number(limited?.headers.get('retry-after')) > 0);
 
     redis = await startRedis(port);
     await until(async () => (await server.client().get('/readyz')).json?.degraded?.length === 0, 'Redis to be back');

@@ -79,6 +79,7 @@ describe('limits shared across two Latchkey processes through Redis', () => {
     const wrong = await attempt(b, 'shared1', 'wrong-3');
     assert.equal(right.status, 401, 'locked on process A after failures spread over both');
     assert.equal(right.text, wrong.text);
+    await Promise.all([a.deps.guard.settled?.(), b.deps.guard.settled?.()]);
     const notices = await a.deps.db.selectFrom('audit_log').select('event').where('event', '=', 'sign_in.locked').execute();
     assert.equal(notices.length, 1, 'one lockout, however the attempts were spread');
   });

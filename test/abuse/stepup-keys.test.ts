@@ -18,8 +18,9 @@ describe('step-up per identifier as typed, limits per IPv6 network', () => {
       LATCHKEY_RATE_LIMIT_SCALE: '1',
       LATCHKEY_TRUSTED_PROXIES: '127.0.0.1',
       LATCHKEY_LIMIT_SIGN_IN_IP: '4/10m',
+      LATCHKEY_LIMIT_RESET_REQUEST_ID: '4/1h',
     });
-    await createAccounts(server, ['alias1', 'net1'], password);
+    await createAccounts(server, ['alias1', 'net1', 'victim1'], password);
   });
   after(async () => server?.close());
 
@@ -51,6 +52,44 @@ describe('step-up per identifier as typed, limits per IPv6 network', () => {
       captcha: await solveAltcha(server.base),
     });
     assert.equal(withCaptcha.status, 201);
+  });
+
+  test('ENUM-04 a sign-in by the owner does not reset the step-up: a real and an unknown identifier still answer alike', async () => {
+    for (const id of ['victim1', 'nobody-victim'])
+      for (let i = 0; i < 3; i++)
+        assert.equal((await from().post('/api/v1/sessions', { identifier: id, password: 'wrong-guess' })).status, 401);
+    // The owner signs in (past the step-up, so with a CAPTCHA) ...
+    const owner = await from().post('/api/v1/sessions', {
+      identifier: 'victim1',
+      password,
+      captcha: await solveAltcha(server.base),
+    });
+    assert.equal(owner.status, 201);
+    // ... and a prober from a new address cannot tell the account from the unknown identifier.
+    const real = await from().post('/api/v1/sessions', { identifier: 'victim1', password: 'wrong-guess' });
+    const unknown = await from().post('/api/v1/sessions', { identifier: 'nobody-victim', password: 'wrong-guess' });
+    assert.equal(real.json?.code, 'captcha_required');
+    assert.equal(unknown.json?.code, 'captcha_required');
+    assert.equal(real.text, unknown.text);
+  });
+
+  test('BF-02 reset requests for every spelling of one address share one per-identifier limit, full-width at-sign included', async () => {
+    const spellings = [
+      'spell1@example.test',
+      'SPELL1@Example.TEST',
+      'spell1\uff20example.test',
+      ' spell1@\uff45\uff58\uff41\uff4d\uff50\uff4c\uff45.test ',
+    ];
+    // Refused for want of a CAPTCHA, but counted first: four spellings use up the limit of 4 ...
+    for (const identifier of spellings)
+      assert.equal((await from().post('/api/v1/password-resets', { identifier })).json?.code, 'captcha_required', identifier);
+    // ... so a fifth spelling, from yet another address, is over it.
+    for (const identifier of ['spell1\uff20EXAMPLE.test', 'Spell1@example.test.']) {
+      const res = await from().post('/api/v1/password-resets', { identifier });
+      assert.equal(res.status, 429, identifier);
+    }
+    // Another address has its own budget.
+    assert.equal((await from().post('/api/v1/password-resets', { identifier: 'spell2@example.test' })).json?.code, 'captcha_required');
   });
 
   test('BF-02 IPv6 clients are limited per /64: two addresses in one /64 share the limit, another /64 does not', async () => {

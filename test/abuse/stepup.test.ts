@@ -16,7 +16,7 @@ describe('CAPTCHA step-up on sign-in and CAPTCHA on forgot-password (ALTCHA)', (
   const password = strongPassword();
   before(async () => {
     server = await startTestServer({ LATCHKEY_CAPTCHA: 'altcha', LATCHKEY_RATE_LIMIT_SCALE: '1', LATCHKEY_TRUSTED_PROXIES: '127.0.0.1' });
-    await createAccounts(server, ['step1', 'step2', 'step3'], password);
+    await createAccounts(server, ['step1', 'step2', 'step3', 'step4'], password);
   });
   after(async () => server?.close());
 
@@ -37,8 +37,10 @@ describe('CAPTCHA step-up on sign-in and CAPTCHA on forgot-password (ALTCHA)', (
 
     const solved = await from(nextIp()).post('/api/v1/sessions', { identifier: 'step1', password, captcha: await solveAltcha(server.base) });
     assert.equal(solved.status, 201, 'with a solved CAPTCHA the right password signs in');
-    // Success resets the account's count: no CAPTCHA needed next time.
-    assert.equal((await from(nextIp()).post('/api/v1/sessions', { identifier: 'step1', password })).status, 201);
+    // A success gives back only its own count (ENUM-04): the identifier still asks for the CAPTCHA,
+    // as the unknown one does, and with it the right password keeps working.
+    assert.equal((await from(nextIp()).post('/api/v1/sessions', { identifier: 'step1', password })).json?.code, 'captcha_required');
+    assert.equal((await from(nextIp()).post('/api/v1/sessions', { identifier: 'step1', password, captcha: await solveAltcha(server.base) })).status, 201);
   });
 
   test('BF-04 repeated failures from one IP require a CAPTCHA from that IP only', async () => {
@@ -60,7 +62,7 @@ describe('CAPTCHA step-up on sign-in and CAPTCHA on forgot-password (ALTCHA)', (
   });
 
   test('BF-04 the sign-in page shows the CAPTCHA up front once the next attempt needs it, for real and unknown accounts alike', async () => {
-    for (const id of ['step2', 'nobody-page']) {
+    for (const id of ['step4', 'nobody-page']) {
       const pages = [];
       for (let i = 0; i < 3; i++) pages.push(await from(nextIp()).form('/login', { identifier: id, password: 'wrong-guess-4' }));
       assert.deepEqual(

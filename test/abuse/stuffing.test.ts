@@ -58,6 +58,7 @@ describe('credential-stuffing simulation (bounded, loopback)', () => {
     const gates = await Promise.all(names.map((n) => server.deps.guard.signInGate(n, { ip: '172.16.9.9', userAgent: '', correlationId: 'x' })));
     assert.equal(gates.filter((g) => g.locked).length, 100, 'all 100 accounts are throttled');
 
+    await server.deps.guard.settled?.();
     const locks = await server.deps.db.selectFrom('audit_log').select('account_id').where('event', '=', 'sign_in.locked').execute();
     assert.equal(locks.length, 100, 'each lockout audited once');
     const notices = await server.deps.db.selectFrom('outbox').select('id').where('kind', '=', 'lockout_notice').execute();

@@ -36,6 +36,28 @@ describe('changing the password while signed in', () => {
     assert.ok(Number(right.headers.get('retry-after')) > 0);
   });
 
+  test('BF-01 BF-06 a locked account gets no real current-password check: the right one is refused like a wrong one', async () => {
+    const acct = await activeAccount(fx.server);
+    const c = await signedIn(fx.server, acct.username, acct.password);
+    const d = fx.server.deps;
+    const row = await d.db.selectFrom('accounts').select(['id', 'password_hash']).where('username_key', '=', acct.username).executeTakeFirstOrThrow();
+    // A run of failures up to the hard cap (scale 1 here): the account stays locked.
+    const ctx = { ip: '192.0.2.77', userAgent: 'test', correlationId: 'lock' };
+    for (let i = 0; i < d.config.limits.hardCap; i++) await d.guard.signInReserve(`account:${row.id}`, row.id, ctx);
+    const before = { ...d.hasher.hashesRun };
+    const newPassword = strongPassword();
+    const wrong = await c.put('/api/v1/account/password', { currentPassword: `wrong-${acct.password}`, newPassword });
+    const right = await c.put('/api/v1/account/password', { currentPassword: acct.password, newPassword });
+    assert.equal(wrong.status, 400);
+    assert.equal(wrong.json.code, 'current_password_wrong');
+    assert.equal(right.status, wrong.status, 'the right current password fails like a wrong one');
+    assert.equal(right.text, wrong.text);
+    assert.equal(d.hasher.hashesRun.verify, before.verify, 'no real password check while locked');
+    assert.equal(d.hasher.hashesRun.burn, before.burn + 2, 'the dummy hash is spent instead');
+    const after = await d.db.selectFrom('accounts').select('password_hash').where('id', '=', row.id).executeTakeFirstOrThrow();
+    assert.equal(after.password_hash, row.password_hash, 'the password did not change');
+  });
+
   test('PWD-06 password fields are type=password, allow paste, and no page asks for a hint or security question', async () => {
     const acct = await activeAccount(fx.server);
     const c = await signedIn(fx.server, acct.username, acct.password);

@@ -192,7 +192,7 @@ describe('web layer', () => {
     const { request } = await import('node:http');
     const u = new URL(server.base);
     // Raw requests: fetch would normalise the paths before sending them.
-    const raw = (method: string, path: string, headers: Record<string, string> = {}) =>
+    const raw = (method: string, path: string, headers: Record<string, string> = {}, body?: string) =>
       new Promise<{ status: number; headers: Record<string, unknown>; text: string }>((resolve, reject) => {
         const req = request({ host: u.hostname, port: u.port, method, path, headers: { origin: server.base, ...headers } }, (res) => {
           let text = '';
@@ -202,7 +202,7 @@ describe('web layer', () => {
           res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }));
         });
         req.on('error', reject);
-        req.end();
+        req.end(body);
       });
     const authed = await signedIn(server, account.username, account.password);
     const snap = await snapshot(server);
@@ -226,6 +226,14 @@ describe('web layer', () => {
         assert.equal(res.status, 415, `${method} ${path} as ${ct}`);
         assert.equal(res.json?.code, 'unsupported_media_type', `${method} ${path} as ${ct}`);
       }
+    }
+    // The router decodes the path before matching, so the rule must follow the matched route,
+    // not the path as sent.
+    const form = new URLSearchParams(bodyFor('/api/v1/registrations')).toString();
+    for (const path of ['/%61pi/v1/registrations', '/api/v1/%72egistrations', '/%61%70%69/v1/registrations']) {
+      const res = await raw('POST', path, { 'content-type': 'application/x-www-form-urlencoded' }, form);
+      assert.equal(res.status, 415, `POST ${path} as a form`);
+      assert.equal(JSON.parse(res.text).code, 'unsupported_media_type', `POST ${path}`);
     }
     assert.deepEqual(await snapshot(server), snap);
     assert.equal((await victim.get('/api/v1/sessions/current')).status, 200, 'the victim is still signed in');

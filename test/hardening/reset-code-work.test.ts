@@ -12,6 +12,8 @@ import { devMailbox, startTestServer, strongPassword, type TestServer } from '..
 interface Work {
   statements: string[];
   hmacs: number;
+  /** the statements run inside a transaction (on another executor than the database's own) */
+  inTransaction: string[];
 }
 
 describe('ENUM-04 reset completion by code', () => {
@@ -42,8 +44,10 @@ describe('ENUM-04 reset completion by code', () => {
     // Every statement Kysely runs goes through its executor base class.
     const base = Object.getPrototypeOf(Object.getPrototypeOf(server.deps.db.getExecutor()));
     const executeQuery = base.executeQuery;
+    const root = server.deps.db.getExecutor();
     base.executeQuery = function (this: unknown, query: { sql: string }, ...rest: unknown[]) {
       recording?.statements.push(query.sql);
+      if (this !== root) recording?.inTransaction.push(query.sql);
       return executeQuery.call(this, query, ...rest);
     };
     restore.push(() => {
@@ -105,11 +109,12 @@ describe('ENUM-04 reset completion by code', () => {
   });
 
   async function workOf(send: () => Promise<{ status: number }>, expectStatus: number): Promise<Work> {
-    recording = { statements: [], hmacs: 0 };
+    recording = { statements: [], hmacs: 0, inTransaction: [] };
+    const work = recording;
     try {
       const res = await send();
       assert.equal(res.status, expectStatus);
-      return recording;
+      return work;
     } finally {
       recording = undefined;
     }
@@ -149,6 +154,21 @@ describe('ENUM-04 reset completion by code', () => {
     const attempts = Object.fromEntries(rows.map((r) => [r.method, r.failed_attempts]));
     assert.equal(attempts.email_link, 3, 'each try reached the link code');
     assert.equal(attempts.email_otp, 1, 'the try within its flow reached the emailed code');
+  });
+
+  test('ENUM-04 a wrong code takes its attempt and writes its audit row in one transaction (one commit for every identifier)', async () => {
+    for (const identifier of [email, 'nobody-in-trx@example.test']) {
+      const work = await workOf(api(identifier), 400);
+      const inTrx = work.inTransaction;
+      assert.ok(
+        inTrx.some((q) => /^update "recovery_codes"/i.test(q)),
+        `${identifier}: the attempt is taken inside the transaction`,
+      );
+      assert.ok(
+        inTrx.some((q) => /^insert into "audit_log"/i.test(q)),
+        `${identifier}: the failure is audited inside it`,
+      );
+    }
   });
 
   test('ENUM-04 every failed completion by code is audited, an unknown identifier too (LOG-01)', async () => {

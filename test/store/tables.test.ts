@@ -29,6 +29,7 @@ import {
   setSessionTokenHash,
   touchSession,
 } from '../../src/store/sessions.ts';
+import { clearFailures, deleteForgottenFailures, readFailures, reserveFailure } from '../../src/store/sign-in-failures.ts';
 import { deleteExpiredNonces, useNonce } from '../../src/store/used-nonces.ts';
 import { needs } from '../support/env.ts';
 import { freshPostgres, postgresAvailable } from '../support/pg.ts';
@@ -472,6 +473,24 @@ for (const engine of engines) {
       assert.equal(await countPasswordChangesSince(s.db, a.id, T0 + 1), 2, 'strictly after');
       assert.equal(await countPasswordChangesSince(s.db, a.id, T0 + 3), 0);
       assert.equal(await countPasswordChangesSince(s.db, 'nobody', 0), 0);
+    });
+
+    it('BF-01 a run of sign-in failures is counted in place, read, cleared, and swept once forgotten', async (s) => {
+      const [a, b, c] = [uid('a:run'), uid('i:run'), uid('i:run')];
+      assert.deepEqual(await reserveFailure(s.db, a, T0, T0 - HOUR), { failures: 1, prevAt: 0 });
+      const parallel = await Promise.all([1, 2, 3].map((i) => reserveFailure(s.db, a, T0 + i, T0 - HOUR)));
+      assert.deepEqual(parallel.map((r) => r.failures).sort(), [2, 3, 4], 'each attempt gets its own place');
+      assert.deepEqual(await readFailures(s.db, a, T0), { failures: 4, lastAt: T0 + 3 });
+      await reserveFailure(s.db, b, T0 + 10, T0 - HOUR);
+      await reserveFailure(s.db, c, T0 + 20, T0 - HOUR);
+      // Older than the memory: the run starts over (and reads as none).
+      assert.deepEqual(await readFailures(s.db, a, T0 + 4), { failures: 0, lastAt: 0 });
+      assert.equal(await deleteForgottenFailures(s.db, T0 + 10), 1, 'only the run last added to before the cut goes');
+      const left = await s.db.selectFrom('sign_in_failures').select('key').where('key', 'in', [a, b, c]).orderBy('key').execute();
+      assert.deepEqual(left.map((r) => r.key), [b, c].sort());
+      await clearFailures(s.db, b);
+      assert.deepEqual(await readFailures(s.db, b, 0), { failures: 0, lastAt: 0 });
+      assert.deepEqual(await reserveFailure(s.db, c, T0 + HOUR * 3, T0 + HOUR), { failures: 1, prevAt: 0 }, 'a forgotten run starts over');
     });
 
     it('BF-04 a nonce is used once until it expires and is swept', async (s) => {

@@ -41,6 +41,11 @@ export class AccountService {
    * PWD-05: the current password is required and wrong tries are throttled; the new one passes
    * the policy. All other sessions end and the current one gets a new token (SES-06), which is
    * returned so the caller can set the new cookie.
+   *
+   * The current password is a password guess like a sign-in (BF-01, BF-06): the new one is
+   * checked first, so only a change that would go through costs a guess; the guess is counted
+   * against the account's lockout before its hash runs, and while the account is locked the
+   * dummy hash is spent instead, so a stolen session cannot keep guessing past the lockout.
    */
   async changePassword(auth: Authenticated, input: ChangePasswordInput, ctx: RequestContext): Promise<{ token: string }> {
     const d = this.d;
@@ -51,22 +56,29 @@ export class AccountService {
       });
     const account = await findAccount(d.db, auth.account.id);
     if (!account) throw new AppError('unauthorized');
-    const current = normalizePassword(input.currentPassword);
-    const ok = account.password_hash ? await d.hasher.verify(account.password_hash, current) : false;
-    if (!ok) {
-      await d.guard.signInFailed(`account:${account.id}`, account.id, ctx);
-      await d.audit.record('password.change_failed', ctx, { accountId: account.id, details: { reason: 'wrong_current' } });
-      throw new AppError(
-        'current_password_wrong',
-        account.password_hash ? undefined : 'Your account has no password yet. Use "Send Reset Email" to set one.',
-      );
-    }
     const reasons = d.policy.check(input.newPassword, {
       username: account.username,
       email: account.email,
       productName: d.config.productName,
     });
     if (reasons.length) throw new AppError('password_rejected', undefined, { reasons });
+    const current = normalizePassword(input.currentPassword);
+    let ok = false;
+    if (account.password_hash) {
+      const key = `account:${account.id}`;
+      const attempt = await d.guard.signInReserve(key, account.id, ctx);
+      if (attempt.locked) await d.hasher.burn(current);
+      else ok = await d.hasher.verify(account.password_hash, current);
+      // A right password ends the run in applyPasswordChange below (BF-03); a wrong one keeps it.
+      if (!ok) await d.guard.signInFailed(key, account.id, ctx, attempt);
+    }
+    if (!ok) {
+      await d.audit.record('password.change_failed', ctx, { accountId: account.id, details: { reason: 'wrong_current' } });
+      throw new AppError(
+        'current_password_wrong',
+        account.password_hash ? undefined : 'Your account has no password yet. Use "Send Reset Email" to set one.',
+      );
+    }
     const hash = await d.hasher.hash(normalizePassword(input.newPassword));
     return d.db.transaction().execute(async (trx) => {
       await applyPasswordChange(d, trx, account, hash, 'change', ctx, auth.session.id);

@@ -3,8 +3,10 @@ import type { Kernel } from '../../kernel.ts';
 import { MAX_CODE_ATTEMPTS, type RecoveryMethodDeps, type ResetCompleteInput, recoveryCodeHash } from './method.ts';
 import type { OutboxRow } from '../../delivery/worker.ts';
 import { AppError } from '../../errors.ts';
-import { type Account, emailKey, findAccount, findAccountByIdentifier, usernameKey } from '../../store/accounts.ts';
+import { type Account, findAccount, findAccountByIdentifier } from '../../store/accounts.ts';
 import { safeEqual, sha256 } from '../../security/hashing.ts';
+// Rate limits count an identifier under the key its account is looked up by (one for every spelling).
+import { identifierKey } from '../../security/identifiers.ts';
 import { normalizePassword } from '../../security/password-policy.ts';
 import { newId } from '../../security/random.ts';
 import { applyPasswordChange, type PasswordChangedDeps } from '../account/password-changed.ts';
@@ -31,12 +33,6 @@ export interface ResetRequestInput {
   captcha?: string;
   /** the recovery method the user picked (e.g. 'sms_otp'); none means the default (email link) */
   method?: string;
-}
-
-/** The key rate limits count an identifier under: the same for every spelling of one account. */
-export function identifierKey(identifier: string): string {
-  const id = identifier.trim();
-  return id.includes('@') ? `email:${emailKey(id)}` : `user:${usernameKey(id)}`;
 }
 
 const str = (v: unknown) => (typeof v === 'string' ? v : '');
@@ -205,41 +201,52 @@ export class RecoveryService {
       const boundHash = new Map<string, string>();
       for (const m of methods) if (m.codeHash) boundHash.set(m.id, m.codeHash(d, { flow_id: flow || null, account_id: accountId }, code));
       // Each try takes one of each live code's 5 attempts, atomically and in one statement, so
-      // even concurrent guesses get no more than 5 comparisons against a code (REC-06).
-      const tried = await d.db
-        .updateTable('recovery_codes')
-        .set((eb) => ({ failed_attempts: eb('failed_attempts', '+', 1) }))
-        .where('account_id', '=', accountId)
-        .where('used_at', 'is', null)
-        .where('expires_at', '>', now)
-        .where('code_hash', 'is not', null)
-        .where('failed_attempts', '<', MAX_CODE_ATTEMPTS)
-        .where(
-          'method',
-          'in',
-          methods.map((m) => m.id),
-        )
-        // No row has the flow id '' (flows are random ids): without a flow, bound codes are skipped.
-        .where((eb) => eb.or([eb('method', 'not in', [...boundHash.keys(), '']), eb('flow_id', '=', flow)]))
-        .returning(['id', 'code_hash', 'method'])
-        .execute();
-      let match: string | undefined;
-      for (const r of tried) if (r.code_hash && safeEqual(boundHash.get(r.method) ?? expected, r.code_hash)) match = r.id;
-      if (!match) {
-        // Every failed completion by code is recorded, an unknown identifier's too (LOG-01).
-        await d.audit.record('password.reset_code_failed', ctx, {
-          accountId: account?.id ?? null,
-          details: { reason: account ? (tried.length ? 'wrong_code' : 'no_live_code') : 'unknown_identifier' },
-        });
-        throw new AppError(fail);
-      }
-      // A right code was no wrong try: give the attempt back, so a rejected new password
-      // does not wear the code out.
-      await d.db
-        .updateTable('recovery_codes')
-        .set((eb) => ({ failed_attempts: eb('failed_attempts', '-', 1) }))
-        .where('id', '=', match)
-        .execute();
+      // even concurrent guesses get no more than 5 comparisons against a code (REC-06). The
+      // attempt and the failure's audit row commit together: as two commits a real account's
+      // changed row cost a WAL flush more on PostgreSQL than an unknown identifier's (ENUM-04).
+      const match = await d.db.transaction().execute(async (trx) => {
+        const tried = await trx
+          .updateTable('recovery_codes')
+          .set((eb) => ({ failed_attempts: eb('failed_attempts', '+', 1) }))
+          .where('account_id', '=', accountId)
+          .where('used_at', 'is', null)
+          .where('expires_at', '>', now)
+          .where('code_hash', 'is not', null)
+          .where('failed_attempts', '<', MAX_CODE_ATTEMPTS)
+          .where(
+            'method',
+            'in',
+            methods.map((m) => m.id),
+          )
+          // No row has the flow id '' (flows are random ids): without a flow, bound codes are skipped.
+          .where((eb) => eb.or([eb('method', 'not in', [...boundHash.keys(), '']), eb('flow_id', '=', flow)]))
+          .returning(['id', 'code_hash', 'method'])
+          .execute();
+        let hit: string | undefined;
+        for (const r of tried) if (r.code_hash && safeEqual(boundHash.get(r.method) ?? expected, r.code_hash)) hit = r.id;
+        if (!hit) {
+          // Every failed completion by code is recorded, an unknown identifier's too (LOG-01).
+          await d.audit.record(
+            'password.reset_code_failed',
+            ctx,
+            {
+              accountId: account?.id ?? null,
+              details: { reason: account ? (tried.length ? 'wrong_code' : 'no_live_code') : 'unknown_identifier' },
+            },
+            trx,
+          );
+          return undefined;
+        }
+        // A right code was no wrong try: give the attempt back, so a rejected new password
+        // does not wear the code out.
+        await trx
+          .updateTable('recovery_codes')
+          .set((eb) => ({ failed_attempts: eb('failed_attempts', '-', 1) }))
+          .where('id', '=', hit)
+          .execute();
+        return hit;
+      });
+      if (!match) throw new AppError(fail);
       rowId = match;
     }
     if (!account || account.status === 'disabled') throw new AppError(fail);

@@ -8,19 +8,10 @@ import { normalizePassword } from '../../security/password-policy.ts';
 /** What this module uses of the container the composition root builds. */
 export type PasswordSignInDeps = Pick<Kernel, 'db' | 'hasher' | 'audit' | 'metrics' | 'guard' | 'captcha'>;
 
-/**
- * An identifier with case, spacing and Unicode forms folded: what sign-in attempts are counted
- * under. Unlike the recovery flow's `identifierKey` it stays an identifier, since the lockout
- * looks the account up by it when the caller has not.
- */
-function foldIdentifier(identifier: string): string {
-  return identifierKey(identifier);
-}
-
 /** Whether the next password attempt for `identifier` must carry a CAPTCHA (BF-04); counts nothing. */
 export async function captchaRequiredNext(d: PasswordSignInDeps, identifier: string, ctx: RequestContext): Promise<boolean> {
   const account = await findAccountByIdentifier(d.db, identifier);
-  return (await d.guard.signInGate(foldIdentifier(identifier), ctx, account?.id ?? null)).captchaRequired;
+  return (await d.guard.signInGate(identifierKey(identifier), ctx, account?.id ?? null)).captchaRequired;
 }
 
 /**
@@ -39,7 +30,7 @@ export async function checkPassword(
   input: { identifier: string; password: string; captcha?: string },
   ctx: RequestContext,
 ): Promise<Account> {
-  const key = foldIdentifier(input.identifier);
+  const key = identifierKey(input.identifier);
   await d.guard.limit('sign_in', ctx);
   if ((await d.guard.signInStepUp(key, ctx)) && !(await d.captcha.verify(input.captcha, ctx))) {
     await d.audit.record('captcha.failed', ctx, { details: { flow: 'sign_in' } });
