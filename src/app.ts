@@ -6,13 +6,13 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Deps } from './deps.ts';
+import { registerRoutes } from './routes.ts';
 import { newToken } from './security/random.ts';
 import { csrfCheck } from './web/csrf.ts';
 import { clientErrorHandler, frameworkErrorHandler, registerErrorHandling } from './web/errors.tsx';
 import { jsonOnlyRefusal } from './web/json-only.ts';
 import { sessionCookieName } from './web/request.ts';
 import { withLazyChildren } from './web/request-logger.ts';
-import { registerRoutes } from './web/routes.ts';
 import { securityHeaderWriter } from './web/security-headers.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -6,22 +6,26 @@ import { DevMailboxTransport } from './delivery/dev-mailbox.ts';
 import { SmtpTransport } from './delivery/email.ts';
 import { Outbox } from './delivery/outbox.ts';
 import { smsGatewayFromConfig } from './delivery/sms/index.ts';
-import type { Branding } from './delivery/templates.ts';
 import { DeliveryWorker } from './delivery/worker.ts';
 import { AccountService } from './flows/account/service.ts';
+import { activitySection } from './flows/activity/pages.tsx';
 import { OrganizationService } from './flows/organizations/service.ts';
+import { phoneSection } from './flows/phone/pages.tsx';
 import { PhoneService } from './flows/phone/service.ts';
+import { resetEmailSection } from './flows/recovery/pages.tsx';
 import { RecoveryService } from './flows/recovery/service.ts';
 import { RegistrationService } from './flows/registration/service.ts';
 import { SessionService } from './flows/sessions/service.ts';
 import { SignInService } from './flows/signin/service.ts';
 import type { RecoveryMethod, RecoveryMethods } from './flows/recovery/method.ts';
+import type { Kernel } from './kernel.ts';
 import { emailLinkMethod } from './methods/email-link/index.ts';
 import { emailOtpMethod } from './methods/email-otp/index.ts';
+import { linkedSection, providerButtons } from './methods/external/pages.tsx';
 import { ExternalAccounts } from './methods/external/service.ts';
 import { MethodRegistry } from './methods/registry.ts';
 import { smsOtpMethod } from './methods/sms-otp/index.ts';
-import { createMetrics, type Metrics } from './metrics.ts';
+import { createMetrics } from './metrics.ts';
 import { Audit } from './security/audit.ts';
 import type { Captcha } from './security/captcha.ts';
 import { createCaptcha } from './security/captcha/index.ts';
@@ -31,36 +35,21 @@ import { createGuard } from './security/limits.ts';
 import { PasswordHasher } from './security/password-hash.ts';
 import { PasswordPolicy } from './security/password-policy.ts';
 import { cryptoRandom, newToken, type Random } from './security/random.ts';
-import { type Engine, migrate, openStore, type Store } from './store/db.ts';
+import { migrate, openStore } from './store/db.ts';
 import { warnIdentifierCollisions } from './store/identifier-audit.ts';
 import { metaValueOrInit } from './store/meta.ts';
 import { ensureDefaultOrg } from './store/organizations.ts';
 import { pendingOutboxByChannel } from './store/outbox.ts';
 import type { Database } from './store/schema.ts';
+import type { PageExtras } from './web/extras.ts';
 
 /**
  * The composition root's product: configuration, store, injected clock and randomness, the
- * security layer, delivery, and one service per flow. Services receive this whole container and
- * reach each other through it, so adding a flow never changes another flow's constructor.
+ * security layer, delivery, and one service per flow. Each service is handed this container but
+ * typed with the slice it declares (e.g. `SessionDeps`), so adding a flow never changes another
+ * flow's constructor and only the root imports this module (`npm run check:cycles`).
  */
-export interface Deps {
-  config: Config;
-  store: Store;
-  db: Kysely<Database>;
-  engine: Engine;
-  clock: Clock;
-  random: Random;
-  log: Logger;
-  secret: string;
-  brand: Branding;
-  hasher: PasswordHasher;
-  policy: PasswordPolicy;
-  outbox: Outbox;
-  worker: DeliveryWorker;
-  audit: Audit;
-  metrics: Metrics;
-  guard: Guard;
-  captcha: Captcha;
+export interface Deps extends Kernel {
   // flows
   sessions: SessionService;
   signIn: SignInService;
@@ -75,6 +64,8 @@ export interface Deps {
   organizations: OrganizationService;
   /** mobile numbers on /settings and SMS codes (src/flows/phone) */
   phone: PhoneService;
+  /** what features add to the shared sign-in and /settings pages, in page order */
+  pages: PageExtras;
   /** resources to release at shutdown, last added first */
   closers: (() => Promise<void> | void)[];
 }
@@ -174,6 +165,15 @@ export async function createDeps(config: Config, o: DepsOverrides = {}): Promise
   d.organizations = new OrganizationService(d);
   d.recovery = new RecoveryService(d);
   d.phone = new PhoneService(d);
+  d.pages = {
+    loginExtras: [() => providerButtons(d)],
+    settingsSections: [
+      (auth) => resetEmailSection(d, auth),
+      (auth, flash) => linkedSection(d, auth, flash),
+      (auth, flash) => phoneSection(d, auth, flash),
+      (auth) => activitySection(d, auth),
+    ],
+  };
 
   await ensureDefaultOrg(d);
   // Abuse protection from config (LATCHKEY_CAPTCHA, LATCHKEY_LIMIT_*, LATCHKEY_REDIS_URL); tests may swap either.

@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config/index.ts';
-import type { Deps } from '../deps.ts';
 import type { OutboxRow } from '../delivery/worker.ts';
 
 /**
@@ -17,11 +16,14 @@ export interface SettingBound {
   label: string;
 }
 
-/** Registers HTTP routes a method needs beyond the flow's own (e.g. a code page). */
-export type RouteRegistrar = (app: FastifyInstance, d: Deps) => void;
+/**
+ * Registers HTTP routes a method needs beyond the flow's own (e.g. a code page). `D` is what the
+ * flow hands its methods (e.g. `RecoveryMethodDeps`), never the whole container.
+ */
+export type RouteRegistrar<D> = (app: FastifyInstance, d: D) => void;
 
 /** Runs one background job a method queues through the outbox (`d.outbox.job`). */
-export type JobRunner = (d: Deps, payload: Record<string, unknown>, row: OutboxRow) => Promise<void>;
+export type JobRunner<D> = (d: D, payload: Record<string, unknown>, row: OutboxRow) => Promise<void>;
 
 /**
  * What every method has, whatever flow it plugs into (recovery today; second factors and sign-in
@@ -29,7 +31,7 @@ export type JobRunner = (d: Deps, payload: Record<string, unknown>, row: OutboxR
  * lists about its methods is derived from these fields, so a new method is its folder plus one
  * line in the composition root's list.
  */
-export interface Method {
+export interface Method<D = never> {
   /** stored in rows and settings, sent by forms and API clients: lowercase, digits, underscores */
   id: string;
   /** what a person picks: the chooser option, the organization settings checkbox */
@@ -40,9 +42,9 @@ export interface Method {
    */
   settings?: Readonly<Record<string, SettingBound>>;
   /** routes the method adds; one registrar shared by several methods is registered once */
-  routes?: readonly RouteRegistrar[];
+  routes?: readonly RouteRegistrar<D>[];
   /** background jobs by kind; one runner shared by several methods is registered once */
-  jobs?: Readonly<Record<string, JobRunner>>;
+  jobs?: Readonly<Record<string, JobRunner<D>>>;
 }
 
 const ID = /^[a-z][a-z0-9_]{0,31}$/;
@@ -53,12 +55,15 @@ const ID = /^[a-z][a-z0-9_]{0,31}$/;
  * up front, so a clash (two methods with one id, one setting name with two different bounds,
  * one job kind with two runners) fails start rather than surprising a user.
  */
-export class MethodRegistry<M extends Method> {
+/** The job runner type of a method type (its flow's deps). */
+type RunnerOf<M extends Method<never>> = NonNullable<M['jobs']>[string];
+
+export class MethodRegistry<M extends Method<never>> {
   private readonly byId = new Map<string, M>();
   private readonly list: readonly M[];
   private readonly idList: readonly string[];
   private readonly bounds: readonly (readonly [string, SettingBound])[];
-  private readonly runners = new Map<string, JobRunner>();
+  private readonly runners = new Map<string, RunnerOf<M>>();
 
   constructor(methods: readonly M[]) {
     if (methods.length === 0) throw new Error('a flow needs at least one method');
@@ -77,7 +82,7 @@ export class MethodRegistry<M extends Method> {
       for (const [kind, run] of Object.entries(m.jobs ?? {})) {
         const seen = this.runners.get(kind);
         if (seen && seen !== run) throw new Error(`job "${kind}" has two runners (method "${m.id}")`);
-        this.runners.set(kind, run);
+        this.runners.set(kind, run as RunnerOf<M>);
       }
     }
     // A method's own settings first, in the order of the methods; then the ones several share.
@@ -106,11 +111,11 @@ export class MethodRegistry<M extends Method> {
     return this.bounds;
   }
 
-  routes(): RouteRegistrar[] {
+  routes(): NonNullable<M['routes']>[number][] {
     return [...new Set(this.all().flatMap((m) => m.routes ?? []))];
   }
 
-  jobs(): [string, JobRunner][] {
+  jobs(): [string, RunnerOf<M>][] {
     return [...this.runners];
   }
 }

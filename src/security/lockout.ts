@@ -1,12 +1,29 @@
 import type { Kysely } from 'kysely';
 import type { RequestContext } from '../context.ts';
-import type { Deps } from '../deps.ts';
+import type { Kernel } from '../kernel.ts';
 import { formatDuration, formatTime, renderMail } from '../delivery/templates.ts';
 import { findAccount, findAccountByIdentifier } from '../store/accounts.ts';
 import type { Database } from '../store/schema.ts';
 import { clearFailures, deleteForgottenFailures, readFailures, reserveFailure } from '../store/sign-in-failures.ts';
 import type { SignInAttempt, SignInGate } from './guard.ts';
-import { type Counter, type CounterStore, type LimitSettings, subjectKey } from './limits.ts';
+import { type Counter, type CounterStore, subjectKey } from './counters.ts';
+
+/** What this module uses of the container the composition root builds. */
+export type LockoutDeps = Pick<
+  Kernel,
+  'config' | 'db' | 'clock' | 'brand' | 'outbox' | 'audit' | 'metrics' | 'secret' | 'log'
+>;
+
+/** The lockout's numbers, from the limit settings (LATCHKEY_LOCKOUT_*, LATCHKEY_CAPTCHA_AFTER). */
+export interface LockoutSettings {
+  scale: number;
+  captchaAfter: number;
+  lockAfter: number;
+  lockBaseMs: number;
+  lockMaxMs: number;
+  hardCap: number;
+  memoryMs: number;
+}
 
 // Sign-in brute force (BF-01, BF-03, BF-04, BF-06). Two counts, both taken before a password is
 // checked, so parallel attempts can never all see the same low number:
@@ -35,8 +52,8 @@ export class SignInLockout {
   private readonly hardCap: number;
 
   constructor(
-    private readonly d: Deps,
-    private readonly s: LimitSettings,
+    private readonly d: LockoutDeps,
+    private readonly s: LockoutSettings,
     store: CounterStore,
     private readonly ipKey: (ctx: RequestContext) => string,
     private readonly allowNotice: (accountId: string) => Promise<boolean>,

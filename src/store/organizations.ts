@@ -1,12 +1,15 @@
-import type { Deps } from '../deps.ts';
+import type { Kernel } from '../kernel.ts';
 import { newId } from '../security/random.ts';
+
+/** What this module uses of the container the composition root builds. */
+export type OrgStoreDeps = Pick<Kernel, 'config' | 'db' | 'clock' | 'random'>;
 
 export const DEFAULT_ORG_SLUG = 'default';
 
-const cache = new WeakMap<Deps, string>();
+const cache = new WeakMap<OrgStoreDeps, string>();
 
 /** Every account belongs to an organization; an install starts with one called "default". */
-export async function ensureDefaultOrg(d: Deps): Promise<string> {
+export async function ensureDefaultOrg(d: OrgStoreDeps): Promise<string> {
   await d.db
     .insertInto('organizations')
     .values({
@@ -25,6 +28,6 @@ export async function ensureDefaultOrg(d: Deps): Promise<string> {
   return row.id;
 }
 
-export async function defaultOrgId(d: Deps): Promise<string> {
+export async function defaultOrgId(d: OrgStoreDeps): Promise<string> {
   return cache.get(d) ?? ensureDefaultOrg(d);
 }

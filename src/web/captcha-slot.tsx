@@ -1,5 +1,8 @@
-import type { Deps } from '../deps.ts';
+import type { Kernel } from '../kernel.ts';
 import { Html } from './layout.tsx';
+
+/** What this module uses of the container the composition root builds. */
+export type CaptchaSlotDeps = Pick<Kernel, 'captcha'>;
 
 void Html;
 
@@ -25,7 +28,7 @@ const CANNOT_LOAD =
  * The CAPTCHA on a form, whatever the provider. Without JavaScript the widget cannot work, so the
  * page says plainly what to do instead of failing silently.
  */
-export function CaptchaSlot(d: Deps): JSX.Element {
+export function CaptchaSlot(d: CaptchaSlotDeps): JSX.Element {
   const w = d.captcha.widget;
   if (w.provider === 'off') return '';
   const help = (

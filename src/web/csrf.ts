@@ -1,7 +1,10 @@
 import type { FastifyRequest } from 'fastify';
-import type { Deps } from '../deps.ts';
+import type { Kernel } from '../kernel.ts';
 import { AppError } from '../errors.ts';
-import { sessionCookieName } from './request.ts';
+import { type RequestDeps, sessionCookieName } from './request.ts';
+
+/** What this module uses of the container the composition root builds. */
+export type CsrfDeps = Pick<Kernel, 'config'> & RequestDeps;
 
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -11,7 +14,7 @@ const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
  * without one is allowed only from a non-browser client that carries no session cookie
  * (shared/DESIGN.md). No state changes on GET anywhere, so GETs need no check.
  */
-export function csrfCheck(d: Deps): (req: FastifyRequest) => AppError | undefined {
+export function csrfCheck(d: CsrfDeps): (req: FastifyRequest) => AppError | undefined {
   const cookie = sessionCookieName(d);
   return function refusal(req: FastifyRequest): AppError | undefined {
     if (SAFE.has(req.method)) return;

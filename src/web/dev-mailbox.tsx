@@ -1,13 +1,16 @@
 import type { FastifyInstance } from 'fastify';
-import type { Deps } from '../deps.ts';
+import type { Kernel } from '../kernel.ts';
 import { escapeHtml } from '../delivery/templates.ts';
 import { findDevMail, listDevMail } from '../store/dev-mailbox.ts';
 import { Html, Page } from './layout.tsx';
 
+/** What this module uses of the container the composition root builds. */
+export type DevMailboxDeps = Pick<Kernel, 'config' | 'db'>;
+
 void Html;
 
 /** Escapes the text, then turns links to this service into anchors so a newcomer can click them. */
-function linkify(d: Deps, text: string): string {
+function linkify(d: DevMailboxDeps, text: string): string {
   const escaped = escapeHtml(text);
   const base = escapeHtml(d.config.publicUrl);
   return escaped.replace(new RegExp(`${base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}[^\\s<]*`, 'g'), (url) => `<a href="${url}">${url}</a>`);
@@ -18,7 +21,7 @@ function linkify(d: Deps, text: string): string {
  * delivered, newest first. HTML bodies open on their own URL under a sandbox CSP, so a mail's
  * markup can never run script in this origin.
  */
-export function registerDevMailbox(app: FastifyInstance, d: Deps): void {
+export function registerDevMailbox(app: FastifyInstance, d: DevMailboxDeps): void {
   if (!d.config.dev) return;
   const list = () => listDevMail(d.db, 200);
 

@@ -1,11 +1,14 @@
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Deps } from '../deps.ts';
+import type { Kernel } from '../kernel.ts';
 import { AppError, type FieldProblem, pageMessage, toProblem } from '../errors.ts';
 import { isOutage, OUTAGE_RETRY_AFTER_S, outageOf } from '../store/outage.ts';
 import { Html, Notice, Page } from './layout.tsx';
-import { apiSecurityHeaders, securityHeaders } from './security-headers.ts';
+import { apiSecurityHeaders, securityHeaders, type SecurityHeadersDeps } from './security-headers.ts';
+
+/** What this module uses of the container the composition root builds. */
+export type ErrorsDeps = Pick<Kernel, 'config' | 'metrics'> & SecurityHeadersDeps;
 
 void Html;
 
@@ -64,7 +67,7 @@ export function sendProblem(reply: FastifyReply, err: AppError): FastifyReply {
 }
 
 /** The answer to an error: a problem document for the API and non-HTML clients, a page otherwise. */
-function answerError(d: Deps, err: unknown, req: FastifyRequest, reply: FastifyReply): FastifyReply {
+function answerError(d: ErrorsDeps, err: unknown, req: FastifyRequest, reply: FastifyReply): FastifyReply {
   const appErr = toAppError(err);
   if (appErr.code === 'internal_error') req.log.error({ err }, 'unhandled error');
   if (appErr.code === 'service_unavailable' && !(err instanceof AppError)) {
@@ -106,7 +109,7 @@ function answerError(d: Deps, err: unknown, req: FastifyRequest, reply: FastifyR
  * written here, then the error takes the one mapping.
  */
 export function frameworkErrorHandler(
-  d: Deps,
+  d: ErrorsDeps,
   writeSecurityHeaders: (req: FastifyRequest, reply: FastifyReply) => void,
 ): (err: FastifyError, req: FastifyRequest, reply: FastifyReply) => void {
   return (err, req, reply) => {
@@ -120,7 +123,7 @@ export function frameworkErrorHandler(
  * that timed out) never becomes a request; the answer is written to the socket, as Fastify's
  * default does, but as a problem document with the API's security headers and no-store.
  */
-export function clientErrorHandler(d: Deps): (err: NodeJS.ErrnoException, socket: Duplex) => void {
+export function clientErrorHandler(d: ErrorsDeps): (err: NodeJS.ErrnoException, socket: Duplex) => void {
   const headers = Object.entries({ ...apiSecurityHeaders(securityHeaders(d)), 'cache-control': 'no-store' })
     .map(([name, value]) => `${name}: ${value}\r\n`)
     .join('');
@@ -142,7 +145,7 @@ export function clientErrorHandler(d: Deps): (err: NodeJS.ErrnoException, socket
   };
 }
 
-export function registerErrorHandling(app: FastifyInstance, d: Deps): void {
+export function registerErrorHandling(app: FastifyInstance, d: ErrorsDeps): void {
   app.setErrorHandler((err, req, reply) => answerError(d, err, req, reply));
   app.setNotFoundHandler((req, reply) => {
     const err = new AppError('not_found');

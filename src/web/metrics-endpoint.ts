@@ -1,10 +1,13 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import Fastify from 'fastify';
 import type { Config } from '../config/index.ts';
-import type { Deps } from '../deps.ts';
+import type { Kernel } from '../kernel.ts';
 import { AppError } from '../errors.ts';
 import { safeEqual, sha256 } from '../security/hashing.ts';
 import { sendProblem, toAppError } from './errors.tsx';
+
+/** What this module uses of the container the composition root builds. */
+export type MetricsEndpointDeps = Pick<Kernel, 'config' | 'metrics'>;
 
 /**
  * ENUM-04: metrics count events per account (a reset mail sent, an account locked), so a public
@@ -20,7 +23,7 @@ export function metricsOnMainPort(config: Config): boolean {
 }
 
 /** The /metrics route: the registry's text, behind the bearer token when one is configured. */
-export function registerMetricsRoute(app: FastifyInstance, d: Deps): void {
+export function registerMetricsRoute(app: FastifyInstance, d: MetricsEndpointDeps): void {
   const token = d.config.metrics.token;
   // Hashing both sides gives equal lengths, so the comparison time says nothing about the token.
   const want = token === undefined ? undefined : sha256(token);
@@ -37,7 +40,7 @@ export function registerMetricsRoute(app: FastifyInstance, d: Deps): void {
 }
 
 /** LATCHKEY_METRICS_ADDRESS: a listener of its own that answers /metrics and 404 to the rest. */
-export async function startMetricsListener(d: Deps): Promise<{ app: FastifyInstance; url: string } | undefined> {
+export async function startMetricsListener(d: MetricsEndpointDeps): Promise<{ app: FastifyInstance; url: string } | undefined> {
   const address = d.config.metrics.address;
   if (!address) return undefined;
   const app = Fastify({ logger: false, return503OnClosing: true });

@@ -1,10 +1,13 @@
 import type { FastifyInstance } from 'fastify';
-import type { Deps } from '../deps.ts';
+import type { Kernel } from '../kernel.ts';
 import { isReady } from '../store/db.ts';
-import { metricsOnMainPort, registerMetricsRoute } from './metrics-endpoint.ts';
+import { type MetricsEndpointDeps, metricsOnMainPort, registerMetricsRoute } from './metrics-endpoint.ts';
+
+/** What this module uses of the container the composition root builds. */
+export type OpsDeps = Pick<Kernel, 'config' | 'store' | 'guard'> & MetricsEndpointDeps;
 
 /** Health for orchestrators and Prometheus metrics. /metrics only where metricsOnMainPort allows. */
-export function registerOps(app: FastifyInstance, d: Deps): void {
+export function registerOps(app: FastifyInstance, d: OpsDeps): void {
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
   app.get('/readyz', { schema: { hide: true } }, async (_req, reply) => {
     const ready = await isReady(d.store);

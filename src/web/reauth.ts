@@ -1,14 +1,17 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Deps } from '../deps.ts';
-import { safeReturnTo } from '../methods/external/return-url.ts';
-import { authOf, clearSessionCookie, contextOf } from './request.ts';
+import type { SessionService } from '../flows/sessions/service.ts';
+import { type ReturnUrlDeps, safeReturnTo } from '../methods/external/return-url.ts';
+import { authOf, clearSessionCookie, contextOf, type RequestDeps } from './request.ts';
+
+/** What this module uses of the container the composition root builds. */
+export type ReauthDeps = { sessions: SessionService } & ReturnUrlDeps & RequestDeps;
 
 /**
  * SES-07 on a page: the sign-in is too old for the change asked for. This session ends and the
  * browser goes to /login, which brings it back to `back` (a path on this service) once the user
  * has signed in again; the user then repeats the change with a fresh sign-in.
  */
-export async function leadToReauthentication(d: Deps, req: FastifyRequest, reply: FastifyReply, back: string) {
+export async function leadToReauthentication(d: ReauthDeps, req: FastifyRequest, reply: FastifyReply, back: string) {
   const auth = await authOf(d, req);
   if (auth) await d.sessions.signOut(auth.session, contextOf(req));
   clearSessionCookie(d, reply);
@@ -21,7 +24,7 @@ export async function leadToReauthentication(d: Deps, req: FastifyRequest, reply
  * another origin, `//host` or `/\host`), re-serialised by safeReturnTo; anything else is dropped
  * and the browser goes to the default page.
  */
-export function returnPath(d: Deps, raw: unknown): string | undefined {
+export function returnPath(d: ReauthDeps, raw: unknown): string | undefined {
   if (typeof raw !== 'string' || !raw.startsWith('/') || raw.length > 512) return undefined;
   try {
     const path = safeReturnTo(d, raw);

@@ -1,9 +1,13 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RequestContext } from '../context.ts';
-import type { Deps } from '../deps.ts';
+import type { Kernel } from '../kernel.ts';
+import type { SessionService } from '../flows/sessions/service.ts';
 import { AppError } from '../errors.ts';
 import { clearCookie, readCookie, setCookie } from './cookies.ts';
-import type { Authenticated } from '../flows/sessions/service.ts';
+import type { Authenticated } from './auth.ts';
+
+/** What this module uses of the container the composition root builds. */
+export type RequestDeps = Pick<Kernel, 'config'> & { sessions: SessionService };
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -18,18 +22,18 @@ export function contextOf(req: FastifyRequest): RequestContext {
   return { ip: req.ip, userAgent: typeof ua === 'string' ? ua.slice(0, 512) : '', correlationId: String(req.id) };
 }
 
-export function sessionCookieName(d: Deps): string {
+export function sessionCookieName(d: RequestDeps): string {
   // SES-03: the __Host- prefix makes browsers refuse the cookie unless Secure, Path=/ and no Domain.
   return d.config.https ? '__Host-latchkey_session' : 'latchkey_session';
 }
 
-const sessionCookieOptions = (d: Deps) => ({ httpOnly: true, sameSite: 'lax' as const, path: '/', secure: d.config.https });
+const sessionCookieOptions = (d: RequestDeps) => ({ httpOnly: true, sameSite: 'lax' as const, path: '/', secure: d.config.https });
 
-export function setSessionCookie(d: Deps, reply: FastifyReply, token: string): void {
+export function setSessionCookie(d: RequestDeps, reply: FastifyReply, token: string): void {
   setCookie(reply, sessionCookieName(d), token, sessionCookieOptions(d));
 }
 
-export function clearSessionCookie(d: Deps, reply: FastifyReply): void {
+export function clearSessionCookie(d: RequestDeps, reply: FastifyReply): void {
   clearCookie(reply, sessionCookieName(d), sessionCookieOptions(d));
 }
 
@@ -38,7 +42,7 @@ export function clearSessionCookie(d: Deps, reply: FastifyReply): void {
  * never adopted (SES-02). Synchronous when the session service answers synchronously (see
  * SessionService.authenticate); routes that await it need not care.
  */
-export function authOf(d: Deps, req: FastifyRequest): Authenticated | null | Promise<Authenticated | null> {
+export function authOf(d: RequestDeps, req: FastifyRequest): Authenticated | null | Promise<Authenticated | null> {
   if (req.authCache !== undefined) return req.authCache;
   const found = d.sessions.authenticate(readCookie(req, sessionCookieName(d)));
   if (found instanceof Promise) return found.then((auth) => (req.authCache = auth));
@@ -46,7 +50,7 @@ export function authOf(d: Deps, req: FastifyRequest): Authenticated | null | Pro
   return found;
 }
 
-export async function requireAuth(d: Deps, req: FastifyRequest): Promise<Authenticated> {
+export async function requireAuth(d: RequestDeps, req: FastifyRequest): Promise<Authenticated> {
   return signedIn(await authOf(d, req));
 }
 

@@ -1,8 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import helmet from 'helmet';
-import type { Deps } from '../deps.ts';
-import { captchaOrigins } from './captcha-slot.tsx';
+import type { Kernel } from '../kernel.ts';
+import { captchaOrigins, type CaptchaSlotDeps } from './captcha-slot.tsx';
+
+/** What this module uses of the container the composition root builds. */
+export type SecurityHeadersDeps = Pick<Kernel, 'config'> & CaptchaSlotDeps;
 
 /**
  * WEB-03's headers, as helmet writes them for our policy. Helmet is the authority on the values;
@@ -10,7 +13,7 @@ import { captchaOrigins } from './captcha-slot.tsx';
  * setHeader call per header, which also sends Node down its slower header path) was one of the
  * largest costs of GET /api/v1/sessions/current in the bench.
  */
-export function securityHeaders(d: Deps): Record<string, string> {
+export function securityHeaders(d: SecurityHeadersDeps): Record<string, string> {
   const middleware = helmet({
     contentSecurityPolicy: {
       useDefaults: false,
@@ -79,7 +82,7 @@ export function apiSecurityHeaders(pageHeaders: Record<string, string>): Record<
  * `Cache-Control: no-store` (SES-04). Written before the handler runs, so a handler (or an
  * error) can still narrow a header for its own response.
  */
-export function securityHeaderWriter(d: Deps): (req: FastifyRequest, reply: FastifyReply) => void {
+export function securityHeaderWriter(d: SecurityHeadersDeps): (req: FastifyRequest, reply: FastifyReply) => void {
   const asset = securityHeaders(d);
   // [name, value] pairs: a loop over an object's keys reads it megamorphically on every request.
   const page = Object.entries({ ...asset, 'cache-control': 'no-store' });

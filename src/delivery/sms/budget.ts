@@ -1,7 +1,10 @@
 import type { Kysely } from 'kysely';
 import type { RequestContext } from '../../context.ts';
-import type { Deps } from '../../deps.ts';
+import type { Kernel } from '../../kernel.ts';
 import type { Database } from '../../store/schema.ts';
+
+/** What this module uses of the container the composition root builds. */
+export type SmsBudgetDeps = Pick<Kernel, 'config' | 'db' | 'audit' | 'metrics' | 'guard'>;
 
 /**
  * The install-wide SMS budget, LATCHKEY_SMS_BUDGET (OTP-05). SMS pumping spreads over many numbers,
@@ -12,7 +15,7 @@ import type { Database } from '../../store/schema.ts';
  * `latchkey_sms_budget_exhausted_total`, and the first of each window is audited as
  * `sms.budget_exhausted` (once, not per request). `db` is the caller's transaction, if in one.
  */
-export async function smsBudgetAllows(d: Deps, ctx: RequestContext, db: Kysely<Database> = d.db): Promise<boolean> {
+export async function smsBudgetAllows(d: SmsBudgetDeps, ctx: RequestContext, db: Kysely<Database> = d.db): Promise<boolean> {
   const ok = await d.guard.allow('sms_budget', 'install', () =>
     d.audit.record(
       'sms.budget_exhausted',

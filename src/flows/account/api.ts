@@ -1,10 +1,13 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import type { Deps } from '../../deps.ts';
-import { contextOf, requireAuth, setSessionCookie } from '../../web/request.ts';
+import type { AccountService } from './service.ts';
+import { contextOf, type RequestDeps, requireAuth, setSessionCookie } from '../../web/request.ts';
 import { Message, Password, responses } from '../../web/schemas.ts';
 
-export function registerAccountApi(app: FastifyInstance, d: Deps): void {
+/** What this module uses of the container the composition root builds. */
+export type AccountApiDeps = { account: AccountService } & RequestDeps;
+
+export function registerAccountApi(app: FastifyInstance, d: AccountApiDeps): void {
   app.put(
     '/api/v1/account/password',
     {

@@ -1,10 +1,19 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Deps } from '../../deps.ts';
+import type { Kernel } from '../../kernel.ts';
+import type { SessionService } from '../sessions/service.ts';
+import type { AccountService } from './service.ts';
 import { AppError, pageMessage } from '../../errors.ts';
-import { settingsSections } from '../../web/extras.ts';
+import type { PageExtras } from '../../web/extras.ts';
 import { Field, Html, Notice, Page } from '../../web/layout.tsx';
-import { authOf, clearSessionCookie, contextOf, field, setSessionCookie } from '../../web/request.ts';
-import type { Authenticated } from '../sessions/service.ts';
+import { authOf, clearSessionCookie, contextOf, field, type RequestDeps, setSessionCookie } from '../../web/request.ts';
+import type { Authenticated } from '../../web/auth.ts';
+
+/** What this module uses of the container the composition root builds. */
+export type AccountPagesDeps = Pick<Kernel, 'config'> & {
+  sessions: SessionService;
+  account: AccountService;
+  pages: Pick<PageExtras, 'settingsSections'>;
+} & RequestDeps;
 
 void Html;
 
@@ -15,7 +24,7 @@ const FLASH: Record<string, string> = {
 };
 
 /** Settings pages need a session; without one the user goes to sign in. */
-export async function pageAuth(d: Deps, req: FastifyRequest, reply: FastifyReply): Promise<Authenticated | null> {
+export async function pageAuth(d: AccountPagesDeps, req: FastifyRequest, reply: FastifyReply): Promise<Authenticated | null> {
   const auth = await authOf(d, req);
   if (!auth) {
     reply.redirect('/login?msg=session_ended', 303);
@@ -25,14 +34,14 @@ export async function pageAuth(d: Deps, req: FastifyRequest, reply: FastifyReply
 }
 
 export async function renderSettings(
-  d: Deps,
+  d: AccountPagesDeps,
   reply: FastifyReply,
   auth: Authenticated,
   o: { flash?: string; error?: string; status?: number } = {},
 ) {
   const a = auth.account;
   const sessions = await d.sessions.list(a.id, auth.session.id);
-  const extra = await Promise.all(settingsSections.map((s) => s(d, auth, o.flash)));
+  const extra = await Promise.all(d.pages.settingsSections.map((s) => s(auth, o.flash)));
   return reply
     .status(o.status ?? 200)
     .type('text/html; charset=utf-8')
@@ -103,7 +112,7 @@ export async function renderSettings(
     );
 }
 
-export function registerAccountPages(app: FastifyInstance, d: Deps): void {
+export function registerAccountPages(app: FastifyInstance, d: AccountPagesDeps): void {
   app.get('/settings', { schema: { hide: true } }, async (req, reply) => {
     const auth = await pageAuth(d, req, reply);
     if (!auth) return reply;

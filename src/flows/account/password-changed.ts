@@ -1,12 +1,19 @@
 import type { Kysely } from 'kysely';
 import type { RequestContext } from '../../context.ts';
-import type { Deps } from '../../deps.ts';
+import type { Kernel } from '../../kernel.ts';
+import type { SessionService } from '../sessions/service.ts';
 import { formatTime, renderMail } from '../../delivery/templates.ts';
 import type { Account } from '../../store/accounts.ts';
 import { insertPasswordChange } from '../../store/password-changes.ts';
 import type { Database } from '../../store/schema.ts';
 import { newId } from '../../security/random.ts';
-import { flagRepeatedPasswordChanges } from '../activity/flag.ts';
+import { type ActivityFlagDeps, flagRepeatedPasswordChanges } from '../activity/flag.ts';
+
+/** What this module uses of the container the composition root builds. */
+export type PasswordChangedDeps = Pick<
+  Kernel,
+  'config' | 'clock' | 'random' | 'brand' | 'outbox' | 'audit' | 'guard'
+> & { sessions: SessionService } & ActivityFlagDeps;
 
 export type PasswordChangeKind = 'change' | 'reset' | 'admin_reset';
 
@@ -18,7 +25,7 @@ export type PasswordChangeKind = 'change' | 'reset' | 'admin_reset';
  * all of it happens or none of it.
  */
 export async function applyPasswordChange(
-  d: Deps,
+  d: PasswordChangedDeps,
   trx: Kysely<Database>,
   account: Account,
   passwordHash: string,

@@ -1,10 +1,13 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import type { Deps } from '../../deps.ts';
+import type { Kernel } from '../../kernel.ts';
 import { Password, responses, Str } from '../../web/schemas.ts';
 
+/** What this module uses of the container the composition root builds. */
+export type PasswordCheckApiDeps = Pick<Kernel, 'config' | 'policy'>;
+
 /** The policy's verdict for the live hint on password fields; the same check every path enforces. */
-export function registerPasswordCheckApi(app: FastifyInstance, d: Deps): void {
+export function registerPasswordCheckApi(app: FastifyInstance, d: PasswordCheckApiDeps): void {
   app.post(
     '/api/v1/password-checks',
     {

@@ -1,11 +1,17 @@
 import type { RequestContext } from '../../context.ts';
-import type { Deps } from '../../deps.ts';
+import type { Kernel } from '../../kernel.ts';
+import type { SessionService } from '../sessions/service.ts';
 import { AppError } from '../../errors.ts';
 import { findAccount } from '../../store/accounts.ts';
 import { normalizePassword } from '../../security/password-policy.ts';
-import type { Authenticated } from '../sessions/service.ts';
-import { applyPasswordChange } from './password-changed.ts';
+import type { Authenticated } from '../../web/auth.ts';
+import { applyPasswordChange, type PasswordChangedDeps } from './password-changed.ts';
 import { isoTime } from '../../security/clock.ts';
+
+/** What this module uses of the container the composition root builds. */
+export type AccountDeps = Pick<Kernel, 'config' | 'db' | 'hasher' | 'policy' | 'audit' | 'guard'> & {
+  sessions: SessionService;
+} & PasswordChangedDeps;
 
 export interface ChangePasswordInput {
   currentPassword: string;
@@ -15,7 +21,7 @@ export interface ChangePasswordInput {
 
 /** The signed-in user's own account: profile view and password change. */
 export class AccountService {
-  constructor(private readonly d: Deps) {}
+  constructor(private readonly d: AccountDeps) {}
 
   profile(auth: Authenticated) {
     const a = auth.account;

@@ -1,10 +1,13 @@
 import type { Kysely } from 'kysely';
 import type { RequestContext } from '../../context.ts';
-import type { Deps } from '../../deps.ts';
+import type { Kernel } from '../../kernel.ts';
 import { formatDuration, formatTime, renderMail } from '../../delivery/templates.ts';
 import type { Account } from '../../store/accounts.ts';
 import { countPasswordChangesSince } from '../../store/password-changes.ts';
 import type { Database } from '../../store/schema.ts';
+
+/** What this module uses of the container the composition root builds. */
+export type ActivityFlagDeps = Pick<Kernel, 'config' | 'clock' | 'brand' | 'outbox' | 'audit'>;
 
 export const FLAG_REASON = 'possibly compromised';
 
@@ -14,7 +17,7 @@ export const FLAG_REASON = 'possibly compromised';
  * applyPasswordChange), never mere reset requests. The flag does not lock anyone out; it is set
  * once (until staff clear it), audited, and the owner is told.
  */
-export async function flagRepeatedPasswordChanges(d: Deps, trx: Kysely<Database>, account: Account, ctx: RequestContext): Promise<boolean> {
+export async function flagRepeatedPasswordChanges(d: ActivityFlagDeps, trx: Kysely<Database>, account: Account, ctx: RequestContext): Promise<boolean> {
   const rule = d.config.limits.flagResets;
   const now = d.clock.now();
   const n = await countPasswordChangesSince(trx, account.id, now - rule.windowMs);

@@ -1,10 +1,11 @@
-import type { FastifyInstance } from 'fastify';
-import type { Deps } from '../../deps.ts';
+import type { Kernel } from '../../kernel.ts';
 import { formatTime } from '../../delivery/templates.ts';
 import { recentAuditEvents } from '../../store/audit.ts';
-import { settingsSections } from '../../web/extras.ts';
 import { Html } from '../../web/layout.tsx';
-import type { Authenticated } from '../sessions/service.ts';
+import type { Authenticated } from '../../web/auth.ts';
+
+/** What this module uses of the container the composition root builds. */
+export type ActivityPagesDeps = Pick<Kernel, 'db'>;
 
 void Html;
 
@@ -27,11 +28,11 @@ const LABELS: Record<string, string> = {
 
 export const ACTIVITY_LIMIT = 20;
 
-export async function recentActivity(d: Deps, accountId: string) {
+export async function recentActivity(d: ActivityPagesDeps, accountId: string) {
   return recentAuditEvents(d.db, accountId, Object.keys(LABELS), ACTIVITY_LIMIT);
 }
 
-async function activitySection(d: Deps, auth: Authenticated): Promise<string> {
+export async function activitySection(d: ActivityPagesDeps, auth: Authenticated): Promise<string> {
   const rows = await recentActivity(d, auth.account.id);
   return (
     <section class="card" aria-labelledby="activity-h">
@@ -65,9 +66,4 @@ async function activitySection(d: Deps, auth: Authenticated): Promise<string> {
       <p class="hint">Something you don't recognise? Change your password and sign out everywhere.</p>
     </section>
   ) as string;
-}
-
-/** Adds the activity section to /settings (once, however many servers run in this process). */
-export function registerActivityPages(_app: FastifyInstance, _d: Deps): void {
-  if (!settingsSections.includes(activitySection)) settingsSections.push(activitySection);
 }

@@ -1,10 +1,18 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import type { Deps } from '../../deps.ts';
-import { contextOf, requireAuth } from '../../web/request.ts';
+import type { RegistrationService } from '../registration/service.ts';
+import type { OrganizationService } from './service.ts';
+import { contextOf, type RequestDeps, requireAuth } from '../../web/request.ts';
 import { AppError } from '../../errors.ts';
 import { Captcha, Message, Password, responses, Str } from '../../web/schemas.ts';
 import type { RecoveryMethods } from '../recovery/method.ts';
+
+/** What this module uses of the container the composition root builds. */
+export type OrganizationsApiDeps = {
+  registration: RegistrationService;
+  recoveryMethods: RecoveryMethods;
+  organizations: OrganizationService;
+} & RequestDeps;
 
 /** The settings' schema, from the registered methods: their ids, and each one's numbers and bounds. */
 function settingsSchema(methods: RecoveryMethods) {
@@ -19,7 +27,7 @@ function settingsSchema(methods: RecoveryMethods) {
 
 const SlugParams = Type.Object({ slug: Type.String({ maxLength: 40 }) });
 
-export function registerOrganizationsApi(app: FastifyInstance, d: Deps): void {
+export function registerOrganizationsApi(app: FastifyInstance, d: OrganizationsApiDeps): void {
   const Settings = settingsSchema(d.recoveryMethods);
   app.post(
     '/api/v1/organizations/:slug/registrations',

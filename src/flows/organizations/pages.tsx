@@ -1,16 +1,29 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Deps } from '../../deps.ts';
+import type { Kernel } from '../../kernel.ts';
+import type { SessionService } from '../sessions/service.ts';
+import type { RecoveryMethods } from '../recovery/method.ts';
+import type { Organization, OrganizationService } from './service.ts';
 import { AppError, pageMessage } from '../../errors.ts';
 import { Html, Notice, Page } from '../../web/layout.tsx';
-import { leadToReauthentication } from '../../web/reauth.ts';
+import { leadToReauthentication, type ReauthDeps } from '../../web/reauth.ts';
 import { contextOf, field } from '../../web/request.ts';
-import { pageAuth } from '../account/pages.tsx';
-import { forgotPasswordPost, renderForgot } from '../recovery/pages.tsx';
-import { registerPost, renderRegister } from '../registration/pages.tsx';
-import { renderLogin } from '../signin/pages.tsx';
-import type { Authenticated } from '../sessions/service.ts';
-import type { Organization } from './service.ts';
+import { type AccountPagesDeps, pageAuth } from '../account/pages.tsx';
+import { forgotPasswordPost, type RecoveryPagesDeps, renderForgot } from '../recovery/pages.tsx';
+import { registerPost, type RegistrationPagesDeps, renderRegister } from '../registration/pages.tsx';
+import { renderLogin, type SigninPagesDeps } from '../signin/pages.tsx';
+import type { Authenticated } from '../../web/auth.ts';
 import type { RecoverySettings } from './settings.ts';
+
+/** What this module uses of the container the composition root builds. */
+export type OrganizationsPagesDeps = Pick<Kernel, 'config'> & {
+  sessions: SessionService;
+  recoveryMethods: RecoveryMethods;
+  organizations: OrganizationService;
+} & ReauthDeps &
+  AccountPagesDeps &
+  RecoveryPagesDeps &
+  RegistrationPagesDeps &
+  SigninPagesDeps;
 
 void Html;
 
@@ -19,7 +32,7 @@ function send(reply: FastifyReply, status: number, body: string) {
 }
 
 function renderOrgSettings(
-  d: Deps,
+  d: OrganizationsPagesDeps,
   reply: FastifyReply,
   auth: Authenticated,
   org: Organization,
@@ -69,12 +82,12 @@ function renderOrgSettings(
   );
 }
 
-function renderForbidden(d: Deps, reply: FastifyReply, status: number, text: string) {
+function renderForbidden(d: OrganizationsPagesDeps, reply: FastifyReply, status: number, text: string) {
   return send(reply, status, Page({ title: 'Not allowed', productName: d.config.productName, children: <Notice kind="error" text={text} /> }));
 }
 
 /** Whether a change would pass SES-07 now, so the page can say beforehand that it will not. */
-function recentSignIn(d: Deps, auth: Authenticated): boolean {
+function recentSignIn(d: OrganizationsPagesDeps, auth: Authenticated): boolean {
   try {
     d.sessions.requireRecentAuth(auth.session);
     return true;
@@ -84,14 +97,14 @@ function recentSignIn(d: Deps, auth: Authenticated): boolean {
 }
 
 /** Which organization the page is about: ?org=slug, else the signed-in account's own. */
-async function targetSlug(d: Deps, req: FastifyRequest, auth: Authenticated): Promise<string> {
+async function targetSlug(d: OrganizationsPagesDeps, req: FastifyRequest, auth: Authenticated): Promise<string> {
   const q = (req.query as Record<string, unknown>)?.org;
   if (typeof q === 'string' && q) return q.slice(0, 40);
   return (await d.organizations.ofAccount(auth.account)).slug;
 }
 
 /** A form posts every setting; repeated checkboxes arrive as an array. */
-function formSettings(d: Deps, body: unknown): Record<string, unknown> {
+function formSettings(d: OrganizationsPagesDeps, body: unknown): Record<string, unknown> {
   const b = (body ?? {}) as Record<string, unknown>;
   const raw = b.methods;
   const methods = (Array.isArray(raw) ? raw : raw === undefined ? [] : [raw]).filter((m) => typeof m === 'string').slice(0, 10);
@@ -103,7 +116,7 @@ function formSettings(d: Deps, body: unknown): Record<string, unknown> {
   return out;
 }
 
-export function registerOrganizationsPages(app: FastifyInstance, d: Deps): void {
+export function registerOrganizationsPages(app: FastifyInstance, d: OrganizationsPagesDeps): void {
   // Pages in an organization's context: its recovery methods, its name. Sign-in and the code
   // pages are the same for every organization, so those paths lead to the shared pages.
   const orgOf = async (req: FastifyRequest, reply: FastifyReply) => {

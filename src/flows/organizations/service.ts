@@ -1,15 +1,22 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { RequestContext } from '../../context.ts';
-import type { Deps } from '../../deps.ts';
+import type { Kernel } from '../../kernel.ts';
+import type { SessionService } from '../sessions/service.ts';
 import type { Branding } from '../../delivery/templates.ts';
 import { AppError } from '../../errors.ts';
 import { type Account, findAccountByIdentifier } from '../../store/accounts.ts';
-import { DEFAULT_ORG_SLUG, defaultOrgId } from '../../store/organizations.ts';
+import { DEFAULT_ORG_SLUG, defaultOrgId, type OrgStoreDeps } from '../../store/organizations.ts';
 import type { Database, OrganizationsTable } from '../../store/schema.ts';
 import type { RecoveryMethods } from '../recovery/method.ts';
 import { newId } from '../../security/random.ts';
-import type { Authenticated } from '../sessions/service.ts';
+import type { Authenticated } from '../../web/auth.ts';
 import { defaultRecoverySettings, parseStoredSettings, type RecoverySettings, validateSettings } from './settings.ts';
+
+/** What this module uses of the container the composition root builds. */
+export type OrganizationDeps = Pick<Kernel, 'config' | 'db' | 'clock' | 'random' | 'brand' | 'audit'> & {
+  sessions: SessionService;
+  recoveryMethods: RecoveryMethods;
+} & OrgStoreDeps;
 
 export interface Organization {
   id: string;
@@ -32,7 +39,7 @@ export class OrganizationService {
   /** What an organization that never saved a value gets (the methods' defaults under this configuration). */
   private readonly defaults: RecoverySettings;
 
-  constructor(private readonly d: Deps) {
+  constructor(private readonly d: OrganizationDeps) {
     this.defaults = defaultRecoverySettings(d.recoveryMethods, d.config);
   }
 

@@ -1,10 +1,13 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import type { Deps } from '../../deps.ts';
-import { contextOf, requireAuth } from '../../web/request.ts';
+import type { PhoneService } from './service.ts';
+import { contextOf, type RequestDeps, requireAuth } from '../../web/request.ts';
 import { Message, responses, Str } from '../../web/schemas.ts';
 
-export function registerPhoneApi(app: FastifyInstance, d: Deps): void {
+/** What this module uses of the container the composition root builds. */
+export type PhoneApiDeps = { phone: PhoneService } & RequestDeps;
+
+export function registerPhoneApi(app: FastifyInstance, d: PhoneApiDeps): void {
   app.put(
     '/api/v1/account/phone',
     {

@@ -1,12 +1,20 @@
 import type { FastifyInstance } from 'fastify';
-import type { Deps } from '../../deps.ts';
+import type { RecoveryMethods } from '../recovery/method.ts';
+import type { OrganizationService } from '../organizations/service.ts';
+import type { PhoneService } from './service.ts';
 import { AppError, pageMessage } from '../../errors.ts';
-import { settingsSections } from '../../web/extras.ts';
 import { Field, Html, Notice } from '../../web/layout.tsx';
 import { contextOf, field } from '../../web/request.ts';
-import { pageAuth, renderSettings } from '../account/pages.tsx';
-import type { Authenticated } from '../sessions/service.ts';
+import { type AccountPagesDeps, pageAuth, renderSettings } from '../account/pages.tsx';
+import type { Authenticated } from '../../web/auth.ts';
 import { maskPhone } from './numbers.ts';
+
+/** What this module uses of the container the composition root builds. */
+export type PhonePagesDeps = {
+  recoveryMethods: RecoveryMethods;
+  organizations: OrganizationService;
+  phone: PhoneService;
+} & AccountPagesDeps;
 
 void Html;
 
@@ -17,7 +25,7 @@ const FLASH: Record<string, string> = {
 };
 
 /** The "Recovery methods" and "Mobile number" sections of /settings. */
-async function phoneSection(d: Deps, auth: Authenticated, flash: string | undefined): Promise<string> {
+export async function phoneSection(d: PhonePagesDeps, auth: Authenticated, flash: string | undefined): Promise<string> {
   const a = auth.account;
   const org = await d.organizations.ofAccount(a);
   const verified = a.phone && a.phone_verified_at ? a.phone : null;
@@ -83,9 +91,7 @@ async function phoneSection(d: Deps, auth: Authenticated, flash: string | undefi
   ) as string;
 }
 
-settingsSections.push(phoneSection);
-
-export function registerPhonePages(app: FastifyInstance, d: Deps): void {
+export function registerPhonePages(app: FastifyInstance, d: PhonePagesDeps): void {
   const handle = (path: string, run: (auth: Authenticated, body: unknown, ctx: ReturnType<typeof contextOf>) => Promise<string>) =>
     app.post(path, { schema: { hide: true } }, async (req, reply) => {
       const auth = await pageAuth(d, req, reply);

@@ -1,14 +1,22 @@
 import type { Kysely } from 'kysely';
 import type { RequestContext } from '../../context.ts';
-import type { Deps } from '../../deps.ts';
-import { smsBudgetAllows } from '../../delivery/sms/budget.ts';
+import type { Kernel } from '../../kernel.ts';
+import type { SessionService } from '../sessions/service.ts';
+import type { OrganizationService } from '../organizations/service.ts';
+import { smsBudgetAllows, type SmsBudgetDeps } from '../../delivery/sms/budget.ts';
 import { renderMail } from '../../delivery/templates.ts';
 import { AppError } from '../../errors.ts';
 import type { Database } from '../../store/schema.ts';
 import { keyedHash, safeEqual } from '../../security/hashing.ts';
 import { DIGITS, newCode, newId } from '../../security/random.ts';
-import type { Authenticated } from '../sessions/service.ts';
+import type { Authenticated } from '../../web/auth.ts';
 import { maskPhone, parseMobile } from './numbers.ts';
+
+/** What this module uses of the container the composition root builds. */
+export type PhoneDeps = Pick<Kernel, 'config' | 'db' | 'clock' | 'random' | 'secret' | 'outbox' | 'audit' | 'guard'> & {
+  sessions: SessionService;
+  organizations: OrganizationService;
+} & SmsBudgetDeps;
 
 /** recovery_codes rows of this method confirm a new number; `target` holds the number. */
 export const PHONE_VERIFY = 'phone_verify';
@@ -18,7 +26,7 @@ const VERIFY_ATTEMPTS = 5;
 
 export const PHONE_CODE_SENT = 'We sent a code to this number. Enter it to confirm the number.';
 
-const verifyHash = (d: Deps, rowId: string, code: string) => keyedHash(d.secret, `phone_verify:${rowId}`, code.replace(/\s/g, ''));
+const verifyHash = (d: PhoneDeps, rowId: string, code: string) => keyedHash(d.secret, `phone_verify:${rowId}`, code.replace(/\s/g, ''));
 
 /**
  * Mobile numbers on /settings: a number counts (phone_verified_at) only after the code sent to it
@@ -26,7 +34,7 @@ const verifyHash = (d: Deps, rowId: string, code: string) => keyedHash(d.secret,
  * removal is told to the email address and to the old number (LOG-03).
  */
 export class PhoneService {
-  constructor(private readonly d: Deps) {}
+  constructor(private readonly d: PhoneDeps) {}
 
   async startVerification(auth: Authenticated, input: { phone: string }, ctx: RequestContext): Promise<{ message: string; pending: string }> {
     const d = this.d;

@@ -1,11 +1,14 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import type { Deps } from '../../deps.ts';
-import { contextOf, requireAuth } from '../../web/request.ts';
+import type { RecoveryService } from './service.ts';
+import type { RecoveryMethods, ResetCompleteInput } from './method.ts';
+import { contextOf, type RequestDeps, requireAuth } from '../../web/request.ts';
 import { Captcha, Identifier, Message, Password, responses, Str } from '../../web/schemas.ts';
-import type { ResetCompleteInput } from './service.ts';
 
-export function registerRecoveryApi(app: FastifyInstance, d: Deps): void {
+/** What this module uses of the container the composition root builds. */
+export type RecoveryApiDeps = { recovery: RecoveryService; recoveryMethods: RecoveryMethods } & RequestDeps;
+
+export function registerRecoveryApi(app: FastifyInstance, d: RecoveryApiDeps): void {
   const picks = d.recoveryMethods
     .all()
     .map((m) => `'${m.id}'${m.byDefault ? ' (default)' : ''}`)

@@ -1,7 +1,8 @@
 import type { FastifyReply } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { RequestContext } from '../../context.ts';
-import type { Deps } from '../../deps.ts';
+import type { Branding } from '../../delivery/templates.ts';
+import type { Kernel } from '../../kernel.ts';
 import type { Method, MethodRegistry } from '../../methods/registry.ts';
 import type { Account } from '../../store/accounts.ts';
 import type { Database } from '../../store/schema.ts';
@@ -29,7 +30,7 @@ import { keyedHash } from '../../security/hashing.ts';
  * Which methods a request uses is the organization's choice (selector.ts): the ones it enables,
  * the one the user picked or else those marked `byDefault`, and only those that `canDeliver`.
  */
-export interface RecoveryMethod extends Method {
+export interface RecoveryMethod extends Method<RecoveryMethodDeps> {
   id: 'email_link' | 'email_otp' | 'sms_otp' | (string & {});
   /** used when the user picked none (API clients, "Send Reset Email" on /settings) */
   byDefault: boolean;
@@ -38,13 +39,39 @@ export interface RecoveryMethod extends Method {
    * For methods whose typed code is bound to the flow that issued it (OTP-03): the keyed hash of
    * a typed code for one row. Such rows are only compared when the completion names their flow.
    */
-  codeHash?(d: Deps, row: { flow_id: string | null; account_id: string }, code: string): string;
+  codeHash?(d: RecoveryMethodDeps, row: { flow_id: string | null; account_id: string }, code: string): string;
   /** extra limits on a request that chose this method (e.g. SMS sends per IP, OTP-05); throws 429 */
-  beforeRequest?(d: Deps, ctx: RequestContext, identifierKey: string): Promise<void>;
+  beforeRequest?(d: RecoveryMethodDeps, ctx: RequestContext, identifierKey: string): Promise<void>;
   /** the answer to a request that chose this method, when it differs from the email link's */
   requestedMessage?: string;
-  issue(d: Deps, trx: Kysely<Database>, account: Account, flowId: string, ctx: RequestContext): Promise<void>;
+  issue(d: RecoveryMethodDeps, trx: Kysely<Database>, account: Account, flowId: string, ctx: RequestContext): Promise<void>;
   page: RecoveryMethodPage;
+}
+
+/**
+ * What the recovery flow hands its methods, their routes and jobs: the kernel's plain
+ * infrastructure and the flow's services as narrow structural ports, so a method never imports
+ * a service (the composition root passes its whole container, which has all of these).
+ */
+export interface RecoveryMethodDeps
+  extends Pick<Kernel, 'audit' | 'clock' | 'config' | 'db' | 'guard' | 'metrics' | 'outbox' | 'random' | 'secret'> {
+  organizations: {
+    recoveryFor(account: Pick<Account, 'org_id'>, db?: Kysely<Database>): Promise<RecoverySettings>;
+    brandFor(account: Pick<Account, 'org_id'>, db?: Kysely<Database>): Promise<Branding>;
+  };
+  recovery: { complete(input: ResetCompleteInput, ctx: RequestContext): Promise<{ message: string }> };
+  recoveryMethods: RecoveryMethods;
+}
+
+/** A completion: a link token, or an identifier and a typed code, and the new password. */
+export interface ResetCompleteInput {
+  token?: string;
+  identifier?: string;
+  code?: string;
+  /** the flow a flow-bound code (email/SMS OTP) was issued for, from the request's answer */
+  flow?: string;
+  password: string;
+  passwordConfirm?: string;
 }
 
 /** What the method adds to the /forgot-password pages. */
@@ -52,7 +79,7 @@ export interface RecoveryMethodPage {
   /** the line above the form when this is the organization's only method */
   intro: string;
   /** where a request that picked this method goes on to, when the method returns a flow id (OTP-03) */
-  codeEntry?(d: Deps, reply: FastifyReply, o: CodeEntryStart): FastifyReply;
+  codeEntry?(d: RecoveryMethodDeps, reply: FastifyReply, o: CodeEntryStart): FastifyReply;
 }
 
 export interface CodeEntryStart {
@@ -87,7 +114,7 @@ export const RESET_LINK_PATH = '/auth/reset/code';
  * Keyed hash of a typed reset code, bound to the account (REC-03: A's code with B's identifier
  * is a different hash) and to the server key (a stolen table cannot be brute-forced offline).
  */
-export function recoveryCodeHash(d: Deps, accountId: string, code: string): string {
+export function recoveryCodeHash(d: RecoveryMethodDeps, accountId: string, code: string): string {
   return keyedHash(d.secret, `recovery:${accountId}`, normalizeResetCode(code));
 }
 

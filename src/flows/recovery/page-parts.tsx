@@ -1,7 +1,10 @@
 import type { FastifyReply } from 'fastify';
-import type { Deps } from '../../deps.ts';
+import type { Kernel } from '../../kernel.ts';
 import { Html, Notice, Page } from '../../web/layout.tsx';
 import { RESET_DONE } from './service.ts';
+
+/** What this module uses of the container the composition root builds. */
+export type RecoveryPagePartsDeps = Pick<Kernel, 'config'>;
 
 void Html;
 
@@ -20,7 +23,7 @@ export function resetHtml(reply: FastifyReply, status: number, body: string) {
 }
 
 /** After any successful reset: no session (REC-07), just the way back to sign in. */
-export function renderResetDone(d: Deps, reply: FastifyReply) {
+export function renderResetDone(d: RecoveryPagePartsDeps, reply: FastifyReply) {
   return resetHtml(
     reply,
     200,

@@ -1,22 +1,32 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Deps } from '../../deps.ts';
+import type { Kernel } from '../../kernel.ts';
 import { AppError, pageMessage } from '../../errors.ts';
 import { DEFAULT_ORG_SLUG } from '../../store/organizations.ts';
-import type { Organization } from '../organizations/service.ts';
-import { CaptchaSlot } from '../../web/captcha-slot.tsx';
-import { settingsSections } from '../../web/extras.ts';
+import type { Organization, OrganizationService } from '../organizations/service.ts';
+import { CaptchaSlot, type CaptchaSlotDeps } from '../../web/captcha-slot.tsx';
 import { Field, Html, Notice, Page } from '../../web/layout.tsx';
 import { captchaField, contextOf, field } from '../../web/request.ts';
-import { pageAuth, renderSettings } from '../account/pages.tsx';
+import { type AccountPagesDeps, pageAuth, renderSettings } from '../account/pages.tsx';
 import { chooserIntro, recoveryChooser } from './chooser.tsx';
-import { RESET_LINK_PATH } from './method.ts';
-import { renderResetDone, resetHtml } from './page-parts.tsx';
+import { type RecoveryMethodDeps, type RecoveryMethods, RESET_LINK_PATH } from './method.ts';
+import { type RecoveryPagePartsDeps, renderResetDone, resetHtml } from './page-parts.tsx';
+import type { RecoveryService } from './service.ts';
+
+/** What this module uses of the container the composition root builds. */
+export type RecoveryPagesDeps = Pick<Kernel, 'config'> & {
+  recovery: RecoveryService;
+  recoveryMethods: RecoveryMethods;
+  organizations: OrganizationService;
+} & CaptchaSlotDeps &
+  AccountPagesDeps &
+  RecoveryPagePartsDeps &
+  RecoveryMethodDeps;
 
 void Html;
 
 /** `org` (default: the default organization) decides which methods the form offers. */
 export async function renderForgot(
-  d: Deps,
+  d: RecoveryPagesDeps,
   reply: FastifyReply,
   o: { identifier?: string; error?: string; status?: number; org?: Organization },
 ) {
@@ -50,7 +60,7 @@ export async function renderForgot(
   );
 }
 
-function renderSent(d: Deps, reply: FastifyReply, message: string) {
+function renderSent(d: RecoveryPagesDeps, reply: FastifyReply, message: string) {
   return resetHtml(
     reply,
     200,
@@ -70,7 +80,7 @@ function renderSent(d: Deps, reply: FastifyReply, message: string) {
   );
 }
 
-function renderDeadLink(d: Deps, reply: FastifyReply, status: number) {
+function renderDeadLink(d: RecoveryPagesDeps, reply: FastifyReply, status: number) {
   return resetHtml(
     reply,
     status,
@@ -92,7 +102,7 @@ function renderDeadLink(d: Deps, reply: FastifyReply, status: number) {
   );
 }
 
-function renderNewPassword(d: Deps, reply: FastifyReply, o: { token: string; error?: string; status?: number }) {
+function renderNewPassword(d: RecoveryPagesDeps, reply: FastifyReply, o: { token: string; error?: string; status?: number }) {
   return resetHtml(
     reply,
     o.status ?? 200,
@@ -116,7 +126,7 @@ function renderNewPassword(d: Deps, reply: FastifyReply, o: { token: string; err
   );
 }
 
-function renderChangeWithCode(d: Deps, reply: FastifyReply, o: { identifier?: string; error?: string; status?: number }) {
+function renderChangeWithCode(d: RecoveryPagesDeps, reply: FastifyReply, o: { identifier?: string; error?: string; status?: number }) {
   return resetHtml(
     reply,
     o.status ?? 200,
@@ -144,7 +154,7 @@ function renderChangeWithCode(d: Deps, reply: FastifyReply, o: { identifier?: st
   );
 }
 
-export function registerRecoveryPages(app: FastifyInstance, d: Deps): void {
+export function registerRecoveryPages(app: FastifyInstance, d: RecoveryPagesDeps): void {
   registerRecoveryLinkPages(app, d);
   app.get('/forgot-password', { schema: { hide: true } }, async (_req, reply) => renderForgot(d, reply, {}));
 
@@ -152,7 +162,7 @@ export function registerRecoveryPages(app: FastifyInstance, d: Deps): void {
 }
 
 /** The request of /forgot-password and /o/{slug}/forgot-password; a code method goes on to its code page. */
-export async function forgotPasswordPost(d: Deps, req: FastifyRequest, reply: FastifyReply, org?: Organization) {
+export async function forgotPasswordPost(d: RecoveryPagesDeps, req: FastifyRequest, reply: FastifyReply, org?: Organization) {
   const identifier = field(req.body, 'identifier', 320);
   const captcha = captchaField(req.body);
   const method = field(req.body, 'method', 32) || undefined;
@@ -171,7 +181,7 @@ export async function forgotPasswordPost(d: Deps, req: FastifyRequest, reply: Fa
   }
 }
 
-function registerRecoveryLinkPages(app: FastifyInstance, d: Deps): void {
+function registerRecoveryLinkPages(app: FastifyInstance, d: RecoveryPagesDeps): void {
   // REC-04: the link only shows a form; scanners and previews that GET it use nothing up.
   app.get(RESET_LINK_PATH, { schema: { hide: true } }, async (req, reply) => {
     const raw = (req.query as Record<string, unknown>)?.token;
@@ -228,7 +238,7 @@ function registerRecoveryLinkPages(app: FastifyInstance, d: Deps): void {
 }
 
 /** The "Send Reset Email" section of /settings. */
-export function resetEmailSection(_d: Deps, auth: { account: { email: string | null } }): string {
+export function resetEmailSection(_d: RecoveryPagesDeps, auth: { account: { email: string | null } }): string {
   if (!auth.account.email) return '';
   return (
     <section class="card" aria-labelledby="reset-email-h">
@@ -242,5 +252,3 @@ export function resetEmailSection(_d: Deps, auth: { account: { email: string | n
     </section>
   ) as string;
 }
-
-settingsSections.push(resetEmailSection);

@@ -1,5 +1,6 @@
 import type { RequestContext } from '../../context.ts';
-import type { Deps } from '../../deps.ts';
+import type { Kernel } from '../../kernel.ts';
+import { MAX_CODE_ATTEMPTS, type RecoveryMethodDeps, type ResetCompleteInput, recoveryCodeHash } from './method.ts';
 import type { OutboxRow } from '../../delivery/worker.ts';
 import { AppError } from '../../errors.ts';
 import { type Account, findAccount, findAccountByIdentifier } from '../../store/accounts.ts';
@@ -8,10 +9,18 @@ import { safeEqual, sha256 } from '../../security/hashing.ts';
 import { identifierKey } from '../../security/identifiers.ts';
 import { normalizePassword } from '../../security/password-policy.ts';
 import { newId } from '../../security/random.ts';
-import { applyPasswordChange } from '../account/password-changed.ts';
-import type { Authenticated } from '../sessions/service.ts';
-import { MAX_CODE_ATTEMPTS, recoveryCodeHash } from './method.ts';
-import { methodsFor } from './selector.ts';
+import { applyPasswordChange, type PasswordChangedDeps } from '../account/password-changed.ts';
+import type { Authenticated } from '../../web/auth.ts';
+import { methodsFor, type RecoverySelectorDeps } from './selector.ts';
+
+/** What this module uses of the container the composition root builds. */
+export type RecoveryDeps = Pick<
+  Kernel,
+  'config' | 'db' | 'clock' | 'random' | 'hasher' | 'policy' | 'outbox' | 'worker' | 'audit' | 'guard' | 'captcha'
+> &
+  RecoveryMethodDeps &
+  PasswordChangedDeps &
+  RecoverySelectorDeps;
 
 export const RESET_REQUESTED = 'If an account matches, we sent an email with a link and a code. It can take a few minutes; check spam.';
 export const RESET_DONE = 'Your password has been changed. Please sign in again.';
@@ -26,16 +35,6 @@ export interface ResetRequestInput {
   method?: string;
 }
 
-export interface ResetCompleteInput {
-  token?: string;
-  identifier?: string;
-  code?: string;
-  /** the flow a flow-bound code (email/SMS OTP) was issued for, from the request's answer */
-  flow?: string;
-  password: string;
-  passwordConfirm?: string;
-}
-
 const str = (v: unknown) => (typeof v === 'string' ? v : '');
 
 /**
@@ -44,7 +43,7 @@ const str = (v: unknown) => (typeof v === 'string' ? v : '');
  * only sets the password through `applyPasswordChange`, so no path here can skip a second factor.
  */
 export class RecoveryService {
-  constructor(private readonly d: Deps) {
+  constructor(private readonly d: RecoveryDeps) {
     d.worker.registerJob(REQUEST_JOB, (payload, row) => this.runRequestJob(payload, row));
     // Jobs the methods queue (e.g. "Resend code"), each kind once.
     for (const [kind, run] of d.recoveryMethods.jobs()) d.worker.registerJob(kind, (payload, row) => run(d, payload, row));

@@ -1,10 +1,13 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import type { Deps } from '../../deps.ts';
+import type { RegistrationService } from './service.ts';
 import { contextOf } from '../../web/request.ts';
 import { Captcha, Identifier, Message, Password, responses, Str } from '../../web/schemas.ts';
 
-export function registerRegistrationApi(app: FastifyInstance, d: Deps): void {
+/** What this module uses of the container the composition root builds. */
+export type RegistrationApiDeps = { registration: RegistrationService };
+
+export function registerRegistrationApi(app: FastifyInstance, d: RegistrationApiDeps): void {
   app.post(
     '/api/v1/registrations',
     {

@@ -1,9 +1,13 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Deps } from '../../deps.ts';
+import type { Kernel } from '../../kernel.ts';
+import type { RegistrationService } from './service.ts';
 import { AppError, pageMessage } from '../../errors.ts';
-import { CaptchaSlot } from '../../web/captcha-slot.tsx';
+import { CaptchaSlot, type CaptchaSlotDeps } from '../../web/captcha-slot.tsx';
 import { Field, Html, Notice, Page } from '../../web/layout.tsx';
 import { captchaField, contextOf, field } from '../../web/request.ts';
+
+/** What this module uses of the container the composition root builds. */
+export type RegistrationPagesDeps = Pick<Kernel, 'config'> & { registration: RegistrationService } & CaptchaSlotDeps;
 
 void Html;
 
@@ -17,7 +21,7 @@ export interface OrgContext {
 const orgPath = (org: OrgContext | undefined, page: string) => (org ? `/o/${encodeURIComponent(org.slug)}/${page}` : `/${page}`);
 
 export function renderRegister(
-  d: Deps,
+  d: RegistrationPagesDeps,
   reply: FastifyReply,
   o: { username?: string; email?: string; error?: string; status?: number; org?: OrgContext },
 ) {
@@ -51,7 +55,7 @@ export function renderRegister(
     );
 }
 
-function renderActivate(d: Deps, reply: FastifyReply, o: { token?: string; identifier?: string; error?: string; status?: number }) {
+function renderActivate(d: RegistrationPagesDeps, reply: FastifyReply, o: { token?: string; identifier?: string; error?: string; status?: number }) {
   return reply
     .status(o.status ?? 200)
     .type('text/html; charset=utf-8')
@@ -87,7 +91,7 @@ function renderActivate(d: Deps, reply: FastifyReply, o: { token?: string; ident
     );
 }
 
-export async function registerPost(d: Deps, req: FastifyRequest, reply: FastifyReply, org?: OrgContext) {
+export async function registerPost(d: RegistrationPagesDeps, req: FastifyRequest, reply: FastifyReply, org?: OrgContext) {
   const input = {
     username: field(req.body, 'username', 64),
     email: field(req.body, 'email', 320),
@@ -121,7 +125,7 @@ export async function registerPost(d: Deps, req: FastifyRequest, reply: FastifyR
   }
 }
 
-export function registerRegistrationPages(app: FastifyInstance, d: Deps): void {
+export function registerRegistrationPages(app: FastifyInstance, d: RegistrationPagesDeps): void {
   app.get('/register', { schema: { hide: true } }, async (_req, reply) => renderRegister(d, reply, {}));
 
   app.post('/register', { schema: { hide: true } }, async (req, reply) => registerPost(d, req, reply));

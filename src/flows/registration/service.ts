@@ -1,5 +1,5 @@
 import type { RequestContext } from '../../context.ts';
-import type { Deps } from '../../deps.ts';
+import type { Kernel } from '../../kernel.ts';
 import { formatDuration, renderMail } from '../../delivery/templates.ts';
 import { AppError, type FieldProblem } from '../../errors.ts';
 import { type Account, findAccountByIdentifier, newAccountRow, refuseUsernameClash } from '../../store/accounts.ts';
@@ -13,8 +13,26 @@ import {
 import { keyedHash, safeEqual, sha256 } from '../../security/hashing.ts';
 import { normalizePassword } from '../../security/password-policy.ts';
 import { newCode, newId, newToken, UNAMBIGUOUS } from '../../security/random.ts';
-import { defaultOrgId } from '../../store/organizations.ts';
+import { defaultOrgId, type OrgStoreDeps } from '../../store/organizations.ts';
 import { isOutage } from '../../store/outage.ts';
+
+/** What this module uses of the container the composition root builds. */
+export type RegistrationDeps = Pick<
+  Kernel,
+  | 'config'
+  | 'db'
+  | 'clock'
+  | 'random'
+  | 'secret'
+  | 'brand'
+  | 'hasher'
+  | 'policy'
+  | 'outbox'
+  | 'audit'
+  | 'guard'
+  | 'captcha'
+> &
+  OrgStoreDeps;
 
 export interface RegistrationInput {
   username: string;
@@ -40,7 +58,7 @@ export const REGISTRATION_ACCEPTED = 'Check your email: we sent a link and a cod
 
 /** Registration and activation (ENUM-03: an existing email is answered like a new one). */
 export class RegistrationService {
-  constructor(private readonly d: Deps) {}
+  constructor(private readonly d: RegistrationDeps) {}
 
   /** The checks that need no database; answers the normalised username and email (ID-01, ID-02). */
   validate(input: RegistrationInput): { username: UsernameForms; email: string } {
@@ -116,7 +134,7 @@ export class RegistrationService {
     return { message: REGISTRATION_ACCEPTED };
   }
 
-  private async issueActivation(db: Deps['db'], account: Account): Promise<void> {
+  private async issueActivation(db: RegistrationDeps['db'], account: Account): Promise<void> {
     const d = this.d;
     const now = d.clock.now();
     const token = newToken(d.random);

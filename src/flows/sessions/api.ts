@@ -1,13 +1,16 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { Deps } from '../../deps.ts';
-import { authOf, clearSessionCookie, contextOf, requireAuth, signedIn } from '../../web/request.ts';
+import type { SessionService } from './service.ts';
+import { authOf, clearSessionCookie, contextOf, type RequestDeps, requireAuth, signedIn } from '../../web/request.ts';
 import { JSON_TYPE, responses, Str } from '../../web/schemas.ts';
-import type { Authenticated } from './service.ts';
-import { AccountView, SessionItem, SessionRef, accountView } from './views.ts';
+import type { Authenticated } from '../../web/auth.ts';
+import { AccountView, accountView, SessionItem, SessionRef, type SessionsViewsDeps } from './views.ts';
 import { isoTime } from '../../security/clock.ts';
 
-export function registerSessionsApi(app: FastifyInstance, d: Deps): void {
+/** What this module uses of the container the composition root builds. */
+export type SessionsApiDeps = { sessions: SessionService } & RequestDeps & SessionsViewsDeps;
+
+export function registerSessionsApi(app: FastifyInstance, d: SessionsApiDeps): void {
   // The answer depends only on the session and account, and the service hands out one frozen
   // Authenticated object per stored row until that row changes; so each row's answer is
   // serialised once, by the route's own schema serializer, and sent as it is from then on.

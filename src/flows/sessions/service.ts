@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { Deps } from '../../deps.ts';
+import type { Kernel } from '../../kernel.ts';
 import type { RequestContext } from '../../context.ts';
 import { AppError } from '../../errors.ts';
 import type { Account } from '../../store/accounts.ts';
@@ -18,8 +18,12 @@ import {
   touchSession,
 } from '../../store/sessions.ts';
 import { sha256 } from '../../security/hashing.ts';
+import type { Authenticated } from '../../web/auth.ts';
 import { newId, newToken } from '../../security/random.ts';
 import { isoTime } from '../../security/clock.ts';
+
+/** What this module uses of the container the composition root builds. */
+export type SessionDeps = Pick<Kernel, 'config' | 'store' | 'db' | 'clock' | 'random' | 'audit'>;
 
 export type { Session };
 
@@ -34,10 +38,6 @@ export interface SessionView {
   current: boolean;
 }
 
-export interface Authenticated {
-  session: Session;
-  account: Account;
-}
 
 // Touching last_seen_at on every request would make every read a write; a minute of slack in
 // the idle timeout is a fair price for session checks that stay reads.
@@ -47,7 +47,7 @@ const TOUCH_EVERY_MS = 60_000;
 export class SessionService {
   private lookup?: PreparedRead;
   private readonly built = new WeakMap<unknown[], Authenticated>();
-  constructor(private readonly d: Deps) {}
+  constructor(private readonly d: SessionDeps) {}
 
   async create(
     account: Account,

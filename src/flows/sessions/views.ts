@@ -1,7 +1,9 @@
 import { Type } from '@sinclair/typebox';
-import type { Deps } from '../../deps.ts';
 import type { Account } from '../../store/accounts.ts';
 import { isoTime } from '../../security/clock.ts';
+
+/** Views use nothing of the container; the parameter keeps every view's signature alike. */
+export type SessionsViewsDeps = object;
 
 export const AccountView = Type.Object({
   id: Type.String(),
@@ -25,7 +27,7 @@ export const SessionItem = Type.Object({
   current: Type.Boolean(),
 });
 
-export function accountView(_d: Deps, a: Account) {
+export function accountView(_d: SessionsViewsDeps, a: Account) {
   return {
     id: a.id,
     username: a.username,

@@ -1,12 +1,15 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import type { Deps } from '../../deps.ts';
-import { contextOf, setSessionCookie } from '../../web/request.ts';
+import type { SignInService } from './service.ts';
+import { contextOf, type RequestDeps, setSessionCookie } from '../../web/request.ts';
 import { Captcha, Identifier, Password, responses } from '../../web/schemas.ts';
-import { AccountView, SessionRef, accountView } from '../sessions/views.ts';
+import { AccountView, accountView, SessionRef, type SessionsViewsDeps } from '../sessions/views.ts';
 import { isoTime } from '../../security/clock.ts';
 
-export function registerSignInApi(app: FastifyInstance, d: Deps): void {
+/** What this module uses of the container the composition root builds. */
+export type SigninApiDeps = { signIn: SignInService } & RequestDeps & SessionsViewsDeps;
+
+export function registerSignInApi(app: FastifyInstance, d: SigninApiDeps): void {
   app.post(
     '/api/v1/sessions',
     {

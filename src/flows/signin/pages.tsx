@@ -1,11 +1,22 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { Deps } from '../../deps.ts';
+import type { Kernel } from '../../kernel.ts';
+import type { SessionService } from '../sessions/service.ts';
+import type { SignInService } from './service.ts';
 import { AppError, pageMessage } from '../../errors.ts';
-import { CaptchaSlot } from '../../web/captcha-slot.tsx';
+import { CaptchaSlot, type CaptchaSlotDeps } from '../../web/captcha-slot.tsx';
 import { Field, Html, Notice, Page } from '../../web/layout.tsx';
-import { authOf, captchaField, clearSessionCookie, contextOf, field, setSessionCookie } from '../../web/request.ts';
-import { loginExtras } from '../../web/extras.ts';
-import { returnPath } from '../../web/reauth.ts';
+import { authOf, captchaField, clearSessionCookie, contextOf, field, type RequestDeps, setSessionCookie } from '../../web/request.ts';
+import type { PageExtras } from '../../web/extras.ts';
+import { type ReauthDeps, returnPath } from '../../web/reauth.ts';
+
+/** What this module uses of the container the composition root builds. */
+export type SigninPagesDeps = Pick<Kernel, 'config'> & {
+  sessions: SessionService;
+  signIn: SignInService;
+  pages: Pick<PageExtras, 'loginExtras'>;
+} & CaptchaSlotDeps &
+  RequestDeps &
+  ReauthDeps;
 
 void Html;
 
@@ -18,7 +29,7 @@ const MESSAGES: Record<string, string> = {
 };
 
 export async function renderLogin(
-  d: Deps,
+  d: SigninPagesDeps,
   reply: FastifyReply,
   o: {
     identifier?: string;
@@ -33,7 +44,7 @@ export async function renderLogin(
   },
 ) {
   const prefix = o.org ? `/o/${encodeURIComponent(o.org.slug)}` : '';
-  const extras = await Promise.all(loginExtras.map((x) => x(d)));
+  const extras = await Promise.all(d.pages.loginExtras.map((x) => x()));
   return reply
     .status(o.status ?? 200)
     .type('text/html; charset=utf-8')
@@ -66,7 +77,7 @@ export async function renderLogin(
     );
 }
 
-export function registerSignInPages(app: FastifyInstance, d: Deps): void {
+export function registerSignInPages(app: FastifyInstance, d: SigninPagesDeps): void {
   app.get('/login', { schema: { hide: true } }, async (req, reply) => {
     const next = returnPath(d, (req.query as Record<string, unknown>)?.next);
     if (await authOf(d, req)) return reply.redirect(next ?? '/settings', 303);

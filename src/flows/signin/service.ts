@@ -1,9 +1,12 @@
 import type { RequestContext } from '../../context.ts';
-import type { Deps } from '../../deps.ts';
+import type { Kernel } from '../../kernel.ts';
+import type { Session, SessionService } from '../sessions/service.ts';
 import { AppError } from '../../errors.ts';
 import type { Account } from '../../store/accounts.ts';
-import { captchaRequiredNext, checkPassword } from '../../methods/password/signin.ts';
-import type { Session } from '../sessions/service.ts';
+import { captchaRequiredNext, checkPassword, type PasswordSignInDeps } from '../../methods/password/signin.ts';
+
+/** What this module uses of the container the composition root builds. */
+export type SignInDeps = Pick<Kernel, 'audit' | 'metrics'> & { sessions: SessionService } & PasswordSignInDeps;
 
 export interface SignedIn {
   token: string;
@@ -17,7 +20,7 @@ export interface SignedIn {
  * are enforced once they exist (BF-05), so no method can skip them.
  */
 export class SignInService {
-  constructor(private readonly d: Deps) {}
+  constructor(private readonly d: SignInDeps) {}
 
   async withPassword(
     input: { identifier: string; password: string; captcha?: string },

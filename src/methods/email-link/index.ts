@@ -1,15 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { RequestContext } from '../../context.ts';
-import type { Deps } from '../../deps.ts';
 import { formatDuration, formatTime, renderMail } from '../../delivery/templates.ts';
-import {
-  formatResetCode,
-  RESET_CODE_ALPHABET,
-  RESET_CODE_LENGTH,
-  RESET_LINK_PATH,
-  type RecoveryMethod,
-  recoveryCodeHash,
-} from '../../flows/recovery/method.ts';
+import { formatResetCode, recoveryCodeHash, type RecoveryMethod, type RecoveryMethodDeps, RESET_CODE_ALPHABET, RESET_CODE_LENGTH, RESET_LINK_PATH } from '../../flows/recovery/method.ts';
 import type { Account } from '../../store/accounts.ts';
 import type { Database } from '../../store/schema.ts';
 import { sha256 } from '../../security/hashing.ts';
@@ -43,7 +35,7 @@ export const emailLinkMethod: RecoveryMethod = {
   // The link and the code are completed on the flow's own pages (RESET_LINK_PATH, /change-password).
   page: { intro: 'Enter your username or email address. We will email you a link and a code to choose a new password.' },
 
-  async issue(d: Deps, trx: Kysely<Database>, account: Account, flowId: string, _ctx: RequestContext): Promise<void> {
+  async issue(d: RecoveryMethodDeps, trx: Kysely<Database>, account: Account, flowId: string, _ctx: RequestContext): Promise<void> {
     const now = d.clock.now();
     const token = newToken(d.random, 32); // 256 bits
     const code = newCode(d.random, RESET_CODE_ALPHABET, RESET_CODE_LENGTH); // 40 bits

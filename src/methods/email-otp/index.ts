@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { RequestContext } from '../../context.ts';
-import type { Deps } from '../../deps.ts';
+import type { RecoveryMethodDeps } from '../../flows/recovery/method.ts';
 import { formatDuration, formatTime, renderMail } from '../../delivery/templates.ts';
 import type { Account } from '../../store/accounts.ts';
 import type { Database } from '../../store/schema.ts';
@@ -16,7 +16,7 @@ declare module '../../flows/recovery/method.ts' {
 
 export const EMAIL_OTP_SENT = 'If an account matches, we sent a code to its email address. It can take a few minutes; check spam.';
 
-export async function sendEmailOtp(d: Deps, trx: Kysely<Database>, account: Account, to: string, code: string, expiresAt: number): Promise<void> {
+export async function sendEmailOtp(d: RecoveryMethodDeps, trx: Kysely<Database>, account: Account, to: string, code: string, expiresAt: number): Promise<void> {
   const mail = renderMail(await d.organizations.brandFor(account, trx), {
     subject: 'Your password reset code',
     title: `Reset the password of ${account.username}`,
@@ -55,7 +55,7 @@ export const emailOtpMethod: OtpMethod = {
     send: sendEmailOtp,
   },
 
-  async issue(d: Deps, trx: Kysely<Database>, account: Account, flowId: string, _ctx: RequestContext): Promise<void> {
+  async issue(d: RecoveryMethodDeps, trx: Kysely<Database>, account: Account, flowId: string, _ctx: RequestContext): Promise<void> {
     const settings = await d.organizations.recoveryFor(account, trx);
     const to = account.email as string;
     const { code, expiresAt } = await insertOtp(d, trx, emailOtpMethod, account, flowId, settings, to);

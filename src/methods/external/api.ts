@@ -1,8 +1,12 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import type { Deps } from '../../deps.ts';
-import { contextOf, requireAuth } from '../../web/request.ts';
+import type { Kernel } from '../../kernel.ts';
+import type { ExternalAccounts } from './service.ts';
+import { contextOf, type RequestDeps, requireAuth } from '../../web/request.ts';
 import { responses, Str } from '../../web/schemas.ts';
+
+/** What this module uses of the container the composition root builds. */
+export type ExternalApiDeps = Pick<Kernel, 'config'> & { external: ExternalAccounts } & RequestDeps;
 
 const ProviderItem = Type.Object({
   id: Type.String(),
@@ -21,7 +25,7 @@ const IdentityItem = Type.Object({
   lastUsedAt: Type.Union([Type.String(), Type.Null()]),
 });
 
-export function registerExternalApi(app: FastifyInstance, d: Deps): void {
+export function registerExternalApi(app: FastifyInstance, d: ExternalApiDeps): void {
   app.get(
     '/api/v1/providers',
     { schema: { tags: ['external'], summary: 'Enabled external sign-in providers', response: responses({ 200: Type.Object({ providers: Type.Array(ProviderItem) }) }, []) } },

@@ -1,15 +1,23 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Deps } from '../../deps.ts';
+import type { Kernel } from '../../kernel.ts';
+import type { SessionService } from '../../flows/sessions/service.ts';
+import { type ExternalAccounts, type Flow, FLOW_TTL_MS } from './service.ts';
 import { AppError, pageMessage } from '../../errors.ts';
-import { pageAuth, renderSettings } from '../../flows/account/pages.tsx';
-import type { Authenticated } from '../../flows/sessions/service.ts';
+import { type AccountPagesDeps, pageAuth, renderSettings } from '../../flows/account/pages.tsx';
+import type { Authenticated } from '../../web/auth.ts';
 import { clearCookie, readSignedCookie, setCookie, signCookieValue } from '../../web/cookies.ts';
-import { loginExtras, settingsSections } from '../../web/extras.ts';
 import { Field, Html, Notice, Page } from '../../web/layout.tsx';
-import { authOf, contextOf, field, setSessionCookie } from '../../web/request.ts';
+import { authOf, contextOf, field, type RequestDeps, setSessionCookie } from '../../web/request.ts';
 import { ExternalError, type ExternalFailure } from './client.ts';
-import { safeReturnTo } from './return-url.ts';
-import { FLOW_TTL_MS, type Flow } from './service.ts';
+import { type ReturnUrlDeps, safeReturnTo } from './return-url.ts';
+
+/** What this module uses of the container the composition root builds. */
+export type ExternalPagesDeps = Pick<Kernel, 'config' | 'log' | 'secret' | 'audit' | 'metrics'> & {
+  sessions: SessionService;
+  external: ExternalAccounts;
+} & AccountPagesDeps &
+  RequestDeps &
+  ReturnUrlDeps;
 
 void Html;
 
@@ -33,15 +41,15 @@ const FLASH: Record<string, string> = {
   unlinked: 'The linked account was removed.',
 };
 
-function cookieOptions(d: Deps, maxAgeS?: number) {
+function cookieOptions(d: ExternalPagesDeps, maxAgeS?: number) {
   return { httpOnly: true, sameSite: 'lax' as const, path: '/auth/', maxAge: maxAgeS, secure: d.config.https };
 }
 
-function setSigned(d: Deps, reply: FastifyReply, name: string, value: unknown, maxAgeS: number) {
+function setSigned(d: ExternalPagesDeps, reply: FastifyReply, name: string, value: unknown, maxAgeS: number) {
   setCookie(reply, name, signCookieValue(d.secret, name, pack(value)), cookieOptions(d, maxAgeS));
 }
 
-function readSigned<T>(d: Deps, req: FastifyRequest, name: string): T | undefined {
+function readSigned<T>(d: ExternalPagesDeps, req: FastifyRequest, name: string): T | undefined {
   const value = readSignedCookie(req, d.secret, name);
   if (!value) return undefined;
   try {
@@ -53,7 +61,7 @@ function readSigned<T>(d: Deps, req: FastifyRequest, name: string): T | undefine
 
 const pack = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
 
-function sendFlow(d: Deps, reply: FastifyReply, url: string, flow: Flow) {
+function sendFlow(d: ExternalPagesDeps, reply: FastifyReply, url: string, flow: Flow) {
   setSigned(d, reply, FLOW_COOKIE, flow, FLOW_TTL_MS / 1000);
   return reply.redirect(url, 303);
 }
@@ -62,7 +70,7 @@ function sendFlow(d: Deps, reply: FastifyReply, url: string, flow: Flow) {
  * After a POST, a cross-origin 303 would be blocked by the CSP's form-action 'self', so the POST
  * answers with a page that moves on by itself (Refresh header) and has a link as a fallback.
  */
-function handOff(d: Deps, reply: FastifyReply, url: string, flow: Flow, providerName: string) {
+function handOff(d: ExternalPagesDeps, reply: FastifyReply, url: string, flow: Flow, providerName: string) {
   setSigned(d, reply, FLOW_COOKIE, flow, FLOW_TTL_MS / 1000);
   return reply
     .status(200)
@@ -85,7 +93,7 @@ function handOff(d: Deps, reply: FastifyReply, url: string, flow: Flow, provider
 }
 
 /** A plain page for a failed attempt, always with a way back. */
-function problemPage(d: Deps, reply: FastifyReply, status: number, title: string, message: string, back: { href: string; label: string }) {
+function problemPage(d: ExternalPagesDeps, reply: FastifyReply, status: number, title: string, message: string, back: { href: string; label: string }) {
   return reply
     .status(status)
     .type('text/html; charset=utf-8')
@@ -108,7 +116,7 @@ function problemPage(d: Deps, reply: FastifyReply, status: number, title: string
     );
 }
 
-function providerButtons(d: Deps): string {
+export function providerButtons(d: ExternalPagesDeps): string {
   const providers = d.external.providers;
   if (!providers.length) return '';
   return (
@@ -128,7 +136,7 @@ function providerButtons(d: Deps): string {
   ) as string;
 }
 
-async function linkedSection(d: Deps, auth: Authenticated, flash: string | undefined): Promise<string> {
+export async function linkedSection(d: ExternalPagesDeps, auth: Authenticated, flash: string | undefined): Promise<string> {
   const linked = await d.external.list(auth.account.id);
   if (!linked.length && !d.external.providers.length) return '';
   const linkedIds = new Set(linked.map((l) => l.provider));
@@ -169,10 +177,7 @@ async function linkedSection(d: Deps, auth: Authenticated, flash: string | undef
   ) as string;
 }
 
-loginExtras.push(providerButtons);
-settingsSections.push(linkedSection);
-
-export function registerExternalPages(app: FastifyInstance, d: Deps): void {
+export function registerExternalPages(app: FastifyInstance, d: ExternalPagesDeps): void {
   app.get('/auth/:provider/start', { schema: { hide: true } }, async (req, reply) => {
     const { provider } = req.params as { provider: string };
     const p = d.external.provider(provider);
@@ -299,13 +304,13 @@ export function registerExternalPages(app: FastifyInstance, d: Deps): void {
  * SES-07 on the pages: the sign-in is too old, so this session ends and the user signs in again;
  * /login brings them back to settings, where they can repeat the change.
  */
-async function reauthenticate(d: Deps, req: FastifyRequest, reply: FastifyReply) {
+async function reauthenticate(d: ExternalPagesDeps, req: FastifyRequest, reply: FastifyReply) {
   const auth = await authOf(d, req);
   if (auth) await d.sessions.signOut(auth.session, contextOf(req));
   return reply.redirect('/login?msg=session_ended', 303);
 }
 
-function renderWelcome(d: Deps, reply: FastifyReply, auth: Authenticated, providerId: string, o: { error?: string; username?: string; status?: number } = {}) {
+function renderWelcome(d: ExternalPagesDeps, reply: FastifyReply, auth: Authenticated, providerId: string, o: { error?: string; username?: string; status?: number } = {}) {
   const a = auth.account;
   const providerName = d.external.provider(providerId)?.name ?? providerId;
   return reply

@@ -1,5 +1,8 @@
-import type { Deps } from '../../deps.ts';
+import type { Kernel } from '../../kernel.ts';
 import { AppError } from '../../errors.ts';
+
+/** What this module uses of the container the composition root builds. */
+export type ReturnUrlDeps = Pick<Kernel, 'config'>;
 
 /**
  * EXT-07: where a sign-in may send the browser afterwards. A path on this service, or an absolute
@@ -7,7 +10,7 @@ import { AppError } from '../../errors.ts';
  * refused (not silently dropped), so a crafted link fails visibly. The URL is re-serialised after
  * parsing, so tricks like `//evil`, `/\evil` or embedded tabs cannot change its meaning later.
  */
-export function safeReturnTo(d: Deps, raw: unknown): string | undefined {
+export function safeReturnTo(d: ReturnUrlDeps, raw: unknown): string | undefined {
   if (raw === undefined || raw === '') return undefined;
   const bad = () => new AppError('validation_failed', 'This return address is not allowed.');
   if (typeof raw !== 'string' || raw.length > 2048 || /[\p{Cc}\\]/u.test(raw)) throw bad();

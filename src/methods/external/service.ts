@@ -1,20 +1,27 @@
 import type { Kysely } from 'kysely';
 import type { RequestContext } from '../../context.ts';
-import type { Deps } from '../../deps.ts';
+import type { Kernel } from '../../kernel.ts';
+import type { SessionService } from '../../flows/sessions/service.ts';
+import type { SignedIn, SignInService } from '../../flows/signin/service.ts';
 import { formatTime, renderMail } from '../../delivery/templates.ts';
 import { AppError } from '../../errors.ts';
-import type { Authenticated } from '../../flows/sessions/service.ts';
-import type { SignedIn } from '../../flows/signin/service.ts';
+import type { Authenticated } from '../../web/auth.ts';
 import { sha256 } from '../../security/hashing.ts';
 import { newId } from '../../security/random.ts';
 import { type Account, findAccount, newAccountRow, refuseUsernameClash } from '../../store/accounts.ts';
 import { checkUsername, normalizeEmail, USERNAME_TAKEN, usernameSkeleton } from '../../security/identifiers.ts';
-import { defaultOrgId } from '../../store/organizations.ts';
+import { defaultOrgId, type OrgStoreDeps } from '../../store/organizations.ts';
 import type { Database } from '../../store/schema.ts';
 import { type Attempt, ExternalError, ProviderClient } from './client.ts';
 import { type ExternalProfile, type Provider, providersFromConfig } from './providers.ts';
 import { deriveUsernames } from './usernames.ts';
 import { isoTime } from '../../security/clock.ts';
+
+/** What this module uses of the container the composition root builds. */
+export type ExternalDeps = Pick<
+  Kernel,
+  'config' | 'db' | 'engine' | 'clock' | 'random' | 'brand' | 'outbox' | 'audit' | 'guard'
+> & { sessions: SessionService; signIn: SignInService } & OrgStoreDeps;
 
 /** What the browser carries between start and callback, in a signed HttpOnly cookie (EXT-01). */
 export interface Flow {
@@ -57,7 +64,7 @@ export class ExternalAccounts {
   readonly providers: Provider[];
   private readonly clients = new Map<string, ProviderClient>();
 
-  constructor(private readonly d: Deps) {
+  constructor(private readonly d: ExternalDeps) {
     this.providers = providersFromConfig(d.config);
     for (const p of this.providers)
       this.clients.set(p.id, new ProviderClient(p, `${d.config.publicUrl}/auth/${p.id}/callback`, d.config.external.timeoutMs));

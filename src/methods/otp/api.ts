@@ -1,11 +1,11 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import type { Deps } from '../../deps.ts';
+import type { RecoveryMethodDeps } from '../../flows/recovery/method.ts';
 import { contextOf } from '../../web/request.ts';
 import { Message, responses, Str } from '../../web/schemas.ts';
 import { requestResend } from './resend.ts';
 
-export function registerOtpApi(app: FastifyInstance, d: Deps): void {
+export function registerOtpApi(app: FastifyInstance, d: RecoveryMethodDeps): void {
   app.post(
     '/api/v1/password-resets/resend',
     {

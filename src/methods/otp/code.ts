@@ -1,7 +1,11 @@
 import type { Kysely } from 'kysely';
 import type { RequestContext } from '../../context.ts';
-import type { Deps } from '../../deps.ts';
-import { MAX_CODE_ATTEMPTS, type RecoveryMethod, type RecoverySettings } from '../../flows/recovery/method.ts';
+import {
+  MAX_CODE_ATTEMPTS,
+  type RecoveryMethod,
+  type RecoveryMethodDeps,
+  type RecoverySettings,
+} from '../../flows/recovery/method.ts';
 import type { Account } from '../../store/accounts.ts';
 import type { Database } from '../../store/schema.ts';
 import { keyedHash } from '../../security/hashing.ts';
@@ -25,10 +29,10 @@ export interface OtpDelivery {
   /** the code's lifetime under the organization's settings, in ms */
   ttlMs(s: RecoverySettings): number;
   /** where a resent code goes now, or none */
-  target(d: Deps, account: Account): string | undefined;
+  target(d: RecoveryMethodDeps, account: Account): string | undefined;
   /** the message caps a resend must pass (OTP-05, REC-06) */
-  allowed(d: Deps, account: Account, to: string, ctx: RequestContext): Promise<boolean>;
-  send(d: Deps, trx: Kysely<Database>, account: Account, to: string, code: string, expiresAt: number): Promise<void>;
+  allowed(d: RecoveryMethodDeps, account: Account, to: string, ctx: RequestContext): Promise<boolean>;
+  send(d: RecoveryMethodDeps, trx: Kysely<Database>, account: Account, to: string, code: string, expiresAt: number): Promise<void>;
 }
 
 export interface OtpMethod extends RecoveryMethod {
@@ -37,11 +41,11 @@ export interface OtpMethod extends RecoveryMethod {
 
 export const isOtpMethod = (m: RecoveryMethod | undefined): m is OtpMethod => Boolean(m && 'otp' in m);
 
-export function otpHash(d: Deps, row: { flow_id: string | null; account_id: string }, code: string): string {
+export function otpHash(d: RecoveryMethodDeps, row: { flow_id: string | null; account_id: string }, code: string): string {
   return keyedHash(d.secret, `otp:${row.flow_id ?? ''}:${row.account_id}`, code.replace(/[\s-]/g, ''));
 }
 
-export function newOtp(d: Deps, settings: RecoverySettings): string {
+export function newOtp(d: RecoveryMethodDeps, settings: RecoverySettings): string {
   return newCode(d.random, DIGITS, settings.otpLength);
 }
 
@@ -53,7 +57,7 @@ export function newOtp(d: Deps, settings: RecoverySettings): string {
 export const spentAttempts = (s: RecoverySettings) => Math.max(0, MAX_CODE_ATTEMPTS - s.maxAttempts);
 
 export async function insertOtp(
-  d: Deps,
+  d: RecoveryMethodDeps,
   trx: Kysely<Database>,
   method: Pick<OtpMethod, 'id' | 'otp'>,
   account: Account,

@@ -1,4 +1,4 @@
-import { MAX_CODE_ATTEMPTS } from '../../flows/recovery/method.ts';
+import { MAX_CODE_ATTEMPTS, type RecoveryMethodDeps } from '../../flows/recovery/method.ts';
 import type { JobRunner, RouteRegistrar, SettingBound } from '../registry.ts';
 import { registerOtpApi } from './api.ts';
 import { registerOtpPages } from './pages.tsx';
@@ -18,7 +18,7 @@ export const OTP_SETTINGS = {
 } satisfies Record<string, SettingBound>;
 
 /** The code page (/forgot-password/code, /forgot-password/resend) and the resend API. */
-export const OTP_ROUTES: readonly RouteRegistrar[] = [registerOtpApi, registerOtpPages];
+export const OTP_ROUTES: readonly RouteRegistrar<RecoveryMethodDeps>[] = [registerOtpApi, registerOtpPages];
 
 /** "Resend code" runs as a job (ENUM-02). */
-export const OTP_JOBS: Readonly<Record<string, JobRunner>> = { [RESEND_JOB]: runResend };
+export const OTP_JOBS: Readonly<Record<string, JobRunner<RecoveryMethodDeps>>> = { [RESEND_JOB]: runResend };

@@ -1,7 +1,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { Deps } from '../../deps.ts';
 import { AppError, pageMessage } from '../../errors.ts';
-import type { CodeEntryStart } from '../../flows/recovery/method.ts';
+import type { CodeEntryStart, RecoveryMethodDeps } from '../../flows/recovery/method.ts';
 import { renderResetDone, resetHtml } from '../../flows/recovery/page-parts.tsx';
 import { Field, Html, Notice, Page } from '../../web/layout.tsx';
 import { contextOf, field } from '../../web/request.ts';
@@ -18,7 +17,7 @@ export interface OtpEntry extends CodeEntryStart {
   status?: number;
 }
 
-export function renderOtpEntry(d: Deps, reply: FastifyReply, o: OtpEntry) {
+export function renderOtpEntry(d: RecoveryMethodDeps, reply: FastifyReply, o: OtpEntry) {
   const m = d.recoveryMethods.get(o.method);
   return resetHtml(
     reply,
@@ -69,7 +68,7 @@ function safeBack(raw: string): string {
 }
 
 /** A posted method that is no code method of this process is read as the first code method. */
-function entryFrom(d: Deps, body: unknown): OtpEntry {
+function entryFrom(d: RecoveryMethodDeps, body: unknown): OtpEntry {
   const posted = d.recoveryMethods.get(field(body, 'method', 32));
   return {
     flow: field(body, 'flow', 64),
@@ -79,7 +78,7 @@ function entryFrom(d: Deps, body: unknown): OtpEntry {
   };
 }
 
-export function registerOtpPages(app: FastifyInstance, d: Deps): void {
+export function registerOtpPages(app: FastifyInstance, d: RecoveryMethodDeps): void {
   app.post('/forgot-password/code', { schema: { hide: true } }, async (req, reply) => {
     const e = entryFrom(d, req.body);
     const code = field(req.body, 'code', 32);

@@ -1,5 +1,5 @@
 import type { RequestContext } from '../../context.ts';
-import type { Deps } from '../../deps.ts';
+import type { RecoveryMethodDeps } from '../../flows/recovery/method.ts';
 import type { OutboxRow } from '../../delivery/worker.ts';
 import { AppError } from '../../errors.ts';
 import { findAccount } from '../../store/accounts.ts';
@@ -8,7 +8,7 @@ import { isOtpMethod, newOtp, otpHash } from './code.ts';
 export const RESEND_JOB = 'recovery.otp_resend';
 export const RESEND_ANSWER = 'If an account matches, we sent a new code. The earlier code no longer works.';
 
-const otpMethodIds = (d: Deps) =>
+const otpMethodIds = (d: RecoveryMethodDeps) =>
   d.recoveryMethods
     .all()
     .filter(isOtpMethod)
@@ -20,7 +20,7 @@ const str = (v: unknown) => (typeof v === 'string' ? v : '');
  * "Resend code": answered the same for every flow id, the work happens in a job (ENUM-02). The
  * new code replaces the old one in the same row, so the wrong tries so far still count (OTP-04).
  */
-export async function requestResend(d: Deps, input: { flow: string }, ctx: RequestContext): Promise<{ message: string }> {
+export async function requestResend(d: RecoveryMethodDeps, input: { flow: string }, ctx: RequestContext): Promise<{ message: string }> {
   const flow = str(input.flow);
   if (!flow || flow.length > 64) throw new AppError('validation_failed', 'This request has no code to resend. Start again.');
   await d.guard.limit('otp_send', ctx, `flow:${flow}`);
@@ -29,7 +29,7 @@ export async function requestResend(d: Deps, input: { flow: string }, ctx: Reque
 }
 
 /** The job behind "Resend code", for every code method: each says where and how its code goes. */
-export async function runResend(d: Deps, payload: Record<string, unknown>, _row: OutboxRow): Promise<void> {
+export async function runResend(d: RecoveryMethodDeps, payload: Record<string, unknown>, _row: OutboxRow): Promise<void> {
   const ctx: RequestContext = { ip: str(payload.ip), userAgent: str(payload.userAgent), correlationId: str(payload.correlationId) };
   const now = d.clock.now();
   const row = await d.db

@@ -1,12 +1,15 @@
 import type { RequestContext } from '../../context.ts';
-import type { Deps } from '../../deps.ts';
+import type { Kernel } from '../../kernel.ts';
 import { AppError } from '../../errors.ts';
 import { type Account, findAccountByIdentifier } from '../../store/accounts.ts';
 import { identifierKey } from '../../security/identifiers.ts';
 import { normalizePassword } from '../../security/password-policy.ts';
 
+/** What this module uses of the container the composition root builds. */
+export type PasswordSignInDeps = Pick<Kernel, 'db' | 'hasher' | 'audit' | 'metrics' | 'guard' | 'captcha'>;
+
 /** Whether the next password attempt for `identifier` must carry a CAPTCHA (BF-04); counts nothing. */
-export async function captchaRequiredNext(d: Deps, identifier: string, ctx: RequestContext): Promise<boolean> {
+export async function captchaRequiredNext(d: PasswordSignInDeps, identifier: string, ctx: RequestContext): Promise<boolean> {
   const account = await findAccountByIdentifier(d.db, identifier);
   return (await d.guard.signInGate(identifierKey(identifier), ctx, account?.id ?? null)).captchaRequired;
 }
@@ -23,7 +26,7 @@ export async function captchaRequiredNext(d: Deps, identifier: string, ctx: Requ
  * its password is never checked, and it still costs what a wrong password costs.
  */
 export async function checkPassword(
-  d: Deps,
+  d: PasswordSignInDeps,
   input: { identifier: string; password: string; captcha?: string },
   ctx: RequestContext,
 ): Promise<Account> {

@@ -1,10 +1,13 @@
 import { createChallenge, randomInt, verifySolution, type Challenge, type Payload } from 'altcha-lib';
 import { deriveKey } from 'altcha-lib/algorithms/sha';
 import type { RequestContext } from '../../context.ts';
-import type { Deps } from '../../deps.ts';
+import type { Kernel } from '../../kernel.ts';
 import type { Captcha, CaptchaWidget } from '../captcha.ts';
 import { deleteExpiredNonces, useNonce } from '../../store/used-nonces.ts';
 import { keyedHash } from '../hashing.ts';
+
+/** What this module uses of the container the composition root builds. */
+export type AltchaDeps = Pick<Kernel, 'db' | 'clock' | 'secret'>;
 
 export const CHALLENGE_PATH = '/api/v1/captcha/challenge';
 const ALGORITHM = 'SHA-256';
@@ -22,7 +25,7 @@ export class AltchaCaptcha implements Captcha {
   private lastSweep = 0;
 
   constructor(
-    private readonly d: Deps,
+    private readonly d: AltchaDeps,
     private readonly o: { maxNumber: number; ttlMs: number },
   ) {
     this.signatureKey = keyedHash(d.secret, 'altcha', 'challenge-signature');

@@ -3,10 +3,13 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import type { Deps } from '../../deps.ts';
+import type { Kernel } from '../../kernel.ts';
 import { AppError } from '../../errors.ts';
 import { responses } from '../../web/schemas.ts';
 import { AltchaCaptcha, CHALLENGE_PATH } from './altcha.ts';
+
+/** What this module uses of the container the composition root builds. */
+export type CaptchaApiDeps = Pick<Kernel, 'captcha'>;
 
 /** The ALTCHA widget files, served from our own origin so CSP `script-src 'self'` holds. */
 function widgetAssets(): { script: string; css: string; worker: string } {
@@ -20,7 +23,7 @@ function widgetAssets(): { script: string; css: string; worker: string } {
   };
 }
 
-export function registerCaptchaApi(app: FastifyInstance, d: Deps): void {
+export function registerCaptchaApi(app: FastifyInstance, d: CaptchaApiDeps): void {
   const captcha = d.captcha;
   app.get(
     CHALLENGE_PATH,

@@ -1,6 +1,9 @@
 import type { RequestContext } from '../../context.ts';
-import type { Deps } from '../../deps.ts';
+import type { Kernel } from '../../kernel.ts';
 import type { Captcha, CaptchaWidget } from '../captcha.ts';
+
+/** What this module uses of the container the composition root builds. */
+export type SiteverifyDeps = Pick<Kernel, 'log'>;
 
 export type SiteverifyProvider = 'turnstile' | 'hcaptcha' | 'recaptcha';
 
@@ -31,7 +34,7 @@ export class SiteverifyCaptcha implements Captcha {
   readonly widget: CaptchaWidget;
 
   constructor(
-    private readonly d: Deps,
+    private readonly d: SiteverifyDeps,
     readonly provider: SiteverifyProvider,
     private readonly o: SiteverifyOptions,
   ) {
