@@ -7,7 +7,7 @@ import pg from 'pg';
 import { AppError } from '../../src/errors.ts';
 import { fromDependency, isOutage, outageOf } from '../../src/store/outage.ts';
 import { toAppError } from '../../src/web/errors.tsx';
-import { activeAccount } from '../foundation/helpers.ts';
+import { activeAccount } from '../support/accounts.ts';
 import { needs } from '../support/env.ts';
 import { freePort, startTestServer, strongPassword, type TestServer } from '../support/server.ts';
 

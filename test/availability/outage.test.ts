@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { sql } from 'kysely';
 import { isOutage } from '../../src/store/outage.ts';
-import { activeAccount, signedIn } from '../foundation/helpers.ts';
+import { activeAccount, signedIn } from '../support/accounts.ts';
 import { needs } from '../support/env.ts';
 import type { Client, Res } from '../support/http.ts';
 import { type PgCluster, pgClusterAvailable, startPgCluster } from '../support/pg-cluster.ts';

@@ -4,7 +4,7 @@ import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
 import { ConfigError, loadConfig } from '../../src/config/index.ts';
-import { snapshot } from '../foundation/helpers.ts';
+import { snapshot } from '../support/accounts.ts';
 import { startTestServer, strongPassword, type TestServer } from '../support/server.ts';
 import { SmtpReceiver } from '../support/smtp.ts';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import type { Client } from '../support/http.ts';
-import { strongPassword, type TestServer, waitForDevMail } from '../support/server.ts';
+import type { Client } from './http.ts';
+import { strongPassword, type TestServer, waitForDevMail } from './server.ts';
 
 let n = 0;
 /** A unique username for this process. */

@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import type { Client } from '../support/http.ts';
-import { activeAccount, signedIn, snapshot } from './helpers.ts';
+import { activeAccount, signedIn, snapshot } from '../support/accounts.ts';
 
 // WEB-01, WEB-03, WEB-04 on every state-changing route the foundation serves.
 

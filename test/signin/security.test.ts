@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { hash as argonHash } from '@node-rs/argon2';
 import { sha256 } from '../../src/security/hashing.ts';
 import { strongPassword, startTestServer, type TestServer } from '../support/server.ts';
-import { activeAccount, signedIn, snapshot, uniqueName } from './helpers.ts';
+import { activeAccount, signedIn, snapshot, uniqueName } from '../support/accounts.ts';
 
 // Sign-in, sessions and password rules over real HTTP, checked against the database.
 
@@ -11,7 +11,7 @@ const COOKIE = 'latchkey_session';
 const setCookie = (res: { headers: Headers }) => res.headers.getSetCookie().find((c) => c.startsWith(`${COOKIE}=`)) ?? '';
 const tokenOf = (res: { headers: Headers }) => /^[^=]+=([^;]*)/.exec(setCookie(res))?.[1] ?? '';
 
-describe('foundation security over HTTP', () => {
+describe('sign-in, sessions and password rules over HTTP', () => {
   let server: TestServer;
   // Real hashing work, as the hasher counts it: verify, the equal-cost dummy (burn) and new
   // hashes (PWD-02: a 1 MB password must never reach the hasher).

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { withServer } from '../support/fixture.ts';
 import { strongPassword, waitForDevMail } from '../support/server.ts';
-import { activeAccount, signedIn } from './helpers.ts';
+import { activeAccount, signedIn } from '../support/accounts.ts';
 
 describe('changing the password while signed in', () => {
   // the real per-account limit on current-password checks (5 per 10 minutes), not the test scale

@@ -8,7 +8,7 @@ import { strongPassword, type TestServer } from '../support/server.ts';
 // The foundation flows on PostgreSQL, with two service processes (two pools, two workers) on one
 // database behind one public origin, as a load-balanced deployment runs them.
 
-describe('foundation on PostgreSQL with two instances', () => {
+describe('the core flows on PostgreSQL with two instances', () => {
   const PUBLIC = 'http://login.example.test';
   const fx = withServer({ smtp: true, pg: true, twin: true, env: { LATCHKEY_PUBLIC_URL: PUBLIC } });
   const via = (s: TestServer | undefined) => new Client(`http://127.0.0.1:${s?.deps.config.port}`, PUBLIC);

@@ -4,7 +4,7 @@ import { sha256 } from '../../src/security/hashing.ts';
 import { withServer } from '../support/fixture.ts';
 import { codeIn, linkIn } from '../support/smtp.ts';
 import { strongPassword } from '../support/server.ts';
-import { snapshot } from './helpers.ts';
+import { snapshot } from '../support/accounts.ts';
 
 // Registration and activation over real HTTP with a real SMTP receiver.
 

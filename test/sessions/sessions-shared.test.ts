@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { withServer } from '../support/fixture.ts';
 import { strongPassword } from '../support/server.ts';
-import { activeAccount, signedIn } from './helpers.ts';
+import { activeAccount, signedIn } from '../support/accounts.ts';
 
 // SQLite remembers the session rows it found until the database changes (src/store/db.ts). Two
 // servers on one SQLite file are two connections, exactly as two processes would be: a sign-out
