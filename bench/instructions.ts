@@ -30,14 +30,28 @@ async function ready(url: string): Promise<void> {
   throw new Error(`not ready: ${url}`);
 }
 
-async function count(kind: 'bare' | 'session'): Promise<{ kind: string; requests: number; instructionsPerRequest: number }> {
+async function count(
+  kind: 'bare' | 'session',
+): Promise<{ kind: string; requests: number; instructionsPerRequest: number }> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'latchkey-callgrind-'));
-  const env = kind === 'bare' ? { BENCH_PORT: String(port) } : benchEnv(port, join(dir, 'bench.db'), { LATCHKEY_OUTBOX_POLL: '60s' });
+  const env =
+    kind === 'bare'
+      ? { BENCH_PORT: String(port) }
+      : benchEnv(port, join(dir, 'bench.db'), { LATCHKEY_OUTBOX_POLL: '60s' });
   const script = kind === 'bare' ? ['bench/bare-server.ts'] : ['src/main.ts', 'serve'];
   const child = spawn(
     'valgrind',
-    ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${dir}/cg.%p`, process.execPath, '--single-threaded', '--import', 'tsx', ...script],
+    [
+      '--tool=callgrind',
+      '--instr-atstart=no',
+      `--callgrind-out-file=${dir}/cg.%p`,
+      process.execPath,
+      '--single-threaded',
+      '--import',
+      'tsx',
+      ...script,
+    ],
     { cwd: join(import.meta.dirname, '..'), env: { ...process.env, NODE_NO_WARNINGS: '1', ...env }, stdio: 'ignore' },
   );
   const base = `http://127.0.0.1:${port}`;
@@ -80,7 +94,15 @@ const bare = results.find((r) => r.kind === 'bare');
 const session = results.find((r) => r.kind === 'session');
 console.log(
   JSON.stringify(
-    { N, WARM, results, ratio: bare && session ? Math.round((bare.instructionsPerRequest / session.instructionsPerRequest) * 1000) / 1000 : undefined },
+    {
+      N,
+      WARM,
+      results,
+      ratio:
+        bare && session
+          ? Math.round((bare.instructionsPerRequest / session.instructionsPerRequest) * 1000) / 1000
+          : undefined,
+    },
     null,
     2,
   ),

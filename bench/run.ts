@@ -10,7 +10,9 @@ import type { Scenario, ScenarioResult } from './lib/scenario.ts';
 
 const dir = join(import.meta.dirname, 'scenarios');
 const all: Scenario[] = [];
-for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts')).sort()) {
+for (const file of readdirSync(dir)
+  .filter((f) => f.endsWith('.ts'))
+  .sort()) {
   const mod = (await import(pathToFileURL(join(dir, file)).href)) as { scenarios?: Scenario[] };
   for (const s of mod.scenarios ?? []) all.push(s);
 }

@@ -43,7 +43,14 @@ const files = named.length ? named : [...findTests(join(root, 'src')), ...findTe
 console.log(`running ${files.length} test files`);
 const r = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', `--test-concurrency=${process.env.LATCHKEY_TEST_CONCURRENCY ?? 2}`, '--test-reporter=spec', ...files],
+  [
+    '--import',
+    'tsx',
+    '--test',
+    `--test-concurrency=${process.env.LATCHKEY_TEST_CONCURRENCY ?? 2}`,
+    '--test-reporter=spec',
+    ...files,
+  ],
   { stdio: 'inherit', cwd: root, env: { ...process.env, NODE_NO_WARNINGS: '1' } },
 );
 process.exit(r.status ?? 1);

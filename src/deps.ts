@@ -12,12 +12,12 @@ import { activitySection } from './flows/activity/pages.tsx';
 import { OrganizationService } from './flows/organizations/service.ts';
 import { phoneSection } from './flows/phone/pages.tsx';
 import { PhoneService } from './flows/phone/service.ts';
+import type { RecoveryMethod, RecoveryMethods } from './flows/recovery/method.ts';
 import { resetEmailSection } from './flows/recovery/pages.tsx';
 import { RecoveryService } from './flows/recovery/service.ts';
 import { RegistrationService } from './flows/registration/service.ts';
 import { SessionService } from './flows/sessions/service.ts';
 import { SignInService } from './flows/signin/service.ts';
-import type { RecoveryMethod, RecoveryMethods } from './flows/recovery/method.ts';
 import type { Kernel } from './kernel.ts';
 import { emailLinkMethod } from './methods/email-link/index.ts';
 import { emailOtpMethod } from './methods/email-otp/index.ts';
@@ -27,8 +27,8 @@ import { MethodRegistry } from './methods/registry.ts';
 import { smsOtpMethod } from './methods/sms-otp/index.ts';
 import { createMetrics } from './metrics.ts';
 import { Audit } from './security/audit.ts';
-import type { Captcha } from './security/captcha.ts';
 import { createCaptcha } from './security/captcha/index.ts';
+import type { Captcha } from './security/captcha.ts';
 import { type Clock, systemClock } from './security/clock.ts';
 import type { Guard } from './security/guard.ts';
 import { createGuard } from './security/limits.ts';
@@ -95,7 +95,12 @@ async function serverSecret(db: Kysely<Database>, configured: string | undefined
 export async function createDeps(config: Config, o: DepsOverrides = {}): Promise<Deps> {
   const clock = o.clock ?? systemClock;
   const random = o.random ?? cryptoRandom;
-  const log = o.log ?? pino({ level: config.logLevel, redact: { paths: ['req.headers.cookie', 'req.headers.authorization'], remove: true } });
+  const log =
+    o.log ??
+    pino({
+      level: config.logLevel,
+      redact: { paths: ['req.headers.cookie', 'req.headers.authorization'], remove: true },
+    });
   // Checked before the store opens, so a missing gateway setting fails start without leaking it.
   const sms = smsGatewayFromConfig(config);
   const store = openStore(config.databaseUrl, config.database);
@@ -143,7 +148,10 @@ export async function createDeps(config: Config, o: DepsOverrides = {}): Promise
     closers,
   } as Partial<Deps> as Deps;
   closers.push(() => d.hasher.close());
-  d.metrics = createMetrics(() => pendingOutboxByChannel(db), () => ({ ...d.hasher.load, runs: d.hasher.hashesRun }));
+  d.metrics = createMetrics(
+    () => pendingOutboxByChannel(db),
+    () => ({ ...d.hasher.load, runs: d.hasher.hashesRun }),
+  );
   worker.onDelivered = (row) => d.metrics.delivered.inc({ channel: row.channel, result: 'sent' });
 
   if (config.smtpUrl) {

@@ -95,7 +95,11 @@ export class AppError extends Error {
   constructor(
     readonly code: ErrorCode,
     readonly detail?: string,
-    readonly extra: { fields?: FieldProblem[]; retryAfter?: number; reasons?: { code: string; message: string }[] } = {},
+    readonly extra: {
+      fields?: FieldProblem[];
+      retryAfter?: number;
+      reasons?: { code: string; message: string }[];
+    } = {},
   ) {
     super(detail ?? TITLE[code]);
     this.name = 'AppError';

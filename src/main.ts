@@ -1,7 +1,7 @@
-import { ConfigError, loadConfig } from './config/index.ts';
-import { migrate, openStore } from './store/db.ts';
-import { startServer } from './server.ts';
 import { runAdminCommand } from './cli/commands.ts';
+import { ConfigError, loadConfig } from './config/index.ts';
+import { startServer } from './server.ts';
+import { migrate, openStore } from './store/db.ts';
 
 const USAGE = `usage: latchkey <command>
 

@@ -1,4 +1,4 @@
-import { Counter, Gauge, type Metric, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, type Metric, Registry } from 'prom-client';
 
 const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
@@ -49,7 +49,10 @@ export class HttpMetrics {
   requestsMetric() {
     return this.metric('latchkey_http_requests_total', 'HTTP requests by route and status', 'counter', () =>
       this.routes.flatMap((r) =>
-        [...r.statuses].map(([status, value]) => ({ labels: { method: r.method, route: r.route, status: String(status) }, value })),
+        [...r.statuses].map(([status, value]) => ({
+          labels: { method: r.method, route: r.route, status: String(status) },
+          value,
+        })),
       ),
     );
   }

@@ -14,7 +14,10 @@ export interface Running {
 }
 
 /** Starts the whole service: store + migrations, HTTP, and the delivery worker. */
-export async function startServer(config: Config, overrides: DepsOverrides & { worker?: boolean } = {}): Promise<Running> {
+export async function startServer(
+  config: Config,
+  overrides: DepsOverrides & { worker?: boolean } = {},
+): Promise<Running> {
   const deps = await createDeps(config, overrides);
   let app: FastifyInstance | undefined;
   let metrics: Awaited<ReturnType<typeof startMetricsListener>>;

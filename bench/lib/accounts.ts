@@ -25,11 +25,23 @@ async function waitForActivation(base: string, email: string, timeoutMs = 20_000
 export async function activeAccounts(svc: Child, n: number, prefix = 'bench'): Promise<BenchAccount[]> {
   const out: BenchAccount[] = [];
   for (let i = 0; i < n; i++) {
-    const a = { username: `${prefix}${i}`, email: `${prefix}${i}@example.test`, password: `bench-violet-harbor-${i}-quantum-meadow` };
-    const reg = await fetch(`${svc.base}/api/v1/registrations`, { method: 'POST', headers: json(svc.base), body: JSON.stringify(a) });
+    const a = {
+      username: `${prefix}${i}`,
+      email: `${prefix}${i}@example.test`,
+      password: `bench-violet-harbor-${i}-quantum-meadow`,
+    };
+    const reg = await fetch(`${svc.base}/api/v1/registrations`, {
+      method: 'POST',
+      headers: json(svc.base),
+      body: JSON.stringify(a),
+    });
     if (reg.status !== 202) throw new Error(`registration of ${a.username}: ${reg.status} ${await reg.text()}`);
     const token = await waitForActivation(svc.base, a.email);
-    const act = await fetch(`${svc.base}/api/v1/activations`, { method: 'POST', headers: json(svc.base), body: JSON.stringify({ token }) });
+    const act = await fetch(`${svc.base}/api/v1/activations`, {
+      method: 'POST',
+      headers: json(svc.base),
+      body: JSON.stringify({ token }),
+    });
     if (act.status !== 200) throw new Error(`activation of ${a.username}: ${act.status} ${await act.text()}`);
     out.push(a);
   }

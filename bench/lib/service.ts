@@ -20,7 +20,11 @@ export interface Child {
  * (LATCHKEY_RATE_LIMIT_SCALE at its maximum), CAPTCHA off, quiet logs, a fresh SQLite file.
  * Scenarios may override any of them.
  */
-export function benchEnv(port: number, databaseUrl: string, extra: Record<string, string> = {}): Record<string, string> {
+export function benchEnv(
+  port: number,
+  databaseUrl: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
   return {
     LATCHKEY_ENV: 'development',
     LATCHKEY_HOST: '127.0.0.1',

@@ -1,14 +1,14 @@
 import { availableParallelism } from 'node:os';
 import { loadConfig } from '../../src/config/index.ts';
 import { PasswordHasher } from '../../src/security/password-hash.ts';
+// The same throw-away database the PostgreSQL test suites use (LATCHKEY_TEST_PG_URL names the server).
+import { freshPostgres } from '../../test/support/pg.ts';
 import { activeAccounts, sessionCookie } from '../lib/accounts.ts';
+import { type CpuShare, withCpuShare } from '../lib/cpu-time.ts';
+import { pinning, pinSelf } from '../lib/cpus.ts';
 import { type LoadResult, load, round } from '../lib/load.ts';
 import type { Scenario } from '../lib/scenario.ts';
 import { startBare, startService } from '../lib/service.ts';
-import { pinning, pinSelf } from '../lib/cpus.ts';
-import { type CpuShare, withCpuShare } from '../lib/cpu-time.ts';
-// The same throw-away database the PostgreSQL test suites use (LATCHKEY_TEST_PG_URL names the server).
-import { freshPostgres } from '../../test/support/pg.ts';
 
 // The service hashes on defaultHashThreads() threads (LATCHKEY_ARGON2_THREADS is not set here);
 // raw hashing is also measured with as many threads as libuv's pool has, its old home.

@@ -64,7 +64,8 @@ const resetCodeTiming = (engine: 'sqlite' | 'postgres'): Scenario => ({
   name: engine === 'sqlite' ? 'reset-code-timing' : 'reset-code-timing-postgres',
   description: `ENUM-04: wrong-code completions, real account with a live code vs unknown identifier, alternating; medians and Mann-Whitney z (${engine === 'sqlite' ? 'SQLite' : 'PostgreSQL'})`,
   async run() {
-    if (engine === 'postgres' && !(await postgresAvailable())) return { figures: { skipped: 'PostgreSQL not available' } };
+    if (engine === 'postgres' && !(await postgresAvailable()))
+      return { figures: { skipped: 'PostgreSQL not available' } };
     const pg = engine === 'postgres' ? await freshPostgres() : undefined;
     const smtp = await new SmtpReceiver().start();
     const svc = await startService({

@@ -32,7 +32,11 @@ interface ResetService {
 async function withResetService<T>(fn: (s: ResetService) => Promise<T>): Promise<T> {
   const smtp = await new SmtpReceiver().start();
   // the mail quota is not scaled by LATCHKEY_RATE_LIMIT_SCALE; a load test would hit it at once
-  const svc = await startService({ LATCHKEY_SMTP_URL: smtp.url, LATCHKEY_RESET_MAIL_CAP: '1000000/1h', LATCHKEY_OUTBOX_BACKOFF_BASE: '200ms' });
+  const svc = await startService({
+    LATCHKEY_SMTP_URL: smtp.url,
+    LATCHKEY_RESET_MAIL_CAP: '1000000/1h',
+    LATCHKEY_OUTBOX_BACKOFF_BASE: '200ms',
+  });
   try {
     const server = { client: () => new Client(svc.base, svc.base) };
     const accounts: TestAccount[] = [];
@@ -89,17 +93,28 @@ const timing: Scenario = {
       }
       const existingMedianMs = round(median(tE), 3);
       const unknownMedianMs = round(median(tU), 3);
-      const differencePct = round((Math.abs(existingMedianMs - unknownMedianMs) / Math.min(existingMedianMs, unknownMedianMs)) * 100, 2);
+      const differencePct = round(
+        (Math.abs(existingMedianMs - unknownMedianMs) / Math.min(existingMedianMs, unknownMedianMs)) * 100,
+        2,
+      );
       return {
         figures: { existingMedianMs, unknownMedianMs, differencePct, requests: 200, pauseBetweenMs: PAUSE_MS },
-        targets: [{ name: 'median difference existing vs unknown (%)', target: '<= 5', measured: differencePct, met: differencePct <= 5 }],
+        targets: [
+          {
+            name: 'median difference existing vs unknown (%)',
+            target: '<= 5',
+            measured: differencePct,
+            met: differencePct <= 5,
+          },
+        ],
       };
     }),
 };
 
 const throughput: Scenario = {
   name: 'reset-throughput',
-  description: 'POST /api/v1/password-resets at 50 connections, CAPTCHA off, half existing and half unknown identifiers',
+  description:
+    'POST /api/v1/password-resets at 50 connections, CAPTCHA off, half existing and half unknown identifiers',
   run: ({ seconds }) =>
     withResetService(async ({ svc, existing, unknown }) => {
       const mixed = existing.flatMap((e, n) => [e, unknown[n]]);
@@ -107,7 +122,14 @@ const throughput: Scenario = {
       const r = await resetLoad(svc.base, mixed, 50, seconds);
       return {
         figures: { load: r },
-        targets: [{ name: 'reset requests per second', target: '>= 3000', measured: r.reqPerSec, met: r.reqPerSec >= 3000 && r.non2xx === 0 }],
+        targets: [
+          {
+            name: 'reset requests per second',
+            target: '>= 3000',
+            measured: r.reqPerSec,
+            met: r.reqPerSec >= 3000 && r.non2xx === 0,
+          },
+        ],
       };
     }),
 };
@@ -136,7 +158,9 @@ const slowSmtp: Scenario = {
       const ratio = round(slowP99Ms / Math.max(fastP99Ms, 1), 2);
       return {
         figures: { fastP99Ms, slowP99Ms, fastRounds, slowRounds, secondsPerRound: round_s, connections: 10 },
-        targets: [{ name: 'p99 with 2 s late SMTP / p99 with fast SMTP', target: '<= 1.1', measured: ratio, met: ratio <= 1.1 }],
+        targets: [
+          { name: 'p99 with 2 s late SMTP / p99 with fast SMTP', target: '<= 1.1', measured: ratio, met: ratio <= 1.1 },
+        ],
       };
     }),
 };

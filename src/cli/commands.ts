@@ -25,7 +25,9 @@ export async function runAdminCommand(config: Config, command: string, args: str
         .execute();
       if (!rows.length) console.log('no flagged accounts');
       for (const r of rows)
-        console.log(`${new Date(r.flagged_at as number).toISOString()}  ${r.username}  ${r.email ?? ''}  ${r.flag_reason ?? ''}`);
+        console.log(
+          `${new Date(r.flagged_at as number).toISOString()}  ${r.username}  ${r.email ?? ''}  ${r.flag_reason ?? ''}`,
+        );
       return 0;
     }
     if (command === 'org') return await orgCommand(d, args, usage);
@@ -110,6 +112,8 @@ async function identifiersCheck(d: Deps, normalise: boolean): Promise<number> {
     return 0;
   }
   for (const line of lines) console.log(line);
-  console.log(`\n${reportCount(report)} finding(s); resolve them by hand (rename, merge or remove accounts), then run \`latchkey identifiers normalise\`.`);
+  console.log(
+    `\n${reportCount(report)} finding(s); resolve them by hand (rename, merge or remove accounts), then run \`latchkey identifiers normalise\`.`,
+  );
   return 1;
 }

@@ -1,6 +1,13 @@
 import { type ExternalConfig, externalSection } from './external.ts';
 import { ConfigError, readSettings, type Settings } from './load.ts';
-import { type CaptchaConfig, captchaSection, type LimitsConfig, limitsSection, type SmsConfig, smsSection } from './sections.ts';
+import {
+  type CaptchaConfig,
+  captchaSection,
+  type LimitsConfig,
+  limitsSection,
+  type SmsConfig,
+  smsSection,
+} from './sections.ts';
 
 export type { ExternalConfig, GenericOidcSettings, OAuthSettings, OidcSettings } from './external.ts';
 export { ConfigError, parseDuration, parseRate, type Rate, type RateSetting, type Settings } from './load.ts';
@@ -39,7 +46,13 @@ export interface Config {
   activationTtl: number;
   outbox: { poll: number; maxAttempts: number; backoffBase: number; smtpTimeout: number };
   /** the database pool and its timeouts (AV-02) */
-  database: { poolSize: number; connectTimeout: number; statementTimeout: number; idleTimeout: number; busyTimeout: number };
+  database: {
+    poolSize: number;
+    connectTimeout: number;
+    statementTimeout: number;
+    idleTimeout: number;
+    busyTimeout: number;
+  };
   /** how long a client may take to send a request (AV-02) */
   http: { requestTimeout: number; headersTimeout: number };
   limits: LimitsConfig;
@@ -114,7 +127,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     settings: s,
   };
   if (!cfg.dev && !cfg.smtpUrl)
-    problems.push('LATCHKEY_SMTP_URL: required when LATCHKEY_ENV=production (mail is how people recover their accounts)');
+    problems.push(
+      'LATCHKEY_SMTP_URL: required when LATCHKEY_ENV=production (mail is how people recover their accounts)',
+    );
   if (!cfg.dev && !cfg.secret)
     problems.push('LATCHKEY_SECRET: required when LATCHKEY_ENV=production (at least 32 random characters)');
   // WEB-06: over http the session cookie cannot be Secure or __Host-, and HSTS is never sent.
@@ -126,7 +141,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (metricsAddress !== undefined) {
     const address = parseHostPort(metricsAddress);
     if (address) cfg.metrics.address = address;
-    else problems.push(`LATCHKEY_METRICS_ADDRESS=${JSON.stringify(metricsAddress.slice(0, 80))}: must be host:port, e.g. 127.0.0.1:9464 or [::1]:9464`);
+    else
+      problems.push(
+        `LATCHKEY_METRICS_ADDRESS=${JSON.stringify(metricsAddress.slice(0, 80))}: must be host:port, e.g. 127.0.0.1:9464 or [::1]:9464`,
+      );
   }
   if (cfg.session.idleTtl > cfg.session.absoluteTtl)
     problems.push('LATCHKEY_SESSION_IDLE_TTL: must not be longer than LATCHKEY_SESSION_ABSOLUTE_TTL');

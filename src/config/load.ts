@@ -103,7 +103,12 @@ function parseOne(setting: Setting, raw: string, problems: string[]): unknown {
       }
     case 'rate':
       // the message predates the `rate` kind; tests and operators know it
-      return parseRate(raw) ?? void problems.push(`${setting.env}=${JSON.stringify(raw.slice(0, 40))}: must be N/window with N >= 1, like 10/1h or 5/30m`);
+      return (
+        parseRate(raw) ??
+        void problems.push(
+          `${setting.env}=${JSON.stringify(raw.slice(0, 40))}: must be N/window with N >= 1, like 10/1h or 5/30m`,
+        )
+      );
     case 'list':
       return raw
         .split(',')
@@ -161,7 +166,8 @@ function readFamilies(entries: [string, string | undefined][], problems: string[
       }
       byName.set(m[1], { ...byName.get(m[1]), [m[2]]: v });
     }
-    for (const values of byName.values()) for (const p of parts) if (p.default !== undefined) values[p.part] ??= p.default;
+    for (const values of byName.values())
+      for (const p of parts) if (p.default !== undefined) values[p.part] ??= p.default;
     out[f.prefix] = byName;
   }
   return out;

@@ -1,8 +1,8 @@
 import type { Kysely } from 'kysely';
-import { insertDevMail } from '../store/dev-mailbox.ts';
-import type { Database } from '../store/schema.ts';
 import type { Clock } from '../security/clock.ts';
 import { newId, type Random } from '../security/random.ts';
+import { insertDevMail } from '../store/dev-mailbox.ts';
+import type { Database } from '../store/schema.ts';
 import type { OutboxRow, Transport } from './worker.ts';
 
 /**

@@ -1,5 +1,5 @@
 import nodemailer from 'nodemailer';
-import type { Transport, OutboxRow } from './worker.ts';
+import type { OutboxRow, Transport } from './worker.ts';
 
 /** SMTP delivery through nodemailer. Any SMTP error is thrown so the worker retries later. */
 export class SmtpTransport implements Transport {

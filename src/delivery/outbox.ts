@@ -1,8 +1,8 @@
 import type { Kysely } from 'kysely';
-import { insertOutbox } from '../store/outbox.ts';
-import type { Database } from '../store/schema.ts';
 import type { Clock } from '../security/clock.ts';
 import { newId, type Random } from '../security/random.ts';
+import { insertOutbox } from '../store/outbox.ts';
+import type { Database } from '../store/schema.ts';
 
 // Every side effect leaves through here (DESIGN principle 4). A flow writes the message in the
 // same transaction as its state change; the worker delivers it later with retries. A crash or a

@@ -1,10 +1,10 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
+import { cleanText } from '../security/audit.ts';
+import type { Clock } from '../security/clock.ts';
 import type { Engine } from '../store/db.ts';
 import { claimDueOutbox, finishOutbox, type OutboxRow, retryOutboxLater } from '../store/outbox.ts';
 import type { Database } from '../store/schema.ts';
-import type { Clock } from '../security/clock.ts';
-import { cleanText } from '../security/audit.ts';
 import type { Outbox } from './outbox.ts';
 
 export type { OutboxRow };
@@ -116,7 +116,12 @@ export class DeliveryWorker {
   }
 
   private claim(): Promise<OutboxRow[]> {
-    const claim = { now: this.clock.now(), workerId: this.opts.workerId, leaseMs: this.opts.leaseMs, limit: this.opts.batch ?? 10 };
+    const claim = {
+      now: this.clock.now(),
+      workerId: this.opts.workerId,
+      leaseMs: this.opts.leaseMs,
+      limit: this.opts.batch ?? 10,
+    };
     return claimDueOutbox(this.db, this.engine, claim);
   }
 

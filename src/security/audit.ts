@@ -52,7 +52,14 @@ export class Audit {
     };
     await insertAuditRow(db, row);
     this.log.info(
-      { audit: event, accountId: row.account_id, actorId: row.actor_id, ip: row.ip, reqId: row.correlation_id, details },
+      {
+        audit: event,
+        accountId: row.account_id,
+        actorId: row.actor_id,
+        ip: row.ip,
+        reqId: row.correlation_id,
+        details,
+      },
       `audit ${event}`,
     );
   }

@@ -37,7 +37,11 @@ export interface Guard {
    * returns false when the quota is used up, and the caller silently does nothing. `exhausted`
    * runs for the first refusal of each window only (to audit it once, not per request).
    */
-  allow(action: 'reset_mail' | 'otp_message' | 'lockout_notice' | 'sms_budget', subject: string, exhausted?: () => Promise<void>): Promise<boolean>;
+  allow(
+    action: 'reset_mail' | 'otp_message' | 'lockout_notice' | 'sms_budget',
+    subject: string,
+    exhausted?: () => Promise<void>,
+  ): Promise<boolean>;
   /**
    * Where the next attempt would stand, counting nothing (the sign-in page asks it to show the
    * CAPTCHA up front). `accountId` is the account the identifier names (null: none), when the
@@ -55,9 +59,19 @@ export interface Guard {
    */
   signInReserve(identifierKey: string, accountId: string | null, ctx: RequestContext): Promise<SignInAttempt>;
   /** `attempt`: the reservation this failure was counted by; without one it is counted now. */
-  signInFailed(identifierKey: string, accountId: string | null, ctx: RequestContext, attempt?: SignInAttempt): Promise<void>;
+  signInFailed(
+    identifierKey: string,
+    accountId: string | null,
+    ctx: RequestContext,
+    attempt?: SignInAttempt,
+  ): Promise<void>;
   /** Ends the account's run of failures and gives back the attempt's step-up counts. */
-  signInSucceeded(identifierKey: string, accountId: string, ctx: RequestContext, attempt?: SignInAttempt): Promise<void>;
+  signInSucceeded(
+    identifierKey: string,
+    accountId: string,
+    ctx: RequestContext,
+    attempt?: SignInAttempt,
+  ): Promise<void>;
   /**
    * A password reset or change ends any sign-in lockout of the account (BF-03), inside the
    * change's transaction `trx` when given (the lockout lives in the database, AV-03).

@@ -212,9 +212,14 @@ export const USERNAME_CONFUSABLE: FieldProblem = {
  * and its key there, or no key for an address that does not normalise (it names no account).
  * NFKC comes first, so a full-width at-sign makes an email like the ASCII one.
  */
-export function identifierLookup(identifier: string): { column: 'username_key' | 'email_key'; key: string | undefined } {
+export function identifierLookup(identifier: string): {
+  column: 'username_key' | 'email_key';
+  key: string | undefined;
+} {
   const id = trimSpaces(identifier).normalize('NFKC');
-  return id.includes('@') ? { column: 'email_key', key: normalizeEmail(id) } : { column: 'username_key', key: usernameKey(id) };
+  return id.includes('@')
+    ? { column: 'email_key', key: normalizeEmail(id) }
+    : { column: 'username_key', key: usernameKey(id) };
 }
 
 /**

@@ -2,14 +2,14 @@ import type { Kysely } from 'kysely';
 import { Gauge } from 'prom-client';
 import type { LimitsConfig, Rate } from '../config/index.ts';
 import type { RequestContext } from '../context.ts';
-import type { Kernel } from '../kernel.ts';
 import { AppError } from '../errors.ts';
+import type { Kernel } from '../kernel.ts';
+import { outageOf } from '../store/outage.ts';
 import type { Database } from '../store/schema.ts';
+import { type Counter, CounterStore, subjectKey } from './counters.ts';
 import type { Guard, GuardedAction, SignInAttempt, SignInGate } from './guard.ts';
 import { ipGroup } from './ip-group.ts';
-import { type Counter, CounterStore, subjectKey } from './counters.ts';
 import { type LockoutDeps, SignInLockout } from './lockout.ts';
-import { outageOf } from '../store/outage.ts';
 
 /** What this module uses of the container the composition root builds. */
 export type LimitsDeps = Pick<Kernel, 'config' | 'log' | 'secret' | 'audit' | 'metrics'> & LockoutDeps;
@@ -117,11 +117,21 @@ export class LimitGuard implements Guard {
     return this.lockout.reserve(identifierKey, accountId);
   }
 
-  signInFailed(identifierKey: string, accountId: string | null, ctx: RequestContext, attempt?: SignInAttempt): Promise<void> {
+  signInFailed(
+    identifierKey: string,
+    accountId: string | null,
+    ctx: RequestContext,
+    attempt?: SignInAttempt,
+  ): Promise<void> {
     return this.guarded(() => this.lockout.failed(identifierKey, accountId, ctx, attempt), undefined);
   }
 
-  signInSucceeded(identifierKey: string, accountId: string, ctx: RequestContext, _attempt?: SignInAttempt): Promise<void> {
+  signInSucceeded(
+    identifierKey: string,
+    accountId: string,
+    ctx: RequestContext,
+    _attempt?: SignInAttempt,
+  ): Promise<void> {
     return this.guarded(() => this.lockout.succeeded(identifierKey, accountId, ctx), undefined);
   }
 

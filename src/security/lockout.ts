@@ -1,12 +1,12 @@
 import type { Kysely } from 'kysely';
 import type { RequestContext } from '../context.ts';
-import type { Kernel } from '../kernel.ts';
 import { formatDuration, formatTime, renderMail } from '../delivery/templates.ts';
+import type { Kernel } from '../kernel.ts';
 import { findAccount, findAccountByIdentifier } from '../store/accounts.ts';
 import type { Database } from '../store/schema.ts';
 import { clearFailures, deleteForgottenFailures, readFailures, reserveFailure } from '../store/sign-in-failures.ts';
-import type { SignInAttempt, SignInGate } from './guard.ts';
 import { type Counter, type CounterStore, subjectKey } from './counters.ts';
+import type { SignInAttempt, SignInGate } from './guard.ts';
 
 /** What this module uses of the container the composition root builds. */
 export type LockoutDeps = Pick<
@@ -89,7 +89,8 @@ export class SignInLockout {
 
   /** Where the next attempt would stand, counting nothing (for pages and tests). */
   async gate(identifierKey: string, ctx: RequestContext, accountId?: string | null): Promise<SignInGate> {
-    const id = accountId === undefined ? ((await findAccountByIdentifier(this.d.db, identifierKey))?.id ?? null) : accountId;
+    const id =
+      accountId === undefined ? ((await findAccountByIdentifier(this.d.db, identifierKey))?.id ?? null) : accountId;
     const now = this.d.clock.now();
     const [typed, fromIp, run] = await Promise.all([
       this.typed.count(this.typedKey(identifierKey)),
@@ -105,7 +106,10 @@ export class SignInLockout {
 
   /** Counts the attempt toward the step-up; true when it must carry a valid CAPTCHA. */
   async stepUp(identifierKey: string, ctx: RequestContext): Promise<boolean> {
-    const [typed, fromIp] = await Promise.all([this.typed.hit(this.typedKey(identifierKey)), this.fromIp.hit(this.ipKey(ctx))]);
+    const [typed, fromIp] = await Promise.all([
+      this.typed.hit(this.typedKey(identifierKey)),
+      this.fromIp.hit(this.ipKey(ctx)),
+    ]);
     return typed.count > this.captchaAfter || fromIp.count > this.captchaAfter;
   }
 
@@ -124,14 +128,33 @@ export class SignInLockout {
         this.d.log.warn({ err }, 'could not sweep forgotten sign-in failures'),
       );
     }
-    const { failures, prevAt } = await reserveFailure(this.d.db, this.runKey(identifierKey, accountId), now, now - this.s.memoryMs);
-    return { locked: this.lockedBy(failures - 1, prevAt, now), captchaRequired: false, failuresCounted: true, failures };
+    const { failures, prevAt } = await reserveFailure(
+      this.d.db,
+      this.runKey(identifierKey, accountId),
+      now,
+      now - this.s.memoryMs,
+    );
+    return {
+      locked: this.lockedBy(failures - 1, prevAt, now),
+      captchaRequired: false,
+      failuresCounted: true,
+      failures,
+    };
   }
 
   /** The attempt failed: its reservation stays. Without one (a wrong current password) it is counted now. */
-  async failed(identifierKey: string, accountId: string | null, ctx: RequestContext, attempt?: SignInAttempt): Promise<void> {
+  async failed(
+    identifierKey: string,
+    accountId: string | null,
+    ctx: RequestContext,
+    attempt?: SignInAttempt,
+  ): Promise<void> {
     let count = attempt?.failures;
-    if (count === undefined) [{ failures: count }] = await Promise.all([this.reserve(identifierKey, accountId), this.fromIp.hit(this.ipKey(ctx))]);
+    if (count === undefined)
+      [{ failures: count }] = await Promise.all([
+        this.reserve(identifierKey, accountId),
+        this.fromIp.hit(this.ipKey(ctx)),
+      ]);
     // Only the failure that starts a lockout (or reaches the hard cap) is news worth recording;
     // each count is handed out once, so it is recorded once however many processes take part.
     if ((count !== this.lockAfter && count !== this.hardCap) || !accountId) return;

@@ -101,7 +101,10 @@ export class PasswordPolicy {
       const result = zxcvbn().check(password, contextWords(ctx));
       if (result.score < this.rules.minScore) {
         const common = result.sequence.some(
-          (m) => m.pattern === 'dictionary' && (m as { dictionaryName?: string }).dictionaryName === 'passwords-common' && m.token.length >= password.length - 2,
+          (m) =>
+            m.pattern === 'dictionary' &&
+            (m as { dictionaryName?: string }).dictionaryName === 'passwords-common' &&
+            m.token.length >= password.length - 2,
         );
         reasons.push(
           common

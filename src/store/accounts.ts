@@ -28,7 +28,9 @@ export async function findAccountByIdentifier(db: Kysely<Database>, identifier: 
   const id = trimSpaces(identifier).normalize('NFKC');
   if (!id || id.length > 254) return undefined;
   const { column, key } = identifierLookup(id);
-  return key === undefined ? undefined : db.selectFrom('accounts').selectAll().where(column, '=', key).executeTakeFirst();
+  return key === undefined
+    ? undefined
+    : db.selectFrom('accounts').selectAll().where(column, '=', key).executeTakeFirst();
 }
 
 /**
@@ -36,7 +38,11 @@ export async function findAccountByIdentifier(db: Kysely<Database>, identifier: 
  * other than the account `except`'s own. One indexed look-up; the unique indexes on both columns
  * settle a race between two of them, and the loser calls this again to get its answer.
  */
-export async function refuseUsernameClash(db: Kysely<Database>, forms: Pick<UsernameForms, 'key' | 'skeleton'>, except?: string): Promise<void> {
+export async function refuseUsernameClash(
+  db: Kysely<Database>,
+  forms: Pick<UsernameForms, 'key' | 'skeleton'>,
+  except?: string,
+): Promise<void> {
   let q = db
     .selectFrom('accounts')
     .select('username_key')
@@ -44,7 +50,9 @@ export async function refuseUsernameClash(db: Kysely<Database>, forms: Pick<User
   if (except !== undefined) q = q.where('id', '!=', except);
   const rows = await q.execute();
   if (rows.some((r) => r.username_key === forms.key))
-    throw new AppError('conflict', USERNAME_TAKEN, { fields: [{ field: 'username', code: 'taken', message: USERNAME_TAKEN }] });
+    throw new AppError('conflict', USERNAME_TAKEN, {
+      fields: [{ field: 'username', code: 'taken', message: USERNAME_TAKEN }],
+    });
   if (rows.length) throw new AppError('validation_failed', undefined, { fields: [USERNAME_CONFUSABLE] });
 }
 

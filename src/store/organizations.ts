@@ -23,7 +23,11 @@ export async function ensureDefaultOrg(d: OrgStoreDeps): Promise<string> {
     })
     .onConflict((oc) => oc.column('slug').doNothing())
     .execute();
-  const row = await d.db.selectFrom('organizations').select('id').where('slug', '=', DEFAULT_ORG_SLUG).executeTakeFirstOrThrow();
+  const row = await d.db
+    .selectFrom('organizations')
+    .select('id')
+    .where('slug', '=', DEFAULT_ORG_SLUG)
+    .executeTakeFirstOrThrow();
   cache.set(d, row.id);
   return row.id;
 }

@@ -11,14 +11,22 @@ const PROVIDER_SCRIPT: Record<string, string> = {
   hcaptcha: 'https://js.hcaptcha.com/1/api.js',
   recaptcha: 'https://www.google.com/recaptcha/api.js',
 };
-const PROVIDER_CLASS: Record<string, string> = { turnstile: 'cf-turnstile', hcaptcha: 'h-captcha', recaptcha: 'g-recaptcha' };
+const PROVIDER_CLASS: Record<string, string> = {
+  turnstile: 'cf-turnstile',
+  hcaptcha: 'h-captcha',
+  recaptcha: 'g-recaptcha',
+};
 
 /** Origins a third-party CAPTCHA loads scripts and frames from (for the CSP). */
 export function captchaOrigins(provider: string): string[] {
   const script = PROVIDER_SCRIPT[provider];
   if (!script) return [];
   const origin = new URL(script).origin;
-  return provider === 'recaptcha' ? [origin, 'https://www.gstatic.com'] : provider === 'hcaptcha' ? [origin, 'https://*.hcaptcha.com'] : [origin];
+  return provider === 'recaptcha'
+    ? [origin, 'https://www.gstatic.com']
+    : provider === 'hcaptcha'
+      ? [origin, 'https://*.hcaptcha.com']
+      : [origin];
 }
 
 const CANNOT_LOAD =
@@ -44,7 +52,11 @@ export function CaptchaSlot(d: CaptchaSlotDeps): JSX.Element {
       <div class="field captcha">
         <link rel="stylesheet" href="/static/altcha/altcha.css" />
         <script src="/static/altcha/altcha.js" defer></script>
-        <altcha-widget challenge={w.challengeUrl ?? '/api/v1/captcha/challenge'} name="altcha" auto="onload"></altcha-widget>
+        <altcha-widget
+          challenge={w.challengeUrl ?? '/api/v1/captcha/challenge'}
+          name="altcha"
+          auto="onload"
+        ></altcha-widget>
         {help}
       </div>
     );

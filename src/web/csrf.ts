@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
-import type { Kernel } from '../kernel.ts';
 import { AppError } from '../errors.ts';
+import type { Kernel } from '../kernel.ts';
 import { type RequestDeps, sessionCookieName } from './request.ts';
 
 /** What this module uses of the container the composition root builds. */

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import type { Kernel } from '../kernel.ts';
 import { escapeHtml } from '../delivery/templates.ts';
+import type { Kernel } from '../kernel.ts';
 import { findDevMail, listDevMail } from '../store/dev-mailbox.ts';
 import { Html, Page } from './layout.tsx';
 
@@ -13,7 +13,10 @@ void Html;
 function linkify(d: DevMailboxDeps, text: string): string {
   const escaped = escapeHtml(text);
   const base = escapeHtml(d.config.publicUrl);
-  return escaped.replace(new RegExp(`${base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}[^\\s<]*`, 'g'), (url) => `<a href="${url}">${url}</a>`);
+  return escaped.replace(
+    new RegExp(`${base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}[^\\s<]*`, 'g'),
+    (url) => `<a href="${url}">${url}</a>`,
+  );
 }
 
 /**

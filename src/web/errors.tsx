@@ -1,11 +1,11 @@
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Kernel } from '../kernel.ts';
 import { AppError, type FieldProblem, pageMessage, toProblem } from '../errors.ts';
+import type { Kernel } from '../kernel.ts';
 import { isOutage, OUTAGE_RETRY_AFTER_S, outageOf } from '../store/outage.ts';
 import { Html, Notice, Page } from './layout.tsx';
-import { apiSecurityHeaders, securityHeaders, type SecurityHeadersDeps } from './security-headers.ts';
+import { apiSecurityHeaders, type SecurityHeadersDeps, securityHeaders } from './security-headers.ts';
 
 /** What this module uses of the container the composition root builds. */
 export type ErrorsDeps = Pick<Kernel, 'config' | 'metrics'> & SecurityHeadersDeps;
@@ -24,7 +24,9 @@ function wantsProblem(req: FastifyRequest): boolean {
 /** Turns anything thrown into an AppError: framework errors by their code, the rest is internal. */
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
-  const e = err as FastifyError & { validation?: { instancePath?: string; message?: string; params?: Record<string, unknown> }[] };
+  const e = err as FastifyError & {
+    validation?: { instancePath?: string; message?: string; params?: Record<string, unknown> }[];
+  };
   // AV-01: the database or Redis is down or not answering; the request may be tried again.
   if (isOutage(err)) return new AppError('service_unavailable', undefined, { retryAfter: OUTAGE_RETRY_AFTER_S });
   if (e?.validation) {
@@ -50,19 +52,22 @@ export function toAppError(err: unknown): AppError {
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return new AppError('invalid_json');
   }
-  if (e instanceof SyntaxError || e?.statusCode === 400) return new AppError('validation_failed', 'The request could not be read.');
+  if (e instanceof SyntaxError || e?.statusCode === 400)
+    return new AppError('validation_failed', 'The request could not be read.');
   if (e?.statusCode === 404) return new AppError('not_found');
   if (e?.statusCode === 413) return new AppError('payload_too_large');
   if (e?.statusCode === 415) return new AppError('unsupported_media_type');
   if (e?.statusCode === 408) return new AppError('request_timeout');
   if (e?.statusCode === 414) return new AppError('uri_too_long');
   if (e?.statusCode === 431) return new AppError('headers_too_large');
-  if (e?.statusCode && e.statusCode >= 400 && e.statusCode < 500) return new AppError('validation_failed', 'The request could not be read.');
+  if (e?.statusCode && e.statusCode >= 400 && e.statusCode < 500)
+    return new AppError('validation_failed', 'The request could not be read.');
   return new AppError('internal_error');
 }
 
 export function sendProblem(reply: FastifyReply, err: AppError): FastifyReply {
-  if (err.extra.retryAfter !== undefined) reply.header('Retry-After', String(Math.max(1, Math.ceil(err.extra.retryAfter))));
+  if (err.extra.retryAfter !== undefined)
+    reply.header('Retry-After', String(Math.max(1, Math.ceil(err.extra.retryAfter))));
   return reply.status(err.status).type('application/problem+json').send(toProblem(err));
 }
 
@@ -167,4 +172,3 @@ export function registerErrorHandling(app: FastifyInstance, d: ErrorsDeps): void
       );
   });
 }
-

@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import Fastify from 'fastify';
 import type { Config } from '../config/index.ts';
-import type { Kernel } from '../kernel.ts';
 import { AppError } from '../errors.ts';
+import type { Kernel } from '../kernel.ts';
 import { safeEqual, sha256 } from '../security/hashing.ts';
 import { sendProblem, toAppError } from './errors.tsx';
 
@@ -40,7 +40,9 @@ export function registerMetricsRoute(app: FastifyInstance, d: MetricsEndpointDep
 }
 
 /** LATCHKEY_METRICS_ADDRESS: a listener of its own that answers /metrics and 404 to the rest. */
-export async function startMetricsListener(d: MetricsEndpointDeps): Promise<{ app: FastifyInstance; url: string } | undefined> {
+export async function startMetricsListener(
+  d: MetricsEndpointDeps,
+): Promise<{ app: FastifyInstance; url: string } | undefined> {
   const address = d.config.metrics.address;
   if (!address) return undefined;
   const app = Fastify({ logger: false, return503OnClosing: true });

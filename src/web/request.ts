@@ -1,10 +1,10 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RequestContext } from '../context.ts';
-import type { Kernel } from '../kernel.ts';
-import type { SessionService } from '../flows/sessions/service.ts';
 import { AppError } from '../errors.ts';
-import { clearCookie, readCookie, setCookie } from './cookies.ts';
+import type { SessionService } from '../flows/sessions/service.ts';
+import type { Kernel } from '../kernel.ts';
 import type { Authenticated } from './auth.ts';
+import { clearCookie, readCookie, setCookie } from './cookies.ts';
 
 /** What this module uses of the container the composition root builds. */
 export type RequestDeps = Pick<Kernel, 'config'> & { sessions: SessionService };
@@ -27,7 +27,12 @@ export function sessionCookieName(d: RequestDeps): string {
   return d.config.https ? '__Host-latchkey_session' : 'latchkey_session';
 }
 
-const sessionCookieOptions = (d: RequestDeps) => ({ httpOnly: true, sameSite: 'lax' as const, path: '/', secure: d.config.https });
+const sessionCookieOptions = (d: RequestDeps) => ({
+  httpOnly: true,
+  sameSite: 'lax' as const,
+  path: '/',
+  secure: d.config.https,
+});
 
 export function setSessionCookie(d: RequestDeps, reply: FastifyReply, token: string): void {
   setCookie(reply, sessionCookieName(d), token, sessionCookieOptions(d));

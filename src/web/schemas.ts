@@ -5,7 +5,9 @@ export const Str = (maxLength: number, extra: Record<string, unknown> = {}) => T
 export const Identifier = Str(320, { minLength: 1, description: 'username or email address' });
 /** Passwords are bounded in code points by the policy; 4x covers any UTF-16 encoding of the cap. */
 export const Password = Str(1024, { minLength: 1 });
-export const Captcha = Type.Optional(Str(20000, { description: 'CAPTCHA solution (ALTCHA payload or provider token)' }));
+export const Captcha = Type.Optional(
+  Str(20000, { description: 'CAPTCHA solution (ALTCHA payload or provider token)' }),
+);
 
 export const Problem = Type.Object(
   {
@@ -14,7 +16,9 @@ export const Problem = Type.Object(
     status: Type.Integer(),
     code: Type.String(),
     detail: Type.Optional(Type.String()),
-    errors: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String(), code: Type.Optional(Type.String()) }))),
+    errors: Type.Optional(
+      Type.Array(Type.Object({ field: Type.String(), message: Type.String(), code: Type.Optional(Type.String()) })),
+    ),
     reasons: Type.Optional(Type.Array(Type.Object({ code: Type.String(), message: Type.String() }))),
   },
   { $id: 'Problem', description: 'RFC 9457 problem details' },

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import helmet from 'helmet';
 import type { Kernel } from '../kernel.ts';
-import { captchaOrigins, type CaptchaSlotDeps } from './captcha-slot.tsx';
+import { type CaptchaSlotDeps, captchaOrigins } from './captcha-slot.tsx';
 
 /** What this module uses of the container the composition root builds. */
 export type SecurityHeadersDeps = Pick<Kernel, 'config'> & CaptchaSlotDeps;

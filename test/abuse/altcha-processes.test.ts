@@ -26,8 +26,17 @@ describe('ALTCHA across two processes on one PostgreSQL database', () => {
   test('BF-04 a challenge from one process verifies on the other, and is used up on both', async (t) => {
     if (!needs(t, 'PostgreSQL', available) || !a || !b) return;
     const payload = await solveAltcha(a.base);
-    const reg = (n: number) => ({ username: `multi${n}`, email: `multi${n}@example.test`, password: strongPassword(), captcha: payload });
-    assert.equal((await b.client().post('/api/v1/registrations', reg(1))).status, 202, 'signed with the shared server key');
+    const reg = (n: number) => ({
+      username: `multi${n}`,
+      email: `multi${n}@example.test`,
+      password: strongPassword(),
+      captcha: payload,
+    });
+    assert.equal(
+      (await b.client().post('/api/v1/registrations', reg(1))).status,
+      202,
+      'signed with the shared server key',
+    );
     const replayA = await a.client().post('/api/v1/registrations', reg(2));
     const replayB = await b.client().post('/api/v1/registrations', reg(3));
     assert.equal(replayA.json.code, 'captcha_invalid');

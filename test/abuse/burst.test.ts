@@ -127,7 +127,10 @@ describe('BF-06 parallel sign-in attempts on one process (SQLite)', () => {
     assert.equal(await signedIn([server], 'burst60'), 0);
     // The same count is public to operators as a metric.
     const metrics = (await server.client().get('/metrics')).text;
-    assert.match(metrics, new RegExp(`latchkey_password_hashes_total\\{kind="verify"\\} ${server.deps.hasher.hashesRun.verify}\\n`));
+    assert.match(
+      metrics,
+      new RegExp(`latchkey_password_hashes_total\\{kind="verify"\\} ${server.deps.hasher.hashesRun.verify}\\n`),
+    );
   });
 
   test('BF-06 a burst of 200 parallel attempts gets at most 3 password checks, and its right password never signs in', async () => {
@@ -143,7 +146,14 @@ describe('BF-06 parallel sign-in attempts on one process (SQLite)', () => {
   test('BF-06 a burst mixing spellings of one account gets one step-up per identifier and one lockout in all', async () => {
     // Case, spaces, full-width and compatibility forms of the username and of the email; every
     // attempt from an address of its own, so only the per-identifier count can hold them.
-    const usernames = ['burstmix', 'BURSTMIX', ' BurstMix ', '\uff42\uff55\uff52\uff53\uff54\uff4d\uff49\uff58', 'burstmix\u00a0', '\uff22URSTMIX'];
+    const usernames = [
+      'burstmix',
+      'BURSTMIX',
+      ' BurstMix ',
+      '\uff42\uff55\uff52\uff53\uff54\uff4d\uff49\uff58',
+      'burstmix\u00a0',
+      '\uff22URSTMIX',
+    ];
     const emails = [
       'burstmix@example.test',
       'BURSTMIX@EXAMPLE.TEST',
@@ -163,7 +173,10 @@ describe('BF-06 parallel sign-in attempts on one process (SQLite)', () => {
       const answers = await Promise.all(Array.from({ length: 30 }, (_, i) => attempt(spellings[i % spellings.length])));
       const c = codes(answers);
       // Every spelling of the identifier shares one step-up: no more checks than one identifier gets.
-      assert.ok(verifies([server]) - before <= CAPTCHA_AFTER, `${verifies([server]) - before} checks: ${JSON.stringify(c)}`);
+      assert.ok(
+        verifies([server]) - before <= CAPTCHA_AFTER,
+        `${verifies([server]) - before} checks: ${JSON.stringify(c)}`,
+      );
       assert.ok(c.filter((x) => x === '400 captcha_required').length >= 30 - CAPTCHA_AFTER, JSON.stringify(c));
     }
     // With valid CAPTCHAs, every spelling of both counts against the account's one lockout.
@@ -177,9 +190,11 @@ describe('BF-06 parallel sign-in attempts on one process (SQLite)', () => {
     );
     assert.ok(verifies([server]) - v0 <= LOCK_AFTER, `${verifies([server]) - v0} password checks in all`);
     // Locked for every spelling: the right password fails like a wrong one.
-    const right = await server
-      .client({ headers: { 'x-forwarded-for': '10.78.0.1' } })
-      .post('/api/v1/sessions', { identifier: '\uff42urstmix@example.test', password, captcha: await solveAltcha(server.base) });
+    const right = await server.client({ headers: { 'x-forwarded-for': '10.78.0.1' } }).post('/api/v1/sessions', {
+      identifier: '\uff42urstmix@example.test',
+      password,
+      captcha: await solveAltcha(server.base),
+    });
     assert.equal(right.status, 401);
     assert.equal(await signedIn([server], 'burstmix'), 0);
   });

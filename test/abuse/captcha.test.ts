@@ -13,7 +13,12 @@ const ctx = { ip: '203.0.113.9', userAgent: 'test', correlationId: 'c1' };
 let n = 0;
 const registration = (captcha?: string) => {
   n++;
-  return { username: `cap${n}`, email: `cap${n}@example.test`, password: strongPassword(), ...(captcha === undefined ? {} : { captcha }) };
+  return {
+    username: `cap${n}`,
+    email: `cap${n}@example.test`,
+    password: strongPassword(),
+    ...(captcha === undefined ? {} : { captcha }),
+  };
 };
 
 describe('ALTCHA (self-hosted proof of work) over the API', () => {
@@ -62,7 +67,11 @@ describe('ALTCHA (self-hosted proof of work) over the API', () => {
     for (const a of answers) assert.deepEqual(a, [400, answers[0][1]]);
     assert.equal(JSON.parse(answers[0][1]).code, 'captcha_invalid');
     // The untampered payload was never consumed by the failures above.
-    assert.equal((await c.post('/api/v1/registrations', registration(Buffer.from(JSON.stringify(good)).toString('base64')))).status, 202);
+    assert.equal(
+      (await c.post('/api/v1/registrations', registration(Buffer.from(JSON.stringify(good)).toString('base64'))))
+        .status,
+      202,
+    );
   });
 
   test('BF-04 an expired challenge is rejected', async () => {
@@ -144,7 +153,11 @@ describe('siteverify providers against a local server shaped like theirs', () =>
     assert.equal(r.status, 200);
     assert.equal(fake.requests.at(-1)?.response, 'good');
     const refused = registration();
-    const r2 = await c.form('/register', { ...refused, passwordConfirm: refused.password, 'cf-turnstile-response': 'bad' });
+    const r2 = await c.form('/register', {
+      ...refused,
+      passwordConfirm: refused.password,
+      'cf-turnstile-response': 'bad',
+    });
     assert.equal(r2.status, 400);
   });
 

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { runAdminCommand } from '../../src/cli/commands.ts';
 import { loadConfig } from '../../src/config/index.ts';
-import { SmtpReceiver } from '../support/smtp.ts';
 import { startTestServer, strongPassword, type TestServer } from '../support/server.ts';
+import { SmtpReceiver } from '../support/smtp.ts';
 import { createAccounts } from './helpers.ts';
 
 describe('repeated password changes flag the account; the owner sees their security activity', () => {
@@ -21,7 +21,11 @@ describe('repeated password changes flag the account; the owner sees their secur
   });
 
   const flagOf = (username: string) =>
-    server.deps.db.selectFrom('accounts').select(['flagged_at', 'flag_reason']).where('username', '=', username).executeTakeFirstOrThrow();
+    server.deps.db
+      .selectFrom('accounts')
+      .select(['flagged_at', 'flag_reason'])
+      .where('username', '=', username)
+      .executeTakeFirstOrThrow();
 
   test('LOG-04 a fourth completed change within 24 h flags the account as possibly compromised, and mails the owner', async () => {
     const c = server.client({ headers: { 'user-agent': 'FlagTest/1.0' } });
@@ -41,14 +45,22 @@ describe('repeated password changes flag the account; the owner sees their secur
     }
     const mail = await smtp.waitFor((m) => m.to.includes('flag1@example.test') && /Unusual activity/.test(m.subject));
     assert.match(mail.text, /4 times/);
-    const audit = await server.deps.db.selectFrom('audit_log').select('event').where('event', '=', 'account.flagged').execute();
+    const audit = await server.deps.db
+      .selectFrom('audit_log')
+      .select('event')
+      .where('event', '=', 'account.flagged')
+      .execute();
     assert.equal(audit.length, 1);
     // The flag does not lock the owner out.
-    assert.equal((await server.client().post('/api/v1/sessions', { identifier: 'flag1', password: current })).status, 201);
+    assert.equal(
+      (await server.client().post('/api/v1/sessions', { identifier: 'flag1', password: current })).status,
+      201,
+    );
   });
 
   test('LOG-04 reset requests alone never flag', async () => {
-    for (let i = 0; i < 6; i++) assert.equal((await server.client().post('/api/v1/password-resets', { identifier: 'calm1' })).status, 202);
+    for (let i = 0; i < 6; i++)
+      assert.equal((await server.client().post('/api/v1/password-resets', { identifier: 'calm1' })).status, 202);
     await smtp.waitFor((m) => m.to.includes('calm1@example.test'));
     assert.equal((await flagOf('calm1')).flagged_at, null);
   });
@@ -58,7 +70,12 @@ describe('repeated password changes flag the account; the owner sees their secur
     const log = console.log;
     console.log = (...a: unknown[]) => lines.push(a.join(' '));
     try {
-      const code = await runAdminCommand(loadConfig({ ...server.env, LATCHKEY_PORT: '0' }), 'accounts', ['flagged'], 'usage');
+      const code = await runAdminCommand(
+        loadConfig({ ...server.env, LATCHKEY_PORT: '0' }),
+        'accounts',
+        ['flagged'],
+        'usage',
+      );
       assert.equal(code, 0);
     } finally {
       console.log = log;

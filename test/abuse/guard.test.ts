@@ -36,20 +36,33 @@ describe('the guard seam: quotas, per-subject limits, configuration', () => {
   });
 
   test('LOG-02 a rate-limit hit is audited once, without the subject in clear', async () => {
-    const audit = await server.deps.db.selectFrom('audit_log').selectAll().where('event', '=', 'rate_limited').execute();
+    const audit = await server.deps.db
+      .selectFrom('audit_log')
+      .selectAll()
+      .where('event', '=', 'rate_limited')
+      .execute();
     assert.equal(audit.length, 1);
     assert.doesNotMatch(JSON.stringify(audit), /account-1/);
   });
 
   test('a bad limit setting or an unreachable Redis stops the start with a clear message', async () => {
     const base = { LATCHKEY_DATABASE_URL: ':memory:', LATCHKEY_LOG_LEVEL: 'silent' };
-    await assert.rejects(async () => createDeps(loadConfig({ ...base, LATCHKEY_LIMIT_SIGN_IN_IP: 'lots' })), /LATCHKEY_LIMIT_SIGN_IN_IP="lots": must be N\/window/);
-    await assert.rejects(async () => createDeps(loadConfig({ ...base, LATCHKEY_RESET_MAIL_CAP: '0/1h' })), /LATCHKEY_RESET_MAIL_CAP/);
+    await assert.rejects(
+      async () => createDeps(loadConfig({ ...base, LATCHKEY_LIMIT_SIGN_IN_IP: 'lots' })),
+      /LATCHKEY_LIMIT_SIGN_IN_IP="lots": must be N\/window/,
+    );
+    await assert.rejects(
+      async () => createDeps(loadConfig({ ...base, LATCHKEY_RESET_MAIL_CAP: '0/1h' })),
+      /LATCHKEY_RESET_MAIL_CAP/,
+    );
     await assert.rejects(
       createDeps(loadConfig({ ...base, LATCHKEY_REDIS_URL: 'redis://127.0.0.1:1' })),
       /LATCHKEY_REDIS_URL: cannot connect/,
     );
-    await assert.rejects(async () => createDeps(loadConfig({ ...base, LATCHKEY_CAPTCHA: 'hcaptcha' })), /LATCHKEY_CAPTCHA_SITE_KEY: required/);
+    await assert.rejects(
+      async () => createDeps(loadConfig({ ...base, LATCHKEY_CAPTCHA: 'hcaptcha' })),
+      /LATCHKEY_CAPTCHA_SITE_KEY: required/,
+    );
     const production = {
       ...base,
       LATCHKEY_ENV: 'production',
@@ -57,6 +70,9 @@ describe('the guard seam: quotas, per-subject limits, configuration', () => {
       LATCHKEY_SECRET: 'a-production-secret-of-at-least-32-chars',
       LATCHKEY_PUBLIC_URL: 'https://login.example.test',
     };
-    await assert.rejects(async () => createDeps(loadConfig({ ...production, LATCHKEY_RATE_LIMIT_SCALE: '1000' })), /LATCHKEY_RATE_LIMIT_SCALE: must be 1/);
+    await assert.rejects(
+      async () => createDeps(loadConfig({ ...production, LATCHKEY_RATE_LIMIT_SCALE: '1000' })),
+      /LATCHKEY_RATE_LIMIT_SCALE: must be 1/,
+    );
   });
 });

@@ -1,8 +1,8 @@
 import { solveChallenge } from 'altcha-lib';
 import { deriveKey } from 'altcha-lib/algorithms/sha';
+import { newId } from '../../src/security/random.ts';
 import { emailKey, usernameKey } from '../../src/store/accounts.ts';
 import { defaultOrgId } from '../../src/store/organizations.ts';
-import { newId } from '../../src/security/random.ts';
 import type { TestServer } from '../support/server.ts';
 
 /** Active accounts written straight into the store (one argon2 hash shared, for speed). */
@@ -31,7 +31,11 @@ export async function createAccounts(server: TestServer, names: string[], passwo
     activated_at: now,
     password_changed_at: now,
   }));
-  for (let i = 0; i < rows.length; i += 50) await d.db.insertInto('accounts').values(rows.slice(i, i + 50)).execute();
+  for (let i = 0; i < rows.length; i += 50)
+    await d.db
+      .insertInto('accounts')
+      .values(rows.slice(i, i + 50))
+      .execute();
 }
 
 /** Fetches a challenge and solves it the way the widget does; returns the base64 payload. */

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { isResetMail, secretsIn } from '../recovery/helpers.ts';
-import { SmtpReceiver } from '../support/smtp.ts';
 import { startTestServer, strongPassword, type TestServer } from '../support/server.ts';
+import { SmtpReceiver } from '../support/smtp.ts';
 import { createAccounts } from './helpers.ts';
 
 // Real defaults (scale 1), a trusted proxy so each test can speak from its own client IPs, and
@@ -22,7 +22,10 @@ function shape(r: { status: number; text: string; headers: Headers }) {
  * Two 429s compared: everything exactly but Retry-After, which counts down while the test runs
  * (the second answer may come a second or more later on a loaded machine): within 5 s.
  */
-function assertSameLimitAnswer(a: { status: number; text: string; headers: Headers }, b: { status: number; text: string; headers: Headers }) {
+function assertSameLimitAnswer(
+  a: { status: number; text: string; headers: Headers },
+  b: { status: number; text: string; headers: Headers },
+) {
   const { 'retry-after': ra, ...ha } = shape(a).headers;
   const { 'retry-after': rb, ...hb } = shape(b).headers;
   assert.deepEqual({ ...shape(a), headers: ha }, { ...shape(b), headers: hb });
@@ -143,13 +146,33 @@ describe('rate limits and sign-in lockout with the real defaults', () => {
     );
   });
 
-  test('ENUM-01 the attempt that locks an account answers before the lock is audited or the owner is mailed', { timeout: 60_000 }, async () => {
+  test('ENUM-01 the attempt that locks an account answers before the lock is audited or the owner is mailed', {
+    timeout: 60_000,
+  }, async () => {
     const d = server.deps;
-    const { id } = await d.db.selectFrom('accounts').select('id').where('username', '=', 'lockslow').executeTakeFirstOrThrow();
+    const { id } = await d.db
+      .selectFrom('accounts')
+      .select('id')
+      .where('username', '=', 'lockslow')
+      .executeTakeFirstOrThrow();
     const attempt = (identifier: string) =>
-      server.client({ headers: { 'x-forwarded-for': nextIp() } }).post('/api/v1/sessions', { identifier, password: 'not-it' });
-    const lockRows = () => d.db.selectFrom('audit_log').select('id').where('event', '=', 'sign_in.locked').where('account_id', '=', id).execute();
-    const notices = () => d.db.selectFrom('outbox').select('id').where('kind', '=', 'lockout_notice').where('recipient', '=', 'lockslow@example.test').execute();
+      server
+        .client({ headers: { 'x-forwarded-for': nextIp() } })
+        .post('/api/v1/sessions', { identifier, password: 'not-it' });
+    const lockRows = () =>
+      d.db
+        .selectFrom('audit_log')
+        .select('id')
+        .where('event', '=', 'sign_in.locked')
+        .where('account_id', '=', id)
+        .execute();
+    const notices = () =>
+      d.db
+        .selectFrom('outbox')
+        .select('id')
+        .where('kind', '=', 'lockout_notice')
+        .where('recipient', '=', 'lockslow@example.test')
+        .execute();
     for (let i = 0; i < 9; i++) assert.equal((await attempt('lockslow')).status, 401);
     // Hold the lock's bookkeeping (its audit row, then the notice) until the answer is in: an
     // answer that waited for it would never come, and the test would time out.

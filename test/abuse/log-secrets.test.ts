@@ -3,8 +3,8 @@ import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
 import { isResetMail, secretsIn } from '../recovery/helpers.ts';
-import { codeIn, linkIn, SmtpReceiver } from '../support/smtp.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
+import { codeIn, linkIn, SmtpReceiver } from '../support/smtp.ts';
 
 describe('no secret in logs or the audit trail', () => {
   let server: TestServer;
@@ -19,7 +19,12 @@ describe('no secret in logs or the audit trail', () => {
   before(async () => {
     await smtp.start();
     server = await startTestServer(
-      { LATCHKEY_SMTP_URL: smtp.url, LATCHKEY_LOG_LEVEL: 'debug', LATCHKEY_RATE_LIMIT_SCALE: '1', LATCHKEY_LIMIT_SIGN_IN_IP: '6/10m' },
+      {
+        LATCHKEY_SMTP_URL: smtp.url,
+        LATCHKEY_LOG_LEVEL: 'debug',
+        LATCHKEY_RATE_LIMIT_SCALE: '1',
+        LATCHKEY_LIMIT_SIGN_IN_IP: '6/10m',
+      },
       { log: pino({ level: 'debug' }, stream) },
     );
   });
@@ -37,7 +42,10 @@ describe('no secret in logs or the audit trail', () => {
     const secrets: string[] = [pw1, pw2, pw3, wrong];
     const c = server.client({ headers: { 'user-agent': 'GrepTest/1.0' } });
 
-    assert.equal((await c.post('/api/v1/registrations', { username: 'grep1', email: 'grep1@example.test', password: pw1 })).status, 202);
+    assert.equal(
+      (await c.post('/api/v1/registrations', { username: 'grep1', email: 'grep1@example.test', password: pw1 })).status,
+      202,
+    );
     const activation = await smtp.waitFor((m) => m.to.includes('grep1@example.test') && /Activate/.test(m.subject));
     const actToken = new URL(linkIn(activation, '/activate?token=')).searchParams.get('token') as string;
     secrets.push(actToken, codeIn(activation), codeIn(activation).replace('-', ''));
@@ -54,7 +62,11 @@ describe('no secret in logs or the audit trail', () => {
     assert.equal((await c.post('/api/v1/password-resets', { identifier: 'grep1@example.test' })).status, 202);
     const reset = secretsIn(await smtp.waitFor(isResetMail('grep1@example.test')));
     secrets.push(reset.token, reset.code, reset.code.replace('-', ''));
-    assert.equal((await c.post('/api/v1/password-resets/complete', { identifier: 'grep1', code: 'ZZZZ-ZZZZ', password: pw3 })).status, 400);
+    assert.equal(
+      (await c.post('/api/v1/password-resets/complete', { identifier: 'grep1', code: 'ZZZZ-ZZZZ', password: pw3 }))
+        .status,
+      400,
+    );
     assert.equal((await c.post('/api/v1/password-resets/complete', { token: reset.token, password: pw3 })).status, 200);
     assert.equal((await c.post('/api/v1/sessions', { identifier: 'grep1@example.test', password: pw3 })).status, 201);
     secrets.push(...c.cookies.values());
@@ -64,10 +76,23 @@ describe('no secret in logs or the audit trail', () => {
     await new Promise((r) => setTimeout(r, 300));
     const audit = await server.deps.db.selectFrom('audit_log').selectAll().execute();
     const events = new Set(audit.map((a) => a.event));
-    for (const e of ['account.registered', 'account.activated', 'sign_in.failed', 'sign_in.succeeded', 'password.changed', 'password.reset_requested', 'password.reset_completed', 'rate_limited'])
+    for (const e of [
+      'account.registered',
+      'account.activated',
+      'sign_in.failed',
+      'sign_in.succeeded',
+      'password.changed',
+      'password.reset_requested',
+      'password.reset_completed',
+      'rate_limited',
+    ])
       assert.ok(events.has(e), `LOG-01 audited: ${e}`);
     // the actor of a success is the account signed in
-    const grep1 = await server.deps.db.selectFrom('accounts').select('id').where('username_key', '=', 'grep1').executeTakeFirstOrThrow();
+    const grep1 = await server.deps.db
+      .selectFrom('accounts')
+      .select('id')
+      .where('username_key', '=', 'grep1')
+      .executeTakeFirstOrThrow();
     assert.ok(audit.some((a) => a.event === 'sign_in.succeeded'));
     for (const a of audit.filter((a) => a.event === 'sign_in.succeeded')) assert.equal(a.account_id, grep1.id);
     for (const a of audit.filter((a) => a.event.startsWith('sign_in'))) {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { isResetMail } from '../recovery/helpers.ts';
-import { SmtpReceiver } from '../support/smtp.ts';
 import { startTestServer, strongPassword, type TestServer } from '../support/server.ts';
+import { SmtpReceiver } from '../support/smtp.ts';
 import { createAccounts } from './helpers.ts';
 
 describe('mail bombing through forgot-password', () => {
@@ -10,7 +10,11 @@ describe('mail bombing through forgot-password', () => {
   const smtp = new SmtpReceiver();
   before(async () => {
     await smtp.start();
-    server = await startTestServer({ LATCHKEY_SMTP_URL: smtp.url, LATCHKEY_RATE_LIMIT_SCALE: '1', LATCHKEY_TRUSTED_PROXIES: '127.0.0.1' });
+    server = await startTestServer({
+      LATCHKEY_SMTP_URL: smtp.url,
+      LATCHKEY_RATE_LIMIT_SCALE: '1',
+      LATCHKEY_TRUSTED_PROXIES: '127.0.0.1',
+    });
     await createAccounts(server, ['bombed'], strongPassword());
   });
   after(async () => {
@@ -24,9 +28,14 @@ describe('mail bombing through forgot-password', () => {
       const c = server.client({ headers: { 'x-forwarded-for': `100.64.0.${i + 1}` } });
       answers.push(await c.post('/api/v1/password-resets', { identifier: i % 2 ? 'bombed' : 'bombed@example.test' }));
     }
-    assert.ok(answers.every((r) => r.status === 202 && r.text === answers[0].text), 'all 202 with the same body');
+    assert.ok(
+      answers.every((r) => r.status === 202 && r.text === answers[0].text),
+      'all 202 with the same body',
+    );
     // An unknown identifier gets the very same answer.
-    const unknown = await server.client({ headers: { 'x-forwarded-for': '100.64.1.1' } }).post('/api/v1/password-resets', { identifier: 'nobody-home' });
+    const unknown = await server
+      .client({ headers: { 'x-forwarded-for': '100.64.1.1' } })
+      .post('/api/v1/password-resets', { identifier: 'nobody-home' });
     assert.equal(unknown.status, 202);
     assert.equal(unknown.text, answers[0].text);
 
@@ -41,8 +50,16 @@ describe('mail bombing through forgot-password', () => {
     await smtp.waitFor(isResetMail('bombed@example.test'));
     await new Promise((r) => setTimeout(r, 500));
     const delivered = smtp.mails.filter(isResetMail('bombed@example.test')).length;
-    assert.equal(delivered, 5, "exactly the hourly cap of mails is delivered");
-    const capped = await server.deps.db.selectFrom('audit_log').select('details').where('event', '=', 'password.reset_requested').execute();
-    assert.equal(capped.filter((a) => /mail_cap/.test(a.details ?? '')).length, 50 - delivered, 'the rest were recorded as capped');
+    assert.equal(delivered, 5, 'exactly the hourly cap of mails is delivered');
+    const capped = await server.deps.db
+      .selectFrom('audit_log')
+      .select('details')
+      .where('event', '=', 'password.reset_requested')
+      .execute();
+    assert.equal(
+      capped.filter((a) => /mail_cap/.test(a.details ?? '')).length,
+      50 - delivered,
+      'the rest were recorded as capped',
+    );
   });
 });

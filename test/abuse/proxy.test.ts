@@ -16,7 +16,14 @@ describe('client IP without LATCHKEY_TRUSTED_PROXIES', () => {
       statuses.push((await c.post('/api/v1/sessions', { identifier: 'whoever', password: 'wrong-password-x' })).status);
     }
     assert.deepEqual(statuses, [401, 401, 401, 429, 429]);
-    const audit = await server.deps.db.selectFrom('audit_log').select('ip').where('event', '=', 'sign_in.failed').execute();
-    assert.ok(audit.every((a) => a.ip === '127.0.0.1'), 'the socket address is the client IP');
+    const audit = await server.deps.db
+      .selectFrom('audit_log')
+      .select('ip')
+      .where('event', '=', 'sign_in.failed')
+      .execute();
+    assert.ok(
+      audit.every((a) => a.ip === '127.0.0.1'),
+      'the socket address is the client IP',
+    );
   });
 });

@@ -60,9 +60,18 @@ describe('limits shared across two Latchkey processes through Redis', () => {
   test('BF-02 per-IP limit: attempts on either process count against one budget', async (t) => {
     if (!needs(t, 'Redis and PostgreSQL', available) || !a || !b) return;
     const ip = { 'x-forwarded-for': '203.0.113.77' };
-    for (const s of [a, b, a, b]) assert.equal((await s.client({ headers: ip }).post('/api/v1/sessions', { identifier: 'x-nobody', password: 'wrong-1' })).status, 401);
-    const fifthOnA = await a.client({ headers: ip }).post('/api/v1/sessions', { identifier: 'x-nobody', password: 'wrong-1' });
-    const sixthOnB = await b.client({ headers: ip }).post('/api/v1/sessions', { identifier: 'x-nobody', password: 'wrong-1' });
+    for (const s of [a, b, a, b])
+      assert.equal(
+        (await s.client({ headers: ip }).post('/api/v1/sessions', { identifier: 'x-nobody', password: 'wrong-1' }))
+          .status,
+        401,
+      );
+    const fifthOnA = await a
+      .client({ headers: ip })
+      .post('/api/v1/sessions', { identifier: 'x-nobody', password: 'wrong-1' });
+    const sixthOnB = await b
+      .client({ headers: ip })
+      .post('/api/v1/sessions', { identifier: 'x-nobody', password: 'wrong-1' });
     assert.equal(fifthOnA.status, 429);
     assert.equal(sixthOnB.status, 429);
     assert.ok(Number(sixthOnB.headers.get('retry-after')) > 0);
@@ -72,15 +81,22 @@ describe('limits shared across two Latchkey processes through Redis', () => {
     if (!needs(t, 'Redis and PostgreSQL', available) || !a || !b) return;
     let n = 0;
     const attempt = (s: TestServer, identifier: string, pw: string) =>
-      s.client({ headers: { 'x-forwarded-for': `198.18.0.${++n}` } }).post('/api/v1/sessions', { identifier, password: pw });
+      s
+        .client({ headers: { 'x-forwarded-for': `198.18.0.${++n}` } })
+        .post('/api/v1/sessions', { identifier, password: pw });
     // Alternate processes and identifiers (username, email): one account, one count.
-    for (let i = 0; i < 10; i++) assert.equal((await attempt(i % 2 ? a : b, i % 3 ? 'shared1' : 'shared1@example.test', 'wrong-2')).status, 401);
+    for (let i = 0; i < 10; i++)
+      assert.equal((await attempt(i % 2 ? a : b, i % 3 ? 'shared1' : 'shared1@example.test', 'wrong-2')).status, 401);
     const right = await attempt(a, 'shared1', password);
     const wrong = await attempt(b, 'shared1', 'wrong-3');
     assert.equal(right.status, 401, 'locked on process A after failures spread over both');
     assert.equal(right.text, wrong.text);
     await Promise.all([a.deps.guard.settled?.(), b.deps.guard.settled?.()]);
-    const notices = await a.deps.db.selectFrom('audit_log').select('event').where('event', '=', 'sign_in.locked').execute();
+    const notices = await a.deps.db
+      .selectFrom('audit_log')
+      .select('event')
+      .where('event', '=', 'sign_in.locked')
+      .execute();
     assert.equal(notices.length, 1, 'one lockout, however the attempts were spread');
   });
 });

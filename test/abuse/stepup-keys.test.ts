@@ -82,14 +82,21 @@ describe('step-up per identifier as typed, limits per IPv6 network', () => {
     ];
     // Refused for want of a CAPTCHA, but counted first: four spellings use up the limit of 4 ...
     for (const identifier of spellings)
-      assert.equal((await from().post('/api/v1/password-resets', { identifier })).json?.code, 'captcha_required', identifier);
+      assert.equal(
+        (await from().post('/api/v1/password-resets', { identifier })).json?.code,
+        'captcha_required',
+        identifier,
+      );
     // ... so a fifth spelling, from yet another address, is over it.
     for (const identifier of ['spell1\uff20EXAMPLE.test', 'Spell1@example.test.']) {
       const res = await from().post('/api/v1/password-resets', { identifier });
       assert.equal(res.status, 429, identifier);
     }
     // Another address has its own budget.
-    assert.equal((await from().post('/api/v1/password-resets', { identifier: 'spell2@example.test' })).json?.code, 'captcha_required');
+    assert.equal(
+      (await from().post('/api/v1/password-resets', { identifier: 'spell2@example.test' })).json?.code,
+      'captcha_required',
+    );
   });
 
   test('BF-02 IPv6 clients are limited per /64: two addresses in one /64 share the limit, another /64 does not', async () => {

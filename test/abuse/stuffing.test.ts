@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { isResetMail, secretsIn } from '../recovery/helpers.ts';
-import { SmtpReceiver } from '../support/smtp.ts';
 import { startTestServer, strongPassword, type TestServer } from '../support/server.ts';
+import { SmtpReceiver } from '../support/smtp.ts';
 import { createAccounts } from './helpers.ts';
 
 /** Runs `fn` over `items` with at most `width` in flight. */
@@ -30,7 +30,11 @@ describe('credential-stuffing simulation (bounded, loopback)', () => {
   before(async () => {
     await smtp.start();
     // Real defaults; the proxy in front is trusted, so every request carries a different client IP.
-    server = await startTestServer({ LATCHKEY_SMTP_URL: smtp.url, LATCHKEY_RATE_LIMIT_SCALE: '1', LATCHKEY_TRUSTED_PROXIES: '127.0.0.1' });
+    server = await startTestServer({
+      LATCHKEY_SMTP_URL: smtp.url,
+      LATCHKEY_RATE_LIMIT_SCALE: '1',
+      LATCHKEY_TRUSTED_PROXIES: '127.0.0.1',
+    });
     await createAccounts(server, names, password);
   });
   after(async () => {
@@ -39,29 +43,49 @@ describe('credential-stuffing simulation (bounded, loopback)', () => {
   });
 
   test('BF-01 BF-03 ENUM-01 1,000 wrong passwords over 100 accounts from rotating IPs: accounts lock, owners still recover, answers reveal nothing', async () => {
-    const attempts = Array.from({ length: 1000 }, (_, i) => ({ identifier: names[i % 100], password: `leaked-password-${i}` }));
+    const attempts = Array.from({ length: 1000 }, (_, i) => ({
+      identifier: names[i % 100],
+      password: `leaked-password-${i}`,
+    }));
     const t0 = performance.now();
     const answers = await pool(attempts, 8, (a, i) =>
       server.client({ headers: { 'x-forwarded-for': ipOf(i + 1) } }).post('/api/v1/sessions', a),
     );
     const ms = performance.now() - t0;
     console.log(`# stuffing: 1000 sign-in attempts in ${Math.round(ms)} ms (${Math.round(1000 / (ms / 1000))}/s)`);
-    assert.ok(answers.every((r) => r.status === 401 && r.text === answers[0].text), 'every attempt got the same 401');
+    assert.ok(
+      answers.every((r) => r.status === 401 && r.text === answers[0].text),
+      'every attempt got the same 401',
+    );
 
     // Every account is now locked: its owner's right password fails exactly like a wrong one,
     // and exactly like an account that does not exist.
-    const owner = await server.client({ headers: { 'x-forwarded-for': '172.16.0.1' } }).post('/api/v1/sessions', { identifier: 'victim042', password });
-    const unknown = await server.client({ headers: { 'x-forwarded-for': '172.16.0.2' } }).post('/api/v1/sessions', { identifier: 'victim999', password });
+    const owner = await server
+      .client({ headers: { 'x-forwarded-for': '172.16.0.1' } })
+      .post('/api/v1/sessions', { identifier: 'victim042', password });
+    const unknown = await server
+      .client({ headers: { 'x-forwarded-for': '172.16.0.2' } })
+      .post('/api/v1/sessions', { identifier: 'victim999', password });
     assert.equal(owner.status, 401);
     assert.equal(owner.text, answers[0].text);
     assert.equal(unknown.text, answers[0].text);
-    const gates = await Promise.all(names.map((n) => server.deps.guard.signInGate(n, { ip: '172.16.9.9', userAgent: '', correlationId: 'x' })));
+    const gates = await Promise.all(
+      names.map((n) => server.deps.guard.signInGate(n, { ip: '172.16.9.9', userAgent: '', correlationId: 'x' })),
+    );
     assert.equal(gates.filter((g) => g.locked).length, 100, 'all 100 accounts are throttled');
 
     await server.deps.guard.settled?.();
-    const locks = await server.deps.db.selectFrom('audit_log').select('account_id').where('event', '=', 'sign_in.locked').execute();
+    const locks = await server.deps.db
+      .selectFrom('audit_log')
+      .select('account_id')
+      .where('event', '=', 'sign_in.locked')
+      .execute();
     assert.equal(locks.length, 100, 'each lockout audited once');
-    const notices = await server.deps.db.selectFrom('outbox').select('id').where('kind', '=', 'lockout_notice').execute();
+    const notices = await server.deps.db
+      .selectFrom('outbox')
+      .select('id')
+      .where('kind', '=', 'lockout_notice')
+      .execute();
     assert.equal(notices.length, 100, 'each owner is told once');
 
     // The legitimate owner recovers by mail and signs in with the new password (BF-03).

@@ -22,9 +22,13 @@ describe('ALTCHA round trip in Chromium', () => {
     await page.goto(`${fx.server.base}/register`);
     const payload = page.locator('input[name="altcha"]');
     await payload.waitFor({ state: 'attached', timeout: 15_000 });
-    await page.waitForFunction(() => (document.querySelector('input[name="altcha"]') as HTMLInputElement | null)?.value, null, {
-      timeout: 30_000,
-    });
+    await page.waitForFunction(
+      () => (document.querySelector('input[name="altcha"]') as HTMLInputElement | null)?.value,
+      null,
+      {
+        timeout: 30_000,
+      },
+    );
     console.log(`# ALTCHA solved in Chromium ${Date.now() - t0} ms after navigation (default difficulty)`);
     const solved = await payload.inputValue();
     assert.ok(solved.length > 50);
@@ -39,7 +43,11 @@ describe('ALTCHA round trip in Chromium', () => {
     await page.fill('#f-passwordConfirm', password);
     await Promise.all([page.waitForURL(`${fx.server.base}/register`), page.click('button[type=submit]')]);
     assert.match(await page.content(), /Check your email/);
-    assert.deepEqual(problems.filter((p) => /Content Security Policy|Refused/.test(p)), [], 'no CSP violations');
+    assert.deepEqual(
+      problems.filter((p) => /Content Security Policy|Refused/.test(p)),
+      [],
+      'no CSP violations',
+    );
 
     // The same solved payload is dead now.
     const replay = await fx.server.client().post('/api/v1/registrations', {

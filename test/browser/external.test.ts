@@ -85,7 +85,10 @@ describe('external accounts in Chromium', () => {
     const { browser } = fx;
     const password = strongPassword();
     const c = fx.server.client();
-    assert.equal((await c.post('/api/v1/registrations', { username: 'linkme', email: 'linkme@example.test', password })).status, 202);
+    assert.equal(
+      (await c.post('/api/v1/registrations', { username: 'linkme', email: 'linkme@example.test', password })).status,
+      202,
+    );
     const mail = await waitForDevMail(fx.server, (m) => m.to.includes('linkme@example.test'));
     const token = /activate\?token=([A-Za-z0-9_-]+)/.exec(mail.text)?.[1];
     assert.equal((await c.post('/api/v1/activations', { token })).status, 200);
@@ -103,7 +106,10 @@ describe('external accounts in Chromium', () => {
     await page.waitForURL(/\/settings\?done=linked/);
     await page.getByText('The account was linked. You can now sign in with it.').waitFor();
     await screenshot(page, 'external-05-linked-github');
-    await waitForDevMail(fx.server, (m) => m.to.includes('linkme@example.test') && /GitHub account linked/.test(m.subject));
+    await waitForDevMail(
+      fx.server,
+      (m) => m.to.includes('linkme@example.test') && /GitHub account linked/.test(m.subject),
+    );
 
     await signOut(page);
     await page.getByRole('link', { name: 'Continue with GitHub' }).click();

@@ -120,7 +120,9 @@ describe('foundation walk in Chromium', () => {
     await page.getByText('You have been signed out.').waitFor();
     await screenshot(page, 'foundation-10-signed-out');
     assert.ok(before, 'a session cookie was set');
-    const replay = await fetch(`${fx.server.base}/api/v1/sessions/current`, { headers: { cookie: `${before.name}=${before.value}` } });
+    const replay = await fetch(`${fx.server.base}/api/v1/sessions/current`, {
+      headers: { cookie: `${before.name}=${before.value}` },
+    });
     assert.equal(replay.status, 401, 'the signed-out session is dead on the server');
 
     // the old password no longer works, the new one does

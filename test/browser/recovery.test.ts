@@ -42,7 +42,11 @@ describe('forgot password in Chromium', () => {
     await screenshot(page, 'recovery-01-forgot-password');
     await page.getByLabel('Username or email address').fill(a.email);
     await page.getByRole('button', { name: 'Request Password Reset' }).click();
-    await page.getByText('If an account matches, we sent an email with a link and a code. It can take a few minutes; check spam.').waitFor();
+    await page
+      .getByText(
+        'If an account matches, we sent an email with a link and a code. It can take a few minutes; check spam.',
+      )
+      .waitFor();
     await noSeriousA11y(page, 'reset requested');
     await screenshot(page, 'recovery-02-check-your-email');
 

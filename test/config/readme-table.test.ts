@@ -18,11 +18,14 @@ test('every setting in the schema appears in the generated table, once', () => {
 
 test('every member of a setting family appears as a pattern row, e.g. LATCHKEY_OIDC_<NAME>_ISSUER', () => {
   const table = renderConfigTable();
-  for (const f of FAMILIES) for (const p of f.parts) assert.equal(table.split(`| \`${f.prefix}<NAME>_${p.part}\` |`).length - 1, 1, p.part);
+  for (const f of FAMILIES)
+    for (const p of f.parts) assert.equal(table.split(`| \`${f.prefix}<NAME>_${p.part}\` |`).length - 1, 1, p.part);
   assert.match(table, /\| `LATCHKEY_OIDC_<NAME>_SCOPES` \| `openid email profile` \| string \|/);
 });
 
 test('pipes in a setting description do not break the table', () => {
-  const table = renderConfigTable([{ env: 'LATCHKEY_X', kind: 'string', default: 'a|b', doc: 'one | two', group: 'general' }]);
+  const table = renderConfigTable([
+    { env: 'LATCHKEY_X', kind: 'string', default: 'a|b', doc: 'one | two', group: 'general' },
+  ]);
   assert.match(table, /\| `LATCHKEY_X` \| `a\\\|b` \| string \| one \\\| two \|/);
 });

@@ -43,7 +43,10 @@ describe('external sign-in attacks', () => {
   };
   const accountCount = async () => {
     const { db } = server.deps;
-    const row = await db.selectFrom('accounts').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    const row = await db
+      .selectFrom('accounts')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
     return Number(row.n);
   };
 
@@ -130,7 +133,10 @@ describe('external sign-in attacks', () => {
 
   test('EXT-01 a callback with a missing or wrong state is refused', async () => {
     forge.mode = 'good';
-    for (const tamper of [(u: URL) => u.searchParams.delete('state'), (u: URL) => u.searchParams.set('state', 'attacker-state')]) {
+    for (const tamper of [
+      (u: URL) => u.searchParams.delete('state'),
+      (u: URL) => u.searchParams.set('state', 'attacker-state'),
+    ]) {
       const a = new Agent();
       const cb = new URL(await callbackUrlFor(a, 'oidc-forge'));
       tamper(cb);
@@ -167,7 +173,7 @@ describe('external sign-in attacks', () => {
     assert.equal(replay.status, 400);
   });
 
-  test("EXT-01 a spent flow cookie copied into another browser is refused (the state is single use)", async () => {
+  test('EXT-01 a spent flow cookie copied into another browser is refused (the state is single use)', async () => {
     forge.mode = 'good';
     forge.user = { sub: 'replay-2', name: 'Second Victim' };
     const victim = new Agent();
@@ -199,7 +205,7 @@ describe('external sign-in attacks', () => {
     const probes = [
       `${base}/auth/oidc-forge/start?return_to=a&return_to=b`,
       `${base}/auth/oidc-forge/start?return_to=${'x'.repeat(5000)}`,
-      `${base}/auth/oidc-forge/callback?state=${encodeURIComponent("'\"<script>")}&code=%00`,
+      `${base}/auth/oidc-forge/callback?state=${encodeURIComponent('\'"<script>')}&code=%00`,
       `${base}/auth/oidc-forge/callback?state[]=1&code[]=2`,
       `${base}/auth/%3Cscript%3E/start`,
     ];
@@ -212,7 +218,10 @@ describe('external sign-in attacks', () => {
       const res = await a.form(`${base}/auth/welcome`, { username });
       assert.ok(res.status < 500, `${JSON.stringify(username)} → ${res.status}`);
     }
-    const del = await fetch(`${base}/api/v1/account/identities/${'z'.repeat(100)}`, { method: 'DELETE', headers: { origin: base } });
+    const del = await fetch(`${base}/api/v1/account/identities/${'z'.repeat(100)}`, {
+      method: 'DELETE',
+      headers: { origin: base },
+    });
     assert.ok(del.status >= 400 && del.status < 500, String(del.status));
   });
 
@@ -228,7 +237,9 @@ describe('external sign-in attacks', () => {
       '/%0d%0aSet-Cookie:x=y',
     ];
     for (const r of refused) {
-      const res = await fetch(`${base}/auth/oidc-forge/start?return_to=${encodeURIComponent(r)}`, { redirect: 'manual' });
+      const res = await fetch(`${base}/auth/oidc-forge/start?return_to=${encodeURIComponent(r)}`, {
+        redirect: 'manual',
+      });
       if (r.startsWith('/%0d')) {
         // Encoded CR/LF stay encoded inside a same-origin path: accepted, harmless.
         assert.equal(res.status, 303, r);
@@ -237,7 +248,10 @@ describe('external sign-in attacks', () => {
       assert.equal(res.status, 400, r);
       assert.equal(res.headers.get('set-cookie'), null, r);
     }
-    const allowed = await fetch(`${base}/auth/oidc-forge/start?return_to=${encodeURIComponent('https://app.example.test/after')}`, { redirect: 'manual' });
+    const allowed = await fetch(
+      `${base}/auth/oidc-forge/start?return_to=${encodeURIComponent('https://app.example.test/after')}`,
+      { redirect: 'manual' },
+    );
     assert.equal(allowed.status, 303);
 
     forge.mode = 'good';

@@ -4,7 +4,8 @@ import { ConfigError, loadConfig } from '../../src/config/index.ts';
 import { providersFromConfig } from '../../src/methods/external/providers.ts';
 import { startTestServer } from '../support/server.ts';
 
-const load = (env: Record<string, string>) => providersFromConfig(loadConfig({ LATCHKEY_DATABASE_URL: ':memory:', ...env }));
+const load = (env: Record<string, string>) =>
+  providersFromConfig(loadConfig({ LATCHKEY_DATABASE_URL: ':memory:', ...env }));
 
 describe('external provider configuration', () => {
   test('no provider is enabled by default, and /login then shows no buttons', async () => {
@@ -15,8 +16,11 @@ describe('external provider configuration', () => {
       assert.ok(!login.includes('/auth/'));
       const res = await fetch(`${server.base}/api/v1/providers`);
       assert.deepEqual(await res.json(), { providers: [] });
-      const spec = (await (await fetch(`${server.base}/api/openapi.json`)).json()) as { paths: Record<string, unknown> };
-      for (const path of ['/api/v1/providers', '/api/v1/account/identities', '/api/v1/account/identities/{id}']) assert.ok(spec.paths[path], path);
+      const spec = (await (await fetch(`${server.base}/api/openapi.json`)).json()) as {
+        paths: Record<string, unknown>;
+      };
+      for (const path of ['/api/v1/providers', '/api/v1/account/identities', '/api/v1/account/identities/{id}'])
+        assert.ok(spec.paths[path], path);
     } finally {
       await server.close();
     }
@@ -27,20 +31,31 @@ describe('external provider configuration', () => {
     const [common] = load(base);
     assert.equal(common.kind === 'oidc' && common.issuer, 'https://login.microsoftonline.com/common/v2.0');
     const [tenant] = load({ ...base, LATCHKEY_MICROSOFT_TENANT: 'contoso.onmicrosoft.com' });
-    assert.equal(tenant.kind === 'oidc' && tenant.issuer, 'https://login.microsoftonline.com/contoso.onmicrosoft.com/v2.0');
+    assert.equal(
+      tenant.kind === 'oidc' && tenant.issuer,
+      'https://login.microsoftonline.com/contoso.onmicrosoft.com/v2.0',
+    );
     const [sovereign] = load({ ...base, LATCHKEY_MICROSOFT_ISSUER: 'https://login.microsoftonline.us/abc/v2.0' });
     assert.equal(sovereign.kind === 'oidc' && sovereign.issuer, 'https://login.microsoftonline.us/abc/v2.0');
     assert.throws(() => load({ ...base, LATCHKEY_MICROSOFT_TENANT: '../evil' }), /LATCHKEY_MICROSOFT_TENANT/);
   });
 
   test('half a client pair, or a generic provider without its issuer, is refused naming the variable', () => {
-    assert.throws(() => load({ LATCHKEY_GITHUB_CLIENT_ID: 'x' }), (e: unknown) => e instanceof ConfigError && /LATCHKEY_GITHUB_CLIENT_SECRET/.test(e.message));
+    assert.throws(
+      () => load({ LATCHKEY_GITHUB_CLIENT_ID: 'x' }),
+      (e: unknown) => e instanceof ConfigError && /LATCHKEY_GITHUB_CLIENT_SECRET/.test(e.message),
+    );
     assert.throws(
       () => load({ LATCHKEY_OIDC_KEYCLOAK_CLIENT_ID: 'a', LATCHKEY_OIDC_KEYCLOAK_CLIENT_SECRET: 'b' }),
       (e: unknown) => e instanceof ConfigError && /LATCHKEY_OIDC_KEYCLOAK_ISSUER/.test(e.message),
     );
     assert.throws(
-      () => load({ LATCHKEY_OIDC_CORP_ISSUER: 'http://idp.example', LATCHKEY_OIDC_CORP_CLIENT_ID: 'a', LATCHKEY_OIDC_CORP_CLIENT_SECRET: 'b' }),
+      () =>
+        load({
+          LATCHKEY_OIDC_CORP_ISSUER: 'http://idp.example',
+          LATCHKEY_OIDC_CORP_CLIENT_ID: 'a',
+          LATCHKEY_OIDC_CORP_CLIENT_SECRET: 'b',
+        }),
       /LATCHKEY_OIDC_CORP_ISSUER: must be an https URL/,
     );
     assert.throws(() => load({ LATCHKEY_OIDC_CORP_TYPO: 'x' }), /LATCHKEY_OIDC_CORP_TYPO: unknown setting/);

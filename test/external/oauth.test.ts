@@ -27,11 +27,19 @@ describe('external accounts with GitHub, Facebook and X', () => {
   const account = async (a: Agent) => {
     const cookie = [...(a.jars.get(new URL(base).host) ?? new Map())].map(([k, v]) => `${k}=${v}`).join('; ');
     const res = await fetch(`${base}/api/v1/sessions/current`, { headers: { cookie } });
-    return res.status === 200 ? ((await res.json()) as { account: { id: string; username: string; email: string | null } }).account : null;
+    return res.status === 200
+      ? ((await res.json()) as { account: { id: string; username: string; email: string | null } }).account
+      : null;
   };
 
   test('EXT-03 GitHub: the verified primary email is kept, the login becomes the username, the next sign-in finds the account', async () => {
-    github.nextUser = { id: '583231', login: 'octocat', name: 'The Octocat', email: 'octocat@example.test', emailVerified: true };
+    github.nextUser = {
+      id: '583231',
+      login: 'octocat',
+      name: 'The Octocat',
+      email: 'octocat@example.test',
+      emailVerified: true,
+    };
     const a = new Agent();
     const res = await a.get(`${base}/auth/github/start`);
     assert.equal(new URL(res.url).pathname, '/auth/welcome');
@@ -44,7 +52,13 @@ describe('external accounts with GitHub, Facebook and X', () => {
   });
 
   test('GitHub: an unverified email is not put on the account; a taken username gets a suffix', async () => {
-    github.nextUser = { id: '999', login: 'octocat', name: 'Another Octocat', email: 'other@example.test', emailVerified: false };
+    github.nextUser = {
+      id: '999',
+      login: 'octocat',
+      name: 'Another Octocat',
+      email: 'other@example.test',
+      emailVerified: false,
+    };
     const a = new Agent();
     await a.get(`${base}/auth/github/start`);
     const acct = await account(a);

@@ -46,9 +46,12 @@ describe('external accounts with OpenID Connect providers', () => {
 
   const currentAccount = async (a: Agent) => {
     const res = await fetch(`${base}/api/v1/sessions/current`, { headers: { cookie: cookieHeader(a) } });
-    return res.status === 200 ? ((await res.json()) as { account: { id: string; username: string; email: string | null } }).account : null;
+    return res.status === 200
+      ? ((await res.json()) as { account: { id: string; username: string; email: string | null } }).account
+      : null;
   };
-  const cookieHeader = (a: Agent) => [...(a.jars.get(new URL(base).host) ?? new Map())].map(([k, v]) => `${k}=${v}`).join('; ');
+  const cookieHeader = (a: Agent) =>
+    [...(a.jars.get(new URL(base).host) ?? new Map())].map(([k, v]) => `${k}=${v}`).join('; ');
 
   async function passwordAccount(username: string, email: string) {
     const password = strongPassword();
@@ -81,7 +84,13 @@ describe('external accounts with OpenID Connect providers', () => {
   });
 
   test('EXT-03 first Google sign-in creates an account, welcome step renames it, the next sign-in lands in the same account', async () => {
-    idp.nextUser = { sub: 'g-100', email: 'Grace@Example.test', email_verified: true, name: 'Grace Hopper', preferred_username: 'grace' };
+    idp.nextUser = {
+      sub: 'g-100',
+      email: 'Grace@Example.test',
+      email_verified: true,
+      name: 'Grace Hopper',
+      preferred_username: 'grace',
+    };
     const a = new Agent();
     const first = await a.get(`${base}/auth/google/start`);
     assert.equal(new URL(first.url).pathname, '/auth/welcome', first.text.slice(0, 500));
@@ -146,14 +155,27 @@ describe('external accounts with OpenID Connect providers', () => {
   test('EXT-04 EXT-05 a pre-registered, never activated account with the same email is neither merged nor usable', async () => {
     // The attacker registers the victim's address first and never activates it.
     const c = server.client();
-    assert.equal((await c.post('/api/v1/registrations', { username: 'squatter', email: 'early@example.test', password: strongPassword() })).status, 202);
+    assert.equal(
+      (
+        await c.post('/api/v1/registrations', {
+          username: 'squatter',
+          email: 'early@example.test',
+          password: strongPassword(),
+        })
+      ).status,
+      202,
+    );
     idp.nextUser = { sub: 'real-owner', email: 'early@example.test', email_verified: true, name: 'Real Owner' };
     const a = new Agent();
     const res = await a.get(`${base}/auth/google/start`);
     assert.equal(res.status, 409);
     assert.equal(await currentAccount(a), null);
     const { db } = server.deps;
-    const row = await db.selectFrom('external_identities').select('id').where('subject', '=', 'real-owner').executeTakeFirst();
+    const row = await db
+      .selectFrom('external_identities')
+      .select('id')
+      .where('subject', '=', 'real-owner')
+      .executeTakeFirst();
     assert.equal(row, undefined);
   });
 
@@ -162,11 +184,19 @@ describe('external accounts with OpenID Connect providers', () => {
     const a = new Agent();
     await signInWithPassword(a, 'linker1', password);
     const account = await currentAccount(a);
-    idp.nextUser = { sub: 'acme-linker', email: 'someone-else@example.test', email_verified: true, name: 'Linker at Acme' };
+    idp.nextUser = {
+      sub: 'acme-linker',
+      email: 'someone-else@example.test',
+      email_verified: true,
+      name: 'Linker at Acme',
+    };
     const linked = await a.form(`${base}/settings/identities/link/oidc-acme`, {});
     assert.equal(new URL(linked.url).pathname, '/settings');
     assert.match(linked.text, /The account was linked/);
-    const mail = await waitForDevMail(server, (m) => m.to.includes('linker1@example.test') && /Acme SSO account linked/.test(m.subject));
+    const mail = await waitForDevMail(
+      server,
+      (m) => m.to.includes('linker1@example.test') && /Acme SSO account linked/.test(m.subject),
+    );
     assert.match(mail.text, /linker1/);
 
     await a.form(`${base}/logout`, {});
@@ -179,7 +209,10 @@ describe('external accounts with OpenID Connect providers', () => {
     const list = await fetch(`${base}/api/v1/account/identities`, { headers: { cookie: cookieHeader(b) } });
     const [identity] = ((await list.json()) as { identities: { id: string; provider: string }[] }).identities;
     assert.equal(identity.provider, 'oidc-acme');
-    const del = await fetch(`${base}/api/v1/account/identities/${identity.id}`, { method: 'DELETE', headers: { cookie: cookieHeader(b), origin: base } });
+    const del = await fetch(`${base}/api/v1/account/identities/${identity.id}`, {
+      method: 'DELETE',
+      headers: { cookie: cookieHeader(b), origin: base },
+    });
     assert.equal(del.status, 204);
     await waitForDevMail(server, (m) => m.to.includes('linker1@example.test') && /unlinked/.test(m.subject));
 
@@ -200,7 +233,10 @@ describe('external accounts with OpenID Connect providers', () => {
     await a.get(`${base}/auth/google/start`);
     const list = await fetch(`${base}/api/v1/account/identities`, { headers: { cookie: cookieHeader(a) } });
     const [identity] = ((await list.json()) as { identities: { id: string }[] }).identities;
-    const del = await fetch(`${base}/api/v1/account/identities/${identity.id}`, { method: 'DELETE', headers: { cookie: cookieHeader(a), origin: base } });
+    const del = await fetch(`${base}/api/v1/account/identities/${identity.id}`, {
+      method: 'DELETE',
+      headers: { cookie: cookieHeader(a), origin: base },
+    });
     assert.equal(del.status, 409);
     assert.equal(((await del.json()) as { code: string }).code, 'last_sign_in_method');
     const page = await a.form(`${base}/settings/identities/${identity.id}/unlink`, {});
@@ -226,7 +262,10 @@ describe('external accounts with OpenID Connect providers', () => {
     const list = await fetch(`${base}/api/v1/account/identities`, { headers: { cookie: cookieHeader(a) } });
     const [identity] = ((await list.json()) as { identities: { id: string }[] }).identities;
     clock.advance(11 * 60_000);
-    const del = await fetch(`${base}/api/v1/account/identities/${identity.id}`, { method: 'DELETE', headers: { cookie: cookieHeader(a), origin: base } });
+    const del = await fetch(`${base}/api/v1/account/identities/${identity.id}`, {
+      method: 'DELETE',
+      headers: { cookie: cookieHeader(a), origin: base },
+    });
     assert.equal(del.status, 401);
     assert.equal(((await del.json()) as { code: string }).code, 'reauthentication_required');
   });

@@ -23,10 +23,19 @@ describe('external accounts on PostgreSQL', () => {
     await Promise.all([github.stop(), x.stop()]);
   });
 
-  const cookie = (a: Agent) => [...(a.jars.get(new URL(base).host) ?? new Map())].map(([k, v]) => `${k}=${v}`).join('; ');
+  const cookie = (a: Agent) =>
+    [...(a.jars.get(new URL(base).host) ?? new Map())].map(([k, v]) => `${k}=${v}`).join('; ');
   const identities = async (a: Agent) =>
-    ((await (await fetch(`${base}/api/v1/account/identities`, { headers: { cookie: cookie(a) } })).json()) as { identities: { id: string; provider: string }[] }).identities;
-  const unlink = (a: Agent, id: string) => fetch(`${base}/api/v1/account/identities/${id}`, { method: 'DELETE', headers: { cookie: cookie(a), origin: base } });
+    (
+      (await (await fetch(`${base}/api/v1/account/identities`, { headers: { cookie: cookie(a) } })).json()) as {
+        identities: { id: string; provider: string }[];
+      }
+    ).identities;
+  const unlink = (a: Agent, id: string) =>
+    fetch(`${base}/api/v1/account/identities/${id}`, {
+      method: 'DELETE',
+      headers: { cookie: cookie(a), origin: base },
+    });
 
   test('EXT-03 EXT-06 sign in, link a second provider, and concurrent unlinks leave one way to sign in', async (t) => {
     if (!fx.ready(t)) return;

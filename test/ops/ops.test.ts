@@ -1,13 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { createMetrics } from '../../src/metrics.ts';
 import { withServer } from '../support/fixture.ts';
 import { strongPassword } from '../support/server.ts';
-import { createMetrics } from '../../src/metrics.ts';
 
 describe('operations endpoints', () => {
   // No worker: queued mail stays queued, so the outbox depth is observable.
   const fx = withServer({ overrides: { worker: false } });
-  const prod = withServer({ smtp: true, env: { LATCHKEY_ENV: 'production', LATCHKEY_SECRET: 'p'.repeat(48), LATCHKEY_RATE_LIMIT_SCALE: '1' } });
+  const prod = withServer({
+    smtp: true,
+    env: { LATCHKEY_ENV: 'production', LATCHKEY_SECRET: 'p'.repeat(48), LATCHKEY_RATE_LIMIT_SCALE: '1' },
+  });
 
   test('/healthz answers ok', async () => {
     const res = await fx.server.client().get('/healthz');
@@ -19,7 +22,9 @@ describe('operations endpoints', () => {
     const ok = await fx.server.client().get('/readyz');
     assert.equal(ok.status, 200);
     assert.equal(ok.json.status, 'ready');
-    const db = fx.server.deps.db as unknown as import('kysely').Kysely<{ kysely_migration: { name: string; timestamp: string } }>;
+    const db = fx.server.deps.db as unknown as import('kysely').Kysely<{
+      kysely_migration: { name: string; timestamp: string };
+    }>;
     const rows = await db.selectFrom('kysely_migration').selectAll().execute();
     assert.ok(rows.length >= 1);
     await db.deleteFrom('kysely_migration').where('name', '=', rows[0].name).execute();
@@ -35,7 +40,11 @@ describe('operations endpoints', () => {
 
   test('/metrics has request counts and latency by route, sign-in outcomes, outbox depth and password hashes in progress', async () => {
     const c = fx.server.client();
-    await c.post('/api/v1/registrations', { username: 'metrics1', email: 'metrics1@example.test', password: strongPassword() });
+    await c.post('/api/v1/registrations', {
+      username: 'metrics1',
+      email: 'metrics1@example.test',
+      password: strongPassword(),
+    });
     await c.post('/api/v1/sessions', { identifier: 'nobody-here', password: strongPassword() });
     await c.get('/login', { accept: 'text/html' });
     const res = await c.get('/metrics');
@@ -47,7 +56,10 @@ describe('operations endpoints', () => {
     assert.match(m, /latchkey_http_request_duration_seconds_bucket\{le="[\d.]+",method="GET",route="\/login"\}/);
     assert.match(m, /latchkey_http_request_duration_seconds_count\{method="POST",route="\/api\/v1\/sessions"\} 1/);
     // buckets are cumulative: the +Inf bucket holds every request
-    assert.match(m, /latchkey_http_request_duration_seconds_bucket\{le="\+Inf",method="POST",route="\/api\/v1\/sessions"\} 1/);
+    assert.match(
+      m,
+      /latchkey_http_request_duration_seconds_bucket\{le="\+Inf",method="POST",route="\/api\/v1\/sessions"\} 1/,
+    );
     assert.match(m, /latchkey_sign_in_total\{[^}]*outcome="[a-z_]+"[^}]*\} 1/);
     assert.match(m, /latchkey_outbox_depth\{channel="email"\} [1-9]/);
     // nothing hashes between requests, and nothing waits
@@ -75,13 +87,24 @@ describe('operations endpoints', () => {
       const op = doc.paths?.[path]?.[method];
       assert.ok(op, `${method.toUpperCase()} ${path} documented`);
       const statuses = Object.keys(op.responses ?? {});
-      assert.ok(statuses.some((s) => s.startsWith('2')), `${method} ${path} has a success response`);
-      assert.ok(statuses.some((s) => s.startsWith('4')), `${method} ${path} documents its problems`);
+      assert.ok(
+        statuses.some((s) => s.startsWith('2')),
+        `${method} ${path} has a success response`,
+      );
+      assert.ok(
+        statuses.some((s) => s.startsWith('4')),
+        `${method} ${path} documents its problems`,
+      );
     }
     assert.ok(doc.components?.schemas?.Problem, 'the RFC 9457 Problem schema is a component');
     const docs = await fx.server.client().get('/docs', { accept: 'text/html' });
     assert.ok([200, 302].includes(docs.status), String(docs.status));
-    const page = docs.status === 302 ? await fx.server.client().get(new URL(docs.headers.get('location') ?? '/docs/', fx.server.base).pathname, { accept: 'text/html' }) : docs;
+    const page =
+      docs.status === 302
+        ? await fx.server
+            .client()
+            .get(new URL(docs.headers.get('location') ?? '/docs/', fx.server.base).pathname, { accept: 'text/html' })
+        : docs;
     assert.equal(page.status, 200);
     assert.match(page.text, /swagger/i);
   });
@@ -104,7 +127,11 @@ describe('operations endpoints', () => {
       const res = await prod.server.client().get(path, { accept: 'text/html' });
       assert.equal(res.status, 404, path);
     }
-    const reg = await prod.server.client().post('/api/v1/registrations', { username: 'produser', email: 'produser@example.test', password: strongPassword() });
+    const reg = await prod.server.client().post('/api/v1/registrations', {
+      username: 'produser',
+      email: 'produser@example.test',
+      password: strongPassword(),
+    });
     assert.equal(reg.status, 202);
     const mail = await prod.mail('produser@example.test');
     assert.match(mail.text, /\/activate\?token=/);
@@ -113,7 +140,10 @@ describe('operations endpoints', () => {
 
 test('/metrics reports the password hashes the hasher has running and waiting', async () => {
   let load = { running: 2, waiting: 5 };
-  const m = createMetrics(async () => ({}), () => load);
+  const m = createMetrics(
+    async () => ({}),
+    () => load,
+  );
   assert.match(await m.registry.metrics(), /latchkey_password_hashes\{state="running"\} 2\n.*\{state="waiting"\} 5/);
   load = { running: 1, waiting: 0 };
   const text = await m.registry.metrics();

@@ -18,8 +18,15 @@ function baseEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return { ...env, LATCHKEY_LOG_LEVEL: 'silent', LATCHKEY_CAPTCHA: 'off', ...extra };
 }
 
-function run(args: string[], env: NodeJS.ProcessEnv): { child: ChildProcess; done: Promise<{ code: number | null; stdout: string; stderr: string }> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+function run(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): { child: ChildProcess; done: Promise<{ code: number | null; stdout: string; stderr: string }> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (b) => (stdout += b));
@@ -60,13 +67,22 @@ describe('CLI and graceful shutdown', () => {
 
   test('production without SMTP is a start-up error with a clear message', async () => {
     const port = await freePort();
-    const res = await run(['serve'], baseEnv({ LATCHKEY_ENV: 'production', LATCHKEY_SECRET: 's'.repeat(40), LATCHKEY_PORT: String(port), LATCHKEY_DATABASE_URL: join(dir, 'prod.db') })).done;
+    const res = await run(
+      ['serve'],
+      baseEnv({
+        LATCHKEY_ENV: 'production',
+        LATCHKEY_SECRET: 's'.repeat(40),
+        LATCHKEY_PORT: String(port),
+        LATCHKEY_DATABASE_URL: join(dir, 'prod.db'),
+      }),
+    ).done;
     assert.equal(res.code, 1);
     assert.match(res.stderr, /LATCHKEY_SMTP_URL: required when LATCHKEY_ENV=production/);
   });
 
   test('a bad setting stops start-up, naming the setting', async () => {
-    const res = await run(['serve'], baseEnv({ LATCHKEY_PORT: 'abc', LATCHKEY_DATABASE_URL: join(dir, 'bad.db') })).done;
+    const res = await run(['serve'], baseEnv({ LATCHKEY_PORT: 'abc', LATCHKEY_DATABASE_URL: join(dir, 'bad.db') }))
+      .done;
     assert.equal(res.code, 1);
     assert.match(res.stderr, /LATCHKEY_PORT="abc": must be a whole number/);
   });
@@ -74,7 +90,15 @@ describe('CLI and graceful shutdown', () => {
   test('SIGTERM: stops accepting, finishes the request in flight, exits 0', async () => {
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
-    const { child, done } = run(['serve'], baseEnv({ LATCHKEY_PORT: String(port), LATCHKEY_HOST: '127.0.0.1', LATCHKEY_PUBLIC_URL: base, LATCHKEY_DATABASE_URL: join(dir, 'serve.db') }));
+    const { child, done } = run(
+      ['serve'],
+      baseEnv({
+        LATCHKEY_PORT: String(port),
+        LATCHKEY_HOST: '127.0.0.1',
+        LATCHKEY_PUBLIC_URL: base,
+        LATCHKEY_DATABASE_URL: join(dir, 'serve.db'),
+      }),
+    );
     try {
       await waitHealthy(base);
       // A slow client: headers and half the body now, the rest after SIGTERM.

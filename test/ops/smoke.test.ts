@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { withServer } from '../support/fixture.ts';
-import { codeIn, linkIn } from '../support/smtp.ts';
 import { strongPassword } from '../support/server.ts';
+import { codeIn, linkIn } from '../support/smtp.ts';
 
 describe('registration → activation → sign-in over real HTTP and SMTP', () => {
   const fx = withServer({ smtp: true });

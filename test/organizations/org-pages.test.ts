@@ -7,7 +7,10 @@ import { strongPassword } from '../support/server.ts';
 describe('pages in an organization context (/o/{slug}/…)', () => {
   const fx = withServer();
   before(async () => {
-    await fx.server.deps.organizations.create({ slug: 'acme', name: 'Acme', displayName: 'Acme Sign-in' }, systemContext());
+    await fx.server.deps.organizations.create(
+      { slug: 'acme', name: 'Acme', displayName: 'Acme Sign-in' },
+      systemContext(),
+    );
   });
 
   test('/o/{slug}/login wears the organization name and links to its own recovery and sign-up', async () => {
@@ -33,10 +36,19 @@ describe('pages in an organization context (/o/{slug}/…)', () => {
     assert.equal(res.status, 400);
     assert.match(res.text, /action="\/o\/acme\/register"/);
     const password = strongPassword();
-    const ok = await c.form('/o/acme/register', { username: 'acme-member', email: 'member@acme.test', password, passwordConfirm: password });
+    const ok = await c.form('/o/acme/register', {
+      username: 'acme-member',
+      email: 'member@acme.test',
+      password,
+      passwordConfirm: password,
+    });
     assert.equal(ok.status, 200);
     const acme = await fx.server.deps.organizations.bySlug('acme');
-    const row = await fx.server.deps.db.selectFrom('accounts').select('org_id').where('username_key', '=', 'acme-member').executeTakeFirstOrThrow();
+    const row = await fx.server.deps.db
+      .selectFrom('accounts')
+      .select('org_id')
+      .where('username_key', '=', 'acme-member')
+      .executeTakeFirstOrThrow();
     assert.equal(row.org_id, acme?.id);
   });
 

@@ -40,14 +40,18 @@ describe('organizations: roles, recovery settings, CLI, organization-scoped page
   });
 
   test('ADM-04 no one administers an organization until `latchkey org add-admin` says so', async () => {
-    const before = await admin.c.put('/api/v1/organizations/default/recovery-settings', { methods: ['email_link', 'email_otp'] });
+    const before = await admin.c.put('/api/v1/organizations/default/recovery-settings', {
+      methods: ['email_link', 'email_otp'],
+    });
     assert.equal(before.status, 403);
     const r = cli('org', 'add-admin', 'default', 'orgadmin');
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /orgadmin is now admin of default/);
     const unknown = cli('org', 'add-admin', 'default', 'nobody-here');
     assert.equal(unknown.status, 1);
-    const ok = await admin.c.put('/api/v1/organizations/default/recovery-settings', { methods: ['email_link', 'email_otp'] });
+    const ok = await admin.c.put('/api/v1/organizations/default/recovery-settings', {
+      methods: ['email_link', 'email_otp'],
+    });
     assert.equal(ok.status, 200, ok.text);
     assert.deepEqual(ok.json.methods, ['email_link', 'email_otp']);
     assert.equal(ok.json.emailOtpTtl, 600);
@@ -55,7 +59,16 @@ describe('organizations: roles, recovery settings, CLI, organization-scoped page
     assert.equal(ok.json.maxResends, 3);
     assert.equal((await audits('org.admin_added')).length, 1);
     const changed = await audits('org.recovery_settings_changed');
-    assert.equal(changed.at(-1)?.actor_id, (await server.deps.db.selectFrom('accounts').select('id').where('username', '=', 'orgadmin').executeTakeFirstOrThrow()).id);
+    assert.equal(
+      changed.at(-1)?.actor_id,
+      (
+        await server.deps.db
+          .selectFrom('accounts')
+          .select('id')
+          .where('username', '=', 'orgadmin')
+          .executeTakeFirstOrThrow()
+      ).id,
+    );
   });
 
   test('ADM-05 a member gets 403 from the API and the page, and each refusal is audited', async () => {
@@ -132,11 +145,25 @@ describe('organizations: roles, recovery settings, CLI, organization-scoped page
       ['maxAttempts', '3'],
       ['maxResends', '2'],
     ]).toString();
-    const saved = await admin.c.post('/admin/organization', body, { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' });
+    const saved = await admin.c.post('/admin/organization', body, {
+      'content-type': 'application/x-www-form-urlencoded',
+      accept: 'text/html',
+    });
     assert.equal(saved.status, 303, saved.text);
     const s = (await admin.c.get('/api/v1/organizations/default/recovery-settings')).json;
-    assert.deepEqual(s, { methods: ['email_otp', 'sms_otp'], emailLinkTtl: 3600, emailOtpTtl: 300, smsOtpTtl: 300, otpLength: 8, maxAttempts: 3, maxResends: 2 });
-    const bad = await admin.c.post('/admin/organization', 'otpLength=4', { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' });
+    assert.deepEqual(s, {
+      methods: ['email_otp', 'sms_otp'],
+      emailLinkTtl: 3600,
+      emailOtpTtl: 300,
+      smsOtpTtl: 300,
+      otpLength: 8,
+      maxAttempts: 3,
+      maxResends: 2,
+    });
+    const bad = await admin.c.post('/admin/organization', 'otpLength=4', {
+      'content-type': 'application/x-www-form-urlencoded',
+      accept: 'text/html',
+    });
     assert.equal(bad.status, 400);
     assert.match(bad.text, /Enable at least one recovery method|Code length/);
   });
@@ -164,8 +191,15 @@ describe('organizations: roles, recovery settings, CLI, organization-scoped page
     const c = server.client();
     const email = 'acmeuser@example.test';
     const password = strongPassword();
-    assert.equal((await c.post('/api/v1/organizations/acme/registrations', { username: 'acmeuser', email, password })).status, 202);
-    assert.equal((await c.post('/api/v1/organizations/nope/registrations', { username: 'x1', email: 'x1@example.test', password })).status, 404);
+    assert.equal(
+      (await c.post('/api/v1/organizations/acme/registrations', { username: 'acmeuser', email, password })).status,
+      202,
+    );
+    assert.equal(
+      (await c.post('/api/v1/organizations/nope/registrations', { username: 'x1', email: 'x1@example.test', password }))
+        .status,
+      404,
+    );
     const mail = await waitForDevMail(server, (m) => m.to === email);
     const token = /\/activate\?token=([A-Za-z0-9_-]+)/.exec(mail.text)?.[1];
     assert.equal((await c.post('/api/v1/activations', { token })).status, 200);
@@ -175,9 +209,13 @@ describe('organizations: roles, recovery settings, CLI, organization-scoped page
     const put = await c.put('/api/v1/organizations/acme/recovery-settings', { methods: ['email_otp'] });
     assert.equal(put.status, 200, put.text);
     // the admin of acme is no admin of default
-    assert.equal((await c.put('/api/v1/organizations/default/recovery-settings', { methods: ['email_link'] })).status, 403);
+    assert.equal(
+      (await c.put('/api/v1/organizations/default/recovery-settings', { methods: ['email_link'] })).status,
+      403,
+    );
 
-    const resetMails = async () => (await devMailbox(server)).filter((m) => m.to === email && /reset/i.test(m.subject)).length;
+    const resetMails = async () =>
+      (await devMailbox(server)).filter((m) => m.to === email && /reset/i.test(m.subject)).length;
     const before = await resetMails();
     const link = await server.client().post('/api/v1/password-resets', { identifier: email, method: 'email_link' });
     assert.equal(link.status, 202);
@@ -186,7 +224,10 @@ describe('organizations: roles, recovery settings, CLI, organization-scoped page
     const otp = await server.client().post('/api/v1/password-resets', { identifier: email, method: 'email_otp' });
     assert.ok(otp.json.flow);
     await waitForDevMail(server, (m) => m.to === email && m.subject.startsWith('Your password reset code'));
-    const code = await waitForDevMail(server, (m) => m.to === email && m.subject.startsWith('Your password reset code'));
+    const code = await waitForDevMail(
+      server,
+      (m) => m.to === email && m.subject.startsWith('Your password reset code'),
+    );
     assert.match(code.subject, /Acme Corp/);
     assert.match(code.text, /help@acme\.test/);
   });
@@ -195,12 +236,18 @@ describe('organizations: roles, recovery settings, CLI, organization-scoped page
     const html = (await server.client().get('/o/acme/forgot-password', { accept: 'text/html' })).text;
     assert.match(html, /action="\/o\/acme\/forgot-password"/);
     assert.match(html, /Acme Corp/, 'the organization’s display name');
-    assert.match(html, /<input type="hidden" name="method" value="email_otp"/, 'acme (set above) offers only email codes');
+    assert.match(
+      html,
+      /<input type="hidden" name="method" value="email_otp"/,
+      'acme (set above) offers only email codes',
+    );
     assert.equal((await server.client().get('/o/nope/forgot-password', { accept: 'text/html' })).status, 404);
     const login = await server.client().get('/o/acme/login', { accept: 'text/html' });
     assert.equal(login.status, 200);
     assert.match(login.text, /href="\/o\/acme\/forgot-password"/, 'the org sign-in page leads to its own recovery');
-    const posted = await server.client().form('/o/acme/forgot-password', { identifier: 'someone', method: 'email_otp' });
+    const posted = await server
+      .client()
+      .form('/o/acme/forgot-password', { identifier: 'someone', method: 'email_otp' });
     assert.equal(posted.status, 200);
     assert.match(posted.text, /If an account matches, we sent a code to its email address/);
     assert.match(posted.text, /href="\/o\/acme\/forgot-password">Try another method/);

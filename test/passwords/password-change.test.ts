@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { activeAccount, signedIn } from '../support/accounts.ts';
 import { withServer } from '../support/fixture.ts';
 import { strongPassword, waitForDevMail } from '../support/server.ts';
-import { activeAccount, signedIn } from '../support/accounts.ts';
 
 describe('changing the password while signed in', () => {
   // the real per-account limit on current-password checks (5 per 10 minutes), not the test scale
@@ -18,7 +18,10 @@ describe('changing the password while signed in', () => {
       .executeTakeFirstOrThrow();
     const statuses: number[] = [];
     for (let i = 0; i < 7; i++) {
-      const res = await c.put('/api/v1/account/password', { currentPassword: `wrong-${i}-${acct.password}`, newPassword: strongPassword() });
+      const res = await c.put('/api/v1/account/password', {
+        currentPassword: `wrong-${i}-${acct.password}`,
+        newPassword: strongPassword(),
+      });
       statuses.push(res.status);
       if (res.status === 400) assert.equal(res.json.code, 'current_password_wrong');
     }
@@ -31,7 +34,10 @@ describe('changing the password while signed in', () => {
       .executeTakeFirstOrThrow();
     assert.equal(hashAfter.password_hash, hashBefore.password_hash, 'nothing changed');
     // the right current password is refused too while throttled: guessing gains nothing
-    const right = await c.put('/api/v1/account/password', { currentPassword: acct.password, newPassword: strongPassword() });
+    const right = await c.put('/api/v1/account/password', {
+      currentPassword: acct.password,
+      newPassword: strongPassword(),
+    });
     assert.equal(right.status, 429);
     assert.ok(Number(right.headers.get('retry-after')) > 0);
   });
@@ -40,7 +46,11 @@ describe('changing the password while signed in', () => {
     const acct = await activeAccount(fx.server);
     const c = await signedIn(fx.server, acct.username, acct.password);
     const d = fx.server.deps;
-    const row = await d.db.selectFrom('accounts').select(['id', 'password_hash']).where('username_key', '=', acct.username).executeTakeFirstOrThrow();
+    const row = await d.db
+      .selectFrom('accounts')
+      .select(['id', 'password_hash'])
+      .where('username_key', '=', acct.username)
+      .executeTakeFirstOrThrow();
     // A run of failures up to the hard cap (scale 1 here): the account stays locked.
     const ctx = { ip: '192.0.2.77', userAgent: 'test', correlationId: 'lock' };
     for (let i = 0; i < d.config.limits.hardCap; i++) await d.guard.signInReserve(`account:${row.id}`, row.id, ctx);
@@ -54,7 +64,11 @@ describe('changing the password while signed in', () => {
     assert.equal(right.text, wrong.text);
     assert.equal(d.hasher.hashesRun.verify, before.verify, 'no real password check while locked');
     assert.equal(d.hasher.hashesRun.burn, before.burn + 2, 'the dummy hash is spent instead');
-    const after = await d.db.selectFrom('accounts').select('password_hash').where('id', '=', row.id).executeTakeFirstOrThrow();
+    const after = await d.db
+      .selectFrom('accounts')
+      .select('password_hash')
+      .where('id', '=', row.id)
+      .executeTakeFirstOrThrow();
     assert.equal(after.password_hash, row.password_hash, 'the password did not change');
   });
 

@@ -28,7 +28,10 @@ export async function signedInUser(server: TestServer, username: string): Promis
 }
 
 /** Number of dev-mailbox messages matching, to wait for the next one after an action. */
-export async function countMail(server: TestServer, pred: (m: { to: string; text: string; channel: string; subject: string }) => boolean) {
+export async function countMail(
+  server: TestServer,
+  pred: (m: { to: string; text: string; channel: string; subject: string }) => boolean,
+) {
   return (await devMailbox(server)).filter(pred).length;
 }
 
@@ -36,7 +39,11 @@ export async function countMail(server: TestServer, pred: (m: { to: string; text
 const handedOut = new Set<string>();
 
 /** Waits until more than `seen` messages match and returns the code of one not handed out before. */
-export async function nextCode(server: TestServer, pred: (m: { to: string; text: string; channel: string; subject: string }) => boolean, seen: number) {
+export async function nextCode(
+  server: TestServer,
+  pred: (m: { to: string; text: string; channel: string; subject: string }) => boolean,
+  seen: number,
+) {
   const deadline = Date.now() + 10_000;
   for (;;) {
     const all = (await devMailbox(server)).filter(pred);
@@ -69,7 +76,11 @@ export async function verifiedPhone(server: TestServer, u: User, phone: string):
 export async function outboxIdle(server: TestServer, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const row = await server.deps.db.selectFrom('outbox').select('id').where('status', '=', 'pending').executeTakeFirst();
+    const row = await server.deps.db
+      .selectFrom('outbox')
+      .select('id')
+      .where('status', '=', 'pending')
+      .executeTakeFirst();
     if (!row) return;
     if (Date.now() > deadline) throw new Error('outbox still busy');
     await new Promise((r) => setTimeout(r, 50));

@@ -91,7 +91,11 @@ describe('email and SMS recovery codes (OTP-01..OTP-05) with an injected clock',
     const ok = await complete({ identifier: 'boundA', code, flow: r.json.flow, password: strongPassword() });
     assert.equal(ok.status, 200, ok.text);
     // the stored value is a keyed hash, never the code
-    const rows = await server.deps.db.selectFrom('recovery_codes').selectAll().where('flow_id', '=', r.json.flow).execute();
+    const rows = await server.deps.db
+      .selectFrom('recovery_codes')
+      .selectAll()
+      .where('flow_id', '=', r.json.flow)
+      .execute();
     assert.equal(rows.length, 1);
     assert.ok(rows[0].code_hash && !rows[0].code_hash.includes(code));
   });
@@ -101,7 +105,11 @@ describe('email and SMS recovery codes (OTP-01..OTP-05) with an injected clock',
     const seen = await countMail(server, emailTo(u.email));
     const r = await reset('expiry', 'email_otp');
     const code = await nextCode(server, emailTo(u.email), seen);
-    const row = await server.deps.db.selectFrom('recovery_codes').selectAll().where('flow_id', '=', r.json.flow).executeTakeFirstOrThrow();
+    const row = await server.deps.db
+      .selectFrom('recovery_codes')
+      .selectAll()
+      .where('flow_id', '=', r.json.flow)
+      .executeTakeFirstOrThrow();
     assert.equal(row.expires_at - row.created_at, 600_000);
     clock.set(row.expires_at - 1);
     // A rejected password proves the code was accepted without using it up.
@@ -119,19 +127,41 @@ describe('email and SMS recovery codes (OTP-01..OTP-05) with an injected clock',
     const first = await nextCode(server, emailTo(u.email), seen);
     seen++;
     const wrong = (c: string) => (c === '000000' ? '000001' : '000000');
-    for (let i = 0; i < 3; i++) assert.equal((await complete({ identifier: 'resender', code: wrong(first), flow: r.json.flow, password: strongPassword() })).status, 400);
+    for (let i = 0; i < 3; i++)
+      assert.equal(
+        (await complete({ identifier: 'resender', code: wrong(first), flow: r.json.flow, password: strongPassword() }))
+          .status,
+        400,
+      );
     const resend = await server.client().post('/api/v1/password-resets/resend', { flow: r.json.flow });
     assert.equal(resend.status, 202);
     const second = await nextCode(server, emailTo(u.email), seen);
     seen++;
     assert.notEqual(second, first);
     // the old code is gone: a 4th failure
-    assert.equal((await complete({ identifier: 'resender', code: first, flow: r.json.flow, password: strongPassword() })).json.code, 'invalid_code');
+    assert.equal(
+      (await complete({ identifier: 'resender', code: first, flow: r.json.flow, password: strongPassword() })).json
+        .code,
+      'invalid_code',
+    );
     // a 5th wrong try, then the right new code is dead too: the count was not reset
-    assert.equal((await complete({ identifier: 'resender', code: wrong(second), flow: r.json.flow, password: strongPassword() })).status, 400);
-    const dead = await complete({ identifier: 'resender', code: second, flow: r.json.flow, password: strongPassword() });
+    assert.equal(
+      (await complete({ identifier: 'resender', code: wrong(second), flow: r.json.flow, password: strongPassword() }))
+        .status,
+      400,
+    );
+    const dead = await complete({
+      identifier: 'resender',
+      code: second,
+      flow: r.json.flow,
+      password: strongPassword(),
+    });
     assert.equal(dead.json.code, 'invalid_code');
-    const row = await server.deps.db.selectFrom('recovery_codes').selectAll().where('flow_id', '=', r.json.flow).executeTakeFirstOrThrow();
+    const row = await server.deps.db
+      .selectFrom('recovery_codes')
+      .selectAll()
+      .where('flow_id', '=', r.json.flow)
+      .executeTakeFirstOrThrow();
     assert.equal(row.failed_attempts, 5);
     assert.equal(row.resends, 1);
   });
@@ -143,7 +173,8 @@ describe('email and SMS recovery codes (OTP-01..OTP-05) with an injected clock',
       const seen = await countMail(server, emailTo(u.email));
       const r = await reset('capresend', 'email_otp');
       await nextCode(server, emailTo(u.email), seen);
-      for (let i = 0; i < 3; i++) assert.equal((await server.client().post('/api/v1/password-resets/resend', { flow: r.json.flow })).status, 202);
+      for (let i = 0; i < 3; i++)
+        assert.equal((await server.client().post('/api/v1/password-resets/resend', { flow: r.json.flow })).status, 202);
       const ghost = await server.client().post('/api/v1/password-resets/resend', { flow: 'no-such-flow' });
       assert.equal(ghost.status, 202);
       await outboxIdle(server);
@@ -164,14 +195,22 @@ describe('email and SMS recovery codes (OTP-01..OTP-05) with an injected clock',
     assert.equal(a.json.message, b.json.message);
     assert.deepEqual(Object.keys(a.json).sort(), Object.keys(b.json).sort());
     await outboxIdle(server);
-    assert.equal(await countMail(server, smsTo('+4915123456789')), seen, 'only the confirmation SMS went to the number');
+    assert.equal(
+      await countMail(server, smsTo('+4915123456789')),
+      seen,
+      'only the confirmation SMS went to the number',
+    );
   });
 
   test('REC-02 the email link lives as long as the organization says (LATCHKEY_RESET_TTL until an admin sets it)', async () => {
     const u = await signedInUser(server, 'linkttl');
     const ttlOf = async () => {
       await outboxIdle(server);
-      const acct = await server.deps.db.selectFrom('accounts').select('id').where('username', '=', 'linkttl').executeTakeFirstOrThrow();
+      const acct = await server.deps.db
+        .selectFrom('accounts')
+        .select('id')
+        .where('username', '=', 'linkttl')
+        .executeTakeFirstOrThrow();
       const row = await server.deps.db
         .selectFrom('recovery_codes')
         .selectAll()
@@ -219,10 +258,26 @@ describe('email and SMS recovery codes (OTP-01..OTP-05) with an injected clock',
     assert.ok(flow);
     const code = await nextCode(server, emailTo(u.email), seen);
     const password = strongPassword();
-    const done = await c.form('/forgot-password/code', { flow, identifier: 'pagesotp', method: 'email_otp', back: '/forgot-password', code, password, passwordConfirm: password });
+    const done = await c.form('/forgot-password/code', {
+      flow,
+      identifier: 'pagesotp',
+      method: 'email_otp',
+      back: '/forgot-password',
+      code,
+      password,
+      passwordConfirm: password,
+    });
     assert.equal(done.status, 200, done.text);
     assert.match(done.text, /Please sign in again/);
-    const bad = await c.form('/forgot-password/code', { flow, identifier: 'pagesotp', method: 'email_otp', back: 'https://evil.test/', code, password, passwordConfirm: password });
+    const bad = await c.form('/forgot-password/code', {
+      flow,
+      identifier: 'pagesotp',
+      method: 'email_otp',
+      back: 'https://evil.test/',
+      code,
+      password,
+      passwordConfirm: password,
+    });
     assert.equal(bad.status, 400);
     assert.doesNotMatch(bad.text, /evil\.test/);
   });
@@ -233,7 +288,15 @@ describe('mobile numbers on /settings (SES-07, LOG-03, OTP-05)', () => {
   const clock = new FakeClock(Date.now());
   let u: User;
   before(async () => {
-    server = await startTestServer({ LATCHKEY_SMS_ALLOWED_COUNTRIES: '44,49', LATCHKEY_RATE_LIMIT_SCALE: '1', LATCHKEY_OTP_MESSAGE_CAP: '3/1h', LATCHKEY_LIMIT_OTP_SEND_ID: '4/1h' }, { clock });
+    server = await startTestServer(
+      {
+        LATCHKEY_SMS_ALLOWED_COUNTRIES: '44,49',
+        LATCHKEY_RATE_LIMIT_SCALE: '1',
+        LATCHKEY_OTP_MESSAGE_CAP: '3/1h',
+        LATCHKEY_LIMIT_OTP_SEND_ID: '4/1h',
+      },
+      { clock },
+    );
     u = await signedInUser(server, 'phoneuser');
   });
   after(async () => {
@@ -241,7 +304,13 @@ describe('mobile numbers on /settings (SES-07, LOG-03, OTP-05)', () => {
   });
 
   test('numbers are parsed to E.164; landlines, junk and countries off the allow-list are 400s', async () => {
-    for (const phone of ['12345', '+442071838750', '+33612345678', 'DROP TABLE accounts', '+44 7911 123456 ext 99999999999999999']) {
+    for (const phone of [
+      '12345',
+      '+442071838750',
+      '+33612345678',
+      'DROP TABLE accounts',
+      '+44 7911 123456 ext 99999999999999999',
+    ]) {
       const r = await u.c.put('/api/v1/account/phone', { phone });
       assert.equal(r.status, 400, `${phone}: ${r.text}`);
     }
@@ -262,8 +331,15 @@ describe('mobile numbers on /settings (SES-07, LOG-03, OTP-05)', () => {
     await verifiedPhone(server, u, '+4915123456789');
     await outboxIdle(server);
     const after = await devMailbox(server);
-    assert.ok(after.some((m) => m.channel === 'sms' && m.to === '+447911123456' && /removed from the account/.test(m.text)), 'old number told');
-    const acct = await server.deps.db.selectFrom('accounts').selectAll().where('username', '=', u.username).executeTakeFirstOrThrow();
+    assert.ok(
+      after.some((m) => m.channel === 'sms' && m.to === '+447911123456' && /removed from the account/.test(m.text)),
+      'old number told',
+    );
+    const acct = await server.deps.db
+      .selectFrom('accounts')
+      .selectAll()
+      .where('username', '=', u.username)
+      .executeTakeFirstOrThrow();
     assert.equal(acct.phone, '+4915123456789');
     assert.ok(acct.phone_verified_at);
   });
@@ -277,7 +353,10 @@ describe('mobile numbers on /settings (SES-07, LOG-03, OTP-05)', () => {
     const sent = (await countMail(server, smsTo(phone))) - before;
     assert.ok(sent <= 3, `at most the message cap reached the number (got ${sent})`);
     assert.ok(statuses.includes(429), `the send limit answered 429 (${statuses.join(',')})`);
-    assert.ok(statuses.slice(0, 2).every((s) => s === 202), statuses.join(','));
+    assert.ok(
+      statuses.slice(0, 2).every((s) => s === 202),
+      statuses.join(','),
+    );
   });
 
   test('OTP-05 SMS recovery requests are limited per identifier before anything is queued', async () => {
@@ -288,10 +367,18 @@ describe('mobile numbers on /settings (SES-07, LOG-03, OTP-05)', () => {
       .execute();
     const statuses: number[] = [];
     for (let i = 0; i < 6; i++)
-      statuses.push((await server.client().post('/api/v1/password-resets', { identifier: 'pumped-number-owner', method: 'sms_otp' })).status);
+      statuses.push(
+        (
+          await server
+            .client()
+            .post('/api/v1/password-resets', { identifier: 'pumped-number-owner', method: 'sms_otp' })
+        ).status,
+      );
     assert.deepEqual(statuses.slice(0, 4), [202, 202, 202, 202]);
     assert.equal(statuses[4], 429);
-    const bad = await server.client().post('/api/v1/password-resets', { identifier: 'someone', method: 'carrier_pigeon' });
+    const bad = await server
+      .client()
+      .post('/api/v1/password-resets', { identifier: 'someone', method: 'carrier_pigeon' });
     assert.equal(bad.status, 400);
   });
 
@@ -303,7 +390,11 @@ describe('mobile numbers on /settings (SES-07, LOG-03, OTP-05)', () => {
     await outboxIdle(server);
     const mails = await devMailbox(server);
     assert.ok(mails.some((m) => m.channel === 'sms' && m.to === '+4915123456789' && /removed/.test(m.text)));
-    const acct = await server.deps.db.selectFrom('accounts').selectAll().where('username', '=', u.username).executeTakeFirstOrThrow();
+    const acct = await server.deps.db
+      .selectFrom('accounts')
+      .selectAll()
+      .where('username', '=', u.username)
+      .executeTakeFirstOrThrow();
     assert.equal(acct.phone, null);
     assert.equal(acct.phone_verified_at, null);
   });

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { withServer } from '../support/fixture.ts';
-import { linkIn } from '../support/smtp.ts';
 import { strongPassword } from '../support/server.ts';
+import { linkIn } from '../support/smtp.ts';
 import { activeAccount } from './helpers.ts';
 
 // Issue 5: an account created from an external sign-in has no password; "Forgot password" sets
@@ -13,7 +13,11 @@ describe('forgot password on an account without a password', () => {
   test('the mail offers a first password, and the link sets it', async () => {
     const acct = await activeAccount(fx.server, fx.smtp, 'nopass1');
     // what an external sign-in leaves behind: an active account with no password hash
-    await fx.server.deps.db.updateTable('accounts').set({ password_hash: null }).where('username_key', '=', 'nopass1').execute();
+    await fx.server.deps.db
+      .updateTable('accounts')
+      .set({ password_hash: null })
+      .where('username_key', '=', 'nopass1')
+      .execute();
     const c = fx.server.client();
     assert.equal((await c.post('/api/v1/password-resets', { identifier: acct.email })).status, 202);
     const mail = await fx.mail(acct.email, /Set a password/);

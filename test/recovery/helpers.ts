@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { Client } from '../support/http.ts';
-import { codeIn, linkIn, type ReceivedMail, type SmtpReceiver } from '../support/smtp.ts';
 import { strongPassword, type TestServer } from '../support/server.ts';
+import { codeIn, linkIn, type ReceivedMail, type SmtpReceiver } from '../support/smtp.ts';
 
 export interface TestAccount {
   username: string;
@@ -28,10 +28,16 @@ export async function activeAccount(
   return { username, email, password };
 }
 
-export const isResetMail = (email: string) => (m: ReceivedMail) => m.to.includes(email) && /Reset your password/.test(m.subject);
+export const isResetMail = (email: string) => (m: ReceivedMail) =>
+  m.to.includes(email) && /Reset your password/.test(m.subject);
 
 /** Asks for a reset and returns the new reset mail (not one received before the request). */
-export async function requestReset(server: { client(): Client }, smtp: SmtpReceiver, identifier: string, email: string) {
+export async function requestReset(
+  server: { client(): Client },
+  smtp: SmtpReceiver,
+  identifier: string,
+  email: string,
+) {
   const before = smtp.mails.filter(isResetMail(email)).length;
   const res = await server.client().post('/api/v1/password-resets', { identifier });
   assert.equal(res.status, 202, res.text);

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { RECOVERY_METHODS } from '../../src/deps.ts';
-import { recoveryCodeHash, type RecoveryMethod } from '../../src/flows/recovery/method.ts';
+import { type RecoveryMethod, recoveryCodeHash } from '../../src/flows/recovery/method.ts';
 import { newId } from '../../src/security/random.ts';
-import { SmtpReceiver } from '../support/smtp.ts';
 import { startTestServer, strongPassword, type TestServer } from '../support/server.ts';
+import { SmtpReceiver } from '../support/smtp.ts';
 import { activeAccount, isResetMail } from './helpers.ts';
 
 // The method seam that email/SMS OTP plug into: a method only writes its hashed secret and
@@ -57,19 +57,32 @@ describe('recovery methods plug into one flow', () => {
     await smtp.stop();
   });
 
-  test('REC-02 a selected method issues in the same flow; its code completes the reset and ends the other method\'s link', async () => {
+  test("REC-02 a selected method issues in the same flow; its code completes the reset and ends the other method's link", async () => {
     const a = await activeAccount(server, smtp, 'probeuser');
     const res = await server.client().post('/api/v1/password-resets', { identifier: a.username });
     assert.equal(res.status, 202);
     await smtp.waitFor(isResetMail(a.email));
     const db = server.deps.db;
-    const acct = await db.selectFrom('accounts').select('id').where('username', '=', a.username).executeTakeFirstOrThrow();
+    const acct = await db
+      .selectFrom('accounts')
+      .select('id')
+      .where('username', '=', a.username)
+      .executeTakeFirstOrThrow();
     const rows = await db.selectFrom('recovery_codes').selectAll().where('account_id', '=', acct.id).execute();
     assert.deepEqual(rows.map((r) => r.method).sort(), ['email_link', 'probe_code']);
     assert.equal(new Set(rows.map((r) => r.flow_id)).size, 1, 'one flow');
-    const done = await server.client().post('/api/v1/password-resets/complete', { identifier: a.username, code: FIXED_CODE, password: strongPassword() });
+    const done = await server.client().post('/api/v1/password-resets/complete', {
+      identifier: a.username,
+      code: FIXED_CODE,
+      password: strongPassword(),
+    });
     assert.equal(done.status, 200, done.text);
-    const live = await db.selectFrom('recovery_codes').select('id').where('account_id', '=', acct.id).where('used_at', 'is', null).execute();
+    const live = await db
+      .selectFrom('recovery_codes')
+      .select('id')
+      .where('account_id', '=', acct.id)
+      .where('used_at', 'is', null)
+      .execute();
     assert.equal(live.length, 0);
   });
 
@@ -78,8 +91,15 @@ describe('recovery methods plug into one flow', () => {
     await server.client().post('/api/v1/password-resets', { identifier: a.username });
     await smtp.waitFor(isResetMail(a.email));
     const db = server.deps.db;
-    const acct = await db.selectFrom('accounts').select('id').where('username', '=', a.username).executeTakeFirstOrThrow();
+    const acct = await db
+      .selectFrom('accounts')
+      .select('id')
+      .where('username', '=', a.username)
+      .executeTakeFirstOrThrow();
     const rows = await db.selectFrom('recovery_codes').select('method').where('account_id', '=', acct.id).execute();
-    assert.deepEqual(rows.map((r) => r.method), ['email_link']);
+    assert.deepEqual(
+      rows.map((r) => r.method),
+      ['email_link'],
+    );
   });
 });

@@ -16,7 +16,11 @@ const normalize = (s: string) =>
     .join('\n')
     .trim();
 
-async function until<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+async function until<T>(
+  what: string,
+  fn: () => T | undefined | Promise<T | undefined>,
+  timeoutMs = 15_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
@@ -85,7 +89,9 @@ describe('reset mail delivery survives SIGKILL of the process', () => {
       try {
         await until('the reset mail to be queued and refused once', () =>
           db
-            .prepare("select id from outbox where kind = 'password_reset' and status = 'pending' and attempts >= 1 and locked_by is null")
+            .prepare(
+              "select id from outbox where kind = 'password_reset' and status = 'pending' and attempts >= 1 and locked_by is null",
+            )
             .get(),
         );
       } finally {

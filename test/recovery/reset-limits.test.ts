@@ -43,13 +43,20 @@ describe('forgot password under the real limits', () => {
   test('REC-06 past the hourly mail cap the answer is the same and no mail is sent', async () => {
     const a = await activeAccount(fx.server, fx.smtp, 'capuser', { captcha: GOOD });
     const answers = [];
-    for (let i = 0; i < 4; i++) answers.push(answer(await fx.server.client().post('/api/v1/password-resets', { identifier: a.email, captcha: GOOD })));
+    for (let i = 0; i < 4; i++)
+      answers.push(
+        answer(await fx.server.client().post('/api/v1/password-resets', { identifier: a.email, captcha: GOOD })),
+      );
     assert.equal(new Set(answers).size, 1);
     assert.match(answers[0], /^202 /);
     await fx.smtp.waitFor(() => fx.smtp.mails.filter(isResetMail(a.email)).length >= 2);
     // every job has run once the outbox is empty of pending rows
     for (let i = 0; i < 100; i++) {
-      const pending = await fx.server.deps.db.selectFrom('outbox').select('id').where('status', '=', 'pending').execute();
+      const pending = await fx.server.deps.db
+        .selectFrom('outbox')
+        .select('id')
+        .where('status', '=', 'pending')
+        .execute();
       if (pending.length === 0) break;
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -61,7 +68,9 @@ describe('forgot password under the real limits', () => {
     const statusesFor = async (identifier: string) => {
       const out = [];
       for (let i = 0; i < 11; i++) {
-        const r = await fx.server.client().post('/api/v1/password-resets/complete', { identifier, code: '2222-2222', password: strongPassword() });
+        const r = await fx.server
+          .client()
+          .post('/api/v1/password-resets/complete', { identifier, code: '2222-2222', password: strongPassword() });
         out.push(r);
       }
       return out;

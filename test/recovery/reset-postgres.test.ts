@@ -39,15 +39,29 @@ describe('forgot password on PostgreSQL, two processes', () => {
     for (const via of ['token', 'code'] as const) {
       const a = await activeAccount(fx.server, fx.smtp, `pgrace${via}`);
       const { token, code } = await requestReset(fx.server, fx.smtp, a.username, a.email);
-      const body = (p: string) => (via === 'token' ? { token, password: p } : { identifier: a.username, code, password: p });
+      const body = (p: string) =>
+        via === 'token' ? { token, password: p } : { identifier: a.username, code, password: p };
       const results = await Promise.all(
-        Array.from({ length: 50 }, (_, i) => (i % 2 ? other : fx.server).client().post('/api/v1/password-resets/complete', body(strongPassword()))),
+        Array.from({ length: 50 }, (_, i) =>
+          (i % 2 ? other : fx.server).client().post('/api/v1/password-resets/complete', body(strongPassword())),
+        ),
       );
       const statuses = results.map((r) => r.status);
       assert.equal(statuses.filter((s) => s === 200).length, 1, statuses.join(','));
-      assert.ok(statuses.every((s) => s === 200 || (s >= 400 && s < 500)), statuses.join(','));
-      const acct = await fx.server.deps.db.selectFrom('accounts').select('id').where('username', '=', a.username).executeTakeFirstOrThrow();
-      const changes = await fx.server.deps.db.selectFrom('password_changes').select('id').where('account_id', '=', acct.id).execute();
+      assert.ok(
+        statuses.every((s) => s === 200 || (s >= 400 && s < 500)),
+        statuses.join(','),
+      );
+      const acct = await fx.server.deps.db
+        .selectFrom('accounts')
+        .select('id')
+        .where('username', '=', a.username)
+        .executeTakeFirstOrThrow();
+      const changes = await fx.server.deps.db
+        .selectFrom('password_changes')
+        .select('id')
+        .where('account_id', '=', acct.id)
+        .execute();
       assert.equal(changes.length, 1);
     }
   });

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { noGuard } from '../../src/security/guard.ts';
 import { FakeClock } from '../../src/security/clock.ts';
+import { noGuard } from '../../src/security/guard.ts';
 import { sha256 } from '../../src/security/hashing.ts';
-import { SmtpReceiver } from '../support/smtp.ts';
 import { startTestServer, strongPassword, type TestServer } from '../support/server.ts';
+import { SmtpReceiver } from '../support/smtp.ts';
 import { activeAccount, isResetMail, requestReset, secretsIn, signIn } from './helpers.ts';
 
 // One server for the whole file, on a fake clock that starts at the real time and only moves
@@ -41,7 +41,8 @@ describe('forgot password by email (SQLite, real SMTP)', () => {
   });
 
   const db = () => server.deps.db;
-  const accountRow = (username: string) => db().selectFrom('accounts').selectAll().where('username', '=', username).executeTakeFirstOrThrow();
+  const accountRow = (username: string) =>
+    db().selectFrom('accounts').selectAll().where('username', '=', username).executeTakeFirstOrThrow();
   const complete = (body: Record<string, unknown>) => server.client().post('/api/v1/password-resets/complete', body);
   /** waits until every queued job and mail has been handled */
   async function settle() {
@@ -63,7 +64,11 @@ describe('forgot password by email (SQLite, real SMTP)', () => {
     assert.match(mail.text, /Didn't ask for this\? You can ignore this mail; your password has not changed\./);
     assert.match(mail.html, /auth\/reset\/code\?token=/);
     assert.match(mail.text, /Latchkey/);
-    const row = await db().selectFrom('recovery_codes').selectAll().where('token_hash', '=', sha256(token)).executeTakeFirstOrThrow();
+    const row = await db()
+      .selectFrom('recovery_codes')
+      .selectAll()
+      .where('token_hash', '=', sha256(token))
+      .executeTakeFirstOrThrow();
     const stored = JSON.stringify(row);
     assert.ok(!stored.includes(token) && !stored.includes(code.replace('-', '')), 'no secret in clear');
     assert.equal(row.method, 'email_link');
@@ -84,19 +89,27 @@ describe('forgot password by email (SQLite, real SMTP)', () => {
     assert.equal(again.status, 400);
     assert.equal(again.json.code, 'invalid_token');
     // the code from the same mail died with the link
-    assert.equal((await complete({ identifier: a.email, code: second.code, password: strongPassword() })).json.code, 'invalid_code');
+    assert.equal(
+      (await complete({ identifier: a.email, code: second.code, password: strongPassword() })).json.code,
+      'invalid_code',
+    );
 
     const third = await requestReset(server, smtp, 'rec02user', a.email);
     clock.advance(30 * 60_000 + 1);
     assert.equal((await complete({ token: third.token, password: strongPassword() })).json.code, 'invalid_token');
-    assert.equal((await complete({ identifier: 'rec02user', code: third.code, password: strongPassword() })).json.code, 'invalid_code');
-    const page = await server.client().get(`/auth/reset/code?token=${encodeURIComponent(third.token)}`, { accept: 'text/html' });
+    assert.equal(
+      (await complete({ identifier: 'rec02user', code: third.code, password: strongPassword() })).json.code,
+      'invalid_code',
+    );
+    const page = await server
+      .client()
+      .get(`/auth/reset/code?token=${encodeURIComponent(third.token)}`, { accept: 'text/html' });
     assert.match(page.text, /This link has expired or was already used/);
     assert.match(page.text, /action="\/forgot-password"/);
     assert.equal((await signIn(server, 'rec02user', p1)).status, 201);
   });
 
-  test('REC-03 A\'s code with B\'s identifier changes nothing', async () => {
+  test("REC-03 A's code with B's identifier changes nothing", async () => {
     const a = await activeAccount(server, smtp, 'rec03alice');
     const b = await activeAccount(server, smtp, 'rec03bob');
     const resetA = await requestReset(server, smtp, a.username, a.email);
@@ -108,10 +121,13 @@ describe('forgot password by email (SQLite, real SMTP)', () => {
     assert.equal((await accountRow(b.username)).password_hash, before.password_hash);
     assert.equal((await signIn(server, b.username, b.password)).status, 201);
     // A's code still works for A (a wrong try is one of five, not the end)
-    assert.equal((await complete({ identifier: a.username, code: resetA.code, password: strongPassword() })).status, 200);
+    assert.equal(
+      (await complete({ identifier: a.username, code: resetA.code, password: strongPassword() })).status,
+      200,
+    );
   });
 
-  test('REC-04 ten GETs of the link (a mail scanner) use nothing up; the user\'s POST still works', async () => {
+  test("REC-04 ten GETs of the link (a mail scanner) use nothing up; the user's POST still works", async () => {
     const a = await activeAccount(server, smtp, 'rec04user');
     const { token, link } = await requestReset(server, smtp, a.username, a.email);
     const path = link.slice(server.base.length);
@@ -120,7 +136,11 @@ describe('forgot password by email (SQLite, real SMTP)', () => {
       assert.equal(page.status, 200);
       assert.match(page.text, /Choose a new password/);
     }
-    const row = await db().selectFrom('recovery_codes').selectAll().where('token_hash', '=', sha256(token)).executeTakeFirstOrThrow();
+    const row = await db()
+      .selectFrom('recovery_codes')
+      .selectAll()
+      .where('token_hash', '=', sha256(token))
+      .executeTakeFirstOrThrow();
     assert.equal(row.used_at, null);
     assert.equal((await accountRow(a.username)).password_hash !== null, true);
     const password = strongPassword();
@@ -136,7 +156,12 @@ describe('forgot password by email (SQLite, real SMTP)', () => {
     const a = await activeAccount(server, smtp, 'rec05user');
     const before = smtp.mails.filter(isResetMail(a.email)).length;
     const evil = server.client({ headers: { 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https' } });
-    const res = await evil.request('POST', '/api/v1/password-resets', { identifier: a.username }, { host: 'evil.example' });
+    const res = await evil.request(
+      'POST',
+      '/api/v1/password-resets',
+      { identifier: a.username },
+      { host: 'evil.example' },
+    );
     assert.equal(res.status, 202);
     await smtp.waitFor(() => smtp.mails.filter(isResetMail(a.email)).length > before);
     const mail = smtp.mails.filter(isResetMail(a.email))[before];
@@ -185,16 +210,36 @@ describe('forgot password by email (SQLite, real SMTP)', () => {
     const first = await requestReset(server, smtp, a.username, a.email);
     const password = strongPassword();
     const c = server.client();
-    const res = await c.post('/api/v1/password-resets/complete', { identifier: a.email, code: first.code.toLowerCase(), password });
+    const res = await c.post('/api/v1/password-resets/complete', {
+      identifier: a.email,
+      code: first.code.toLowerCase(),
+      password,
+    });
     assert.equal(res.status, 200, res.text);
     assert.equal(res.json.message, 'Your password has been changed. Please sign in again.');
     assert.equal(res.headers.getSetCookie().length, 0, 'no session cookie (REC-07)');
     assert.equal((await c.get('/api/v1/sessions/current')).status, 401);
     assert.equal((await old.c.get('/api/v1/sessions/current')).status, 401, 'the old session has ended');
     const acct = await accountRow(a.username);
-    assert.equal(Number((await db().selectFrom('sessions').select((eb) => eb.fn.countAll().as('n')).where('account_id', '=', acct.id).executeTakeFirstOrThrow()).n), 0);
+    assert.equal(
+      Number(
+        (
+          await db()
+            .selectFrom('sessions')
+            .select((eb) => eb.fn.countAll().as('n'))
+            .where('account_id', '=', acct.id)
+            .executeTakeFirstOrThrow()
+        ).n,
+      ),
+      0,
+    );
     assert.equal((await complete({ token: first.token, password: strongPassword() })).json.code, 'invalid_token');
-    const live = await db().selectFrom('recovery_codes').select('id').where('account_id', '=', acct.id).where('used_at', 'is', null).execute();
+    const live = await db()
+      .selectFrom('recovery_codes')
+      .select('id')
+      .where('account_id', '=', acct.id)
+      .where('used_at', 'is', null)
+      .execute();
     assert.equal(live.length, 0);
     const notice = await smtp.waitFor((m) => m.to.includes(a.email) && /Your password was changed/.test(m.subject));
     assert.match(notice.text, /reset on \d{4}-\d\d-\d\d \d\d:\d\d UTC/);
@@ -209,22 +254,40 @@ describe('forgot password by email (SQLite, real SMTP)', () => {
     const a = await activeAccount(server, smtp, 'rec09user');
     const { token, code } = await requestReset(server, smtp, a.username, a.email);
     const s = await signIn(server, a.username, a.password);
-    const changed = await s.c.put('/api/v1/account/password', { currentPassword: a.password, newPassword: strongPassword() });
+    const changed = await s.c.put('/api/v1/account/password', {
+      currentPassword: a.password,
+      newPassword: strongPassword(),
+    });
     assert.equal(changed.status, 200, changed.text);
     assert.equal((await complete({ token, password: strongPassword() })).json.code, 'invalid_token');
-    assert.equal((await complete({ identifier: a.username, code, password: strongPassword() })).json.code, 'invalid_code');
+    assert.equal(
+      (await complete({ identifier: a.username, code, password: strongPassword() })).json.code,
+      'invalid_code',
+    );
   });
 
   test('ENUM-02 existing, unknown, pending and disabled accounts get the same 202; only real enabled accounts get mail', async () => {
     const active = await activeAccount(server, smtp, 'enumactive');
-    const reg = await server.client().post('/api/v1/registrations', { username: 'enumpending', email: 'enumpending@example.test', password: strongPassword() });
+    const reg = await server.client().post('/api/v1/registrations', {
+      username: 'enumpending',
+      email: 'enumpending@example.test',
+      password: strongPassword(),
+    });
     assert.equal(reg.status, 202);
     const disabled = await activeAccount(server, smtp, 'enumdisabled');
     await db().updateTable('accounts').set({ status: 'disabled' }).where('username', '=', 'enumdisabled').execute();
     const answers = [];
-    for (const identifier of [active.email, 'nobody-here@example.test', 'enumpending@example.test', disabled.email, 'nobodyhere']) {
+    for (const identifier of [
+      active.email,
+      'nobody-here@example.test',
+      'enumpending@example.test',
+      disabled.email,
+      'nobodyhere',
+    ]) {
       const r = await server.client().post('/api/v1/password-resets', { identifier });
-      const headers = [...r.headers.entries()].filter(([k]) => !['date', 'x-request-id', 'x-correlation-id'].includes(k));
+      const headers = [...r.headers.entries()].filter(
+        ([k]) => !['date', 'x-request-id', 'x-correlation-id'].includes(k),
+      );
       answers.push(JSON.stringify({ status: r.status, body: r.text, headers }));
     }
     assert.equal(new Set(answers).size, 1, answers.join('\n'));
@@ -243,12 +306,25 @@ describe('forgot password by email (SQLite, real SMTP)', () => {
 
   test('EXT-05 a reset of a pending account activates it only once the new password is set, ending what the pre-registrant set up', async () => {
     const squatterPassword = strongPassword();
-    const reg = await server.client().post('/api/v1/registrations', { username: 'squatted', email: 'victim@example.test', password: squatterPassword });
+    const reg = await server.client().post('/api/v1/registrations', {
+      username: 'squatted',
+      email: 'victim@example.test',
+      password: squatterPassword,
+    });
     assert.equal(reg.status, 202);
     const acct = await accountRow('squatted');
     await db()
       .insertInto('external_identities')
-      .values({ id: 'ext-squat', account_id: acct.id, provider: 'test', subject: 'attacker', email: null, display_name: null, created_at: clock.now(), last_used_at: null })
+      .values({
+        id: 'ext-squat',
+        account_id: acct.id,
+        provider: 'test',
+        subject: 'attacker',
+        email: null,
+        display_name: null,
+        created_at: clock.now(),
+        last_used_at: null,
+      })
       .execute();
     const { token, link } = await requestReset(server, smtp, 'victim@example.test', 'victim@example.test');
     await server.client().get(link.slice(server.base.length));
@@ -257,20 +333,28 @@ describe('forgot password by email (SQLite, real SMTP)', () => {
     assert.equal((await complete({ token, password })).status, 200);
     const after = await accountRow('squatted');
     assert.equal(after.status, 'active');
-    assert.equal((await db().selectFrom('external_identities').select('id').where('account_id', '=', acct.id).execute()).length, 0);
+    assert.equal(
+      (await db().selectFrom('external_identities').select('id').where('account_id', '=', acct.id).execute()).length,
+      0,
+    );
     assert.equal((await signIn(server, 'squatted', squatterPassword)).status, 401);
     assert.equal((await signIn(server, 'squatted', password)).status, 201);
   });
 
   test('PWD-04 the blocklist and context words are refused on register, change and reset, with reasons', async () => {
-    const reg = await server.client().post('/api/v1/registrations', { username: 'pwd04new', email: 'pwd04new@example.test', password: 'password123' });
+    const reg = await server
+      .client()
+      .post('/api/v1/registrations', { username: 'pwd04new', email: 'pwd04new@example.test', password: 'password123' });
     assert.equal(reg.status, 400);
     assert.equal(reg.json.code, 'password_rejected');
     assert.ok(reg.json.reasons.some((r: { code: string }) => r.code === 'too_common'));
 
     const a = await activeAccount(server, smtp, 'pwd04user');
     const s = await signIn(server, a.username, a.password);
-    const change = await s.c.put('/api/v1/account/password', { currentPassword: a.password, newPassword: 'pwd04user2024' });
+    const change = await s.c.put('/api/v1/account/password', {
+      currentPassword: a.password,
+      newPassword: 'pwd04user2024',
+    });
     assert.equal(change.status, 400);
     assert.equal(change.json.code, 'password_rejected');
     assert.ok(change.json.reasons.some((r: { code: string }) => r.code === 'contains_personal_info'));
@@ -284,7 +368,9 @@ describe('forgot password by email (SQLite, real SMTP)', () => {
     }
     const byCode = await complete({ identifier: a.username, code, password: 'iloveyou12' });
     assert.equal(byCode.json.code, 'password_rejected');
-    const page = await server.client().form('/auth/reset/code', { token, password: 'password123', passwordConfirm: 'password123' });
+    const page = await server
+      .client()
+      .form('/auth/reset/code', { token, password: 'password123', passwordConfirm: 'password123' });
     assert.equal(page.status, 400);
     assert.match(page.text, /most common passwords/);
     // a rejected password uses nothing up
@@ -295,12 +381,17 @@ describe('forgot password by email (SQLite, real SMTP)', () => {
     for (const via of ['token', 'code'] as const) {
       const a = await activeAccount(server, smtp, `race${via}`);
       const { token, code } = await requestReset(server, smtp, a.username, a.email);
-      const body = (p: string) => (via === 'token' ? { token, password: p } : { identifier: a.username, code, password: p });
+      const body = (p: string) =>
+        via === 'token' ? { token, password: p } : { identifier: a.username, code, password: p };
       const results = await Promise.all(Array.from({ length: 50 }, () => complete(body(strongPassword()))));
       const ok = results.filter((r) => r.status === 200);
       assert.equal(ok.length, 1, results.map((r) => r.status).join(','));
       assert.ok(results.every((r) => r.status === 200 || (r.status >= 400 && r.status < 500)));
-      const changes = await db().selectFrom('password_changes').select('id').where('account_id', '=', (await accountRow(a.username)).id).execute();
+      const changes = await db()
+        .selectFrom('password_changes')
+        .select('id')
+        .where('account_id', '=', (await accountRow(a.username)).id)
+        .execute();
       assert.equal(changes.length, 1);
     }
   });
@@ -342,7 +433,10 @@ describe('forgot password by email (SQLite, real SMTP)', () => {
       ['/api/v1/password-resets/complete', { token, password: 'x'.repeat(1_000_000) }],
       ['/api/v1/password-resets/complete', { token: { $ne: null }, password: strongPassword() }],
       ['/api/v1/password-resets/complete', { identifier: "hostile' --", code: '<script>', password: strongPassword() }],
-      ['/api/v1/password-resets/complete', { identifier: 'hostile\u0000\r\n', code: '\u0000\u0001', password: strongPassword() }],
+      [
+        '/api/v1/password-resets/complete',
+        { identifier: 'hostile\u0000\r\n', code: '\u0000\u0001', password: strongPassword() },
+      ],
       ['/api/v1/password-resets/complete', { password: strongPassword() }],
       ['/api/v1/password-resets/complete', { token, password: '' }],
       ['/api/v1/password-resets/complete', 'null'],
@@ -350,7 +444,10 @@ describe('forgot password by email (SQLite, real SMTP)', () => {
     ];
     for (const [path, body, headers] of cases) {
       const r = await c.request('POST', path, body, headers);
-      assert.ok(r.status >= 400 && r.status < 500, `${path} ${JSON.stringify(body)?.slice(0, 80)} → ${r.status} ${r.text.slice(0, 200)}`);
+      assert.ok(
+        r.status >= 400 && r.status < 500,
+        `${path} ${JSON.stringify(body)?.slice(0, 80)} → ${r.status} ${r.text.slice(0, 200)}`,
+      );
     }
     const forms: [string, Record<string, string>][] = [
       ['/forgot-password', { identifier: '' }],
@@ -364,17 +461,27 @@ describe('forgot password by email (SQLite, real SMTP)', () => {
       assert.ok(r.status >= 400 && r.status < 500, `${path} → ${r.status}`);
       // echoed only inside quoted attribute values, never as markup
       const outsideAttributes = r.text.replace(/value="[^"]*"/g, '');
-      assert.ok(!outsideAttributes.includes('<img src=x') && !outsideAttributes.includes('<b>x</b>'), 'input is escaped');
+      assert.ok(
+        !outsideAttributes.includes('<img src=x') && !outsideAttributes.includes('<b>x</b>'),
+        'input is escaped',
+      );
     }
     const getBad = await c.get('/auth/reset/code?token=%3Cscript%3E', { accept: 'text/html' });
     assert.equal(getBad.status, 410);
     assert.ok(!getBad.text.includes('<script>'));
-    const noOrigin = await server.client({ origin: 'https://evil.example' }).post('/api/v1/password-resets/complete', { token, password: strongPassword() });
+    const noOrigin = await server
+      .client({ origin: 'https://evil.example' })
+      .post('/api/v1/password-resets/complete', { token, password: strongPassword() });
     assert.equal(noOrigin.status, 403);
     // `Origin: null` (what no-referrer pages send) passes only with Sec-Fetch-Site: same-origin
     for (const site of ['cross-site', 'same-site', undefined]) {
       const headers: Record<string, string> = { origin: 'null', ...(site ? { 'sec-fetch-site': site } : {}) };
-      const r = await c.request('POST', '/api/v1/password-resets/complete', { token, password: strongPassword() }, headers);
+      const r = await c.request(
+        'POST',
+        '/api/v1/password-resets/complete',
+        { token, password: strongPassword() },
+        headers,
+      );
       assert.equal(r.status, 403, String(site));
     }
     assert.equal((await accountRow(a.username)).password_hash, hashBefore);

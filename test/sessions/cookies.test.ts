@@ -56,7 +56,10 @@ describe('cookies', () => {
     setCookie(reply, '__Host-latchkey_session', 'tok', { ...opts, secure: true, maxAge: 60 });
     clearCookie(reply, 'latchkey_session', opts);
     assert.equal(lines[0], 'latchkey_session=tok-en_1; Path=/; HttpOnly; SameSite=Lax');
-    assert.match(lines[1] ?? '', /^__Host-latchkey_session=tok; Path=\/; Max-Age=60; Expires=[^;]+ GMT; HttpOnly; Secure; SameSite=Lax$/);
+    assert.match(
+      lines[1] ?? '',
+      /^__Host-latchkey_session=tok; Path=\/; Max-Age=60; Expires=[^;]+ GMT; HttpOnly; Secure; SameSite=Lax$/,
+    );
     assert.match(lines[2] ?? '', /^latchkey_session=; Path=\/; Max-Age=0; /);
     assert.doesNotMatch(lines.join('\n'), /Domain=/i, 'never a Domain attribute');
     assert.throws(() => setCookie(reply, 'x', 'a;b', opts));

@@ -22,7 +22,12 @@ describe('session cookie over https and session lifetime', () => {
     const port = await freePort();
     direct = `http://127.0.0.1:${port}`;
     server = await startTestServer(
-      { LATCHKEY_PORT: String(port), LATCHKEY_PUBLIC_URL: PUBLIC, LATCHKEY_SESSION_IDLE_TTL: '30m', LATCHKEY_SESSION_ABSOLUTE_TTL: '2h' },
+      {
+        LATCHKEY_PORT: String(port),
+        LATCHKEY_PUBLIC_URL: PUBLIC,
+        LATCHKEY_SESSION_IDLE_TTL: '30m',
+        LATCHKEY_SESSION_ABSOLUTE_TTL: '2h',
+      },
       { clock },
     );
     account = { username: 'lifetime1', password: strongPassword() };
@@ -64,7 +69,10 @@ describe('session cookie over https and session lifetime', () => {
     const res = await client().get('/login', { accept: 'text/html' });
     assert.match(res.headers.get('strict-transport-security') ?? '', /max-age=\d{7,}/);
     const httpOrigin = new Client(direct, 'http://login.example.test');
-    assert.equal((await httpOrigin.post('/api/v1/sessions', { identifier: account.username, password: account.password })).status, 403);
+    assert.equal(
+      (await httpOrigin.post('/api/v1/sessions', { identifier: account.username, password: account.password })).status,
+      403,
+    );
   });
 
   test('SES-05 a session unused for the idle timeout ends; use keeps it alive', async () => {
@@ -99,23 +107,52 @@ describe('session cookie over https and session lifetime', () => {
     assert.match(first.headers.get('content-type') ?? '', /^application\/json; charset=utf-8$/);
     assert.equal(first.headers.get('cache-control'), 'no-store');
     // WEB-03 on the signed-in answer too, which this route builds and sends its own way.
-    assert.match(first.headers.get('content-security-policy') ?? '', /frame-ancestors 'none'.*object-src 'none'.*base-uri 'none'/);
+    assert.match(
+      first.headers.get('content-security-policy') ?? '',
+      /frame-ancestors 'none'.*object-src 'none'.*base-uri 'none'/,
+    );
     assert.equal(first.headers.get('x-content-type-options'), 'nosniff');
-    const row = await server.deps.db.selectFrom('accounts').selectAll().where('username', '=', account.username).executeTakeFirstOrThrow();
-    const session = await server.deps.db.selectFrom('sessions').select(['id', 'expires_at']).where('id', '=', first.json.session.id).executeTakeFirstOrThrow();
+    const row = await server.deps.db
+      .selectFrom('accounts')
+      .selectAll()
+      .where('username', '=', account.username)
+      .executeTakeFirstOrThrow();
+    const session = await server.deps.db
+      .selectFrom('sessions')
+      .select(['id', 'expires_at'])
+      .where('id', '=', first.json.session.id)
+      .executeTakeFirstOrThrow();
     assert.deepEqual(first.json, {
-      account: { id: row.id, username: row.username, email: row.email, status: 'active', hasPassword: true, createdAt: new Date(row.created_at).toISOString() },
+      account: {
+        id: row.id,
+        username: row.username,
+        email: row.email,
+        status: 'active',
+        hasPassword: true,
+        createdAt: new Date(row.created_at).toISOString(),
+      },
       session: { id: session.id, expiresAt: new Date(session.expires_at).toISOString() },
     });
     // The same row gives the same answer, byte for byte.
     assert.equal((await c.get('/api/v1/sessions/current')).text, first.text);
     // A change to the account row shows in the next answer.
-    await server.deps.db.updateTable('accounts').set({ email: 'lifetime1.moved@example.test' }).where('id', '=', row.id).execute();
+    await server.deps.db
+      .updateTable('accounts')
+      .set({ email: 'lifetime1.moved@example.test' })
+      .where('id', '=', row.id)
+      .execute();
     assert.equal((await c.get('/api/v1/sessions/current')).json.account.email, 'lifetime1.moved@example.test');
     await server.deps.db.updateTable('accounts').set({ email: row.email }).where('id', '=', row.id).execute();
     // So does a change to the session row (here its absolute end).
-    await server.deps.db.updateTable('sessions').set({ expires_at: session.expires_at - MIN }).where('id', '=', session.id).execute();
-    assert.equal((await c.get('/api/v1/sessions/current')).json.session.expiresAt, new Date(session.expires_at - MIN).toISOString());
+    await server.deps.db
+      .updateTable('sessions')
+      .set({ expires_at: session.expires_at - MIN })
+      .where('id', '=', session.id)
+      .execute();
+    assert.equal(
+      (await c.get('/api/v1/sessions/current')).json.session.expiresAt,
+      new Date(session.expires_at - MIN).toISOString(),
+    );
   });
 
   test('SES-05 the session list shows when each session will end', async () => {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { activeAccount, signedIn } from '../support/accounts.ts';
 import { withServer } from '../support/fixture.ts';
 import { strongPassword } from '../support/server.ts';
-import { activeAccount, signedIn } from '../support/accounts.ts';
 
 // SQLite remembers the session rows it found until the database changes (src/store/db.ts). Two
 // servers on one SQLite file are two connections, exactly as two processes would be: a sign-out

@@ -2,13 +2,14 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { hash as argonHash } from '@node-rs/argon2';
 import { sha256 } from '../../src/security/hashing.ts';
-import { strongPassword, startTestServer, type TestServer } from '../support/server.ts';
 import { activeAccount, signedIn, snapshot, uniqueName } from '../support/accounts.ts';
+import { startTestServer, strongPassword, type TestServer } from '../support/server.ts';
 
 // Sign-in, sessions and password rules over real HTTP, checked against the database.
 
 const COOKIE = 'latchkey_session';
-const setCookie = (res: { headers: Headers }) => res.headers.getSetCookie().find((c) => c.startsWith(`${COOKIE}=`)) ?? '';
+const setCookie = (res: { headers: Headers }) =>
+  res.headers.getSetCookie().find((c) => c.startsWith(`${COOKIE}=`)) ?? '';
 const tokenOf = (res: { headers: Headers }) => /^[^=]+=([^;]*)/.exec(setCookie(res))?.[1] ?? '';
 
 describe('sign-in, sessions and password rules over HTTP', () => {
@@ -24,10 +25,18 @@ describe('sign-in, sessions and password rules over HTTP', () => {
   test('ENUM-01 unknown user, wrong password, pending and disabled accounts get one identical answer', async () => {
     const active = await activeAccount(server);
     const disabled = await activeAccount(server);
-    await server.deps.db.updateTable('accounts').set({ status: 'disabled' }).where('username_key', '=', disabled.username.toLowerCase()).execute();
+    await server.deps.db
+      .updateTable('accounts')
+      .set({ status: 'disabled' })
+      .where('username_key', '=', disabled.username.toLowerCase())
+      .execute();
     const pendingName = uniqueName('pend');
     const pendingPw = strongPassword();
-    const reg = await server.client().post('/api/v1/registrations', { username: pendingName, email: `${pendingName}@example.test`, password: pendingPw });
+    const reg = await server.client().post('/api/v1/registrations', {
+      username: pendingName,
+      email: `${pendingName}@example.test`,
+      password: pendingPw,
+    });
     assert.equal(reg.status, 202);
 
     const cases = {
@@ -48,7 +57,8 @@ describe('sign-in, sessions and password rules over HTTP', () => {
     const reference = answers.wrongPassword;
     assert.equal(reference.status, 401);
     assert.equal(JSON.parse(reference.body).code, 'invalid_credentials');
-    for (const [name, a] of Object.entries(answers)) assert.deepEqual(a, reference, `${name} answers like a wrong password`);
+    for (const [name, a] of Object.entries(answers))
+      assert.deepEqual(a, reference, `${name} answers like a wrong password`);
 
     // the HTML form answers identically too
     const pages = new Set<string>();
@@ -61,7 +71,12 @@ describe('sign-in, sessions and password rules over HTTP', () => {
 
   test('sign in with username or email, whatever their case', async () => {
     const a = await activeAccount(server);
-    for (const identifier of [a.username, a.username.toUpperCase(), a.email, a.email.toUpperCase().replace('EXAMPLE.TEST', 'Example.Test')]) {
+    for (const identifier of [
+      a.username,
+      a.username.toUpperCase(),
+      a.email,
+      a.email.toUpperCase().replace('EXAMPLE.TEST', 'Example.Test'),
+    ]) {
       const res = await server.client().post('/api/v1/sessions', { identifier, password: a.password });
       assert.equal(res.status, 201, identifier);
     }
@@ -75,7 +90,11 @@ describe('sign-in, sessions and password rules over HTTP', () => {
     const token = tokenOf(res);
     assert.ok(token.length >= 22, 'token at least 128 bits in base64url');
     assert.match(token, /^[A-Za-z0-9_-]+$/);
-    const rows = await server.deps.db.selectFrom('sessions').selectAll().where('id', '=', res.json.session.id).execute();
+    const rows = await server.deps.db
+      .selectFrom('sessions')
+      .selectAll()
+      .where('id', '=', res.json.session.id)
+      .execute();
     assert.equal(rows.length, 1);
     assert.equal(rows[0].token_hash, sha256(token));
     const everything = JSON.stringify(await server.deps.db.selectFrom('sessions').selectAll().execute());
@@ -110,7 +129,9 @@ describe('sign-in, sessions and password rules over HTTP', () => {
   test('SES-03 cookie is HttpOnly, SameSite=Lax, Path=/, no Domain (plain http: no Secure)', async () => {
     const a = await activeAccount(server);
     const res = await server.client().post('/api/v1/sessions', { identifier: a.username, password: a.password });
-    const attrs = setCookie(res).split(';').map((s) => s.trim().toLowerCase());
+    const attrs = setCookie(res)
+      .split(';')
+      .map((s) => s.trim().toLowerCase());
     assert.ok(attrs.includes('httponly'));
     assert.ok(attrs.includes('samesite=lax') || attrs.includes('samesite=strict'));
     assert.ok(attrs.includes('path=/'));
@@ -128,11 +149,21 @@ describe('sign-in, sessions and password rules over HTTP', () => {
     assert.equal(settings.status, 200);
     assert.ok(settings.text.includes(a.username) && settings.text.includes(a.email), 'profile on /settings');
     assert.ok(settings.text.includes(`<code>${server.base}</code>`), 'service endpoint URL on /settings');
-    assert.match(settings.text, /name="currentPassword"[^>]*type="password"|type="password"[^>]*name="currentPassword"/);
+    assert.match(
+      settings.text,
+      /name="currentPassword"[^>]*type="password"|type="password"[^>]*name="currentPassword"/,
+    );
     assert.equal(settings.headers.get('cache-control'), 'no-store');
     const out = await c.delete('/api/v1/sessions/current');
     assert.equal(out.status, 204);
-    assert.equal(await server.deps.db.selectFrom('sessions').select('id').where('token_hash', '=', sha256(token)).executeTakeFirst(), undefined);
+    assert.equal(
+      await server.deps.db
+        .selectFrom('sessions')
+        .select('id')
+        .where('token_hash', '=', sha256(token))
+        .executeTakeFirst(),
+      undefined,
+    );
     // replaying the old cookie gets nothing
     const replay = server.client();
     replay.cookies.set(COOKIE, token);
@@ -143,7 +174,14 @@ describe('sign-in, sessions and password rules over HTTP', () => {
     const ptoken = p.cookies.get(COOKIE) ?? '';
     const logout = await p.form('/logout', {});
     assert.equal(logout.status, 303);
-    assert.equal(await server.deps.db.selectFrom('sessions').select('id').where('token_hash', '=', sha256(ptoken)).executeTakeFirst(), undefined);
+    assert.equal(
+      await server.deps.db
+        .selectFrom('sessions')
+        .select('id')
+        .where('token_hash', '=', sha256(ptoken))
+        .executeTakeFirst(),
+      undefined,
+    );
   });
 
   test('SES-06 a password change ends every other session and rotates the current one', async () => {
@@ -164,8 +202,14 @@ describe('sign-in, sessions and password rules over HTTP', () => {
     const list = await c.get('/api/v1/sessions');
     assert.equal(list.json.sessions.length, 1);
     // old password no longer works, the new one does
-    assert.equal((await server.client().post('/api/v1/sessions', { identifier: a.username, password: a.password })).status, 401);
-    assert.equal((await server.client().post('/api/v1/sessions', { identifier: a.username, password: newPassword })).status, 201);
+    assert.equal(
+      (await server.client().post('/api/v1/sessions', { identifier: a.username, password: a.password })).status,
+      401,
+    );
+    assert.equal(
+      (await server.client().post('/api/v1/sessions', { identifier: a.username, password: newPassword })).status,
+      201,
+    );
   });
 
   test('SES-06 the settings form: current + new + confirm; a wrong current password changes nothing', async () => {
@@ -174,13 +218,25 @@ describe('sign-in, sessions and password rules over HTTP', () => {
     const other = await signedIn(server, a.username, a.password);
     const snap = await snapshot(server);
     const newPassword = strongPassword();
-    const wrong = await c.form('/settings/password', { currentPassword: strongPassword(), newPassword, newPasswordConfirm: newPassword });
+    const wrong = await c.form('/settings/password', {
+      currentPassword: strongPassword(),
+      newPassword,
+      newPasswordConfirm: newPassword,
+    });
     assert.ok(wrong.status >= 400 && wrong.status < 500, String(wrong.status));
-    const mismatch = await c.form('/settings/password', { currentPassword: a.password, newPassword, newPasswordConfirm: `${newPassword}x` });
+    const mismatch = await c.form('/settings/password', {
+      currentPassword: a.password,
+      newPassword,
+      newPasswordConfirm: `${newPassword}x`,
+    });
     assert.ok(mismatch.status >= 400 && mismatch.status < 500, String(mismatch.status));
     assert.deepEqual(await snapshot(server), snap);
     assert.equal((await other.get('/api/v1/sessions/current')).status, 200);
-    const ok = await c.form('/settings/password', { currentPassword: a.password, newPassword, newPasswordConfirm: newPassword });
+    const ok = await c.form('/settings/password', {
+      currentPassword: a.password,
+      newPassword,
+      newPasswordConfirm: newPassword,
+    });
     assert.equal(ok.status, 303);
     assert.equal((await other.get('/api/v1/sessions/current')).status, 401);
     assert.equal((await c.get('/settings', { accept: 'text/html' })).status, 200);
@@ -221,7 +277,11 @@ describe('sign-in, sessions and password rules over HTTP', () => {
 
   test('PWD-01 one below the configured minimum is rejected with a reason; exactly the minimum is accepted', async () => {
     const snap = await snapshot(server);
-    const short = await server.client().post('/api/v1/registrations', { username: uniqueName(), email: `${uniqueName()}@example.test`, password: 'Tq7#vMz2!pR' });
+    const short = await server.client().post('/api/v1/registrations', {
+      username: uniqueName(),
+      email: `${uniqueName()}@example.test`,
+      password: 'Tq7#vMz2!pR',
+    });
     assert.equal(short.status, 400);
     assert.equal(short.json.code, 'password_rejected');
     assert.ok(short.json.reasons.some((r: { code: string }) => r.code === 'too_short'));
@@ -229,21 +289,48 @@ describe('sign-in, sessions and password rules over HTTP', () => {
     const exact = 'Tq7#vMz2!pRk';
     assert.equal([...exact].length, 12);
     const a = await activeAccount(server, { password: exact });
-    assert.equal((await server.client().post('/api/v1/sessions', { identifier: a.username, password: exact })).status, 201);
+    assert.equal(
+      (await server.client().post('/api/v1/sessions', { identifier: a.username, password: exact })).status,
+      201,
+    );
   });
 
   test('PWD-02 64+ characters accepted without truncation; 257 code points rejected; 1 MB gets a fast 413 and no hash', async () => {
     const long = `${strongPassword()}-${'longer-than-sixty-four-'.repeat(4)}`;
     assert.ok(long.length >= 64);
     const a = await activeAccount(server, { password: long });
-    assert.equal((await server.client().post('/api/v1/sessions', { identifier: a.username, password: long })).status, 201);
-    assert.equal((await server.client().post('/api/v1/sessions', { identifier: a.username, password: long.slice(0, 64) })).status, 401, 'no truncation');
-    assert.equal((await server.client().post('/api/v1/sessions', { identifier: a.username, password: long.toUpperCase() })).status, 401, 'no case folding');
+    assert.equal(
+      (await server.client().post('/api/v1/sessions', { identifier: a.username, password: long })).status,
+      201,
+    );
+    assert.equal(
+      (await server.client().post('/api/v1/sessions', { identifier: a.username, password: long.slice(0, 64) })).status,
+      401,
+      'no truncation',
+    );
+    assert.equal(
+      (await server.client().post('/api/v1/sessions', { identifier: a.username, password: long.toUpperCase() })).status,
+      401,
+      'no case folding',
+    );
     const cap = `${strongPassword()}-`.padEnd(256, 'x').replace(/x{10}/g, 'q4#Zk8!mWp');
     const capped = cap.slice(0, 256);
     assert.equal([...capped].length, 256);
-    assert.equal((await server.client().post('/api/v1/registrations', { username: uniqueName(), email: `${uniqueName()}@example.test`, password: capped })).status, 202);
-    const tooLong = await server.client().post('/api/v1/registrations', { username: uniqueName(), email: `${uniqueName()}@example.test`, password: `${capped}z` });
+    assert.equal(
+      (
+        await server.client().post('/api/v1/registrations', {
+          username: uniqueName(),
+          email: `${uniqueName()}@example.test`,
+          password: capped,
+        })
+      ).status,
+      202,
+    );
+    const tooLong = await server.client().post('/api/v1/registrations', {
+      username: uniqueName(),
+      email: `${uniqueName()}@example.test`,
+      password: `${capped}z`,
+    });
     assert.equal(tooLong.status, 400);
     assert.ok(tooLong.json.reasons.some((r: { code: string }) => r.code === 'too_long'));
 
@@ -275,14 +362,24 @@ describe('sign-in, sessions and password rules over HTTP', () => {
     const nfd = nfc.normalize('NFD');
     assert.notEqual(nfc, nfd);
     const a = await activeAccount(server, { password: nfc });
-    assert.equal((await server.client().post('/api/v1/sessions', { identifier: a.username, password: nfd })).status, 201);
+    assert.equal(
+      (await server.client().post('/api/v1/sessions', { identifier: a.username, password: nfd })).status,
+      201,
+    );
     // emoji are one code point each (two UTF-16 units): 12 emoji meet a minimum of 12, 11 do not
     const emoji = '🦊🐙🌵🚀🎻🧲🪁🦉🍄🌋🧊🪐';
     assert.equal([...emoji].length, 12);
     assert.equal(emoji.length, 24);
     const ok = await activeAccount(server, { password: emoji });
-    assert.equal((await server.client().post('/api/v1/sessions', { identifier: ok.username, password: emoji })).status, 201);
-    const short = await server.client().post('/api/v1/registrations', { username: uniqueName(), email: `${uniqueName()}@example.test`, password: [...emoji].slice(0, 11).join('') });
+    assert.equal(
+      (await server.client().post('/api/v1/sessions', { identifier: ok.username, password: emoji })).status,
+      201,
+    );
+    const short = await server.client().post('/api/v1/registrations', {
+      username: uniqueName(),
+      email: `${uniqueName()}@example.test`,
+      password: [...emoji].slice(0, 11).join(''),
+    });
     assert.equal(short.status, 400);
     assert.ok(short.json.reasons.some((r: { code: string }) => r.code === 'too_short'));
     // no composition rules: a long all-lowercase passphrase is fine
@@ -306,22 +403,45 @@ describe('sign-in, sessions and password rules over HTTP', () => {
       .then((r) => order.push(`health:${r.status}`));
     await Promise.all([...signIns, health]);
     assert.equal(order.length, 9);
-    assert.ok(order.indexOf('health:200') < order.length - 1, `health answered before the hashing finished: ${order.join(' ')}`);
+    assert.ok(
+      order.indexOf('health:200') < order.length - 1,
+      `health answered before the hashing finished: ${order.join(' ')}`,
+    );
   });
 
   test('PWD-07 hashes are argon2id m=19456,t=2,p=1 with a per-hash salt; older parameters are upgraded on sign-in', async () => {
     const samePw = strongPassword();
     const a = await activeAccount(server, { password: samePw });
     const b = await activeAccount(server, { password: samePw });
-    const rows = await server.deps.db.selectFrom('accounts').select(['username', 'password_hash']).where('username', 'in', [a.username, b.username]).execute();
+    const rows = await server.deps.db
+      .selectFrom('accounts')
+      .select(['username', 'password_hash'])
+      .where('username', 'in', [a.username, b.username])
+      .execute();
     for (const r of rows) assert.match(r.password_hash ?? '', /^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
     assert.notEqual(rows[0].password_hash, rows[1].password_hash, 'per-hash salt');
-    const old = await argonHash(samePw, { algorithm: 2, memoryCost: 8192, timeCost: 3, parallelism: 1 } as Parameters<typeof argonHash>[1]);
+    const old = await argonHash(samePw, { algorithm: 2, memoryCost: 8192, timeCost: 3, parallelism: 1 } as Parameters<
+      typeof argonHash
+    >[1]);
     assert.match(old, /m=8192,t=3,p=1/);
-    await server.deps.db.updateTable('accounts').set({ password_hash: old }).where('username', '=', a.username).execute();
-    assert.equal((await server.client().post('/api/v1/sessions', { identifier: a.username, password: samePw })).status, 201);
-    const upgraded = await server.deps.db.selectFrom('accounts').select('password_hash').where('username', '=', a.username).executeTakeFirstOrThrow();
+    await server.deps.db
+      .updateTable('accounts')
+      .set({ password_hash: old })
+      .where('username', '=', a.username)
+      .execute();
+    assert.equal(
+      (await server.client().post('/api/v1/sessions', { identifier: a.username, password: samePw })).status,
+      201,
+    );
+    const upgraded = await server.deps.db
+      .selectFrom('accounts')
+      .select('password_hash')
+      .where('username', '=', a.username)
+      .executeTakeFirstOrThrow();
     assert.match(upgraded.password_hash ?? '', /^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
-    assert.equal((await server.client().post('/api/v1/sessions', { identifier: a.username, password: samePw })).status, 201);
+    assert.equal(
+      (await server.client().post('/api/v1/sessions', { identifier: a.username, password: samePw })).status,
+      201,
+    );
   });
 });

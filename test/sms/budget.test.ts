@@ -84,7 +84,9 @@ describe('OTP-05 the install-wide SMS budget, one process', () => {
     const exhausted = await audits(fx.server, 'sms.budget_exhausted');
     assert.equal(exhausted.length, 1, 'audited once for the window, not per request');
     assert.equal(JSON.parse(exhausted[0].details ?? '{}').budget, '3/1h');
-    const sent = (await audits(fx.server, 'phone.verification_sent')).map((a) => JSON.parse(a.details ?? '{}').delivered);
+    const sent = (await audits(fx.server, 'phone.verification_sent')).map(
+      (a) => JSON.parse(a.details ?? '{}').delivered,
+    );
     assert.deepEqual(sent, [true, true, true, false, false, false, false]);
 
     // A reset code by SMS for an account with a confirmed number: the same answer as for no account, no SMS.

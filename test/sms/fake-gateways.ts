@@ -1,6 +1,6 @@
+import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { timingSafeEqual } from 'node:crypto';
 import { webhookSignature } from '../../src/delivery/sms/gateways.ts';
 
 export interface Received {
@@ -33,13 +33,15 @@ export class FakeGateway {
         const r = this.check(req, body);
         if (typeof r === 'string') {
           this.rejected.push(r);
-          res.writeHead(r.startsWith('auth') ? 401 : 400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: r }));
+          res
+            .writeHead(r.startsWith('auth') ? 401 : 400, { 'content-type': 'application/json' })
+            .end(JSON.stringify({ error: r }));
           return;
         }
         this.received.push(r);
-        res.writeHead(201, { 'content-type': 'application/json' }).end(
-          JSON.stringify({ sid: 'SM1', messages: [{ status: '0', to: r.to }] }),
-        );
+        res
+          .writeHead(201, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ sid: 'SM1', messages: [{ status: '0', to: r.to }] }));
       });
     });
     await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));

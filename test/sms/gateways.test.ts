@@ -12,7 +12,14 @@ const HOOK_SECRET = 'webhook-secret-for-tests-0123456789abcdef';
 const o = { from: 'Latchkey', timeoutMs: 5000 };
 
 function row(to: string, text: string): OutboxRow {
-  return { id: `row-${Math.random()}`, channel: 'sms', kind: 'test', recipient: to, subject: 's', body_text: text } as OutboxRow;
+  return {
+    id: `row-${Math.random()}`,
+    channel: 'sms',
+    kind: 'test',
+    recipient: to,
+    subject: 's',
+    body_text: text,
+  } as OutboxRow;
 }
 
 describe('SMS gateways against local Twilio-, Vonage- and webhook-shaped servers', () => {
@@ -33,26 +40,40 @@ describe('SMS gateways against local Twilio-, Vonage- and webhook-shaped servers
   });
 
   test('Twilio: a wrong token is an error the outbox retries, not a silent success', async () => {
-    await assert.rejects(new TwilioGateway(twilio.url, SID, 'wrong', o).deliver(row('+447911123456', 'x')), /Twilio answered 401/);
+    await assert.rejects(
+      new TwilioGateway(twilio.url, SID, 'wrong', o).deliver(row('+447911123456', 'x')),
+      /Twilio answered 401/,
+    );
   });
 
   test('Vonage: JSON POST to /sms/json with key, secret and the number without +', async () => {
-    await new VonageGateway(vonage.url, 'vonage-key', 'vonage-secret', o).deliver(row('+4915123456789', 'hello vonage'));
+    await new VonageGateway(vonage.url, 'vonage-key', 'vonage-secret', o).deliver(
+      row('+4915123456789', 'hello vonage'),
+    );
     const got = await vonage.waitFor((r) => r.text === 'hello vonage');
     assert.equal(got.to, '+4915123456789');
-    await assert.rejects(new VonageGateway(vonage.url, 'vonage-key', 'nope', o).deliver(row('+4915123456789', 'x')), /Vonage/);
+    await assert.rejects(
+      new VonageGateway(vonage.url, 'vonage-key', 'nope', o).deliver(row('+4915123456789', 'x')),
+      /Vonage/,
+    );
   });
 
   test('webhook: the receiver verifies the HMAC-SHA256 signature; a wrong key is refused', async () => {
     await new WebhookGateway(hook.url, HOOK_SECRET, o).deliver(row('+33612345678', 'hello hook'));
     assert.equal((await hook.waitFor((r) => r.text === 'hello hook')).to, '+33612345678');
-    await assert.rejects(new WebhookGateway(hook.url, 'another-secret-of-enough-length-000000', o).deliver(row('+33612345678', 'forged')), /401/);
+    await assert.rejects(
+      new WebhookGateway(hook.url, 'another-secret-of-enough-length-000000', o).deliver(row('+33612345678', 'forged')),
+      /401/,
+    );
     assert.ok(hook.rejected.includes('auth: bad signature'));
     assert.ok(!hook.received.some((r) => r.text === 'forged'));
   });
 
   test('an unreachable gateway is an error (retried by the outbox)', async () => {
-    await assert.rejects(new TwilioGateway('http://127.0.0.1:1', SID, TOKEN, o).deliver(row('+447911123456', 'x')), /unreachable/);
+    await assert.rejects(
+      new TwilioGateway('http://127.0.0.1:1', SID, TOKEN, o).deliver(row('+447911123456', 'x')),
+      /unreachable/,
+    );
   });
 });
 
@@ -96,9 +117,17 @@ describe('SMS through the outbox to a configured gateway', () => {
     assert.equal(got.from, '+15005550006');
     const code = /\b(\d{6})\b/.exec(got.text)?.[1];
     assert.ok(code);
-    const sent = await server.deps.db.selectFrom('outbox').selectAll().where('channel', '=', 'sms').executeTakeFirstOrThrow();
+    const sent = await server.deps.db
+      .selectFrom('outbox')
+      .selectAll()
+      .where('channel', '=', 'sms')
+      .executeTakeFirstOrThrow();
     for (let i = 0; i < 50 && sent.status !== 'sent'; i++) await new Promise((res) => setTimeout(res, 50));
-    const after = await server.deps.db.selectFrom('outbox').selectAll().where('id', '=', sent.id).executeTakeFirstOrThrow();
+    const after = await server.deps.db
+      .selectFrom('outbox')
+      .selectAll()
+      .where('id', '=', sent.id)
+      .executeTakeFirstOrThrow();
     assert.equal(after.status, 'sent');
     assert.equal(after.body_text, '');
     const conf = await u.c.post('/api/v1/account/phone/confirmation', { code });

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { withServer } from '../support/fixture.ts';
 import { Client } from '../support/http.ts';
-import { codeIn, linkIn } from '../support/smtp.ts';
 import { strongPassword, type TestServer } from '../support/server.ts';
+import { codeIn, linkIn } from '../support/smtp.ts';
 
 // The foundation flows on PostgreSQL, with two service processes (two pools, two workers) on one
 // database behind one public origin, as a load-balanced deployment runs them.
@@ -18,7 +18,11 @@ describe('the core flows on PostgreSQL with two instances', () => {
     const { server: a, twin: b, smtp } = fx;
     assert.equal(a.deps.engine, 'postgres');
     const password = strongPassword();
-    assert.equal((await via(a).post('/api/v1/registrations', { username: 'PgUser', email: 'pguser@example.test', password })).status, 202);
+    assert.equal(
+      (await via(a).post('/api/v1/registrations', { username: 'PgUser', email: 'pguser@example.test', password }))
+        .status,
+      202,
+    );
     const mail = await smtp.waitFor((m) => m.to.includes('pguser@example.test'));
     assert.ok(codeIn(mail));
     const token = new URL(linkIn(mail, '/activate?token=')).searchParams.get('token');
@@ -57,7 +61,13 @@ describe('the core flows on PostgreSQL with two instances', () => {
     const { server: a, twin: b, smtp } = fx;
     const names = Array.from({ length: 10 }, (_, i) => `pgmass${i}`);
     await Promise.all(
-      names.map((n, i) => via(i % 2 ? a : b).post('/api/v1/registrations', { username: n, email: `${n}@example.test`, password: strongPassword() })),
+      names.map((n, i) =>
+        via(i % 2 ? a : b).post('/api/v1/registrations', {
+          username: n,
+          email: `${n}@example.test`,
+          password: strongPassword(),
+        }),
+      ),
     );
     for (const n of names) await smtp.waitFor((m) => m.to.includes(`${n}@example.test`));
     await new Promise((r) => setTimeout(r, 500));

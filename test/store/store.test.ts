@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { sql } from 'kysely';
-import { isReady, migrate, openStore, type Store } from '../../src/store/db.ts';
 import { emailKey, findAccountByIdentifier, normalizeEmail, usernameKey } from '../../src/store/accounts.ts';
+import { isReady, migrate, openStore, type Store } from '../../src/store/db.ts';
 import { insertRow } from '../../src/store/insert-row.ts';
 import { needs } from '../support/env.ts';
 import { freshPostgres, postgresAvailable } from '../support/pg.ts';
@@ -278,9 +278,7 @@ for (const engine of engines) {
     it('preparedRead sees a change made through another connection (another process) within milliseconds', async (s) => {
       const a = account({ display_name: 'before' });
       await s.db.insertInto('accounts').values(a).execute();
-      const read = s.preparedRead(
-        s.db.selectFrom('accounts').select(['display_name']).where('id', '=', '').compile(),
-      );
+      const read = s.preparedRead(s.db.selectFrom('accounts').select(['display_name']).where('id', '=', '').compile());
       assert.deepEqual(await read([a.id]), [['before']]);
       assert.deepEqual(await read([a.id]), [['before']], 'remembered');
       const other = openStore(storeUrl);
@@ -319,7 +317,11 @@ for (const engine of engines) {
       const read = await s.db
         .selectFrom('accounts')
         .selectAll()
-        .where('id', 'in', [...rows, sparse].map((r) => r.id))
+        .where(
+          'id',
+          'in',
+          [...rows, sparse].map((r) => r.id),
+        )
         .orderBy('created_at')
         .orderBy('username')
         .execute();
@@ -337,7 +339,10 @@ for (const engine of engines) {
       assert.equal(made?.display_name, 'made in sql');
       // so is a function that makes the SQL from the expression builder
       const factory = account();
-      await insertRow(s.db, 'accounts', { ...factory, display_name: () => sql<string>`'from' || ' a factory'` } as never);
+      await insertRow(s.db, 'accounts', {
+        ...factory,
+        display_name: () => sql<string>`'from' || ' a factory'`,
+      } as never);
       assert.equal((await findAccountByIdentifier(s.db, factory.username))?.display_name, 'from a factory');
       // and the plain shape it shares a column list with still compiles to parameters
       const after = account({ display_name: 'plain again' });

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { newAccountRow, type Account } from '../../src/store/accounts.ts';
+import { type Account, newAccountRow } from '../../src/store/accounts.ts';
 import { insertAuditRow, recentAuditEvents } from '../../src/store/audit.ts';
 import { migrate, openStore, type Store } from '../../src/store/db.ts';
 import { findDevMail, insertDevMail, listDevMail } from '../../src/store/dev-mailbox.ts';
@@ -29,7 +29,12 @@ import {
   setSessionTokenHash,
   touchSession,
 } from '../../src/store/sessions.ts';
-import { clearFailures, deleteForgottenFailures, readFailures, reserveFailure } from '../../src/store/sign-in-failures.ts';
+import {
+  clearFailures,
+  deleteForgottenFailures,
+  readFailures,
+  reserveFailure,
+} from '../../src/store/sign-in-failures.ts';
 import { deleteExpiredNonces, useNonce } from '../../src/store/used-nonces.ts';
 import { needs } from '../support/env.ts';
 import { freshPostgres, postgresAvailable } from '../support/pg.ts';
@@ -486,11 +491,23 @@ for (const engine of engines) {
       // Older than the memory: the run starts over (and reads as none).
       assert.deepEqual(await readFailures(s.db, a, T0 + 4), { failures: 0, lastAt: 0 });
       assert.equal(await deleteForgottenFailures(s.db, T0 + 10), 1, 'only the run last added to before the cut goes');
-      const left = await s.db.selectFrom('sign_in_failures').select('key').where('key', 'in', [a, b, c]).orderBy('key').execute();
-      assert.deepEqual(left.map((r) => r.key), [b, c].sort());
+      const left = await s.db
+        .selectFrom('sign_in_failures')
+        .select('key')
+        .where('key', 'in', [a, b, c])
+        .orderBy('key')
+        .execute();
+      assert.deepEqual(
+        left.map((r) => r.key),
+        [b, c].sort(),
+      );
       await clearFailures(s.db, b);
       assert.deepEqual(await readFailures(s.db, b, 0), { failures: 0, lastAt: 0 });
-      assert.deepEqual(await reserveFailure(s.db, c, T0 + HOUR * 3, T0 + HOUR), { failures: 1, prevAt: 0 }, 'a forgotten run starts over');
+      assert.deepEqual(
+        await reserveFailure(s.db, c, T0 + HOUR * 3, T0 + HOUR),
+        { failures: 1, prevAt: 0 },
+        'a forgotten run starts over',
+      );
     });
 
     it('BF-04 a nonce is used once until it expires and is swept', async (s) => {

@@ -37,12 +37,25 @@ export async function signedIn(server: TestServer, identifier: string, password:
 export async function snapshot(server: TestServer): Promise<Record<string, number>> {
   const db = server.deps.db;
   const out: Record<string, number> = {};
-  for (const table of ['accounts', 'sessions', 'activations', 'outbox', 'password_changes', 'recovery_codes'] as const) {
-    const r = await db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  for (const table of [
+    'accounts',
+    'sessions',
+    'activations',
+    'outbox',
+    'password_changes',
+    'recovery_codes',
+  ] as const) {
+    const r = await db
+      .selectFrom(table)
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
     out[table] = Number(r.n);
   }
   const hashes = await db.selectFrom('accounts').select(['password_hash', 'status']).orderBy('id').execute();
   // a cheap fingerprint of every password hash and status: a changed password or activation shows
-  out.accountsFingerprint = [...hashes.map((h) => `${h.password_hash}:${h.status}`).join('|')].reduce((a, ch) => (a * 31 + ch.charCodeAt(0)) | 0, 7);
+  out.accountsFingerprint = [...hashes.map((h) => `${h.password_hash}:${h.status}`).join('|')].reduce(
+    (a, ch) => (a * 31 + ch.charCodeAt(0)) | 0,
+    7,
+  );
   return out;
 }

@@ -1,8 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Browser, type Page, chromium } from 'playwright-core';
-import { CHROMIUM, chromiumAvailable, needs } from './env.ts';
 import type { TestContext } from 'node:test';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { CHROMIUM, chromiumAvailable, needs } from './env.ts';
 
 export const ARTIFACTS = join(process.cwd(), 'test-artifacts');
 
@@ -37,7 +37,9 @@ export async function screenshot(page: Page, name: string): Promise<string> {
 }
 
 /** Runs axe-core in the page (the page must come from browser.newContext(), not browser.newPage()); returns violations of impact serious or critical. */
-export async function seriousA11yViolations(page: Page): Promise<{ id: string; impact: string; help: string; nodes: number }[]> {
+export async function seriousA11yViolations(
+  page: Page,
+): Promise<{ id: string; impact: string; help: string; nodes: number }[]> {
   const { AxeBuilder } = await import('@axe-core/playwright');
   const result = await new AxeBuilder({ page }).analyze();
   return result.violations

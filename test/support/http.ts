@@ -70,6 +70,9 @@ export class Client {
   }
   /** Posts a form as a browser would (urlencoded, Accept: text/html). */
   form(path: string, fields: Record<string, string>) {
-    return this.request('POST', path, fields, { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' });
+    return this.request('POST', path, fields, {
+      'content-type': 'application/x-www-form-urlencoded',
+      accept: 'text/html',
+    });
   }
 }

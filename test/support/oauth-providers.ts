@@ -13,7 +13,9 @@ import type { AddressInfo } from 'node:net';
 
 const b64u = (b: Buffer | string) => Buffer.from(b).toString('base64url');
 
-async function listen(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ server: Server; url: string }> {
+async function listen(
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+): Promise<{ server: Server; url: string }> {
   const server = createServer(handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
@@ -120,7 +122,12 @@ export class OidcProvider {
   private async interact(provider: any, req: IncomingMessage, res: ServerResponse) {
     const details = await provider.interactionDetails(req, res);
     if (this.cancel) {
-      await provider.interactionFinished(req, res, { error: 'access_denied', error_description: 'The user cancelled.' }, { mergeWithLastSubmission: false });
+      await provider.interactionFinished(
+        req,
+        res,
+        { error: 'access_denied', error_description: 'The user cancelled.' },
+        { mergeWithLastSubmission: false },
+      );
       return;
     }
     if (details.prompt.name === 'login') {
@@ -136,7 +143,8 @@ export class OidcProvider {
     if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
     if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
     if (missing.missingResourceScopes)
-      for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes)) grant.addResourceScope(indicator, (scopes as string[]).join(' '));
+      for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes))
+        grant.addResourceScope(indicator, (scopes as string[]).join(' '));
     const grantId = await grant.save();
     await provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
   }
@@ -166,7 +174,10 @@ export class FakeOAuthServer {
   /** refuses the token request (provider trouble) */
   failToken = false;
   private server?: Server;
-  private readonly codes = new Map<string, { challenge?: string; method?: string; redirectUri: string; user: OAuthUser }>();
+  private readonly codes = new Map<
+    string,
+    { challenge?: string; method?: string; redirectUri: string; user: OAuthUser }
+  >();
   private readonly tokens = new Map<string, OAuthUser>();
 
   constructor(
@@ -239,10 +250,15 @@ export class FakeOAuthServer {
     const user = this.tokens.get(auth.replace(/^Bearer /i, ''));
     if (!user) return json(res, 401, { message: 'Bad credentials' });
     if (u.pathname === '/user/emails' && this.shape === 'github') {
-      return json(res, 200, user.email ? [{ email: user.email, primary: true, verified: user.emailVerified === true }] : []);
+      return json(
+        res,
+        200,
+        user.email ? [{ email: user.email, primary: true, verified: user.emailVerified === true }] : [],
+      );
     }
     if (u.pathname === '/user') {
-      if (this.shape === 'github') return json(res, 200, { id: Number(user.id), login: user.login, name: user.name ?? null, email: null });
+      if (this.shape === 'github')
+        return json(res, 200, { id: Number(user.id), login: user.login, name: user.name ?? null, email: null });
       if (this.shape === 'facebook') return json(res, 200, { id: user.id, name: user.name, email: user.email });
       return json(res, 200, { data: { id: user.id, name: user.name, username: user.login } });
     }
@@ -277,7 +293,11 @@ interface Key {
 
 function rsaKey(kid: string): Key {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  return { kid, privateKey, publicJwk: { ...(publicKey.export({ format: 'jwk' }) as object), kid, alg: 'RS256', use: 'sig' } };
+  return {
+    kid,
+    privateKey,
+    publicJwk: { ...(publicKey.export({ format: 'jwk' }) as object), kid, alg: 'RS256', use: 'sig' },
+  };
 }
 
 /**
@@ -323,7 +343,14 @@ export class ForgingOidcServer {
 
   private idToken(nonce: string | undefined): string {
     const now = Math.floor(Date.now() / 1000);
-    const claims: Record<string, unknown> = { iss: this.url, aud: this.clientId, iat: now, exp: now + 300, nonce, ...this.user };
+    const claims: Record<string, unknown> = {
+      iss: this.url,
+      aud: this.clientId,
+      iat: now,
+      exp: now + 300,
+      nonce,
+      ...this.user,
+    };
     const header = { alg: 'RS256', kid: this.key.kid, typ: 'JWT' };
     switch (this.mode) {
       case 'alg_none':
@@ -348,7 +375,11 @@ export class ForgingOidcServer {
       case 'hs256_with_public_key':
         return this.jwt({ alg: 'HS256', kid: this.key.kid, typ: 'JWT' }, claims, 'hs256');
       case 'other_provider':
-        return this.jwt({ alg: 'RS256', kid: this.otherKey.kid, typ: 'JWT' }, { ...claims, iss: this.otherIssuer, aud: this.otherClientId }, this.otherKey);
+        return this.jwt(
+          { alg: 'RS256', kid: this.otherKey.kid, typ: 'JWT' },
+          { ...claims, iss: this.otherIssuer, aud: this.otherClientId },
+          this.otherKey,
+        );
       default:
         return this.jwt(header, claims, this.key);
     }
@@ -384,8 +415,14 @@ export class ForgingOidcServer {
       if (c.id !== this.clientId || c.secret !== this.clientSecret) return json(res, 401, { error: 'invalid_client' });
       const entry = this.codes.get(form.get('code') ?? '');
       this.codes.delete(form.get('code') ?? '');
-      if (!entry?.challenge || s256(form.get('code_verifier') ?? '') !== entry.challenge) return json(res, 400, { error: 'invalid_grant' });
-      return json(res, 200, { access_token: randomBytes(16).toString('hex'), token_type: 'Bearer', expires_in: 300, id_token: this.idToken(entry.nonce) });
+      if (!entry?.challenge || s256(form.get('code_verifier') ?? '') !== entry.challenge)
+        return json(res, 400, { error: 'invalid_grant' });
+      return json(res, 200, {
+        access_token: randomBytes(16).toString('hex'),
+        token_type: 'Bearer',
+        expires_in: 300,
+        id_token: this.idToken(entry.nonce),
+      });
     }
     return json(res, 404, { error: 'not found' });
   }
@@ -428,7 +465,11 @@ export class Agent {
     return this.jars.get(host)?.get(name);
   }
 
-  async request(method: string, url: string, o: { form?: Record<string, string>; json?: unknown; follow?: boolean } = {}): Promise<AgentResponse> {
+  async request(
+    method: string,
+    url: string,
+    o: { form?: Record<string, string>; json?: unknown; follow?: boolean } = {},
+  ): Promise<AgentResponse> {
     const trail: string[] = [];
     let current = new URL(url);
     let m = method;

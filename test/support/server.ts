@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { loadConfig } from '../../src/config/index.ts';
 import type { DepsOverrides } from '../../src/deps.ts';
-import { startServer, type Running } from '../../src/server.ts';
+import { type Running, startServer } from '../../src/server.ts';
 import { Client } from './http.ts';
 
 export async function freePort(): Promise<number> {
@@ -46,7 +46,10 @@ export interface TestServer extends Running {
  * database given), test-friendly defaults (quiet logs, fast outbox polling, CAPTCHA off) and
  * any LATCHKEY_* overrides. One per test file: start it in `before`, close it in `after`.
  */
-export async function startTestServer(env: Record<string, string> = {}, overrides: DepsOverrides & { worker?: boolean } = {}): Promise<TestServer> {
+export async function startTestServer(
+  env: Record<string, string> = {},
+  overrides: DepsOverrides & { worker?: boolean } = {},
+): Promise<TestServer> {
   const port = env.LATCHKEY_PORT ? Number(env.LATCHKEY_PORT) : await freePort();
   let dir: string | undefined;
   let databaseUrl = env.LATCHKEY_DATABASE_URL;
@@ -92,7 +95,9 @@ export async function startTestServer(env: Record<string, string> = {}, override
 }
 
 /** Messages the dev transport delivered (dev mode without SMTP), newest first. */
-export async function devMailbox(server: { base: string }): Promise<{ to: string; subject: string; text: string; html: string; channel: string }[]> {
+export async function devMailbox(server: {
+  base: string;
+}): Promise<{ to: string; subject: string; text: string; html: string; channel: string }[]> {
   const res = await fetch(`${server.base}/dev/mailbox.json`);
   return (await res.json()).messages;
 }

@@ -37,7 +37,13 @@ export class SmtpReceiver {
           }
           const parsed = await simpleParser(Buffer.concat(chunks));
           const to = Array.isArray(parsed.to) ? parsed.to[0]?.text : parsed.to?.text;
-          this.mails.push({ to: to ?? '', subject: parsed.subject ?? '', text: parsed.text ?? '', html: String(parsed.html || ''), parsed });
+          this.mails.push({
+            to: to ?? '',
+            subject: parsed.subject ?? '',
+            text: parsed.text ?? '',
+            html: String(parsed.html || ''),
+            parsed,
+          });
           for (const w of this.waiters.splice(0)) w();
           callback();
         });
@@ -63,7 +69,10 @@ export class SmtpReceiver {
       const hit = this.mails.find(pred);
       if (hit) return hit;
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no matching mail within ${timeoutMs} ms (have ${this.mails.length}: ${this.mails.map((m) => `${m.to}: ${m.subject}`).join(' | ')})`);
+      if (left <= 0)
+        throw new Error(
+          `no matching mail within ${timeoutMs} ms (have ${this.mails.length}: ${this.mails.map((m) => `${m.to}: ${m.subject}`).join(' | ')})`,
+        );
       await new Promise<void>((r) => {
         const t = setTimeout(r, Math.min(left, 200));
         this.waiters.push(() => {

@@ -23,10 +23,31 @@ const viaIso = (ms: number) => {
 
 test('isoTime equals Date#toISOString at the edges of months, leap years, eras and its own range', () => {
   const edges = [
-    0, -1, 1, 999, 1000, -62167219200000, -62167219200001, 253402300799999, 253402300800000,
-    Date.UTC(2000, 1, 29), Date.UTC(1900, 1, 28, 23, 59, 59, 999), Date.UTC(1900, 2, 1), Date.UTC(2100, 2, 1) - 1,
-    Date.UTC(2024, 11, 31, 23, 59, 59, 999), Date.UTC(2026, 10, 23, 12, 5, 7, 9), Date.UTC(999, 0, 1), Date.UTC(99, 0, 1) - 1e12,
-    8.64e15, -8.64e15, 8.64e15 + 1, Number.NaN, Number.POSITIVE_INFINITY, 1.5, -0.5, -0,
+    0,
+    -1,
+    1,
+    999,
+    1000,
+    -62167219200000,
+    -62167219200001,
+    253402300799999,
+    253402300800000,
+    Date.UTC(2000, 1, 29),
+    Date.UTC(1900, 1, 28, 23, 59, 59, 999),
+    Date.UTC(1900, 2, 1),
+    Date.UTC(2100, 2, 1) - 1,
+    Date.UTC(2024, 11, 31, 23, 59, 59, 999),
+    Date.UTC(2026, 10, 23, 12, 5, 7, 9),
+    Date.UTC(999, 0, 1),
+    Date.UTC(99, 0, 1) - 1e12,
+    8.64e15,
+    -8.64e15,
+    8.64e15 + 1,
+    Number.NaN,
+    Number.POSITIVE_INFINITY,
+    1.5,
+    -0.5,
+    -0,
   ];
   for (const ms of edges) assert.equal(viaIso(ms), viaDate(ms), `at ${ms}`);
 });

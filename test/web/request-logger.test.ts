@@ -25,7 +25,11 @@ test('per-request loggers made on first use still carry the request id and their
     return child.apply(this, args);
   } as typeof root.child;
   let n = 0;
-  const app = Fastify({ loggerInstance: withLazyChildren(root as unknown as FastifyBaseLogger), disableRequestLogging: true, genReqId: () => `r${++n}` });
+  const app = Fastify({
+    loggerInstance: withLazyChildren(root as unknown as FastifyBaseLogger),
+    disableRequestLogging: true,
+    genReqId: () => `r${++n}`,
+  });
   app.get('/quiet', async () => ({ ok: true }));
   app.get('/loud', async (req) => {
     req.log.info({ marker: 'loud' }, 'from the route');

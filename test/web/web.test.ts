@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
-import { startTestServer, type TestServer } from '../support/server.ts';
-import type { Client } from '../support/http.ts';
 import { activeAccount, signedIn, snapshot } from '../support/accounts.ts';
+import type { Client } from '../support/http.ts';
+import { startTestServer, type TestServer } from '../support/server.ts';
 
 // WEB-01, WEB-03, WEB-04 on every state-changing route the foundation serves.
 
@@ -38,19 +38,39 @@ describe('web layer', () => {
 
   const bodyFor = (path: string): Record<string, string> => {
     if (path.includes('registrations') || path === '/register')
-      return { username: 'csrfvictim', email: 'csrf@example.test', password: 'fresh-harbor-quantum-meadow-77', passwordConfirm: 'fresh-harbor-quantum-meadow-77' };
-    if (path.includes('sessions') && !path.includes('settings')) return { identifier: account.username, password: account.password };
+      return {
+        username: 'csrfvictim',
+        email: 'csrf@example.test',
+        password: 'fresh-harbor-quantum-meadow-77',
+        passwordConfirm: 'fresh-harbor-quantum-meadow-77',
+      };
+    if (path.includes('sessions') && !path.includes('settings'))
+      return { identifier: account.username, password: account.password };
     if (path === '/login') return { identifier: account.username, password: account.password };
     if (path.includes('password'))
-      return { currentPassword: account.password, newPassword: 'another-violet-quantum-meadow-9', newPasswordConfirm: 'another-violet-quantum-meadow-9' };
+      return {
+        currentPassword: account.password,
+        newPassword: 'another-violet-quantum-meadow-9',
+        newPasswordConfirm: 'another-violet-quantum-meadow-9',
+      };
     return {};
   };
 
-  async function attempt(c: Client, method: string, rawPath: string, form: boolean, headers: Record<string, string> = {}) {
+  async function attempt(
+    c: Client,
+    method: string,
+    rawPath: string,
+    form: boolean,
+    headers: Record<string, string> = {},
+  ) {
     const path = rawPath.replace('SESSION_ID', sessionId);
     const body = bodyFor(path);
     return form
-      ? c.request(method, path, body, { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html', ...headers })
+      ? c.request(method, path, body, {
+          'content-type': 'application/x-www-form-urlencoded',
+          accept: 'text/html',
+          ...headers,
+        })
       : c.request(method, path, method === 'DELETE' ? undefined : body, headers);
   }
 
@@ -63,7 +83,12 @@ describe('web layer', () => {
   test('WEB-01 a foreign Origin is refused on every state-changing route, sign-in included, and nothing changes', async () => {
     const snap = await snapshot(server);
     for (const [method, path, form] of STATE_CHANGING) {
-      for (const origin of ['https://evil.example', 'null', `${server.base}.evil.example`, server.base.replace('127.0.0.1', 'localhost')]) {
+      for (const origin of [
+        'https://evil.example',
+        'null',
+        `${server.base}.evil.example`,
+        server.base.replace('127.0.0.1', 'localhost'),
+      ]) {
         const res = await attempt(withVictimCookie(origin), method, path, form);
         assert.equal(res.status, 403, `${method} ${path} from ${origin}`);
         assert.equal(res.headers.get('set-cookie'), null, `${method} ${path}: no cookie set`);
@@ -79,7 +104,9 @@ describe('web layer', () => {
     for (const [method, path, form] of STATE_CHANGING) {
       const res = await attempt(withVictimCookie(null), method, path, form);
       assert.equal(res.status, 403, `${method} ${path} without Origin`);
-      const site = await attempt(server.client({ origin: null }), method, path, form, { 'sec-fetch-site': 'cross-site' });
+      const site = await attempt(server.client({ origin: null }), method, path, form, {
+        'sec-fetch-site': 'cross-site',
+      });
       assert.equal(site.status, 403, `${method} ${path} cross-site`);
     }
     assert.deepEqual(await snapshot(server), snap);
@@ -94,7 +121,10 @@ describe('web layer', () => {
 
   test('WEB-03 CSP, nosniff, frame, referrer and resource-policy headers; no CORS origin reflected', async () => {
     for (const path of ['/login', '/register', '/api/v1/sessions/current', '/healthz', '/nope']) {
-      const res = await server.client().get(path, { origin: 'https://evil.example', accept: path.startsWith('/api') ? 'application/json' : 'text/html' });
+      const res = await server.client().get(path, {
+        origin: 'https://evil.example',
+        accept: path.startsWith('/api') ? 'application/json' : 'text/html',
+      });
       const csp = res.headers.get('content-security-policy') ?? '';
       assert.match(csp, /frame-ancestors 'none'/, path);
       assert.match(csp, /object-src 'none'/, path);
@@ -115,7 +145,10 @@ describe('web layer', () => {
       assert.equal(res.headers.get('access-control-allow-credentials'), null, path);
       assert.equal(res.headers.get('strict-transport-security'), null, 'no HSTS over plain http');
     }
-    const pre = await server.client().request('OPTIONS', '/api/v1/sessions', undefined, { origin: 'https://evil.example', 'access-control-request-method': 'POST' });
+    const pre = await server.client().request('OPTIONS', '/api/v1/sessions', undefined, {
+      origin: 'https://evil.example',
+      'access-control-request-method': 'POST',
+    });
     assert.equal(pre.headers.get('access-control-allow-origin'), null);
   });
 
@@ -153,7 +186,16 @@ describe('web layer', () => {
     const snap = await snapshot(server);
     for (const [method, path, fields] of jsonRoutes) {
       const client = path.includes('account') ? authed : c;
-      const valid = { username: 'hostile', email: 'hostile@example.test', password: 'x', token: 'x', identifier: account.username, code: 'ABCD-EFGH', currentPassword: 'wrong-password-here', newPassword: 'y' };
+      const valid = {
+        username: 'hostile',
+        email: 'hostile@example.test',
+        password: 'x',
+        token: 'x',
+        identifier: account.username,
+        code: 'ABCD-EFGH',
+        currentPassword: 'wrong-password-here',
+        newPassword: 'y',
+      };
       const bodies: unknown[] = [undefined, {}, [], 'not json', '{"unterminated": ', 'null', '123'];
       for (const f of fields) {
         const rest = Object.fromEntries(fields.filter((x) => x !== f).map((x) => [x, valid[x as keyof typeof valid]]));
@@ -194,19 +236,31 @@ describe('web layer', () => {
     // Raw requests: fetch would normalise the paths before sending them.
     const raw = (method: string, path: string, headers: Record<string, string> = {}, body?: string) =>
       new Promise<{ status: number; headers: Record<string, unknown>; text: string }>((resolve, reject) => {
-        const req = request({ host: u.hostname, port: u.port, method, path, headers: { origin: server.base, ...headers } }, (res) => {
-          let text = '';
-          res.on('data', (c) => {
-            text += c;
-          });
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }));
-        });
+        const req = request(
+          { host: u.hostname, port: u.port, method, path, headers: { origin: server.base, ...headers } },
+          (res) => {
+            let text = '';
+            res.on('data', (c) => {
+              text += c;
+            });
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }));
+          },
+        );
         req.on('error', reject);
         req.end(body);
       });
     const authed = await signedIn(server, account.username, account.password);
     const snap = await snapshot(server);
-    const badPaths = ['/%', '/%%', '/%zz', '/api/v1/%', '/api/v1/sessions/%E0%A4%A', `/api/v1/sessions/${'x'.repeat(201)}`, '/login/%ff%', '/static/%'];
+    const badPaths = [
+      '/%',
+      '/%%',
+      '/%zz',
+      '/api/v1/%',
+      '/api/v1/sessions/%E0%A4%A',
+      `/api/v1/sessions/${'x'.repeat(201)}`,
+      '/login/%ff%',
+      '/static/%',
+    ];
     for (const path of badPaths) {
       for (const method of ['GET', 'DELETE', 'POST']) {
         const res = await raw(method, path, { cookie: victim.cookieHeader() });
@@ -218,10 +272,18 @@ describe('web layer', () => {
         assert.equal(res.headers['cache-control'], 'no-store', `${method} ${path}`);
       }
     }
-    for (const [method, path] of [...jsonRoutes.map(([m, p]) => [m, p] as const), ['POST', '/api/v1/password-resets'] as const, ['POST', '/api/v1/password-resets/complete'] as const]) {
+    for (const [method, path] of [
+      ...jsonRoutes.map(([m, p]) => [m, p] as const),
+      ['POST', '/api/v1/password-resets'] as const,
+      ['POST', '/api/v1/password-resets/complete'] as const,
+    ]) {
       const body = bodyFor(path);
       const client = path.includes('account') ? authed : server.client();
-      for (const ct of ['application/x-www-form-urlencoded', 'multipart/form-data; boundary=----x', 'text/plain;charset=UTF-8']) {
+      for (const ct of [
+        'application/x-www-form-urlencoded',
+        'multipart/form-data; boundary=----x',
+        'text/plain;charset=UTF-8',
+      ]) {
         const res = await client.request(method, path, new URLSearchParams(body).toString(), { 'content-type': ct });
         assert.equal(res.status, 415, `${method} ${path} as ${ct}`);
         assert.equal(res.json?.code, 'unsupported_media_type', `${method} ${path} as ${ct}`);
@@ -262,7 +324,10 @@ describe('web layer', () => {
         assert.ok(!outsideAttributes.includes('<img src=x onerror'), `${path}: payload is escaped`);
       }
       // repeated fields (arrays) and a 1 MB form
-      const dup = await client.request('POST', path, `${fields[0]}=a&${fields[0]}=b`, { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' });
+      const dup = await client.request('POST', path, `${fields[0]}=a&${fields[0]}=b`, {
+        'content-type': 'application/x-www-form-urlencoded',
+        accept: 'text/html',
+      });
       assert.ok(dup.status >= 400 && dup.status < 500, `${path} repeated field → ${dup.status}`);
       const big = await client.form(path, { [fields[0]]: MB });
       assert.equal(big.status, 413, `${path} 1 MB form`);
@@ -275,11 +340,32 @@ describe('web layer', () => {
     const snap = await snapshot(server);
     for (const [method, path] of jsonRoutes) {
       await fc.assert(
-        fc.asyncProperty(fc.oneof(fc.anything(), fc.dictionary(fc.constantFrom('username', 'email', 'password', 'token', 'identifier', 'code', 'currentPassword', 'newPassword'), fc.anything())), async (body) => {
-          const payload = JSON.stringify(body) ?? 'null';
-          const res = await authed.request(method, path, payload, { 'content-type': 'application/json' });
-          assert.ok(res.status >= 400 && res.status < 500, `${method} ${path} ${payload.slice(0, 200)} → ${res.status} ${res.text.slice(0, 200)}`);
-        }),
+        fc.asyncProperty(
+          fc.oneof(
+            fc.anything(),
+            fc.dictionary(
+              fc.constantFrom(
+                'username',
+                'email',
+                'password',
+                'token',
+                'identifier',
+                'code',
+                'currentPassword',
+                'newPassword',
+              ),
+              fc.anything(),
+            ),
+          ),
+          async (body) => {
+            const payload = JSON.stringify(body) ?? 'null';
+            const res = await authed.request(method, path, payload, { 'content-type': 'application/json' });
+            assert.ok(
+              res.status >= 400 && res.status < 500,
+              `${method} ${path} ${payload.slice(0, 200)} → ${res.status} ${res.text.slice(0, 200)}`,
+            );
+          },
+        ),
         { numRuns: 25 },
       );
     }
@@ -337,7 +423,14 @@ describe('web layer', () => {
       assert.equal(res.status, 200, `/settings${q}`);
       assert.ok(!res.text.includes('<script>'), `/settings${q} reflects markup`);
     }
-    for (const q of ['?token=%00', '?token[]=a&token[]=b', `?token=${'a'.repeat(5000)}`, '?msg=<script>', '?msg=__proto__', '?done=%ff%fe']) {
+    for (const q of [
+      '?token=%00',
+      '?token[]=a&token[]=b',
+      `?token=${'a'.repeat(5000)}`,
+      '?msg=<script>',
+      '?msg=__proto__',
+      '?done=%ff%fe',
+    ]) {
       for (const path of ['/activate', '/login', '/register', '/settings']) {
         const res = await server.client().get(`${path}${q}`, { accept: 'text/html' });
         assert.ok(res.status < 500, `${path}${q} → ${res.status}`);

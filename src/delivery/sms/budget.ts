@@ -15,14 +15,13 @@ export type SmsBudgetDeps = Pick<Kernel, 'config' | 'db' | 'audit' | 'metrics' |
  * `latchkey_sms_budget_exhausted_total`, and the first of each window is audited as
  * `sms.budget_exhausted` (once, not per request). `db` is the caller's transaction, if in one.
  */
-export async function smsBudgetAllows(d: SmsBudgetDeps, ctx: RequestContext, db: Kysely<Database> = d.db): Promise<boolean> {
+export async function smsBudgetAllows(
+  d: SmsBudgetDeps,
+  ctx: RequestContext,
+  db: Kysely<Database> = d.db,
+): Promise<boolean> {
   const ok = await d.guard.allow('sms_budget', 'install', () =>
-    d.audit.record(
-      'sms.budget_exhausted',
-      ctx,
-      { details: { budget: d.config.sms.budget.text } },
-      db,
-    ),
+    d.audit.record('sms.budget_exhausted', ctx, { details: { budget: d.config.sms.budget.text } }, db),
   );
   if (!ok) d.metrics.smsBudgetExhausted.inc();
   return ok;

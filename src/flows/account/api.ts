@@ -1,8 +1,8 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import type { AccountService } from './service.ts';
 import { contextOf, type RequestDeps, requireAuth, setSessionCookie } from '../../web/request.ts';
 import { Message, Password, responses } from '../../web/schemas.ts';
+import type { AccountService } from './service.ts';
 
 /** What this module uses of the container the composition root builds. */
 export type AccountApiDeps = { account: AccountService } & RequestDeps;
@@ -22,7 +22,11 @@ export function registerAccountApi(app: FastifyInstance, d: AccountApiDeps): voi
     },
     async (req, reply) => {
       const auth = await requireAuth(d, req);
-      const { token } = await d.account.changePassword(auth, req.body as { currentPassword: string; newPassword: string }, contextOf(req));
+      const { token } = await d.account.changePassword(
+        auth,
+        req.body as { currentPassword: string; newPassword: string },
+        contextOf(req),
+      );
       setSessionCookie(d, reply, token);
       return reply.send({ message: 'Your password has been changed. Other sessions were signed out.' });
     },

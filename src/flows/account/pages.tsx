@@ -1,12 +1,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Kernel } from '../../kernel.ts';
-import type { SessionService } from '../sessions/service.ts';
-import type { AccountService } from './service.ts';
 import { AppError, pageMessage } from '../../errors.ts';
+import type { Kernel } from '../../kernel.ts';
+import type { Authenticated } from '../../web/auth.ts';
 import type { PageExtras } from '../../web/extras.ts';
 import { Field, Html, Notice, Page } from '../../web/layout.tsx';
 import { authOf, clearSessionCookie, contextOf, field, type RequestDeps, setSessionCookie } from '../../web/request.ts';
-import type { Authenticated } from '../../web/auth.ts';
+import type { SessionService } from '../sessions/service.ts';
+import type { AccountService } from './service.ts';
 
 /** What this module uses of the container the composition root builds. */
 export type AccountPagesDeps = Pick<Kernel, 'config'> & {
@@ -24,7 +24,11 @@ const FLASH: Record<string, string> = {
 };
 
 /** Settings pages need a session; without one the user goes to sign in. */
-export async function pageAuth(d: AccountPagesDeps, req: FastifyRequest, reply: FastifyReply): Promise<Authenticated | null> {
+export async function pageAuth(
+  d: AccountPagesDeps,
+  req: FastifyRequest,
+  reply: FastifyReply,
+): Promise<Authenticated | null> {
   const auth = await authOf(d, req);
   if (!auth) {
     reply.redirect('/login?msg=session_ended', 303);
@@ -72,9 +76,19 @@ export async function renderSettings(
             <section class="card" aria-labelledby="password-h">
               <h2 id="password-h">Change password</h2>
               <form method="post" action="/settings/password" novalidate>
-                <Field name="currentPassword" label="Current password" type="password" autocomplete="current-password" />
+                <Field
+                  name="currentPassword"
+                  label="Current password"
+                  type="password"
+                  autocomplete="current-password"
+                />
                 <Field name="newPassword" label="New password" type="password" autocomplete="new-password" policy />
-                <Field name="newPasswordConfirm" label="Confirm new password" type="password" autocomplete="new-password" />
+                <Field
+                  name="newPasswordConfirm"
+                  label="Confirm new password"
+                  type="password"
+                  autocomplete="new-password"
+                />
                 <button type="submit" class="primary">
                   Change password
                 </button>
@@ -118,7 +132,8 @@ export function registerAccountPages(app: FastifyInstance, d: AccountPagesDeps):
     if (!auth) return reply;
     const done = (req.query as Record<string, unknown>)?.done;
     // Sections look the flash up in their own message maps: never hand them __proto__ and friends (WEB-04).
-    const flash = typeof done === 'string' && /^[a-z0-9_]{1,64}$/.test(done) && !(done in Object.prototype) ? done : undefined;
+    const flash =
+      typeof done === 'string' && /^[a-z0-9_]{1,64}$/.test(done) && !(done in Object.prototype) ? done : undefined;
     return renderSettings(d, reply, auth, { flash });
   });
 

@@ -1,13 +1,13 @@
 import type { Kysely } from 'kysely';
 import type { RequestContext } from '../../context.ts';
-import type { Kernel } from '../../kernel.ts';
-import type { SessionService } from '../sessions/service.ts';
 import { formatTime, renderMail } from '../../delivery/templates.ts';
+import type { Kernel } from '../../kernel.ts';
+import { newId } from '../../security/random.ts';
 import type { Account } from '../../store/accounts.ts';
 import { insertPasswordChange } from '../../store/password-changes.ts';
 import type { Database } from '../../store/schema.ts';
-import { newId } from '../../security/random.ts';
 import { type ActivityFlagDeps, flagRepeatedPasswordChanges } from '../activity/flag.ts';
+import type { SessionService } from '../sessions/service.ts';
 
 /** What this module uses of the container the composition root builds. */
 export type PasswordChangedDeps = Pick<
@@ -40,12 +40,22 @@ export async function applyPasswordChange(
     .where('id', '=', account.id)
     .execute();
   const ended = await d.sessions.endAll(account.id, trx, keepSessionId);
-  await trx.updateTable('recovery_codes').set({ used_at: now }).where('account_id', '=', account.id).where('used_at', 'is', null).execute();
+  await trx
+    .updateTable('recovery_codes')
+    .set({ used_at: now })
+    .where('account_id', '=', account.id)
+    .where('used_at', 'is', null)
+    .execute();
   await insertPasswordChange(trx, { id: newId(d.random), account_id: account.id, kind, at: now });
-  await d.audit.record(kind === 'change' ? 'password.changed' : 'password.reset_completed', ctx, {
-    accountId: account.id,
-    details: { kind, signedOut: ended },
-  }, trx);
+  await d.audit.record(
+    kind === 'change' ? 'password.changed' : 'password.reset_completed',
+    ctx,
+    {
+      accountId: account.id,
+      details: { kind, signedOut: ended },
+    },
+    trx,
+  );
   // LOG-04: repeated completed changes flag the account; BF-03: the new password ends any lockout.
   await flagRepeatedPasswordChanges(d, trx, account, ctx);
   await d.guard.passwordChanged?.(account.id, trx);

@@ -16,14 +16,23 @@ export function registerPasswordCheckApi(app: FastifyInstance, d: PasswordCheckA
         summary: 'Check a candidate password against the policy (nothing is stored)',
         body: Type.Object({ password: Password, username: Type.Optional(Str(64)), email: Type.Optional(Str(320)) }),
         response: responses(
-          { 200: Type.Object({ ok: Type.Boolean(), reasons: Type.Array(Type.Object({ code: Type.String(), message: Type.String() })) }) },
+          {
+            200: Type.Object({
+              ok: Type.Boolean(),
+              reasons: Type.Array(Type.Object({ code: Type.String(), message: Type.String() })),
+            }),
+          },
           [400],
         ),
       },
     },
     async (req) => {
       const b = req.body as { password: string; username?: string; email?: string };
-      const reasons = d.policy.check(b.password, { username: b.username, email: b.email, productName: d.config.productName });
+      const reasons = d.policy.check(b.password, {
+        username: b.username,
+        email: b.email,
+        productName: d.config.productName,
+      });
       return { ok: reasons.length === 0, reasons };
     },
   );

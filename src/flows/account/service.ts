@@ -1,12 +1,12 @@
 import type { RequestContext } from '../../context.ts';
-import type { Kernel } from '../../kernel.ts';
-import type { SessionService } from '../sessions/service.ts';
 import { AppError } from '../../errors.ts';
-import { findAccount } from '../../store/accounts.ts';
-import { normalizePassword } from '../../security/password-policy.ts';
-import type { Authenticated } from '../../web/auth.ts';
-import { applyPasswordChange, type PasswordChangedDeps } from './password-changed.ts';
+import type { Kernel } from '../../kernel.ts';
 import { isoTime } from '../../security/clock.ts';
+import { normalizePassword } from '../../security/password-policy.ts';
+import { findAccount } from '../../store/accounts.ts';
+import type { Authenticated } from '../../web/auth.ts';
+import type { SessionService } from '../sessions/service.ts';
+import { applyPasswordChange, type PasswordChangedDeps } from './password-changed.ts';
 
 /** What this module uses of the container the composition root builds. */
 export type AccountDeps = Pick<Kernel, 'config' | 'db' | 'hasher' | 'policy' | 'audit' | 'guard'> & {
@@ -47,7 +47,11 @@ export class AccountService {
    * against the account's lockout before its hash runs, and while the account is locked the
    * dummy hash is spent instead, so a stolen session cannot keep guessing past the lockout.
    */
-  async changePassword(auth: Authenticated, input: ChangePasswordInput, ctx: RequestContext): Promise<{ token: string }> {
+  async changePassword(
+    auth: Authenticated,
+    input: ChangePasswordInput,
+    ctx: RequestContext,
+  ): Promise<{ token: string }> {
     const d = this.d;
     await d.guard.limit('password_change', ctx, auth.account.id);
     if (input.newPasswordConfirm !== undefined && input.newPasswordConfirm !== input.newPassword)
@@ -73,7 +77,10 @@ export class AccountService {
       if (!ok) await d.guard.signInFailed(key, account.id, ctx, attempt);
     }
     if (!ok) {
-      await d.audit.record('password.change_failed', ctx, { accountId: account.id, details: { reason: 'wrong_current' } });
+      await d.audit.record('password.change_failed', ctx, {
+        accountId: account.id,
+        details: { reason: 'wrong_current' },
+      });
       throw new AppError(
         'current_password_wrong',
         account.password_hash ? undefined : 'Your account has no password yet. Use "Send Reset Email" to set one.',

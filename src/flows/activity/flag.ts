@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { RequestContext } from '../../context.ts';
-import type { Kernel } from '../../kernel.ts';
 import { formatDuration, formatTime, renderMail } from '../../delivery/templates.ts';
+import type { Kernel } from '../../kernel.ts';
 import type { Account } from '../../store/accounts.ts';
 import { countPasswordChangesSince } from '../../store/password-changes.ts';
 import type { Database } from '../../store/schema.ts';
@@ -17,7 +17,12 @@ export const FLAG_REASON = 'possibly compromised';
  * applyPasswordChange), never mere reset requests. The flag does not lock anyone out; it is set
  * once (until staff clear it), audited, and the owner is told.
  */
-export async function flagRepeatedPasswordChanges(d: ActivityFlagDeps, trx: Kysely<Database>, account: Account, ctx: RequestContext): Promise<boolean> {
+export async function flagRepeatedPasswordChanges(
+  d: ActivityFlagDeps,
+  trx: Kysely<Database>,
+  account: Account,
+  ctx: RequestContext,
+): Promise<boolean> {
   const rule = d.config.limits.flagResets;
   const now = d.clock.now();
   const n = await countPasswordChangesSince(trx, account.id, now - rule.windowMs);
@@ -30,7 +35,12 @@ export async function flagRepeatedPasswordChanges(d: ActivityFlagDeps, trx: Kyse
     .where('flagged_at', 'is', null)
     .executeTakeFirst();
   if (Number(flagged.numUpdatedRows) !== 1) return false;
-  await d.audit.record('account.flagged', ctx, { accountId: account.id, details: { reason: FLAG_REASON, changes: n } }, trx);
+  await d.audit.record(
+    'account.flagged',
+    ctx,
+    { accountId: account.id, details: { reason: FLAG_REASON, changes: n } },
+    trx,
+  );
   if (account.email) {
     const mail = renderMail(d.brand, {
       subject: 'Unusual activity on your account',
@@ -39,7 +49,9 @@ export async function flagRepeatedPasswordChanges(d: ActivityFlagDeps, trx: Kyse
         `The password of your account ${account.username} was changed or reset ${n} times within ${formatDuration(rule.windowMs)} (last on ${formatTime(now)}).`,
         'That can mean someone else has access to your email or your account, so we have asked our staff to review it. You can keep using your account.',
       ],
-      after: [`If all of these changes were yours, there is nothing to do. If not, contact ${d.brand.supportContact} right away.`],
+      after: [
+        `If all of these changes were yours, there is nothing to do. If not, contact ${d.brand.supportContact} right away.`,
+      ],
     });
     await d.outbox.send(trx, { channel: 'email', kind: 'account_flagged', to: account.email, ...mail });
   }

@@ -1,8 +1,8 @@
-import type { Kernel } from '../../kernel.ts';
 import { formatTime } from '../../delivery/templates.ts';
+import type { Kernel } from '../../kernel.ts';
 import { recentAuditEvents } from '../../store/audit.ts';
-import { Html } from '../../web/layout.tsx';
 import type { Authenticated } from '../../web/auth.ts';
+import { Html } from '../../web/layout.tsx';
 
 /** What this module uses of the container the composition root builds. */
 export type ActivityPagesDeps = Pick<Kernel, 'db'>;
@@ -54,7 +54,9 @@ export async function activitySection(d: ActivityPagesDeps, auth: Authenticated)
                 <td>
                   <span safe>{r.ip || 'unknown address'}</span>
                   <br />
-                  <span class="hint">{Html.escapeHtml(r.user_agent ? r.user_agent.slice(0, 120) : 'unknown browser')}</span>
+                  <span class="hint">
+                    {Html.escapeHtml(r.user_agent ? r.user_agent.slice(0, 120) : 'unknown browser')}
+                  </span>
                 </td>
               </tr>
             ))}

@@ -1,11 +1,11 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import type { RegistrationService } from '../registration/service.ts';
-import type { OrganizationService } from './service.ts';
-import { contextOf, type RequestDeps, requireAuth } from '../../web/request.ts';
 import { AppError } from '../../errors.ts';
+import { contextOf, type RequestDeps, requireAuth } from '../../web/request.ts';
 import { Captcha, Message, Password, responses, Str } from '../../web/schemas.ts';
 import type { RecoveryMethods } from '../recovery/method.ts';
+import type { RegistrationService } from '../registration/service.ts';
+import type { OrganizationService } from './service.ts';
 
 /** What this module uses of the container the composition root builds. */
 export type OrganizationsApiDeps = {
@@ -36,7 +36,12 @@ export function registerOrganizationsApi(app: FastifyInstance, d: OrganizationsA
         tags: ['registration'],
         summary: 'Register into an organization (same rules and answer as POST /registrations)',
         params: SlugParams,
-        body: Type.Object({ username: Str(64, { minLength: 1 }), email: Str(320, { minLength: 1 }), password: Password, captcha: Captcha }),
+        body: Type.Object({
+          username: Str(64, { minLength: 1 }),
+          email: Str(320, { minLength: 1 }),
+          password: Password,
+          captcha: Captcha,
+        }),
         response: responses({ 202: Message }, [400, 404, 409, 413, 429]),
       },
     },
@@ -60,7 +65,12 @@ export function registerOrganizationsApi(app: FastifyInstance, d: OrganizationsA
     },
     async (req, reply) => {
       const auth = await requireAuth(d, req);
-      const org = await d.organizations.requireAdmin((req.params as { slug: string }).slug, auth.account, contextOf(req), 'organization.read');
+      const org = await d.organizations.requireAdmin(
+        (req.params as { slug: string }).slug,
+        auth.account,
+        contextOf(req),
+        'organization.read',
+      );
       return reply.header('cache-control', 'no-store').send(org.recovery);
     },
   );
@@ -70,7 +80,8 @@ export function registerOrganizationsApi(app: FastifyInstance, d: OrganizationsA
     {
       schema: {
         tags: ['organizations'],
-        summary: "Change an organization's recovery methods and limits (owners and admins only, with a recent sign-in; audited)",
+        summary:
+          "Change an organization's recovery methods and limits (owners and admins only, with a recent sign-in; audited)",
         description:
           'Fields left out keep their value; an unknown field is a 400 naming it. Lifetimes are seconds: email links at most 24 h, email and SMS codes at most 10 min (OTP-02). Members and outsiders get 403, audited (ADM-05). An admin whose sign-in is older than LATCHKEY_REAUTH_WINDOW gets 401 `reauthentication_required` and must sign in again (SES-07).',
         params: SlugParams,
@@ -80,7 +91,12 @@ export function registerOrganizationsApi(app: FastifyInstance, d: OrganizationsA
     },
     async (req, reply) => {
       const auth = await requireAuth(d, req);
-      const next = await d.organizations.updateRecoverySettings((req.params as { slug: string }).slug, auth, req.body, contextOf(req));
+      const next = await d.organizations.updateRecoverySettings(
+        (req.params as { slug: string }).slug,
+        auth,
+        req.body,
+        contextOf(req),
+      );
       return reply.header('cache-control', 'no-store').send(next);
     },
   );

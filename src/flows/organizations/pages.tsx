@@ -1,17 +1,17 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Kernel } from '../../kernel.ts';
-import type { SessionService } from '../sessions/service.ts';
-import type { RecoveryMethods } from '../recovery/method.ts';
-import type { Organization, OrganizationService } from './service.ts';
 import { AppError, pageMessage } from '../../errors.ts';
+import type { Kernel } from '../../kernel.ts';
+import type { Authenticated } from '../../web/auth.ts';
 import { Html, Notice, Page } from '../../web/layout.tsx';
 import { leadToReauthentication, type ReauthDeps } from '../../web/reauth.ts';
 import { contextOf, field } from '../../web/request.ts';
 import { type AccountPagesDeps, pageAuth } from '../account/pages.tsx';
+import type { RecoveryMethods } from '../recovery/method.ts';
 import { forgotPasswordPost, type RecoveryPagesDeps, renderForgot } from '../recovery/pages.tsx';
-import { registerPost, type RegistrationPagesDeps, renderRegister } from '../registration/pages.tsx';
+import { type RegistrationPagesDeps, registerPost, renderRegister } from '../registration/pages.tsx';
+import type { SessionService } from '../sessions/service.ts';
 import { renderLogin, type SigninPagesDeps } from '../signin/pages.tsx';
-import type { Authenticated } from '../../web/auth.ts';
+import type { Organization, OrganizationService } from './service.ts';
 import type { RecoverySettings } from './settings.ts';
 
 /** What this module uses of the container the composition root builds. */
@@ -50,8 +50,20 @@ function renderOrgSettings(
         <>
           <Notice kind="success" text={o.saved ? 'Recovery settings saved.' : undefined} />
           <Notice kind="error" text={o.error} />
-          <Notice kind="info" text={o.staleSignIn ? 'You signed in a while ago: saving will first ask you to sign in again, then bring you back here.' : undefined} />
-          <form method="post" action={`/admin/organization?org=${encodeURIComponent(org.slug)}`} class="card" novalidate>
+          <Notice
+            kind="info"
+            text={
+              o.staleSignIn
+                ? 'You signed in a while ago: saving will first ask you to sign in again, then bring you back here.'
+                : undefined
+            }
+          />
+          <form
+            method="post"
+            action={`/admin/organization?org=${encodeURIComponent(org.slug)}`}
+            class="card"
+            novalidate
+          >
             <h2 safe>{`Account recovery for ${org.displayName}`}</h2>
             <fieldset>
               <legend>Members may recover their account by</legend>
@@ -69,7 +81,16 @@ function renderOrgSettings(
                 <label for={`f-${k}`} safe>
                   {b.label}
                 </label>
-                <input id={`f-${k}`} name={k} type="number" inputmode="numeric" min={b.min} max={b.max} value={String(v[k])} required />
+                <input
+                  id={`f-${k}`}
+                  name={k}
+                  type="number"
+                  inputmode="numeric"
+                  min={b.min}
+                  max={b.max}
+                  value={String(v[k])}
+                  required
+                />
               </div>
             ))}
             <button type="submit" class="primary">
@@ -83,7 +104,11 @@ function renderOrgSettings(
 }
 
 function renderForbidden(d: OrganizationsPagesDeps, reply: FastifyReply, status: number, text: string) {
-  return send(reply, status, Page({ title: 'Not allowed', productName: d.config.productName, children: <Notice kind="error" text={text} /> }));
+  return send(
+    reply,
+    status,
+    Page({ title: 'Not allowed', productName: d.config.productName, children: <Notice kind="error" text={text} /> }),
+  );
 }
 
 /** Whether a change would pass SES-07 now, so the page can say beforehand that it will not. */
@@ -107,7 +132,9 @@ async function targetSlug(d: OrganizationsPagesDeps, req: FastifyRequest, auth: 
 function formSettings(d: OrganizationsPagesDeps, body: unknown): Record<string, unknown> {
   const b = (body ?? {}) as Record<string, unknown>;
   const raw = b.methods;
-  const methods = (Array.isArray(raw) ? raw : raw === undefined ? [] : [raw]).filter((m) => typeof m === 'string').slice(0, 10);
+  const methods = (Array.isArray(raw) ? raw : raw === undefined ? [] : [raw])
+    .filter((m) => typeof m === 'string')
+    .slice(0, 10);
   const out: Record<string, unknown> = { methods };
   for (const [k] of d.recoveryMethods.settings()) {
     const s = field(b, k, 20).trim();
@@ -156,8 +183,16 @@ export function registerOrganizationsPages(app: FastifyInstance, d: Organization
     const auth = await pageAuth(d, req, reply);
     if (!auth) return reply;
     try {
-      const org = await d.organizations.requireAdmin(await targetSlug(d, req, auth), auth.account, contextOf(req), 'organization.read');
-      return renderOrgSettings(d, reply, auth, org, { saved: (req.query as Record<string, unknown>)?.saved === '1', staleSignIn: !recentSignIn(d, auth) });
+      const org = await d.organizations.requireAdmin(
+        await targetSlug(d, req, auth),
+        auth.account,
+        contextOf(req),
+        'organization.read',
+      );
+      return renderOrgSettings(d, reply, auth, org, {
+        saved: (req.query as Record<string, unknown>)?.saved === '1',
+        staleSignIn: !recentSignIn(d, auth),
+      });
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
       return renderForbidden(d, reply, err.status, pageMessage(err));

@@ -1,15 +1,15 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { RequestContext } from '../../context.ts';
-import type { Kernel } from '../../kernel.ts';
-import type { SessionService } from '../sessions/service.ts';
 import type { Branding } from '../../delivery/templates.ts';
 import { AppError } from '../../errors.ts';
+import type { Kernel } from '../../kernel.ts';
+import { newId } from '../../security/random.ts';
 import { type Account, findAccountByIdentifier } from '../../store/accounts.ts';
 import { DEFAULT_ORG_SLUG, defaultOrgId, type OrgStoreDeps } from '../../store/organizations.ts';
 import type { Database, OrganizationsTable } from '../../store/schema.ts';
-import type { RecoveryMethods } from '../recovery/method.ts';
-import { newId } from '../../security/random.ts';
 import type { Authenticated } from '../../web/auth.ts';
+import type { RecoveryMethods } from '../recovery/method.ts';
+import type { SessionService } from '../sessions/service.ts';
 import { defaultRecoverySettings, parseStoredSettings, type RecoverySettings, validateSettings } from './settings.ts';
 
 /** What this module uses of the container the composition root builds. */
@@ -67,14 +67,25 @@ export class OrganizationService {
 
   /** Recovery settings of an account's organization, read through `db` (a transaction, if inside one). */
   async recoveryFor(account: Pick<Account, 'org_id'>, db: Kysely<Database> = this.d.db): Promise<RecoverySettings> {
-    const row = await db.selectFrom('organizations').select('recovery_settings').where('id', '=', account.org_id).executeTakeFirst();
+    const row = await db
+      .selectFrom('organizations')
+      .select('recovery_settings')
+      .where('id', '=', account.org_id)
+      .executeTakeFirst();
     return parseStoredSettings(this.d.recoveryMethods, row?.recovery_settings, this.defaults);
   }
 
   /** Mails to an account carry its organization's name and support contact. */
   async brandFor(account: Pick<Account, 'org_id'>, db: Kysely<Database> = this.d.db): Promise<Branding> {
-    const row = await db.selectFrom('organizations').select(['display_name', 'support_contact']).where('id', '=', account.org_id).executeTakeFirst();
-    return { productName: row?.display_name || this.d.brand.productName, supportContact: row?.support_contact || this.d.brand.supportContact };
+    const row = await db
+      .selectFrom('organizations')
+      .select(['display_name', 'support_contact'])
+      .where('id', '=', account.org_id)
+      .executeTakeFirst();
+    return {
+      productName: row?.display_name || this.d.brand.productName,
+      supportContact: row?.support_contact || this.d.brand.supportContact,
+    };
   }
 
   async roleOf(orgId: string, accountId: string): Promise<OrgRole | undefined> {
@@ -105,18 +116,32 @@ export class OrganizationService {
    * recover their accounts. The role is checked first: a member gets the audited 403, not a
    * request to sign in again. Every state-changing admin route and page goes through here.
    */
-  async requireAdminChange(slug: string, auth: Authenticated, ctx: RequestContext, action: string): Promise<Organization> {
+  async requireAdminChange(
+    slug: string,
+    auth: Authenticated,
+    ctx: RequestContext,
+    action: string,
+  ): Promise<Organization> {
     const org = await this.requireAdmin(slug, auth.account, ctx, action);
     this.d.sessions.requireRecentAuth(auth.session);
     return org;
   }
 
-  async updateRecoverySettings(slug: string, auth: Authenticated, input: unknown, ctx: RequestContext): Promise<RecoverySettings> {
+  async updateRecoverySettings(
+    slug: string,
+    auth: Authenticated,
+    input: unknown,
+    ctx: RequestContext,
+  ): Promise<RecoverySettings> {
     const actor = auth.account;
     const org = await this.requireAdminChange(slug, auth, ctx, 'organization.recovery_settings');
     const next = validateSettings(this.d.recoveryMethods, org.recovery, input);
     await this.d.db.transaction().execute(async (trx) => {
-      await trx.updateTable('organizations').set({ recovery_settings: JSON.stringify(next) }).where('id', '=', org.id).execute();
+      await trx
+        .updateTable('organizations')
+        .set({ recovery_settings: JSON.stringify(next) })
+        .where('id', '=', org.id)
+        .execute();
       await this.d.audit.record(
         'org.recovery_settings_changed',
         ctx,
@@ -136,9 +161,13 @@ export class OrganizationService {
   }
 
   /** `latchkey org create`: a new organization with the default recovery settings. */
-  async create(input: { slug: string; name: string; displayName?: string; supportContact?: string }, ctx: RequestContext): Promise<Organization> {
+  async create(
+    input: { slug: string; name: string; displayName?: string; supportContact?: string },
+    ctx: RequestContext,
+  ): Promise<Organization> {
     const slug = input.slug.trim().toLowerCase();
-    if (!SLUG.test(slug)) throw new AppError('validation_failed', 'A slug is 1-40 lowercase letters, digits and dashes.');
+    if (!SLUG.test(slug))
+      throw new AppError('validation_failed', 'A slug is 1-40 lowercase letters, digits and dashes.');
     const name = input.name.trim();
     if (!name || name.length > 200) throw new AppError('validation_failed', 'A name is 1-200 characters.');
     if (await this.bySlug(slug)) throw new AppError('conflict', `Organization "${slug}" already exists.`);
@@ -180,7 +209,11 @@ export class OrganizationService {
   }
 }
 
-function toOrg(row: Omit<Selectable<OrganizationsTable>, 'created_at'>, defaults: RecoverySettings, methods: RecoveryMethods): Organization {
+function toOrg(
+  row: Omit<Selectable<OrganizationsTable>, 'created_at'>,
+  defaults: RecoverySettings,
+  methods: RecoveryMethods,
+): Organization {
   return {
     id: row.id,
     slug: row.slug,

@@ -11,14 +11,23 @@ export type { RecoverySettings };
 
 /** What an organization that never saved a value gets: the default methods and every setting's default. */
 export function defaultRecoverySettings(methods: RecoveryMethods, config: Config): RecoverySettings {
-  const out: Record<string, number | string[]> = { methods: methods.all().filter((m) => m.byDefault).map((m) => m.id) };
+  const out: Record<string, number | string[]> = {
+    methods: methods
+      .all()
+      .filter((m) => m.byDefault)
+      .map((m) => m.id),
+  };
   for (const [k, b] of methods.settings()) out[k] = settingDefault(b, config);
   // Every registered method's settings are filled in, so the names they declare are all there.
   return out as RecoverySettings;
 }
 
 /** Reads stored JSON leniently: anything missing or out of bounds falls back to the default. */
-export function parseStoredSettings(methods: RecoveryMethods, json: string | null | undefined, defaults: RecoverySettings): RecoverySettings {
+export function parseStoredSettings(
+  methods: RecoveryMethods,
+  json: string | null | undefined,
+  defaults: RecoverySettings,
+): RecoverySettings {
   let raw: Record<string, unknown> = {};
   try {
     const v = JSON.parse(json ?? '{}');
@@ -40,8 +49,13 @@ export function parseStoredSettings(methods: RecoveryMethods, json: string | nul
  * Validates a full or partial update strictly (unlike stored JSON): a bad value is a 400 naming
  * the field, and nothing is saved. Missing fields keep their current value.
  */
-export function validateSettings(methods: RecoveryMethods, current: RecoverySettings, input: unknown): RecoverySettings {
-  if (!input || typeof input !== 'object' || Array.isArray(input)) throw new AppError('validation_failed', 'Send a JSON object.');
+export function validateSettings(
+  methods: RecoveryMethods,
+  current: RecoverySettings,
+  input: unknown,
+): RecoverySettings {
+  if (!input || typeof input !== 'object' || Array.isArray(input))
+    throw new AppError('validation_failed', 'Send a JSON object.');
   const i = input as Record<string, unknown>;
   const ids = methods.ids();
   const bounds = methods.settings();
@@ -50,14 +64,19 @@ export function validateSettings(methods: RecoveryMethods, current: RecoverySett
   if (i.methods !== undefined) {
     if (!Array.isArray(i.methods) || i.methods.some((m) => typeof m !== 'string' || !ids.includes(m)))
       fields.push({ field: 'methods', code: 'invalid', message: `Methods must be among ${ids.join(', ')}.` });
-    else if (i.methods.length === 0) fields.push({ field: 'methods', code: 'required', message: 'Enable at least one recovery method.' });
+    else if (i.methods.length === 0)
+      fields.push({ field: 'methods', code: 'required', message: 'Enable at least one recovery method.' });
     else next.methods = ids.filter((id) => (i.methods as string[]).includes(id));
   }
   for (const [k, b] of bounds) {
     const v = i[k];
     if (v === undefined) continue;
     if (typeof v !== 'number' || !Number.isInteger(v) || v < b.min || v > b.max)
-      fields.push({ field: k, code: 'out_of_range', message: `${b.label} must be a whole number from ${b.min} to ${b.max}.` });
+      fields.push({
+        field: k,
+        code: 'out_of_range',
+        message: `${b.label} must be a whole number from ${b.min} to ${b.max}.`,
+      });
     else next[k] = v;
   }
   const unknown = Object.keys(i).filter((k) => k !== 'methods' && !bounds.some(([name]) => name === k));

@@ -1,8 +1,8 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import type { PhoneService } from './service.ts';
 import { contextOf, type RequestDeps, requireAuth } from '../../web/request.ts';
 import { Message, responses, Str } from '../../web/schemas.ts';
+import type { PhoneService } from './service.ts';
 
 /** What this module uses of the container the composition root builds. */
 export type PhoneApiDeps = { phone: PhoneService } & RequestDeps;
@@ -14,8 +14,11 @@ export function registerPhoneApi(app: FastifyInstance, d: PhoneApiDeps): void {
       schema: {
         tags: ['account'],
         summary: 'Add or change the mobile number: sends a code to it (needs a recent sign-in)',
-        description: 'The number counts only after `POST /account/phone/confirmation` with the code (OTP-05). Sends are capped per number, account and IP.',
-        body: Type.Object({ phone: Str(40, { minLength: 1, description: 'international format, e.g. +447700900123' }) }),
+        description:
+          'The number counts only after `POST /account/phone/confirmation` with the code (OTP-05). Sends are capped per number, account and IP.',
+        body: Type.Object({
+          phone: Str(40, { minLength: 1, description: 'international format, e.g. +447700900123' }),
+        }),
         response: responses({ 202: Type.Object({ message: Type.String(), pending: Type.String() }) }, [400, 401, 429]),
       },
     },

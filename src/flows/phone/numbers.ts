@@ -4,10 +4,13 @@ import { AppError } from '../../errors.ts';
 /** Mobile numbers are typed in international form and stored as E.164. */
 export function parseMobile(input: string, allowedCallingCodes: readonly string[] = []): string {
   const typed = input.trim();
-  const bad = (message: string) => new AppError('validation_failed', undefined, { fields: [{ field: 'phone', code: 'invalid', message }] });
-  if (!typed || typed.length > 40) throw bad('Enter your mobile number with its country code, for example +44 7700 900123.');
+  const bad = (message: string) =>
+    new AppError('validation_failed', undefined, { fields: [{ field: 'phone', code: 'invalid', message }] });
+  if (!typed || typed.length > 40)
+    throw bad('Enter your mobile number with its country code, for example +44 7700 900123.');
   const n = parsePhoneNumberFromString(typed.startsWith('00') ? `+${typed.slice(2)}` : typed);
-  if (!n?.isValid()) throw bad('This is not a valid phone number. Include the country code, for example +44 7700 900123.');
+  if (!n?.isValid())
+    throw bad('This is not a valid phone number. Include the country code, for example +44 7700 900123.');
   if (n.ext) throw bad('Enter the mobile number without an extension.');
   const type = n.getType();
   if (type !== undefined && type !== 'MOBILE' && type !== 'FIXED_LINE_OR_MOBILE')

@@ -1,13 +1,13 @@
 import type { FastifyInstance } from 'fastify';
-import type { RecoveryMethods } from '../recovery/method.ts';
-import type { OrganizationService } from '../organizations/service.ts';
-import type { PhoneService } from './service.ts';
 import { AppError, pageMessage } from '../../errors.ts';
+import type { Authenticated } from '../../web/auth.ts';
 import { Field, Html, Notice } from '../../web/layout.tsx';
 import { contextOf, field } from '../../web/request.ts';
 import { type AccountPagesDeps, pageAuth, renderSettings } from '../account/pages.tsx';
-import type { Authenticated } from '../../web/auth.ts';
+import type { OrganizationService } from '../organizations/service.ts';
+import type { RecoveryMethods } from '../recovery/method.ts';
 import { maskPhone } from './numbers.ts';
+import type { PhoneService } from './service.ts';
 
 /** What this module uses of the container the composition root builds. */
 export type PhonePagesDeps = {
@@ -60,7 +60,13 @@ export async function phoneSection(d: PhonePagesDeps, auth: Authenticated, flash
         {pending ? (
           <form method="post" action="/settings/phone/confirm" novalidate>
             <p safe>{`Enter the code we sent to ${pending}.`}</p>
-            <Field name="code" label="Code from the text message" autocomplete="one-time-code" inputmode="numeric" maxlength={12} />
+            <Field
+              name="code"
+              label="Code from the text message"
+              autocomplete="one-time-code"
+              inputmode="numeric"
+              maxlength={12}
+            />
             <button type="submit" class="primary">
               Confirm number
             </button>
@@ -92,7 +98,10 @@ export async function phoneSection(d: PhonePagesDeps, auth: Authenticated, flash
 }
 
 export function registerPhonePages(app: FastifyInstance, d: PhonePagesDeps): void {
-  const handle = (path: string, run: (auth: Authenticated, body: unknown, ctx: ReturnType<typeof contextOf>) => Promise<string>) =>
+  const handle = (
+    path: string,
+    run: (auth: Authenticated, body: unknown, ctx: ReturnType<typeof contextOf>) => Promise<string>,
+  ) =>
     app.post(path, { schema: { hide: true } }, async (req, reply) => {
       const auth = await pageAuth(d, req, reply);
       if (!auth) return reply;

@@ -1,15 +1,15 @@
 import type { Kysely } from 'kysely';
 import type { RequestContext } from '../../context.ts';
-import type { Kernel } from '../../kernel.ts';
-import type { SessionService } from '../sessions/service.ts';
-import type { OrganizationService } from '../organizations/service.ts';
-import { smsBudgetAllows, type SmsBudgetDeps } from '../../delivery/sms/budget.ts';
+import { type SmsBudgetDeps, smsBudgetAllows } from '../../delivery/sms/budget.ts';
 import { renderMail } from '../../delivery/templates.ts';
 import { AppError } from '../../errors.ts';
-import type { Database } from '../../store/schema.ts';
+import type { Kernel } from '../../kernel.ts';
 import { keyedHash, safeEqual } from '../../security/hashing.ts';
 import { DIGITS, newCode, newId } from '../../security/random.ts';
+import type { Database } from '../../store/schema.ts';
 import type { Authenticated } from '../../web/auth.ts';
+import type { OrganizationService } from '../organizations/service.ts';
+import type { SessionService } from '../sessions/service.ts';
 import { maskPhone, parseMobile } from './numbers.ts';
 
 /** What this module uses of the container the composition root builds. */
@@ -26,7 +26,8 @@ const VERIFY_ATTEMPTS = 5;
 
 export const PHONE_CODE_SENT = 'We sent a code to this number. Enter it to confirm the number.';
 
-const verifyHash = (d: PhoneDeps, rowId: string, code: string) => keyedHash(d.secret, `phone_verify:${rowId}`, code.replace(/\s/g, ''));
+const verifyHash = (d: PhoneDeps, rowId: string, code: string) =>
+  keyedHash(d.secret, `phone_verify:${rowId}`, code.replace(/\s/g, ''));
 
 /**
  * Mobile numbers on /settings: a number counts (phone_verified_at) only after the code sent to it
@@ -36,7 +37,11 @@ const verifyHash = (d: PhoneDeps, rowId: string, code: string) => keyedHash(d.se
 export class PhoneService {
   constructor(private readonly d: PhoneDeps) {}
 
-  async startVerification(auth: Authenticated, input: { phone: string }, ctx: RequestContext): Promise<{ message: string; pending: string }> {
+  async startVerification(
+    auth: Authenticated,
+    input: { phone: string },
+    ctx: RequestContext,
+  ): Promise<{ message: string; pending: string }> {
     const d = this.d;
     d.sessions.requireRecentAuth(auth.session);
     const phone = parseMobile(String(input.phone ?? ''), d.config.sms.allowedCallingCodes);
@@ -77,7 +82,12 @@ export class PhoneService {
           subject: 'Confirm your mobile number',
           text: `${code} is your ${d.config.productName} code to confirm this mobile number. It expires in 10 minutes.`,
         });
-      await d.audit.record('phone.verification_sent', ctx, { accountId: auth.account.id, details: { delivered: send } }, trx);
+      await d.audit.record(
+        'phone.verification_sent',
+        ctx,
+        { accountId: auth.account.id, details: { delivered: send } },
+        trx,
+      );
     });
     return { message: PHONE_CODE_SENT, pending: maskPhone(phone) };
   }
@@ -110,9 +120,18 @@ export class PhoneService {
     const phone = row.target;
     const old = auth.account.phone_verified_at ? auth.account.phone : null;
     const ok = await d.db.transaction().execute(async (trx) => {
-      const used = await trx.updateTable('recovery_codes').set({ used_at: now }).where('id', '=', row.id).where('used_at', 'is', null).executeTakeFirst();
+      const used = await trx
+        .updateTable('recovery_codes')
+        .set({ used_at: now })
+        .where('id', '=', row.id)
+        .where('used_at', 'is', null)
+        .executeTakeFirst();
       if (Number(used.numUpdatedRows) !== 1) return false;
-      await trx.updateTable('accounts').set({ phone, phone_verified_at: now, updated_at: now }).where('id', '=', auth.account.id).execute();
+      await trx
+        .updateTable('accounts')
+        .set({ phone, phone_verified_at: now, updated_at: now })
+        .where('id', '=', auth.account.id)
+        .execute();
       await d.audit.record(old ? 'phone.changed' : 'phone.added', ctx, { accountId: auth.account.id }, trx);
       await this.notify(trx, auth, old && old !== phone ? old : null, old ? 'changed' : 'added', phone, ctx);
       return true;
@@ -128,7 +147,11 @@ export class PhoneService {
     if (!old) return;
     const now = d.clock.now();
     await d.db.transaction().execute(async (trx) => {
-      await trx.updateTable('accounts').set({ phone: null, phone_verified_at: null, updated_at: now }).where('id', '=', auth.account.id).execute();
+      await trx
+        .updateTable('accounts')
+        .set({ phone: null, phone_verified_at: null, updated_at: now })
+        .where('id', '=', auth.account.id)
+        .execute();
       await this.cancelPending(trx, auth.account.id, now);
       await d.audit.record('phone.removed', ctx, { accountId: auth.account.id }, trx);
       await this.notify(trx, auth, auth.account.phone_verified_at ? old : null, 'removed', null, ctx);

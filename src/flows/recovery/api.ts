@@ -1,9 +1,9 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import type { RecoveryService } from './service.ts';
-import type { RecoveryMethods, ResetCompleteInput } from './method.ts';
 import { contextOf, type RequestDeps, requireAuth } from '../../web/request.ts';
 import { Captcha, Identifier, Message, Password, responses, Str } from '../../web/schemas.ts';
+import type { RecoveryMethods, ResetCompleteInput } from './method.ts';
+import type { RecoveryService } from './service.ts';
 
 /** What this module uses of the container the composition root builds. */
 export type RecoveryApiDeps = { recovery: RecoveryService; recoveryMethods: RecoveryMethods } & RequestDeps;
@@ -27,13 +27,21 @@ export function registerRecoveryApi(app: FastifyInstance, d: RecoveryApiDeps): v
           method: Type.Optional(Str(32, { description: `the recovery method the user picked: one of ${picks}` })),
         }),
         response: responses(
-          { 202: Type.Object({ message: Type.String(), flow: Type.Optional(Type.String({ description: 'for code methods: send it back with the code' })) }) },
+          {
+            202: Type.Object({
+              message: Type.String(),
+              flow: Type.Optional(Type.String({ description: 'for code methods: send it back with the code' })),
+            }),
+          },
           [400, 413, 429],
         ),
       },
     },
     async (req, reply) => {
-      const result = await d.recovery.request(req.body as { identifier: string; captcha?: string; method?: string }, contextOf(req));
+      const result = await d.recovery.request(
+        req.body as { identifier: string; captcha?: string; method?: string },
+        contextOf(req),
+      );
       return reply.status(202).header('cache-control', 'no-store').send(result);
     },
   );
@@ -48,7 +56,12 @@ export function registerRecoveryApi(app: FastifyInstance, d: RecoveryApiDeps): v
           'Ends every session of the account and every outstanding token and code, and mails a notice (REC-09). Creates no session: sign in again (REC-07). `invalid_token` / `invalid_code` are identical for unknown, wrong, expired, used and superseded secrets.',
         body: Type.Union([
           Type.Object({ token: Str(128, { minLength: 1 }), password: Password }),
-          Type.Object({ identifier: Identifier, code: Str(32, { minLength: 1 }), flow: Type.Optional(Str(64)), password: Password }),
+          Type.Object({
+            identifier: Identifier,
+            code: Str(32, { minLength: 1 }),
+            flow: Type.Optional(Str(64)),
+            password: Password,
+          }),
         ]),
         response: responses({ 200: Message }, [400, 413, 429]),
       },

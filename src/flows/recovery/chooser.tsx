@@ -1,5 +1,5 @@
-import type { Organization } from '../organizations/service.ts';
 import { Html } from '../../web/layout.tsx';
+import type { Organization } from '../organizations/service.ts';
 import type { RecoveryMethods } from './method.ts';
 
 void Html;

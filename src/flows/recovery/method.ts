@@ -4,9 +4,9 @@ import type { RequestContext } from '../../context.ts';
 import type { Branding } from '../../delivery/templates.ts';
 import type { Kernel } from '../../kernel.ts';
 import type { Method, MethodRegistry } from '../../methods/registry.ts';
+import { keyedHash } from '../../security/hashing.ts';
 import type { Account } from '../../store/accounts.ts';
 import type { Database } from '../../store/schema.ts';
-import { keyedHash } from '../../security/hashing.ts';
 
 /**
  * A way to deliver a password-reset secret (email link + code, email OTP, SMS OTP, …).
@@ -44,7 +44,13 @@ export interface RecoveryMethod extends Method<RecoveryMethodDeps> {
   beforeRequest?(d: RecoveryMethodDeps, ctx: RequestContext, identifierKey: string): Promise<void>;
   /** the answer to a request that chose this method, when it differs from the email link's */
   requestedMessage?: string;
-  issue(d: RecoveryMethodDeps, trx: Kysely<Database>, account: Account, flowId: string, ctx: RequestContext): Promise<void>;
+  issue(
+    d: RecoveryMethodDeps,
+    trx: Kysely<Database>,
+    account: Account,
+    flowId: string,
+    ctx: RequestContext,
+  ): Promise<void>;
   page: RecoveryMethodPage;
 }
 
@@ -126,11 +132,7 @@ export const RESET_CODE_ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 export const RESET_CODE_LENGTH = 8;
 
 export function normalizeResetCode(typed: string): string {
-  return typed
-    .replace(/[\s-]/g, '')
-    .toUpperCase()
-    .replace(/O/g, '0')
-    .replace(/[IL]/g, '1');
+  return typed.replace(/[\s-]/g, '').toUpperCase().replace(/O/g, '0').replace(/[IL]/g, '1');
 }
 
 export function formatResetCode(code: string): string {

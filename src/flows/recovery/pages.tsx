@@ -1,14 +1,14 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Kernel } from '../../kernel.ts';
 import { AppError, pageMessage } from '../../errors.ts';
+import type { Kernel } from '../../kernel.ts';
 import { DEFAULT_ORG_SLUG } from '../../store/organizations.ts';
-import type { Organization, OrganizationService } from '../organizations/service.ts';
 import { CaptchaSlot, type CaptchaSlotDeps } from '../../web/captcha-slot.tsx';
 import { Field, Html, Notice, Page } from '../../web/layout.tsx';
 import { captchaField, contextOf, field } from '../../web/request.ts';
 import { type AccountPagesDeps, pageAuth, renderSettings } from '../account/pages.tsx';
+import type { Organization, OrganizationService } from '../organizations/service.ts';
 import { chooserIntro, recoveryChooser } from './chooser.tsx';
-import { type RecoveryMethodDeps, type RecoveryMethods, RESET_LINK_PATH } from './method.ts';
+import { RESET_LINK_PATH, type RecoveryMethodDeps, type RecoveryMethods } from './method.ts';
 import { type RecoveryPagePartsDeps, renderResetDone, resetHtml } from './page-parts.tsx';
 import type { RecoveryService } from './service.ts';
 
@@ -43,7 +43,14 @@ export async function renderForgot(
           <Notice kind="error" text={o.error} />
           <form method="post" action={action} class="card" novalidate>
             <p safe>{chooserIntro(org, d.recoveryMethods)}</p>
-            <Field name="identifier" label="Username or email address" value={o.identifier} autocomplete="username" autofocus maxlength={320} />
+            <Field
+              name="identifier"
+              label="Username or email address"
+              value={o.identifier}
+              autocomplete="username"
+              autofocus
+              maxlength={320}
+            />
             {recoveryChooser(org, d.recoveryMethods)}
             {CaptchaSlot(d)}
             <button type="submit" class="primary">
@@ -102,7 +109,11 @@ function renderDeadLink(d: RecoveryPagesDeps, reply: FastifyReply, status: numbe
   );
 }
 
-function renderNewPassword(d: RecoveryPagesDeps, reply: FastifyReply, o: { token: string; error?: string; status?: number }) {
+function renderNewPassword(
+  d: RecoveryPagesDeps,
+  reply: FastifyReply,
+  o: { token: string; error?: string; status?: number },
+) {
   return resetHtml(
     reply,
     o.status ?? 200,
@@ -126,7 +137,11 @@ function renderNewPassword(d: RecoveryPagesDeps, reply: FastifyReply, o: { token
   );
 }
 
-function renderChangeWithCode(d: RecoveryPagesDeps, reply: FastifyReply, o: { identifier?: string; error?: string; status?: number }) {
+function renderChangeWithCode(
+  d: RecoveryPagesDeps,
+  reply: FastifyReply,
+  o: { identifier?: string; error?: string; status?: number },
+) {
   return resetHtml(
     reply,
     o.status ?? 200,
@@ -137,8 +152,21 @@ function renderChangeWithCode(d: RecoveryPagesDeps, reply: FastifyReply, o: { id
         <>
           <Notice kind="error" text={o.error} />
           <form method="post" action="/change-password" class="card" novalidate>
-            <Field name="identifier" label="Username or email address" value={o.identifier} autocomplete="username" autofocus maxlength={320} />
-            <Field name="code" label="Reset code" autocomplete="one-time-code" maxlength={16} hint="From the reset mail, for example K7QM-2XRT" />
+            <Field
+              name="identifier"
+              label="Username or email address"
+              value={o.identifier}
+              autocomplete="username"
+              autofocus
+              maxlength={320}
+            />
+            <Field
+              name="code"
+              label="Reset code"
+              autocomplete="one-time-code"
+              maxlength={16}
+              hint="From the reset mail, for example K7QM-2XRT"
+            />
             <Field name="password" label="New password" type="password" autocomplete="new-password" policy />
             <Field name="passwordConfirm" label="Confirm new password" type="password" autocomplete="new-password" />
             <button type="submit" class="primary">
@@ -162,7 +190,12 @@ export function registerRecoveryPages(app: FastifyInstance, d: RecoveryPagesDeps
 }
 
 /** The request of /forgot-password and /o/{slug}/forgot-password; a code method goes on to its code page. */
-export async function forgotPasswordPost(d: RecoveryPagesDeps, req: FastifyRequest, reply: FastifyReply, org?: Organization) {
+export async function forgotPasswordPost(
+  d: RecoveryPagesDeps,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  org?: Organization,
+) {
   const identifier = field(req.body, 'identifier', 320);
   const captcha = captchaField(req.body);
   const method = field(req.body, 'method', 32) || undefined;
@@ -213,7 +246,11 @@ function registerRecoveryLinkPages(app: FastifyInstance, d: RecoveryPagesDeps): 
     const password = field(req.body, 'password', 1024);
     const passwordConfirm = field(req.body, 'passwordConfirm', 1024);
     if (!identifier || !code)
-      return renderChangeWithCode(d, reply, { identifier, error: 'Enter your username or email address and the code from the mail.', status: 400 });
+      return renderChangeWithCode(d, reply, {
+        identifier,
+        error: 'Enter your username or email address and the code from the mail.',
+        status: 400,
+      });
     try {
       await d.recovery.complete({ identifier, code, password, passwordConfirm }, contextOf(req));
       return renderResetDone(d, reply);
@@ -244,7 +281,8 @@ export function resetEmailSection(_d: RecoveryPagesDeps, auth: { account: { emai
     <section class="card" aria-labelledby="reset-email-h">
       <h2 id="reset-email-h">Reset by email</h2>
       <p>
-        Get a reset link and code at <strong safe>{auth.account.email}</strong>, for example to set a password you can remember.
+        Get a reset link and code at <strong safe>{auth.account.email}</strong>, for example to set a password you can
+        remember.
       </p>
       <form method="post" action="/settings/password-reset-email">
         <button type="submit">Send Reset Email</button>

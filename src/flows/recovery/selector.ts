@@ -10,7 +10,11 @@ export type RecoverySelectorDeps = Pick<RecoveryMethodDeps, 'organizations' | 'r
  * "Send Reset Email" on /settings) the ones marked `byDefault`; and only those that can actually
  * reach the account.
  */
-export async function methodsFor(d: RecoverySelectorDeps, account: Account, requested?: string): Promise<RecoveryMethod[]> {
+export async function methodsFor(
+  d: RecoverySelectorDeps,
+  account: Account,
+  requested?: string,
+): Promise<RecoveryMethod[]> {
   const settings = await d.organizations.recoveryFor(account);
   const enabled = d.recoveryMethods.all().filter((m) => settings.methods.includes(m.id));
   const chosen = requested ? enabled.filter((m) => m.id === requested) : enabled.filter((m) => m.byDefault);

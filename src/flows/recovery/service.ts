@@ -1,16 +1,16 @@
 import type { RequestContext } from '../../context.ts';
-import type { Kernel } from '../../kernel.ts';
-import { MAX_CODE_ATTEMPTS, type RecoveryMethodDeps, type ResetCompleteInput, recoveryCodeHash } from './method.ts';
 import type { OutboxRow } from '../../delivery/worker.ts';
 import { AppError } from '../../errors.ts';
-import { type Account, findAccount, findAccountByIdentifier } from '../../store/accounts.ts';
+import type { Kernel } from '../../kernel.ts';
 import { safeEqual, sha256 } from '../../security/hashing.ts';
 // Rate limits count an identifier under the key its account is looked up by (one for every spelling).
 import { identifierKey } from '../../security/identifiers.ts';
 import { normalizePassword } from '../../security/password-policy.ts';
 import { newId } from '../../security/random.ts';
-import { applyPasswordChange, type PasswordChangedDeps } from '../account/password-changed.ts';
+import { type Account, findAccount, findAccountByIdentifier } from '../../store/accounts.ts';
 import type { Authenticated } from '../../web/auth.ts';
+import { applyPasswordChange, type PasswordChangedDeps } from '../account/password-changed.ts';
+import { MAX_CODE_ATTEMPTS, type RecoveryMethodDeps, type ResetCompleteInput, recoveryCodeHash } from './method.ts';
 import { methodsFor, type RecoverySelectorDeps } from './selector.ts';
 
 /** What this module uses of the container the composition root builds. */
@@ -22,7 +22,8 @@ export type RecoveryDeps = Pick<
   PasswordChangedDeps &
   RecoverySelectorDeps;
 
-export const RESET_REQUESTED = 'If an account matches, we sent an email with a link and a code. It can take a few minutes; check spam.';
+export const RESET_REQUESTED =
+  'If an account matches, we sent an email with a link and a code. It can take a few minutes; check spam.';
 export const RESET_DONE = 'Your password has been changed. Please sign in again.';
 export const RESET_SENT_TO_SELF = 'We sent a reset link and code to your email address.';
 
@@ -46,7 +47,8 @@ export class RecoveryService {
   constructor(private readonly d: RecoveryDeps) {
     d.worker.registerJob(REQUEST_JOB, (payload, row) => this.runRequestJob(payload, row));
     // Jobs the methods queue (e.g. "Resend code"), each kind once.
-    for (const [kind, run] of d.recoveryMethods.jobs()) d.worker.registerJob(kind, (payload, row) => run(d, payload, row));
+    for (const [kind, run] of d.recoveryMethods.jobs())
+      d.worker.registerJob(kind, (payload, row) => run(d, payload, row));
   }
 
   /**
@@ -70,12 +72,21 @@ export class RecoveryService {
     // which its code page sends with the code (OTP-03).
     const method = input.method ? d.recoveryMethods.get(str(input.method)) : undefined;
     if (input.method && !method)
-      throw new AppError('validation_failed', undefined, { fields: [{ field: 'method', code: 'invalid', message: 'Choose a recovery method.' }] });
+      throw new AppError('validation_failed', undefined, {
+        fields: [{ field: 'method', code: 'invalid', message: 'Choose a recovery method.' }],
+      });
     await method?.beforeRequest?.(d, ctx, identifierKey(identifier));
     const flowId = newId(d.random);
     await d.outbox.job(d.db, {
       kind: REQUEST_JOB,
-      payload: { identifier, flowId, method: method?.id ?? null, ip: ctx.ip, userAgent: ctx.userAgent, correlationId: ctx.correlationId },
+      payload: {
+        identifier,
+        flowId,
+        method: method?.id ?? null,
+        ip: ctx.ip,
+        userAgent: ctx.userAgent,
+        correlationId: ctx.correlationId,
+      },
     });
     if (method?.codeHash) return { message: method.requestedMessage ?? RESET_REQUESTED, flow: flowId };
     return { message: method?.requestedMessage ?? RESET_REQUESTED };
@@ -90,7 +101,11 @@ export class RecoveryService {
 
   private async runRequestJob(payload: Record<string, unknown>, row: OutboxRow): Promise<void> {
     const d = this.d;
-    const ctx: RequestContext = { ip: str(payload.ip), userAgent: str(payload.userAgent), correlationId: str(payload.correlationId) };
+    const ctx: RequestContext = {
+      ip: str(payload.ip),
+      userAgent: str(payload.userAgent),
+      correlationId: str(payload.correlationId),
+    };
     const account = await findAccountByIdentifier(d.db, str(payload.identifier));
     if (!account || account.status === 'disabled') {
       await d.audit.record('password.reset_requested', ctx, {
@@ -107,16 +122,28 @@ export class RecoveryService {
   }
 
   /** Ends every earlier secret of the account and issues new ones by each chosen method (REC-02). */
-  private async issue(account: Account, ctx: RequestContext, flowId: string, origin: 'request' | 'settings', requested?: string): Promise<void> {
+  private async issue(
+    account: Account,
+    ctx: RequestContext,
+    flowId: string,
+    origin: 'request' | 'settings',
+    requested?: string,
+  ): Promise<void> {
     const d = this.d;
     const methods = await methodsFor(d, account, requested);
     if (methods.length === 0) {
-      await d.audit.record('password.reset_requested', ctx, { accountId: account.id, details: { delivered: false, reason: 'no_method', origin } });
+      await d.audit.record('password.reset_requested', ctx, {
+        accountId: account.id,
+        details: { delivered: false, reason: 'no_method', origin },
+      });
       return;
     }
     // REC-06: past the mail cap the request is answered the same and nothing is sent.
     if (!(await d.guard.allow('reset_mail', account.id))) {
-      await d.audit.record('password.reset_requested', ctx, { accountId: account.id, details: { delivered: false, reason: 'mail_cap', origin } });
+      await d.audit.record('password.reset_requested', ctx, {
+        accountId: account.id,
+        details: { delivered: false, reason: 'mail_cap', origin },
+      });
       return;
     }
     const now = d.clock.now();
@@ -126,11 +153,7 @@ export class RecoveryService {
         .set({ used_at: now })
         .where('account_id', '=', account.id)
         .where('used_at', 'is', null)
-        .where(
-          'method',
-          'in',
-          d.recoveryMethods.ids(),
-        )
+        .where('method', 'in', d.recoveryMethods.ids())
         .execute();
       for (const m of methods) await m.issue(d, trx, account, flowId, ctx);
       await d.audit.record(
@@ -145,7 +168,11 @@ export class RecoveryService {
   /** Whether a link token would still work. Read-only: a GET of the link uses up nothing (REC-04). */
   async tokenUsable(token: string): Promise<boolean> {
     if (!token || token.length > 128) return false;
-    const row = await this.d.db.selectFrom('recovery_codes').selectAll().where('token_hash', '=', sha256(token)).executeTakeFirst();
+    const row = await this.d.db
+      .selectFrom('recovery_codes')
+      .selectAll()
+      .where('token_hash', '=', sha256(token))
+      .executeTakeFirst();
     if (!row || row.used_at !== null || row.expires_at <= this.d.clock.now()) return false;
     const account = await findAccount(this.d.db, row.account_id);
     return Boolean(account && account.status !== 'disabled');
@@ -163,9 +190,14 @@ export class RecoveryService {
     const byToken = Boolean(input.token);
     const fail = byToken ? 'invalid_token' : 'invalid_code';
     if (!byToken && !(input.identifier && input.code))
-      throw new AppError('validation_failed', 'Send either the token from the link, or your username or email with the code.');
+      throw new AppError(
+        'validation_failed',
+        'Send either the token from the link, or your username or email with the code.',
+      );
     if (!password)
-      throw new AppError('validation_failed', undefined, { fields: [{ field: 'password', code: 'required', message: 'Enter a new password.' }] });
+      throw new AppError('validation_failed', undefined, {
+        fields: [{ field: 'password', code: 'required', message: 'Enter a new password.' }],
+      });
     if (input.passwordConfirm !== undefined && input.passwordConfirm !== password)
       throw new AppError('validation_failed', undefined, {
         fields: [{ field: 'passwordConfirm', code: 'mismatch', message: 'The two passwords do not match.' }],
@@ -179,7 +211,11 @@ export class RecoveryService {
       await d.guard.limit('reset_complete', ctx, `token:${sha256(token)}`);
       const row =
         token.length <= 128
-          ? await d.db.selectFrom('recovery_codes').selectAll().where('token_hash', '=', sha256(token)).executeTakeFirst()
+          ? await d.db
+              .selectFrom('recovery_codes')
+              .selectAll()
+              .where('token_hash', '=', sha256(token))
+              .executeTakeFirst()
           : undefined;
       if (!row || row.used_at !== null || row.expires_at <= now) throw new AppError(fail);
       account = await findAccount(d.db, row.account_id);
@@ -199,7 +235,8 @@ export class RecoveryService {
       // OTP-03: a flow-bound code is only tried within the flow that issued it, so its hash is
       // the one for the flow the completion names; one per bound method, whatever is live.
       const boundHash = new Map<string, string>();
-      for (const m of methods) if (m.codeHash) boundHash.set(m.id, m.codeHash(d, { flow_id: flow || null, account_id: accountId }, code));
+      for (const m of methods)
+        if (m.codeHash) boundHash.set(m.id, m.codeHash(d, { flow_id: flow || null, account_id: accountId }, code));
       // Each try takes one of each live code's 5 attempts, atomically and in one statement, so
       // even concurrent guesses get no more than 5 comparisons against a code (REC-06). The
       // attempt and the failure's audit row commit together: as two commits a real account's
@@ -223,7 +260,8 @@ export class RecoveryService {
           .returning(['id', 'code_hash', 'method'])
           .execute();
         let hit: string | undefined;
-        for (const r of tried) if (r.code_hash && safeEqual(boundHash.get(r.method) ?? expected, r.code_hash)) hit = r.id;
+        for (const r of tried)
+          if (r.code_hash && safeEqual(boundHash.get(r.method) ?? expected, r.code_hash)) hit = r.id;
         if (!hit) {
           // Every failed completion by code is recorded, an unknown identifier's too (LOG-01).
           await d.audit.record(
@@ -252,7 +290,11 @@ export class RecoveryService {
     if (!account || account.status === 'disabled') throw new AppError(fail);
 
     // PWD-04: the same policy as registration and settings; a rejected password uses nothing up.
-    const reasons = d.policy.check(password, { username: account.username, email: account.email, productName: d.config.productName });
+    const reasons = d.policy.check(password, {
+      username: account.username,
+      email: account.email,
+      productName: d.config.productName,
+    });
     if (reasons.length) throw new AppError('password_rejected', undefined, { reasons });
     const hash = await d.hasher.hash(normalizePassword(password));
 
@@ -270,10 +312,24 @@ export class RecoveryService {
       if (fresh.status === 'pending') {
         // EXT-05: the mailbox owner has now proven control; whatever a pre-registrant set up
         // with the old password (sessions, codes: applyPasswordChange; linked accounts: here) ends.
-        await trx.updateTable('accounts').set({ status: 'active', activated_at: now, updated_at: now }).where('id', '=', fresh.id).execute();
-        await trx.updateTable('activations').set({ used_at: now }).where('account_id', '=', fresh.id).where('used_at', 'is', null).execute();
+        await trx
+          .updateTable('accounts')
+          .set({ status: 'active', activated_at: now, updated_at: now })
+          .where('id', '=', fresh.id)
+          .execute();
+        await trx
+          .updateTable('activations')
+          .set({ used_at: now })
+          .where('account_id', '=', fresh.id)
+          .where('used_at', 'is', null)
+          .execute();
         await trx.deleteFrom('external_identities').where('account_id', '=', fresh.id).execute();
-        await d.audit.record('account.activated', ctx, { accountId: fresh.id, details: { via: 'password_reset' } }, trx);
+        await d.audit.record(
+          'account.activated',
+          ctx,
+          { accountId: fresh.id, details: { via: 'password_reset' } },
+          trx,
+        );
       }
       await applyPasswordChange(d, trx, fresh, hash, 'reset', ctx);
       return true;

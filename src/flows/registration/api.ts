@@ -1,8 +1,8 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import type { RegistrationService } from './service.ts';
 import { contextOf } from '../../web/request.ts';
 import { Captcha, Identifier, Message, Password, responses, Str } from '../../web/schemas.ts';
+import type { RegistrationService } from './service.ts';
 
 /** What this module uses of the container the composition root builds. */
 export type RegistrationApiDeps = { registration: RegistrationService };
@@ -51,7 +51,10 @@ export function registerRegistrationApi(app: FastifyInstance, d: RegistrationApi
       const body = req.body as Record<string, unknown>;
       const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
       const token = str(body.token);
-      await d.registration.activate(token ? { token } : { identifier: str(body.identifier), code: str(body.code) }, contextOf(req));
+      await d.registration.activate(
+        token ? { token } : { identifier: str(body.identifier), code: str(body.code) },
+        contextOf(req),
+      );
       return { message: 'Your account is active. You can sign in now.' };
     },
   );

@@ -1,10 +1,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Kernel } from '../../kernel.ts';
-import type { RegistrationService } from './service.ts';
 import { AppError, pageMessage } from '../../errors.ts';
+import type { Kernel } from '../../kernel.ts';
 import { CaptchaSlot, type CaptchaSlotDeps } from '../../web/captcha-slot.tsx';
 import { Field, Html, Notice, Page } from '../../web/layout.tsx';
 import { captchaField, contextOf, field } from '../../web/request.ts';
+import type { RegistrationService } from './service.ts';
 
 /** What this module uses of the container the composition root builds. */
 export type RegistrationPagesDeps = Pick<Kernel, 'config'> & { registration: RegistrationService } & CaptchaSlotDeps;
@@ -18,7 +18,8 @@ export interface OrgContext {
   displayName: string;
 }
 
-const orgPath = (org: OrgContext | undefined, page: string) => (org ? `/o/${encodeURIComponent(org.slug)}/${page}` : `/${page}`);
+const orgPath = (org: OrgContext | undefined, page: string) =>
+  org ? `/o/${encodeURIComponent(org.slug)}/${page}` : `/${page}`;
 
 export function renderRegister(
   d: RegistrationPagesDeps,
@@ -37,8 +38,23 @@ export function renderRegister(
           <>
             <Notice kind="error" text={o.error} />
             <form method="post" action={orgPath(o.org, 'register')} class="card" novalidate>
-              <Field name="username" label="Username" value={o.username} autocomplete="username" autofocus maxlength={32} hint="3 to 32 letters, digits, dots, dashes or underscores." />
-              <Field name="email" label="Email address" type="email" value={o.email} autocomplete="email" maxlength={254} />
+              <Field
+                name="username"
+                label="Username"
+                value={o.username}
+                autocomplete="username"
+                autofocus
+                maxlength={32}
+                hint="3 to 32 letters, digits, dots, dashes or underscores."
+              />
+              <Field
+                name="email"
+                label="Email address"
+                type="email"
+                value={o.email}
+                autocomplete="email"
+                maxlength={254}
+              />
               <Field name="password" label="Password" type="password" autocomplete="new-password" policy />
               <Field name="passwordConfirm" label="Confirm password" type="password" autocomplete="new-password" />
               {CaptchaSlot(d)}
@@ -55,7 +71,11 @@ export function renderRegister(
     );
 }
 
-function renderActivate(d: RegistrationPagesDeps, reply: FastifyReply, o: { token?: string; identifier?: string; error?: string; status?: number }) {
+function renderActivate(
+  d: RegistrationPagesDeps,
+  reply: FastifyReply,
+  o: { token?: string; identifier?: string; error?: string; status?: number },
+) {
   return reply
     .status(o.status ?? 200)
     .type('text/html; charset=utf-8')
@@ -78,8 +98,20 @@ function renderActivate(d: RegistrationPagesDeps, reply: FastifyReply, o: { toke
             ) : (
               <form method="post" action="/activate" class="card" novalidate>
                 <p>Enter the code from the activation mail.</p>
-                <Field name="identifier" label="Username or email address" value={o.identifier} autocomplete="username" maxlength={320} />
-                <Field name="code" label="Activation code" autocomplete="one-time-code" maxlength={16} hint="For example K7QM-2XRT" />
+                <Field
+                  name="identifier"
+                  label="Username or email address"
+                  value={o.identifier}
+                  autocomplete="username"
+                  maxlength={320}
+                />
+                <Field
+                  name="code"
+                  label="Activation code"
+                  autocomplete="one-time-code"
+                  maxlength={16}
+                  hint="For example K7QM-2XRT"
+                />
                 <button type="submit" class="primary">
                   Activate
                 </button>
@@ -91,7 +123,12 @@ function renderActivate(d: RegistrationPagesDeps, reply: FastifyReply, o: { toke
     );
 }
 
-export async function registerPost(d: RegistrationPagesDeps, req: FastifyRequest, reply: FastifyReply, org?: OrgContext) {
+export async function registerPost(
+  d: RegistrationPagesDeps,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  org?: OrgContext,
+) {
   const input = {
     username: field(req.body, 'username', 64),
     email: field(req.body, 'email', 320),
@@ -113,7 +150,8 @@ export async function registerPost(d: RegistrationPagesDeps, req: FastifyRequest
             <>
               <Notice kind="success" text={message} />
               <p>
-                It can take a few minutes; check your spam folder too. Have the code? <a href="/activate">Enter it here</a>.
+                It can take a few minutes; check your spam folder too. Have the code?{' '}
+                <a href="/activate">Enter it here</a>.
               </p>
             </>
           ),
@@ -121,7 +159,13 @@ export async function registerPost(d: RegistrationPagesDeps, req: FastifyRequest
       );
   } catch (err) {
     if (!(err instanceof AppError)) throw err;
-    return renderRegister(d, reply, { username: input.username, email: input.email, error: pageMessage(err), status: err.status, org });
+    return renderRegister(d, reply, {
+      username: input.username,
+      email: input.email,
+      error: pageMessage(err),
+      status: err.status,
+      org,
+    });
   }
 }
 

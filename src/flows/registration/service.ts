@@ -1,8 +1,8 @@
 import type { RequestContext } from '../../context.ts';
-import type { Kernel } from '../../kernel.ts';
 import { formatDuration, renderMail } from '../../delivery/templates.ts';
 import { AppError, type FieldProblem } from '../../errors.ts';
-import { type Account, findAccountByIdentifier, newAccountRow, refuseUsernameClash } from '../../store/accounts.ts';
+import type { Kernel } from '../../kernel.ts';
+import { keyedHash, safeEqual, sha256 } from '../../security/hashing.ts';
 import {
   checkUsername,
   EMAIL_INVALID,
@@ -10,9 +10,9 @@ import {
   normalizeEmail,
   type UsernameForms,
 } from '../../security/identifiers.ts';
-import { keyedHash, safeEqual, sha256 } from '../../security/hashing.ts';
 import { normalizePassword } from '../../security/password-policy.ts';
 import { newCode, newId, newToken, UNAMBIGUOUS } from '../../security/random.ts';
+import { type Account, findAccountByIdentifier, newAccountRow, refuseUsernameClash } from '../../store/accounts.ts';
 import { defaultOrgId, type OrgStoreDeps } from '../../store/organizations.ts';
 import { isOutage } from '../../store/outage.ts';
 
@@ -69,7 +69,8 @@ export class RegistrationService {
     if (email === undefined) fields.push(EMAIL_INVALID);
     if (input.passwordConfirm !== undefined && input.passwordConfirm !== input.password)
       fields.push({ field: 'passwordConfirm', code: 'mismatch', message: 'The two passwords do not match.' });
-    if (!username.ok || email === undefined || fields.length) throw new AppError('validation_failed', undefined, { fields });
+    if (!username.ok || email === undefined || fields.length)
+      throw new AppError('validation_failed', undefined, { fields });
     const reasons = this.d.policy.check(input.password, {
       username: input.username,
       email: input.email,
@@ -139,7 +140,12 @@ export class RegistrationService {
     const now = d.clock.now();
     const token = newToken(d.random);
     const code = newCode(d.random, UNAMBIGUOUS, ACTIVATION_CODE_LENGTH);
-    await db.updateTable('activations').set({ used_at: now }).where('account_id', '=', account.id).where('used_at', 'is', null).execute();
+    await db
+      .updateTable('activations')
+      .set({ used_at: now })
+      .where('account_id', '=', account.id)
+      .where('used_at', 'is', null)
+      .execute();
     await db
       .insertInto('activations')
       .values({
@@ -192,7 +198,11 @@ export class RegistrationService {
     const now = d.clock.now();
     // Counted under the normal form, so respelling the address (case, Kelvin sign, trailing dot)
     // does not buy more tries.
-    await d.guard.limit('activation', ctx, input.identifier === undefined ? undefined : identifierKey(input.identifier));
+    await d.guard.limit(
+      'activation',
+      ctx,
+      input.identifier === undefined ? undefined : identifierKey(input.identifier),
+    );
     let activationId: string | undefined;
     let accountId: string | undefined;
     if (input.token) {
@@ -215,7 +225,8 @@ export class RegistrationService {
             .orderBy('created_at', 'desc')
             .executeTakeFirst()
         : undefined;
-      if (!account || !row || row.expires_at <= now || row.failed_attempts >= MAX_CODE_ATTEMPTS) throw new AppError('invalid_code');
+      if (!account || !row || row.expires_at <= now || row.failed_attempts >= MAX_CODE_ATTEMPTS)
+        throw new AppError('invalid_code');
       const expected = keyedHash(d.secret, `activation:${account.id}`, parseCode(input.code));
       if (!safeEqual(expected, row.code_hash)) {
         await d.db
@@ -229,7 +240,10 @@ export class RegistrationService {
       activationId = row.id;
       accountId = account.id;
     } else {
-      throw new AppError('validation_failed', 'Send either the token from the link, or your username or email with the code.');
+      throw new AppError(
+        'validation_failed',
+        'Send either the token from the link, or your username or email with the code.',
+      );
     }
     const ok = await d.db.transaction().execute(async (trx) => {
       const used = await trx

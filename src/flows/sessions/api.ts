@@ -1,11 +1,11 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { SessionService } from './service.ts';
+import { isoTime } from '../../security/clock.ts';
+import type { Authenticated } from '../../web/auth.ts';
 import { authOf, clearSessionCookie, contextOf, type RequestDeps, requireAuth, signedIn } from '../../web/request.ts';
 import { JSON_TYPE, responses, Str } from '../../web/schemas.ts';
-import type { Authenticated } from '../../web/auth.ts';
+import type { SessionService } from './service.ts';
 import { AccountView, accountView, SessionItem, SessionRef, type SessionsViewsDeps } from './views.ts';
-import { isoTime } from '../../security/clock.ts';
 
 /** What this module uses of the container the composition root builds. */
 export type SessionsApiDeps = { sessions: SessionService } & RequestDeps & SessionsViewsDeps;
@@ -51,7 +51,13 @@ export function registerSessionsApi(app: FastifyInstance, d: SessionsApiDeps): v
 
   app.delete(
     '/api/v1/sessions/current',
-    { schema: { tags: ['sessions'], summary: 'Sign out: ends the session on the server', response: responses({ 204: Type.Null() }, [401, 403]) } },
+    {
+      schema: {
+        tags: ['sessions'],
+        summary: 'Sign out: ends the session on the server',
+        response: responses({ 204: Type.Null() }, [401, 403]),
+      },
+    },
     async (req, reply) => {
       const auth = await requireAuth(d, req);
       await d.sessions.signOut(auth.session, contextOf(req));

@@ -1,7 +1,10 @@
 import type { Kysely } from 'kysely';
-import type { Kernel } from '../../kernel.ts';
 import type { RequestContext } from '../../context.ts';
 import { AppError } from '../../errors.ts';
+import type { Kernel } from '../../kernel.ts';
+import { isoTime } from '../../security/clock.ts';
+import { sha256 } from '../../security/hashing.ts';
+import { newId, newToken } from '../../security/random.ts';
 import type { Account } from '../../store/accounts.ts';
 import type { PreparedRead } from '../../store/db.ts';
 import type { Database } from '../../store/schema.ts';
@@ -17,10 +20,7 @@ import {
   setSessionTokenHash,
   touchSession,
 } from '../../store/sessions.ts';
-import { sha256 } from '../../security/hashing.ts';
 import type { Authenticated } from '../../web/auth.ts';
-import { newId, newToken } from '../../security/random.ts';
-import { isoTime } from '../../security/clock.ts';
 
 /** What this module uses of the container the composition root builds. */
 export type SessionDeps = Pick<Kernel, 'config' | 'store' | 'db' | 'clock' | 'random' | 'audit'>;
@@ -37,7 +37,6 @@ export interface SessionView {
   userAgent: string | null;
   current: boolean;
 }
-
 
 // Touching last_seen_at on every request would make every read a write; a minute of slack in
 // the idle timeout is a fair price for session checks that stay reads.
@@ -106,7 +105,10 @@ export class SessionService {
     }
     if (account.status !== 'active') return null;
     if (now - session.last_seen_at > TOUCH_EVERY_MS) {
-      return touchSession(this.d.db, session.id, now).then(() => ({ session: { ...session, last_seen_at: now }, account }));
+      return touchSession(this.d.db, session.id, now).then(() => ({
+        session: { ...session, last_seen_at: now },
+        account,
+      }));
     }
     return found;
   }
@@ -135,7 +137,8 @@ export class SessionService {
 
   /** Ends one of the account's own sessions; another account's id is simply not found. */
   async revoke(accountId: string, sessionId: string, ctx: RequestContext): Promise<void> {
-    if (!(await endAccountSession(this.d.db, accountId, sessionId))) throw new AppError('not_found', 'No such session.');
+    if (!(await endAccountSession(this.d.db, accountId, sessionId)))
+      throw new AppError('not_found', 'No such session.');
     await this.d.audit.record('session.ended', ctx, { accountId, details: { reason: 'user' } });
   }
 
@@ -147,7 +150,10 @@ export class SessionService {
   /** "Sign out everywhere": every session of the account, this one included, recorded once. */
   async signOutEverywhere(accountId: string, ctx: RequestContext): Promise<number> {
     const ended = await this.endAll(accountId);
-    await this.d.audit.record('session.ended', ctx, { accountId, details: { reason: 'sign_out_everywhere', count: ended } });
+    await this.d.audit.record('session.ended', ctx, {
+      accountId,
+      details: { reason: 'sign_out_everywhere', count: ended },
+    });
     return ended;
   }
 

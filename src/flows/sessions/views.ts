@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
-import type { Account } from '../../store/accounts.ts';
 import { isoTime } from '../../security/clock.ts';
+import type { Account } from '../../store/accounts.ts';
 
 /** Views use nothing of the container; the parameter keeps every view's signature alike. */
 export type SessionsViewsDeps = object;

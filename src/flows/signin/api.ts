@@ -1,10 +1,10 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import type { SignInService } from './service.ts';
+import { isoTime } from '../../security/clock.ts';
 import { contextOf, type RequestDeps, setSessionCookie } from '../../web/request.ts';
 import { Captcha, Identifier, Password, responses } from '../../web/schemas.ts';
 import { AccountView, accountView, SessionRef, type SessionsViewsDeps } from '../sessions/views.ts';
-import { isoTime } from '../../security/clock.ts';
+import type { SignInService } from './service.ts';
 
 /** What this module uses of the container the composition root builds. */
 export type SigninApiDeps = { signIn: SignInService } & RequestDeps & SessionsViewsDeps;

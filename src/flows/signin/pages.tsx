@@ -1,13 +1,21 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { AppError, pageMessage } from '../../errors.ts';
 import type { Kernel } from '../../kernel.ts';
+import { CaptchaSlot, type CaptchaSlotDeps } from '../../web/captcha-slot.tsx';
+import type { PageExtras } from '../../web/extras.ts';
+import { Field, Html, Notice, Page } from '../../web/layout.tsx';
+import { type ReauthDeps, returnPath } from '../../web/reauth.ts';
+import {
+  authOf,
+  captchaField,
+  clearSessionCookie,
+  contextOf,
+  field,
+  type RequestDeps,
+  setSessionCookie,
+} from '../../web/request.ts';
 import type { SessionService } from '../sessions/service.ts';
 import type { SignInService } from './service.ts';
-import { AppError, pageMessage } from '../../errors.ts';
-import { CaptchaSlot, type CaptchaSlotDeps } from '../../web/captcha-slot.tsx';
-import { Field, Html, Notice, Page } from '../../web/layout.tsx';
-import { authOf, captchaField, clearSessionCookie, contextOf, field, type RequestDeps, setSessionCookie } from '../../web/request.ts';
-import type { PageExtras } from '../../web/extras.ts';
-import { type ReauthDeps, returnPath } from '../../web/reauth.ts';
 
 /** What this module uses of the container the composition root builds. */
 export type SigninPagesDeps = Pick<Kernel, 'config'> & {
@@ -58,7 +66,14 @@ export async function renderLogin(
             <Notice kind="error" text={o.error} />
             <Notice kind="info" text={o.info} />
             <form method="post" action="/login" class="card" novalidate>
-              <Field name="identifier" label="Username or email address" value={o.identifier} autocomplete="username" autofocus maxlength={320} />
+              <Field
+                name="identifier"
+                label="Username or email address"
+                value={o.identifier}
+                autocomplete="username"
+                autofocus
+                maxlength={320}
+              />
               <Field name="password" label="Password" type="password" autocomplete="current-password" />
               {o.next ? <input type="hidden" name="next" value={o.next} /> : ''}
               {o.captcha ? CaptchaSlot(d) : ''}
@@ -83,7 +98,10 @@ export function registerSignInPages(app: FastifyInstance, d: SigninPagesDeps): v
     if (await authOf(d, req)) return reply.redirect(next ?? '/settings', 303);
     const msg = (req.query as Record<string, unknown>)?.msg;
     // Own keys only: ?msg=__proto__ must not reach the page as an object (WEB-04).
-    return renderLogin(d, reply, { info: typeof msg === 'string' && Object.hasOwn(MESSAGES, msg) ? MESSAGES[msg] : undefined, next });
+    return renderLogin(d, reply, {
+      info: typeof msg === 'string' && Object.hasOwn(MESSAGES, msg) ? MESSAGES[msg] : undefined,
+      next,
+    });
   });
 
   app.post('/login', { schema: { hide: true } }, async (req, reply) => {
@@ -92,7 +110,12 @@ export function registerSignInPages(app: FastifyInstance, d: SigninPagesDeps): v
     const captcha = captchaField(req.body);
     const next = returnPath(d, field(req.body, 'next', 1024));
     if (!identifier || !password)
-      return renderLogin(d, reply, { identifier, error: 'Enter your username or email and your password.', status: 400, next });
+      return renderLogin(d, reply, {
+        identifier,
+        error: 'Enter your username or email and your password.',
+        status: 400,
+        next,
+      });
     try {
       const { token } = await d.signIn.withPassword({ identifier, password, captcha }, contextOf(req));
       setSessionCookie(d, reply, token);
@@ -103,7 +126,13 @@ export function registerSignInPages(app: FastifyInstance, d: SigninPagesDeps): v
       let captchaStep = err.code === 'captcha_required' || err.code === 'captcha_invalid';
       // Show the CAPTCHA up front once the next attempt will need it (BF-04).
       if (err.code === 'invalid_credentials') captchaStep = await d.signIn.captchaRequired(identifier, contextOf(req));
-      return renderLogin(d, reply, { identifier, error: pageMessage(err), status: err.status, captcha: captchaStep, next });
+      return renderLogin(d, reply, {
+        identifier,
+        error: pageMessage(err),
+        status: err.status,
+        captcha: captchaStep,
+        next,
+      });
     }
   });
 

@@ -1,9 +1,9 @@
 import type { RequestContext } from '../../context.ts';
-import type { Kernel } from '../../kernel.ts';
-import type { Session, SessionService } from '../sessions/service.ts';
 import { AppError } from '../../errors.ts';
-import type { Account } from '../../store/accounts.ts';
+import type { Kernel } from '../../kernel.ts';
 import { captchaRequiredNext, checkPassword, type PasswordSignInDeps } from '../../methods/password/signin.ts';
+import type { Account } from '../../store/accounts.ts';
+import type { Session, SessionService } from '../sessions/service.ts';
 
 /** What this module uses of the container the composition root builds. */
 export type SignInDeps = Pick<Kernel, 'audit' | 'metrics'> & { sessions: SessionService } & PasswordSignInDeps;

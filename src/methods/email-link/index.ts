@@ -1,11 +1,19 @@
 import type { Kysely } from 'kysely';
 import type { RequestContext } from '../../context.ts';
 import { formatDuration, formatTime, renderMail } from '../../delivery/templates.ts';
-import { formatResetCode, recoveryCodeHash, type RecoveryMethod, type RecoveryMethodDeps, RESET_CODE_ALPHABET, RESET_CODE_LENGTH, RESET_LINK_PATH } from '../../flows/recovery/method.ts';
-import type { Account } from '../../store/accounts.ts';
-import type { Database } from '../../store/schema.ts';
+import {
+  formatResetCode,
+  RESET_CODE_ALPHABET,
+  RESET_CODE_LENGTH,
+  RESET_LINK_PATH,
+  type RecoveryMethod,
+  type RecoveryMethodDeps,
+  recoveryCodeHash,
+} from '../../flows/recovery/method.ts';
 import { sha256 } from '../../security/hashing.ts';
 import { newCode, newId, newToken } from '../../security/random.ts';
+import type { Account } from '../../store/accounts.ts';
+import type { Database } from '../../store/schema.ts';
 
 declare module '../../flows/recovery/method.ts' {
   interface RecoverySettings {
@@ -33,9 +41,17 @@ export const emailLinkMethod: RecoveryMethod = {
     },
   },
   // The link and the code are completed on the flow's own pages (RESET_LINK_PATH, /change-password).
-  page: { intro: 'Enter your username or email address. We will email you a link and a code to choose a new password.' },
+  page: {
+    intro: 'Enter your username or email address. We will email you a link and a code to choose a new password.',
+  },
 
-  async issue(d: RecoveryMethodDeps, trx: Kysely<Database>, account: Account, flowId: string, _ctx: RequestContext): Promise<void> {
+  async issue(
+    d: RecoveryMethodDeps,
+    trx: Kysely<Database>,
+    account: Account,
+    flowId: string,
+    _ctx: RequestContext,
+  ): Promise<void> {
     const now = d.clock.now();
     const token = newToken(d.random, 32); // 256 bits
     const code = newCode(d.random, RESET_CODE_ALPHABET, RESET_CODE_LENGTH); // 40 bits
@@ -71,7 +87,10 @@ export const emailLinkMethod: RecoveryMethod = {
             'Someone (hopefully you) asked to set a password for your account. It has none yet: you sign in with a linked external account.',
             'Choose your first password with the button below; you can keep signing in with your external account too.',
           ]
-        : ['Someone (hopefully you) asked to reset the password of your account.', 'Choose a new password with the button below.'],
+        : [
+            'Someone (hopefully you) asked to reset the password of your account.',
+            'Choose a new password with the button below.',
+          ],
       action: { label: first ? 'Choose a password' : 'Choose a new password', url: link },
       code: { label: `Or enter this code at ${d.config.publicUrl}/change-password`, value: formatResetCode(code) },
       after: [

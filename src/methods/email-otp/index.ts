@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { RequestContext } from '../../context.ts';
-import type { RecoveryMethodDeps } from '../../flows/recovery/method.ts';
 import { formatDuration, formatTime, renderMail } from '../../delivery/templates.ts';
+import type { RecoveryMethodDeps } from '../../flows/recovery/method.ts';
 import type { Account } from '../../store/accounts.ts';
 import type { Database } from '../../store/schema.ts';
 import { insertOtp, type OtpMethod, otpHash } from '../otp/code.ts';
@@ -14,13 +14,24 @@ declare module '../../flows/recovery/method.ts' {
   }
 }
 
-export const EMAIL_OTP_SENT = 'If an account matches, we sent a code to its email address. It can take a few minutes; check spam.';
+export const EMAIL_OTP_SENT =
+  'If an account matches, we sent a code to its email address. It can take a few minutes; check spam.';
 
-export async function sendEmailOtp(d: RecoveryMethodDeps, trx: Kysely<Database>, account: Account, to: string, code: string, expiresAt: number): Promise<void> {
+export async function sendEmailOtp(
+  d: RecoveryMethodDeps,
+  trx: Kysely<Database>,
+  account: Account,
+  to: string,
+  code: string,
+  expiresAt: number,
+): Promise<void> {
   const mail = renderMail(await d.organizations.brandFor(account, trx), {
     subject: 'Your password reset code',
     title: `Reset the password of ${account.username}`,
-    lines: ['Someone (hopefully you) asked to reset the password of your account.', 'Enter this code on the page where you asked for it.'],
+    lines: [
+      'Someone (hopefully you) asked to reset the password of your account.',
+      'Enter this code on the page where you asked for it.',
+    ],
     code: { label: 'Your code', value: code },
     after: [
       `The code expires in ${formatDuration(expiresAt - d.clock.now())} (at ${formatTime(expiresAt)}) and works once.`,
@@ -39,7 +50,10 @@ export const emailOtpMethod: OtpMethod = {
   canDeliver: (account: Account) => Boolean(account.email),
   codeHash: otpHash,
   // OTP-02: email codes live at most 10 minutes.
-  settings: { emailOtpTtl: { min: 60, max: 600, default: 600, label: 'Email code lifetime (seconds)' }, ...OTP_SETTINGS },
+  settings: {
+    emailOtpTtl: { min: 60, max: 600, default: 600, label: 'Email code lifetime (seconds)' },
+    ...OTP_SETTINGS,
+  },
   page: {
     intro: 'Enter your username or email address. We will email you a code to choose a new password.',
     codeEntry: renderOtpEntry,
@@ -55,7 +69,13 @@ export const emailOtpMethod: OtpMethod = {
     send: sendEmailOtp,
   },
 
-  async issue(d: RecoveryMethodDeps, trx: Kysely<Database>, account: Account, flowId: string, _ctx: RequestContext): Promise<void> {
+  async issue(
+    d: RecoveryMethodDeps,
+    trx: Kysely<Database>,
+    account: Account,
+    flowId: string,
+    _ctx: RequestContext,
+  ): Promise<void> {
     const settings = await d.organizations.recoveryFor(account, trx);
     const to = account.email as string;
     const { code, expiresAt } = await insertOtp(d, trx, emailOtpMethod, account, flowId, settings, to);

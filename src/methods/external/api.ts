@@ -1,9 +1,9 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Kernel } from '../../kernel.ts';
-import type { ExternalAccounts } from './service.ts';
 import { contextOf, type RequestDeps, requireAuth } from '../../web/request.ts';
 import { responses, Str } from '../../web/schemas.ts';
+import type { ExternalAccounts } from './service.ts';
 
 /** What this module uses of the container the composition root builds. */
 export type ExternalApiDeps = Pick<Kernel, 'config'> & { external: ExternalAccounts } & RequestDeps;
@@ -12,7 +12,9 @@ const ProviderItem = Type.Object({
   id: Type.String(),
   name: Type.String(),
   kind: Type.Union([Type.Literal('oidc'), Type.Literal('oauth2')]),
-  startUrl: Type.String({ description: 'open in the browser to sign in; accepts ?return_to= (same origin or allow-listed)' }),
+  startUrl: Type.String({
+    description: 'open in the browser to sign in; accepts ?return_to= (same origin or allow-listed)',
+  }),
 });
 
 const IdentityItem = Type.Object({
@@ -28,9 +30,20 @@ const IdentityItem = Type.Object({
 export function registerExternalApi(app: FastifyInstance, d: ExternalApiDeps): void {
   app.get(
     '/api/v1/providers',
-    { schema: { tags: ['external'], summary: 'Enabled external sign-in providers', response: responses({ 200: Type.Object({ providers: Type.Array(ProviderItem) }) }, []) } },
+    {
+      schema: {
+        tags: ['external'],
+        summary: 'Enabled external sign-in providers',
+        response: responses({ 200: Type.Object({ providers: Type.Array(ProviderItem) }) }, []),
+      },
+    },
     async () => ({
-      providers: d.external.providers.map((p) => ({ id: p.id, name: p.name, kind: p.kind, startUrl: `${d.config.publicUrl}/auth/${p.id}/start` })),
+      providers: d.external.providers.map((p) => ({
+        id: p.id,
+        name: p.name,
+        kind: p.kind,
+        startUrl: `${d.config.publicUrl}/auth/${p.id}/start`,
+      })),
     }),
   );
 

@@ -76,7 +76,9 @@ export class ProviderClient {
     };
     const auth = p.basicAuth ? oidc.ClientSecretBasic(p.clientSecret) : oidc.ClientSecretPost(p.clientSecret);
     const config = new oidc.Configuration(server, p.clientId, { client_secret: p.clientSecret }, auth);
-    const urls = [p.authorizeUrl, p.tokenUrl, p.userinfoUrl, p.emailsUrl].filter((u): u is string => !!u).map((u) => new URL(u));
+    const urls = [p.authorizeUrl, p.tokenUrl, p.userinfoUrl, p.emailsUrl]
+      .filter((u): u is string => !!u)
+      .map((u) => new URL(u));
     if (urls.some((u) => u.protocol === 'http:') && urls.every((u) => u.protocol === 'https:' || isLoopback(u)))
       oidc.allowInsecureRequests(config);
     config.timeout = timeout;
@@ -118,7 +120,12 @@ export class ProviderClient {
         config,
         callbackUrl,
         this.provider.kind === 'oidc'
-          ? { pkceCodeVerifier: attempt.verifier, expectedState: attempt.state, expectedNonce: attempt.nonce, idTokenExpected: true }
+          ? {
+              pkceCodeVerifier: attempt.verifier,
+              expectedState: attempt.state,
+              expectedNonce: attempt.nonce,
+              idTokenExpected: true,
+            }
           : { pkceCodeVerifier: attempt.verifier, expectedState: attempt.state },
         { redirect_uri: this.redirectUri },
       );
@@ -126,13 +133,18 @@ export class ProviderClient {
       throw classify(err);
     }
     try {
-      return this.provider.kind === 'oidc' ? await this.oidcProfile(config, tokens) : await this.oauthProfile(config, this.provider, tokens.access_token);
+      return this.provider.kind === 'oidc'
+        ? await this.oidcProfile(config, tokens)
+        : await this.oauthProfile(config, this.provider, tokens.access_token);
     } catch (err) {
       throw err instanceof ExternalError ? err : classify(err);
     }
   }
 
-  private async oidcProfile(config: oidc.Configuration, tokens: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers): Promise<ExternalProfile> {
+  private async oidcProfile(
+    config: oidc.Configuration,
+    tokens: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers,
+  ): Promise<ExternalProfile> {
     const claims = tokens.claims();
     if (!claims) throw new ExternalError('invalid_response', 'no ID token');
     let info: Record<string, unknown> = { ...claims };
@@ -149,14 +161,26 @@ export class ProviderClient {
     };
   }
 
-  private async oauthProfile(config: oidc.Configuration, p: OAuthProvider, accessToken: string): Promise<ExternalProfile> {
+  private async oauthProfile(
+    config: oidc.Configuration,
+    p: OAuthProvider,
+    accessToken: string,
+  ): Promise<ExternalProfile> {
     const get = async (url: string) => {
-      const res = await oidc.fetchProtectedResource(config, accessToken, new URL(url), 'GET', undefined, new Headers({ accept: 'application/json' }));
+      const res = await oidc.fetchProtectedResource(
+        config,
+        accessToken,
+        new URL(url),
+        'GET',
+        undefined,
+        new Headers({ accept: 'application/json' }),
+      );
       if (!res.ok) throw new ExternalError('unavailable', `${url} answered ${res.status}`);
       return res.json() as Promise<unknown>;
     };
     const user = await get(p.userinfoUrl);
-    if (!user || typeof user !== 'object') throw new ExternalError('invalid_response', 'user API did not return an object');
+    if (!user || typeof user !== 'object')
+      throw new ExternalError('invalid_response', 'user API did not return an object');
     const emails = p.emailsUrl ? await get(p.emailsUrl).catch(() => undefined) : undefined;
     const profile = p.profile(user as Record<string, unknown>, emails);
     if (!profile) throw new ExternalError('invalid_response', 'user API gave no user id');

@@ -1,15 +1,15 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Kernel } from '../../kernel.ts';
-import type { SessionService } from '../../flows/sessions/service.ts';
-import { type ExternalAccounts, type Flow, FLOW_TTL_MS } from './service.ts';
 import { AppError, pageMessage } from '../../errors.ts';
 import { type AccountPagesDeps, pageAuth, renderSettings } from '../../flows/account/pages.tsx';
+import type { SessionService } from '../../flows/sessions/service.ts';
+import type { Kernel } from '../../kernel.ts';
 import type { Authenticated } from '../../web/auth.ts';
 import { clearCookie, readSignedCookie, setCookie, signCookieValue } from '../../web/cookies.ts';
 import { Field, Html, Notice, Page } from '../../web/layout.tsx';
 import { authOf, contextOf, field, type RequestDeps, setSessionCookie } from '../../web/request.ts';
 import { ExternalError, type ExternalFailure } from './client.ts';
 import { type ReturnUrlDeps, safeReturnTo } from './return-url.ts';
+import { type ExternalAccounts, FLOW_TTL_MS, type Flow } from './service.ts';
 
 /** What this module uses of the container the composition root builds. */
 export type ExternalPagesDeps = Pick<Kernel, 'config' | 'log' | 'secret' | 'audit' | 'metrics'> & {
@@ -31,8 +31,14 @@ const FAILURE: Record<ExternalFailure, { status: number; message: (name: string)
       `This ${name} sign-in could not be matched to this browser: it expired, was already used, or was started somewhere else. Nothing was changed. Please start again.`,
   },
   denied: { status: 400, message: (name) => `Sign-in with ${name} was cancelled or refused. Nothing was changed.` },
-  invalid_response: { status: 400, message: (name) => `${name} sent an answer that failed our security checks, so we did not sign you in.` },
-  unavailable: { status: 502, message: (name) => `${name} could not be reached or did not answer properly. Please try again later.` },
+  invalid_response: {
+    status: 400,
+    message: (name) => `${name} sent an answer that failed our security checks, so we did not sign you in.`,
+  },
+  unavailable: {
+    status: 502,
+    message: (name) => `${name} could not be reached or did not answer properly. Please try again later.`,
+  },
 };
 
 const FLASH: Record<string, string> = {
@@ -93,7 +99,14 @@ function handOff(d: ExternalPagesDeps, reply: FastifyReply, url: string, flow: F
 }
 
 /** A plain page for a failed attempt, always with a way back. */
-function problemPage(d: ExternalPagesDeps, reply: FastifyReply, status: number, title: string, message: string, back: { href: string; label: string }) {
+function problemPage(
+  d: ExternalPagesDeps,
+  reply: FastifyReply,
+  status: number,
+  title: string,
+  message: string,
+  back: { href: string; label: string },
+) {
   return reply
     .status(status)
     .type('text/html; charset=utf-8')
@@ -136,7 +149,11 @@ export function providerButtons(d: ExternalPagesDeps): string {
   ) as string;
 }
 
-export async function linkedSection(d: ExternalPagesDeps, auth: Authenticated, flash: string | undefined): Promise<string> {
+export async function linkedSection(
+  d: ExternalPagesDeps,
+  auth: Authenticated,
+  flash: string | undefined,
+): Promise<string> {
   const linked = await d.external.list(auth.account.id);
   if (!linked.length && !d.external.providers.length) return '';
   const linkedIds = new Set(linked.map((l) => l.provider));
@@ -181,14 +198,21 @@ export function registerExternalPages(app: FastifyInstance, d: ExternalPagesDeps
   app.get('/auth/:provider/start', { schema: { hide: true } }, async (req, reply) => {
     const { provider } = req.params as { provider: string };
     const p = d.external.provider(provider);
-    if (!p) return problemPage(d, reply, 404, 'Sign-in provider not found', 'This sign-in provider is not enabled.', { href: '/login', label: 'Back to sign in' });
+    if (!p)
+      return problemPage(d, reply, 404, 'Sign-in provider not found', 'This sign-in provider is not enabled.', {
+        href: '/login',
+        label: 'Back to sign in',
+      });
     const q = req.query as Record<string, unknown>;
     let returnTo: string | undefined;
     try {
       returnTo = safeReturnTo(d, q.return_to);
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
-      return problemPage(d, reply, 400, 'Sign-in not started', pageMessage(err), { href: '/login', label: 'Back to sign in' });
+      return problemPage(d, reply, 400, 'Sign-in not started', pageMessage(err), {
+        href: '/login',
+        label: 'Back to sign in',
+      });
     }
     try {
       const { url, flow } = await d.external.begin(p.id, { mode: 'signin' }, returnTo);
@@ -196,18 +220,28 @@ export function registerExternalPages(app: FastifyInstance, d: ExternalPagesDeps
     } catch (err) {
       if (!(err instanceof ExternalError)) throw err;
       d.log.warn({ provider: p.id, kind: err.kind, reason: err.message }, 'external sign-in could not start');
-      return problemPage(d, reply, FAILURE[err.kind].status, 'Sign-in failed', FAILURE[err.kind].message(p.name), { href: '/login', label: 'Back to sign in' });
+      return problemPage(d, reply, FAILURE[err.kind].status, 'Sign-in failed', FAILURE[err.kind].message(p.name), {
+        href: '/login',
+        label: 'Back to sign in',
+      });
     }
   });
 
   app.get('/auth/:provider/callback', { schema: { hide: true } }, async (req, reply) => {
     const { provider } = req.params as { provider: string };
     const p = d.external.provider(provider);
-    if (!p) return problemPage(d, reply, 404, 'Sign-in provider not found', 'This sign-in provider is not enabled.', { href: '/login', label: 'Back to sign in' });
+    if (!p)
+      return problemPage(d, reply, 404, 'Sign-in provider not found', 'This sign-in provider is not enabled.', {
+        href: '/login',
+        label: 'Back to sign in',
+      });
     const flow = readSigned<Flow>(d, req, FLOW_COOKIE);
     // One attempt per cookie: whatever happens next, the browser must start again.
     clearCookie(reply, FLOW_COOKIE, cookieOptions(d));
-    const back = flow?.mode === 'link' ? { href: '/settings', label: 'Back to settings' } : { href: '/login', label: 'Back to sign in' };
+    const back =
+      flow?.mode === 'link'
+        ? { href: '/settings', label: 'Back to settings' }
+        : { href: '/login', label: 'Back to sign in' };
     const ctx = contextOf(req);
     try {
       const callbackUrl = new URL(req.url, d.config.publicOrigin);
@@ -222,7 +256,8 @@ export function registerExternalPages(app: FastifyInstance, d: ExternalPagesDeps
           `An account with the email address from your ${p.name} account already exists here. We did not connect them automatically. Sign in to that account (use "Forgot password?" if you need to), then link ${p.name} under Settings → Linked accounts.`,
           { href: '/login', label: 'Sign in to your account' },
         );
-      if (outcome.kind === 'linked') return reply.redirect(`/settings?done=${outcome.already ? 'already_linked' : 'linked'}#linked-accounts`, 303);
+      if (outcome.kind === 'linked')
+        return reply.redirect(`/settings?done=${outcome.already ? 'already_linked' : 'linked'}#linked-accounts`, 303);
       setSessionCookie(d, reply, outcome.signedIn.token);
       if (outcome.created) {
         setSigned(d, reply, WELCOME_COOKIE, { a: outcome.signedIn.account.id, p: p.id, r: flow?.returnTo }, 3600);
@@ -231,10 +266,20 @@ export function registerExternalPages(app: FastifyInstance, d: ExternalPagesDeps
       return reply.redirect(flow?.returnTo ?? '/settings', 303);
     } catch (err) {
       if (err instanceof ExternalError) {
-        d.log.warn({ provider: p.id, kind: err.kind, reason: err.message, providerError: err.providerError }, 'external sign-in failed');
+        d.log.warn(
+          { provider: p.id, kind: err.kind, reason: err.message, providerError: err.providerError },
+          'external sign-in failed',
+        );
         await d.audit.record('sign_in.failed', ctx, { details: { method: `external:${p.id}`, reason: err.kind } });
         d.metrics.signIns.inc({ method: `external:${p.id}`, outcome: 'failure' });
-        return problemPage(d, reply, FAILURE[err.kind].status, 'Sign-in failed', FAILURE[err.kind].message(p.name), back);
+        return problemPage(
+          d,
+          reply,
+          FAILURE[err.kind].status,
+          'Sign-in failed',
+          FAILURE[err.kind].message(p.name),
+          back,
+        );
       }
       if (err instanceof AppError) {
         if (err.code === 'reauthentication_required') return reauthenticate(d, req, reply);
@@ -260,7 +305,8 @@ export function registerExternalPages(app: FastifyInstance, d: ExternalPagesDeps
     if (!w || w.a !== auth.account.id) return reply.redirect('/settings', 303);
     const username = field(req.body, 'username', 200);
     try {
-      if (username && username !== auth.account.username) await d.external.changeUsername(auth.account.id, username, contextOf(req));
+      if (username && username !== auth.account.username)
+        await d.external.changeUsername(auth.account.id, username, contextOf(req));
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
       return renderWelcome(d, reply, auth, w.p, { error: pageMessage(err), username, status: err.status });
@@ -280,7 +326,11 @@ export function registerExternalPages(app: FastifyInstance, d: ExternalPagesDeps
       return handOff(d, reply, url, flow, p.name);
     } catch (err) {
       if (err instanceof AppError && err.code === 'reauthentication_required') return reauthenticate(d, req, reply);
-      if (err instanceof ExternalError) return renderSettings(d, reply, auth, { error: FAILURE[err.kind].message(p.name), status: FAILURE[err.kind].status });
+      if (err instanceof ExternalError)
+        return renderSettings(d, reply, auth, {
+          error: FAILURE[err.kind].message(p.name),
+          status: FAILURE[err.kind].status,
+        });
       throw err;
     }
   });
@@ -310,7 +360,13 @@ async function reauthenticate(d: ExternalPagesDeps, req: FastifyRequest, reply: 
   return reply.redirect('/login?msg=session_ended', 303);
 }
 
-function renderWelcome(d: ExternalPagesDeps, reply: FastifyReply, auth: Authenticated, providerId: string, o: { error?: string; username?: string; status?: number } = {}) {
+function renderWelcome(
+  d: ExternalPagesDeps,
+  reply: FastifyReply,
+  auth: Authenticated,
+  providerId: string,
+  o: { error?: string; username?: string; status?: number } = {},
+) {
   const a = auth.account;
   const providerName = d.external.provider(providerId)?.name ?? providerId;
   return reply
@@ -326,8 +382,17 @@ function renderWelcome(d: ExternalPagesDeps, reply: FastifyReply, auth: Authenti
           <>
             <Notice kind="error" text={o.error} />
             <form method="post" action="/auth/welcome" class="card" novalidate>
-              <p safe>{`We created your account from your ${providerName} profile${a.display_name ? ` (${a.display_name})` : ''}. Please check your details.`}</p>
-              <Field name="username" label="Username" value={o.username ?? a.username} autocomplete="username" maxlength={32} hint="3 to 32 letters, digits, dots, dashes or underscores. You can sign in with it once you set a password." />
+              <p
+                safe
+              >{`We created your account from your ${providerName} profile${a.display_name ? ` (${a.display_name})` : ''}. Please check your details.`}</p>
+              <Field
+                name="username"
+                label="Username"
+                value={o.username ?? a.username}
+                autocomplete="username"
+                maxlength={32}
+                hint="3 to 32 letters, digits, dots, dashes or underscores. You can sign in with it once you set a password."
+              />
               <dl>
                 <dt>Email address</dt>
                 <dd safe>{a.email ?? `none (${providerName} did not confirm one)`}</dd>

@@ -42,14 +42,21 @@ export interface OAuthProvider extends Base {
 
 export type Provider = OidcProvider | OAuthProvider;
 
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : typeof v === 'number' ? String(v) : undefined);
+const str = (v: unknown): string | undefined =>
+  typeof v === 'string' && v.length > 0 ? v : typeof v === 'number' ? String(v) : undefined;
 
 function githubProfile(user: Record<string, unknown>, emails?: unknown): ExternalProfile | undefined {
   const subject = str(user.id);
   if (!subject) return undefined;
   const list = Array.isArray(emails) ? (emails as Record<string, unknown>[]) : [];
   const primary = list.find((e) => e.primary === true && e.verified === true);
-  return { subject, displayName: str(user.name) ?? str(user.login), login: str(user.login), verifiedEmail: str(primary?.email), email: str(user.email) };
+  return {
+    subject,
+    displayName: str(user.name) ?? str(user.login),
+    login: str(user.login),
+    verifiedEmail: str(primary?.email),
+    email: str(user.email),
+  };
 }
 
 // Facebook does not say whether the address it returns was confirmed, so it is never trusted as
@@ -78,8 +85,26 @@ export function providersFromConfig(config: Config): Provider[] {
     out.push({ kind: 'oidc', id: 'microsoft', name: displayName, badge: 'M', ...ms });
   }
   if (e.linkedin) out.push({ kind: 'oidc', id: 'linkedin', name: 'LinkedIn', badge: 'in', ...e.linkedin });
-  if (e.github) out.push({ kind: 'oauth2', id: 'github', name: 'GitHub', badge: 'GH', basicAuth: false, profile: githubProfile, ...e.github });
-  if (e.facebook) out.push({ kind: 'oauth2', id: 'facebook', name: 'Facebook', badge: 'f', basicAuth: false, profile: facebookProfile, ...e.facebook });
+  if (e.github)
+    out.push({
+      kind: 'oauth2',
+      id: 'github',
+      name: 'GitHub',
+      badge: 'GH',
+      basicAuth: false,
+      profile: githubProfile,
+      ...e.github,
+    });
+  if (e.facebook)
+    out.push({
+      kind: 'oauth2',
+      id: 'facebook',
+      name: 'Facebook',
+      badge: 'f',
+      basicAuth: false,
+      profile: facebookProfile,
+      ...e.facebook,
+    });
   if (e.x) out.push({ kind: 'oauth2', id: 'x', name: 'X', badge: 'X', basicAuth: true, profile: xProfile, ...e.x });
   for (const p of e.oidc) out.push({ kind: 'oidc', badge: p.name.charAt(0).toUpperCase(), ...p });
   return out;

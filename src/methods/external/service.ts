@@ -1,21 +1,21 @@
 import type { Kysely } from 'kysely';
 import type { RequestContext } from '../../context.ts';
-import type { Kernel } from '../../kernel.ts';
-import type { SessionService } from '../../flows/sessions/service.ts';
-import type { SignedIn, SignInService } from '../../flows/signin/service.ts';
 import { formatTime, renderMail } from '../../delivery/templates.ts';
 import { AppError } from '../../errors.ts';
-import type { Authenticated } from '../../web/auth.ts';
+import type { SessionService } from '../../flows/sessions/service.ts';
+import type { SignedIn, SignInService } from '../../flows/signin/service.ts';
+import type { Kernel } from '../../kernel.ts';
+import { isoTime } from '../../security/clock.ts';
 import { sha256 } from '../../security/hashing.ts';
+import { checkUsername, normalizeEmail, USERNAME_TAKEN, usernameSkeleton } from '../../security/identifiers.ts';
 import { newId } from '../../security/random.ts';
 import { type Account, findAccount, newAccountRow, refuseUsernameClash } from '../../store/accounts.ts';
-import { checkUsername, normalizeEmail, USERNAME_TAKEN, usernameSkeleton } from '../../security/identifiers.ts';
 import { defaultOrgId, type OrgStoreDeps } from '../../store/organizations.ts';
 import type { Database } from '../../store/schema.ts';
+import type { Authenticated } from '../../web/auth.ts';
 import { type Attempt, ExternalError, ProviderClient } from './client.ts';
 import { type ExternalProfile, type Provider, providersFromConfig } from './providers.ts';
 import { deriveUsernames } from './usernames.ts';
-import { isoTime } from '../../security/clock.ts';
 
 /** What this module uses of the container the composition root builds. */
 export type ExternalDeps = Pick<
@@ -67,7 +67,10 @@ export class ExternalAccounts {
   constructor(private readonly d: ExternalDeps) {
     this.providers = providersFromConfig(d.config);
     for (const p of this.providers)
-      this.clients.set(p.id, new ProviderClient(p, `${d.config.publicUrl}/auth/${p.id}/callback`, d.config.external.timeoutMs));
+      this.clients.set(
+        p.id,
+        new ProviderClient(p, `${d.config.publicUrl}/auth/${p.id}/callback`, d.config.external.timeoutMs),
+      );
   }
 
   provider(id: string): Provider | undefined {
@@ -81,7 +84,11 @@ export class ExternalAccounts {
   }
 
   /** Starts an attempt: the provider URL to send the browser to and the flow to bind to it. */
-  async begin(providerId: string, o: { mode: 'signin' } | { mode: 'link'; auth: Authenticated }, returnTo?: string): Promise<{ url: string; flow: Flow }> {
+  async begin(
+    providerId: string,
+    o: { mode: 'signin' } | { mode: 'link'; auth: Authenticated },
+    returnTo?: string,
+  ): Promise<{ url: string; flow: Flow }> {
     const client = this.client(providerId);
     if (o.mode === 'link') this.d.sessions.requireRecentAuth(o.auth.session);
     const a: Attempt = await client.start();
@@ -104,19 +111,27 @@ export class ExternalAccounts {
    * The callback: checks the flow belongs to this provider and is fresh and unused, lets the
    * client validate the response, then signs in, creates an account, or links.
    */
-  async finish(providerId: string, flow: Flow | undefined, callbackUrl: URL, auth: Authenticated | null, ctx: RequestContext): Promise<Outcome> {
+  async finish(
+    providerId: string,
+    flow: Flow | undefined,
+    callbackUrl: URL,
+    auth: Authenticated | null,
+    ctx: RequestContext,
+  ): Promise<Outcome> {
     const provider = this.provider(providerId);
     if (!provider) throw new AppError('not_found', 'This sign-in provider is not enabled.');
     const now = this.d.clock.now();
     if (!flow || flow.p !== providerId || now - flow.at > FLOW_TTL_MS || now < flow.at)
       throw new ExternalError('state_mismatch', 'no matching sign-in attempt in this browser');
-    if (callbackUrl.searchParams.get('state') !== flow.state) throw new ExternalError('state_mismatch', 'state does not match');
+    if (callbackUrl.searchParams.get('state') !== flow.state)
+      throw new ExternalError('state_mismatch', 'state does not match');
     // Each callback is a sign-in attempt and counts against the client's sign-in limit (BF-02).
     await this.d.guard.limit('sign_in', ctx);
     await this.spend(flow.state, flow.at);
     const profile = await this.client(providerId).finish(callbackUrl, flow);
     if (flow.mode === 'link') {
-      if (!auth || auth.account.id !== flow.account) throw new AppError('unauthorized', 'Sign in to the account you want to link, then try again.');
+      if (!auth || auth.account.id !== flow.account)
+        throw new AppError('unauthorized', 'Sign in to the account you want to link, then try again.');
       this.d.sessions.requireRecentAuth(auth.session);
       return this.link(auth.account, provider, profile, ctx);
     }
@@ -130,7 +145,8 @@ export class ExternalAccounts {
       .values({ key: `external:${sha256(state)}`, expires_at: at + FLOW_TTL_MS })
       .onConflict((oc) => oc.column('key').doNothing())
       .executeTakeFirst();
-    if (Number(res.numInsertedOrUpdatedRows ?? 0n) !== 1) throw new ExternalError('state_mismatch', 'this sign-in attempt was already used');
+    if (Number(res.numInsertedOrUpdatedRows ?? 0n) !== 1)
+      throw new ExternalError('state_mismatch', 'this sign-in attempt was already used');
   }
 
   private async signIn(provider: Provider, profile: ExternalProfile, ctx: RequestContext): Promise<Outcome> {
@@ -145,14 +161,20 @@ export class ExternalAccounts {
     if (known) {
       const account = await findAccount(d.db, known.account_id);
       if (!account) throw new AppError('invalid_credentials');
-      await d.db.updateTable('external_identities').set({ last_used_at: d.clock.now() }).where('id', '=', known.id).execute();
+      await d.db
+        .updateTable('external_identities')
+        .set({ last_used_at: d.clock.now() })
+        .where('id', '=', known.id)
+        .execute();
       return { kind: 'signed_in', signedIn: await d.signIn.complete(account, method, ctx), created: false };
     }
     // ID-01: the provider's address is normalised like a typed one, so it meets the same account.
     const email = profile.verifiedEmail ? normalizeEmail(profile.verifiedEmail) : undefined;
     if (email && (await d.db.selectFrom('accounts').select('id').where('email_key', '=', email).executeTakeFirst())) {
       // EXT-04: the address is taken; the owner must sign in to that account and link from there.
-      await d.audit.record('external.sign_in_refused', ctx, { details: { provider: provider.id, reason: 'email_in_use' } });
+      await d.audit.record('external.sign_in_refused', ctx, {
+        details: { provider: provider.id, reason: 'email_in_use' },
+      });
       return { kind: 'email_taken', provider };
     }
     const account = await this.createAccount(provider, profile, email, ctx);
@@ -160,7 +182,12 @@ export class ExternalAccounts {
   }
 
   /** A new active account from the provider's public profile, without a password. */
-  private async createAccount(provider: Provider, profile: ExternalProfile, email: string | undefined, ctx: RequestContext): Promise<Account> {
+  private async createAccount(
+    provider: Provider,
+    profile: ExternalProfile,
+    email: string | undefined,
+    ctx: RequestContext,
+  ): Promise<Account> {
     const d = this.d;
     // A new account is a registration, whichever way it arrives.
     await d.guard.limit('registration', ctx);
@@ -182,7 +209,12 @@ export class ExternalAccounts {
         await d.db.transaction().execute(async (trx) => {
           await trx.insertInto('accounts').values(account).execute();
           await this.insertIdentity(trx, account.id, provider, profile);
-          await d.audit.record('account.registered', ctx, { accountId: account.id, details: { method: `external:${provider.id}` } }, trx);
+          await d.audit.record(
+            'account.registered',
+            ctx,
+            { accountId: account.id, details: { method: `external:${provider.id}` } },
+            trx,
+          );
         });
         return account;
       } catch (err) {
@@ -199,7 +231,10 @@ export class ExternalAccounts {
           if (other) return other;
         }
         if (email && (await d.db.selectFrom('accounts').select('id').where('email_key', '=', email).executeTakeFirst()))
-          throw new AppError('conflict', 'An account with this email address already exists. Sign in to it and link this account from Settings.');
+          throw new AppError(
+            'conflict',
+            'An account with this email address already exists. Sign in to it and link this account from Settings.',
+          );
       }
     }
     throw new AppError('conflict', 'Could not find a free username. Please try again.');
@@ -220,7 +255,12 @@ export class ExternalAccounts {
     return candidates.filter((c) => !taken.has(usernameSkeleton(c)));
   }
 
-  private async insertIdentity(trx: Kysely<Database>, accountId: string, provider: Provider, profile: ExternalProfile): Promise<void> {
+  private async insertIdentity(
+    trx: Kysely<Database>,
+    accountId: string,
+    provider: Provider,
+    profile: ExternalProfile,
+  ): Promise<void> {
     const now = this.d.clock.now();
     await trx
       .insertInto('external_identities')
@@ -237,7 +277,12 @@ export class ExternalAccounts {
       .execute();
   }
 
-  private async link(account: Account, provider: Provider, profile: ExternalProfile, ctx: RequestContext): Promise<Outcome> {
+  private async link(
+    account: Account,
+    provider: Provider,
+    profile: ExternalProfile,
+    ctx: RequestContext,
+  ): Promise<Outcome> {
     const d = this.d;
     const existing = await d.db
       .selectFrom('external_identities')
@@ -250,7 +295,12 @@ export class ExternalAccounts {
     try {
       await d.db.transaction().execute(async (trx) => {
         await this.insertIdentity(trx, account.id, provider, profile);
-        await d.audit.record('external.linked', ctx, { accountId: account.id, details: { provider: provider.id } }, trx);
+        await d.audit.record(
+          'external.linked',
+          ctx,
+          { accountId: account.id, details: { provider: provider.id } },
+          trx,
+        );
         await this.notify(trx, account, 'linked', provider, ctx);
       });
     } catch (err) {
@@ -262,7 +312,12 @@ export class ExternalAccounts {
   }
 
   async list(accountId: string): Promise<IdentityView[]> {
-    const rows = await this.d.db.selectFrom('external_identities').selectAll().where('account_id', '=', accountId).orderBy('created_at').execute();
+    const rows = await this.d.db
+      .selectFrom('external_identities')
+      .selectAll()
+      .where('account_id', '=', accountId)
+      .orderBy('created_at')
+      .execute();
     return rows.map((r) => ({
       id: r.id,
       provider: r.provider,
@@ -283,12 +338,21 @@ export class ExternalAccounts {
       let q = trx.selectFrom('accounts').selectAll().where('id', '=', auth.account.id);
       if (d.engine === 'postgres') q = q.forUpdate();
       const account = await q.executeTakeFirst();
-      const rows = await trx.selectFrom('external_identities').select(['id', 'provider']).where('account_id', '=', auth.account.id).execute();
+      const rows = await trx
+        .selectFrom('external_identities')
+        .select(['id', 'provider'])
+        .where('account_id', '=', auth.account.id)
+        .execute();
       const target = rows.find((r) => r.id === identityId);
       if (!account || !target) throw new AppError('not_found', 'No such linked account.');
       if (!account.password_hash && rows.length < 2) throw new AppError('last_sign_in_method');
       await trx.deleteFrom('external_identities').where('id', '=', target.id).execute();
-      await d.audit.record('external.unlinked', ctx, { accountId: account.id, details: { provider: target.provider } }, trx);
+      await d.audit.record(
+        'external.unlinked',
+        ctx,
+        { accountId: account.id, details: { provider: target.provider } },
+        trx,
+      );
       await this.notify(trx, account, 'unlinked', this.provider(target.provider) ?? { name: target.provider }, ctx);
     });
   }
@@ -315,7 +379,13 @@ export class ExternalAccounts {
     return name;
   }
 
-  private async notify(trx: Kysely<Database>, account: Account, what: 'linked' | 'unlinked', provider: { name: string }, ctx: RequestContext): Promise<void> {
+  private async notify(
+    trx: Kysely<Database>,
+    account: Account,
+    what: 'linked' | 'unlinked',
+    provider: { name: string },
+    ctx: RequestContext,
+  ): Promise<void> {
     if (!account.email) return;
     const now = this.d.clock.now();
     const title = what === 'linked' ? `${provider.name} account linked` : `${provider.name} account unlinked`;
@@ -329,7 +399,9 @@ export class ExternalAccounts {
         `Browser: ${ctx.userAgent ? ctx.userAgent.slice(0, 160) : 'unknown'}`,
         `IP address: ${ctx.ip || 'unknown'}`,
       ],
-      after: [`If this wasn't you, reset your password now at ${this.d.config.publicUrl}/forgot-password and tell ${this.d.brand.supportContact} right away.`],
+      after: [
+        `If this wasn't you, reset your password now at ${this.d.config.publicUrl}/forgot-password and tell ${this.d.brand.supportContact} right away.`,
+      ],
     });
     await this.d.outbox.send(trx, { channel: 'email', kind: `external_${what}`, to: account.email, ...mail });
   }

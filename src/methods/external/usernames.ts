@@ -1,5 +1,5 @@
-import { DIGITS, newCode, type Random } from '../../security/random.ts';
 import { foldCase, validUsername } from '../../security/identifiers.ts';
+import { DIGITS, newCode, type Random } from '../../security/random.ts';
 import type { ExternalProfile } from './providers.ts';
 
 /**

@@ -6,10 +6,10 @@ import {
   type RecoveryMethodDeps,
   type RecoverySettings,
 } from '../../flows/recovery/method.ts';
-import type { Account } from '../../store/accounts.ts';
-import type { Database } from '../../store/schema.ts';
 import { keyedHash } from '../../security/hashing.ts';
 import { DIGITS, newCode, newId } from '../../security/random.ts';
+import type { Account } from '../../store/accounts.ts';
+import type { Database } from '../../store/schema.ts';
 
 // What email and SMS codes share: digits from the CSPRNG (OTP-01), a keyed hash bound to the
 // flow and account (OTP-03, DESIGN principle 5), the organization's lifetime, length, attempts.
@@ -32,7 +32,14 @@ export interface OtpDelivery {
   target(d: RecoveryMethodDeps, account: Account): string | undefined;
   /** the message caps a resend must pass (OTP-05, REC-06) */
   allowed(d: RecoveryMethodDeps, account: Account, to: string, ctx: RequestContext): Promise<boolean>;
-  send(d: RecoveryMethodDeps, trx: Kysely<Database>, account: Account, to: string, code: string, expiresAt: number): Promise<void>;
+  send(
+    d: RecoveryMethodDeps,
+    trx: Kysely<Database>,
+    account: Account,
+    to: string,
+    code: string,
+    expiresAt: number,
+  ): Promise<void>;
 }
 
 export interface OtpMethod extends RecoveryMethod {
@@ -41,7 +48,11 @@ export interface OtpMethod extends RecoveryMethod {
 
 export const isOtpMethod = (m: RecoveryMethod | undefined): m is OtpMethod => Boolean(m && 'otp' in m);
 
-export function otpHash(d: RecoveryMethodDeps, row: { flow_id: string | null; account_id: string }, code: string): string {
+export function otpHash(
+  d: RecoveryMethodDeps,
+  row: { flow_id: string | null; account_id: string },
+  code: string,
+): string {
   return keyedHash(d.secret, `otp:${row.flow_id ?? ''}:${row.account_id}`, code.replace(/[\s-]/g, ''));
 }
 

@@ -82,7 +82,8 @@ export function registerOtpPages(app: FastifyInstance, d: RecoveryMethodDeps): v
   app.post('/forgot-password/code', { schema: { hide: true } }, async (req, reply) => {
     const e = entryFrom(d, req.body);
     const code = field(req.body, 'code', 32);
-    if (!e.flow || !e.identifier || !code) return renderOtpEntry(d, reply, { ...e, error: 'Enter the code we sent you.', status: 400 });
+    if (!e.flow || !e.identifier || !code)
+      return renderOtpEntry(d, reply, { ...e, error: 'Enter the code we sent you.', status: 400 });
     try {
       await d.recovery.complete(
         {

@@ -1,7 +1,7 @@
 import type { RequestContext } from '../../context.ts';
-import type { RecoveryMethodDeps } from '../../flows/recovery/method.ts';
 import type { OutboxRow } from '../../delivery/worker.ts';
 import { AppError } from '../../errors.ts';
+import type { RecoveryMethodDeps } from '../../flows/recovery/method.ts';
 import { findAccount } from '../../store/accounts.ts';
 import { isOtpMethod, newOtp, otpHash } from './code.ts';
 
@@ -20,17 +20,33 @@ const str = (v: unknown) => (typeof v === 'string' ? v : '');
  * "Resend code": answered the same for every flow id, the work happens in a job (ENUM-02). The
  * new code replaces the old one in the same row, so the wrong tries so far still count (OTP-04).
  */
-export async function requestResend(d: RecoveryMethodDeps, input: { flow: string }, ctx: RequestContext): Promise<{ message: string }> {
+export async function requestResend(
+  d: RecoveryMethodDeps,
+  input: { flow: string },
+  ctx: RequestContext,
+): Promise<{ message: string }> {
   const flow = str(input.flow);
-  if (!flow || flow.length > 64) throw new AppError('validation_failed', 'This request has no code to resend. Start again.');
+  if (!flow || flow.length > 64)
+    throw new AppError('validation_failed', 'This request has no code to resend. Start again.');
   await d.guard.limit('otp_send', ctx, `flow:${flow}`);
-  await d.outbox.job(d.db, { kind: RESEND_JOB, payload: { flow, ip: ctx.ip, userAgent: ctx.userAgent, correlationId: ctx.correlationId } });
+  await d.outbox.job(d.db, {
+    kind: RESEND_JOB,
+    payload: { flow, ip: ctx.ip, userAgent: ctx.userAgent, correlationId: ctx.correlationId },
+  });
   return { message: RESEND_ANSWER };
 }
 
 /** The job behind "Resend code", for every code method: each says where and how its code goes. */
-export async function runResend(d: RecoveryMethodDeps, payload: Record<string, unknown>, _row: OutboxRow): Promise<void> {
-  const ctx: RequestContext = { ip: str(payload.ip), userAgent: str(payload.userAgent), correlationId: str(payload.correlationId) };
+export async function runResend(
+  d: RecoveryMethodDeps,
+  payload: Record<string, unknown>,
+  _row: OutboxRow,
+): Promise<void> {
+  const ctx: RequestContext = {
+    ip: str(payload.ip),
+    userAgent: str(payload.userAgent),
+    correlationId: str(payload.correlationId),
+  };
   const now = d.clock.now();
   const row = await d.db
     .selectFrom('recovery_codes')
@@ -65,6 +81,11 @@ export async function runResend(d: RecoveryMethodDeps, payload: Record<string, u
       .executeTakeFirst();
     if (Number(updated.numUpdatedRows) !== 1) return;
     await m.otp.send(d, trx, account, to, code, expiresAt);
-    await d.audit.record('password.reset_code_resent', ctx, { accountId: account.id, details: { method, resends: row.resends + 1 } }, trx);
+    await d.audit.record(
+      'password.reset_code_resent',
+      ctx,
+      { accountId: account.id, details: { method, resends: row.resends + 1 } },
+      trx,
+    );
   });
 }

@@ -1,15 +1,19 @@
 import type { RequestContext } from '../../context.ts';
-import type { Kernel } from '../../kernel.ts';
 import { AppError } from '../../errors.ts';
-import { type Account, findAccountByIdentifier } from '../../store/accounts.ts';
+import type { Kernel } from '../../kernel.ts';
 import { identifierKey } from '../../security/identifiers.ts';
 import { normalizePassword } from '../../security/password-policy.ts';
+import { type Account, findAccountByIdentifier } from '../../store/accounts.ts';
 
 /** What this module uses of the container the composition root builds. */
 export type PasswordSignInDeps = Pick<Kernel, 'db' | 'hasher' | 'audit' | 'metrics' | 'guard' | 'captcha'>;
 
 /** Whether the next password attempt for `identifier` must carry a CAPTCHA (BF-04); counts nothing. */
-export async function captchaRequiredNext(d: PasswordSignInDeps, identifier: string, ctx: RequestContext): Promise<boolean> {
+export async function captchaRequiredNext(
+  d: PasswordSignInDeps,
+  identifier: string,
+  ctx: RequestContext,
+): Promise<boolean> {
   const account = await findAccountByIdentifier(d.db, identifier);
   return (await d.guard.signInGate(identifierKey(identifier), ctx, account?.id ?? null)).captchaRequired;
 }

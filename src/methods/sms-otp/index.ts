@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { RequestContext } from '../../context.ts';
-import type { RecoveryMethodDeps } from '../../flows/recovery/method.ts';
 import { smsBudgetAllows } from '../../delivery/sms/budget.ts';
+import type { RecoveryMethodDeps } from '../../flows/recovery/method.ts';
 import type { Account } from '../../store/accounts.ts';
 import type { Database } from '../../store/schema.ts';
 import { insertOtp, type OtpMethod, otpHash } from '../otp/code.ts';
@@ -14,9 +14,16 @@ declare module '../../flows/recovery/method.ts' {
   }
 }
 
-export const SMS_OTP_SENT = 'If an account matches and has a confirmed mobile number, we sent a code to it by text message.';
+export const SMS_OTP_SENT =
+  'If an account matches and has a confirmed mobile number, we sent a code to it by text message.';
 
-export async function sendSmsOtp(d: RecoveryMethodDeps, trx: Kysely<Database>, to: string, code: string, expiresAt: number): Promise<void> {
+export async function sendSmsOtp(
+  d: RecoveryMethodDeps,
+  trx: Kysely<Database>,
+  to: string,
+  code: string,
+  expiresAt: number,
+): Promise<void> {
   const minutes = Math.max(1, Math.round((expiresAt - d.clock.now()) / 60_000));
   await d.outbox.send(trx, {
     channel: 'sms',
@@ -39,7 +46,13 @@ export function smsTarget(d: RecoveryMethodDeps, account: Account): string | und
  * Per number and per account message caps, then the install-wide SMS budget (OTP-05 SMS pumping).
  * Past any of them, nothing is sent and the requester sees the same answer as always.
  */
-export async function smsAllowed(d: RecoveryMethodDeps, account: Account, to: string, ctx: RequestContext, db: Kysely<Database> = d.db): Promise<boolean> {
+export async function smsAllowed(
+  d: RecoveryMethodDeps,
+  account: Account,
+  to: string,
+  ctx: RequestContext,
+  db: Kysely<Database> = d.db,
+): Promise<boolean> {
   return (
     (await d.guard.allow('otp_message', `phone:${to}`)) &&
     (await d.guard.allow('otp_message', `account:${account.id}`)) &&
@@ -73,9 +86,16 @@ export const smsOtpMethod: OtpMethod = {
   },
   // OTP-05: text messages cost money; sends are limited per client IP and per identifier
   // before the request is even queued (the per-number and per-account caps apply when sending).
-  beforeRequest: (d: RecoveryMethodDeps, ctx: RequestContext, identifierKey: string) => d.guard.limit('otp_send', ctx, `reset:${identifierKey}`),
+  beforeRequest: (d: RecoveryMethodDeps, ctx: RequestContext, identifierKey: string) =>
+    d.guard.limit('otp_send', ctx, `reset:${identifierKey}`),
 
-  async issue(d: RecoveryMethodDeps, trx: Kysely<Database>, account: Account, flowId: string, ctx: RequestContext): Promise<void> {
+  async issue(
+    d: RecoveryMethodDeps,
+    trx: Kysely<Database>,
+    account: Account,
+    flowId: string,
+    ctx: RequestContext,
+  ): Promise<void> {
     const to = smsTarget(d, account);
     if (!to || !(await smsAllowed(d, account, to, ctx, trx))) {
       await d.audit.record('password.reset_sms_withheld', ctx, { accountId: account.id }, trx);

@@ -1,9 +1,9 @@
-import { createChallenge, randomInt, verifySolution, type Challenge, type Payload } from 'altcha-lib';
+import { type Challenge, createChallenge, type Payload, randomInt, verifySolution } from 'altcha-lib';
 import { deriveKey } from 'altcha-lib/algorithms/sha';
 import type { RequestContext } from '../../context.ts';
 import type { Kernel } from '../../kernel.ts';
-import type { Captcha, CaptchaWidget } from '../captcha.ts';
 import { deleteExpiredNonces, useNonce } from '../../store/used-nonces.ts';
+import type { Captcha, CaptchaWidget } from '../captcha.ts';
 import { keyedHash } from '../hashing.ts';
 
 /** What this module uses of the container the composition root builds. */
@@ -51,7 +51,12 @@ export class AltchaCaptcha implements Captcha {
     if (!payload) return false;
     const p = payload.challenge.parameters;
     const now = this.d.clock.now();
-    if (p.algorithm !== ALGORITHM || typeof p.expiresAt !== 'number' || p.expiresAt * 1000 <= now || typeof p.nonce !== 'string')
+    if (
+      p.algorithm !== ALGORITHM ||
+      typeof p.expiresAt !== 'number' ||
+      p.expiresAt * 1000 <= now ||
+      typeof p.nonce !== 'string'
+    )
       return false;
     let verified = false;
     try {

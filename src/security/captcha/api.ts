@@ -3,8 +3,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import type { Kernel } from '../../kernel.ts';
 import { AppError } from '../../errors.ts';
+import type { Kernel } from '../../kernel.ts';
 import { responses } from '../../web/schemas.ts';
 import { AltchaCaptcha, CHALLENGE_PATH } from './altcha.ts';
 

@@ -11,5 +11,8 @@ export function createCaptcha(d: CaptchaDeps): Captcha {
   const c = d.config.captcha;
   if (c.provider === 'off') return noCaptcha;
   if (c.provider === 'altcha') return new AltchaCaptcha(d, c.altcha);
-  return new SiteverifyCaptcha(d, c.provider, { ...c.siteverify, verifyUrl: c.siteverify.verifyUrl ?? SITEVERIFY_URL[c.provider] });
+  return new SiteverifyCaptcha(d, c.provider, {
+    ...c.siteverify,
+    verifyUrl: c.siteverify.verifyUrl ?? SITEVERIFY_URL[c.provider],
+  });
 }

@@ -58,7 +58,12 @@ export class SiteverifyCaptcha implements Captcha {
         this.d.log.warn({ provider: this.provider, status: res.status }, 'CAPTCHA siteverify answered with an error');
         return false;
       }
-      const body = (await res.json()) as { success?: unknown; score?: unknown; action?: unknown; 'error-codes'?: unknown };
+      const body = (await res.json()) as {
+        success?: unknown;
+        score?: unknown;
+        action?: unknown;
+        'error-codes'?: unknown;
+      };
       if (body.success !== true) {
         this.d.log.debug({ provider: this.provider, errors: body['error-codes'] }, 'CAPTCHA rejected by provider');
         return false;

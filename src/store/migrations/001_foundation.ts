@@ -164,7 +164,11 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('kind', 'text', (c) => c.notNull())
     .addColumn('at', 'bigint', (c) => c.notNull())
     .execute();
-  await db.schema.createIndex('password_changes_account').on('password_changes').columns(['account_id', 'at']).execute();
+  await db.schema
+    .createIndex('password_changes_account')
+    .on('password_changes')
+    .columns(['account_id', 'at'])
+    .execute();
 
   await db.schema
     .createTable('used_nonces')
