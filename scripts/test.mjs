@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// `npm test`: type-check, XSS scan of the JSX pages, import-cycle check, lint, then every test file with node's
-// built-in runner (each file in its own process, two at a time on this 2-core machine).
+// `npm test`: type-check, XSS scan of the JSX pages, import-cycle check, biome check (format and
+// lint), then every test file with node's built-in runner (each file in its own process, two at
+// a time on this 2-core machine).
 // `npm test -- test/some.test.ts` runs only the files named (after the same checks, unless
 // LATCHKEY_TEST_SKIP_CHECKS=1).
 import { spawnSync } from 'node:child_process';
@@ -37,7 +38,7 @@ if (process.env.LATCHKEY_TEST_SKIP_CHECKS !== '1') {
   run('XSS scan of pages (xss-scan)', bin('xss-scan'), ['-p', 'tsconfig.json', '--simplified']);
   // Only the composition root imports src/deps.ts; type-only imports count as edges too.
   run('no import cycles (madge)', bin('madge'), ['--circular', '--no-spinner', '--extensions', 'ts,tsx', 'src']);
-  run('lint (biome)', bin('biome'), ['lint', 'src', 'test', 'bench', 'scripts']);
+  run('format and lint (biome check)', bin('biome'), ['check', 'src', 'test', 'bench', 'scripts']);
 }
 const files = named.length ? named : [...findTests(join(root, 'src')), ...findTests(join(root, 'test'))].sort();
 console.log(`running ${files.length} test files`);
