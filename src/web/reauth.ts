@@ -1,10 +1,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { SessionService } from '../flows/sessions/service.ts';
-import { type ReturnUrlDeps, safeReturnTo } from '../methods/external/return-url.ts';
 import { authOf, clearSessionCookie, contextOf, type RequestDeps } from './request.ts';
+import { type ReturnUrlDeps, safeReturnTo } from './return-url.ts';
 
 /** What this module uses of the container the composition root builds. */
-export type ReauthDeps = { sessions: SessionService } & ReturnUrlDeps & RequestDeps;
+export type ReauthDeps = ReturnUrlDeps & RequestDeps;
 
 /**
  * SES-07 on a page: the sign-in is too old for the change asked for. This session ends and the

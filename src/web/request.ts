@@ -1,13 +1,21 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RequestContext } from '../context.ts';
 import { AppError } from '../errors.ts';
-import type { SessionService } from '../flows/sessions/service.ts';
 import type { Kernel } from '../kernel.ts';
 import type { Authenticated } from './auth.ts';
 import { clearCookie, readCookie, setCookie } from './cookies.ts';
 
+/**
+ * The session operations the web kit needs. The sessions flow implements them; declaring them
+ * here keeps web/ a kit that imports no feature.
+ */
+export interface SessionPort {
+  authenticate(token: string | undefined): Authenticated | null | Promise<Authenticated | null>;
+  signOut(session: Authenticated['session'], ctx: RequestContext): Promise<void>;
+}
+
 /** What this module uses of the container the composition root builds. */
-export type RequestDeps = Pick<Kernel, 'config'> & { sessions: SessionService };
+export type RequestDeps = Pick<Kernel, 'config'> & { sessions: SessionPort };
 
 declare module 'fastify' {
   interface FastifyRequest {

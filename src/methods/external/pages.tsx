@@ -7,8 +7,8 @@ import type { Authenticated } from '../../web/auth.ts';
 import { clearCookie, readSignedCookie, setCookie, signCookieValue } from '../../web/cookies.ts';
 import { Field, Html, Notice, Page } from '../../web/layout.tsx';
 import { authOf, contextOf, field, type RequestDeps, setSessionCookie } from '../../web/request.ts';
+import { type ReturnUrlDeps, safeReturnTo } from '../../web/return-url.ts';
 import { ExternalError, type ExternalFailure } from './client.ts';
-import { type ReturnUrlDeps, safeReturnTo } from './return-url.ts';
 import { type ExternalAccounts, FLOW_TTL_MS, type Flow } from './service.ts';
 
 /** What this module uses of the container the composition root builds. */

@@ -1,5 +1,5 @@
-import { AppError } from '../../errors.ts';
-import type { Kernel } from '../../kernel.ts';
+import { AppError } from '../errors.ts';
+import type { Kernel } from '../kernel.ts';
 
 /** What this module uses of the container the composition root builds. */
 export type ReturnUrlDeps = Pick<Kernel, 'config'>;
