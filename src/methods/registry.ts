@@ -4,7 +4,7 @@ import type { OutboxRow } from '../delivery/worker.ts';
 
 /**
  * One per-organization number a method reads (a lifetime, a length, a count), with the bounds an
- * admin may set it within. Bounds come from SECURITY.md; the default applies until an admin saves
+ * admin may set it within. Bounds come from docs/security.md; the default applies until an admin saves
  * another value.
  */
 export interface SettingBound {

@@ -4,7 +4,7 @@ import { settingDefault } from '../../methods/registry.ts';
 import type { RecoveryMethods, RecoverySettings } from '../recovery/method.ts';
 
 // Per-organization recovery settings, stored as JSON in organizations.recovery_settings. Which
-// methods exist, which numbers they read and the bounds of each (from SECURITY.md) come from the
+// methods exist, which numbers they read and the bounds of each (from docs/security.md) come from the
 // registered recovery methods (`RecoveryMethod.settings`); nothing here names a method.
 
 export type { RecoverySettings };
