@@ -18,6 +18,21 @@ import {
 } from '../../src/store/outbox.ts';
 import { countPasswordChangesSince, insertPasswordChange } from '../../src/store/password-changes.ts';
 import {
+  consumeCode,
+  findCodeByTokenHash,
+  findLatestLiveCode,
+  findLiveFlowCode,
+  flowHasCode,
+  insertRecoveryCode,
+  type RecoveryCode,
+  replaceCode,
+  returnCodeAttempt,
+  supersedeCodes,
+  takeCodeAttempt,
+  takeCodeAttempts,
+  voidAccountCodes,
+} from '../../src/store/recovery-codes.ts';
+import {
   endAccountSession,
   endAccountSessions,
   endSession,
@@ -83,6 +98,25 @@ function session(account: Account, over: Partial<Session> = {}): Session {
     method: 'password',
     ip: '192.0.2.1',
     user_agent: 'test agent',
+    ...over,
+  };
+}
+
+function code(account: Account, over: Partial<RecoveryCode> = {}): RecoveryCode {
+  const id = uid('rc');
+  return {
+    id,
+    account_id: account.id,
+    method: 'email_link',
+    flow_id: uid('flow'),
+    token_hash: `tok_${id}`,
+    code_hash: `code_${id}`,
+    expires_at: T0 + HOUR,
+    failed_attempts: 0,
+    resends: 0,
+    used_at: null,
+    target: null,
+    created_at: T0,
     ...over,
   };
 }
@@ -383,6 +417,167 @@ for (const engine of engines) {
       await finishOutbox(s.db, job.id, 'sent', T0, null);
       assert.deepEqual(await pendingOutboxByChannel(s.db), { email: 2, sms: 1 });
       for (const r of rows) await finishOutbox(s.db, r.id, 'sent', T0, null);
+    });
+
+    // --- recovery codes (REC-01..REC-09, OTP-03, OTP-04)
+
+    const codeRow = (s: Store, id: string) =>
+      s.db.selectFrom('recovery_codes').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+
+    it('REC-01 a stored code is found by its token hash only, and marks its flow as issued', async (s) => {
+      const a = await newAccount(s);
+      const c = code(a);
+      await s.db.transaction().execute((trx) => insertRecoveryCode(trx, c));
+      assert.deepEqual(await findCodeByTokenHash(s.db, c.token_hash as string), c, 'the whole row, times as numbers');
+      assert.equal(await findCodeByTokenHash(s.db, c.code_hash as string), undefined);
+      assert.equal(await findCodeByTokenHash(s.db, 'unknown'), undefined);
+      assert.equal(await flowHasCode(s.db, c.flow_id), true);
+      assert.equal(await flowHasCode(s.db, 'no-such-flow'), false);
+      await voidAccountCodes(s.db, a.id, T0 + 1);
+      assert.equal(await flowHasCode(s.db, c.flow_id), true, 'a used code still marks its flow');
+    });
+
+    it('REC-02 REC-09 superseding ends the live codes of the methods named; a password change ends all', async (s) => {
+      const a = await newAccount(s);
+      const b = await newAccount(s);
+      const link = code(a);
+      const sms = code(a, { method: 'sms_otp' });
+      const phone = code(a, { method: 'phone_verify' });
+      const used = code(a, { used_at: T0 - 5 });
+      const theirs = code(b);
+      for (const c of [link, sms, phone, used, theirs]) await insertRecoveryCode(s.db, c);
+      await s.db.transaction().execute((trx) => supersedeCodes(trx, a.id, ['email_link', 'sms_otp'], T0 + 1));
+      assert.equal((await codeRow(s, link.id)).used_at, T0 + 1);
+      assert.equal((await codeRow(s, sms.id)).used_at, T0 + 1);
+      assert.equal((await codeRow(s, phone.id)).used_at, null, 'another method keeps its code');
+      assert.equal((await codeRow(s, used.id)).used_at, T0 - 5, 'a used code keeps its time');
+      assert.equal((await codeRow(s, theirs.id)).used_at, null, 'another account keeps its codes');
+      await s.db.transaction().execute((trx) => voidAccountCodes(trx, a.id, T0 + 2));
+      assert.equal((await codeRow(s, phone.id)).used_at, T0 + 2);
+      assert.equal((await codeRow(s, link.id)).used_at, T0 + 1);
+      assert.equal((await codeRow(s, theirs.id)).used_at, null);
+    });
+
+    it('OTP-05 the newest live code of an account and method is found; used, expired and others are not', async (s) => {
+      const a = await newAccount(s);
+      const now = T0 + 10;
+      const older = code(a, { method: 'phone_verify', created_at: T0 });
+      const newer = code(a, { method: 'phone_verify', created_at: T0 + 1 });
+      const newest = [
+        code(a, { method: 'phone_verify', created_at: T0 + 2, used_at: T0 + 3 }),
+        code(a, { method: 'phone_verify', created_at: T0 + 2, expires_at: now }),
+        code(a, { method: 'sms_otp', created_at: T0 + 2 }),
+      ];
+      for (const c of [older, newer, ...newest]) await insertRecoveryCode(s.db, c);
+      assert.deepEqual(await findLatestLiveCode(s.db, a.id, 'phone_verify', now), newer);
+      assert.equal(await findLatestLiveCode(s.db, a.id, 'phone_verify', T0 + HOUR), undefined, 'all expired');
+      assert.equal(await findLatestLiveCode(s.db, 'nobody', 'phone_verify', now), undefined);
+    });
+
+    it('OTP-03 a live code of a flow is found only among the methods named', async (s) => {
+      const a = await newAccount(s);
+      const c = code(a, { method: 'email_otp', token_hash: null });
+      await insertRecoveryCode(s.db, c);
+      assert.deepEqual(await findLiveFlowCode(s.db, c.flow_id, ['email_otp', 'sms_otp'], T0), c);
+      assert.equal(await findLiveFlowCode(s.db, c.flow_id, ['sms_otp'], T0), undefined);
+      assert.equal(await findLiveFlowCode(s.db, c.flow_id, ['email_otp'], c.expires_at), undefined, 'expired');
+      assert.equal(await findLiveFlowCode(s.db, 'other-flow', ['email_otp'], T0), undefined);
+      await consumeCode(s.db, c.id, T0, { unexpired: true });
+      assert.equal(await findLiveFlowCode(s.db, c.flow_id, ['email_otp'], T0), undefined, 'used');
+    });
+
+    it('REC-06 OTP-03 a try takes one attempt from each live code it may match, never past the limit', async (s) => {
+      const a = await newAccount(s);
+      const now = T0 + 1;
+      const link = code(a);
+      const bound = code(a, { method: 'email_otp', token_hash: null });
+      const linkOnly = code(a, { code_hash: null });
+      const expired = code(a, { expires_at: now });
+      const dead = code(a, { failed_attempts: 5 });
+      const other = code(a, { method: 'phone_verify' });
+      for (const c of [link, bound, linkOnly, expired, dead, other]) await insertRecoveryCode(s.db, c);
+      const attempt = {
+        accountId: a.id,
+        now,
+        maxAttempts: 5,
+        methods: ['email_link', 'email_otp'],
+        boundMethods: ['email_otp'],
+        flow: '',
+      };
+      const sorted = (rows: { id: string }[]) => rows.map((r) => r.id).sort();
+      const tried = await s.db.transaction().execute((trx) => takeCodeAttempts(trx, attempt));
+      assert.deepEqual(tried, [{ id: link.id, code_hash: link.code_hash, method: 'email_link' }]);
+      assert.deepEqual(
+        sorted(await takeCodeAttempts(s.db, { ...attempt, flow: bound.flow_id })),
+        sorted([link, bound]),
+        'a bound code only within its own flow',
+      );
+      assert.deepEqual(
+        await takeCodeAttempts(s.db, { ...attempt, flow: 'another-flow' }),
+        [link].map((c) => ({
+          id: c.id,
+          code_hash: c.code_hash,
+          method: 'email_link',
+        })),
+      );
+      assert.equal((await codeRow(s, link.id)).failed_attempts, 3);
+      assert.equal((await codeRow(s, bound.id)).failed_attempts, 1);
+      for (const c of [linkOnly, expired, dead, other])
+        assert.equal((await codeRow(s, c.id)).failed_attempts, c.failed_attempts, 'untouched');
+      // Concurrent tries: no more than the limit between them.
+      const burst = await Promise.all([1, 2, 3, 4].map(() => takeCodeAttempts(s.db, attempt)));
+      assert.equal(burst.filter((r) => r.length === 1).length, 2, 'the link code had two tries left');
+      assert.equal((await codeRow(s, link.id)).failed_attempts, 5);
+      assert.deepEqual(await takeCodeAttempts(s.db, { ...attempt, accountId: '' }), [], 'no account, no row');
+      // A matching try gives its attempt back.
+      await returnCodeAttempt(s.db, link.id);
+      assert.equal((await codeRow(s, link.id)).failed_attempts, 4);
+    });
+
+    it('OTP-04 one code’s attempts are taken one at a time, up to the limit', async (s) => {
+      const a = await newAccount(s);
+      const c = code(a, { method: 'phone_verify', failed_attempts: 4 });
+      await insertRecoveryCode(s.db, c);
+      assert.equal(await takeCodeAttempt(s.db, c.id, 5), true);
+      assert.equal(await takeCodeAttempt(s.db, c.id, 5), false, 'the fifth was the last');
+      assert.equal((await codeRow(s, c.id)).failed_attempts, 5);
+      const used = code(a, { used_at: T0 });
+      await insertRecoveryCode(s.db, used);
+      assert.equal(await takeCodeAttempt(s.db, used.id, 5), false, 'a used code has no attempts');
+    });
+
+    it('REC-02 OTP-03 a code is consumed once, and not after it expired when that is asked', async (s) => {
+      const a = await newAccount(s);
+      const c = code(a);
+      const late = code(a);
+      const phone = code(a, { method: 'phone_verify' });
+      for (const x of [c, late, phone]) await insertRecoveryCode(s.db, x);
+      const [x, y] = await Promise.all([
+        consumeCode(s.db, c.id, T0 + 1, { unexpired: true }),
+        consumeCode(s.db, c.id, T0 + 2, { unexpired: true }),
+      ]);
+      assert.deepEqual([x, y].sort(), [false, true], 'exactly one caller wins');
+      assert.equal((await codeRow(s, c.id)).used_at, x ? T0 + 1 : T0 + 2);
+      assert.equal(await consumeCode(s.db, late.id, late.expires_at, { unexpired: true }), false);
+      assert.equal((await codeRow(s, late.id)).used_at, null);
+      assert.equal(
+        await s.db.transaction().execute((trx) => consumeCode(trx, phone.id, phone.expires_at, { unexpired: false })),
+        true,
+      );
+      assert.equal((await codeRow(s, phone.id)).used_at, phone.expires_at);
+    });
+
+    it('OTP-04 a resend replaces the code in place, counts it, keeps the failures, and wins once', async (s) => {
+      const a = await newAccount(s);
+      const c = code(a, { method: 'sms_otp', token_hash: null, failed_attempts: 2, target: '+15550000001' });
+      await insertRecoveryCode(s.db, c);
+      const fresh = { code_hash: 'new_hash', expires_at: T0 + 2 * HOUR, target: '+15550000002' };
+      assert.equal(await s.db.transaction().execute((trx) => replaceCode(trx, c, fresh)), true);
+      assert.deepEqual(await codeRow(s, c.id), { ...c, ...fresh, resends: 1 });
+      assert.equal(await replaceCode(s.db, c, { ...fresh, code_hash: 'again' }), false, 'read before the resend');
+      assert.equal((await codeRow(s, c.id)).code_hash, 'new_hash');
+      await consumeCode(s.db, c.id, T0, { unexpired: true });
+      assert.equal(await replaceCode(s.db, { id: c.id, resends: 1 }, fresh), false, 'a used code is not resent');
     });
 
     // --- the other tables

@@ -5,6 +5,7 @@ import type { Kernel } from '../../kernel.ts';
 import { newId } from '../../security/random.ts';
 import type { Account } from '../../store/accounts.ts';
 import { insertPasswordChange } from '../../store/password-changes.ts';
+import { voidAccountCodes } from '../../store/recovery-codes.ts';
 import type { Database } from '../../store/schema.ts';
 import { type ActivityFlagDeps, flagRepeatedPasswordChanges } from '../activity/flag.ts';
 import type { SessionService } from '../sessions/service.ts';
@@ -40,12 +41,7 @@ export async function applyPasswordChange(
     .where('id', '=', account.id)
     .execute();
   const ended = await d.sessions.endAll(account.id, trx, keepSessionId);
-  await trx
-    .updateTable('recovery_codes')
-    .set({ used_at: now })
-    .where('account_id', '=', account.id)
-    .where('used_at', 'is', null)
-    .execute();
+  await voidAccountCodes(trx, account.id, now);
   await insertPasswordChange(trx, { id: newId(d.random), account_id: account.id, kind, at: now });
   await d.audit.record(
     kind === 'change' ? 'password.changed' : 'password.reset_completed',

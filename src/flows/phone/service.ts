@@ -6,6 +6,13 @@ import { AppError } from '../../errors.ts';
 import type { Kernel } from '../../kernel.ts';
 import { keyedHash, safeEqual } from '../../security/hashing.ts';
 import { DIGITS, newCode, newId } from '../../security/random.ts';
+import {
+  consumeCode,
+  findLatestLiveCode,
+  insertRecoveryCode,
+  supersedeCodes,
+  takeCodeAttempt,
+} from '../../store/recovery-codes.ts';
 import type { Database } from '../../store/schema.ts';
 import type { Authenticated } from '../../web/auth.ts';
 import type { OrganizationService } from '../organizations/service.ts';
@@ -57,23 +64,20 @@ export class PhoneService {
       (await smsBudgetAllows(d, ctx));
     await d.db.transaction().execute(async (trx) => {
       await this.cancelPending(trx, auth.account.id, now);
-      await trx
-        .insertInto('recovery_codes')
-        .values({
-          id,
-          account_id: auth.account.id,
-          method: PHONE_VERIFY,
-          flow_id: id,
-          token_hash: null,
-          code_hash: verifyHash(d, id, code),
-          expires_at: now + VERIFY_TTL,
-          failed_attempts: 0,
-          resends: 0,
-          used_at: null,
-          target: phone,
-          created_at: now,
-        })
-        .execute();
+      await insertRecoveryCode(trx, {
+        id,
+        account_id: auth.account.id,
+        method: PHONE_VERIFY,
+        flow_id: id,
+        token_hash: null,
+        code_hash: verifyHash(d, id, code),
+        expires_at: now + VERIFY_TTL,
+        failed_attempts: 0,
+        resends: 0,
+        used_at: null,
+        target: phone,
+        created_at: now,
+      });
       if (send)
         await d.outbox.send(trx, {
           channel: 'sms',
@@ -105,14 +109,8 @@ export class PhoneService {
     const row = await this.livePending(d.db, auth.account.id);
     if (!row?.target) throw new AppError('invalid_code');
     // Take one attempt first, atomically: concurrent guesses get no more than five comparisons.
-    const took = await d.db
-      .updateTable('recovery_codes')
-      .set((eb) => ({ failed_attempts: eb('failed_attempts', '+', 1) }))
-      .where('id', '=', row.id)
-      .where('used_at', 'is', null)
-      .where('failed_attempts', '<', VERIFY_ATTEMPTS)
-      .executeTakeFirst();
-    if (Number(took.numUpdatedRows) !== 1 || !row.code_hash || !safeEqual(verifyHash(d, row.id, code), row.code_hash)) {
+    const took = await takeCodeAttempt(d.db, row.id, VERIFY_ATTEMPTS);
+    if (!took || !row.code_hash || !safeEqual(verifyHash(d, row.id, code), row.code_hash)) {
       await d.audit.record('phone.verification_failed', ctx, { accountId: auth.account.id });
       throw new AppError('invalid_code');
     }
@@ -120,13 +118,7 @@ export class PhoneService {
     const phone = row.target;
     const old = auth.account.phone_verified_at ? auth.account.phone : null;
     const ok = await d.db.transaction().execute(async (trx) => {
-      const used = await trx
-        .updateTable('recovery_codes')
-        .set({ used_at: now })
-        .where('id', '=', row.id)
-        .where('used_at', 'is', null)
-        .executeTakeFirst();
-      if (Number(used.numUpdatedRows) !== 1) return false;
+      if (!(await consumeCode(trx, row.id, now, { unexpired: false }))) return false;
       await trx
         .updateTable('accounts')
         .set({ phone, phone_verified_at: now, updated_at: now })
@@ -159,25 +151,11 @@ export class PhoneService {
   }
 
   private async livePending(db: Kysely<Database>, accountId: string) {
-    return db
-      .selectFrom('recovery_codes')
-      .selectAll()
-      .where('account_id', '=', accountId)
-      .where('method', '=', PHONE_VERIFY)
-      .where('used_at', 'is', null)
-      .where('expires_at', '>', this.d.clock.now())
-      .orderBy('created_at', 'desc')
-      .executeTakeFirst();
+    return findLatestLiveCode(db, accountId, PHONE_VERIFY, this.d.clock.now());
   }
 
   private async cancelPending(trx: Kysely<Database>, accountId: string, now: number) {
-    await trx
-      .updateTable('recovery_codes')
-      .set({ used_at: now })
-      .where('account_id', '=', accountId)
-      .where('method', '=', PHONE_VERIFY)
-      .where('used_at', 'is', null)
-      .execute();
+    await supersedeCodes(trx, accountId, [PHONE_VERIFY], now);
   }
 
   /** LOG-03: the email address and the old number hear of it, so a hijacker cannot do it quietly. */

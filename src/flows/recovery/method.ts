@@ -16,7 +16,8 @@ import type { Database } from '../../store/schema.ts';
  * single-use consumption, the password policy and `applyPasswordChange`. A method only decides
  * whether it can reach an account and writes its secret:
  *
- *   - `issue` runs inside the request's transaction. It inserts ONE `recovery_codes` row with
+ *   - `issue` runs inside the request's transaction. It stores ONE code with
+ *     `insertRecoveryCode(trx, …)` from src/store/recovery-codes.ts (never SQL of its own):
  *     `method = this.id`, the given `flowId`, `token_hash = sha256(token)` for a link token
  *     (>= 128 bits, REC-01) and/or `code_hash = recoveryCodeHash(d, account.id, code)` for a typed
  *     code (>= 40 bits), `expires_at = now + ttl`; then queues its message with

@@ -8,6 +8,14 @@ import { identifierKey } from '../../security/identifiers.ts';
 import { normalizePassword } from '../../security/password-policy.ts';
 import { newId } from '../../security/random.ts';
 import { type Account, findAccount, findAccountByIdentifier } from '../../store/accounts.ts';
+import {
+  consumeCode,
+  findCodeByTokenHash,
+  flowHasCode,
+  returnCodeAttempt,
+  supersedeCodes,
+  takeCodeAttempts,
+} from '../../store/recovery-codes.ts';
 import type { Authenticated } from '../../web/auth.ts';
 import { applyPasswordChange, type PasswordChangedDeps } from '../account/password-changed.ts';
 import { MAX_CODE_ATTEMPTS, type RecoveryMethodDeps, type ResetCompleteInput, recoveryCodeHash } from './method.ts';
@@ -116,8 +124,7 @@ export class RecoveryService {
     }
     // A job re-run after a crash finds its flow and sends nothing twice.
     const flowId = str(payload.flowId) || row.id;
-    const done = await d.db.selectFrom('recovery_codes').select('id').where('flow_id', '=', flowId).executeTakeFirst();
-    if (done) return;
+    if (await flowHasCode(d.db, flowId)) return;
     await this.issue(account, ctx, flowId, 'request', str(payload.method) || undefined);
   }
 
@@ -148,13 +155,7 @@ export class RecoveryService {
     }
     const now = d.clock.now();
     await d.db.transaction().execute(async (trx) => {
-      await trx
-        .updateTable('recovery_codes')
-        .set({ used_at: now })
-        .where('account_id', '=', account.id)
-        .where('used_at', 'is', null)
-        .where('method', 'in', d.recoveryMethods.ids())
-        .execute();
+      await supersedeCodes(trx, account.id, d.recoveryMethods.ids(), now);
       for (const m of methods) await m.issue(d, trx, account, flowId, ctx);
       await d.audit.record(
         'password.reset_requested',
@@ -168,11 +169,7 @@ export class RecoveryService {
   /** Whether a link token would still work. Read-only: a GET of the link uses up nothing (REC-04). */
   async tokenUsable(token: string): Promise<boolean> {
     if (!token || token.length > 128) return false;
-    const row = await this.d.db
-      .selectFrom('recovery_codes')
-      .selectAll()
-      .where('token_hash', '=', sha256(token))
-      .executeTakeFirst();
+    const row = await findCodeByTokenHash(this.d.db, sha256(token));
     if (!row || row.used_at !== null || row.expires_at <= this.d.clock.now()) return false;
     const account = await findAccount(this.d.db, row.account_id);
     return Boolean(account && account.status !== 'disabled');
@@ -209,14 +206,7 @@ export class RecoveryService {
     if (byToken) {
       const token = str(input.token);
       await d.guard.limit('reset_complete', ctx, `token:${sha256(token)}`);
-      const row =
-        token.length <= 128
-          ? await d.db
-              .selectFrom('recovery_codes')
-              .selectAll()
-              .where('token_hash', '=', sha256(token))
-              .executeTakeFirst()
-          : undefined;
+      const row = token.length <= 128 ? await findCodeByTokenHash(d.db, sha256(token)) : undefined;
       if (!row || row.used_at !== null || row.expires_at <= now) throw new AppError(fail);
       account = await findAccount(d.db, row.account_id);
       rowId = row.id;
@@ -242,23 +232,14 @@ export class RecoveryService {
       // attempt and the failure's audit row commit together: as two commits a real account's
       // changed row cost a WAL flush more on PostgreSQL than an unknown identifier's (ENUM-04).
       const match = await d.db.transaction().execute(async (trx) => {
-        const tried = await trx
-          .updateTable('recovery_codes')
-          .set((eb) => ({ failed_attempts: eb('failed_attempts', '+', 1) }))
-          .where('account_id', '=', accountId)
-          .where('used_at', 'is', null)
-          .where('expires_at', '>', now)
-          .where('code_hash', 'is not', null)
-          .where('failed_attempts', '<', MAX_CODE_ATTEMPTS)
-          .where(
-            'method',
-            'in',
-            methods.map((m) => m.id),
-          )
-          // No row has the flow id '' (flows are random ids): without a flow, bound codes are skipped.
-          .where((eb) => eb.or([eb('method', 'not in', [...boundHash.keys(), '']), eb('flow_id', '=', flow)]))
-          .returning(['id', 'code_hash', 'method'])
-          .execute();
+        const tried = await takeCodeAttempts(trx, {
+          accountId,
+          now,
+          maxAttempts: MAX_CODE_ATTEMPTS,
+          methods: methods.map((m) => m.id),
+          boundMethods: [...boundHash.keys()],
+          flow,
+        });
         let hit: string | undefined;
         for (const r of tried)
           if (r.code_hash && safeEqual(boundHash.get(r.method) ?? expected, r.code_hash)) hit = r.id;
@@ -277,11 +258,7 @@ export class RecoveryService {
         }
         // A right code was no wrong try: give the attempt back, so a rejected new password
         // does not wear the code out.
-        await trx
-          .updateTable('recovery_codes')
-          .set((eb) => ({ failed_attempts: eb('failed_attempts', '-', 1) }))
-          .where('id', '=', hit)
-          .execute();
+        await returnCodeAttempt(trx, hit);
         return hit;
       });
       if (!match) throw new AppError(fail);
@@ -299,14 +276,7 @@ export class RecoveryService {
     const hash = await d.hasher.hash(normalizePassword(password));
 
     const ok = await d.db.transaction().execute(async (trx) => {
-      const used = await trx
-        .updateTable('recovery_codes')
-        .set({ used_at: now })
-        .where('id', '=', rowId)
-        .where('used_at', 'is', null)
-        .where('expires_at', '>', now)
-        .executeTakeFirst();
-      if (Number(used.numUpdatedRows) !== 1) return false;
+      if (!(await consumeCode(trx, rowId, now, { unexpired: true }))) return false;
       const fresh = await trx.selectFrom('accounts').selectAll().where('id', '=', account.id).executeTakeFirst();
       if (!fresh || fresh.status === 'disabled') return false;
       if (fresh.status === 'pending') {

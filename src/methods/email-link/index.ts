@@ -13,6 +13,7 @@ import {
 import { sha256 } from '../../security/hashing.ts';
 import { newCode, newId, newToken } from '../../security/random.ts';
 import type { Account } from '../../store/accounts.ts';
+import { insertRecoveryCode } from '../../store/recovery-codes.ts';
 import type { Database } from '../../store/schema.ts';
 
 declare module '../../flows/recovery/method.ts' {
@@ -58,23 +59,20 @@ export const emailLinkMethod: RecoveryMethod = {
     // The organization's link lifetime (REC-02; LATCHKEY_RESET_TTL unless an admin set another).
     const ttl = 1000 * (await d.organizations.recoveryFor(account, trx)).emailLinkTtl;
     const expiresAt = now + ttl;
-    await trx
-      .insertInto('recovery_codes')
-      .values({
-        id: newId(d.random),
-        account_id: account.id,
-        method: 'email_link',
-        flow_id: flowId,
-        token_hash: sha256(token),
-        code_hash: recoveryCodeHash(d, account.id, code),
-        expires_at: expiresAt,
-        failed_attempts: 0,
-        resends: 0,
-        used_at: null,
-        target: null,
-        created_at: now,
-      })
-      .execute();
+    await insertRecoveryCode(trx, {
+      id: newId(d.random),
+      account_id: account.id,
+      method: 'email_link',
+      flow_id: flowId,
+      token_hash: sha256(token),
+      code_hash: recoveryCodeHash(d, account.id, code),
+      expires_at: expiresAt,
+      failed_attempts: 0,
+      resends: 0,
+      used_at: null,
+      target: null,
+      created_at: now,
+    });
     // REC-05: always the configured public URL, never the Host of the request that asked.
     const link = `${d.config.publicUrl}${RESET_LINK_PATH}?token=${encodeURIComponent(token)}`;
     // An account made from an external sign-in has no password yet: the same link sets its first one.

@@ -12,6 +12,7 @@ import { newId } from '../../security/random.ts';
 import { type Account, findAccount, newAccountRow, refuseUsernameClash } from '../../store/accounts.ts';
 import { defaultOrgId, type OrgStoreDeps } from '../../store/organizations.ts';
 import type { Database } from '../../store/schema.ts';
+import { useNonce } from '../../store/used-nonces.ts';
 import type { Authenticated } from '../../web/auth.ts';
 import { type Attempt, ExternalError, ProviderClient } from './client.ts';
 import { type ExternalProfile, type Provider, providersFromConfig } from './providers.ts';
@@ -140,12 +141,7 @@ export class ExternalAccounts {
 
   /** A callback works once, even in the browser that started it. */
   private async spend(state: string, at: number): Promise<void> {
-    const res = await this.d.db
-      .insertInto('used_nonces')
-      .values({ key: `external:${sha256(state)}`, expires_at: at + FLOW_TTL_MS })
-      .onConflict((oc) => oc.column('key').doNothing())
-      .executeTakeFirst();
-    if (Number(res.numInsertedOrUpdatedRows ?? 0n) !== 1)
+    if (!(await useNonce(this.d.db, `external:${sha256(state)}`, at + FLOW_TTL_MS)))
       throw new ExternalError('state_mismatch', 'this sign-in attempt was already used');
   }
 

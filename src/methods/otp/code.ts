@@ -9,6 +9,7 @@ import {
 import { keyedHash } from '../../security/hashing.ts';
 import { DIGITS, newCode, newId } from '../../security/random.ts';
 import type { Account } from '../../store/accounts.ts';
+import { insertRecoveryCode } from '../../store/recovery-codes.ts';
 import type { Database } from '../../store/schema.ts';
 
 // What email and SMS codes share: digits from the CSPRNG (OTP-01), a keyed hash bound to the
@@ -79,22 +80,19 @@ export async function insertOtp(
   const now = d.clock.now();
   const code = newOtp(d, settings);
   const expiresAt = now + method.otp.ttlMs(settings);
-  await trx
-    .insertInto('recovery_codes')
-    .values({
-      id: newId(d.random),
-      account_id: account.id,
-      method: method.id,
-      flow_id: flowId,
-      token_hash: null,
-      code_hash: otpHash(d, { flow_id: flowId, account_id: account.id }, code),
-      expires_at: expiresAt,
-      failed_attempts: spentAttempts(settings),
-      resends: 0,
-      used_at: null,
-      target,
-      created_at: now,
-    })
-    .execute();
+  await insertRecoveryCode(trx, {
+    id: newId(d.random),
+    account_id: account.id,
+    method: method.id,
+    flow_id: flowId,
+    token_hash: null,
+    code_hash: otpHash(d, { flow_id: flowId, account_id: account.id }, code),
+    expires_at: expiresAt,
+    failed_attempts: spentAttempts(settings),
+    resends: 0,
+    used_at: null,
+    target,
+    created_at: now,
+  });
   return { code, expiresAt };
 }

@@ -3,6 +3,7 @@ import type { OutboxRow } from '../../delivery/worker.ts';
 import { AppError } from '../../errors.ts';
 import type { RecoveryMethodDeps } from '../../flows/recovery/method.ts';
 import { findAccount } from '../../store/accounts.ts';
+import { findLiveFlowCode, replaceCode } from '../../store/recovery-codes.ts';
 import { isOtpMethod, newOtp, otpHash } from './code.ts';
 
 export const RESEND_JOB = 'recovery.otp_resend';
@@ -48,14 +49,7 @@ export async function runResend(
     correlationId: str(payload.correlationId),
   };
   const now = d.clock.now();
-  const row = await d.db
-    .selectFrom('recovery_codes')
-    .selectAll()
-    .where('flow_id', '=', str(payload.flow))
-    .where('method', 'in', otpMethodIds(d))
-    .where('used_at', 'is', null)
-    .where('expires_at', '>', now)
-    .executeTakeFirst();
+  const row = await findLiveFlowCode(d.db, str(payload.flow), otpMethodIds(d), now);
   if (!row) return;
   const m = d.recoveryMethods.get(row.method);
   if (!isOtpMethod(m)) return;
@@ -72,14 +66,7 @@ export async function runResend(
   const code = newOtp(d, settings);
   const expiresAt = now + m.otp.ttlMs(settings);
   await d.db.transaction().execute(async (trx) => {
-    const updated = await trx
-      .updateTable('recovery_codes')
-      .set({ code_hash: otpHash(d, row, code), expires_at: expiresAt, resends: row.resends + 1, target: to })
-      .where('id', '=', row.id)
-      .where('used_at', 'is', null)
-      .where('resends', '=', row.resends)
-      .executeTakeFirst();
-    if (Number(updated.numUpdatedRows) !== 1) return;
+    if (!(await replaceCode(trx, row, { code_hash: otpHash(d, row, code), expires_at: expiresAt, target: to }))) return;
     await m.otp.send(d, trx, account, to, code, expiresAt);
     await d.audit.record(
       'password.reset_code_resent',
