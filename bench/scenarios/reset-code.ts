@@ -2,7 +2,7 @@
 // account that has a live code with an unknown identifier. An attacker who can tell the two
 // apart by response time learns which identifiers exist. Prints both medians and a
 // Mann-Whitney z over the alternating samples (|z| < 1.96: no difference at the 5 % level).
-// A figure, not a test: no test may fail on timing; test/hardening/reset-code-work.test.ts
+// A figure, not a test: no test may fail on timing; test/recovery/reset-code-work.test.ts
 // proves the equal work structurally.
 import { activeAccount } from '../../test/recovery/helpers.ts';
 import { Client } from '../../test/support/http.ts';

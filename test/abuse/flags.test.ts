@@ -1,34 +1,27 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { runAdminCommand } from '../../src/cli/commands.ts';
 import { loadConfig } from '../../src/config/index.ts';
-import { startTestServer, strongPassword, type TestServer } from '../support/server.ts';
-import { SmtpReceiver } from '../support/smtp.ts';
+import { withServer } from '../support/fixture.ts';
+import { strongPassword } from '../support/server.ts';
 import { createAccounts } from './helpers.ts';
 
 describe('repeated password changes flag the account; the owner sees their security activity', () => {
-  let server: TestServer;
-  const smtp = new SmtpReceiver();
+  const fx = withServer({ smtp: true });
   const first = strongPassword();
   before(async () => {
-    await smtp.start();
-    server = await startTestServer({ LATCHKEY_SMTP_URL: smtp.url });
-    await createAccounts(server, ['flag1', 'calm1'], first);
-  });
-  after(async () => {
-    await server?.close();
-    await smtp.stop();
+    await createAccounts(fx.server, ['flag1', 'calm1'], first);
   });
 
   const flagOf = (username: string) =>
-    server.deps.db
+    fx.server.deps.db
       .selectFrom('accounts')
       .select(['flagged_at', 'flag_reason'])
       .where('username', '=', username)
       .executeTakeFirstOrThrow();
 
   test('LOG-04 a fourth completed change within 24 h flags the account as possibly compromised, and mails the owner', async () => {
-    const c = server.client({ headers: { 'user-agent': 'FlagTest/1.0' } });
+    const c = fx.server.client({ headers: { 'user-agent': 'FlagTest/1.0' } });
     assert.equal((await c.post('/api/v1/sessions', { identifier: 'flag1', password: first })).status, 201);
     let current = first;
     for (let i = 1; i <= 4; i++) {
@@ -43,9 +36,11 @@ describe('repeated password changes flag the account; the owner sees their secur
         assert.match(flag.flag_reason ?? '', /possibly compromised/);
       }
     }
-    const mail = await smtp.waitFor((m) => m.to.includes('flag1@example.test') && /Unusual activity/.test(m.subject));
+    const mail = await fx.smtp.waitFor(
+      (m) => m.to.includes('flag1@example.test') && /Unusual activity/.test(m.subject),
+    );
     assert.match(mail.text, /4 times/);
-    const audit = await server.deps.db
+    const audit = await fx.server.deps.db
       .selectFrom('audit_log')
       .select('event')
       .where('event', '=', 'account.flagged')
@@ -53,15 +48,15 @@ describe('repeated password changes flag the account; the owner sees their secur
     assert.equal(audit.length, 1);
     // The flag does not lock the owner out.
     assert.equal(
-      (await server.client().post('/api/v1/sessions', { identifier: 'flag1', password: current })).status,
+      (await fx.server.client().post('/api/v1/sessions', { identifier: 'flag1', password: current })).status,
       201,
     );
   });
 
   test('LOG-04 reset requests alone never flag', async () => {
     for (let i = 0; i < 6; i++)
-      assert.equal((await server.client().post('/api/v1/password-resets', { identifier: 'calm1' })).status, 202);
-    await smtp.waitFor((m) => m.to.includes('calm1@example.test'));
+      assert.equal((await fx.server.client().post('/api/v1/password-resets', { identifier: 'calm1' })).status, 202);
+    await fx.smtp.waitFor((m) => m.to.includes('calm1@example.test'));
     assert.equal((await flagOf('calm1')).flagged_at, null);
   });
 
@@ -71,7 +66,7 @@ describe('repeated password changes flag the account; the owner sees their secur
     console.log = (...a: unknown[]) => lines.push(a.join(' '));
     try {
       const code = await runAdminCommand(
-        loadConfig({ ...server.env, LATCHKEY_PORT: '0' }),
+        loadConfig({ ...fx.server.env, LATCHKEY_PORT: '0' }),
         'accounts',
         ['flagged'],
         'usage',
@@ -87,8 +82,10 @@ describe('repeated password changes flag the account; the owner sees their secur
   });
 
   test('LOG-01 the owner sees their recent security activity on /settings, with time, IP and browser', async () => {
-    const c = server.client({ headers: { 'user-agent': 'ActivityCheck/2.0 <script>x</script>', accept: 'text/html' } });
-    await server.client().post('/api/v1/sessions', { identifier: 'calm1', password: 'a-wrong-password' });
+    const c = fx.server.client({
+      headers: { 'user-agent': 'ActivityCheck/2.0 <script>x</script>', accept: 'text/html' },
+    });
+    await fx.server.client().post('/api/v1/sessions', { identifier: 'calm1', password: 'a-wrong-password' });
     assert.equal((await c.post('/api/v1/sessions', { identifier: 'calm1', password: first })).status, 201);
     const page = await c.get('/settings', { accept: 'text/html' });
     assert.equal(page.status, 200);

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { isResetMail, secretsIn } from '../recovery/helpers.ts';
-import { startTestServer, strongPassword, type TestServer } from '../support/server.ts';
-import { SmtpReceiver } from '../support/smtp.ts';
+import { withServer } from '../support/fixture.ts';
+import { strongPassword } from '../support/server.ts';
 import { createAccounts } from './helpers.ts';
 
 // Real defaults (scale 1), a trusted proxy so each test can speak from its own client IPs, and
@@ -33,27 +33,22 @@ function assertSameLimitAnswer(
 }
 
 describe('rate limits and sign-in lockout with the real defaults', () => {
-  let server: TestServer;
-  const smtp = new SmtpReceiver();
-  const password = strongPassword();
-  before(async () => {
-    await smtp.start();
-    server = await startTestServer({
-      LATCHKEY_SMTP_URL: smtp.url,
+  const fx = withServer({
+    smtp: true,
+    env: {
       LATCHKEY_RATE_LIMIT_SCALE: '1',
       LATCHKEY_TRUSTED_PROXIES: '127.0.0.1',
       LATCHKEY_LIMIT_SIGN_IN_IP: '5/10m',
       LATCHKEY_LIMIT_RESET_COMPLETE_ID: '3/10m',
-    });
-    await createAccounts(server, ['limit1', 'lock1', 'lock2', 'streak1', 'lockslow'], password);
+    },
   });
-  after(async () => {
-    await server?.close();
-    await smtp.stop();
+  const password = strongPassword();
+  before(async () => {
+    await createAccounts(fx.server, ['limit1', 'lock1', 'lock2', 'streak1', 'lockslow'], password);
   });
 
   test('BF-02 past the per-IP limit a 429 carries Retry-After and rate_limited, the same for every account', async () => {
-    const c = server.client({ headers: { 'x-forwarded-for': '203.0.113.50' } });
+    const c = fx.server.client({ headers: { 'x-forwarded-for': '203.0.113.50' } });
     for (let i = 0; i < 5; i++) {
       const r = await c.post('/api/v1/sessions', {
         identifier: i % 2 ? 'limit1' : `nobody${i}`,
@@ -70,11 +65,15 @@ describe('rate limits and sign-in lockout with the real defaults', () => {
     assertSameLimitAnswer(unknown, known);
     assert.doesNotMatch(known.text, /limit1/);
     // Another client IP has its own budget (limits are per IP, not global).
-    const other = await server
+    const other = await fx.server
       .client({ headers: { 'x-forwarded-for': nextIp() } })
       .post('/api/v1/sessions', { identifier: 'limit1', password });
     assert.equal(other.status, 201);
-    const hits = await server.deps.db.selectFrom('audit_log').selectAll().where('event', '=', 'rate_limited').execute();
+    const hits = await fx.server.deps.db
+      .selectFrom('audit_log')
+      .selectAll()
+      .where('event', '=', 'rate_limited')
+      .execute();
     assert.equal(hits.length, 1, 'one audit record per window and scope, not one per refused request');
     assert.equal(hits[0].ip, '203.0.113.50');
     assert.match(hits[0].details ?? '', /"scope":"ip"/);
@@ -82,7 +81,7 @@ describe('rate limits and sign-in lockout with the real defaults', () => {
 
   test('BF-02 per-identifier limits hold however many IPs the guesses come from', async () => {
     const guess = (identifier: string) =>
-      server.client({ headers: { 'x-forwarded-for': nextIp() } }).post('/api/v1/password-resets/complete', {
+      fx.server.client({ headers: { 'x-forwarded-for': nextIp() } }).post('/api/v1/password-resets/complete', {
         identifier,
         code: 'AAAA-BBBB',
         password: strongPassword(),
@@ -97,7 +96,7 @@ describe('rate limits and sign-in lockout with the real defaults', () => {
 
   test('BF-02 ENUM-03 registrations are limited per email whatever the IP, the same for a registered email', async () => {
     const register = (email: string) =>
-      server.client({ headers: { 'x-forwarded-for': nextIp() } }).post('/api/v1/registrations', {
+      fx.server.client({ headers: { 'x-forwarded-for': nextIp() } }).post('/api/v1/registrations', {
         username: `reg${ipN}`,
         email,
         password: strongPassword(),
@@ -114,7 +113,7 @@ describe('rate limits and sign-in lockout with the real defaults', () => {
 
   test('BF-01 ENUM-01 after 10 failures the account is locked and answers exactly like a wrong password', async () => {
     const attempt = (identifier: string, pw: string) =>
-      server
+      fx.server
         .client({ headers: { 'x-forwarded-for': nextIp() } })
         .post('/api/v1/sessions', { identifier, password: pw });
     for (let i = 0; i < 10; i++)
@@ -128,14 +127,14 @@ describe('rate limits and sign-in lockout with the real defaults', () => {
     // Another account is not affected.
     assert.equal((await attempt('lock2', password)).status, 201);
 
-    await server.deps.guard.settled?.();
-    const locked = await server.deps.db
+    await fx.server.deps.guard.settled?.();
+    const locked = await fx.server.deps.db
       .selectFrom('audit_log')
       .selectAll()
       .where('event', '=', 'sign_in.locked')
       .execute();
     assert.equal(locked.length, 1);
-    const failures = await server.deps.db
+    const failures = await fx.server.deps.db
       .selectFrom('audit_log')
       .select('details')
       .where('event', '=', 'sign_in.failed')
@@ -149,14 +148,14 @@ describe('rate limits and sign-in lockout with the real defaults', () => {
   test('ENUM-01 the attempt that locks an account answers before the lock is audited or the owner is mailed', {
     timeout: 60_000,
   }, async () => {
-    const d = server.deps;
+    const d = fx.server.deps;
     const { id } = await d.db
       .selectFrom('accounts')
       .select('id')
       .where('username', '=', 'lockslow')
       .executeTakeFirstOrThrow();
     const attempt = (identifier: string) =>
-      server
+      fx.server
         .client({ headers: { 'x-forwarded-for': nextIp() } })
         .post('/api/v1/sessions', { identifier, password: 'not-it' });
     const lockRows = () =>
@@ -209,10 +208,10 @@ describe('rate limits and sign-in lockout with the real defaults', () => {
 
   test('BF-01 a right password ends the run of failures: the count toward the lock starts again', async () => {
     const attempt = (identifier: string, pw: string) =>
-      server
+      fx.server
         .client({ headers: { 'x-forwarded-for': nextIp() } })
         .post('/api/v1/sessions', { identifier, password: pw });
-    const gate = () => server.deps.guard.signInGate('streak1', { ip: nextIp(), userAgent: '', correlationId: 'x' });
+    const gate = () => fx.server.deps.guard.signInGate('streak1', { ip: nextIp(), userAgent: '', correlationId: 'x' });
     assert.equal((await gate()).failuresCounted, false);
     for (let i = 0; i < 9; i++)
       assert.equal((await attempt(i % 2 ? 'streak1' : 'streak1@example.test', 'not-the-password')).status, 401);
@@ -229,28 +228,31 @@ describe('rate limits and sign-in lockout with the real defaults', () => {
   });
 
   test('BF-01 the owner is mailed once per lockout, however long the attack goes on', async () => {
-    const notice = await smtp.waitFor(
+    const notice = await fx.smtp.waitFor(
       (m) => m.to.includes('lock1@example.test') && /blocked sign-in attempts/.test(m.subject),
     );
     assert.match(notice.text, /forgot-password/);
     for (let i = 0; i < 5; i++)
-      await server
+      await fx.server
         .client({ headers: { 'x-forwarded-for': nextIp() } })
         .post('/api/v1/sessions', { identifier: 'lock1', password: 'nope-nope' });
     await new Promise((r) => setTimeout(r, 500));
-    assert.equal(smtp.mails.filter((m) => m.to.includes('lock1@example.test') && /blocked/.test(m.subject)).length, 1);
+    assert.equal(
+      fx.smtp.mails.filter((m) => m.to.includes('lock1@example.test') && /blocked/.test(m.subject)).length,
+      1,
+    );
   });
 
   test('BF-03 a locked account recovers by email, and the new password signs in', async () => {
-    const c = server.client({ headers: { 'x-forwarded-for': nextIp() } });
+    const c = fx.server.client({ headers: { 'x-forwarded-for': nextIp() } });
     const req = await c.post('/api/v1/password-resets', { identifier: 'lock1' });
     assert.equal(req.status, 202);
-    const mail = await smtp.waitFor(isResetMail('lock1@example.test'));
+    const mail = await fx.smtp.waitFor(isResetMail('lock1@example.test'));
     const { token } = secretsIn(mail);
     const fresh = strongPassword();
     const done = await c.post('/api/v1/password-resets/complete', { token, password: fresh });
     assert.equal(done.status, 200, done.text);
-    const signIn = await server
+    const signIn = await fx.server
       .client({ headers: { 'x-forwarded-for': nextIp() } })
       .post('/api/v1/sessions', { identifier: 'lock1', password: fresh });
     assert.equal(signIn.status, 201);

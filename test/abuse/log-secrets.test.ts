@@ -1,14 +1,12 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import pino from 'pino';
 import { isResetMail, secretsIn } from '../recovery/helpers.ts';
-import { startTestServer, type TestServer } from '../support/server.ts';
-import { codeIn, linkIn, SmtpReceiver } from '../support/smtp.ts';
+import { withServer } from '../support/fixture.ts';
+import { codeIn, linkIn } from '../support/smtp.ts';
 
 describe('no secret in logs or the audit trail', () => {
-  let server: TestServer;
-  const smtp = new SmtpReceiver();
   const lines: string[] = [];
   const stream = new Writable({
     write(chunk, _enc, done) {
@@ -16,21 +14,14 @@ describe('no secret in logs or the audit trail', () => {
       done();
     },
   });
-  before(async () => {
-    await smtp.start();
-    server = await startTestServer(
-      {
-        LATCHKEY_SMTP_URL: smtp.url,
-        LATCHKEY_LOG_LEVEL: 'debug',
-        LATCHKEY_RATE_LIMIT_SCALE: '1',
-        LATCHKEY_LIMIT_SIGN_IN_IP: '6/10m',
-      },
-      { log: pino({ level: 'debug' }, stream) },
-    );
-  });
-  after(async () => {
-    await server?.close();
-    await smtp.stop();
+  const fx = withServer({
+    smtp: true,
+    env: {
+      LATCHKEY_LOG_LEVEL: 'debug',
+      LATCHKEY_RATE_LIMIT_SCALE: '1',
+      LATCHKEY_LIMIT_SIGN_IN_IP: '6/10m',
+    },
+    overrides: { log: pino({ level: 'debug' }, stream) },
   });
 
   test('LOG-02 LOG-01 the whole flow with planted secrets leaves no password, token, code or session cookie behind', async () => {
@@ -40,13 +31,13 @@ describe('no secret in logs or the audit trail', () => {
     const pw3 = 'planted-Secret-Quartz-333-frotz';
     const wrong = 'planted-Wrong-Guess-444-grue';
     const secrets: string[] = [pw1, pw2, pw3, wrong];
-    const c = server.client({ headers: { 'user-agent': 'GrepTest/1.0' } });
+    const c = fx.server.client({ headers: { 'user-agent': 'GrepTest/1.0' } });
 
     assert.equal(
       (await c.post('/api/v1/registrations', { username: 'grep1', email: 'grep1@example.test', password: pw1 })).status,
       202,
     );
-    const activation = await smtp.waitFor((m) => m.to.includes('grep1@example.test') && /Activate/.test(m.subject));
+    const activation = await fx.smtp.waitFor((m) => m.to.includes('grep1@example.test') && /Activate/.test(m.subject));
     const actToken = new URL(linkIn(activation, '/activate?token=')).searchParams.get('token') as string;
     secrets.push(actToken, codeIn(activation), codeIn(activation).replace('-', ''));
     assert.equal((await c.post('/api/v1/activations', { token: actToken })).status, 200);
@@ -60,7 +51,7 @@ describe('no secret in logs or the audit trail', () => {
     assert.equal((await c.delete('/api/v1/sessions/current')).status < 300, true);
 
     assert.equal((await c.post('/api/v1/password-resets', { identifier: 'grep1@example.test' })).status, 202);
-    const reset = secretsIn(await smtp.waitFor(isResetMail('grep1@example.test')));
+    const reset = secretsIn(await fx.smtp.waitFor(isResetMail('grep1@example.test')));
     secrets.push(reset.token, reset.code, reset.code.replace('-', ''));
     assert.equal(
       (await c.post('/api/v1/password-resets/complete', { identifier: 'grep1', code: 'ZZZZ-ZZZZ', password: pw3 }))
@@ -74,7 +65,7 @@ describe('no secret in logs or the audit trail', () => {
     for (let i = 0; i < 6; i++) await c.post('/api/v1/sessions', { identifier: 'grep1', password: wrong });
 
     await new Promise((r) => setTimeout(r, 300));
-    const audit = await server.deps.db.selectFrom('audit_log').selectAll().execute();
+    const audit = await fx.server.deps.db.selectFrom('audit_log').selectAll().execute();
     const events = new Set(audit.map((a) => a.event));
     for (const e of [
       'account.registered',
@@ -88,7 +79,7 @@ describe('no secret in logs or the audit trail', () => {
     ])
       assert.ok(events.has(e), `LOG-01 audited: ${e}`);
     // the actor of a success is the account signed in
-    const grep1 = await server.deps.db
+    const grep1 = await fx.server.deps.db
       .selectFrom('accounts')
       .select('id')
       .where('username_key', '=', 'grep1')

@@ -1,31 +1,26 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { isResetMail } from '../recovery/helpers.ts';
-import { startTestServer, strongPassword, type TestServer } from '../support/server.ts';
-import { SmtpReceiver } from '../support/smtp.ts';
+import { withServer } from '../support/fixture.ts';
+import { strongPassword } from '../support/server.ts';
 import { createAccounts } from './helpers.ts';
 
 describe('mail bombing through forgot-password', () => {
-  let server: TestServer;
-  const smtp = new SmtpReceiver();
-  before(async () => {
-    await smtp.start();
-    server = await startTestServer({
-      LATCHKEY_SMTP_URL: smtp.url,
+  const fx = withServer({
+    smtp: true,
+    env: {
       LATCHKEY_RATE_LIMIT_SCALE: '1',
       LATCHKEY_TRUSTED_PROXIES: '127.0.0.1',
-    });
-    await createAccounts(server, ['bombed'], strongPassword());
+    },
   });
-  after(async () => {
-    await server?.close();
-    await smtp.stop();
+  before(async () => {
+    await createAccounts(fx.server, ['bombed'], strongPassword());
   });
 
   test('REC-06 ENUM-02 50 reset requests for one account in a minute: identical 202s, at most 5 mails', async () => {
     const answers: { status: number; text: string }[] = [];
     for (let i = 0; i < 50; i++) {
-      const c = server.client({ headers: { 'x-forwarded-for': `100.64.0.${i + 1}` } });
+      const c = fx.server.client({ headers: { 'x-forwarded-for': `100.64.0.${i + 1}` } });
       answers.push(await c.post('/api/v1/password-resets', { identifier: i % 2 ? 'bombed' : 'bombed@example.test' }));
     }
     assert.ok(
@@ -33,7 +28,7 @@ describe('mail bombing through forgot-password', () => {
       'all 202 with the same body',
     );
     // An unknown identifier gets the very same answer.
-    const unknown = await server
+    const unknown = await fx.server
       .client({ headers: { 'x-forwarded-for': '100.64.1.1' } })
       .post('/api/v1/password-resets', { identifier: 'nobody-home' });
     assert.equal(unknown.status, 202);
@@ -42,16 +37,20 @@ describe('mail bombing through forgot-password', () => {
     // Wait until the worker has run every request job, then count what was delivered.
     const deadline = Date.now() + 30_000;
     for (;;) {
-      const pending = await server.deps.db.selectFrom('outbox').select('id').where('status', '=', 'pending').execute();
+      const pending = await fx.server.deps.db
+        .selectFrom('outbox')
+        .select('id')
+        .where('status', '=', 'pending')
+        .execute();
       if (pending.length === 0) break;
       assert.ok(Date.now() < deadline, 'the outbox drains');
       await new Promise((r) => setTimeout(r, 200));
     }
-    await smtp.waitFor(isResetMail('bombed@example.test'));
+    await fx.smtp.waitFor(isResetMail('bombed@example.test'));
     await new Promise((r) => setTimeout(r, 500));
-    const delivered = smtp.mails.filter(isResetMail('bombed@example.test')).length;
+    const delivered = fx.smtp.mails.filter(isResetMail('bombed@example.test')).length;
     assert.equal(delivered, 5, 'exactly the hourly cap of mails is delivered');
-    const capped = await server.deps.db
+    const capped = await fx.server.deps.db
       .selectFrom('audit_log')
       .select('details')
       .where('event', '=', 'password.reset_requested')

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import pino from 'pino';
 import { SmtpTransport } from '../../src/delivery/email.ts';
@@ -12,8 +12,8 @@ import { type Clock, FakeClock } from '../../src/security/clock.ts';
 import { cryptoRandom } from '../../src/security/random.ts';
 import { migrate, openStore, type Store } from '../../src/store/db.ts';
 import { needs } from '../support/env.ts';
+import { withSmtp } from '../support/fixture.ts';
 import { freshPostgres, postgresAvailable } from '../support/pg.ts';
-import { SmtpReceiver } from '../support/smtp.ts';
 
 const quiet = pino({ level: 'silent' });
 const dirs: string[] = [];
@@ -281,9 +281,7 @@ describe('outbox and delivery worker', () => {
   });
 
   describe('SMTP refusing, then recovering', () => {
-    const smtp = new SmtpReceiver();
-    before(() => smtp.start());
-    after(() => smtp.stop());
+    const smtp = withSmtp();
 
     test('a 451 keeps the message pending; after recovery it arrives once, then is scrubbed', async () => {
       const { store, clock, outbox, w } = await sqliteWorker({ backoffBaseMs: 2000 });

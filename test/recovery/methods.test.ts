@@ -1,17 +1,15 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { RECOVERY_METHODS } from '../../src/deps.ts';
 import { type RecoveryMethod, recoveryCodeHash } from '../../src/flows/recovery/method.ts';
 import { newId } from '../../src/security/random.ts';
-import { startTestServer, strongPassword, type TestServer } from '../support/server.ts';
-import { SmtpReceiver } from '../support/smtp.ts';
+import { withServer } from '../support/fixture.ts';
+import { strongPassword } from '../support/server.ts';
 import { activeAccount, isResetMail } from './helpers.ts';
 
 // The method seam that email/SMS OTP plug into: a method only writes its hashed secret and
 // queues its message; the flow does everything else, identically for every method.
 describe('recovery methods plug into one flow', () => {
-  let server: TestServer;
-  const smtp = new SmtpReceiver();
   const FIXED_CODE = '98765432';
   const probe: RecoveryMethod = {
     id: 'probe_code',
@@ -41,28 +39,23 @@ describe('recovery methods plug into one flow', () => {
     },
   };
 
+  // The probe is one more method in this server's registry, enabled and used by default next
+  // to the email link.
+  const fx = withServer({ smtp: true, overrides: { recoveryMethods: [...RECOVERY_METHODS, probe] } });
   before(async () => {
-    await smtp.start();
-    // The probe is one more method in this server's registry, enabled and used by default next
-    // to the email link.
-    server = await startTestServer({ LATCHKEY_SMTP_URL: smtp.url }, { recoveryMethods: [...RECOVERY_METHODS, probe] });
-    await server.deps.db
+    await fx.server.deps.db
       .updateTable('organizations')
       .set({ recovery_settings: JSON.stringify({ methods: ['email_link', 'probe_code'] }) })
       .where('slug', '=', 'default')
       .execute();
   });
-  after(async () => {
-    await server?.close();
-    await smtp.stop();
-  });
 
   test("REC-02 a selected method issues in the same flow; its code completes the reset and ends the other method's link", async () => {
-    const a = await activeAccount(server, smtp, 'probeuser');
-    const res = await server.client().post('/api/v1/password-resets', { identifier: a.username });
+    const a = await activeAccount(fx.server, fx.smtp, 'probeuser');
+    const res = await fx.server.client().post('/api/v1/password-resets', { identifier: a.username });
     assert.equal(res.status, 202);
-    await smtp.waitFor(isResetMail(a.email));
-    const db = server.deps.db;
+    await fx.smtp.waitFor(isResetMail(a.email));
+    const db = fx.server.deps.db;
     const acct = await db
       .selectFrom('accounts')
       .select('id')
@@ -71,7 +64,7 @@ describe('recovery methods plug into one flow', () => {
     const rows = await db.selectFrom('recovery_codes').selectAll().where('account_id', '=', acct.id).execute();
     assert.deepEqual(rows.map((r) => r.method).sort(), ['email_link', 'probe_code']);
     assert.equal(new Set(rows.map((r) => r.flow_id)).size, 1, 'one flow');
-    const done = await server.client().post('/api/v1/password-resets/complete', {
+    const done = await fx.server.client().post('/api/v1/password-resets/complete', {
       identifier: a.username,
       code: FIXED_CODE,
       password: strongPassword(),
@@ -87,10 +80,10 @@ describe('recovery methods plug into one flow', () => {
   });
 
   test('a method that cannot reach the account is never used, whatever the organization enables', async () => {
-    const a = await activeAccount(server, smtp, 'plainuser');
-    await server.client().post('/api/v1/password-resets', { identifier: a.username });
-    await smtp.waitFor(isResetMail(a.email));
-    const db = server.deps.db;
+    const a = await activeAccount(fx.server, fx.smtp, 'plainuser');
+    await fx.server.client().post('/api/v1/password-resets', { identifier: a.username });
+    await fx.smtp.waitFor(isResetMail(a.email));
+    const db = fx.server.deps.db;
     const acct = await db
       .selectFrom('accounts')
       .select('id')

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { connect } from 'node:net';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import pino from 'pino';
 import { ConfigError, loadConfig } from '../../src/config/index.ts';
 import { snapshot } from '../support/accounts.ts';
-import { startTestServer, strongPassword, type TestServer } from '../support/server.ts';
-import { SmtpReceiver } from '../support/smtp.ts';
+import { withServer } from '../support/fixture.ts';
+import { startTestServer, strongPassword } from '../support/server.ts';
 
 // ENUM-04 (metrics are private in production), WEB-05 (framework errors and form bodies on JSON
 // routes), WEB-06 (production refuses http, warns about CAPTCHA off, keeps /docs off).
@@ -52,43 +52,31 @@ function assertProblemWithHeaders(
 }
 
 describe('exposure in production', () => {
-  const smtp = new SmtpReceiver();
   const prodEnv = () => ({
     LATCHKEY_ENV: 'production',
-    LATCHKEY_SMTP_URL: smtp.url,
     LATCHKEY_SECRET: 'p'.repeat(48),
     LATCHKEY_RATE_LIMIT_SCALE: '1',
   });
   const logLines: string[] = [];
   /** production, neither a metrics token nor address, CAPTCHA off (the test default), /docs default */
-  let plain: TestServer;
-  /** production with LATCHKEY_METRICS_TOKEN */
-  let withToken: TestServer;
-  /** production with LATCHKEY_METRICS_ADDRESS and LATCHKEY_API_DOCS=on */
-  let withListener: TestServer;
-  before(async () => {
-    await smtp.start();
-    const log = pino({ level: 'warn' }, { write: (line: string) => void logLines.push(line) });
-    plain = await startTestServer(prodEnv(), { log });
-    withToken = await startTestServer({ ...prodEnv(), LATCHKEY_METRICS_TOKEN: TOKEN });
-    withListener = await startTestServer({
-      ...prodEnv(),
-      LATCHKEY_METRICS_ADDRESS: '127.0.0.1:0',
-      LATCHKEY_API_DOCS: 'on',
-    });
+  const plain = withServer({
+    smtp: true,
+    env: prodEnv,
+    overrides: { log: pino({ level: 'warn' }, { write: (line: string) => void logLines.push(line) }) },
   });
-  after(async () => {
-    await plain?.close();
-    await withToken?.close();
-    await withListener?.close();
-    await smtp.stop();
+  /** production with LATCHKEY_METRICS_TOKEN */
+  const withToken = withServer({ smtp: true, env: { ...prodEnv(), LATCHKEY_METRICS_TOKEN: TOKEN } });
+  /** production with LATCHKEY_METRICS_ADDRESS and LATCHKEY_API_DOCS=on */
+  const withListener = withServer({
+    smtp: true,
+    env: { ...prodEnv(), LATCHKEY_METRICS_ADDRESS: '127.0.0.1:0', LATCHKEY_API_DOCS: 'on' },
   });
 
   test('ENUM-04 /metrics in production needs the bearer token', async () => {
     // A reset request and a failed sign-in give the counters something to show.
-    await withToken.client().post('/api/v1/password-resets', { identifier: 'nobody@example.test' });
-    await withToken.client().post('/api/v1/sessions', { identifier: 'nobody-here', password: strongPassword() });
-    const c = withToken.client();
+    await withToken.server.client().post('/api/v1/password-resets', { identifier: 'nobody@example.test' });
+    await withToken.server.client().post('/api/v1/sessions', { identifier: 'nobody-here', password: strongPassword() });
+    const c = withToken.server.client();
     for (const authorization of [
       undefined,
       'Bearer wrong',
@@ -113,26 +101,26 @@ describe('exposure in production', () => {
   });
 
   test('ENUM-04 /metrics in production on its own listener', async () => {
-    assert.ok(withListener.metricsUrl, 'the listener is started with the server');
-    const main = await withListener.client().get('/metrics');
+    assert.ok(withListener.server.metricsUrl, 'the listener is started with the server');
+    const main = await withListener.server.client().get('/metrics');
     assert.equal(main.status, 404, 'the public port serves no metrics');
     assert.equal(main.json.code, 'not_found');
-    const res = await fetch(`${withListener.metricsUrl}/metrics`);
+    const res = await fetch(`${withListener.server.metricsUrl}/metrics`);
     assert.equal(res.status, 200);
     assert.match(await res.text(), /latchkey_http_requests_total\{/);
     for (const path of ['/', '/login', '/api/v1/sessions/current', '/healthz']) {
-      const other: Response = await fetch(`${withListener.metricsUrl}${path}`);
+      const other: Response = await fetch(`${withListener.server.metricsUrl}${path}`);
       assert.equal(other.status, 404, `${path} on the metrics listener`);
       assert.equal((await other.json()).code, 'not_found');
     }
   });
 
   test('ENUM-04 /metrics is off in production without either', async () => {
-    const res = await raw(plain.base, 'GET', '/metrics');
+    const res = await raw(plain.server.base, 'GET', '/metrics');
     assert.equal(res.status, 404);
     assertProblemWithHeaders(res, '/metrics');
     assert.equal(JSON.parse(res.text).code, 'not_found');
-    assert.equal((await plain.client().get('/metrics', { authorization: 'Bearer anything' })).status, 404);
+    assert.equal((await plain.server.client().get('/metrics', { authorization: 'Bearer anything' })).status, 404);
   });
 
   test('WEB-05 a bad URL answers a problem document with security headers', async () => {
@@ -143,20 +131,20 @@ describe('exposure in production', () => {
       ['/login%', '*/*'],
       ['/%c0%af', '*/*'],
     ] as const) {
-      const res = await raw(plain.base, 'GET', path, { accept });
+      const res = await raw(plain.server.base, 'GET', path, { accept });
       assert.equal(res.status, 400, path);
       assertProblemWithHeaders(res, path);
       assert.equal(JSON.parse(res.text).code, 'validation_failed', path);
       assert.ok(!res.text.includes(path), `${path} is not echoed`);
     }
     // A browser gets the error page, with the page headers.
-    const page = await raw(plain.base, 'GET', '/%', { accept: 'text/html' });
+    const page = await raw(plain.server.base, 'GET', '/%', { accept: 'text/html' });
     assert.equal(page.status, 400);
     assert.match(String(page.headers['content-type']), /^text\/html/);
     assert.equal(page.headers['x-frame-options'], 'DENY');
     assert.equal(page.headers['cache-control'], 'no-store');
     // Headers Node cannot take at all: still a problem document with the headers.
-    const big = await raw(plain.base, 'GET', '/login', { 'x-filler': 'a'.repeat(20_000) });
+    const big = await raw(plain.server.base, 'GET', '/login', { 'x-filler': 'a'.repeat(20_000) });
     assert.equal(big.status, 431);
     assertProblemWithHeaders(big, 'oversized headers');
     assert.equal(JSON.parse(big.text).code, 'headers_too_large');
@@ -164,7 +152,7 @@ describe('exposure in production', () => {
 
   test('WEB-05 an overlong parameter answers a problem document with security headers', async () => {
     const long = 'a'.repeat(250);
-    const res = await raw(plain.base, 'DELETE', `/api/v1/sessions/${long}`, { origin: plain.base });
+    const res = await raw(plain.server.base, 'DELETE', `/api/v1/sessions/${long}`, { origin: plain.server.base });
     assert.equal(res.status, 414);
     assertProblemWithHeaders(res, 'overlong session id');
     assert.equal(JSON.parse(res.text).code, 'uri_too_long');
@@ -172,7 +160,7 @@ describe('exposure in production', () => {
   });
 
   test('WEB-05 framework errors (404, bad JSON, body too large, wrong content type) carry the headers', async () => {
-    const c = plain.client();
+    const c = plain.server.client();
     const cases: [string, () => Promise<{ status: number; headers: Headers; text: string }>, number][] = [
       ['404', () => c.get('/no-such-page'), 404],
       ['bad JSON', () => c.post('/api/v1/sessions', '{"identifier": ', { 'content-type': 'application/json' }), 400],
@@ -187,8 +175,8 @@ describe('exposure in production', () => {
   });
 
   test('WEB-05 JSON routes refuse form bodies with 415 and change nothing; pages keep accepting forms', async () => {
-    const c = plain.client();
-    const snap = await snapshot(plain);
+    const c = plain.server.client();
+    const snap = await snapshot(plain.server);
     const form = { 'content-type': 'application/x-www-form-urlencoded' };
     const password = strongPassword();
     const attempts: [string, string, string][] = [
@@ -222,8 +210,8 @@ describe('exposure in production', () => {
         assert.equal(res.json.code, 'unsupported_media_type');
       }
     }
-    assert.equal(smtp.mails.filter((m) => m.to.includes('formsquatter')).length, 0, 'no mail');
-    assert.deepEqual(await snapshot(plain), snap, 'no account, session or reset');
+    assert.equal(plain.smtp.mails.filter((m) => m.to.includes('formsquatter')).length, 0, 'no mail');
+    assert.deepEqual(await snapshot(plain.server), snap, 'no account, session or reset');
     // JSON still works, with or without a charset, and so does +json.
     const json = await c.request('POST', '/api/v1/sessions', JSON.stringify({ identifier: 'nobody-here', password }), {
       'content-type': 'application/json; charset=utf-8',
@@ -287,18 +275,18 @@ describe('exposure in production', () => {
 
   test('WEB-06 /docs is off in production by default', async () => {
     for (const path of ['/docs', '/docs/', '/docs/static/index.html', '/docs/json']) {
-      const res = await plain.client().get(path);
+      const res = await plain.server.client().get(path);
       assert.equal(res.status, 404, path);
       assert.equal(res.json.code, 'not_found', path);
     }
     // The machine-readable spec stays.
-    const spec = await plain.client().get('/api/openapi.json');
+    const spec = await plain.server.client().get('/api/openapi.json');
     assert.equal(spec.status, 200);
     assert.match(spec.json.openapi, /^3\.1\./);
   });
 
   test('WEB-06 /docs served keeps the site CSP on other pages', async () => {
-    const c = withListener.client();
+    const c = withListener.server.client();
     const docs = await c.get('/docs/', { accept: 'text/html' });
     assert.equal(docs.status, 200);
     assert.match(docs.text, /swagger-ui/);
@@ -327,7 +315,11 @@ describe('exposure in production', () => {
   });
 
   test('ENUM-04 the metrics listener closes with the server', async () => {
-    const s = await startTestServer({ ...prodEnv(), LATCHKEY_METRICS_ADDRESS: '127.0.0.1:0' });
+    const s = await startTestServer({
+      ...prodEnv(),
+      LATCHKEY_SMTP_URL: plain.smtp.url,
+      LATCHKEY_METRICS_ADDRESS: '127.0.0.1:0',
+    });
     const url = new URL(s.metricsUrl as string);
     assert.equal((await fetch(`${url.origin}/metrics`)).status, 200);
     await s.close();

@@ -7,11 +7,11 @@ import { screenshot, seriousA11yViolations } from '../support/browser.ts';
 import { withServer } from '../support/fixture.ts';
 import { strongPassword, waitForDevMail } from '../support/server.ts';
 
-// The foundation walk in Chromium, on a dev server without SMTP (mail lands in /dev/mailbox):
+// The core walk in Chromium, on a dev server without SMTP (mail lands in /dev/mailbox):
 // register → activation mail → Activate → sign in → settings → change password → sign out.
 // `LATCHKEY_DOCS_SCREENSHOTS=1` also refreshes docs/screenshots/login.png for the README.
 
-describe('foundation walk in Chromium', () => {
+describe('the core walk in Chromium', () => {
   const fx = withServer({ browser: true });
 
   async function noSeriousA11y(page: Page, what: string) {
