@@ -1,15 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Migrator } from 'kysely';
 import { findAccountByIdentifier } from '../../src/store/accounts.ts';
 import { migrate, openStore, type Store } from '../../src/store/db.ts';
 import { migrations } from '../../src/store/migrations/index.ts';
-import { needs } from '../support/env.ts';
-import { freshPostgres, postgresAvailable } from '../support/pg.ts';
+import { engines } from '../support/engines.ts';
 
 // ID-01/ID-02 on existing data: rows written the way the code before the 003 migration wrote
 // them are rewritten to their normal forms; rows that would collide are left alone and reported
@@ -35,28 +32,6 @@ const OLD: [id: string, username: string, email: string | null][] = [
   ['a11', 'Stra\u00DFe', 'st1@example.test'], // ß and ss: one username under full case folding
   ['a12', 'strasse', 'st2@example.test'],
   ['a13', 'noemail', null],
-];
-
-interface Engine {
-  name: string;
-  open(): Promise<{ url: string; cleanup(): Promise<void> } | null>;
-}
-const engines: Engine[] = [
-  {
-    name: 'SQLite',
-    async open() {
-      const dir = mkdtempSync(join(tmpdir(), 'latchkey-ids-'));
-      return { url: join(dir, 'ids.db'), cleanup: async () => rmSync(dir, { recursive: true, force: true }) };
-    },
-  },
-  {
-    name: 'PostgreSQL',
-    async open() {
-      if (!needs(undefined, 'PostgreSQL', await postgresAvailable())) return null;
-      const pg = await freshPostgres();
-      return { url: pg.url, cleanup: () => pg.drop() };
-    },
-  },
 ];
 
 for (const engine of engines) {

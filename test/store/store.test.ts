@@ -1,39 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { sql } from 'kysely';
 import { emailKey, findAccountByIdentifier, normalizeEmail, usernameKey } from '../../src/store/accounts.ts';
 import { isReady, migrate, openStore, type Store } from '../../src/store/db.ts';
 import { insertRow } from '../../src/store/insert-row.ts';
-import { needs } from '../support/env.ts';
-import { freshPostgres, postgresAvailable } from '../support/pg.ts';
+import { engines } from '../support/engines.ts';
 
 // The same suite for both engines: one query text must behave alike on SQLite and PostgreSQL.
-
-interface Engine {
-  name: string;
-  open(): Promise<{ url: string; cleanup(): Promise<void> } | null>;
-}
-
-const engines: Engine[] = [
-  {
-    name: 'SQLite',
-    async open() {
-      const dir = mkdtempSync(join(tmpdir(), 'latchkey-store-'));
-      return { url: join(dir, 'store.db'), cleanup: async () => rmSync(dir, { recursive: true, force: true }) };
-    },
-  },
-  {
-    name: 'PostgreSQL',
-    async open() {
-      if (!needs(undefined, 'PostgreSQL', await postgresAvailable())) return null;
-      const pg = await freshPostgres();
-      return { url: pg.url, cleanup: () => pg.drop() };
-    },
-  },
-];
 
 let seq = 0;
 function account(over: Partial<Record<string, unknown>> = {}) {

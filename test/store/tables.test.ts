@@ -1,7 +1,4 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type Account, newAccountRow } from '../../src/store/accounts.ts';
 import { insertAuditRow, recentAuditEvents } from '../../src/store/audit.ts';
@@ -51,34 +48,10 @@ import {
   reserveFailure,
 } from '../../src/store/sign-in-failures.ts';
 import { deleteExpiredNonces, useNonce } from '../../src/store/used-nonces.ts';
-import { needs } from '../support/env.ts';
-import { freshPostgres, postgresAvailable } from '../support/pg.ts';
+import { engines } from '../support/engines.ts';
 
 // Every function of the per-table store modules, on both engines: one query text must behave
 // alike on SQLite and PostgreSQL. The flows' tests cover the policy built on them.
-
-interface Engine {
-  name: string;
-  open(): Promise<{ url: string; cleanup(): Promise<void> } | null>;
-}
-
-const engines: Engine[] = [
-  {
-    name: 'SQLite',
-    async open() {
-      const dir = mkdtempSync(join(tmpdir(), 'latchkey-tables-'));
-      return { url: join(dir, 'store.db'), cleanup: async () => rmSync(dir, { recursive: true, force: true }) };
-    },
-  },
-  {
-    name: 'PostgreSQL',
-    async open() {
-      if (!needs(undefined, 'PostgreSQL', await postgresAvailable())) return null;
-      const pg = await freshPostgres();
-      return { url: pg.url, cleanup: () => pg.drop() };
-    },
-  },
-];
 
 const T0 = 1_767_225_600_000;
 const HOUR = 3_600_000;
