@@ -4,22 +4,9 @@ import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { needs, REDIS_URL } from '../support/env.ts';
 import { freshPostgres, postgresAvailable } from '../support/pg.ts';
+import { redisAvailable } from '../support/redis.ts';
 import { startTestServer, strongPassword, type TestServer } from '../support/server.ts';
 import { createAccounts } from './helpers.ts';
-
-async function redisAvailable(): Promise<boolean> {
-  const r = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  r.on('error', () => {});
-  try {
-    await r.connect();
-    await r.ping();
-    return true;
-  } catch {
-    return false;
-  } finally {
-    r.disconnect();
-  }
-}
 
 describe('limits shared across two Latchkey processes through Redis', () => {
   let a: TestServer | undefined;
