@@ -2,9 +2,11 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
+import { type ChildServer, spawnLatchkey } from '../recovery/helpers.ts';
 import { needs, REDIS_URL } from '../support/env.ts';
-import type { Res } from '../support/http.ts';
+import { Client, type Res } from '../support/http.ts';
 import { freshPostgres, postgresAvailable } from '../support/pg.ts';
+import { dropRedisPrefix, redisAvailable } from '../support/redis.ts';
 import { startTestServer, strongPassword, type TestServer } from '../support/server.ts';
 import { createAccounts, solveAltcha } from './helpers.ts';
 
@@ -251,5 +253,79 @@ describe('BF-06 parallel sign-in attempts on two processes (PostgreSQL + Redis)'
   test('BF-06 BF-01 with valid CAPTCHAs on both processes the burst stops at the lockout: 10 checks in all', async (t) => {
     if (!needs(t, 'Redis and PostgreSQL', available) || !a || !b) return;
     await captchaBurst([a, b], 'pgburstcap', '198.51.100.30', password);
+  });
+});
+
+/** Hashes a separate `latchkey serve` process ran, read from its own /metrics (open in development). */
+async function childHashes(base: string): Promise<{ verify: number; burn: number }> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const read = (kind: string) => {
+    const m = new RegExp(`^latchkey_password_hashes_total\\{kind="${kind}"\\} (\\d+)`, 'm').exec(text);
+    assert.ok(m, `the child reports latchkey_password_hashes_total{kind="${kind}"}`);
+    return Number(m[1]);
+  };
+  return { verify: read('verify'), burn: read('burn') };
+}
+
+describe('BF-06 parallel sign-in attempts on two OS processes (PostgreSQL + Redis)', () => {
+  let a: TestServer | undefined;
+  let child: ChildServer | undefined;
+  let pg: { url: string; drop(): Promise<void> } | undefined;
+  let available = false;
+  const prefix = `latchkey-test-${randomBytes(6).toString('hex')}`;
+  const password = strongPassword();
+  before(async () => {
+    available = (await redisAvailable()) && (await postgresAvailable());
+    if (!available) return;
+    pg = await freshPostgres();
+    const env = { ...ENV, LATCHKEY_DATABASE_URL: pg.url, LATCHKEY_REDIS_URL: REDIS_URL, LATCHKEY_REDIS_PREFIX: prefix };
+    a = await startTestServer(env);
+    await createAccounts(a, ['osburst60', 'osburst200'], password);
+    child = await spawnLatchkey(env);
+  });
+  after(async () => {
+    await child?.kill();
+    await a?.close();
+    await pg?.drop();
+    if (available) await dropRedisPrefix(prefix);
+  });
+
+  async function osBurst(username: string, ip: string, n: number, rightAt: number) {
+    if (!a || !child) throw new Error('servers not started');
+    const here = a;
+    const there = new Client(child.base, child.base, { 'x-forwarded-for': ip });
+    const before = {
+      here: here.deps.hasher.hashesRun.verify + here.deps.hasher.hashesRun.burn,
+      there: await childHashes(child.base),
+    };
+    const answers = await Promise.all(
+      Array.from({ length: n }, (_, i) =>
+        (i % 2 ? there : here.client({ headers: { 'x-forwarded-for': ip } })).post('/api/v1/sessions', {
+          identifier: username,
+          password: i === rightAt ? password : `wrong-guess-${i}`,
+        }),
+      ),
+    );
+    const after = await childHashes(child.base);
+    const hashesRun =
+      here.deps.hasher.hashesRun.verify +
+      here.deps.hasher.hashesRun.burn -
+      before.here +
+      (after.verify + after.burn - before.there.verify - before.there.burn);
+    return { answers, hashesRun };
+  }
+
+  test('BF-06 60 parallel attempts over two OS processes get at most 3 password checks in all', async (t) => {
+    if (!needs(t, 'Redis and PostgreSQL', available) || !a) return;
+    const r = await osBurst('osburst60', '198.51.100.61', 60, 31);
+    assertStepUpHeld(r, 60);
+    assert.equal(await signedIn([a], 'osburst60'), 0);
+  });
+
+  test('BF-06 200 parallel attempts over two OS processes get at most 3 password checks in all', async (t) => {
+    if (!needs(t, 'Redis and PostgreSQL', available) || !a) return;
+    const r = await osBurst('osburst200', '198.51.100.201', 200, 101);
+    assertStepUpHeld(r, 200);
+    assert.equal(await signedIn([a], 'osburst200'), 0);
   });
 });
