@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { Redis } from 'ioredis';
 import { type ChildServer, spawnLatchkey } from '../recovery/helpers.ts';
 import { needs, REDIS_URL } from '../support/env.ts';
 import { Client, type Res } from '../support/http.ts';
@@ -210,14 +209,7 @@ describe('BF-06 parallel sign-in attempts on two processes (PostgreSQL + Redis)'
   const prefix = `latchkey-test-${randomBytes(6).toString('hex')}`;
   const password = strongPassword();
   before(async () => {
-    const r = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    r.on('error', () => {});
-    const redisUp = await r.connect().then(
-      () => true,
-      () => false,
-    );
-    r.disconnect();
-    available = redisUp && (await postgresAvailable());
+    available = (await redisAvailable()) && (await postgresAvailable());
     if (!available) return;
     pg = await freshPostgres();
     const env = { ...ENV, LATCHKEY_DATABASE_URL: pg.url, LATCHKEY_REDIS_URL: REDIS_URL, LATCHKEY_REDIS_PREFIX: prefix };
@@ -229,11 +221,7 @@ describe('BF-06 parallel sign-in attempts on two processes (PostgreSQL + Redis)'
     await a?.close();
     await b?.close();
     await pg?.drop();
-    if (!available) return;
-    const r = new Redis(REDIS_URL);
-    const keys = await r.keys(`${prefix}:*`);
-    if (keys.length) await r.del(...keys);
-    r.disconnect();
+    if (available) await dropRedisPrefix(prefix);
   });
 
   test('BF-06 60 parallel attempts spread over two processes get at most 3 password checks in all', async (t) => {
