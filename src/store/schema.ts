@@ -68,6 +68,8 @@ export interface SessionsTable {
   method: string;
   ip: string | null;
   user_agent: string | null;
+  /** what the sign-in proved, a JSON array of RFC 8176 values (see src/security/amr.ts) */
+  amr: string;
 }
 
 /** One-time secrets of recovery and verification: reset links, typed codes, OTPs. */
@@ -170,6 +172,40 @@ export interface SignInFailuresTable {
   prev_at: number;
 }
 
+/** An account's second factor: a TOTP secret (encrypted) or a passkey (public key). */
+export interface SecondFactorsTable {
+  id: string;
+  account_id: string;
+  /** totp | passkey */
+  kind: string;
+  /** shown in /settings ("Authenticator app", a passkey's name) */
+  name: string;
+  created_at: number;
+  /** TOTP counts only once confirmed by a valid code (MFA-01); passkeys are confirmed at once */
+  confirmed_at: number | null;
+  last_used_at: number | null;
+  /** TOTP: the secret, encrypted with a key derived from the server secret */
+  secret_enc: string | null;
+  /** TOTP: the last time step accepted, so no code at or before it is accepted again (MFA-02) */
+  last_step: number | null;
+  /** passkey: base64url credential id, public key, signature counter, transports (JSON) */
+  credential_id: string | null;
+  public_key: string | null;
+  sign_count: number | null;
+  transports: string | null;
+  /** passkey: when its signature counter went backwards (MFA-04) */
+  flagged_at: number | null;
+}
+
+/** Second-factor recovery codes (OTP-07, MFA-05): only a hash, single use. */
+export interface MfaRecoveryCodesTable {
+  id: string;
+  account_id: string;
+  code_hash: string;
+  created_at: number;
+  used_at: number | null;
+}
+
 export interface MetaTable {
   key: string;
   value: string;
@@ -189,5 +225,7 @@ export interface Database {
   password_changes: PasswordChangesTable;
   used_nonces: UsedNoncesTable;
   sign_in_failures: SignInFailuresTable;
+  second_factors: SecondFactorsTable;
+  mfa_recovery_codes: MfaRecoveryCodesTable;
   meta: MetaTable;
 }

@@ -21,6 +21,7 @@ const SESSION_COLUMNS = Object.keys({
   method: 1,
   ip: 1,
   user_agent: 1,
+  amr: 1,
 } satisfies Record<keyof Session, 1>) as (keyof Session)[];
 const ACCOUNT_COLUMNS = Object.keys({
   id: 1,

@@ -162,6 +162,7 @@ for (const engine of engines) {
           id: `ses_${a.id}`,
           account_id: a.id,
           token_hash: `hash_${a.id}`,
+          amr: '[]',
           created_at: 1_767_225_600_123,
           last_seen_at: 1_767_225_600_456,
           expires_at: 1_767_830_400_789,

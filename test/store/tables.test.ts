@@ -68,6 +68,7 @@ function session(account: Account, over: Partial<Session> = {}): Session {
     last_seen_at: T0,
     expires_at: T0 + 24 * HOUR,
     auth_at: T0,
+    amr: '["pwd"]',
     method: 'password',
     ip: '192.0.2.1',
     user_agent: 'test agent',

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { RequestContext } from '../../context.ts';
 import { AppError } from '../../errors.ts';
 import type { Kernel } from '../../kernel.ts';
+import { type SignInProof, serializeAmr } from '../../security/amr.ts';
 import { isoTime } from '../../security/clock.ts';
 import { sha256 } from '../../security/hashing.ts';
 import { newId, newToken } from '../../security/random.ts';
@@ -50,7 +51,7 @@ export class SessionService {
 
   async create(
     account: Account,
-    method: string,
+    proof: SignInProof,
     ctx: RequestContext,
     db: Kysely<Database> = this.d.db,
   ): Promise<{ token: string; session: Session }> {
@@ -64,9 +65,10 @@ export class SessionService {
       last_seen_at: now,
       expires_at: now + this.d.config.session.absoluteTtl,
       auth_at: now,
-      method,
+      method: proof.method,
       ip: ctx.ip || null,
       user_agent: ctx.userAgent ? ctx.userAgent.slice(0, 256) : null,
+      amr: serializeAmr(proof.amr),
     };
     await insertSession(db, session);
     return { token, session };

@@ -2,6 +2,7 @@ import type { RequestContext } from '../../context.ts';
 import { AppError } from '../../errors.ts';
 import type { Kernel } from '../../kernel.ts';
 import { captchaRequiredNext, checkPassword, type PasswordSignInDeps } from '../../methods/password/signin.ts';
+import type { SignInProof } from '../../security/amr.ts';
 import type { Account } from '../../store/accounts.ts';
 import type { Session, SessionService } from '../sessions/service.ts';
 
@@ -27,7 +28,7 @@ export class SignInService {
     ctx: RequestContext,
   ): Promise<SignedIn> {
     const account = await checkPassword(this.d, input, ctx);
-    return this.complete(account, 'password', ctx);
+    return this.complete(account, { method: 'password', amr: ['pwd'] }, ctx);
   }
 
   /**
@@ -40,9 +41,10 @@ export class SignInService {
   }
 
   /** Issues a new session (SES-02: a fresh token at every sign-in) and records the success. */
-  async complete(account: Account, method: string, ctx: RequestContext): Promise<SignedIn> {
+  async complete(account: Account, proof: SignInProof, ctx: RequestContext): Promise<SignedIn> {
     if (account.status !== 'active') throw new AppError('invalid_credentials');
-    const { token, session } = await this.d.sessions.create(account, method, ctx);
+    const { method } = proof;
+    const { token, session } = await this.d.sessions.create(account, proof, ctx);
     await this.d.audit.record('sign_in.succeeded', ctx, { accountId: account.id, details: { method } });
     this.d.metrics.signIns.inc({ method, outcome: 'success' });
     return { token, session, account };

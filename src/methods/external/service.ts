@@ -162,7 +162,11 @@ export class ExternalAccounts {
         .set({ last_used_at: d.clock.now() })
         .where('id', '=', known.id)
         .execute();
-      return { kind: 'signed_in', signedIn: await d.signIn.complete(account, method, ctx), created: false };
+      return {
+        kind: 'signed_in',
+        signedIn: await d.signIn.complete(account, { method, amr: ['fed'] }, ctx),
+        created: false,
+      };
     }
     // ID-01: the provider's address is normalised like a typed one, so it meets the same account.
     const email = profile.verifiedEmail ? normalizeEmail(profile.verifiedEmail) : undefined;
@@ -174,7 +178,11 @@ export class ExternalAccounts {
       return { kind: 'email_taken', provider };
     }
     const account = await this.createAccount(provider, profile, email, ctx);
-    return { kind: 'signed_in', signedIn: await d.signIn.complete(account, method, ctx), created: true };
+    return {
+      kind: 'signed_in',
+      signedIn: await d.signIn.complete(account, { method, amr: ['fed'] }, ctx),
+      created: true,
+    };
   }
 
   /** A new active account from the provider's public profile, without a password. */
