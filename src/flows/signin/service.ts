@@ -57,6 +57,16 @@ export interface SecondFactorRequired {
 
 export type SignInResult = SignedIn | SecondFactorRequired;
 
+export interface CompleteOptions {
+  /** a path on this service to go to once signed in (kept through the second-factor step) */
+  returnTo?: string;
+  /**
+   * A re-authentication (SES-07, MFA-06): a remembered browser still answers the second factor,
+   * since the changes it unlocks need one.
+   */
+  reauth?: boolean;
+}
+
 /** The answer to the second-factor step: exactly one field, and whether to remember this browser. */
 export type SecondFactorAnswer = Partial<Record<AnswerField, unknown>> & { remember?: boolean };
 
@@ -87,7 +97,7 @@ export class SignInService {
   async withPassword(
     input: { identifier: string; password: string; captcha?: string },
     ctx: RequestContext,
-    opts: { returnTo?: string } = {},
+    opts: CompleteOptions = {},
   ): Promise<SignInResult> {
     const account = await checkPassword(this.d, input, ctx);
     return this.complete(account, { method: 'password', amr: ['pwd'] }, ctx, opts);
@@ -111,14 +121,14 @@ export class SignInService {
     account: Account,
     proof: SignInProof,
     ctx: RequestContext,
-    opts: { returnTo?: string } = {},
+    opts: CompleteOptions = {},
   ): Promise<SignInResult> {
     if (account.status !== 'active') throw new AppError('invalid_credentials');
     if (!isMultiFactor(proof.amr)) {
       const factors = await this.enrolledFactors(account.id);
       const hasFactor = factors.some((f) => !f.backup);
       const mustEnrol = !hasFactor && (await orgRequiresSecondFactor(this.d, account.org_id));
-      if (mustEnrol || (hasFactor && !(await this.trustedBrowser(account.id, ctx))))
+      if (mustEnrol || (hasFactor && (opts.reauth || !(await this.trustedBrowser(account.id, ctx)))))
         return this.pending(account, proof, ctx, opts.returnTo, mustEnrol, factors);
     }
     const { method } = proof;
