@@ -65,6 +65,8 @@ export interface CompleteOptions {
    * since the changes it unlocks need one.
    */
   reauth?: boolean;
+  /** the second factor that finished the sign-in, for the audit trail */
+  factor?: string;
 }
 
 /** The answer to the second-factor step: exactly one field, and whether to remember this browser. */
@@ -133,7 +135,10 @@ export class SignInService {
     }
     const { method } = proof;
     const { token, session } = await this.d.sessions.create(account, proof, ctx);
-    await this.d.audit.record('sign_in.succeeded', ctx, { accountId: account.id, details: { method } });
+    await this.d.audit.record('sign_in.succeeded', ctx, {
+      accountId: account.id,
+      details: opts.factor ? { method, factor: opts.factor } : { method },
+    });
     this.d.metrics.signIns.inc({ method, outcome: 'success' });
     return { status: 'signed_in', token, session, account, returnTo: opts.returnTo };
   }
@@ -193,8 +198,9 @@ export class SignInService {
         factorId = factor.id;
         factorAmr = factor.amr;
       } else {
-        // The factor must be one the account has (an email code never is, OTP-06).
-        const factor = (await this.enrolledFactors(accountId)).find((m) => m.answer === field);
+        // Only a registered factor answers (an email code never is one, OTP-06); its verify
+        // refuses an account that does not have it.
+        const factor = this.d.secondFactors.all().find((m) => m.answer === field);
         if (!factor) throw new AppError('invalid_code');
         notice = (await factor.verify(this.d, accountId, answer[field], pending.id, ctx))?.notice;
         factorId = factor.id;
@@ -216,10 +222,9 @@ export class SignInService {
       account,
       { method: pending.method, amr: withSecondFactor(parseAmr(pending.amr), factorAmr) },
       ctx,
-      { returnTo: pending.return_to ?? undefined },
+      { returnTo: pending.return_to ?? undefined, factor: factorId },
     );
     if (done.status !== 'signed_in') throw expired();
-    await this.d.audit.record('second_factor.passed', ctx, { accountId, details: { factor: factorId } });
     const out: SignedIn = { ...done, notice };
     if (answer.remember === true) out.deviceToken = await this.rememberBrowser(accountId);
     return out;
