@@ -189,6 +189,40 @@ describe('second factors: enrolment, recovery codes, re-authentication, organiza
     for (const e of ['second_factor.added', 'second_factor.removed']) assert.ok(events.includes(e), e);
   });
 
+  test('MFA-06 on a page: a single-factor session is led to sign in again, and a remembered browser is still asked', async () => {
+    const u = await fresh();
+    const { secret } = await addTotp(u.c);
+    // Remember this browser, then sign in with the password only (the step is skipped).
+    const c = fx.server.client();
+    await c.post('/api/v1/sessions', { identifier: u.username, password: u.password });
+    assert.equal(
+      (await c.post('/api/v1/sessions/second-factor', { code: totpCode(secret, clock.now()), remember: true })).status,
+      201,
+    );
+    clock.nextStep();
+    c.cookies.delete('latchkey_session');
+    assert.equal((await c.post('/api/v1/sessions', { identifier: u.username, password: u.password })).status, 201);
+    const regen = await c.form('/settings/two-step/recovery-codes', {});
+    assert.equal(regen.status, 303);
+    const to = regen.headers.get('location') ?? '';
+    assert.match(to, /^\/login\?msg=reauthenticate&next=%2Fsettings/);
+    const page = await c.get(to, { accept: 'text/html' });
+    assert.match(page.text, /name="reauth" value="1"/);
+    const again = await c.form('/login', {
+      identifier: u.username,
+      password: u.password,
+      reauth: '1',
+      next: '/settings',
+    });
+    assert.equal(again.headers.get('location'), '/login/second-factor', 'the remembered browser answers the factor');
+    const done = await c.form('/login/second-factor', { code: totpCode(secret, clock.now()) });
+    clock.nextStep();
+    assert.equal(done.headers.get('location'), '/settings');
+    const ok = await c.form('/settings/two-step/recovery-codes', {});
+    assert.equal(ok.status, 200);
+    assert.match(ok.text, /Save your recovery codes/);
+  });
+
   test('MFA-03 second-factor attempts are limited per account: the right code is refused once the limit is used', async () => {
     const u = await fresh();
     const { secret } = await addTotp(u.c);
