@@ -241,7 +241,7 @@ describe('second factors: enrolment, recovery codes, re-authentication, organiza
     await signInMfa(u, secret);
   });
 
-  test('REC-08 a reset by link never signs in, and the next sign-in still asks for the second factor', async () => {
+  test('REC-08 a reset by link or code never signs in, and the next sign-in still asks for the second factor', async () => {
     const u = await fresh();
     const { secret } = await addTotp(u.c);
     const c = fx.server.client();
@@ -260,6 +260,23 @@ describe('second factors: enrolment, recovery codes, re-authentication, organiza
     assert.equal((await c.get('/api/v1/sessions/current')).status, 401);
     assert.equal((await c.post('/api/v1/sessions/second-factor', { code: totpCode(secret, clock.now()) })).status, 201);
     clock.nextStep();
+
+    // The same by typed code, on the page this time: no session, and the factor is still asked.
+    const p = fx.server.client();
+    assert.equal((await p.post('/api/v1/password-resets', { identifier: u.username })).status, 202);
+    const mail2 = await waitForDevMail(
+      fx.server,
+      (m) => m.to.includes(u.email) && /reset/i.test(m.subject) && !m.text.includes(token),
+    );
+    const code = /\b[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}\b/.exec(mail2.text)?.[0];
+    assert.ok(code);
+    const third = strongPassword();
+    const byCode = await p.post('/api/v1/password-resets/complete', { identifier: u.username, code, password: third });
+    assert.equal(byCode.status, 200, byCode.text);
+    assert.equal((await p.get('/api/v1/sessions/current')).status, 401);
+    const login = await p.form('/login', { identifier: u.username, password: third });
+    assert.equal(login.headers.get('location'), '/login/second-factor');
+    assert.equal((await p.get('/api/v1/sessions/current')).status, 401);
   });
 
   test('a remembered browser skips the step for 30 days, until a password change or sign-out everywhere ends it', async () => {
