@@ -373,6 +373,13 @@ describe('second factors: enrolment, recovery codes, re-authentication, organiza
         .client()
         .post('/api/v1/sessions', { identifier: member.username, password: member.password });
       assert.equal(again.json.enrol, false);
+      // The admin page shows the setting and turns it off again (form: the hidden 0 alone).
+      const page = await admin.c.get(`/admin/organization?org=${org.slug}`, { accept: 'text/html' });
+      assert.match(page.text, /id="f-require-second-factor"[^>]*checked/);
+      const off = await admin.c.form(`/admin/organization/security?org=${org.slug}`, { requireSecondFactor: '0' });
+      assert.equal(off.status, 303, off.text);
+      assert.equal(off.headers.get('location'), `/admin/organization?org=${org.slug}&saved=security`);
+      assert.equal((await fx.server.deps.organizations.bySlug(org.slug))?.security.requireSecondFactor, false);
     } finally {
       await db().updateTable('organizations').set({ require_second_factor: 0 }).where('id', '=', org.id).execute();
     }
