@@ -444,5 +444,24 @@ describe('second factors: enrolment, recovery codes, re-authentication, organiza
       assert.ok(r.status >= 400 && r.status < 500, `${JSON.stringify(b)} → ${r.status}`);
     }
     assert.equal((await anon.post('/api/v1/sessions/second-factor/enrolment')).status, 401);
+    // The pages: junk forms and ids get a page with a 4xx, or a way to sign in; never a 5xx.
+    const pagePosts: [string, Record<string, string>][] = [
+      ['/settings/two-step/totp/confirm', { code: '<img src=x>' }],
+      ['/settings/two-step/factors/..%2F..%2Fetc/remove', {}],
+      [`/settings/two-step/factors/${'x'.repeat(300)}/remove`, {}],
+      ['/settings/two-step/recovery-codes', { extra: 'x'.repeat(5000) }],
+      ['/admin/organization/security?org=default', { requireSecondFactor: 'maybe' }],
+      ['/admin/organization/security?org=%00', { requireSecondFactor: '1' }],
+      ['/login/second-factor', { code: '1'.repeat(5000), recoveryCode: 'x' }],
+    ];
+    for (const [path, body] of pagePosts) {
+      for (const who of [anon, u.c]) {
+        const r = await who.form(path, body);
+        assert.ok(r.status < 500, `${path} → ${r.status}`);
+        assert.doesNotMatch(r.text, /<img src=x>/, path);
+      }
+    }
+    const org = await fx.server.deps.organizations.bySlug('default');
+    assert.equal(org?.security.requireSecondFactor, false);
   });
 });
