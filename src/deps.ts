@@ -18,6 +18,8 @@ import { RecoveryService } from './flows/recovery/service.ts';
 import { RegistrationService } from './flows/registration/service.ts';
 import { SessionService } from './flows/sessions/service.ts';
 import { SignInService } from './flows/signin/service.ts';
+import { StaffGuard } from './flows/staff/guard.ts';
+import { StaffMembers } from './flows/staff/members.ts';
 import type { Kernel } from './kernel.ts';
 import { emailLinkMethod } from './methods/email-link/index.ts';
 import { emailOtpMethod } from './methods/email-otp/index.ts';
@@ -64,6 +66,10 @@ export interface Deps extends Kernel {
   organizations: OrganizationService;
   /** mobile numbers on /settings and SMS codes (src/flows/phone) */
   phone: PhoneService;
+  /** the staff console's gate: roles, second factor, re-authentication, reasons (src/flows/staff) */
+  staffGuard: StaffGuard;
+  /** the install's staff and their roles (`latchkey staff …`) */
+  staffMembers: StaffMembers;
   /** what features add to the shared sign-in and /settings pages, in page order */
   pages: PageExtras;
   /** resources to release at shutdown, last added first */
@@ -173,6 +179,8 @@ export async function createDeps(config: Config, o: DepsOverrides = {}): Promise
   d.organizations = new OrganizationService(d);
   d.recovery = new RecoveryService(d);
   d.phone = new PhoneService(d);
+  d.staffGuard = new StaffGuard(d);
+  d.staffMembers = new StaffMembers(d);
   d.pages = {
     loginExtras: [() => providerButtons(d)],
     settingsSections: [

@@ -206,6 +206,16 @@ export interface MfaRecoveryCodesTable {
   used_at: number | null;
 }
 
+/** Staff of the install (ADM-04): created only by `latchkey staff add`. */
+export interface StaffRolesTable {
+  account_id: string;
+  /** support | admin */
+  role: string;
+  created_at: number;
+  /** who granted it: `cli`, or a staff account id */
+  created_by: string | null;
+}
+
 export interface MetaTable {
   key: string;
   value: string;
@@ -227,5 +237,6 @@ export interface Database {
   sign_in_failures: SignInFailuresTable;
   second_factors: SecondFactorsTable;
   mfa_recovery_codes: MfaRecoveryCodesTable;
+  staff_roles: StaffRolesTable;
   meta: MetaTable;
 }
