@@ -134,3 +134,34 @@ export async function forbiddenCount(server: TestServer, actorId: string): Promi
     .executeTakeFirstOrThrow();
   return Number(r.n);
 }
+
+/**
+ * Every secret the database holds, and the link tokens and codes the mails carried: password
+ * hashes, token and code hashes, encrypted factor secrets, session ids. Called before and after
+ * a run, since ended sessions and used codes disappear.
+ */
+export async function collectSecrets(server: TestServer, into: Set<string>): Promise<void> {
+  const db = server.deps.db;
+  const add = (v: string | null | undefined) => {
+    if (v && v.length >= 8) into.add(v);
+  };
+  for (const r of await db.selectFrom('accounts').select('password_hash').execute()) add(r.password_hash);
+  for (const r of await db.selectFrom('sessions').select(['id', 'token_hash']).execute()) {
+    add(r.id);
+    add(r.token_hash);
+  }
+  for (const r of await db.selectFrom('recovery_codes').select(['token_hash', 'code_hash']).execute()) {
+    add(r.token_hash);
+    add(r.code_hash);
+  }
+  for (const r of await db.selectFrom('activations').select(['token_hash', 'code_hash']).execute()) {
+    add(r.token_hash);
+    add(r.code_hash);
+  }
+  for (const r of await db.selectFrom('mfa_recovery_codes').select('code_hash').execute()) add(r.code_hash);
+  for (const r of await db.selectFrom('second_factors').select('secret_enc').execute()) add(r.secret_enc);
+  for (const m of await db.selectFrom('dev_mailbox').select('body_text').execute()) {
+    for (const t of m.body_text.matchAll(/token=([A-Za-z0-9_-]{16,})/g)) add(t[1]);
+    for (const t of m.body_text.matchAll(/\b([A-Z0-9]{4}-[A-Z0-9]{4}|\d{6,8})\b/g)) add(t[1]);
+  }
+}
