@@ -22,6 +22,9 @@ export interface Viewer {
   orgs: ReadonlyMap<string, OrgRole>;
 }
 
+/** Account ids are random base64url (newId). */
+const ACCOUNT_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
 export const REASON_MIN = 8;
 export const REASON_MAX = 500;
 
@@ -100,7 +103,7 @@ export class StaffGuard {
    * admin cannot act on the install's staff).
    */
   async account(v: Viewer, accountId: string, cap: Capability, ctx: RequestContext, action: string): Promise<Account> {
-    const account = accountId.length <= 64 ? await findAccount(this.d.db, accountId) : undefined;
+    const account = ACCOUNT_ID.test(accountId) ? await findAccount(this.d.db, accountId) : undefined;
     if (!account) throw new AppError('not_found', 'No such account.');
     if (!this.can(v, cap, account.org_id) || (account.is_staff && !v.staffRole))
       return this.refuse(v.auth.account.id, ctx, action, account.id);
