@@ -63,7 +63,8 @@ describe('staff console on PostgreSQL, two processes', () => {
       exact.json.accounts.map((a: { id: string }) => a.id),
       [c.target.id],
     );
-    for (const q of ['%', '_', '\\', 'targe_', "' OR 1=1 --", '💥']) assert.deepEqual((await get(q)).json.accounts, [], q);
+    for (const q of ['%', '_', '\\', 'targe_', "' OR 1=1 --", '💥'])
+      assert.deepEqual((await get(q)).json.accounts, [], q);
     // PostgreSQL text cannot hold NUL: refused before any query, not a 500
     assert.equal((await get('a\u0000b')).status, 400);
     assert.equal((await c.admin.client.get('/api/v1/admin/audit?actor=a%00b')).status, 400);
