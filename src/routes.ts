@@ -17,6 +17,8 @@ import { registerSessionsApi } from './flows/sessions/api.ts';
 import { registerSignInApi } from './flows/signin/api.ts';
 import { registerSignInPages } from './flows/signin/pages.tsx';
 import { registerSecondFactorPages } from './flows/signin/second-factor-pages.tsx';
+import { registerStaffApi } from './flows/staff/api.ts';
+import { registerStaffPages } from './flows/staff/pages.tsx';
 import { registerExternalApi } from './methods/external/api.ts';
 import { registerExternalPages } from './methods/external/pages.tsx';
 import { registerCaptchaApi } from './security/captcha/api.ts';
@@ -51,6 +53,8 @@ export async function registerRoutes(app: FastifyInstance, d: Deps): Promise<voi
   registerOrganizationsPages(app, d);
   registerPhoneApi(app, d);
   registerPhonePages(app, d);
+  registerStaffApi(app, d);
+  registerStaffPages(app, d);
   // Routes the recovery methods add (e.g. the code page), each registrar once.
   for (const register of d.recoveryMethods.routes()) register(app, d);
 }

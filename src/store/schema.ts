@@ -237,6 +237,16 @@ export interface MfaTrustedDevicesTable {
   expires_at: number;
 }
 
+/** Staff of the install (ADM-04): created only by `latchkey staff add`. */
+export interface StaffRolesTable {
+  account_id: string;
+  /** support | admin */
+  role: string;
+  created_at: number;
+  /** who granted it: `cli`, or a staff account id */
+  created_by: string | null;
+}
+
 export interface MetaTable {
   key: string;
   value: string;
@@ -260,5 +270,6 @@ export interface Database {
   mfa_recovery_codes: MfaRecoveryCodesTable;
   pending_sign_ins: PendingSignInsTable;
   mfa_trusted_devices: MfaTrustedDevicesTable;
+  staff_roles: StaffRolesTable;
   meta: MetaTable;
 }
