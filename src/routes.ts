@@ -14,6 +14,8 @@ import { registerRegistrationPages } from './flows/registration/pages.tsx';
 import { registerSessionsApi } from './flows/sessions/api.ts';
 import { registerSignInApi } from './flows/signin/api.ts';
 import { registerSignInPages } from './flows/signin/pages.tsx';
+import { registerSupportApi } from './flows/support/api.ts';
+import { registerSupportPages } from './flows/support/pages.tsx';
 import { registerExternalApi } from './methods/external/api.ts';
 import { registerExternalPages } from './methods/external/pages.tsx';
 import { registerCaptchaApi } from './security/captcha/api.ts';
@@ -45,6 +47,8 @@ export async function registerRoutes(app: FastifyInstance, d: Deps): Promise<voi
   registerOrganizationsPages(app, d);
   registerPhoneApi(app, d);
   registerPhonePages(app, d);
+  registerSupportApi(app, d);
+  registerSupportPages(app, d);
   // Routes the recovery methods add (e.g. the code page), each registrar once.
   for (const register of d.recoveryMethods.routes()) register(app, d);
 }
