@@ -18,6 +18,8 @@ import { RecoveryService } from './flows/recovery/service.ts';
 import { RegistrationService } from './flows/registration/service.ts';
 import { SessionService } from './flows/sessions/service.ts';
 import { SignInService } from './flows/signin/service.ts';
+import { StaffGuard } from './flows/staff/guard.ts';
+import { StaffMembers } from './flows/staff/members.ts';
 import { SupportService } from './flows/support/service.ts';
 import type { Kernel } from './kernel.ts';
 import { emailLinkMethod } from './methods/email-link/index.ts';
@@ -65,6 +67,10 @@ export interface Deps extends Kernel {
   organizations: OrganizationService;
   /** mobile numbers on /settings and SMS codes (src/flows/phone) */
   phone: PhoneService;
+  /** the staff console's gate: roles, second factor, re-authentication, reasons (src/flows/staff) */
+  staffGuard: StaffGuard;
+  /** the install's staff and their roles (`latchkey staff …`) */
+  staffMembers: StaffMembers;
   /** "Contact support" requests and staff replies (src/flows/support) */
   support: SupportService;
   /** what features add to the shared sign-in and /settings pages, in page order */
@@ -176,6 +182,8 @@ export async function createDeps(config: Config, o: DepsOverrides = {}): Promise
   d.organizations = new OrganizationService(d);
   d.recovery = new RecoveryService(d);
   d.phone = new PhoneService(d);
+  d.staffGuard = new StaffGuard(d);
+  d.staffMembers = new StaffMembers(d);
   d.support = new SupportService(d);
   d.pages = {
     loginExtras: [() => providerButtons(d)],

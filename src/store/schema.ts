@@ -264,6 +264,16 @@ export interface ReviewNotesTable {
   created_at: number;
 }
 
+/** Staff of the install (ADM-04): created only by `latchkey staff add`. */
+export interface StaffRolesTable {
+  account_id: string;
+  /** support | admin */
+  role: string;
+  created_at: number;
+  /** who granted it: `cli`, or a staff account id */
+  created_by: string | null;
+}
+
 export interface MetaTable {
   key: string;
   value: string;
@@ -289,5 +299,6 @@ export interface Database {
   support_messages: SupportMessagesTable;
   review_items: ReviewItemsTable;
   review_notes: ReviewNotesTable;
+  staff_roles: StaffRolesTable;
   meta: MetaTable;
 }

@@ -1,0 +1,25 @@
+import type { Kysely } from 'kysely';
+import type { Kernel } from '../../kernel.ts';
+import type { Database } from '../../store/schema.ts';
+import type { SessionService } from '../sessions/service.ts';
+
+/** What this module uses of the container the composition root builds. */
+export type AccessDeps = Pick<Kernel, 'db'> & { sessions: Pick<SessionService, 'endAll'> };
+
+/**
+ * THE one place that ends all of an account's access at once: every session on every process
+ * (sessions live in the database, and a disabled account's session is refused on its next
+ * request anyway, ADM-06). Disabling an account and removing its second factors call this, in
+ * the transaction of their change.
+ *
+ * The OpenID Provider (branch op21) adds the revocation of the account's grants, refresh tokens
+ * and access tokens HERE, so no caller has to know about it.
+ */
+export async function endAllAccess(
+  d: AccessDeps,
+  accountId: string,
+  trx: Kysely<Database> = d.db,
+): Promise<{ sessions: number }> {
+  const sessions = await d.sessions.endAll(accountId, trx);
+  return { sessions };
+}
