@@ -16,6 +16,7 @@ import type { RecoveryMethod, RecoveryMethods } from './flows/recovery/method.ts
 import { resetEmailSection } from './flows/recovery/pages.tsx';
 import { RecoveryService } from './flows/recovery/service.ts';
 import { RegistrationService } from './flows/registration/service.ts';
+import { ReviewService } from './flows/review/service.ts';
 import { SessionService } from './flows/sessions/service.ts';
 import { SignInService } from './flows/signin/service.ts';
 import { StaffGuard } from './flows/staff/guard.ts';
@@ -43,6 +44,7 @@ import { warnIdentifierCollisions } from './store/identifier-audit.ts';
 import { metaValueOrInit } from './store/meta.ts';
 import { ensureDefaultOrg } from './store/organizations.ts';
 import { pendingOutboxByChannel } from './store/outbox.ts';
+import { countOpenByKind } from './store/review-items.ts';
 import type { Database } from './store/schema.ts';
 import type { PageExtras } from './web/extras.ts';
 
@@ -73,6 +75,8 @@ export interface Deps extends Kernel {
   staffMembers: StaffMembers;
   /** "Contact support" requests and staff replies (src/flows/support) */
   support: SupportService;
+  /** the staff review queue (src/flows/review) */
+  review: ReviewService;
   /** what features add to the shared sign-in and /settings pages, in page order */
   pages: PageExtras;
   /** resources to release at shutdown, last added first */
@@ -160,6 +164,7 @@ export async function createDeps(config: Config, o: DepsOverrides = {}): Promise
   d.metrics = createMetrics(
     () => pendingOutboxByChannel(db),
     () => ({ ...d.hasher.load, runs: d.hasher.hashesRun }),
+    () => countOpenByKind(db),
   );
   worker.onDelivered = (row) => d.metrics.delivered.inc({ channel: row.channel, result: 'sent' });
 
@@ -185,6 +190,7 @@ export async function createDeps(config: Config, o: DepsOverrides = {}): Promise
   d.staffGuard = new StaffGuard(d);
   d.staffMembers = new StaffMembers(d);
   d.support = new SupportService(d);
+  d.review = new ReviewService(d);
   d.pages = {
     loginExtras: [() => providerButtons(d)],
     settingsSections: [

@@ -11,6 +11,8 @@ import { registerRecoveryApi } from './flows/recovery/api.ts';
 import { registerRecoveryPages } from './flows/recovery/pages.tsx';
 import { registerRegistrationApi } from './flows/registration/api.ts';
 import { registerRegistrationPages } from './flows/registration/pages.tsx';
+import { registerReviewApi } from './flows/review/api.ts';
+import { registerReviewPages } from './flows/review/pages.tsx';
 import { registerSessionsApi } from './flows/sessions/api.ts';
 import { registerSignInApi } from './flows/signin/api.ts';
 import { registerSignInPages } from './flows/signin/pages.tsx';
@@ -49,6 +51,8 @@ export async function registerRoutes(app: FastifyInstance, d: Deps): Promise<voi
   registerPhonePages(app, d);
   registerSupportApi(app, d);
   registerSupportPages(app, d);
+  registerReviewApi(app, d);
+  registerReviewPages(app, d);
   // Routes the recovery methods add (e.g. the code page), each registrar once.
   for (const register of d.recoveryMethods.routes()) register(app, d);
 }

@@ -3,7 +3,7 @@ import { before, describe, test } from 'node:test';
 import type { Captcha } from '../../src/security/captcha.ts';
 import { createAccounts } from '../abuse/helpers.ts';
 import { withServer } from '../support/fixture.ts';
-import type { ReceivedMail } from '../support/smtp.ts';
+import { statusLinkIn } from './helpers.ts';
 
 // A CAPTCHA that accepts only the answer 'ok': the real ones are tested in test/abuse.
 const fakeCaptcha: Captcha = { widget: { provider: 'off' }, verify: async (s) => s === 'ok' };
@@ -16,14 +16,6 @@ const body = (identifier: string, to = contact()) => ({
   message: 'I lost my phone and my recovery codes.',
   captcha: 'ok',
 });
-
-/** The status link and reference of the acknowledgement mailed to `to`. */
-export function statusLinkIn(mail: ReceivedMail): { path: string; id: string; sig: string; ref: string } {
-  const m = /(\/support\/requests\/([A-Za-z0-9_-]+)\?sig=([A-Za-z0-9_-]+))/.exec(mail.text);
-  const ref = /SR-[A-Z0-9]{4}-[A-Z0-9]{4}/.exec(mail.text)?.[0];
-  assert.ok(m && ref, 'status link and reference in the mail');
-  return { path: m[1] as string, id: m[2] as string, sig: m[3] as string, ref };
-}
 
 describe('support requests: same answer for every identifier, signed status link (ADM-08)', () => {
   const fx = withServer({ smtp: true, overrides: { captcha: () => fakeCaptcha } });
