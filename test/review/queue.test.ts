@@ -8,7 +8,7 @@ import { accountId, consoleClient, grantStaff, makeAccounts, makeOrg, PASSWORD, 
 
 const REASON = 'Checked with the owner by phone call';
 
-describe('the staff review queue (LOG-04, ADM-05, ADM-07, ADM-08)', () => {
+describe('the staff review queue (LOG-04, ADM-05, ADM-08)', () => {
   const fx = withServer({ smtp: true });
   let support: Client;
   let admin: Client;
