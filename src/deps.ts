@@ -19,6 +19,9 @@ import { RegistrationService } from './flows/registration/service.ts';
 import { ReviewService } from './flows/review/service.ts';
 import { SessionService } from './flows/sessions/service.ts';
 import { SignInService } from './flows/signin/service.ts';
+import { StaffActions } from './flows/staff/actions.ts';
+import { AuditTrail } from './flows/staff/audit-trail.ts';
+import { AccountDirectory } from './flows/staff/directory.ts';
 import { StaffGuard } from './flows/staff/guard.ts';
 import { StaffMembers } from './flows/staff/members.ts';
 import { SupportService } from './flows/support/service.ts';
@@ -73,6 +76,12 @@ export interface Deps extends Kernel {
   staffGuard: StaffGuard;
   /** the install's staff and their roles (`latchkey staff …`) */
   staffMembers: StaffMembers;
+  /** the console's account search and account pages */
+  staffDirectory: AccountDirectory;
+  /** the console's actions on accounts (reset, sessions, unlock, disable, second factors, …) */
+  staffActions: StaffActions;
+  /** the console's audit trail and export */
+  auditTrail: AuditTrail;
   /** "Contact support" requests and staff replies (src/flows/support) */
   support: SupportService;
   /** the staff review queue (src/flows/review) */
@@ -189,6 +198,9 @@ export async function createDeps(config: Config, o: DepsOverrides = {}): Promise
   d.phone = new PhoneService(d);
   d.staffGuard = new StaffGuard(d);
   d.staffMembers = new StaffMembers(d);
+  d.staffDirectory = new AccountDirectory(d);
+  d.staffActions = new StaffActions(d);
+  d.auditTrail = new AuditTrail(d);
   d.support = new SupportService(d);
   d.review = new ReviewService(d);
   d.pages = {

@@ -16,6 +16,8 @@ import { registerReviewPages } from './flows/review/pages.tsx';
 import { registerSessionsApi } from './flows/sessions/api.ts';
 import { registerSignInApi } from './flows/signin/api.ts';
 import { registerSignInPages } from './flows/signin/pages.tsx';
+import { registerStaffApi } from './flows/staff/api.ts';
+import { registerStaffPages } from './flows/staff/pages.tsx';
 import { registerSupportApi } from './flows/support/api.ts';
 import { registerSupportPages } from './flows/support/pages.tsx';
 import { registerExternalApi } from './methods/external/api.ts';
@@ -49,6 +51,8 @@ export async function registerRoutes(app: FastifyInstance, d: Deps): Promise<voi
   registerOrganizationsPages(app, d);
   registerPhoneApi(app, d);
   registerPhonePages(app, d);
+  registerStaffApi(app, d);
+  registerStaffPages(app, d);
   registerSupportApi(app, d);
   registerSupportPages(app, d);
   registerReviewApi(app, d);
