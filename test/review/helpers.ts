@@ -3,6 +3,7 @@ import { systemContext } from '../../src/context.ts';
 import { newId } from '../../src/security/random.ts';
 import { emailKey, usernameKey } from '../../src/store/accounts.ts';
 import { defaultOrgId } from '../../src/store/organizations.ts';
+import { openReviewItem } from '../../src/store/review-items.ts';
 import type { Client } from '../support/http.ts';
 import type { TestServer } from '../support/server.ts';
 import type { ReceivedMail } from '../support/smtp.ts';
@@ -79,7 +80,44 @@ export async function makeOrg(server: TestServer, slug: string): Promise<string>
 /** The status link and reference of the acknowledgement mailed to `to`. */
 export function statusLinkIn(mail: ReceivedMail): { path: string; id: string; sig: string; ref: string } {
   const m = /(\/support\/requests\/([A-Za-z0-9_-]+)\?sig=([A-Za-z0-9_-]+))/.exec(mail.text);
-  const ref = /SR-[A-Z0-9]{4}-[A-Z0-9]{4}/.exec(mail.text)?.[0];
+  const ref = /SR-[A-Z0-9]{8}\b/.exec(mail.text)?.[0];
   assert.ok(m && ref, 'status link and reference in the mail');
   return { path: m[1] as string, id: m[2] as string, sig: m[3] as string, ref };
+}
+
+/**
+ * A support request about `accountId` as the filing job leaves it (request, first message, open
+ * queue item), without the form, CAPTCHA and limits; returns the queue item's id.
+ */
+export async function seedSupportRequest(
+  server: TestServer,
+  accountId: string | null,
+  contact = 'seeded@contact.test',
+) {
+  const d = server.deps;
+  const id = newId(d.random);
+  const now = d.clock.now();
+  await d.db
+    .insertInto('support_requests')
+    .values({
+      id,
+      ref: `SR-SEED${id.slice(0, 4).toUpperCase()}`,
+      identifier: 'as typed',
+      account_id: accountId,
+      org_id: null,
+      contact,
+      status: 'open',
+      ip: null,
+      user_agent: null,
+      created_at: now,
+      updated_at: now,
+    })
+    .execute();
+  await d.db
+    .insertInto('support_messages')
+    .values({ id: newId(d.random), request_id: id, author: 'user', staff_id: null, body: 'help', created_at: now })
+    .execute();
+  const item = await openReviewItem(d, { kind: 'support_request', accountId, subject: id, reason: 'Support request' });
+  assert.ok(item);
+  return item;
 }
