@@ -88,6 +88,15 @@ const ROWS: Row[] = [
     body: { methods: 'email_link' },
     expect: page(303, 403, 403, 400, 403, 403),
   },
+  // the organization's second-factor requirement (f18), the same owners and admins
+  {
+    method: 'POST',
+    route: '/admin/organization/security',
+    path: () => '/admin/organization/security?org=acme',
+    form: true,
+    body: { requireSecondFactor: '0' },
+    expect: page(303, 403, 403, 303, 403, 403),
+  },
   // the review queue (sup20)
   { method: 'GET', route: '/admin', path: () => '/admin', expect: page(303, 403, 200, 200, 200, 200) },
   {
