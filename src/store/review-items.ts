@@ -169,6 +169,23 @@ export async function resolveReviewItem(
   return Number(r.numUpdatedRows) === 1;
 }
 
+/** Resolves the open item of this kind about `subject`, if there is one (e.g. the flag cleared from the account page). */
+export async function resolveOpenReviewItem(
+  db: Kysely<Database>,
+  kind: ReviewKind,
+  subject: string,
+  staffId: string,
+  outcome: ReviewOutcome,
+  now: number,
+): Promise<boolean> {
+  const r = await db
+    .updateTable('review_items')
+    .set({ resolved_at: now, resolved_by: staffId, outcome, open_key: null })
+    .where('open_key', '=', `${kind}:${subject}`)
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows) === 1;
+}
+
 export async function addReviewNote(
   d: OpenReviewDeps,
   itemId: string,

@@ -104,6 +104,28 @@ describe('the staff review queue (LOG-04, ADM-05, ADM-08)', () => {
     assert.ok(audit.some((a) => a.event === 'review.noted'));
   });
 
+  test('LOG-04 clearing the flag from the account page resolves its review item too', async () => {
+    const s = fx.server;
+    await makeAccounts(s, ['flagme2']);
+    const id = await accountId(s, 'flagme2');
+    await s.deps.db
+      .updateTable('accounts')
+      .set({ flagged_at: Date.now(), flag_reason: 'test' })
+      .where('id', '=', id)
+      .execute();
+    const item = await openReviewItem(s.deps, {
+      kind: 'flagged_resets',
+      accountId: id,
+      reason: 'possibly compromised',
+    });
+    assert.ok(item);
+    const r = await support.post(`/api/v1/admin/accounts/${id}/actions/clear_flag`, { reason: REASON });
+    assert.equal(r.status, 200, r.text);
+    const detail = await support.get(`/api/v1/admin/queue/${item}`);
+    assert.ok(detail.json.resolvedAt, 'resolved with the flag');
+    assert.equal(detail.json.outcome, 'legitimate');
+  });
+
   test('BF-01 a lockout that reaches the hard cap opens a review item', async () => {
     const d = fx.server.deps;
     const id = await accountId(fx.server, 'lockme');
