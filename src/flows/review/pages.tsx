@@ -267,6 +267,7 @@ function renderItem(
                 <form method="post" action={`${path}/reply`}>
                   <TextArea
                     name="body"
+                    id="f-reply"
                     label="Reply to the user"
                     maxlength={MESSAGE_MAX}
                     hint="Mailed to the contact address and shown on the request's status page. Never include a password, link or code."
@@ -329,6 +330,7 @@ function renderItem(
             <form method="post" action={`${path}/notes`}>
               <TextArea
                 name="body"
+                id="f-note"
                 label="Add a note (staff only)"
                 maxlength={NOTE_MAX}
                 hint="For example the identity check you made: what was checked and how."

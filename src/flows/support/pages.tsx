@@ -37,8 +37,16 @@ interface FormState {
 }
 
 /** A multi-line field with the same label and hint furniture as `Field`. */
-export function TextArea(p: { name: string; label: string; value?: string; hint?: string; maxlength: number }) {
-  const id = `f-${p.name}`;
+export function TextArea(p: {
+  name: string;
+  label: string;
+  value?: string;
+  hint?: string;
+  maxlength: number;
+  /** when one page has two fields of the same name */
+  id?: string;
+}) {
+  const id = p.id ?? `f-${p.name}`;
   return (
     <div class="field">
       <label for={id} safe>
