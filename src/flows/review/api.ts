@@ -113,6 +113,8 @@ export function registerReviewApi(app: FastifyInstance, d: ReviewApiDeps): void 
       schema: {
         tags: ['admin'],
         summary: 'One review item: why, when, what happened since, notes, and the support conversation',
+        description:
+          'The account’s audit trail from a day before the item was opened (newest first, with the acting staff member), the internal notes, and for a support request the identifier and contact address as given and the conversation. 403 (audited) for an item outside the viewer’s organizations.',
         params: Params,
         response: responses({ 200: Detail }, [401, 403, 404]),
       },
@@ -130,6 +132,7 @@ export function registerReviewApi(app: FastifyInstance, d: ReviewApiDeps): void 
       schema: {
         tags: ['admin'],
         summary: 'Assign the item to me',
+        description: 'Audited as `review.assigned`; 409 when the item is already resolved.',
         params: Params,
         response: responses({ 200: Message }, DENIED),
       },
@@ -147,6 +150,8 @@ export function registerReviewApi(app: FastifyInstance, d: ReviewApiDeps): void 
       schema: {
         tags: ['admin'],
         summary: 'Add an internal note (never shown to the account owner)',
+        description:
+          'For example the identity check made before removing second factors. Audited as `review.noted`; the text stays in the queue, not in the audit trail.',
         params: Params,
         body: Type.Object({ body: Str(NOTE_MAX * 2, { minLength: 1 }) }),
         response: responses({ 201: Message }, [...DENIED, 413]),
