@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { Engine } from './db.ts';
 import type { Database } from './schema.ts';
 
@@ -22,16 +22,12 @@ export const SEARCH_FIELDS = [
 /** The highest code point: every string starting with `p` sorts below `p + MAX` in binary order. */
 const MAX = String.fromCodePoint(0x10ffff);
 
-/** `LIKE` with the pattern characters of `s` taken literally (escape character `\`). */
-function likePrefix(s: string): string {
-  return `${s.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-}
-
 /**
  * Accounts whose `column` equals `key` (exact) or starts with it (prefix), in key order, at most
- * `limit`, optionally only within `orgIds`. SQLite compares text bytewise (BINARY), so a prefix is
- * a range on the index; PostgreSQL's `LIKE 'p%'` uses the text_pattern_ops index whatever the
- * database's collation.
+ * `limit`, optionally only within `orgIds`. A prefix is a range [p, p + U+10FFFF) in bytewise
+ * order: SQLite's BINARY collation, PostgreSQL's "C" (migration 008 indexes both that way), so
+ * the range and the order come from one index scan that stops after `limit` rows. No pattern
+ * syntax is involved, so `%` and `_` in a search are plain characters.
  */
 export async function searchAccounts(
   db: Kysely<Database>,
@@ -41,10 +37,10 @@ export async function searchAccounts(
   o: { exact: boolean; limit: number; orgIds: readonly string[] | null },
 ) {
   if (o.orgIds && o.orgIds.length === 0) return [];
+  const col = engine === 'postgres' ? sql<string>`${sql.ref(column)} collate "C"` : sql<string>`${sql.ref(column)}`;
   let q = db.selectFrom('accounts').select(SEARCH_FIELDS);
   if (o.exact) q = q.where(column, '=', key);
-  else if (engine === 'postgres') q = q.where(column, 'like', likePrefix(key));
-  else q = q.where(column, '>=', key).where(column, '<', key + MAX);
+  else q = q.where(col, '>=', key).where(col, '<', key + MAX);
   if (o.orgIds) q = q.where('org_id', 'in', o.orgIds);
-  return q.orderBy(column).limit(o.limit).execute();
+  return q.orderBy(col).limit(o.limit).execute();
 }

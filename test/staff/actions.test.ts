@@ -75,6 +75,16 @@ describe('staff actions', () => {
     const api = await s.client.get('/api/v1/admin/accounts?q=x');
     assert.equal(api.status, 403);
     assert.equal(api.json.code, 'staff_second_factor_required');
+    const refused = await fx.server.deps.db
+      .selectFrom('audit_log')
+      .select('details')
+      .where('event', '=', 'admin.forbidden')
+      .where('actor_id', '=', s.id)
+      .execute();
+    assert.ok(
+      refused.some((r) => r.details?.includes('no_second_factor')),
+      'the refusal is audited',
+    );
     const page = await s.client.get('/admin/accounts', { accept: 'text/html' });
     assert.equal(page.status, 303);
     assert.equal(page.headers.get('location'), '/settings#two-step');

@@ -626,7 +626,7 @@ for (const engine of engines) {
         ],
       );
       assert.deepEqual(await recentAuditEvents(s.db, a.id, events, 1), [
-        { at: T0 + 6, event: 'session.ended', ip: '192.0.2.9', user_agent: 'agent' },
+        { at: T0 + 6, event: 'session.ended', ip: '192.0.2.9', user_agent: 'agent', details: null },
       ]);
     });
 

@@ -1,7 +1,7 @@
 import { AppError } from '../../errors.ts';
 import type { Kernel } from '../../kernel.ts';
 import { findAccount, findAccountByIdentifier } from '../../store/accounts.ts';
-import { type AuditView, auditView } from './directory.ts';
+import { type AuditView, auditView, CONTROL } from './directory.ts';
 
 /** What this module uses of the container the composition root builds. */
 export type AuditTrailDeps = Pick<Kernel, 'db'>;
@@ -45,7 +45,11 @@ export class AuditTrail {
   private async who(raw: string | undefined): Promise<string | undefined> {
     const s = raw?.trim();
     if (!s) return undefined;
-    if (s.length > 320) throw new AppError('validation_failed', 'An account filter is at most 320 characters.');
+    if (s.length > 320 || CONTROL.test(s))
+      throw new AppError(
+        'validation_failed',
+        'An account filter is at most 320 characters, without control characters.',
+      );
     const account =
       (await findAccountByIdentifier(this.d.db, s)) ?? (s.length <= 64 ? await findAccount(this.d.db, s) : undefined);
     // An unknown name filters to nothing rather than being ignored.

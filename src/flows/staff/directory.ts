@@ -17,6 +17,8 @@ export type DirectoryDeps = Pick<Kernel, 'config' | 'db' | 'engine' | 'clock' | 
 };
 
 export const SEARCH_LIMIT = 50;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: refusing them is the point
+export const CONTROL = /[\u0000-\u001f\u007f]/;
 
 export interface AccountSummary {
   id: string;
@@ -122,6 +124,8 @@ export class AccountDirectory {
     const q = trimSpaces(String(raw ?? '')).normalize('NFKC');
     if (!q) return [];
     if (q.length > 320) throw new AppError('validation_failed', 'A search is at most 320 characters.');
+    // No identifier holds control characters (and PostgreSQL text cannot hold NUL).
+    if (CONTROL.test(q)) throw new AppError('validation_failed', 'A search cannot contain control characters.');
     const orgIds = this.d.staffGuard.orgScope(v);
     const tries: [SearchColumn, string, string][] = [];
     if (q.includes('@')) tries.push(['email_key', normalizeEmail(q) ?? foldCase(q), 'email']);

@@ -22,6 +22,9 @@ export interface Viewer {
   orgs: ReadonlyMap<string, OrgRole>;
 }
 
+/** Account ids are random base64url (newId). */
+const ACCOUNT_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
 export const REASON_MIN = 8;
 export const REASON_MAX = 500;
 
@@ -29,7 +32,7 @@ export const REASON_MAX = 500;
  * The one gate of every /admin page and /api/v1/admin route. In this order:
  *  1. a session (401, or /login on a page);
  *  2. a console role allowing the capability (ADM-05: 403, audited as `admin.forbidden`);
- *  3. a sign-in with a second factor (ADM-07: `staff_second_factor_required`, 403; the pages send
+ *  3. a sign-in with a second factor (ADM-07: `staff_second_factor_required`, 403, audited; the pages send
  *     the user to enrol at /settings#two-step or to sign in again with the factor);
  *  4. for actions, a written reason (400) and a recent sign-in (SES-07: 401
  *     `reauthentication_required`); the reason goes into the action's audit record.
@@ -76,7 +79,13 @@ export class StaffGuard {
     if (!auth) throw new AppError('unauthorized');
     const viewer = await this.viewerOf(auth);
     if (!viewer || !this.can(viewer, cap)) return this.refuse(auth.account.id, ctx, action);
-    if (!isMultiFactor(parseAmr(auth.session.amr))) throw new AppError('staff_second_factor_required');
+    if (!isMultiFactor(parseAmr(auth.session.amr))) {
+      await this.d.audit.record('admin.forbidden', ctx, {
+        actorId: auth.account.id,
+        details: { action, why: 'no_second_factor' },
+      });
+      throw new AppError('staff_second_factor_required');
+    }
     return viewer;
   }
 
@@ -100,7 +109,7 @@ export class StaffGuard {
    * admin cannot act on the install's staff).
    */
   async account(v: Viewer, accountId: string, cap: Capability, ctx: RequestContext, action: string): Promise<Account> {
-    const account = accountId.length <= 64 ? await findAccount(this.d.db, accountId) : undefined;
+    const account = ACCOUNT_ID.test(accountId) ? await findAccount(this.d.db, accountId) : undefined;
     if (!account) throw new AppError('not_found', 'No such account.');
     if (!this.can(v, cap, account.org_id) || (account.is_staff && !v.staffRole))
       return this.refuse(v.auth.account.id, ctx, action, account.id);

@@ -104,6 +104,10 @@ function Results(p: { rows: AccountSummary[] }): JSX.Element {
   );
 }
 
+function detailsText(r: AuditView): string {
+  return r.details ? JSON.stringify(r.details) : '';
+}
+
 export function AuditTable(p: { rows: AuditView[]; caption: string }): JSX.Element {
   if (!p.rows.length) return <p>No audit records.</p>;
   return (
@@ -128,7 +132,7 @@ export function AuditTable(p: { rows: AuditView[]; caption: string }): JSX.Eleme
               <td safe>{r.event}</td>
               <td safe>{r.actor ?? r.actorId ?? ''}</td>
               <td safe>{r.ip ?? ''}</td>
-              <td safe>{r.details ? JSON.stringify(r.details) : ''}</td>
+              <td safe>{detailsText(r)}</td>
             </tr>
           ))}
         </tbody>
@@ -139,6 +143,11 @@ export function AuditTable(p: { rows: AuditView[]; caption: string }): JSX.Eleme
 
 function Facts(p: { a: AccountDetail }): JSX.Element {
   const a = p.a;
+  const phone: string = a.phone ? `${a.phone}${a.phoneVerified ? ' (verified)' : ''}` : '—';
+  const password: string = a.hasPassword
+    ? `set${a.passwordChangedAt ? `, changed ${a.passwordChangedAt}` : ''}`
+    : 'none';
+  const flag: string = a.flag ? `${a.flag.at}: ${a.flag.reason ?? ''}` : 'none';
   return (
     <section class="card" aria-labelledby="facts-h">
       <h2 id="facts-h">Account</h2>
@@ -148,7 +157,7 @@ function Facts(p: { a: AccountDetail }): JSX.Element {
         <dt>Email</dt>
         <dd safe>{a.email ?? '—'}</dd>
         <dt>Phone</dt>
-        <dd safe>{a.phone ? `${a.phone}${a.phoneVerified ? ' (verified)' : ''}` : '—'}</dd>
+        <dd safe>{phone}</dd>
         <dt>Status</dt>
         <dd safe>{`${a.status}${a.locked ? ', sign-in locked' : ''}`}</dd>
         <dt>Created</dt>
@@ -156,7 +165,7 @@ function Facts(p: { a: AccountDetail }): JSX.Element {
         <dt>Last sign-in</dt>
         <dd safe>{a.lastSignInAt ?? 'never'}</dd>
         <dt>Password</dt>
-        <dd safe>{a.hasPassword ? `set${a.passwordChangedAt ? `, changed ${a.passwordChangedAt}` : ''}` : 'none'}</dd>
+        <dd safe>{password}</dd>
         <dt>Organization</dt>
         <dd safe>{`${a.organization.name} (${a.organization.slug})`}</dd>
         <dt>Roles</dt>
@@ -166,7 +175,7 @@ function Facts(p: { a: AccountDetail }): JSX.Element {
             .join('; ') || 'member'}
         </dd>
         <dt>Flag</dt>
-        <dd safe>{a.flag ? `${a.flag.at}: ${a.flag.reason ?? ''}` : 'none'}</dd>
+        <dd safe>{flag}</dd>
       </dl>
     </section>
   );

@@ -4,8 +4,9 @@ import { type Kysely, PostgresAdapter, sql } from 'kysely';
 // stays as a denormalised marker (1 while a row exists), so a session lookup can tell staff
 // without a second query. Indexes make the console's account search (exact and prefix on the
 // normalised username, email and phone) and the audit filters (actor, event, time) indexed
-// look-ups at any size; on PostgreSQL the prefix indexes use text_pattern_ops, so `LIKE 'x%'`
-// uses them whatever the database's collation.
+// look-ups at any size. On PostgreSQL the search compares and sorts those columns in the "C"
+// collation (bytewise, like SQLite's BINARY), so a prefix is an index range in key order whatever
+// the database's collation; these expression indexes serve it.
 export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema
     .createTable('staff_roles')
@@ -22,9 +23,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 
   if (db.getExecutor().adapter instanceof PostgresAdapter) {
     for (const col of ['username_key', 'email_key', 'phone'])
-      await sql`create index ${sql.id(`accounts_${col}_prefix`)} on accounts (${sql.id(col)} text_pattern_ops)`.execute(
-        db,
-      );
+      await sql`create index ${sql.id(`accounts_${col}_c`)} on accounts ((${sql.id(col)} collate "C"))`.execute(db);
   }
 }
 

@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { Page } from 'playwright-core';
+import { cast, proveSecondFactor } from '../staff/helpers.ts';
+import { screenshot, seriousA11yViolations } from '../support/browser.ts';
+import { withServer } from '../support/fixture.ts';
+import { waitForDevMail } from '../support/server.ts';
+
+// The staff console in Chromium: search → account → action, axe on every console page, on a
+// desktop and on a phone (390×844). The second-factor step of sign-in is branch f18's; here the
+// session is marked as having proved one, as that step records it.
+describe('the staff console in Chromium', () => {
+  const fx = withServer({ browser: true });
+
+  async function noSeriousA11y(page: Page, what: string) {
+    const v = await seriousA11yViolations(page);
+    assert.deepEqual(v, [], `${what}: ${JSON.stringify(v)}`);
+  }
+
+  for (const [device, viewport] of [
+    ['desktop', { width: 1200, height: 800 }],
+    ['phone', { width: 390, height: 844 }],
+  ] as const) {
+    test(`search → account → send a reset, axe on every console page (${device})`, async (t) => {
+      if (!fx.ready(t)) return;
+      const c = await cast(fx.server);
+      const ctx = await fx.browser.newContext({ viewport });
+      ctx.setDefaultTimeout(15_000);
+      const page = await ctx.newPage();
+      try {
+        const signIn = async () => {
+          await page.goto(`${fx.server.base}/login`);
+          await page.getByLabel('Username or email address').fill(c.support.username);
+          await page.getByLabel('Password', { exact: true }).fill(c.support.password);
+          await page.getByRole('button', { name: 'Sign in' }).click();
+          await page.waitForURL(/\/settings$/);
+        };
+        // ADM-07: a sign-in without the second factor is sent to sign in again (with it)
+        await signIn();
+        await page.goto(`${fx.server.base}/admin/accounts`);
+        await page.waitForURL(/\/login\?msg=reauthenticate/);
+        await signIn();
+        await proveSecondFactor(fx.server, c.support.id);
+        await page.goto(`${fx.server.base}/admin/accounts`);
+        await page.getByRole('heading', { name: 'Accounts' }).waitFor();
+        await noSeriousA11y(page, `/admin/accounts (${device})`);
+        await page.getByLabel('Username, email or phone').fill(c.target.username.slice(0, 6).toUpperCase());
+        await page.getByRole('button', { name: 'Search' }).click();
+        await page.waitForURL(/\/admin\/accounts\?q=/);
+        await noSeriousA11y(page, `search results (${device})`);
+        await screenshot(page, `staff-01-search-${device}`);
+        await page.getByRole('link', { name: c.target.username }).click();
+        await page.waitForURL(new RegExp(`/admin/accounts/${c.target.id}$`));
+        await page.getByRole('heading', { name: `Account ${c.target.username}` }).waitFor();
+        await noSeriousA11y(page, `account page (${device})`);
+
+        await page.getByLabel('Action').selectOption('reset');
+        await page.getByLabel('Reason (kept in the audit trail)').fill('user phoned in, ticket 1234');
+        await page.getByRole('button', { name: 'Do it' }).click();
+        await page.waitForURL(/\?done=reset$/);
+        await page.getByText('A reset was sent to the account’s own addresses').waitFor();
+        const pending = page.locator('section', { has: page.getByRole('heading', { name: 'Pending resets' }) });
+        assert.match((await pending.textContent()) ?? '', /email_link: expires \d{4}-\d{2}-\d{2}T/);
+        await noSeriousA11y(page, `account page after the action (${device})`);
+        await screenshot(page, `staff-02-account-${device}`);
+        await waitForDevMail(fx.server, (m) => m.to.includes(c.target.email) && /staff member/i.test(m.subject));
+
+        await page.getByRole('link', { name: 'Audit' }).click();
+        await page.waitForURL(/\/admin\/audit$/);
+        await noSeriousA11y(page, `/admin/audit (${device})`);
+        await page.getByLabel('Event').fill('staff.*');
+        await page.getByRole('button', { name: 'Filter' }).click();
+        await page.getByRole('cell', { name: 'staff.reset_sent' }).first().waitFor();
+        await noSeriousA11y(page, `/admin/audit filtered (${device})`);
+        // nothing overflows the phone's width
+        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        assert.ok(overflow <= 1, `the page is ${overflow}px wider than the screen`);
+      } finally {
+        await ctx.close();
+      }
+    });
+  }
+});
