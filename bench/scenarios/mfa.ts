@@ -131,9 +131,13 @@ export const scenarios: Scenario[] = [
         const take = (): { a: TotpAccount; step: number } => {
           for (let tries = 0; tries < totpAccounts.length; tries++) {
             const a = totpAccounts[next++ % totpAccounts.length] as TotpAccount;
-            const current = Math.floor(Date.now() / PERIOD_MS);
-            const step = Math.max(a.last + 1, current - 1);
-            // t+1 is left out: near a boundary the server's clock may not have reached it.
+            const at = Date.now();
+            const current = Math.floor(at / PERIOD_MS);
+            // The step before is used only early in the current one, so it is still within the
+            // server's ±1 window when the second request arrives seconds later; t+1 is left out,
+            // as the server's clock may not have reached it.
+            const earliest = at - current * PERIOD_MS < 10_000 ? current - 1 : current;
+            const step = Math.max(a.last + 1, earliest);
             if (step <= current) {
               a.last = step;
               return { a, step };

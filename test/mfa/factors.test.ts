@@ -189,6 +189,40 @@ describe('second factors: enrolment, recovery codes, re-authentication, organiza
     for (const e of ['second_factor.added', 'second_factor.removed']) assert.ok(events.includes(e), e);
   });
 
+  test('MFA-06 on a page: a single-factor session is led to sign in again, and a remembered browser is still asked', async () => {
+    const u = await fresh();
+    const { secret } = await addTotp(u.c);
+    // Remember this browser, then sign in with the password only (the step is skipped).
+    const c = fx.server.client();
+    await c.post('/api/v1/sessions', { identifier: u.username, password: u.password });
+    assert.equal(
+      (await c.post('/api/v1/sessions/second-factor', { code: totpCode(secret, clock.now()), remember: true })).status,
+      201,
+    );
+    clock.nextStep();
+    c.cookies.delete('latchkey_session');
+    assert.equal((await c.post('/api/v1/sessions', { identifier: u.username, password: u.password })).status, 201);
+    const regen = await c.form('/settings/two-step/recovery-codes', {});
+    assert.equal(regen.status, 303);
+    const to = regen.headers.get('location') ?? '';
+    assert.match(to, /^\/login\?msg=reauthenticate&next=%2Fsettings/);
+    const page = await c.get(to, { accept: 'text/html' });
+    assert.match(page.text, /name="reauth" value="1"/);
+    const again = await c.form('/login', {
+      identifier: u.username,
+      password: u.password,
+      reauth: '1',
+      next: '/settings',
+    });
+    assert.equal(again.headers.get('location'), '/login/second-factor', 'the remembered browser answers the factor');
+    const done = await c.form('/login/second-factor', { code: totpCode(secret, clock.now()) });
+    clock.nextStep();
+    assert.equal(done.headers.get('location'), '/settings');
+    const ok = await c.form('/settings/two-step/recovery-codes', {});
+    assert.equal(ok.status, 200);
+    assert.match(ok.text, /Save your recovery codes/);
+  });
+
   test('MFA-03 second-factor attempts are limited per account: the right code is refused once the limit is used', async () => {
     const u = await fresh();
     const { secret } = await addTotp(u.c);
@@ -207,7 +241,7 @@ describe('second factors: enrolment, recovery codes, re-authentication, organiza
     await signInMfa(u, secret);
   });
 
-  test('REC-08 a reset by link never signs in, and the next sign-in still asks for the second factor', async () => {
+  test('REC-08 a reset by link or code never signs in, and the next sign-in still asks for the second factor', async () => {
     const u = await fresh();
     const { secret } = await addTotp(u.c);
     const c = fx.server.client();
@@ -226,6 +260,23 @@ describe('second factors: enrolment, recovery codes, re-authentication, organiza
     assert.equal((await c.get('/api/v1/sessions/current')).status, 401);
     assert.equal((await c.post('/api/v1/sessions/second-factor', { code: totpCode(secret, clock.now()) })).status, 201);
     clock.nextStep();
+
+    // The same by typed code, on the page this time: no session, and the factor is still asked.
+    const p = fx.server.client();
+    assert.equal((await p.post('/api/v1/password-resets', { identifier: u.username })).status, 202);
+    const mail2 = await waitForDevMail(
+      fx.server,
+      (m) => m.to.includes(u.email) && /reset/i.test(m.subject) && !m.text.includes(token),
+    );
+    const code = /\b[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}\b/.exec(mail2.text)?.[0];
+    assert.ok(code);
+    const third = strongPassword();
+    const byCode = await p.post('/api/v1/password-resets/complete', { identifier: u.username, code, password: third });
+    assert.equal(byCode.status, 200, byCode.text);
+    assert.equal((await p.get('/api/v1/sessions/current')).status, 401);
+    const login = await p.form('/login', { identifier: u.username, password: third });
+    assert.equal(login.headers.get('location'), '/login/second-factor');
+    assert.equal((await p.get('/api/v1/sessions/current')).status, 401);
   });
 
   test('a remembered browser skips the step for 30 days, until a password change or sign-out everywhere ends it', async () => {
@@ -322,6 +373,13 @@ describe('second factors: enrolment, recovery codes, re-authentication, organiza
         .client()
         .post('/api/v1/sessions', { identifier: member.username, password: member.password });
       assert.equal(again.json.enrol, false);
+      // The admin page shows the setting and turns it off again (form: the hidden 0 alone).
+      const page = await admin.c.get(`/admin/organization?org=${org.slug}`, { accept: 'text/html' });
+      assert.match(page.text, /id="f-require-second-factor"[^>]*checked/);
+      const off = await admin.c.form(`/admin/organization/security?org=${org.slug}`, { requireSecondFactor: '0' });
+      assert.equal(off.status, 303, off.text);
+      assert.equal(off.headers.get('location'), `/admin/organization?org=${org.slug}&saved=security`);
+      assert.equal((await fx.server.deps.organizations.bySlug(org.slug))?.security.requireSecondFactor, false);
     } finally {
       await db().updateTable('organizations').set({ require_second_factor: 0 }).where('id', '=', org.id).execute();
     }
@@ -386,5 +444,24 @@ describe('second factors: enrolment, recovery codes, re-authentication, organiza
       assert.ok(r.status >= 400 && r.status < 500, `${JSON.stringify(b)} → ${r.status}`);
     }
     assert.equal((await anon.post('/api/v1/sessions/second-factor/enrolment')).status, 401);
+    // The pages: junk forms and ids get a page with a 4xx, or a way to sign in; never a 5xx.
+    const pagePosts: [string, Record<string, string>][] = [
+      ['/settings/two-step/totp/confirm', { code: '<img src=x>' }],
+      ['/settings/two-step/factors/..%2F..%2Fetc/remove', {}],
+      [`/settings/two-step/factors/${'x'.repeat(300)}/remove`, {}],
+      ['/settings/two-step/recovery-codes', { extra: 'x'.repeat(5000) }],
+      ['/admin/organization/security?org=default', { requireSecondFactor: 'maybe' }],
+      ['/admin/organization/security?org=%00', { requireSecondFactor: '1' }],
+      ['/login/second-factor', { code: '1'.repeat(5000), recoveryCode: 'x' }],
+    ];
+    for (const [path, body] of pagePosts) {
+      for (const who of [anon, u.c]) {
+        const r = await who.form(path, body);
+        assert.ok(r.status < 500, `${path} → ${r.status}`);
+        assert.doesNotMatch(r.text, /<img src=x>/, path);
+      }
+    }
+    const org = await fx.server.deps.organizations.bySlug('default');
+    assert.equal(org?.security.requireSecondFactor, false);
   });
 });

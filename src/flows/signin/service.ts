@@ -10,12 +10,13 @@ import { type Account, findAccount } from '../../store/accounts.ts';
 import { orgRequiresSecondFactor } from '../../store/organizations.ts';
 import {
   consumePendingSignIn,
+  deleteOldPendingSignIns,
   findLivePendingSignIn,
   insertPendingSignIn,
   type PendingSignIn,
 } from '../../store/pending-sign-ins.ts';
 import { clearFailures, reserveFailure } from '../../store/sign-in-failures.ts';
-import { insertTrustedDevice, isTrustedDevice } from '../../store/trusted-devices.ts';
+import { deleteExpiredTrustedDevices, insertTrustedDevice, isTrustedDevice } from '../../store/trusted-devices.ts';
 import type { Session, SessionService } from '../sessions/service.ts';
 import type { AnswerField, FactorOffer, SecondFactorMethod, SecondFactors } from './second-factor.ts';
 
@@ -93,6 +94,7 @@ export interface SignInEnrolment {
 export class SignInService {
   /** set by the composition root once the factor that enrols at sign-in exists (MFA-08) */
   enrolment?: SignInEnrolment;
+  private lastSweep = 0;
 
   constructor(private readonly d: SignInDeps) {}
 
@@ -253,6 +255,12 @@ export class SignInService {
       used_at: null,
     };
     await insertPendingSignIn(this.d.db, row);
+    if (now - this.lastSweep > 60_000) {
+      // Ended half-finished sign-ins and remembered browsers are kept no longer than needed.
+      this.lastSweep = now;
+      await deleteOldPendingSignIns(this.d.db, now - 3_600_000);
+      await deleteExpiredTrustedDevices(this.d.db, now);
+    }
     await this.d.audit.record('sign_in.second_factor_pending', ctx, {
       accountId: account.id,
       details: { method: proof.method, enrol },
