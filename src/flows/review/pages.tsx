@@ -84,10 +84,10 @@ async function renderQueue(
           <ul class="queue-counts" aria-labelledby="counts-h">
             {(Object.keys(REVIEW_KINDS) as ReviewKind[]).map((k) => (
               <li>
-                <a href={`/admin?kind=${k}`} safe>
-                  {REVIEW_KINDS[k]}
-                </a>
-                : <strong data-kind={k}>{String(data.counts[k])}</strong>
+                <a href={`/admin?kind=${k}`}>{REVIEW_KINDS[k]}</a>:{' '}
+                <strong data-kind={k} safe>
+                  {String(data.counts[k])}
+                </strong>
               </li>
             ))}
           </ul>
@@ -100,7 +100,7 @@ async function renderQueue(
                 <select id="q-kind" name="kind">
                   <option value="">Any</option>
                   {(Object.keys(REVIEW_KINDS) as ReviewKind[]).map((k) => (
-                    <option value={k} selected={query.kind === k} safe>
+                    <option value={k} selected={query.kind === k}>
                       {REVIEW_KINDS[k]}
                     </option>
                   ))}
@@ -346,9 +346,7 @@ function renderItem(
                   <label for="f-outcome">Outcome</label>
                   <select id="f-outcome" name="outcome" required>
                     {Object.entries(REVIEW_OUTCOMES).map(([k, label]) => (
-                      <option value={k} safe>
-                        {label}
-                      </option>
+                      <option value={k}>{label}</option>
                     ))}
                   </select>
                 </div>
