@@ -18,6 +18,7 @@ import type { RecoveryMethod, RecoveryMethods } from './flows/recovery/method.ts
 import { resetEmailSection } from './flows/recovery/pages.tsx';
 import { RecoveryService } from './flows/recovery/service.ts';
 import { RegistrationService } from './flows/registration/service.ts';
+import { ReviewService } from './flows/review/service.ts';
 import { SessionService } from './flows/sessions/service.ts';
 import type { SecondFactorMethod, SecondFactors } from './flows/signin/second-factor.ts';
 import { SignInService } from './flows/signin/service.ts';
@@ -26,6 +27,7 @@ import { AuditTrail } from './flows/staff/audit-trail.ts';
 import { AccountDirectory } from './flows/staff/directory.ts';
 import { StaffGuard } from './flows/staff/guard.ts';
 import { StaffMembers } from './flows/staff/members.ts';
+import { SupportService } from './flows/support/service.ts';
 import type { Kernel } from './kernel.ts';
 import { emailLinkMethod } from './methods/email-link/index.ts';
 import { emailOtpMethod } from './methods/email-otp/index.ts';
@@ -50,6 +52,7 @@ import { warnIdentifierCollisions } from './store/identifier-audit.ts';
 import { metaValueOrInit } from './store/meta.ts';
 import { ensureDefaultOrg } from './store/organizations.ts';
 import { pendingOutboxByChannel } from './store/outbox.ts';
+import { countOpenByKind } from './store/review-items.ts';
 import type { Database } from './store/schema.ts';
 import type { PageExtras } from './web/extras.ts';
 
@@ -88,6 +91,10 @@ export interface Deps extends Kernel {
   staffActions: StaffActions;
   /** the console's audit trail and export */
   auditTrail: AuditTrail;
+  /** "Contact support" requests and staff replies (src/flows/support) */
+  support: SupportService;
+  /** the staff review queue (src/flows/review) */
+  review: ReviewService;
   /** what features add to the shared sign-in and /settings pages, in page order */
   pages: PageExtras;
   /** resources to release at shutdown, last added first */
@@ -184,6 +191,7 @@ export async function createDeps(config: Config, o: DepsOverrides = {}): Promise
   d.metrics = createMetrics(
     () => pendingOutboxByChannel(db),
     () => ({ ...d.hasher.load, runs: d.hasher.hashesRun }),
+    () => countOpenByKind(db),
   );
   worker.onDelivered = (row) => d.metrics.delivered.inc({ channel: row.channel, result: 'sent' });
 
@@ -213,6 +221,8 @@ export async function createDeps(config: Config, o: DepsOverrides = {}): Promise
   d.staffDirectory = new AccountDirectory(d);
   d.staffActions = new StaffActions(d);
   d.auditTrail = new AuditTrail(d);
+  d.support = new SupportService(d);
+  d.review = new ReviewService(d);
   d.pages = {
     loginExtras: [() => providerButtons(d)],
     settingsSections: [

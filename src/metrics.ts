@@ -93,6 +93,7 @@ export class HttpMetrics {
 export function createMetrics(
   outboxDepth: () => Promise<Record<string, number>>,
   hashLoad: () => { running: number; waiting: number; runs?: Record<string, number> },
+  reviewQueue: () => Promise<Record<string, number>> = async () => ({}),
 ) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'latchkey_' });
@@ -149,6 +150,18 @@ export function createMetrics(
     collect() {
       this.reset();
       for (const [kind, n] of Object.entries(hashLoad().runs ?? {})) this.inc({ kind }, n);
+    },
+  });
+  // The staff review queue's open items per kind: a growing count means reviews fall behind.
+  new Gauge({
+    name: 'latchkey_review_queue_open',
+    help: 'Open items in the staff review queue, by kind',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const counts = await reviewQueue().catch(() => ({}) as Record<string, number>);
+      for (const [kind, n] of Object.entries(counts)) this.set({ kind }, n);
     },
   });
   // AV-01: requests answered 503 because a dependency was down or did not answer in time.

@@ -13,12 +13,16 @@ import { registerRecoveryApi } from './flows/recovery/api.ts';
 import { registerRecoveryPages } from './flows/recovery/pages.tsx';
 import { registerRegistrationApi } from './flows/registration/api.ts';
 import { registerRegistrationPages } from './flows/registration/pages.tsx';
+import { registerReviewApi } from './flows/review/api.ts';
+import { registerReviewPages } from './flows/review/pages.tsx';
 import { registerSessionsApi } from './flows/sessions/api.ts';
 import { registerSignInApi } from './flows/signin/api.ts';
 import { registerSignInPages } from './flows/signin/pages.tsx';
 import { registerSecondFactorPages } from './flows/signin/second-factor-pages.tsx';
 import { registerStaffApi } from './flows/staff/api.ts';
 import { registerStaffPages } from './flows/staff/pages.tsx';
+import { registerSupportApi } from './flows/support/api.ts';
+import { registerSupportPages } from './flows/support/pages.tsx';
 import { registerExternalApi } from './methods/external/api.ts';
 import { registerExternalPages } from './methods/external/pages.tsx';
 import { registerCaptchaApi } from './security/captcha/api.ts';
@@ -55,6 +59,10 @@ export async function registerRoutes(app: FastifyInstance, d: Deps): Promise<voi
   registerPhonePages(app, d);
   registerStaffApi(app, d);
   registerStaffPages(app, d);
+  registerSupportApi(app, d);
+  registerSupportPages(app, d);
+  registerReviewApi(app, d);
+  registerReviewPages(app, d);
   // Routes the recovery methods add (e.g. the code page), each registrar once.
   for (const register of d.recoveryMethods.routes()) register(app, d);
 }

@@ -320,6 +320,14 @@ export const SETTINGS = [
     'password reset requests per identifier (mails are capped separately, REC-06)',
     { group: 'abuse' },
   ),
+  s('LATCHKEY_LIMIT_SUPPORT_REQUEST_IP', 'rate', '5/1h', 'support requests per client IP (ADM-08)', { group: 'abuse' }),
+  s(
+    'LATCHKEY_LIMIT_SUPPORT_REQUEST_CONTACT',
+    'rate',
+    '3/24h',
+    'support requests per contact address: each one mails that address (ADM-08)',
+    { group: 'abuse' },
+  ),
   s('LATCHKEY_LIMIT_RESET_COMPLETE_IP', 'rate', '30/10m', 'reset completions (link or code) per client IP', {
     group: 'abuse',
   }),

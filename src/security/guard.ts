@@ -10,6 +10,7 @@ export type GuardedAction =
   | 'registration'
   | 'activation'
   | 'reset_request'
+  | 'support_request'
   | 'reset_complete'
   | 'otp_send'
   | 'otp_verify'

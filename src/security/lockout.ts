@@ -3,6 +3,7 @@ import type { RequestContext } from '../context.ts';
 import { formatDuration, formatTime, renderMail } from '../delivery/templates.ts';
 import type { Kernel } from '../kernel.ts';
 import { findAccount, findAccountByIdentifier } from '../store/accounts.ts';
+import { openReviewItem } from '../store/review-items.ts';
 import type { Database } from '../store/schema.ts';
 import { clearFailures, deleteForgottenFailures, readFailures, reserveFailure } from '../store/sign-in-failures.ts';
 import { type Counter, type CounterStore, subjectKey } from './counters.ts';
@@ -11,7 +12,7 @@ import type { SignInAttempt, SignInGate } from './guard.ts';
 /** What this module uses of the container the composition root builds. */
 export type LockoutDeps = Pick<
   Kernel,
-  'config' | 'db' | 'clock' | 'brand' | 'outbox' | 'audit' | 'metrics' | 'secret' | 'log'
+  'config' | 'db' | 'clock' | 'random' | 'brand' | 'outbox' | 'audit' | 'metrics' | 'secret' | 'log'
 >;
 
 /** The lockout's numbers, from the limit settings (LATCHKEY_LOCKOUT_*, LATCHKEY_CAPTCHA_AFTER). */
@@ -171,6 +172,14 @@ export class SignInLockout {
       accountId,
       details: { failures, lockSeconds: Math.round(lockMs / 1000), hardCap: failures >= this.hardCap },
     });
+    // At the hard cap the account stays locked until a reset: a persistent attack staff should see.
+    if (failures >= this.hardCap)
+      await openReviewItem(this.d, {
+        kind: 'lockout_hard_cap',
+        accountId,
+        reason: `Sign-in locked after ${failures} consecutive failed password attempts (the hard cap); it stays locked until a password reset`,
+        details: { failures },
+      });
     if (await this.allowNotice(accountId)) await this.notify(accountId, lockMs);
   }
 

@@ -209,6 +209,73 @@ export interface MfaRecoveryCodesTable {
   used_at: number | null;
 }
 
+/** A "Contact support" request (ADM-08); `account_id` is null when the identifier named no account. */
+export interface SupportRequestsTable {
+  id: string;
+  /** the short reference the filer quotes */
+  ref: string;
+  /** the username or email as typed */
+  identifier: string;
+  account_id: string | null;
+  org_id: string | null;
+  /** where replies go; not verified, so nothing about the account is ever sent there */
+  contact: string;
+  status: 'open' | 'answered' | 'closed';
+  ip: string | null;
+  user_agent: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** What the filer wrote and what staff replied, in order; shown on the signed status page. */
+export interface SupportMessagesTable {
+  id: string;
+  request_id: string;
+  author: 'user' | 'staff';
+  staff_id: string | null;
+  body: string;
+  created_at: number;
+}
+
+/** An entry of the staff review queue (src/store/review-items.ts). */
+export interface ReviewItemsTable {
+  id: string;
+  kind: string;
+  account_id: string | null;
+  org_id: string | null;
+  /** what the item is about: the account id, or the support request id */
+  subject: string;
+  /** `kind:subject` while open, null once resolved (unique: one open item per subject and kind) */
+  open_key: string | null;
+  reason: string;
+  /** JSON text; never a secret */
+  details: string | null;
+  opened_at: number;
+  assigned_to: string | null;
+  assigned_at: number | null;
+  resolved_at: number | null;
+  resolved_by: string | null;
+  outcome: string | null;
+}
+
+/** Staff notes on a review item (internal: never shown to the account's owner). */
+export interface ReviewNotesTable {
+  id: string;
+  item_id: string;
+  author_id: string;
+  body: string;
+  created_at: number;
+}
+
+/** Staff of the install (ADM-04): created only by `latchkey staff add`. */
+export interface StaffRolesTable {
+  account_id: string;
+  /** support | admin */
+  role: string;
+  created_at: number;
+  /** who granted it: `cli`, or a staff account id */
+  created_by: string | null;
+}
 /** A half-finished sign-in (MFA-07): the first factor passed, the second is pending. */
 export interface PendingSignInsTable {
   id: string;
@@ -237,16 +304,6 @@ export interface MfaTrustedDevicesTable {
   expires_at: number;
 }
 
-/** Staff of the install (ADM-04): created only by `latchkey staff add`. */
-export interface StaffRolesTable {
-  account_id: string;
-  /** support | admin */
-  role: string;
-  created_at: number;
-  /** who granted it: `cli`, or a staff account id */
-  created_by: string | null;
-}
-
 export interface MetaTable {
   key: string;
   value: string;
@@ -268,8 +325,12 @@ export interface Database {
   sign_in_failures: SignInFailuresTable;
   second_factors: SecondFactorsTable;
   mfa_recovery_codes: MfaRecoveryCodesTable;
+  support_requests: SupportRequestsTable;
+  support_messages: SupportMessagesTable;
+  review_items: ReviewItemsTable;
+  review_notes: ReviewNotesTable;
+  staff_roles: StaffRolesTable;
   pending_sign_ins: PendingSignInsTable;
   mfa_trusted_devices: MfaTrustedDevicesTable;
-  staff_roles: StaffRolesTable;
   meta: MetaTable;
 }

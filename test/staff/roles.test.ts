@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
+import { openReviewItem } from '../../src/store/review-items.ts';
+import { seedSupportRequest } from '../review/helpers.ts';
 import { withServer } from '../support/fixture.ts';
 import type { Res } from '../support/http.ts';
 import { cast, collectSecrets, enrolFactor, forbiddenCount, WHO, type Who } from './helpers.ts';
@@ -23,6 +25,8 @@ interface Row {
 }
 
 const reason = 'ticket 42: user called support';
+/** Review queue items about the target (sup20): one worked through the pages, one through the API, and a support request for replies. */
+const items = { page: '', api: '', request: '' };
 const page = (anon: number, member: number, other: number, own: number, support: number, admin: number) => ({
   anonymous: anon,
   member,
@@ -83,6 +87,88 @@ const ROWS: Row[] = [
     form: true,
     body: { methods: 'email_link' },
     expect: page(303, 403, 403, 400, 403, 403),
+  },
+  // the organization's second-factor requirement (f18), the same owners and admins
+  {
+    method: 'POST',
+    route: '/admin/organization/security',
+    path: () => '/admin/organization/security?org=acme',
+    form: true,
+    body: { requireSecondFactor: '0' },
+    expect: page(303, 403, 403, 303, 403, 403),
+  },
+  // the review queue (sup20)
+  { method: 'GET', route: '/admin', path: () => '/admin', expect: page(303, 403, 200, 200, 200, 200) },
+  {
+    method: 'GET',
+    route: '/admin/requests',
+    path: () => '/admin/requests',
+    expect: page(303, 403, 200, 200, 200, 200),
+  },
+  {
+    method: 'GET',
+    route: '/admin/queue/:id',
+    path: () => `/admin/queue/${items.page}`,
+    expect: page(303, 403, 403, 200, 200, 200),
+  },
+  ...(
+    [
+      ['assign', () => items.page, {}],
+      ['notes', () => items.page, { body: 'checked the ID card' }],
+      ['reply', () => items.request, { body: 'We are looking into it.' }],
+    ] as const
+  ).map(
+    ([name, item, body]): Row => ({
+      method: 'POST',
+      route: `/admin/queue/:id/${name}`,
+      path: () => `/admin/queue/${item()}/${name}`,
+      form: true,
+      body,
+      expect: page(303, 403, 403, 303, 303, 303),
+    }),
+  ),
+  // the first allowed role resolves it; the next find it resolved (409)
+  {
+    method: 'POST',
+    route: '/admin/queue/:id/resolve',
+    path: () => `/admin/queue/${items.page}/resolve`,
+    form: true,
+    body: { outcome: 'legitimate', reason },
+    expect: page(303, 403, 403, 303, 409, 409),
+  },
+  {
+    method: 'GET',
+    route: '/api/v1/admin/queue',
+    path: () => '/api/v1/admin/queue',
+    expect: page(401, 403, 200, 200, 200, 200),
+  },
+  {
+    method: 'GET',
+    route: '/api/v1/admin/queue/:id',
+    path: () => `/api/v1/admin/queue/${items.api}`,
+    expect: page(401, 403, 403, 200, 200, 200),
+  },
+  ...(
+    [
+      ['assign', () => items.api, {}, 200],
+      ['notes', () => items.api, { body: 'checked the ID card' }, 201],
+      ['reply', () => items.request, { body: 'We are looking into it.' }, 202],
+    ] as const
+  ).map(
+    ([name, item, body, ok]): Row => ({
+      method: 'POST',
+      route: `/api/v1/admin/queue/:id/${name}`,
+      path: () => `/api/v1/admin/queue/${item()}/${name}`,
+      body,
+      expect: page(401, 403, 403, ok, ok, ok),
+    }),
+  ),
+  {
+    method: 'POST',
+    route: '/api/v1/admin/queue/:id/resolve',
+    path: () => `/api/v1/admin/queue/${items.api}/resolve`,
+    body: { outcome: 'secured', reason },
+    expect: page(401, 403, 403, 200, 409, 409),
   },
   // API
   {
@@ -181,6 +267,17 @@ describe('ADM-05 every admin route and page checks the role; refusals are 403 an
         used_at: null,
       })
       .execute();
+    items.page = (await openReviewItem(fx.server.deps, {
+      kind: 'qr_reported',
+      accountId: c.target.id,
+      reason: 'This was not me',
+    })) as string;
+    items.api = (await openReviewItem(fx.server.deps, {
+      kind: 'passkey_counter',
+      accountId: c.target.id,
+      reason: 'Counter went backwards',
+    })) as string;
+    items.request = await seedSupportRequest(fx.server, c.target.id);
     await collectSecrets(fx.server, secrets);
   });
 

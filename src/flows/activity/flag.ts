@@ -4,10 +4,11 @@ import { formatDuration, formatTime, renderMail } from '../../delivery/templates
 import type { Kernel } from '../../kernel.ts';
 import type { Account } from '../../store/accounts.ts';
 import { countPasswordChangesSince } from '../../store/password-changes.ts';
+import { openReviewItem } from '../../store/review-items.ts';
 import type { Database } from '../../store/schema.ts';
 
 /** What this module uses of the container the composition root builds. */
-export type ActivityFlagDeps = Pick<Kernel, 'config' | 'clock' | 'brand' | 'outbox' | 'audit'>;
+export type ActivityFlagDeps = Pick<Kernel, 'config' | 'db' | 'clock' | 'random' | 'brand' | 'outbox' | 'audit'>;
 
 export const FLAG_REASON = 'possibly compromised';
 
@@ -15,7 +16,7 @@ export const FLAG_REASON = 'possibly compromised';
  * LOG-04: more completed password resets/changes than the rule allows within its window flag the
  * account for staff review. Only completed changes count (the `password_changes` rows written by
  * applyPasswordChange), never mere reset requests. The flag does not lock anyone out; it is set
- * once (until staff clear it), audited, and the owner is told.
+ * once (until staff resolve its review item), audited, queued for review, and the owner is told.
  */
 export async function flagRepeatedPasswordChanges(
   d: ActivityFlagDeps,
@@ -41,6 +42,8 @@ export async function flagRepeatedPasswordChanges(
     { accountId: account.id, details: { reason: FLAG_REASON, changes: n } },
     trx,
   );
+  // The staff review queue is where the flag gets its human look.
+  await openReviewItem(d, { kind: 'flagged_resets', accountId: account.id, reason, details: { changes: n } }, trx);
   if (account.email) {
     const mail = renderMail(d.brand, {
       subject: 'Unusual activity on your account',

@@ -58,6 +58,7 @@ export async function renderForgot(
             </button>
             <p class="links">
               <a href="/change-password">Already have a code?</a>
+              <a href="/support">Contact support</a>
               <a href="/login">Back to sign in</a>
             </p>
           </form>
@@ -103,6 +104,9 @@ function renderDeadLink(d: RecoveryPagesDeps, reply: FastifyReply, status: numbe
               Request a new link
             </button>
           </form>
+          <p class="links">
+            <a href="/support">Contact support</a>
+          </p>
         </div>
       ),
     }),

@@ -81,6 +81,7 @@ export async function renderLogin(
               <p class="links">
                 <a href={`${prefix}/forgot-password`}>Forgot password?</a>
                 <a href={`${prefix}/register`}>Create an account</a>
+                <a href="/support">Contact support</a>
               </p>
             </form>
             {extras.join('') as 'safe'}

@@ -6,6 +6,7 @@ import type { Kernel } from '../../kernel.ts';
 import { cleanText } from '../../security/audit.ts';
 import { isoTime } from '../../security/clock.ts';
 import type { Account } from '../../store/accounts.ts';
+import { resolveOpenReviewItem } from '../../store/review-items.ts';
 import type { Database } from '../../store/schema.ts';
 import { endAccountSession, listLiveSessions } from '../../store/sessions.ts';
 import type { OrganizationService } from '../organizations/service.ts';
@@ -166,6 +167,8 @@ export class StaffActions {
             .set({ flagged_at: null, flag_reason: null, updated_at: now })
             .where('id', '=', account.id)
             .execute();
+          // The flag's review item (sup20's queue) is settled with it.
+          await resolveOpenReviewItem(trx, 'flagged_resets', account.id, viewer.auth.account.id, 'legitimate', now);
           await record(trx);
           await notify(trx);
         });

@@ -55,6 +55,7 @@ export function renderOtpEntry(d: RecoveryMethodDeps, reply: FastifyReply, o: Ot
             <input type="hidden" name="back" value={o.back} />
             <button type="submit">Resend code</button>
             <a href={o.back}>Try another method</a>
+            <a href="/support">Contact support</a>
           </form>
         </>
       ),
