@@ -2,10 +2,9 @@ import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { runAdminCommand } from '../../src/cli/commands.ts';
 import { loadConfig } from '../../src/config/index.ts';
-import { signedIn } from '../support/accounts.ts';
 import { withServer } from '../support/fixture.ts';
 import { devMailbox, strongPassword, waitForDevMail } from '../support/server.ts';
-import { cast, enrolFactor, type Person, person, proveSecondFactor } from './helpers.ts';
+import { cast, enrolFactor, type Person, person, proveSecondFactor, signInAgain } from './helpers.ts';
 
 type Cast = Awaited<ReturnType<typeof cast>>;
 const reason = 'user called support, ticket 77';
@@ -117,7 +116,7 @@ describe('staff actions', () => {
     assert.match(pagePost.headers.get('location') ?? '', /^\/login\?msg=reauthenticate/);
     assert.deepEqual(await auditRows(fx, c.target.id, 'staff.unlocked'), before, 'nothing was done');
     // sign in again, with the factor
-    c.support.client = await signedIn(fx.server, c.support.username, c.support.password);
+    c.support.client = await signInAgain(fx.server, c.support.username, c.support.password);
     await proveSecondFactor(fx.server, c.support.id);
     const ok = await act(c.support, c.target.id, 'unlock');
     assert.equal(ok.status, 200, ok.text);
@@ -150,7 +149,7 @@ describe('staff actions', () => {
     const done = await fx.server.client().post('/api/v1/password-resets/complete', { token, password });
     assert.equal(done.status, 200, done.text);
     c.target.password = password;
-    c.target.client = await signedIn(fx.server, c.target.username, password);
+    c.target.client = await signInAgain(fx.server, c.target.username, password);
   });
 
   test('ADM-09 staff actions show on the user’s /settings activity with the role, never the staff member', async () => {
@@ -162,7 +161,7 @@ describe('staff actions', () => {
   });
 
   test('end one session by its handle, or all; an unknown handle is a 404', async () => {
-    const second = await signedIn(fx.server, c.target.username, c.target.password);
+    const second = await signInAgain(fx.server, c.target.username, c.target.password);
     const detail = await c.support.client.get(`/api/v1/admin/accounts/${c.target.id}`);
     assert.equal(detail.json.sessions.length, 2);
     const unknown = await act(c.support, c.target.id, 'end_sessions', { session: 'nope' });
@@ -175,7 +174,7 @@ describe('staff actions', () => {
     assert.equal((await second.get('/api/v1/sessions/current')).status, 401);
     assert.equal((await c.target.client.get('/api/v1/sessions/current')).status, 401);
     await staffNotice(fx, c.target.email, /support team/, /signed your account out/);
-    c.target.client = await signedIn(fx.server, c.target.username, c.target.password);
+    c.target.client = await signInAgain(fx.server, c.target.username, c.target.password);
   });
 
   test('unlock clears a lockout; clear_flag clears the flag; both are audited and mailed', async () => {
@@ -252,7 +251,7 @@ describe('staff actions', () => {
     assert.equal(details.checkedBy, c.admin.username);
     assert.equal((await c.target.client.get('/api/v1/sessions/current')).status, 401, 'every session ended');
     await staffNotice(fx, c.target.email, /an administrator/, /second factors/);
-    c.target.client = await signedIn(fx.server, c.target.username, c.target.password);
+    c.target.client = await signInAgain(fx.server, c.target.username, c.target.password);
   });
 
   test('ADM-06 disabling ends the account’s sessions at once and refuses sign-in; enabling lets it back', async () => {
@@ -268,7 +267,7 @@ describe('staff actions', () => {
     assert.equal((await act(c.admin, c.admin.id, 'disable')).status, 409, 'not one’s own account');
     await staffNotice(fx, c.target.email, /an administrator/, /disabled your account/);
     assert.equal((await act(c.admin, c.target.id, 'enable')).status, 200);
-    c.target.client = await signedIn(fx.server, c.target.username, c.target.password);
+    c.target.client = await signInAgain(fx.server, c.target.username, c.target.password);
   });
 
   test('the page form runs an action and says so; a refused action shows the error', async () => {
@@ -289,6 +288,6 @@ describe('staff actions', () => {
     assert.match(bad.text, /identity check/);
     const noAction = await c.admin.client.form(`/admin/accounts/${c.target.id}/act`, { action: 'launch', reason });
     assert.equal(noAction.status, 400);
-    c.target.client = await signedIn(fx.server, c.target.username, c.target.password);
+    c.target.client = await signInAgain(fx.server, c.target.username, c.target.password);
   });
 });
