@@ -12,6 +12,9 @@ import { activitySection } from './flows/activity/pages.tsx';
 import { OrganizationService } from './flows/organizations/service.ts';
 import { phoneSection } from './flows/phone/pages.tsx';
 import { PhoneService } from './flows/phone/service.ts';
+import { AccountDeletion } from './flows/profile/deletion.ts';
+import { profileSection } from './flows/profile/pages.tsx';
+import { ProfileService } from './flows/profile/service.ts';
 import type { RecoveryMethod, RecoveryMethods } from './flows/recovery/method.ts';
 import { resetEmailSection } from './flows/recovery/pages.tsx';
 import { RecoveryService } from './flows/recovery/service.ts';
@@ -64,6 +67,10 @@ export interface Deps extends Kernel {
   organizations: OrganizationService;
   /** mobile numbers on /settings and SMS codes (src/flows/phone) */
   phone: PhoneService;
+  /** changing one's email address and username (src/flows/profile) */
+  profile: ProfileService;
+  /** deleting one's account after a grace period (src/flows/profile/deletion.ts) */
+  deletion: AccountDeletion;
   /** what features add to the shared sign-in and /settings pages, in page order */
   pages: PageExtras;
   /** resources to release at shutdown, last added first */
@@ -166,16 +173,19 @@ export async function createDeps(config: Config, o: DepsOverrides = {}): Promise
   else if (config.dev) worker.setTransport('sms', new DevMailboxTransport(db, clock, random));
 
   d.sessions = new SessionService(d);
+  d.organizations = new OrganizationService(d);
+  d.deletion = new AccountDeletion(d);
   d.signIn = new SignInService(d);
   d.registration = new RegistrationService(d);
   d.account = new AccountService(d);
   d.external = new ExternalAccounts(d);
-  d.organizations = new OrganizationService(d);
   d.recovery = new RecoveryService(d);
   d.phone = new PhoneService(d);
+  d.profile = new ProfileService(d);
   d.pages = {
     loginExtras: [() => providerButtons(d)],
     settingsSections: [
+      (auth, flash) => profileSection(d, auth, flash),
       (auth) => resetEmailSection(d, auth),
       (auth, flash) => linkedSection(d, auth, flash),
       (auth, flash) => phoneSection(d, auth, flash),

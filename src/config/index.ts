@@ -44,6 +44,8 @@ export interface Config {
   hashThreads?: number;
   session: { idleTtl: number; absoluteTtl: number; reauthWindow: number };
   activationTtl: number;
+  /** how long a requested account deletion waits (signing in meanwhile cancels it) */
+  deletionGrace: number;
   outbox: { poll: number; maxAttempts: number; backoffBase: number; smtpTimeout: number };
   /** the database pool and its timeouts (AV-02) */
   database: {
@@ -104,6 +106,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       reauthWindow: s.LATCHKEY_REAUTH_WINDOW,
     },
     activationTtl: s.LATCHKEY_ACTIVATION_TTL,
+    deletionGrace: s.LATCHKEY_DELETION_GRACE,
     outbox: {
       poll: s.LATCHKEY_OUTBOX_POLL,
       maxAttempts: s.LATCHKEY_OUTBOX_MAX_ATTEMPTS,

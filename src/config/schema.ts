@@ -154,6 +154,13 @@ export const SETTINGS = [
     max: 86400,
     group: 'sessions',
   }),
+  s(
+    'LATCHKEY_DELETION_GRACE',
+    'duration',
+    '7d',
+    'how long a self-service account deletion waits before the data is removed; signing in meanwhile cancels it',
+    { min: 1, max: 31536000, group: 'sessions' },
+  ),
   s('LATCHKEY_ACTIVATION_TTL', 'duration', '24h', 'lifetime of activation links and codes', {
     min: 1,
     max: 604800,
@@ -315,6 +322,12 @@ export const SETTINGS = [
   }),
   s('LATCHKEY_LIMIT_OTP_VERIFY_ID', 'rate', '10/10m', 'one-time code checks per account (OTP-04)', { group: 'abuse' }),
   s('LATCHKEY_LIMIT_PASSWORD_CHANGE_IP', 'rate', '20/10m', 'password changes per client IP (PWD-05)', {
+    group: 'abuse',
+  }),
+  s('LATCHKEY_LIMIT_PROFILE_CHANGE_IP', 'rate', '20/1h', 'email and username changes per client IP (ID-03)', {
+    group: 'abuse',
+  }),
+  s('LATCHKEY_LIMIT_PROFILE_CHANGE_ID', 'rate', '5/1h', 'email and username changes per account (ID-03)', {
     group: 'abuse',
   }),
   s(

@@ -85,6 +85,7 @@ export function limitsSection(s: Settings, dev: boolean, problems: string[]): Li
       otp_send: s.LATCHKEY_LIMIT_OTP_SEND_IP,
       otp_verify: s.LATCHKEY_LIMIT_OTP_VERIFY_IP,
       password_change: s.LATCHKEY_LIMIT_PASSWORD_CHANGE_IP,
+      profile_change: s.LATCHKEY_LIMIT_PROFILE_CHANGE_IP,
     },
     perSubject: {
       registration: s.LATCHKEY_LIMIT_REGISTRATION_ID,
@@ -94,6 +95,7 @@ export function limitsSection(s: Settings, dev: boolean, problems: string[]): Li
       otp_send: s.LATCHKEY_LIMIT_OTP_SEND_ID,
       otp_verify: s.LATCHKEY_LIMIT_OTP_VERIFY_ID,
       password_change: s.LATCHKEY_LIMIT_PASSWORD_CHANGE_ID,
+      profile_change: s.LATCHKEY_LIMIT_PROFILE_CHANGE_ID,
     },
     quotas: {
       reset_mail: s.LATCHKEY_RESET_MAIL_CAP,

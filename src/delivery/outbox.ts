@@ -23,6 +23,8 @@ export interface OutgoingJob {
   payload: Record<string, unknown>;
   /** shown in the job row instead of a recipient; never a secret */
   label?: string;
+  /** not before this time (epoch ms); default: at once */
+  dueAt?: number;
 }
 
 export class Outbox {
@@ -59,7 +61,7 @@ export class Outbox {
       body_html: '',
       payload: JSON.stringify(job.payload),
     };
-    await insertOutbox(db, row, this.clock.now());
+    await insertOutbox(db, row, this.clock.now(), job.dueAt);
     this.nudge();
   }
 

@@ -1,7 +1,8 @@
 // Table types for Kysely. Times are epoch milliseconds (integers on both engines), booleans are
 // 0/1 integers, ids are random text, so one query text runs on SQLite and PostgreSQL alike.
 
-export type AccountStatus = 'pending' | 'active' | 'disabled';
+/** 'deleted': the account's data was removed after its deletion grace period (an empty row stays). */
+export type AccountStatus = 'pending' | 'active' | 'disabled' | 'deleted';
 
 export interface OrganizationsTable {
   id: string;
@@ -42,6 +43,11 @@ export interface AccountsTable {
   updated_at: number;
   activated_at: number | null;
   password_changed_at: number | null;
+  /** self-service deletion: asked for at, takes effect at (null: none pending; signing in cancels) */
+  deletion_requested_at: number | null;
+  deletion_due_at: number | null;
+  /** when the account's data was removed (status 'deleted') */
+  deleted_at: number | null;
 }
 
 export interface ActivationsTable {

@@ -19,16 +19,28 @@ export function registerSignInApi(app: FastifyInstance, d: SigninApiDeps): void 
         description:
           'Unknown user, wrong password, pending, disabled and locked accounts all get the same 401 `invalid_credentials` (ENUM-01).',
         body: Type.Object({ identifier: Identifier, password: Password, captcha: Captcha }),
-        response: responses({ 201: Type.Object({ account: AccountView, session: SessionRef }) }, [400, 401, 413, 429]),
+        response: responses(
+          {
+            201: Type.Object({
+              account: AccountView,
+              session: SessionRef,
+              deletionCancelled: Type.Optional(
+                Type.Boolean({ description: 'true when this sign-in cancelled a pending account deletion' }),
+              ),
+            }),
+          },
+          [400, 401, 413, 429],
+        ),
       },
     },
     async (req, reply) => {
       const body = req.body as { identifier: string; password: string; captcha?: string };
-      const { token, session, account } = await d.signIn.withPassword(body, contextOf(req));
+      const { token, session, account, deletionCancelled } = await d.signIn.withPassword(body, contextOf(req));
       setSessionCookie(d, reply, token);
       return reply.status(201).send({
         account: accountView(d, account),
         session: { id: session.id, expiresAt: isoTime(session.expires_at) },
+        ...(deletionCancelled ? { deletionCancelled } : {}),
       });
     },
   );

@@ -34,6 +34,8 @@ const MESSAGES: Record<string, string> = {
   password_reset: 'Your password has been changed. Please sign in again.',
   session_ended: 'Your session has ended. Please sign in again.',
   reauthenticate: 'Please sign in again to confirm it is you. You will then return to the page you were on.',
+  deletion_requested:
+    'Your account will be deleted and every session was signed out. We sent you a mail; signing in before the date in it cancels the deletion.',
 };
 
 export async function renderLogin(
@@ -117,8 +119,13 @@ export function registerSignInPages(app: FastifyInstance, d: SigninPagesDeps): v
         next,
       });
     try {
-      const { token } = await d.signIn.withPassword({ identifier, password, captcha }, contextOf(req));
+      const { token, deletionCancelled } = await d.signIn.withPassword(
+        { identifier, password, captcha },
+        contextOf(req),
+      );
       setSessionCookie(d, reply, token);
+      // Signing in cancelled a pending deletion: /settings says so before anything else.
+      if (deletionCancelled) return reply.redirect('/settings?done=deletion_cancelled#identifiers', 303);
       return reply.redirect(next ?? '/settings', 303);
     } catch (err) {
       if (!(err instanceof AppError)) throw err;

@@ -4,15 +4,21 @@ import type { Kernel } from '../../kernel.ts';
 import { captchaRequiredNext, checkPassword, type PasswordSignInDeps } from '../../methods/password/signin.ts';
 import type { SignInProof } from '../../security/amr.ts';
 import type { Account } from '../../store/accounts.ts';
+import type { AccountDeletion } from '../profile/deletion.ts';
 import type { Session, SessionService } from '../sessions/service.ts';
 
 /** What this module uses of the container the composition root builds. */
-export type SignInDeps = Pick<Kernel, 'audit' | 'metrics'> & { sessions: SessionService } & PasswordSignInDeps;
+export type SignInDeps = Pick<Kernel, 'audit' | 'metrics'> & {
+  sessions: SessionService;
+  deletion: Pick<AccountDeletion, 'cancelOnSignIn'>;
+} & PasswordSignInDeps;
 
 export interface SignedIn {
   token: string;
   session: Session;
   account: Account;
+  /** this sign-in cancelled a pending account deletion (the pages say so) */
+  deletionCancelled?: boolean;
 }
 
 /**
@@ -44,9 +50,11 @@ export class SignInService {
   async complete(account: Account, proof: SignInProof, ctx: RequestContext): Promise<SignedIn> {
     if (account.status !== 'active') throw new AppError('invalid_credentials');
     const { method } = proof;
+    // Signing in during a deletion's grace period keeps the account (issue 17, docs/profile.md).
+    const deletionCancelled = await this.d.deletion.cancelOnSignIn(account, ctx);
     const { token, session } = await this.d.sessions.create(account, proof, ctx);
     await this.d.audit.record('sign_in.succeeded', ctx, { accountId: account.id, details: { method } });
     this.d.metrics.signIns.inc({ method, outcome: 'success' });
-    return { token, session, account };
+    return deletionCancelled ? { token, session, account, deletionCancelled } : { token, session, account };
   }
 }
