@@ -49,12 +49,7 @@ export class AccountDeletion {
       await markDeletion(trx, a.id, now, dueAt);
       const ended = await d.sessions.endAll(a.id, trx);
       await d.outbox.job(trx, { kind: PURGE_JOB, payload: { accountId: a.id }, dueAt, label: 'account deletion' });
-      await d.audit.record(
-        'account.deletion_requested',
-        ctx,
-        { accountId: a.id, details: { sessionsEnded: ended } },
-        trx,
-      );
+      await d.audit.record('account.deletion_requested', ctx, { accountId: a.id, details: { signedOut: ended } }, trx);
       if (a.email) {
         const brand = await d.organizations.brandFor(a, trx);
         const mail = renderMail(brand, {
