@@ -98,7 +98,7 @@ describe('account deletion with a grace period (injected clock)', () => {
     assert.match((await page.c.get('/login?msg=deletion_requested', { accept: 'text/html' })).text, /will be deleted/);
     const login = await page.c.form('/login', { identifier: page.username, password: page.password });
     assert.equal(login.status, 303);
-    assert.equal(login.headers.get('location'), '/settings?done=deletion_cancelled#identifiers');
+    assert.equal(login.headers.get('location'), '/settings?done=deletion_cancelled#delete');
     const settings = await page.c.get('/settings?done=deletion_cancelled', { accept: 'text/html' });
     assert.match(settings.text, /the deletion of your account was cancelled/);
 

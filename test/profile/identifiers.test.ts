@@ -325,7 +325,7 @@ describe('ID-03 change email and username (API and pages, injected clock)', () =
     assert.doesNotMatch((await u.c.get('/settings', { accept: 'text/html' })).text, /Pending:/);
 
     const renamed = await u.c.form('/settings/username', { username: `${u.username}_p` });
-    assert.equal(renamed.headers.get('location'), '/settings?done=username_changed#identifiers');
+    assert.equal(renamed.headers.get('location'), '/settings?done=username_changed#username');
     const taken = await u.c.form('/settings/username', { username: 'ab' });
     assert.equal(taken.status, 400);
     assert.match(taken.text, /3 to 32 letters/);

@@ -17,13 +17,18 @@ export type ProfilePagesDeps = {
 
 void Html;
 
-const FLASH: Record<string, string> = {
+// Each card shows its own outcome, next to its form (the redirect lands on the card's anchor).
+const EMAIL_FLASH: Record<string, string> = {
   email_pending: 'We sent a link and a code to your new address. It is not used until you confirm it.',
   email_changed: 'Your new email address is confirmed and in use. We told your old address.',
   email_change_cancelled: 'The pending email change was cancelled. Your address did not change.',
-  username_changed: 'Your username was changed.',
+};
+const USERNAME_FLASH: Record<string, string> = { username_changed: 'Your username was changed.' };
+const DELETE_FLASH: Record<string, string> = {
   deletion_cancelled: 'You signed in, so the deletion of your account was cancelled. Your account stays as it was.',
 };
+const flashOf = (map: Record<string, string>, flash: string | undefined) =>
+  flash && Object.hasOwn(map, flash) ? map[flash] : undefined;
 
 /** Whether a change would pass SES-07 now, so the page can say beforehand that it will not. */
 function recentSignIn(d: ProfilePagesDeps, auth: Authenticated): boolean {
@@ -49,9 +54,16 @@ export async function profileSection(
   return (
     <>
       <section class="card" id="identifiers" aria-labelledby="identifiers-h">
-        <h2 id="identifiers-h">Email address and username</h2>
-        <Notice kind="success" text={flash && Object.hasOwn(FLASH, flash) ? FLASH[flash] : undefined} />
-        {recent ? '' : <p class="hint">Changing these will first ask you to sign in again, to confirm it is you.</p>}
+        <h2 id="identifiers-h">Email address</h2>
+        <Notice kind="success" text={flashOf(EMAIL_FLASH, flash)} />
+        {recent ? (
+          ''
+        ) : (
+          <p class="hint">
+            Changing your email, username or deleting the account will first ask you to sign in again, to confirm it is
+            you.
+          </p>
+        )}
         {pending ? (
           <div class="pending" id="email-pending">
             <p>
@@ -65,12 +77,16 @@ export async function profileSection(
                 autocomplete="one-time-code"
                 maxlength={16}
               />
-              <button type="submit" class="primary">
-                Confirm new address
-              </button>
+              <div class="field">
+                <button type="submit" class="primary">
+                  Confirm new address
+                </button>
+              </div>
             </form>
             <form method="post" action="/settings/email/cancel">
-              <button type="submit">Cancel the change</button>
+              <div class="field">
+                <button type="submit">Cancel the change</button>
+              </div>
             </form>
           </div>
         ) : (
@@ -87,6 +103,10 @@ export async function profileSection(
           />
           <button type="submit">Change email address</button>
         </form>
+      </section>
+      <section class="card" id="username" aria-labelledby="username-h">
+        <h2 id="username-h">Username</h2>
+        <Notice kind="success" text={flashOf(USERNAME_FLASH, flash)} />
         <form method="post" action="/settings/username" novalidate>
           <Field
             name="username"
@@ -100,6 +120,7 @@ export async function profileSection(
       </section>
       <section class="card" id="delete" aria-labelledby="delete-h">
         <h2 id="delete-h">Delete your account</h2>
+        <Notice kind="success" text={flashOf(DELETE_FLASH, flash)} />
         <p safe>
           {`Every session is signed out at once. Your account and its data are removed after ${grace}; signing in before then cancels the deletion.`}
         </p>
@@ -188,7 +209,7 @@ export function registerProfilePages(app: FastifyInstance, d: ProfilePagesDeps):
   });
   handle('/settings/username', async (auth, body, ctx) => {
     await d.profile.changeUsername(auth, { username: field(body, 'username', 256) }, ctx);
-    return '/settings?done=username_changed#identifiers';
+    return '/settings?done=username_changed#username';
   });
 
   app.post('/settings/delete', { schema: { hide: true } }, async (req, reply) => {

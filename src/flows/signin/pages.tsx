@@ -125,7 +125,7 @@ export function registerSignInPages(app: FastifyInstance, d: SigninPagesDeps): v
       );
       setSessionCookie(d, reply, token);
       // Signing in cancelled a pending deletion: /settings says so before anything else.
-      if (deletionCancelled) return reply.redirect('/settings?done=deletion_cancelled#identifiers', 303);
+      if (deletionCancelled) return reply.redirect('/settings?done=deletion_cancelled#delete', 303);
       return reply.redirect(next ?? '/settings', 303);
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
