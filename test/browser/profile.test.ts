@@ -57,7 +57,7 @@ describe('ID-03 self-service profile in Chromium', () => {
     await page.getByRole('button', { name: 'Confirm this address' }).click();
     await page.waitForURL(/done=email_changed#identifiers$/);
     await page.getByText('Your new email address is confirmed and in use.').waitFor();
-    assert.ok((await page.locator('main').innerText()).includes(to));
+    assert.ok(((await page.locator('main').textContent()) ?? '').includes(to));
     await noSeriousA11y(page, '/settings after the change');
 
     const notice = await waitForDevMail(
