@@ -247,3 +247,34 @@ describe('account deletion with a shortened grace period (real clock)', () => {
     }
   });
 });
+
+describe('the profile on PostgreSQL (injected clock)', () => {
+  const clock = new FakeClock(Date.now());
+  const fx = withServer({ pg: true, overrides: { clock } });
+
+  test('ID-03 an email change and a deletion with its purge run the same on PostgreSQL', async (t) => {
+    if (!fx.ready(t)) return;
+    const { server } = fx;
+    const u = await signedInUser(server, uniqueName('pg'));
+    const id = await idOf(u.c);
+    const to = `${u.username}.pg@example.test`;
+    assert.equal((await u.c.put('/api/v1/account/email', { email: to })).status, 202);
+    const code = /([0-9A-Z]{4}-[0-9A-Z]{4})/.exec(
+      (await waitForDevMail(server, (m) => m.to === to && /Confirm/.test(m.subject))).text,
+    )?.[1] as string;
+    assert.equal((await u.c.post('/api/v1/account/email/confirmation', { code })).status, 200);
+    const other = await signedInUser(server, uniqueName('pgo'));
+    assert.equal((await u.c.put('/api/v1/account/username', { username: other.username })).status, 409);
+
+    assert.equal((await u.c.post('/api/v1/account/deletion', { confirm: u.username })).status, 202);
+    clock.advance(GRACE + 1);
+    await server.deps.worker.drain();
+    const row = await accountRow(server, id);
+    assert.equal(row.status, 'deleted');
+    assert.equal(row.email, null);
+    for (const table of ACCOUNT_TABLES) {
+      const left = await server.deps.db.selectFrom(table).select('account_id').where('account_id', '=', id).execute();
+      assert.equal(left.length, 0, table);
+    }
+  });
+});
