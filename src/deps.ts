@@ -9,6 +9,7 @@ import { smsGatewayFromConfig } from './delivery/sms/index.ts';
 import { DeliveryWorker } from './delivery/worker.ts';
 import { AccountService } from './flows/account/service.ts';
 import { activitySection } from './flows/activity/pages.tsx';
+import { BrandService } from './flows/brand/service.ts';
 import { OrganizationService } from './flows/organizations/service.ts';
 import { phoneSection } from './flows/phone/pages.tsx';
 import { PhoneService } from './flows/phone/service.ts';
@@ -71,6 +72,8 @@ export interface Deps extends Kernel {
   profile: ProfileService;
   /** deleting one's account after a grace period (src/flows/profile/deletion.ts) */
   deletion: AccountDeletion;
+  /** organizations' brands: colours, support link, logo (src/flows/brand) */
+  brandService: BrandService;
   /** what features add to the shared sign-in and /settings pages, in page order */
   pages: PageExtras;
   /** resources to release at shutdown, last added first */
@@ -145,7 +148,13 @@ export async function createDeps(config: Config, o: DepsOverrides = {}): Promise
     random,
     log,
     secret,
-    brand: { productName: config.productName, supportContact: config.supportContact },
+    brand: {
+      productName: config.productName,
+      supportContact: config.supportContact,
+      primaryColor: config.brand.primaryColor,
+      supportUrl: config.brand.supportUrl,
+      supportEmail: config.brand.supportEmail,
+    },
     hasher: new PasswordHasher(config.argon2, config.hashThreads),
     policy: new PasswordPolicy(config.password),
     outbox,
@@ -182,6 +191,7 @@ export async function createDeps(config: Config, o: DepsOverrides = {}): Promise
   d.recovery = new RecoveryService(d);
   d.phone = new PhoneService(d);
   d.profile = new ProfileService(d);
+  d.brandService = new BrandService(d);
   d.pages = {
     loginExtras: [() => providerButtons(d)],
     settingsSections: [

@@ -78,6 +78,24 @@ export const SETTINGS = [
   ),
   s('LATCHKEY_PRODUCT_NAME', 'string', 'Latchkey', 'product name shown on pages and in mails'),
   s('LATCHKEY_SUPPORT_CONTACT', 'string', 'your administrator', 'support contact shown in mails and pages'),
+  s('LATCHKEY_SUPPORT_URL', 'url', undefined, 'a support page linked from mails and pages (brand)', { group: 'brand' }),
+  s('LATCHKEY_SUPPORT_EMAIL', 'string', undefined, 'a support address shown in mails and pages (brand)', {
+    group: 'brand',
+  }),
+  s(
+    'LATCHKEY_BRAND_COLOR',
+    'string',
+    '#1f5fbf',
+    'primary colour (`#rrggbb`) of buttons and links; must reach 4.5:1 against white (checked at start)',
+    { group: 'brand' },
+  ),
+  s(
+    'LATCHKEY_BRAND_COLOR_DARK',
+    'string',
+    '#79b8ff',
+    'primary colour in dark mode; must reach 4.5:1 against the dark background (checked at start)',
+    { group: 'brand' },
+  ),
   s('LATCHKEY_BODY_LIMIT', 'int', '65536', 'largest accepted request body, bytes', { min: 1024, max: 10485760 }),
   // WEB-06, ENUM-04: what production exposes (docs/operations.md says how to scrape metrics).
   s(

@@ -13,6 +13,14 @@ export interface OrganizationsTable {
   /** JSON text: enabled recovery methods and their limits */
   recovery_settings: string;
   created_at: number;
+  /** brand (issue 17): primary colours `#rrggbb`, checked for contrast when saved */
+  brand_color: string | null;
+  brand_color_dark: string | null;
+  support_url: string | null;
+  /** logo bytes as base64 (PNG, JPEG or WebP only), its content type and upload version */
+  logo: string | null;
+  logo_type: string | null;
+  logo_version: number | null;
 }
 
 export interface OrgMembersTable {

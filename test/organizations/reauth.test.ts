@@ -6,6 +6,7 @@ import { signedInUser, type User } from '../phone/helpers.ts';
 import type { Client, Res } from '../support/http.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 
+const TINY_PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==';
 const TWO_HOURS = 2 * 3600_000; // older than LATCHKEY_REAUTH_WINDOW (10m), younger than the idle timeout (12h)
 
 /** Every route the server has, as "METHOD /path", read from Fastify's route tree. */
@@ -72,6 +73,11 @@ describe('SES-07 organization admin changes need a recent sign-in (injected cloc
     'PUT /api/v1/organizations/:slug/recovery-settings': (c, m) =>
       c.put('/api/v1/organizations/default/recovery-settings', { methods: m }),
     'POST /admin/organization': (c, m) => form(c, '/admin/organization?org=default', settingsForm(m)),
+    // the brand (src/flows/brand): the same gate
+    'PUT /api/v1/organizations/:slug/brand': (c) => c.put('/api/v1/organizations/default/brand', { displayName: 'X' }),
+    'PUT /api/v1/organizations/:slug/logo': (c) =>
+      c.put('/api/v1/organizations/default/logo', { contentType: 'image/png', data: TINY_PNG }),
+    'DELETE /api/v1/organizations/:slug/logo': (c) => c.delete('/api/v1/organizations/default/logo'),
   };
 
   before(async () => {
