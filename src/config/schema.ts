@@ -602,6 +602,13 @@ export const SETTINGS = [
     },
   ),
   s('LATCHKEY_SMS_FROM', 'string', 'Latchkey', 'sender number or alphanumeric sender id', { group: 'sms' }),
+  s(
+    'LATCHKEY_SMS_BRAND_SENDER',
+    'bool',
+    'false',
+    "send each SMS under its organization's name (an alphanumeric sender id of up to 11 letters and digits) instead of LATCHKEY_SMS_FROM; only where the gateway and the country allow such ids",
+    { group: 'sms' },
+  ),
   s('LATCHKEY_SMS_TIMEOUT', 'duration', '10s', 'how long one gateway call may take before it is retried', {
     min: 1,
     max: 120,

@@ -132,6 +132,8 @@ export interface SmsConfig {
     | { kind: 'vonage'; baseUrl: string; apiKey: string; apiSecret: string }
     | { kind: 'webhook'; url: string; secret: string };
   from: string;
+  /** send under the organization's name (an alphanumeric sender id) instead of `from` */
+  brandSender: boolean;
   timeoutMs: number;
   /** country calling codes without `+`; empty: any country */
   allowedCallingCodes: string[];
@@ -172,6 +174,7 @@ export function smsSection(s: Settings, problems: string[]): SmsConfig {
   return {
     gateway,
     from: s.LATCHKEY_SMS_FROM,
+    brandSender: s.LATCHKEY_SMS_BRAND_SENDER,
     timeoutMs: s.LATCHKEY_SMS_TIMEOUT,
     allowedCallingCodes: (s.LATCHKEY_SMS_ALLOWED_COUNTRIES ?? []).map((c) => c.replace(/^\+/, '')),
     budget: s.LATCHKEY_SMS_BUDGET,

@@ -16,6 +16,8 @@ export interface OutgoingMessage {
   subject: string;
   text: string;
   html?: string;
+  /** SMS: the sender id for this message instead of the configured one (an organization's brand) */
+  from?: string;
 }
 
 export interface OutgoingJob {
@@ -43,7 +45,7 @@ export class Outbox {
       subject: msg.subject,
       body_text: msg.text,
       body_html: msg.html ?? '',
-      payload: null,
+      payload: msg.from ? JSON.stringify({ from: msg.from }) : null,
     };
     await insertOutbox(db, row, this.clock.now());
     this.nudge();

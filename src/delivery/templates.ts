@@ -17,6 +17,22 @@ export interface Branding {
   supportEmail?: string;
   /** absolute URL of the organization's logo, shown above the title */
   logoUrl?: string;
+  /** the SMS sender id to use instead of LATCHKEY_SMS_FROM (LATCHKEY_SMS_BRAND_SENDER) */
+  smsSender?: string;
+}
+
+/**
+ * A name as an alphanumeric SMS sender id: GSM letters and digits (and spaces) only, at most 11,
+ * with at least one letter (an all-digit id would pass for a phone number); undefined otherwise.
+ */
+export function smsSenderId(name: string): string | undefined {
+  const id = name
+    .replace(/[^A-Za-z0-9 ]/g, '')
+    .replace(/ +/g, ' ')
+    .trim()
+    .slice(0, 11)
+    .trim();
+  return /[A-Za-z]/.test(id) ? id : undefined;
 }
 
 /** "your administrator (help@example.com, https://example.com/help)": every way to reach support. */

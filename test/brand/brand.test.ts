@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { loadConfig } from '../../src/config/index.ts';
 import { systemContext } from '../../src/context.ts';
+import { senderOf } from '../../src/delivery/sms/gateways.ts';
+import { smsSenderId } from '../../src/delivery/templates.ts';
 import { contrastRatio, parseHexColor } from '../../src/web/contrast.ts';
 import { signedInUser, type User } from '../phone/helpers.ts';
 import { uniqueName } from '../support/accounts.ts';
@@ -160,5 +162,38 @@ describe('an organization brand (API, theme, logo, mails)', () => {
     assert.equal((await server.client().get('/brand/default/logo')).status, 404);
     const reset = await put(admin, { primaryColor: null, displayName: 'Latchkey' });
     assert.equal(reset.json.primaryColor, '#1f5fbf', 'null returns to the install default');
+  });
+});
+
+describe('the SMS sender name from the brand (LATCHKEY_SMS_BRAND_SENDER)', () => {
+  const fx = withServer({ env: { LATCHKEY_SMS_BRAND_SENDER: 'true', LATCHKEY_PRODUCT_NAME: 'Acme Bank & Co.' } });
+
+  test("names become alphanumeric sender ids of at most 11 characters; gateways use the message's own sender", () => {
+    assert.equal(smsSenderId('Acme Bank & Co.'), 'Acme Bank C');
+    assert.equal(smsSenderId('Latchkey'), 'Latchkey');
+    assert.equal(smsSenderId('12345'), undefined, 'all digits would pass for a number');
+    assert.equal(smsSenderId('!!!'), undefined);
+    assert.equal(senderOf({ payload: JSON.stringify({ from: 'Acme' }) }, 'Latchkey'), 'Acme');
+    assert.equal(senderOf({ payload: null }, 'Latchkey'), 'Latchkey');
+    assert.equal(senderOf({ payload: JSON.stringify({ from: '+1 evil; drop' }) }, 'Latchkey'), 'Latchkey');
+    assert.equal(senderOf({ payload: '{bad json' }, 'Latchkey'), 'Latchkey');
+  });
+
+  test('an SMS to a member goes out under the organization name', async () => {
+    const { server } = fx;
+    const u = await signedInUser(server, uniqueName('smsbrand'));
+    // Held in the outbox: a delivered row's payload is scrubbed with its body.
+    await server.deps.worker.stop();
+    fx.onStop(() => server.deps.worker.stop());
+    const r = await u.c.put('/api/v1/account/phone', { phone: '+447911123456' });
+    assert.equal(r.status, 202, r.text);
+    const row = await server.deps.db
+      .selectFrom('outbox')
+      .select('payload')
+      .where('kind', '=', 'phone_verify')
+      .where('recipient', '=', '+447911123456')
+      .executeTakeFirstOrThrow();
+    assert.deepEqual(JSON.parse(row.payload ?? '{}'), { from: 'Acme Bank C' });
+    server.deps.worker.start();
   });
 });

@@ -1,6 +1,6 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { RequestContext } from '../../context.ts';
-import type { Branding } from '../../delivery/templates.ts';
+import { type Branding, smsSenderId } from '../../delivery/templates.ts';
 import { AppError } from '../../errors.ts';
 import type { Kernel } from '../../kernel.ts';
 import { newId } from '../../security/random.ts';
@@ -92,6 +92,7 @@ export class OrganizationService {
       logoUrl: row?.logo_type
         ? `${this.d.config.publicUrl}/brand/${row.slug}/logo?v=${row.logo_version ?? 0}`
         : undefined,
+      smsSender: this.d.config.sms.brandSender ? smsSenderId(row?.display_name || this.d.brand.productName) : undefined,
     };
   }
 
