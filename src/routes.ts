@@ -4,6 +4,7 @@ import { registerAccountApi } from './flows/account/api.ts';
 import { registerAccountPages } from './flows/account/pages.tsx';
 import { registerPasswordCheckApi } from './flows/account/password-check-api.ts';
 import { registerBrandApi } from './flows/brand/api.ts';
+import { registerBrandPages } from './flows/brand/pages.tsx';
 import { registerOrganizationsApi } from './flows/organizations/api.ts';
 import { registerOrganizationsPages } from './flows/organizations/pages.tsx';
 import { registerPhoneApi } from './flows/phone/api.ts';
@@ -50,6 +51,7 @@ export async function registerRoutes(app: FastifyInstance, d: Deps): Promise<voi
   registerPhonePages(app, d);
   registerProfileApi(app, d);
   registerBrandApi(app, d);
+  registerBrandPages(app, d);
   registerProfilePages(app, d);
   // Routes the recovery methods add (e.g. the code page), each registrar once.
   for (const register of d.recoveryMethods.routes()) register(app, d);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
+import { systemContext } from '../../src/context.ts';
 import { activeAccount, uniqueName } from '../support/accounts.ts';
 import { screenshot, seriousA11yViolations } from '../support/browser.ts';
 import { withServer } from '../support/fixture.ts';
@@ -97,6 +98,58 @@ describe('ID-03 self-service profile in Chromium', () => {
     await page.getByText('You signed in, so the deletion of your account was cancelled.').waitFor();
     await noSeriousA11y(page, '/settings after the deletion was cancelled');
     await screenshot(page, 'profile-04-deletion-cancelled');
+    await ctx.close();
+  });
+
+  test('an admin brands the organization: a contrast error keeps what was typed, the logo uploads (SVG refused), pages wear the colour and logo', async (t) => {
+    if (!fx.ready(t)) return;
+    const u = await activeAccount(fx.server, { username: uniqueName('badmin') });
+    await fx.server.deps.organizations.addAdmin('default', u.username, 'admin', systemContext('test'));
+    const ctx = await fx.browser.newContext({ viewport: { width: 1280, height: 800 } });
+    ctx.setDefaultTimeout(15_000);
+    const page = await ctx.newPage();
+    await signIn(page, u.username, u.password);
+    await page.goto(`${fx.server.base}/admin/organization`);
+    await page.getByRole('link', { name: /Brand: name, colours, logo/ }).click();
+    await page.waitForURL(/\/admin\/organization\/brand\?org=default$/);
+    await noSeriousA11y(page, '/admin/organization/brand');
+
+    await page.getByLabel('Display name').fill('Acme');
+    await page.getByLabel('Primary colour', { exact: true }).fill('#ffff00');
+    await page.getByRole('button', { name: 'Save brand' }).click();
+    await page.getByText(/#ffff00 has a contrast of 1\.07:1/).waitFor();
+    assert.equal(await page.getByLabel('Display name').inputValue(), 'Acme', 'what was typed stays');
+    await noSeriousA11y(page, '/admin/organization/brand with an error');
+    await page.getByLabel('Primary colour', { exact: true }).fill('#8a1538');
+    await page.getByRole('button', { name: 'Save brand' }).click();
+    await page.getByText('Brand saved.').waitFor();
+
+    const input = page.getByLabel('Logo image');
+    await input.setInputFiles({ name: 'x.svg', mimeType: 'image/svg+xml', buffer: Buffer.from('<svg/>') });
+    await page.getByRole('button', { name: 'Upload logo' }).click();
+    await page.getByText(/SVG logos are refused/).waitFor();
+    const png = Buffer.from(
+      'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==',
+      'base64',
+    );
+    await input.setInputFiles({ name: 'logo.png', mimeType: 'image/png', buffer: png });
+    await page.getByRole('button', { name: 'Upload logo' }).click();
+    await page.getByText('Logo saved.').waitFor();
+    await page.getByRole('img', { name: 'Current logo of Acme' }).waitFor();
+    await noSeriousA11y(page, '/admin/organization/brand with a logo');
+    await screenshot(page, 'brand-01-admin');
+
+    // The organization's pages wear its colour and logo (theme.css).
+    const login = await ctx.newPage();
+    await login.goto(`${fx.server.base}/o/default/login`);
+    const bg = await login
+      .getByRole('button', { name: 'Sign in' })
+      .evaluate((b) => getComputedStyle(b).backgroundColor);
+    assert.equal(bg, 'rgb(138, 21, 56)');
+    const logo = await login.locator('header .brand').evaluate((a) => getComputedStyle(a, '::before').backgroundImage);
+    assert.match(logo, /\/brand\/default\/logo\?v=\d+/);
+    await noSeriousA11y(login, '/o/default/login with the brand');
+    await screenshot(login, 'brand-02-org-login');
     await ctx.close();
   });
 });

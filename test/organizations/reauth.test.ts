@@ -78,6 +78,14 @@ describe('SES-07 organization admin changes need a recent sign-in (injected cloc
     'PUT /api/v1/organizations/:slug/logo': (c) =>
       c.put('/api/v1/organizations/default/logo', { contentType: 'image/png', data: TINY_PNG }),
     'DELETE /api/v1/organizations/:slug/logo': (c) => c.delete('/api/v1/organizations/default/logo'),
+    'POST /admin/organization/brand': (c) =>
+      form(c, '/admin/organization/brand?org=default', [
+        ['displayName', 'X'],
+        ['primaryColor', '#1f5fbf'],
+        ['primaryColorDark', '#79b8ff'],
+      ]),
+    'POST /admin/organization/brand/logo/remove': (c) =>
+      form(c, '/admin/organization/brand/logo/remove?org=default', []),
   };
 
   before(async () => {

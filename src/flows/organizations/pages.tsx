@@ -97,6 +97,11 @@ function renderOrgSettings(
               Save
             </button>
           </form>
+          <p>
+            <a href={`/admin/organization/brand?org=${encodeURIComponent(org.slug)}`}>
+              Brand: name, colours, logo and support contact
+            </a>
+          </p>
         </>
       ),
     }),
