@@ -105,7 +105,27 @@ describe('an organization brand (API, theme, logo, mails)', () => {
     assert.equal(css.headers.get('content-type'), 'text/css; charset=utf-8');
     assert.match(css.text, /--accent:#0b5394/);
     const install = await server.client().get('/brand/theme.css');
-    assert.match(install.text, /--accent:#1f5fbf/, 'the install-wide theme keeps the configured colour');
+    assert.match(install.text, /--accent:#0b5394/, "pages outside /o/… wear the default organization's brand");
+    assert.equal(install.headers.get('cache-control'), 'public, max-age=300');
+    const mine = await member.c.get('/brand/theme.css');
+    assert.match(mine.text, /--accent:#0b5394/);
+    assert.equal(
+      mine.headers.get('cache-control'),
+      'private, max-age=300',
+      "a member's theme is not for shared caches",
+    );
+    assert.equal((await server.client().get('/o/nope/brand/theme.css')).status, 404);
+    // The admin page: members are refused (audited), a contrast error keeps what was typed.
+    const refused = await member.c.get('/admin/organization/brand?org=default', { accept: 'text/html' });
+    assert.equal(refused.status, 403);
+    const typed = await admin.c.form('/admin/organization/brand?org=default', {
+      displayName: 'Typed Name',
+      primaryColor: '#ffff00',
+      primaryColorDark: '#79b8ff',
+    });
+    assert.equal(typed.status, 400);
+    assert.match(typed.text, /value="Typed Name"/);
+    assert.match(typed.text, /contrast of 1\.07:1/);
   });
 
   test('a logo: PNG/JPEG/WebP only (SVG refused), at most 256 KB, checked by its bytes; served with a strict type, nosniff and a versioned year-long cache', async () => {

@@ -1,7 +1,8 @@
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { AppError } from '../../errors.ts';
-import { contextOf, type RequestDeps, requireAuth } from '../../web/request.ts';
+import { DEFAULT_ORG_SLUG } from '../../store/organizations.ts';
+import { authOf, contextOf, type RequestDeps, requireAuth } from '../../web/request.ts';
 import { Message, responses, Str } from '../../web/schemas.ts';
 import type { OrganizationService } from '../organizations/service.ts';
 import { type BrandInput, type BrandService, LOGO_MAX_BYTES } from './service.ts';
@@ -139,15 +140,25 @@ export function registerBrandApi(app: FastifyInstance, d: BrandApiDeps): void {
       .send(logo.bytes);
   });
 
-  const theme = async (slug: string | undefined, reply: import('fastify').FastifyReply) => {
+  const theme = async (slug: string | undefined, reply: FastifyReply, personal = false) => {
     if (slug !== undefined && !(await d.organizations.bySlug(slug))) throw new AppError('not_found');
-    return reply
-      .type('text/css; charset=utf-8')
-      .header('x-content-type-options', 'nosniff')
-      .header('cache-control', 'public, max-age=300')
-      .send(await d.brandService.themeCss(slug));
+    return (
+      reply
+        .type('text/css; charset=utf-8')
+        .header('x-content-type-options', 'nosniff')
+        // a signed-in member's theme is their organization's: not for shared caches
+        .header('cache-control', personal ? 'private, max-age=300' : 'public, max-age=300')
+        .header('vary', 'cookie')
+        .send(await d.brandService.themeCss(slug))
+    );
   };
-  app.get('/brand/theme.css', { schema: { hide: true } }, async (_req, reply) => theme(undefined, reply));
+  // Pages outside /o/{slug}/ wear the default organization's brand (it is the install: its
+  // unset fields are the configured ones), or, signed in, the member's organization's.
+  app.get('/brand/theme.css', { schema: { hide: true } }, async (req, reply) => {
+    const auth = await authOf(d, req);
+    if (!auth) return theme(DEFAULT_ORG_SLUG, reply);
+    return theme((await d.organizations.ofAccount(auth.account)).slug, reply, true);
+  });
   app.get('/o/:slug/brand/theme.css', { schema: { hide: true } }, async (req, reply) =>
     theme((req.params as { slug: string }).slug, reply),
   );
