@@ -12,6 +12,8 @@ import { activitySection } from './flows/activity/pages.tsx';
 import { OrganizationService } from './flows/organizations/service.ts';
 import { phoneSection } from './flows/phone/pages.tsx';
 import { PhoneService } from './flows/phone/service.ts';
+import { qrLoginLink, qrOrgSwitch, qrSettingsSection } from './flows/qr/pages.tsx';
+import { QrLoginService, type SecondFactorRequirement } from './flows/qr/service.ts';
 import type { RecoveryMethod, RecoveryMethods } from './flows/recovery/method.ts';
 import { resetEmailSection } from './flows/recovery/pages.tsx';
 import { RecoveryService } from './flows/recovery/service.ts';
@@ -64,6 +66,10 @@ export interface Deps extends Kernel {
   organizations: OrganizationService;
   /** mobile numbers on /settings and SMS codes (src/flows/phone) */
   phone: PhoneService;
+  /** sign-in by QR code from a signed-in phone (src/flows/qr) */
+  qr: QrLoginService;
+  /** MFA-08 for QR sign-in: whether the account's organization requires a second factor (wired by f18) */
+  qrSecondFactorRequired?: SecondFactorRequirement;
   /** what features add to the shared sign-in and /settings pages, in page order */
   pages: PageExtras;
   /** resources to release at shutdown, last added first */
@@ -173,14 +179,17 @@ export async function createDeps(config: Config, o: DepsOverrides = {}): Promise
   d.organizations = new OrganizationService(d);
   d.recovery = new RecoveryService(d);
   d.phone = new PhoneService(d);
+  d.qr = new QrLoginService(d);
   d.pages = {
-    loginExtras: [() => providerButtons(d)],
+    loginExtras: [() => qrLoginLink(d), () => providerButtons(d)],
     settingsSections: [
       (auth) => resetEmailSection(d, auth),
       (auth, flash) => linkedSection(d, auth, flash),
       (auth, flash) => phoneSection(d, auth, flash),
+      (auth) => qrSettingsSection(d, auth),
       (auth) => activitySection(d, auth),
     ],
+    orgSettingsSections: [(org) => qrOrgSwitch(d, org)],
   };
 
   await ensureDefaultOrg(d);

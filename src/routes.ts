@@ -7,6 +7,8 @@ import { registerOrganizationsApi } from './flows/organizations/api.ts';
 import { registerOrganizationsPages } from './flows/organizations/pages.tsx';
 import { registerPhoneApi } from './flows/phone/api.ts';
 import { registerPhonePages } from './flows/phone/pages.tsx';
+import { registerQrApi } from './flows/qr/api.ts';
+import { registerQrPages } from './flows/qr/pages.tsx';
 import { registerRecoveryApi } from './flows/recovery/api.ts';
 import { registerRecoveryPages } from './flows/recovery/pages.tsx';
 import { registerRegistrationApi } from './flows/registration/api.ts';
@@ -45,6 +47,8 @@ export async function registerRoutes(app: FastifyInstance, d: Deps): Promise<voi
   registerOrganizationsPages(app, d);
   registerPhoneApi(app, d);
   registerPhonePages(app, d);
+  registerQrApi(app, d);
+  registerQrPages(app, d);
   // Routes the recovery methods add (e.g. the code page), each registrar once.
   for (const register of d.recoveryMethods.routes()) register(app, d);
 }

@@ -44,6 +44,8 @@ export interface Config {
   hashThreads?: number;
   session: { idleTtl: number; absoluteTtl: number; reauthWindow: number };
   activationTtl: number;
+  /** QR sign-in (src/flows/qr): off hides it everywhere; durations in ms */
+  qr: { enabled: boolean; ttl: number; rotate: number; interval: number };
   outbox: { poll: number; maxAttempts: number; backoffBase: number; smtpTimeout: number };
   /** the database pool and its timeouts (AV-02) */
   database: {
@@ -104,6 +106,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       reauthWindow: s.LATCHKEY_REAUTH_WINDOW,
     },
     activationTtl: s.LATCHKEY_ACTIVATION_TTL,
+    qr: {
+      enabled: s.LATCHKEY_QR_LOGIN === 'on',
+      ttl: s.LATCHKEY_QR_TTL,
+      rotate: s.LATCHKEY_QR_ROTATE,
+      interval: s.LATCHKEY_QR_POLL_INTERVAL,
+    },
     outbox: {
       poll: s.LATCHKEY_OUTBOX_POLL,
       maxAttempts: s.LATCHKEY_OUTBOX_MAX_ATTEMPTS,

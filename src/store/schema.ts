@@ -1,3 +1,5 @@
+import type { Generated } from 'kysely';
+
 // Table types for Kysely. Times are epoch milliseconds (integers on both engines), booleans are
 // 0/1 integers, ids are random text, so one query text runs on SQLite and PostgreSQL alike.
 
@@ -12,6 +14,8 @@ export interface OrganizationsTable {
   /** JSON text: enabled recovery methods and their limits */
   recovery_settings: string;
   created_at: number;
+  /** 1: members may sign in by QR code (QR-09); 0: the organization turned it off */
+  qr_login: Generated<number>;
 }
 
 export interface OrgMembersTable {
@@ -206,6 +210,43 @@ export interface MfaRecoveryCodesTable {
   used_at: number | null;
 }
 
+export type QrLoginStatus = 'pending' | 'shown' | 'approved' | 'declined' | 'redeemed' | 'replaced';
+
+/** QR sign-in requests (src/flows/qr): hashes only, state moved by conditional updates. */
+export interface QrLoginsTable {
+  id: string;
+  /** SHA-256 of the binding cookie of the browser that showed the QR (QR-02) */
+  binding_hash: string;
+  /** SHA-256 of the secret in the QR link (QR-01, QR-03); a rotation is a new request */
+  secret_hash: string;
+  /** keyed hash of the typed code (not unique: 8 characters collide across the years) */
+  code_hash: string;
+  /** the two-digit number shown on the new browser (QR-07) */
+  number: number;
+  status: QrLoginStatus;
+  created_at: number;
+  expires_at: number;
+  /** the new browser */
+  ip: string | null;
+  user_agent: string | null;
+  /** when a signed-in phone first opened it; from then on the new browser stops rotating it */
+  shown_at: number | null;
+  /** the account that opened, then approved or declined it */
+  account_id: string | null;
+  approver_session_id: string | null;
+  /** the approving session's amr (JSON), which the new session gets (QR-06) */
+  approver_amr: string | null;
+  approver_ip: string | null;
+  approver_user_agent: string | null;
+  decided_at: number | null;
+  /** the session it was redeemed for */
+  session_id: string | null;
+  redeemed_at: number | null;
+  /** SHA-256 of the single-use "This wasn't me" link of the notice (QR-09) */
+  report_hash: string | null;
+  reported_at: number | null;
+}
+
 export interface MetaTable {
   key: string;
   value: string;
@@ -227,5 +268,6 @@ export interface Database {
   sign_in_failures: SignInFailuresTable;
   second_factors: SecondFactorsTable;
   mfa_recovery_codes: MfaRecoveryCodesTable;
+  qr_logins: QrLoginsTable;
   meta: MetaTable;
 }

@@ -24,6 +24,10 @@ const LABELS: Record<string, string> = {
   'session.ended': 'Session signed out',
   'external.linked': 'External account linked',
   'external.unlinked': 'External account unlinked',
+  'qr.redeemed': 'Signed in on a new browser by QR code',
+  'qr.approved': 'QR sign-in approved on this account',
+  'qr.declined': 'QR sign-in declined',
+  'qr.reported': 'QR sign-in reported as not yours; that browser was signed out',
 };
 
 export const ACTIVITY_LIMIT = 20;
