@@ -9,7 +9,7 @@ import { leadToReauthentication, type ReauthDeps } from '../../web/reauth.ts';
 import { authOf, contextOf, field, type RequestDeps, setSessionCookie } from '../../web/request.ts';
 import { type AccountPagesDeps, pageAuth } from '../account/pages.tsx';
 import { clearBinding, readBinding, setBinding, startedView } from './api.ts';
-import { type ApprovalView, formatCode, type QrLoginService } from './service.ts';
+import { type ApprovalView, formatCode, normalizeCode, type QrLoginService } from './service.ts';
 
 /** What this module uses of the container the composition root builds. */
 export type QrPagesDeps = Pick<Kernel, 'config'> & { qr: QrLoginService } & RequestDeps & ReauthDeps & AccountPagesDeps;
@@ -385,7 +385,7 @@ export function registerQrPages(app: FastifyInstance, d: QrPagesDeps): void {
         return phoneStartPage(d, reply, auth, {
           error: pageMessage(err),
           status: err.status,
-          code: secret.slice(0, 16),
+          code: normalizeCode(secret) ? secret.slice(0, 16) : undefined,
         });
       return donePage(d, reply, 'QR code not valid', 'error', pageMessage(err), err.status, auth);
     }
