@@ -173,7 +173,10 @@ describe('QR sign-in API (injected clock)', () => {
   test('QR-01 rotation: the replaced code dies, the new one keeps the deadline', async () => {
     const desktop = server.client();
     const first = await startQr(desktop);
-    clock.advance(60_000);
+    clock.advance(57_999);
+    assert.equal((await desktop.get(`/api/v1/qr-logins/${first.id}`)).json.rotate, false);
+    clock.advance(2001); // exactly LATCHKEY_QR_ROTATE after it began
+    assert.equal((await desktop.get(`/api/v1/qr-logins/${first.id}`)).json.rotate, true, 'the page is told to rotate');
     const second = await startQr(desktop, { replaces: first.id });
     assert.notEqual(second.id, first.id);
     assert.notEqual(secretOf(second), secretOf(first));

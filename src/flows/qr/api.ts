@@ -117,6 +117,9 @@ export function registerQrApi(app: FastifyInstance, d: QrApiDeps): void {
               ),
               interval: Type.Optional(Type.Integer()),
               number: Type.Optional(Type.Integer()),
+              rotate: Type.Optional(
+                Type.Boolean({ description: 'time to replace the code (POST /qr-logins with `replaces`)' }),
+              ),
               account: Type.Optional(AccountView),
             }),
           },
@@ -244,6 +247,6 @@ export function pollBody(d: QrApiDeps, reply: FastifyReply, a: PollAnswer) {
   }
   if (a.status === 'slow_down') return { status: a.status, interval: Math.ceil(a.interval / 1000) };
   if (a.status === 'pending' || a.status === 'shown')
-    return { status: a.status, interval: Math.ceil(a.interval / 1000), number: a.number };
+    return { status: a.status, interval: Math.ceil(a.interval / 1000), number: a.number, rotate: a.rotate };
   return { status: a.status };
 }

@@ -100,7 +100,6 @@ async function waitingPage(
           id="qr-wait"
           data-id={o.id}
           data-interval={String(v?.interval ?? Math.ceil(d.config.qr.interval / 1000))}
-          data-rotate-at={v ? v.rotateAt : undefined}
           aria-labelledby="qr-h"
         >
           <h2 id="qr-h">Approve this browser on your phone</h2>

@@ -64,7 +64,7 @@ export interface Started {
 }
 
 export type PollAnswer =
-  | { status: 'pending' | 'shown'; interval: number; number: number; expiresAt: number }
+  | { status: 'pending' | 'shown'; interval: number; number: number; expiresAt: number; rotate: boolean }
   | { status: 'slow_down'; interval: number }
   | { status: 'declined' | 'expired' }
   | { status: 'approved'; signedIn: SignedIn };
@@ -227,7 +227,9 @@ export class QrLoginService {
       if (this.polls.size >= POLL_MEMORY_MAX) this.polls.clear();
       this.polls.set(id, { at: now, interval });
     }
-    return { status: row.status, interval, number: row.number, expiresAt: row.expires_at };
+    // QR-01: a code no phone has opened is replaced every LATCHKEY_QR_ROTATE (the page asks for it).
+    const rotate = row.status === 'pending' && now >= row.created_at + this.d.config.qr.rotate;
+    return { status: row.status, interval, number: row.number, expiresAt: row.expires_at, rotate };
   }
 
   private async redeem(row: QrLogin, ctx: RequestContext): Promise<PollAnswer> {

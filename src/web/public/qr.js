@@ -15,7 +15,6 @@
   if (wait) {
     const id = wait.dataset.id;
     const line = document.getElementById('qr-status');
-    const rotateAt = wait.dataset.rotateAt ? Date.parse(wait.dataset.rotateAt) : undefined;
     let interval = Number(wait.dataset.interval || '2') * 1000;
     let shown = !wait.querySelector('.qr-box');
     const poll = async () => {
@@ -49,7 +48,9 @@
           status(line, 'Your phone has opened the request. Pick the number on your phone and approve.');
           break;
         default:
-          if (!shown && rotateAt && Date.now() >= rotateAt) {
+          // The server says when (its clock, not this one): replace the code no phone has opened.
+          if (!shown && body.rotate) {
+            status(line, 'Showing a fresh code…');
             document.getElementById('qr-rotate')?.requestSubmit();
             return;
           }
