@@ -66,7 +66,6 @@ describe('QR sign-in in Chromium: a desktop (1280×800) and a phone (390×844) o
       g.fillRect(0, 0, 400, 400);
       g.drawImage(img, 0, 0, 400, 400);
       const data = g.getImageData(0, 0, 400, 400);
-      // biome-ignore lint/suspicious/noExplicitAny: the decoder is a global of the served script
       return (window as any).jsQR(data.data, 400, 400)?.data as string;
     });
   }
