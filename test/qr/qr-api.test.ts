@@ -300,7 +300,7 @@ describe('QR sign-in API (injected clock)', () => {
     assert.equal((await approve(u, s2.id, { secret: secretOf(s2), number: s2.number })).status, 204);
   });
 
-  test('QR-06 MFA-08 when the organization requires a second factor, a single-factor phone session cannot approve', async () => {
+  test('QR-06 when the organization requires a second factor (the org setting hook), a single-factor phone session cannot approve', async () => {
     const u = await signedInUser(server, 'qrmfa');
     server.deps.qrSecondFactorRequired = async () => true;
     try {

@@ -125,7 +125,7 @@ async function waitingPage(
           )}
           <p>
             Number to pick on your phone:{' '}
-            <strong class="qr-number" id="qr-number">
+            <strong class="qr-number" id="qr-number" safe>
               {String(o.number)}
             </strong>
           </p>
@@ -197,7 +197,9 @@ function approvalPage(
             {v.choices.map((n) => (
               <div class="field check">
                 <input type="radio" id={`n-${n}`} name="number" value={String(n)} required />
-                <label for={`n-${n}`}>{String(n)}</label>
+                <label for={`n-${n}`} safe>
+                  {String(n)}
+                </label>
               </div>
             ))}
           </fieldset>
