@@ -207,6 +207,8 @@ export function registerQrApi(app: FastifyInstance, d: QrApiDeps): void {
       schema: {
         tags: ['organizations'],
         summary: 'Whether members of an organization may sign in by QR code (owners and admins only)',
+        description:
+          'QR-09: `enabled: false` means members can neither open nor approve QR sign-ins. Members and outsiders get 403, audited (ADM-05).',
         params: Type.Object({ slug: Str(40) }),
         response: responses({ 200: Type.Object({ enabled: Type.Boolean() }) }, [401, 403, 404]),
       },
