@@ -17,10 +17,8 @@ await Promise.all(
     while (Date.now() < until) {
       const t0 = performance.now();
       const res = await fetch(nullPoll ? `${base}/healthz` : `${base}/api/v1/qr-logins/${id}`, { headers: { cookie } });
-      const body = (nullPoll ? (await res.text(), { status: 'healthz' }) : await res.json()) as {
-        status?: string;
-        interval?: number;
-      };
+      const text = await res.text();
+      const body = (nullPoll ? { status: 'healthz' } : JSON.parse(text)) as { status?: string; interval?: number };
       latencies.push(performance.now() - t0);
       const key = `${res.status} ${body.status ?? ''}`;
       statuses[key] = (statuses[key] ?? 0) + 1;
