@@ -9,6 +9,8 @@ import { smsGatewayFromConfig } from './delivery/sms/index.ts';
 import { DeliveryWorker } from './delivery/worker.ts';
 import { AccountService } from './flows/account/service.ts';
 import { activitySection } from './flows/activity/pages.tsx';
+import { twoStepSection } from './flows/factors/pages.tsx';
+import { FactorService } from './flows/factors/service.ts';
 import { OrganizationService } from './flows/organizations/service.ts';
 import { phoneSection } from './flows/phone/pages.tsx';
 import { PhoneService } from './flows/phone/service.ts';
@@ -19,14 +21,17 @@ import { resetEmailSection } from './flows/recovery/pages.tsx';
 import { RecoveryService } from './flows/recovery/service.ts';
 import { RegistrationService } from './flows/registration/service.ts';
 import { SessionService } from './flows/sessions/service.ts';
+import type { SecondFactorMethod, SecondFactors } from './flows/signin/second-factor.ts';
 import { SignInService } from './flows/signin/service.ts';
 import type { Kernel } from './kernel.ts';
 import { emailLinkMethod } from './methods/email-link/index.ts';
 import { emailOtpMethod } from './methods/email-otp/index.ts';
 import { linkedSection, providerButtons } from './methods/external/pages.tsx';
 import { ExternalAccounts } from './methods/external/service.ts';
+import { recoveryCodeFactor } from './methods/recovery-code/index.ts';
 import { MethodRegistry } from './methods/registry.ts';
 import { smsOtpMethod } from './methods/sms-otp/index.ts';
+import { totpFactor } from './methods/totp/index.ts';
 import { createMetrics } from './metrics.ts';
 import { Audit } from './security/audit.ts';
 import { createCaptcha } from './security/captcha/index.ts';
@@ -40,7 +45,7 @@ import { cryptoRandom, newToken, type Random } from './security/random.ts';
 import { migrate, openStore } from './store/db.ts';
 import { warnIdentifierCollisions } from './store/identifier-audit.ts';
 import { metaValueOrInit } from './store/meta.ts';
-import { ensureDefaultOrg } from './store/organizations.ts';
+import { ensureDefaultOrg, orgRequiresSecondFactor } from './store/organizations.ts';
 import { pendingOutboxByChannel } from './store/outbox.ts';
 import type { Database } from './store/schema.ts';
 import type { PageExtras } from './web/extras.ts';
@@ -60,6 +65,10 @@ export interface Deps extends Kernel {
   /** sign-in and linking with external accounts (src/methods/external) */
   external: ExternalAccounts;
   recovery: RecoveryService;
+  /** managing one's second factors and recovery codes (src/flows/factors) */
+  factors: FactorService;
+  /** the second factors the sign-in step offers, in this order (SECOND_FACTORS) */
+  secondFactors: SecondFactors;
   /** the recovery methods, in the order the chooser offers them (RECOVERY_METHODS) */
   recoveryMethods: RecoveryMethods;
   /** organizations, their admins and recovery settings (src/flows/organizations) */
@@ -84,6 +93,8 @@ export interface DepsOverrides {
   captcha?: (d: Deps) => Captcha | Promise<Captcha>;
   /** the recovery methods instead of RECOVERY_METHODS (tests add throw-away ones) */
   recoveryMethods?: readonly RecoveryMethod[];
+  /** the second factors instead of SECOND_FACTORS */
+  secondFactors?: readonly SecondFactorMethod[];
 }
 
 /**
@@ -91,6 +102,12 @@ export interface DepsOverrides {
  * new method is its folder under src/methods/ and one line here.
  */
 export const RECOVERY_METHODS: readonly RecoveryMethod[] = [emailLinkMethod, emailOtpMethod, smsOtpMethod];
+
+/**
+ * Every second factor, in the order the sign-in step offers them (BF-05). A new factor is its
+ * folder under src/methods/ and one line here; an email code is never one (OTP-06).
+ */
+export const SECOND_FACTORS: readonly SecondFactorMethod[] = [totpFactor, recoveryCodeFactor];
 
 async function serverSecret(db: Kysely<Database>, configured: string | undefined, random: Random): Promise<string> {
   if (configured) return configured;
@@ -151,6 +168,7 @@ export async function createDeps(config: Config, o: DepsOverrides = {}): Promise
     worker,
     audit: new Audit(db, clock, random, log),
     recoveryMethods: new MethodRegistry(o.recoveryMethods ?? RECOVERY_METHODS),
+    secondFactors: new MethodRegistry(o.secondFactors ?? SECOND_FACTORS),
     closers,
   } as Partial<Deps> as Deps;
   closers.push(() => d.hasher.close());
@@ -173,6 +191,8 @@ export async function createDeps(config: Config, o: DepsOverrides = {}): Promise
 
   d.sessions = new SessionService(d);
   d.signIn = new SignInService(d);
+  d.factors = new FactorService(d);
+  d.signIn.enrolment = d.factors.signInEnrolment();
   d.registration = new RegistrationService(d);
   d.account = new AccountService(d);
   d.external = new ExternalAccounts(d);
@@ -180,9 +200,12 @@ export async function createDeps(config: Config, o: DepsOverrides = {}): Promise
   d.recovery = new RecoveryService(d);
   d.phone = new PhoneService(d);
   d.qr = new QrLoginService(d);
+  // MFA-08 for QR sign-in: a phone session approves for an organization that requires a second factor only if it has one.
+  d.qrSecondFactorRequired = (account) => orgRequiresSecondFactor(d, account.org_id);
   d.pages = {
     loginExtras: [() => qrLoginLink(d), () => providerButtons(d)],
     settingsSections: [
+      (auth, flash) => twoStepSection(d, auth, flash),
       (auth) => resetEmailSection(d, auth),
       (auth, flash) => linkedSection(d, auth, flash),
       (auth, flash) => phoneSection(d, auth, flash),

@@ -87,6 +87,7 @@ export function limitsSection(s: Settings, dev: boolean, problems: string[]): Li
       password_change: s.LATCHKEY_LIMIT_PASSWORD_CHANGE_IP,
       qr_create: s.LATCHKEY_LIMIT_QR_CREATE_IP,
       qr_approve: s.LATCHKEY_LIMIT_QR_APPROVE_IP,
+      second_factor: s.LATCHKEY_LIMIT_SECOND_FACTOR_IP,
     },
     perSubject: {
       registration: s.LATCHKEY_LIMIT_REGISTRATION_ID,

@@ -15,7 +15,8 @@ export type GuardedAction =
   | 'otp_verify'
   | 'password_change'
   | 'qr_create'
-  | 'qr_approve';
+  | 'qr_approve'
+  | 'second_factor';
 
 export interface SignInGate {
   /** the account is locked: the attempt must fail exactly like a wrong password (ENUM-01) */

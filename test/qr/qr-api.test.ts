@@ -302,6 +302,7 @@ describe('QR sign-in API (injected clock)', () => {
 
   test('QR-06 when the organization requires a second factor (the org setting hook), a single-factor phone session cannot approve', async () => {
     const u = await signedInUser(server, 'qrmfa');
+    const wired = server.deps.qrSecondFactorRequired;
     server.deps.qrSecondFactorRequired = async () => true;
     try {
       const s = await startQr(server.client());
@@ -312,7 +313,7 @@ describe('QR sign-in API (injected clock)', () => {
       await server.deps.db.updateTable('sessions').set({ amr: '["pwd","otp","mfa"]' }).where('id', '=', sid).execute();
       assert.equal((await approve(u, s.id, { secret: secretOf(s), number: s.number })).status, 204);
     } finally {
-      server.deps.qrSecondFactorRequired = undefined;
+      server.deps.qrSecondFactorRequired = wired;
     }
   });
 

@@ -3,14 +3,15 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Kernel } from '../../kernel.ts';
 import { isoTime } from '../../security/clock.ts';
 import { clearCookie, readCookie, setCookie } from '../../web/cookies.ts';
-import { contextOf, type RequestDeps, requireAuth, setSessionCookie } from '../../web/request.ts';
+import { contextOf, type RequestDeps, requireAuth } from '../../web/request.ts';
 import { Password, responses, Str } from '../../web/schemas.ts';
 import { AccountView, accountView } from '../sessions/views.ts';
+import { applySignInCookies, type StepCookieDeps } from '../signin/step-cookies.ts';
 import { qrSvg } from './describe.ts';
 import { formatCode, type PollAnswer, type QrLoginService, type Started } from './service.ts';
 
 /** What this module uses of the container the composition root builds. */
-export type QrApiDeps = Pick<Kernel, 'config'> & { qr: QrLoginService } & RequestDeps;
+export type QrApiDeps = Pick<Kernel, 'config'> & { qr: QrLoginService } & RequestDeps & StepCookieDeps;
 
 /** QR-02: the cookie that binds a request to the browser that started it. */
 export function bindingCookieName(d: Pick<Kernel, 'config'>): string {
@@ -107,13 +108,15 @@ export function registerQrApi(app: FastifyInstance, d: QrApiDeps): void {
         tags: ['qr'],
         summary: 'The new browser polls its QR sign-in; once approved, the session cookie is set here',
         description:
-          'Only the browser holding the binding cookie gets an answer (QR-02); anything else is 404, like an unknown id. `pending`: not yet opened on a phone; `shown`: a phone has it; `slow_down`: asked sooner than `interval` (RFC 8628 §3.5), wait the new `interval`; `approved`: signed in (the session cookie is set by this answer, once); `declined`, `expired`: start again.',
+          "Only the browser holding the binding cookie gets an answer (QR-02); anything else is 404, like an unknown id. `pending`: not yet opened on a phone; `shown`: a phone has it; `slow_down`: asked sooner than `interval` (RFC 8628 §3.5), wait the new `interval`; `approved`: signed in (the session cookie is set by this answer, once); `second_factor_required`: approved, but the account's second factor is still to answer on this browser (the pending cookie is set; continue at `/api/v1/sessions/second-factor`, BF-05); `declined`, `expired`: start again.",
         params: Type.Object({ id: Id }),
         response: responses(
           {
             200: Type.Object({
               status: Type.Union(
-                ['pending', 'shown', 'slow_down', 'approved', 'declined', 'expired'].map((s) => Type.Literal(s)),
+                ['pending', 'shown', 'slow_down', 'approved', 'second_factor_required', 'declined', 'expired'].map(
+                  (s) => Type.Literal(s),
+                ),
               ),
               interval: Type.Optional(Type.Integer()),
               number: Type.Optional(Type.Integer()),
@@ -244,8 +247,10 @@ export function registerQrApi(app: FastifyInstance, d: QrApiDeps): void {
 /** The poll's answer; an approval also sets the session cookie and ends the binding cookie. */
 export function pollBody(d: QrApiDeps, reply: FastifyReply, a: PollAnswer) {
   if (a.status === 'approved') {
-    setSessionCookie(d, reply, a.signedIn.token);
-    return { status: a.status, account: accountView(d, a.signedIn.account) };
+    // A session cookie, or the pending cookie of the second-factor step (BF-05).
+    applySignInCookies(d, reply, a.result);
+    if (a.result.status === 'second_factor_required') return { status: 'second_factor_required' };
+    return { status: a.status, account: accountView(d, a.result.account) };
   }
   if (a.status === 'slow_down') return { status: a.status, interval: Math.ceil(a.interval / 1000) };
   if (a.status === 'pending' || a.status === 'shown')

@@ -6,13 +6,17 @@ import type { Kernel } from '../../kernel.ts';
 import type { Authenticated } from '../../web/auth.ts';
 import { Field, Html, Notice, Page } from '../../web/layout.tsx';
 import { leadToReauthentication, type ReauthDeps } from '../../web/reauth.ts';
-import { authOf, contextOf, field, type RequestDeps, setSessionCookie } from '../../web/request.ts';
+import { authOf, contextOf, field, type RequestDeps } from '../../web/request.ts';
 import { type AccountPagesDeps, pageAuth } from '../account/pages.tsx';
+import { continueSignIn, type StepCookieDeps } from '../signin/step-cookies.ts';
 import { clearBinding, readBinding, setBinding, startedView } from './api.ts';
 import { type ApprovalView, formatCode, normalizeCode, type QrLoginService } from './service.ts';
 
 /** What this module uses of the container the composition root builds. */
-export type QrPagesDeps = Pick<Kernel, 'config'> & { qr: QrLoginService } & RequestDeps & ReauthDeps & AccountPagesDeps;
+export type QrPagesDeps = Pick<Kernel, 'config'> & { qr: QrLoginService } & RequestDeps &
+  ReauthDeps &
+  AccountPagesDeps &
+  StepCookieDeps;
 
 void Html;
 
@@ -331,9 +335,8 @@ export function registerQrPages(app: FastifyInstance, d: QrPagesDeps): void {
         const id = field(req.body, 'id', 64);
         const a = await d.qr.poll(id, readBinding(d, req), ctx, { pace: false });
         if (a.status === 'approved') {
-          setSessionCookie(d, reply, a.signedIn.token);
           clearBinding(d, reply);
-          return reply.redirect('/settings', 303);
+          return continueSignIn(d, reply, a.result);
         }
         if (a.status === 'declined')
           return startPage(d, reply, { error: 'The sign-in was declined on the phone.', status: 400 });

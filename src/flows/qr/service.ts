@@ -19,7 +19,7 @@ import {
 import type { Authenticated } from '../../web/auth.ts';
 import type { OrganizationService } from '../organizations/service.ts';
 import type { SessionService } from '../sessions/service.ts';
-import type { SignedIn, SignInService } from '../signin/service.ts';
+import type { SignInResult, SignInService } from '../signin/service.ts';
 import { describeBrowser, differentNetwork } from './describe.ts';
 
 /**
@@ -67,7 +67,8 @@ export type PollAnswer =
   | { status: 'pending' | 'shown'; interval: number; number: number; expiresAt: number; rotate: boolean }
   | { status: 'slow_down'; interval: number }
   | { status: 'declined' | 'expired' }
-  | { status: 'approved'; signedIn: SignedIn };
+  /** the sign-in's outcome: a session, or the account's second factor still to answer (BF-05) */
+  | { status: 'approved'; result: SignInResult };
 
 export interface ApprovalView {
   id: string;
@@ -261,13 +262,16 @@ export class QrLoginService {
       return { status: 'expired' };
     }
     const amr = parseAmr(row.approver_amr);
-    const signedIn = await this.d.signIn.complete(account, { method: 'qr', amr }, ctx);
+    // BF-05: complete asks the new browser for the account's second factor unless the phone's
+    // session proved one (its amr carries it over, QR-06).
+    const result = await this.d.signIn.complete(account, { method: 'qr', amr }, ctx);
     const report = newToken(this.d.random);
-    await this.d.db
-      .updateTable('qr_logins')
-      .set({ session_id: signedIn.session.id, report_hash: sha256(report) })
-      .where('id', '=', row.id)
-      .execute();
+    if (result.status === 'signed_in')
+      await this.d.db
+        .updateTable('qr_logins')
+        .set({ session_id: result.session.id, report_hash: sha256(report) })
+        .where('id', '=', row.id)
+        .execute();
     await this.d.audit.record('qr.redeemed', ctx, {
       accountId: account.id,
       details: {
@@ -275,10 +279,13 @@ export class QrLoginService {
         phoneIp: row.approver_ip,
         phoneAgent: row.approver_user_agent,
         amr: serializeAmr(amr),
+        secondFactorStep: result.status !== 'signed_in',
       },
     });
-    await this.notify(account, row, ctx, report);
-    return { status: 'approved', signedIn };
+    // The notice's "This wasn't me" ends this session; after a second-factor step the session
+    // comes from that step, and the step's own sign-in record covers it.
+    if (result.status === 'signed_in') await this.notify(account, row, ctx, report);
+    return { status: 'approved', result };
   }
 
   /** QR-09: "New sign-in by QR code", with a single-use "This wasn't me" link. */

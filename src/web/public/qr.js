@@ -35,6 +35,10 @@
           status(line, 'Approved. Signing you in…');
           location.assign('/settings');
           return;
+        case 'second_factor_required':
+          status(line, 'Approved. Now confirm with your second factor…');
+          location.assign('/login/second-factor');
+          return;
         case 'declined':
           status(line, 'The sign-in was declined on the phone.');
           document.getElementById('qr-rotate')?.removeAttribute('hidden');
