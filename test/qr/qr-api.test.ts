@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { systemContext } from '../../src/context.ts';
+import { checkTotp, startTotp } from '../../src/methods/totp/totp.ts';
 import { FakeClock } from '../../src/security/clock.ts';
 import { sha256 } from '../../src/security/hashing.ts';
+import { findAccountByIdentifier } from '../../src/store/accounts.ts';
+import { totpCode } from '../mfa/helpers.ts';
 import { signedInUser, type User } from '../phone/helpers.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { reportLink, secretOf, startQr, wrongNumber } from './helpers.ts';
@@ -315,6 +318,31 @@ describe('QR sign-in API (injected clock)', () => {
     } finally {
       server.deps.qrSecondFactorRequired = wired;
     }
+  });
+
+  test("BF-05 QR-06 a phone session without a second factor: the new browser still answers the account's second factor", async () => {
+    const u = await signedInUser(server, 'qrtotp');
+    const account = await findAccountByIdentifier(server.deps.db, u.username);
+    assert.ok(account);
+    const e = await startTotp(server.deps, account);
+    await checkTotp(server.deps, account.id, totpCode(e.secret, clock.now()), { confirm: true });
+    clock.advance(30_000);
+    const desktop = server.client();
+    const s = await startQr(desktop);
+    assert.equal((await approve(u, s.id, { secret: secretOf(s), number: s.number })).status, 204);
+    const r = await desktop.get(`/api/v1/qr-logins/${s.id}`);
+    assert.equal(r.json.status, 'second_factor_required', r.text);
+    assert.equal((await desktop.get('/api/v1/sessions/current')).status, 401, 'no session before the second factor');
+    const step = await desktop.post('/api/v1/sessions/second-factor', { code: totpCode(e.secret, clock.now()) });
+    assert.ok(step.status === 200 || step.status === 201, step.text);
+    const me = await desktop.get('/api/v1/sessions/current');
+    assert.equal(me.status, 200);
+    const row = await server.deps.db
+      .selectFrom('sessions')
+      .select(['amr', 'method'])
+      .where('id', '=', me.json.session.id)
+      .executeTakeFirstOrThrow();
+    assert.match(row.amr, /"mfa"/);
   });
 
   test('RFC 8628 polling faster than the interval gets slow_down and a longer interval', async () => {
