@@ -18,6 +18,8 @@ import { PhoneService } from './flows/phone/service.ts';
 import { AccountDeletion } from './flows/profile/deletion.ts';
 import { profileSection } from './flows/profile/pages.tsx';
 import { ProfileService } from './flows/profile/service.ts';
+import { qrLoginLink, qrOrgSwitch, qrSettingsSection } from './flows/qr/pages.tsx';
+import { QrLoginService, type SecondFactorRequirement } from './flows/qr/service.ts';
 import type { RecoveryMethod, RecoveryMethods } from './flows/recovery/method.ts';
 import { resetEmailSection } from './flows/recovery/pages.tsx';
 import { RecoveryService } from './flows/recovery/service.ts';
@@ -54,7 +56,7 @@ import { cryptoRandom, newToken, type Random } from './security/random.ts';
 import { migrate, openStore } from './store/db.ts';
 import { warnIdentifierCollisions } from './store/identifier-audit.ts';
 import { metaValueOrInit } from './store/meta.ts';
-import { ensureDefaultOrg } from './store/organizations.ts';
+import { ensureDefaultOrg, orgRequiresSecondFactor } from './store/organizations.ts';
 import { pendingOutboxByChannel } from './store/outbox.ts';
 import { countOpenByKind } from './store/review-items.ts';
 import type { Database } from './store/schema.ts';
@@ -105,6 +107,10 @@ export interface Deps extends Kernel {
   deletion: AccountDeletion;
   /** organizations' brands: colours, support link, logo (src/flows/brand) */
   brandService: BrandService;
+  /** sign-in by QR code from a signed-in phone (src/flows/qr) */
+  qr: QrLoginService;
+  /** MFA-08 for QR sign-in: whether the account's organization requires a second factor (wired by f18) */
+  qrSecondFactorRequired?: SecondFactorRequirement;
   /** what features add to the shared sign-in and /settings pages, in page order */
   pages: PageExtras;
   /** resources to release at shutdown, last added first */
@@ -242,16 +248,21 @@ export async function createDeps(config: Config, o: DepsOverrides = {}): Promise
   d.review = new ReviewService(d);
   d.profile = new ProfileService(d);
   d.brandService = new BrandService(d);
+  d.qr = new QrLoginService(d);
+  // MFA-08 for QR sign-in: a phone session approves for an organization that requires a second factor only if it has one.
+  d.qrSecondFactorRequired = (account) => orgRequiresSecondFactor(d, account.org_id);
   d.pages = {
-    loginExtras: [() => providerButtons(d)],
+    loginExtras: [() => qrLoginLink(d), () => providerButtons(d)],
     settingsSections: [
       (auth, flash) => profileSection(d, auth, flash),
       (auth, flash) => twoStepSection(d, auth, flash),
       (auth) => resetEmailSection(d, auth),
       (auth, flash) => linkedSection(d, auth, flash),
       (auth, flash) => phoneSection(d, auth, flash),
+      (auth) => qrSettingsSection(d, auth),
       (auth) => activitySection(d, auth),
     ],
+    orgSettingsSections: [(org) => qrOrgSwitch(d, org)],
   };
 
   await ensureDefaultOrg(d);

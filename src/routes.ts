@@ -13,6 +13,8 @@ import { registerPhoneApi } from './flows/phone/api.ts';
 import { registerPhonePages } from './flows/phone/pages.tsx';
 import { registerProfileApi } from './flows/profile/api.ts';
 import { registerProfilePages } from './flows/profile/pages.tsx';
+import { registerQrApi } from './flows/qr/api.ts';
+import { registerQrPages } from './flows/qr/pages.tsx';
 import { registerRecoveryApi } from './flows/recovery/api.ts';
 import { registerRecoveryPages } from './flows/recovery/pages.tsx';
 import { registerRegistrationApi } from './flows/registration/api.ts';
@@ -71,6 +73,8 @@ export async function registerRoutes(app: FastifyInstance, d: Deps): Promise<voi
   registerBrandApi(app, d);
   registerBrandPages(app, d);
   registerProfilePages(app, d);
+  registerQrApi(app, d);
+  registerQrPages(app, d);
   // Routes the recovery methods add (e.g. the code page), each registrar once.
   for (const register of d.recoveryMethods.routes()) register(app, d);
 }

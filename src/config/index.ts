@@ -52,6 +52,8 @@ export interface Config {
   activationTtl: number;
   /** how long a requested account deletion waits (signing in meanwhile cancels it) */
   deletionGrace: number;
+  /** QR sign-in (src/flows/qr): off hides it everywhere; durations in ms */
+  qr: { enabled: boolean; ttl: number; rotate: number; interval: number };
   outbox: { poll: number; maxAttempts: number; backoffBase: number; smtpTimeout: number };
   /** the database pool and its timeouts (AV-02) */
   database: {
@@ -119,6 +121,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     activationTtl: s.LATCHKEY_ACTIVATION_TTL,
     deletionGrace: s.LATCHKEY_DELETION_GRACE,
+    qr: {
+      enabled: s.LATCHKEY_QR_LOGIN === 'on',
+      ttl: s.LATCHKEY_QR_TTL,
+      rotate: s.LATCHKEY_QR_ROTATE,
+      interval: s.LATCHKEY_QR_POLL_INTERVAL,
+    },
     outbox: {
       poll: s.LATCHKEY_OUTBOX_POLL,
       maxAttempts: s.LATCHKEY_OUTBOX_MAX_ATTEMPTS,

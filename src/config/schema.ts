@@ -167,6 +167,38 @@ export const SETTINGS = [
     max: 31536000,
     group: 'sessions',
   }),
+  // --- QR sign-in (src/flows/qr; QR-01..QR-09)
+  s('LATCHKEY_QR_LOGIN', 'enum', 'on', '`off` hides QR sign-in everywhere (organizations can also turn it off)', {
+    values: ['on', 'off'],
+    group: 'qr',
+  }),
+  s('LATCHKEY_QR_TTL', 'duration', '2m', 'lifetime of a QR sign-in request (QR-01: at most 2 minutes)', {
+    min: 10,
+    max: 120,
+    group: 'qr',
+  }),
+  s(
+    'LATCHKEY_QR_ROTATE',
+    'duration',
+    '60s',
+    'a QR code and typed code not yet opened on a phone are replaced this often',
+    {
+      min: 5,
+      max: 120,
+      group: 'qr',
+    },
+  ),
+  s(
+    'LATCHKEY_QR_POLL_INTERVAL',
+    'duration',
+    '2s',
+    'how often the waiting browser asks (RFC 8628 `interval`; faster gets `slow_down`)',
+    {
+      min: 1,
+      max: 30,
+      group: 'qr',
+    },
+  ),
   s('LATCHKEY_REAUTH_WINDOW', 'duration', '10m', 'how recent a sign-in must be for sensitive changes (SES-07)', {
     min: 1,
     max: 86400,
@@ -384,6 +416,15 @@ export const SETTINGS = [
     'password changes (current password checks) per account (PWD-05)',
     { group: 'abuse' },
   ),
+  s('LATCHKEY_LIMIT_QR_CREATE_IP', 'rate', '30/10m', 'QR sign-in requests started per client IP (QR-05)', {
+    group: 'abuse',
+  }),
+  s('LATCHKEY_LIMIT_QR_APPROVE_IP', 'rate', '30/10m', 'QR sign-in look-ups and approvals per client IP (QR-05)', {
+    group: 'abuse',
+  }),
+  s('LATCHKEY_LIMIT_QR_APPROVE_ID', 'rate', '10/10m', 'QR sign-in look-ups and approvals per account (QR-05)', {
+    group: 'abuse',
+  }),
   s(
     'LATCHKEY_RESET_MAIL_CAP',
     'rate',

@@ -86,6 +86,8 @@ export function limitsSection(s: Settings, dev: boolean, problems: string[]): Li
       otp_send: s.LATCHKEY_LIMIT_OTP_SEND_IP,
       otp_verify: s.LATCHKEY_LIMIT_OTP_VERIFY_IP,
       password_change: s.LATCHKEY_LIMIT_PASSWORD_CHANGE_IP,
+      qr_create: s.LATCHKEY_LIMIT_QR_CREATE_IP,
+      qr_approve: s.LATCHKEY_LIMIT_QR_APPROVE_IP,
       second_factor: s.LATCHKEY_LIMIT_SECOND_FACTOR_IP,
       profile_change: s.LATCHKEY_LIMIT_PROFILE_CHANGE_IP,
     },
@@ -99,6 +101,7 @@ export function limitsSection(s: Settings, dev: boolean, problems: string[]): Li
       otp_verify: s.LATCHKEY_LIMIT_OTP_VERIFY_ID,
       password_change: s.LATCHKEY_LIMIT_PASSWORD_CHANGE_ID,
       profile_change: s.LATCHKEY_LIMIT_PROFILE_CHANGE_ID,
+      qr_approve: s.LATCHKEY_LIMIT_QR_APPROVE_ID,
     },
     quotas: {
       reset_mail: s.LATCHKEY_RESET_MAIL_CAP,

@@ -16,7 +16,9 @@ export type GuardedAction =
   | 'otp_verify'
   | 'password_change'
   | 'second_factor'
-  | 'profile_change';
+  | 'profile_change'
+  | 'qr_create'
+  | 'qr_approve';
 
 export interface SignInGate {
   /** the account is locked: the attempt must fail exactly like a wrong password (ENUM-01) */

@@ -1,4 +1,4 @@
-import type { ColumnType } from 'kysely';
+import type { ColumnType, Generated } from 'kysely';
 // Table types for Kysely. Times are epoch milliseconds (integers on both engines), booleans are
 // 0/1 integers, ids are random text, so one query text runs on SQLite and PostgreSQL alike.
 
@@ -14,6 +14,8 @@ export interface OrganizationsTable {
   /** JSON text: enabled recovery methods and their limits */
   recovery_settings: string;
   created_at: number;
+  /** 1: members may sign in by QR code (QR-09); 0: the organization turned it off */
+  qr_login: Generated<number>;
   /** 1: members need a second factor to get a session (MFA-08) */
   require_second_factor: ColumnType<number, number | undefined, number>;
   /** brand (issue 17): primary colours `#rrggbb`, checked for contrast when saved */
@@ -290,6 +292,43 @@ export interface StaffRolesTable {
   /** who granted it: `cli`, or a staff account id */
   created_by: string | null;
 }
+export type QrLoginStatus = 'pending' | 'shown' | 'approved' | 'declined' | 'redeemed' | 'replaced';
+
+/** QR sign-in requests (src/flows/qr): hashes only, state moved by conditional updates. */
+export interface QrLoginsTable {
+  id: string;
+  /** SHA-256 of the binding cookie of the browser that showed the QR (QR-02) */
+  binding_hash: string;
+  /** SHA-256 of the secret in the QR link (QR-01, QR-03); a rotation is a new request */
+  secret_hash: string;
+  /** keyed hash of the typed code (not unique: 8 characters collide across the years) */
+  code_hash: string;
+  /** the two-digit number shown on the new browser (QR-07) */
+  number: number;
+  status: QrLoginStatus;
+  created_at: number;
+  expires_at: number;
+  /** the new browser */
+  ip: string | null;
+  user_agent: string | null;
+  /** when a signed-in phone first opened it; from then on the new browser stops rotating it */
+  shown_at: number | null;
+  /** the account that opened, then approved or declined it */
+  account_id: string | null;
+  approver_session_id: string | null;
+  /** the approving session's amr (JSON), which the new session gets (QR-06) */
+  approver_amr: string | null;
+  approver_ip: string | null;
+  approver_user_agent: string | null;
+  decided_at: number | null;
+  /** the session it was redeemed for */
+  session_id: string | null;
+  redeemed_at: number | null;
+  /** SHA-256 of the single-use "This wasn't me" link of the notice (QR-09) */
+  report_hash: string | null;
+  reported_at: number | null;
+}
+
 /** A half-finished sign-in (MFA-07): the first factor passed, the second is pending. */
 export interface PendingSignInsTable {
   id: string;
@@ -344,6 +383,7 @@ export interface Database {
   review_items: ReviewItemsTable;
   review_notes: ReviewNotesTable;
   staff_roles: StaffRolesTable;
+  qr_logins: QrLoginsTable;
   pending_sign_ins: PendingSignInsTable;
   mfa_trusted_devices: MfaTrustedDevicesTable;
   meta: MetaTable;

@@ -10,7 +10,11 @@ export type LoginExtra = () => Promise<string> | string;
 /** A section of /settings after profile and password (e.g. recovery methods, linked accounts, activity). */
 export type SettingsSection = (auth: Authenticated, flash: string | undefined) => Promise<string> | string;
 
+/** A form on an organization's admin page, after its recovery settings (e.g. the QR sign-in switch). */
+export type OrgSettingsSection = (org: { id: string; slug: string }) => Promise<string> | string;
+
 export interface PageExtras {
   loginExtras: readonly LoginExtra[];
   settingsSections: readonly SettingsSection[];
+  orgSettingsSections?: readonly OrgSettingsSection[];
 }

@@ -73,6 +73,10 @@ describe('SES-07 organization admin changes need a recent sign-in (injected cloc
     'PUT /api/v1/organizations/:slug/recovery-settings': (c, m) =>
       c.put('/api/v1/organizations/default/recovery-settings', { methods: m }),
     'POST /admin/organization': (c, m) => form(c, '/admin/organization?org=default', settingsForm(m)),
+    // QR-09's per-organization switch (src/flows/qr): same gate
+    'PUT /api/v1/organizations/:slug/qr-login': (c) =>
+      c.put('/api/v1/organizations/default/qr-login', { enabled: false }),
+    'POST /admin/organization/qr-login': (c) => form(c, '/admin/organization/qr-login', [['org', 'default']]),
     'PUT /api/v1/organizations/:slug/security-settings': (c) =>
       c.put('/api/v1/organizations/default/security-settings', { requireSecondFactor: true }),
     'POST /admin/organization/security': (c) =>

@@ -33,6 +33,10 @@ const LABELS: Record<string, string> = {
   'staff.account_disabled': 'Staff disabled your account',
   'staff.account_enabled': 'Staff enabled your account',
   'staff.second_factors_removed': 'Staff removed your second factors after an identity check',
+  'qr.redeemed': 'Signed in on a new browser by QR code',
+  'qr.approved': 'QR sign-in approved on this account',
+  'qr.declined': 'QR sign-in declined',
+  'qr.reported': 'QR sign-in reported as not yours; that browser was signed out',
 };
 
 export const ACTIVITY_LIMIT = 20;

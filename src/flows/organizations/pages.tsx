@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, pageMessage } from '../../errors.ts';
 import type { Kernel } from '../../kernel.ts';
 import type { Authenticated } from '../../web/auth.ts';
+import type { PageExtras } from '../../web/extras.ts';
 import { Html, Notice, Page } from '../../web/layout.tsx';
 import { leadToReauthentication, type ReauthDeps } from '../../web/reauth.ts';
 import { contextOf, field } from '../../web/request.ts';
@@ -19,6 +20,7 @@ export type OrganizationsPagesDeps = Pick<Kernel, 'config'> & {
   sessions: SessionService;
   recoveryMethods: RecoveryMethods;
   organizations: OrganizationService;
+  pages: Pick<PageExtras, 'orgSettingsSections'>;
 } & ReauthDeps &
   AccountPagesDeps &
   RecoveryPagesDeps &
@@ -31,7 +33,7 @@ function send(reply: FastifyReply, status: number, body: string) {
   return reply.status(status).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(body);
 }
 
-function renderOrgSettings(
+async function renderOrgSettings(
   d: OrganizationsPagesDeps,
   reply: FastifyReply,
   auth: Authenticated,
@@ -46,6 +48,7 @@ function renderOrgSettings(
   } = {},
 ) {
   const v = o.values ?? org.recovery;
+  const extras = await Promise.all((d.pages.orgSettingsSections ?? []).map((x) => x(org)));
   return send(
     reply,
     o.status ?? 200,
@@ -134,6 +137,7 @@ function renderOrgSettings(
               Brand: name, colours, logo and support contact
             </a>
           </p>
+          {extras.join('') as 'safe'}
         </>
       ),
     }),

@@ -4,6 +4,7 @@ import * as m002 from './002_sign_in_failures.ts';
 import * as m003 from './003_identifier_keys.ts';
 import * as m004 from './004_second_factors.ts';
 import * as m005 from './005_mfa_sign_in.ts';
+import * as m007 from './007_qr_logins.ts';
 import * as m008 from './008_staff.ts';
 import * as m009 from './009_support_review.ts';
 import * as m012 from './012_account_deletion.ts';
@@ -18,4 +19,5 @@ export const migrations: Record<string, Migration> = {
   '008_staff': m008,
   '009_support_review': m009,
   '012_account_deletion': m012,
+  '007_qr_logins': m007,
 };

@@ -1,0 +1,601 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError, pageMessage } from '../../errors.ts';
+import type { Kernel } from '../../kernel.ts';
+import type { Authenticated } from '../../web/auth.ts';
+import { Field, Html, Notice, Page } from '../../web/layout.tsx';
+import { leadToReauthentication, type ReauthDeps } from '../../web/reauth.ts';
+import { authOf, contextOf, field, type RequestDeps } from '../../web/request.ts';
+import { type AccountPagesDeps, pageAuth } from '../account/pages.tsx';
+import { continueSignIn, type StepCookieDeps } from '../signin/step-cookies.ts';
+import { clearBinding, readBinding, setBinding, startedView } from './api.ts';
+import { type ApprovalView, formatCode, normalizeCode, type QrLoginService } from './service.ts';
+
+/** What this module uses of the container the composition root builds. */
+export type QrPagesDeps = Pick<Kernel, 'config'> & { qr: QrLoginService } & RequestDeps &
+  ReauthDeps &
+  AccountPagesDeps &
+  StepCookieDeps;
+
+void Html;
+
+function send(reply: FastifyReply, status: number, body: string) {
+  return reply.status(status).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(body);
+}
+
+function page(d: QrPagesDeps, title: string, children: JSX.Element, signedIn?: Authenticated | null, script = true) {
+  const body = Page({
+    title,
+    productName: d.config.productName,
+    signedIn: signedIn ? { username: signedIn.account.username } : null,
+    children: (
+      <>
+        {children as 'safe'}
+        {script ? <script src="/static/qr.js" defer></script> : ''}
+      </>
+    ),
+  });
+  return body;
+}
+
+function notFound(d: QrPagesDeps, reply: FastifyReply) {
+  return send(reply, 404, page(d, 'Not found', <Notice kind="error" text="Not found." />, null, false));
+}
+
+/** The new browser's page before a request exists: one button (JavaScript presses it at once). */
+function startPage(d: QrPagesDeps, reply: FastifyReply, o: { error?: string; info?: string; status?: number } = {}) {
+  return send(
+    reply,
+    o.status ?? 200,
+    page(
+      d,
+      'Sign in with your phone',
+      <>
+        <Notice kind="error" text={o.error} />
+        <Notice kind="info" text={o.info} />
+        <form
+          method="post"
+          action="/login/qr"
+          class="card"
+          id="qr-start"
+          data-auto={o.error || o.info ? undefined : '1'}
+        >
+          <p>
+            Use a phone where you are already signed in: scan a QR code with it, or type a short code, then approve this
+            browser there.
+          </p>
+          <input type="hidden" name="action" value="start" />
+          <button type="submit" class="primary">
+            Show a QR code
+          </button>
+          <p class="links">
+            <a href="/login">Sign in with your password instead</a>
+          </p>
+        </form>
+      </>,
+    ),
+  );
+}
+
+/** The request on the new browser: QR, typed code, number; the continue button works without JavaScript. */
+async function waitingPage(
+  d: QrPagesDeps,
+  reply: FastifyReply,
+  o: {
+    id: string;
+    number: number;
+    view?: Awaited<ReturnType<typeof startedView>>;
+    info?: string;
+    status?: number;
+  },
+) {
+  const v = o.view;
+  return send(
+    reply,
+    o.status ?? 200,
+    page(
+      d,
+      'Sign in with your phone',
+      <>
+        <Notice kind="info" text={o.info} />
+        <section
+          class="card qr-wait"
+          id="qr-wait"
+          data-id={o.id}
+          data-interval={String(v?.interval ?? Math.ceil(d.config.qr.interval / 1000))}
+          aria-labelledby="qr-h"
+        >
+          <h2 id="qr-h">Approve this browser on your phone</h2>
+          {v ? (
+            <>
+              <ol>
+                <li>On a phone where you are signed in, scan this code with the camera.</li>
+                <li>
+                  Or open <span safe>{`${d.config.publicUrl}/qr`}</span> on the phone and type the code below.
+                </li>
+                <li>On the phone, pick the number shown here, confirm with your password and approve.</li>
+              </ol>
+              <div class="qr-box">{v.qrSvg as 'safe'}</div>
+              <p>
+                Code:{' '}
+                <strong class="qr-code" id="qr-code" safe>
+                  {v.code}
+                </strong>
+              </p>
+            </>
+          ) : (
+            <p>Your phone has opened this request. Pick the number below on your phone and approve.</p>
+          )}
+          <p>
+            Number to pick on your phone:{' '}
+            <strong class="qr-number" id="qr-number" safe>
+              {String(o.number)}
+            </strong>
+          </p>
+          <p class="hint" id="qr-status" role="status" aria-live="polite">
+            Waiting for your phone…
+          </p>
+          <form method="post" action="/login/qr" id="qr-continue">
+            <input type="hidden" name="action" value="continue" />
+            <input type="hidden" name="id" value={o.id} />
+            <button type="submit" class="primary">
+              I approved it — continue
+            </button>
+          </form>
+          <form method="post" action="/login/qr" id="qr-rotate" hidden>
+            <input type="hidden" name="action" value="start" />
+            <input type="hidden" name="replaces" value={o.id} />
+            <button type="submit">Show a new code</button>
+          </form>
+          <p class="links">
+            <a href="/login">Sign in with your password instead</a>
+          </p>
+        </section>
+      </>,
+    ),
+  );
+}
+
+/** The phone's page: who asks, from where, which number, password, approve or (by default) decline. */
+function approvalPage(
+  d: QrPagesDeps,
+  reply: FastifyReply,
+  auth: Authenticated,
+  v: ApprovalView,
+  secret: string,
+  o: { error?: string; status?: number } = {},
+) {
+  const when = new Date(Date.parse(v.createdAt)).toUTCString();
+  return send(
+    reply,
+    o.status ?? 200,
+    page(
+      d,
+      'Approve a sign-in?',
+      <>
+        <Notice kind="error" text={o.error} />
+        <form method="post" action="/qr/decide" class="card" novalidate>
+          <p>
+            Someone wants to sign in to your account <strong safe>{auth.account.username}</strong> on another device.
+            Approve only if it is you, in front of that screen now.
+          </p>
+          <dl>
+            <dt>Browser</dt>
+            <dd safe>{`${v.browser} on ${v.os}`}</dd>
+            <dt>IP address</dt>
+            <dd safe>{v.ip ?? 'unknown'}</dd>
+            <dt>When</dt>
+            <dd safe>{when}</dd>
+          </dl>
+          {v.differentNetwork ? (
+            <p class="notice error qr-warning" role="alert">
+              Warning: that browser is on a different network than this phone. If someone sent you this code or asked
+              you to scan it, decline.
+            </p>
+          ) : (
+            ''
+          )}
+          <fieldset>
+            <legend>Which number does the other screen show?</legend>
+            {v.choices.map((n) => (
+              <div class="field check">
+                <input type="radio" id={`n-${n}`} name="number" value={String(n)} required />
+                <label for={`n-${n}`} safe>
+                  {String(n)}
+                </label>
+              </div>
+            ))}
+          </fieldset>
+          <Field name="password" label="Your password" type="password" autocomplete="current-password" />
+          <input type="hidden" name="id" value={v.id} />
+          <input type="hidden" name="secret" value={secret} />
+          {/* The first submit button is the one Enter presses: declining is the default (QR-04). */}
+          <div class="buttons">
+            <button type="submit" name="decision" value="decline" class="primary">
+              Decline
+            </button>
+            <button type="submit" name="decision" value="approve">
+              Approve
+            </button>
+          </div>
+        </form>
+      </>,
+      auth,
+      false,
+    ),
+  );
+}
+
+/** Where the phone starts: typed code, or the in-page scanner (camera or a photo). */
+function phoneStartPage(
+  d: QrPagesDeps,
+  reply: FastifyReply,
+  auth: Authenticated,
+  o: { error?: string; code?: string; status?: number } = {},
+) {
+  return send(
+    reply,
+    o.status ?? 200,
+    page(
+      d,
+      'Sign in on another device',
+      <>
+        <Notice kind="error" text={o.error} />
+        <form method="post" action="/qr" class="card" novalidate>
+          <p>Type the code the other device shows, or scan its QR code.</p>
+          <Field
+            name="code"
+            label="Code from the other device"
+            value={o.code}
+            autocomplete="off"
+            maxlength={16}
+            hint="8 letters and digits, like ABCD-2345"
+          />
+          <button type="submit" class="primary">
+            Continue
+          </button>
+        </form>
+        <section class="card" id="qr-scanner" aria-labelledby="scan-h" hidden>
+          <h2 id="scan-h">Scan the QR code</h2>
+          <button type="button" id="qr-camera">
+            Scan with the camera
+          </button>
+          <video id="qr-video" muted hidden aria-label="Camera view"></video>
+          <div class="field">
+            <label for="qr-photo">Or choose a photo of the QR code</label>
+            <input type="file" id="qr-photo" accept="image/*" />
+          </div>
+          <p class="hint" id="qr-scan-status" role="status" aria-live="polite"></p>
+        </section>
+        <script src="/static/vendor/jsqr.js" defer></script>
+      </>,
+      auth,
+    ),
+  );
+}
+
+function donePage(
+  d: QrPagesDeps,
+  reply: FastifyReply,
+  title: string,
+  kind: 'success' | 'info' | 'error',
+  text: string,
+  status = 200,
+  auth?: Authenticated | null,
+) {
+  return send(
+    reply,
+    status,
+    page(
+      d,
+      title,
+      <>
+        <Notice kind={kind} text={text} />
+        <p>
+          <a href={auth ? '/settings' : '/login'}>{auth ? 'Back to settings' : 'Go to sign-in'}</a>
+        </p>
+      </>,
+      auth,
+      false,
+    ),
+  );
+}
+
+const SECRET = /^[A-Za-z0-9_-]{43}$/;
+
+/** jsQR's browser build, served from this origin (no CDN), read once. */
+function jsqrSource(): string {
+  const require = createRequire(import.meta.url);
+  return readFileSync(require.resolve('jsqr/dist/jsQR.js'), 'utf8');
+}
+
+export function registerQrPages(app: FastifyInstance, d: QrPagesDeps): void {
+  const jsqr = jsqrSource();
+  app.get('/static/vendor/jsqr.js', { schema: { hide: true } }, async (_req, reply) =>
+    reply
+      .header('cache-control', 'public, max-age=3600')
+      .header('x-content-type-options', 'nosniff')
+      .type('text/javascript; charset=utf-8')
+      .send(jsqr),
+  );
+
+  app.get('/login/qr', { schema: { hide: true } }, async (req, reply) => {
+    if (!d.qr.enabled) return notFound(d, reply);
+    if (await authOf(d, req)) return reply.redirect('/settings', 303);
+    return startPage(d, reply);
+  });
+
+  app.post('/login/qr', { schema: { hide: true } }, async (req, reply) => {
+    if (!d.qr.enabled) return notFound(d, reply);
+    const action = field(req.body, 'action', 16);
+    const ctx = contextOf(req);
+    try {
+      if (action === 'continue') {
+        const id = field(req.body, 'id', 64);
+        const a = await d.qr.poll(id, readBinding(d, req), ctx, { pace: false });
+        if (a.status === 'approved') {
+          clearBinding(d, reply);
+          return continueSignIn(d, reply, a.result);
+        }
+        if (a.status === 'declined')
+          return startPage(d, reply, { error: 'The sign-in was declined on the phone.', status: 400 });
+        if (a.status === 'shown')
+          return waitingPage(d, reply, {
+            id,
+            number: a.number,
+            info: 'Not approved yet. Approve on your phone, then continue.',
+          });
+        if (a.status === 'pending') {
+          // The secret is kept only as a hash, so the QR cannot be shown again: a fresh one replaces it.
+          const s = await d.qr.start(ctx, readBinding(d, req), id);
+          setBinding(d, reply, s.binding);
+          return waitingPage(d, reply, {
+            id: s.id,
+            number: s.number,
+            view: await startedView(s),
+            info: 'Not approved yet. Here is a fresh code.',
+          });
+        }
+        return startPage(d, reply, { info: 'That code has expired. Show a new one to try again.' });
+      }
+      const replaces = field(req.body, 'replaces', 64) || undefined;
+      const s = await d.qr.start(ctx, readBinding(d, req), replaces);
+      setBinding(d, reply, s.binding);
+      return waitingPage(d, reply, { id: s.id, number: s.number, view: await startedView(s), status: 200 });
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      if (err.extra.retryAfter !== undefined) reply.header('Retry-After', String(Math.ceil(err.extra.retryAfter)));
+      if (err.code === 'not_found')
+        return startPage(d, reply, { info: 'That code has expired. Show a new one to try again.', status: 400 });
+      return startPage(d, reply, { error: pageMessage(err), status: err.status });
+    }
+  });
+
+  const phonePage = async (req: FastifyRequest, reply: FastifyReply, secret: string, fromCode: boolean) => {
+    const auth = await authOf(d, req);
+    if (!auth) {
+      // The secret stays in this site's own path; nothing is stored before the phone signs in.
+      const next = fromCode ? '/qr' : `/qr/${secret}`;
+      return reply.redirect(`/login?next=${encodeURIComponent(next)}`, 303);
+    }
+    try {
+      const v = await d.qr.open(secret, auth, contextOf(req));
+      return approvalPage(d, reply, auth, v, secret);
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      if (err.extra.retryAfter !== undefined) reply.header('Retry-After', String(Math.ceil(err.extra.retryAfter)));
+      if (fromCode)
+        return phoneStartPage(d, reply, auth, {
+          error: pageMessage(err),
+          status: err.status,
+          code: normalizeCode(secret) ? secret.slice(0, 16) : undefined,
+        });
+      return donePage(d, reply, 'QR code not valid', 'error', pageMessage(err), err.status, auth);
+    }
+  };
+
+  app.get('/qr', { schema: { hide: true } }, async (req, reply) => {
+    if (!d.qr.enabled) return notFound(d, reply);
+    const auth = await pageAuth(d, req, reply);
+    if (!auth) return reply;
+    if (!(await d.qr.enabledFor(auth.account)))
+      return donePage(
+        d,
+        reply,
+        'Sign in on another device',
+        'error',
+        'Sign-in by QR code is turned off for your organization.',
+        403,
+        auth,
+      );
+    return phoneStartPage(d, reply, auth);
+  });
+
+  app.post('/qr', { schema: { hide: true } }, async (req, reply) => {
+    if (!d.qr.enabled) return notFound(d, reply);
+    const code = field(req.body, 'code', 64);
+    const auth = await pageAuth(d, req, reply);
+    if (!auth) return reply;
+    if (!code.trim())
+      return phoneStartPage(d, reply, auth, { error: 'Type the code the other device shows.', status: 400 });
+    return phonePage(req, reply, code, true);
+  });
+
+  app.get('/qr/:secret', { schema: { hide: true } }, async (req, reply) => {
+    if (!d.qr.enabled) return notFound(d, reply);
+    const { secret } = req.params as { secret: string };
+    if (!SECRET.test(secret)) {
+      const auth = await authOf(d, req);
+      return donePage(
+        d,
+        reply,
+        'QR code not valid',
+        'error',
+        'This QR code has expired or was already used.',
+        400,
+        auth,
+      );
+    }
+    return phonePage(req, reply, secret, false);
+  });
+
+  app.post('/qr/decide', { schema: { hide: true } }, async (req, reply) => {
+    if (!d.qr.enabled) return notFound(d, reply);
+    const auth = await pageAuth(d, req, reply);
+    if (!auth) return reply;
+    const id = field(req.body, 'id', 64);
+    const secret = field(req.body, 'secret', 64);
+    const decision = field(req.body, 'decision', 16);
+    const ctx = contextOf(req);
+    try {
+      if (decision !== 'approve') {
+        await d.qr.decline(id, secret, auth, ctx);
+        return donePage(
+          d,
+          reply,
+          'Sign-in declined',
+          'info',
+          'You declined. The other device was not signed in.',
+          200,
+          auth,
+        );
+      }
+      const raw = field(req.body, 'number', 4);
+      const number = /^\d{1,2}$/.test(raw) ? Number(raw) : -1;
+      if (number < 0) {
+        const v = await d.qr.open(secret, auth, ctx);
+        return approvalPage(d, reply, auth, v, secret, {
+          error: 'Pick the number the other screen shows.',
+          status: 400,
+        });
+      }
+      await d.qr.approve(id, { secret, number, password: field(req.body, 'password', 1024) }, auth, ctx);
+      return donePage(
+        d,
+        reply,
+        'Sign-in approved',
+        'success',
+        'Approved. The other device is now signing in.',
+        200,
+        auth,
+      );
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      if (err.extra.retryAfter !== undefined) reply.header('Retry-After', String(Math.ceil(err.extra.retryAfter)));
+      if (err.code === 'reauthentication_required') {
+        const back = SECRET.test(secret) ? `/qr/${secret}` : '/qr';
+        return leadToReauthentication(d, req, reply, back);
+      }
+      if (err.code === 'current_password_wrong') {
+        try {
+          const v = await d.qr.open(secret, auth, ctx);
+          return approvalPage(d, reply, auth, v, secret, { error: pageMessage(err), status: err.status });
+        } catch {}
+      }
+      const title = err.code === 'invalid_code' ? 'Sign-in cancelled' : 'Not approved';
+      return donePage(d, reply, title, 'error', pageMessage(err), err.status, auth);
+    }
+  });
+
+  app.get('/qr/report/:token', { schema: { hide: true } }, async (req, reply) => {
+    const { token } = req.params as { token: string };
+    return send(
+      reply,
+      200,
+      page(
+        d,
+        "This wasn't me",
+        <form method="post" action={`/qr/report/${SECRET.test(token) ? token : 'invalid'}`} class="card">
+          <p>
+            Signing out the browser that signed in to your account by QR code. Our staff will also review your account.
+            Afterwards, change your password.
+          </p>
+          <button type="submit" class="primary">
+            Sign that browser out now
+          </button>
+        </form>,
+        null,
+        false,
+      ),
+    );
+  });
+
+  app.post('/qr/report/:token', { schema: { hide: true } }, async (req, reply) => {
+    const { token } = req.params as { token: string };
+    try {
+      await d.qr.report(token, contextOf(req));
+      return donePage(
+        d,
+        reply,
+        "This wasn't me",
+        'success',
+        'That browser has been signed out and your account is flagged for review. Change your password now.',
+        200,
+        await authOf(d, req),
+      );
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      return donePage(d, reply, "This wasn't me", 'error', pageMessage(err), err.status, await authOf(d, req));
+    }
+  });
+
+  app.post('/admin/organization/qr-login', { schema: { hide: true } }, async (req, reply) => {
+    const auth = await pageAuth(d, req, reply);
+    if (!auth) return reply;
+    const slug = field(req.body, 'org', 40);
+    const back = `/admin/organization?org=${encodeURIComponent(slug)}`;
+    try {
+      await d.qr.setForOrganization(slug, field(req.body, 'qrLogin', 4) === 'on', auth, contextOf(req));
+      return reply.redirect(`${back}&saved=1`, 303);
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      if (err.code === 'reauthentication_required') return leadToReauthentication(d, req, reply, back);
+      return donePage(d, reply, 'Not allowed', 'error', pageMessage(err), err.status, auth);
+    }
+  });
+}
+
+/** Below the sign-in form: the way to the QR page (when QR sign-in is on). */
+export function qrLoginLink(d: { qr: QrLoginService }): string {
+  if (!d.qr.enabled) return '';
+  return (
+    <p class="links qr-link">
+      <a href="/login/qr">Sign in with your phone</a>
+    </p>
+  ) as string;
+}
+
+/** The /settings section: approve a new browser from this device. */
+export async function qrSettingsSection(d: { qr: QrLoginService }, auth: Authenticated): Promise<string> {
+  if (!(await d.qr.enabledFor(auth.account))) return '';
+  return (
+    <section class="card" aria-labelledby="qr-h">
+      <h2 id="qr-h">Sign in on another device</h2>
+      <p>Scan the QR code another browser shows, or type its code, to sign it in to your account.</p>
+      <p>
+        <a href="/qr">Sign in on another device</a>
+      </p>
+    </section>
+  ) as string;
+}
+
+/** The organization admin page's switch, beside the recovery settings. */
+export async function qrOrgSwitch(d: { qr: QrLoginService }, org: { id: string; slug: string }): Promise<string> {
+  if (!d.qr.enabled) return '';
+  const enabled = await d.qr.enabledFor({ org_id: org.id });
+  const orgSlug = org.slug;
+  return (
+    <form method="post" action="/admin/organization/qr-login" class="card">
+      <h2>Sign-in by QR code</h2>
+      <input type="hidden" name="org" value={orgSlug} />
+      <div class="field check">
+        <input type="checkbox" id="f-qrLogin" name="qrLogin" value="on" checked={enabled} />
+        <label for="f-qrLogin">Members may sign in a new browser by approving it on their phone</label>
+      </div>
+      <button type="submit">Save</button>
+    </form>
+  ) as string;
+}
+
+export { formatCode };
