@@ -23,6 +23,8 @@ import { emailLinkMethod } from './methods/email-link/index.ts';
 import { emailOtpMethod } from './methods/email-otp/index.ts';
 import { linkedSection, providerButtons } from './methods/external/pages.tsx';
 import { ExternalAccounts } from './methods/external/service.ts';
+import { passkeyLoginExtra, passkeySection } from './methods/passkey/pages.tsx';
+import { PasskeyService } from './methods/passkey/service.ts';
 import { MethodRegistry } from './methods/registry.ts';
 import { smsOtpMethod } from './methods/sms-otp/index.ts';
 import { createMetrics } from './metrics.ts';
@@ -64,6 +66,8 @@ export interface Deps extends Kernel {
   organizations: OrganizationService;
   /** mobile numbers on /settings and SMS codes (src/flows/phone) */
   phone: PhoneService;
+  /** passkeys: adding, removing, signing in with one (src/methods/passkey) */
+  passkeys: PasskeyService;
   /** what features add to the shared sign-in and /settings pages, in page order */
   pages: PageExtras;
   /** resources to release at shutdown, last added first */
@@ -173,10 +177,12 @@ export async function createDeps(config: Config, o: DepsOverrides = {}): Promise
   d.organizations = new OrganizationService(d);
   d.recovery = new RecoveryService(d);
   d.phone = new PhoneService(d);
+  d.passkeys = new PasskeyService(d);
   d.pages = {
-    loginExtras: [() => providerButtons(d)],
+    loginExtras: [() => passkeyLoginExtra(), () => providerButtons(d)],
     settingsSections: [
       (auth) => resetEmailSection(d, auth),
+      (auth, flash) => passkeySection(d, auth, flash),
       (auth, flash) => linkedSection(d, auth, flash),
       (auth, flash) => phoneSection(d, auth, flash),
       (auth) => activitySection(d, auth),

@@ -16,6 +16,8 @@ import { registerSignInApi } from './flows/signin/api.ts';
 import { registerSignInPages } from './flows/signin/pages.tsx';
 import { registerExternalApi } from './methods/external/api.ts';
 import { registerExternalPages } from './methods/external/pages.tsx';
+import { registerPasskeyApi } from './methods/passkey/api.ts';
+import { registerPasskeyPages } from './methods/passkey/pages.tsx';
 import { registerCaptchaApi } from './security/captcha/api.ts';
 import { registerDevMailbox } from './web/dev-mailbox.tsx';
 import { registerOps } from './web/ops.ts';
@@ -45,6 +47,8 @@ export async function registerRoutes(app: FastifyInstance, d: Deps): Promise<voi
   registerOrganizationsPages(app, d);
   registerPhoneApi(app, d);
   registerPhonePages(app, d);
+  registerPasskeyApi(app, d);
+  registerPasskeyPages(app, d);
   // Routes the recovery methods add (e.g. the code page), each registrar once.
   for (const register of d.recoveryMethods.routes()) register(app, d);
 }

@@ -43,6 +43,8 @@ export interface Config {
   /** threads that hash passwords; undefined: one per CPU */
   hashThreads?: number;
   session: { idleTtl: number; absoluteTtl: number; reauthWindow: number };
+  /** passkeys (MFA-04): the relying-party id, the one origin ceremonies may come from, challenge lifetime */
+  webauthn: { rpId: string; origin: string; challengeTtl: number };
   activationTtl: number;
   outbox: { poll: number; maxAttempts: number; backoffBase: number; smtpTimeout: number };
   /** the database pool and its timeouts (AV-02) */
@@ -103,6 +105,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       absoluteTtl: s.LATCHKEY_SESSION_ABSOLUTE_TTL,
       reauthWindow: s.LATCHKEY_REAUTH_WINDOW,
     },
+    webauthn: {
+      rpId: (s.LATCHKEY_WEBAUTHN_RP_ID ?? new URL(publicUrl).hostname).toLowerCase(),
+      origin,
+      challengeTtl: s.LATCHKEY_WEBAUTHN_CHALLENGE_TTL,
+    },
     activationTtl: s.LATCHKEY_ACTIVATION_TTL,
     outbox: {
       poll: s.LATCHKEY_OUTBOX_POLL,
@@ -146,6 +153,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         `LATCHKEY_METRICS_ADDRESS=${JSON.stringify(metricsAddress.slice(0, 80))}: must be host:port, e.g. 127.0.0.1:9464 or [::1]:9464`,
       );
   }
+  // WebAuthn: the RP ID must be the origin's host or a registrable suffix of it, or no browser
+  // will create or use a passkey for it.
+  const host = new URL(publicUrl).hostname.toLowerCase();
+  const rp = cfg.webauthn.rpId;
+  if (
+    s.LATCHKEY_WEBAUTHN_RP_ID !== undefined &&
+    (!/^[a-z0-9.-]{1,253}$/.test(rp) || !(host === rp || host.endsWith(`.${rp}`)))
+  )
+    problems.push(
+      `LATCHKEY_WEBAUTHN_RP_ID=${JSON.stringify(rp.slice(0, 80))}: must be the public URL's host (${host}) or a domain it belongs to`,
+    );
   if (cfg.session.idleTtl > cfg.session.absoluteTtl)
     problems.push('LATCHKEY_SESSION_IDLE_TTL: must not be longer than LATCHKEY_SESSION_ABSOLUTE_TTL');
   if (problems.length) throw new ConfigError(problems);

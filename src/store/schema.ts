@@ -206,6 +206,19 @@ export interface MfaRecoveryCodesTable {
   used_at: number | null;
 }
 
+/** A passkey challenge, valid once, for one ceremony (MFA-04; src/store/webauthn-challenges.ts). */
+export interface WebauthnChallengesTable {
+  /** base64url, 256 random bits */
+  challenge: string;
+  /** register | signin | second_factor | recovery */
+  purpose: string;
+  /** what the ceremony is bound to: a session id, a hashed browser cookie, a pending sign-in */
+  binding: string;
+  account_id: string | null;
+  created_at: number;
+  expires_at: number;
+}
+
 export interface MetaTable {
   key: string;
   value: string;
@@ -227,5 +240,6 @@ export interface Database {
   sign_in_failures: SignInFailuresTable;
   second_factors: SecondFactorsTable;
   mfa_recovery_codes: MfaRecoveryCodesTable;
+  webauthn_challenges: WebauthnChallengesTable;
   meta: MetaTable;
 }

@@ -70,7 +70,7 @@ export async function renderLogin(
                 name="identifier"
                 label="Username or email address"
                 value={o.identifier}
-                autocomplete="username"
+                autocomplete="username webauthn"
                 autofocus
                 maxlength={320}
               />

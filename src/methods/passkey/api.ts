@@ -1,0 +1,183 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AccountView, accountView, SessionRef, type SessionsViewsDeps } from '../../flows/sessions/views.ts';
+import type { Kernel } from '../../kernel.ts';
+import { isoTime } from '../../security/clock.ts';
+import { sha256 } from '../../security/hashing.ts';
+import { newToken } from '../../security/random.ts';
+import { readCookie, setCookie } from '../../web/cookies.ts';
+import { contextOf, type RequestDeps, requireAuth, setSessionCookie } from '../../web/request.ts';
+import { responses, Str } from '../../web/schemas.ts';
+import type { PasskeyService } from './service.ts';
+
+/** What this module uses of the container the composition root builds. */
+export type PasskeyApiDeps = Pick<Kernel, 'random'> & { passkeys: PasskeyService } & RequestDeps & SessionsViewsDeps;
+
+// Bounds on WebAuthn JSON: generous for real authenticators (a post-quantum key or signature is a
+// few KiB), small enough that a hostile client is refused before any parsing (400), and the
+// body limit (LATCHKEY_BODY_LIMIT) answers 413 above that.
+const B64 = (max: number) => Str(max, { pattern: '^[A-Za-z0-9_-]*={0,2}$' });
+const CredentialId = B64(1400);
+const Extensions = Type.Optional(Type.Object({}, { additionalProperties: true, maxProperties: 16 }));
+
+export const AttestationJson = Type.Object(
+  {
+    id: CredentialId,
+    rawId: CredentialId,
+    type: Type.Literal('public-key'),
+    response: Type.Object({
+      clientDataJSON: B64(4096),
+      attestationObject: B64(16384),
+      authenticatorData: Type.Optional(B64(12288)),
+      publicKey: Type.Optional(B64(4096)),
+      publicKeyAlgorithm: Type.Optional(Type.Integer()),
+      transports: Type.Optional(Type.Array(Str(32), { maxItems: 10 })),
+    }),
+    authenticatorAttachment: Type.Optional(Str(32)),
+    clientExtensionResults: Extensions,
+  },
+  { description: 'what @simplewebauthn/browser startRegistration() returns (RegistrationResponseJSON)' },
+);
+
+export const AssertionJson = Type.Object(
+  {
+    id: CredentialId,
+    rawId: CredentialId,
+    type: Type.Literal('public-key'),
+    response: Type.Object({
+      clientDataJSON: B64(4096),
+      authenticatorData: B64(4096),
+      signature: B64(8192),
+      userHandle: Type.Optional(B64(128)),
+    }),
+    authenticatorAttachment: Type.Optional(Str(32)),
+    clientExtensionResults: Extensions,
+  },
+  { description: 'what @simplewebauthn/browser startAuthentication() returns (AuthenticationResponseJSON)' },
+);
+
+/** WebAuthn options as @simplewebauthn/browser takes them (`optionsJSON`); every field is kept. */
+const OptionsJson = Type.Object(
+  { challenge: Type.String({ description: 'base64url, 256 random bits, single use' }) },
+  { additionalProperties: true },
+);
+
+export const PasskeyView = Type.Object({
+  id: Type.String(),
+  kind: Type.Literal('passkey'),
+  name: Type.String(),
+  createdAt: Type.String({ format: 'date-time' }),
+  lastUsedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  flaggedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+});
+
+/**
+ * The browser a passwordless ceremony runs in: a random token in an HttpOnly cookie, of which
+ * only a hash binds the challenge, so options fetched in one browser cannot be answered from
+ * another (MFA-04: bound to the ceremony).
+ */
+export function ceremonyCookieName(d: RequestDeps): string {
+  return d.config.https ? '__Host-latchkey_passkey' : 'latchkey_passkey';
+}
+
+function ceremonyBinding(d: PasskeyApiDeps, req: FastifyRequest, reply?: FastifyReply): string | undefined {
+  let token = readCookie(req, ceremonyCookieName(d));
+  if (!token || !/^[A-Za-z0-9_-]{43}$/.test(token)) {
+    if (!reply) return undefined;
+    token = newToken(d.random);
+  }
+  if (reply)
+    setCookie(reply, ceremonyCookieName(d), token, {
+      path: '/',
+      httpOnly: true,
+      sameSite: 'strict',
+      secure: d.config.https,
+      maxAge: Math.ceil(d.config.webauthn.challengeTtl / 1000),
+    });
+  return `browser:${sha256(token)}`;
+}
+
+export function registerPasskeyApi(app: FastifyInstance, d: PasskeyApiDeps): void {
+  app.post(
+    '/api/v1/account/factors/passkeys/options',
+    {
+      schema: {
+        tags: ['second factors'],
+        summary: 'Start adding a passkey: WebAuthn creation options (needs a recent sign-in)',
+        description:
+          'Answers `PublicKeyCredentialCreationOptionsJSON` for `navigator.credentials.create()` (or @simplewebauthn/browser `startRegistration`). The challenge is bound to this session, used once, and expires after LATCHKEY_WEBAUTHN_CHALLENGE_TTL (MFA-04). A sign-in older than LATCHKEY_REAUTH_WINDOW, or without a second factor when the account has one, gets 401 `reauthentication_required` (SES-07, MFA-06).',
+        response: responses({ 200: OptionsJson }, [401, 409, 429]),
+      },
+    },
+    async (req, reply) => {
+      const auth = await requireAuth(d, req);
+      return reply.send(await d.passkeys.registrationOptions(auth));
+    },
+  );
+
+  app.post(
+    '/api/v1/account/factors/passkeys',
+    {
+      schema: {
+        tags: ['second factors'],
+        summary: 'Finish adding a passkey with the authenticator’s answer',
+        description:
+          'Verifies the attestation (challenge, origin = LATCHKEY_PUBLIC_URL, RP ID = LATCHKEY_WEBAUTHN_RP_ID) and stores the public key. The account’s email is told (LOG-03). Anything that cannot be verified is 400 `passkey_failed`.',
+        body: Type.Object({
+          name: Type.Optional(Str(64, { description: 'shown in the list, e.g. "Phone"' })),
+          response: AttestationJson,
+        }),
+        response: responses({ 201: Type.Object({ factor: PasskeyView }) }, [400, 401, 409, 413, 429]),
+      },
+    },
+    async (req, reply) => {
+      const auth = await requireAuth(d, req);
+      const factor = await d.passkeys.register(auth, req.body as { name?: string; response: unknown }, contextOf(req));
+      return reply.status(201).send({ factor });
+    },
+  );
+
+  app.post(
+    '/api/v1/sessions/passkey/options',
+    {
+      schema: {
+        tags: ['sessions'],
+        summary: 'Start a passkey sign-in (no username): WebAuthn request options',
+        description:
+          'Answers `PublicKeyCredentialRequestOptionsJSON` for a discoverable credential (empty allowCredentials, user verification required) and sets a short-lived HttpOnly ceremony cookie the challenge is bound to; send it back with `POST /sessions/passkey`.',
+        response: responses({ 200: OptionsJson }, [429]),
+      },
+    },
+    async (req, reply) => {
+      const binding = ceremonyBinding(d, req, reply) as string;
+      return reply.send(await d.passkeys.signInOptions(binding));
+    },
+  );
+
+  app.post(
+    '/api/v1/sessions/passkey',
+    {
+      schema: {
+        tags: ['sessions'],
+        summary: 'Sign in with a passkey alone; sets the session cookie',
+        description:
+          'Checks the assertion against the challenge of this browser’s ceremony (single use), the origin, the RP ID, user verification (required: the session records amr hwk+user, two factors) and the signature counter. A counter that goes backwards flags the passkey, which then never signs in, and tells its owner (MFA-04). Every refusal is 400 `passkey_failed`.',
+        body: Type.Object({ response: AssertionJson }),
+        response: responses({ 201: Type.Object({ account: AccountView, session: SessionRef }) }, [400, 401, 413, 429]),
+      },
+    },
+    async (req, reply) => {
+      const binding = ceremonyBinding(d, req) ?? 'none';
+      const { token, session, account } = await d.passkeys.signIn(
+        (req.body as { response: unknown }).response,
+        binding,
+        contextOf(req),
+      );
+      setSessionCookie(d, reply, token);
+      return reply.status(201).send({
+        account: accountView(d, account),
+        session: { id: session.id, expiresAt: isoTime(session.expires_at) },
+      });
+    },
+  );
+}
