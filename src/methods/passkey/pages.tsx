@@ -52,9 +52,9 @@ export function passkeyLoginExtra(): string {
         Sign in with a passkey
       </button>
       <p class="hint" data-passkey-status role="status" aria-live="polite"></p>
-      <noscript>
-        <p class="hint">Signing in with a passkey needs JavaScript. You can still sign in with your password.</p>
-      </noscript>
+      <p class="hint" data-passkey-nojs>
+        Signing in with a passkey needs JavaScript. You can still sign in with your password.
+      </p>
       {scripts()}
     </section>
   ) as string;
@@ -106,9 +106,9 @@ export async function passkeySection(
           />
           <button type="submit">Add a passkey</button>
           <p class="hint" data-passkey-status role="status" aria-live="polite"></p>
-          <noscript>
-            <p class="hint">Adding a passkey needs JavaScript.</p>
-          </noscript>
+          <p class="hint" data-passkey-nojs>
+            Adding a passkey needs JavaScript.
+          </p>
         </form>
         {scripts()}
       </section>

@@ -3,6 +3,8 @@
 // say they need it.
 (() => {
   const W = window.SimpleWebAuthnBrowser;
+  // Shown by the server for browsers without JavaScript; this script is the JavaScript.
+  for (const el of document.querySelectorAll('[data-passkey-nojs]')) el.hidden = true;
   const statuses = document.querySelectorAll('[data-passkey-status]');
   const say = (el, text, bad) => {
     if (!el) return;
