@@ -17,16 +17,20 @@ import { resetEmailSection } from './flows/recovery/pages.tsx';
 import { RecoveryService } from './flows/recovery/service.ts';
 import { RegistrationService } from './flows/registration/service.ts';
 import { SessionService } from './flows/sessions/service.ts';
+import type { SecondFactorMethod, SecondFactors } from './flows/signin/second-factor.ts';
 import { SignInService } from './flows/signin/service.ts';
 import type { Kernel } from './kernel.ts';
 import { emailLinkMethod } from './methods/email-link/index.ts';
 import { emailOtpMethod } from './methods/email-otp/index.ts';
 import { linkedSection, providerButtons } from './methods/external/pages.tsx';
 import { ExternalAccounts } from './methods/external/service.ts';
+import { passkeyFactor } from './methods/passkey/index.ts';
 import { passkeyLoginExtra, passkeySection } from './methods/passkey/pages.tsx';
 import { PasskeyService } from './methods/passkey/service.ts';
+import { recoveryCodeFactor } from './methods/recovery-code/index.ts';
 import { MethodRegistry } from './methods/registry.ts';
 import { smsOtpMethod } from './methods/sms-otp/index.ts';
+import { totpFactor } from './methods/totp/index.ts';
 import { createMetrics } from './metrics.ts';
 import { Audit } from './security/audit.ts';
 import { createCaptcha } from './security/captcha/index.ts';
@@ -60,6 +64,8 @@ export interface Deps extends Kernel {
   /** sign-in and linking with external accounts (src/methods/external) */
   external: ExternalAccounts;
   recovery: RecoveryService;
+  /** the second factors the sign-in step offers, in this order (SECOND_FACTORS) */
+  secondFactors: SecondFactors;
   /** the recovery methods, in the order the chooser offers them (RECOVERY_METHODS) */
   recoveryMethods: RecoveryMethods;
   /** organizations, their admins and recovery settings (src/flows/organizations) */
@@ -82,6 +88,8 @@ export interface DepsOverrides {
   captcha?: (d: Deps) => Captcha | Promise<Captcha>;
   /** the recovery methods instead of RECOVERY_METHODS (tests add throw-away ones) */
   recoveryMethods?: readonly RecoveryMethod[];
+  /** the second factors instead of SECOND_FACTORS */
+  secondFactors?: readonly SecondFactorMethod[];
 }
 
 /**
@@ -89,6 +97,12 @@ export interface DepsOverrides {
  * new method is its folder under src/methods/ and one line here.
  */
 export const RECOVERY_METHODS: readonly RecoveryMethod[] = [emailLinkMethod, emailOtpMethod, smsOtpMethod];
+
+/**
+ * Every second factor, in the order the sign-in step offers them (BF-05). A new factor is its
+ * folder under src/methods/ and one line here; an email code is never one (OTP-06).
+ */
+export const SECOND_FACTORS: readonly SecondFactorMethod[] = [totpFactor, passkeyFactor, recoveryCodeFactor];
 
 async function serverSecret(db: Kysely<Database>, configured: string | undefined, random: Random): Promise<string> {
   if (configured) return configured;
@@ -149,6 +163,7 @@ export async function createDeps(config: Config, o: DepsOverrides = {}): Promise
     worker,
     audit: new Audit(db, clock, random, log),
     recoveryMethods: new MethodRegistry(o.recoveryMethods ?? RECOVERY_METHODS),
+    secondFactors: new MethodRegistry(o.secondFactors ?? SECOND_FACTORS),
     closers,
   } as Partial<Deps> as Deps;
   closers.push(() => d.hasher.close());

@@ -14,6 +14,7 @@ import { registerRegistrationPages } from './flows/registration/pages.tsx';
 import { registerSessionsApi } from './flows/sessions/api.ts';
 import { registerSignInApi } from './flows/signin/api.ts';
 import { registerSignInPages } from './flows/signin/pages.tsx';
+import { registerSecondFactorPages } from './flows/signin/second-factor-pages.tsx';
 import { registerExternalApi } from './methods/external/api.ts';
 import { registerExternalPages } from './methods/external/pages.tsx';
 import { registerPasskeyApi } from './methods/passkey/api.ts';
@@ -35,6 +36,7 @@ export async function registerRoutes(app: FastifyInstance, d: Deps): Promise<voi
   registerRegistrationPages(app, d);
   registerSignInApi(app, d);
   registerSignInPages(app, d);
+  registerSecondFactorPages(app, d);
   registerSessionsApi(app, d);
   registerAccountApi(app, d);
   registerAccountPages(app, d);

@@ -42,7 +42,7 @@ describe('passkeys in Chromium (virtual authenticator)', () => {
     return { cdp, authenticatorId };
   }
 
-  test('MFA-04 add a passkey in /settings, sign out, sign in with it alone, remove it; axe on each page', async (t) => {
+  test('MFA-04 BF-05 add a passkey in /settings, sign in with it alone (button and autofill), as second factor after the password, remove it; axe on each page', async (t) => {
     if (!fx.ready(t)) return;
     const base = fx.server.base;
     const a = await activeAccount(fx.server);
@@ -103,6 +103,27 @@ describe('passkeys in Chromium (virtual authenticator)', () => {
     await signedInWithPasskey();
     const after = (await ctx.cookies()).find((c) => c.name === 'latchkey_session')?.value;
     assert.ok(after && after !== before, 'a new session, from the autofill');
+
+    // The password, then the passkey as second factor (BF-05) on /login/second-factor.
+    await presence(false);
+    await page.getByRole('button', { name: 'Sign out', exact: true }).click();
+    await page.waitForURL(/\/login\?msg=signed_out$/);
+    await page.getByLabel('Username or email address').fill(a.username);
+    await page.getByLabel('Password', { exact: true }).fill(a.password);
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await page.waitForURL(/\/login\/second-factor$/);
+    await page.getByRole('button', { name: 'Use a passkey' }).waitFor();
+    await noSeriousA11y(page, '/login/second-factor with a passkey');
+    await screenshot(page, 'passkeys-03-second-factor');
+    await presence(true);
+    await page.getByRole('button', { name: 'Use a passkey' }).click();
+    await page.waitForURL(/\/settings$/);
+    await page.waitForLoadState('networkidle');
+    const step = await (await ctx.request.get(`${base}/api/v1/sessions`)).json();
+    assert.ok(
+      step.sessions.some((s: { current: boolean; method: string }) => s.current && s.method === 'password'),
+      JSON.stringify(step),
+    );
 
     await page.getByRole('button', { name: 'Remove passkey Virtual key' }).click();
     await page.waitForURL(/\/settings\?done=passkey_removed$/);

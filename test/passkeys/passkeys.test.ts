@@ -46,7 +46,7 @@ describe('passkeys over HTTP', () => {
     const strong = fx.server.client();
     const so = await strong.post('/api/v1/sessions/passkey/options', {});
     assert.equal((await strong.post('/api/v1/sessions/passkey', { response: key.get(so.json) })).status, 201);
-    return { a, c: strong, key, factor: r.json.factor };
+    return { a, c: strong, pwd: c, key, factor: r.json.factor };
   }
 
   async function passkeySignIn(c: Client, key: SoftAuthenticator, m: Parameters<SoftAuthenticator['get']>[1] = {}) {
@@ -321,9 +321,9 @@ describe('passkeys over HTTP', () => {
   });
 
   test('SES-07 MFA-06 adding or removing a passkey needs a recent sign-in, with a second factor once one exists', async (t) => {
-    const { a, key, factor } = await withPasskey();
-    // A password-only session of an account that has a passkey is not enough (MFA-06).
-    const pwd = await signedIn(fx.server, a.username, a.password);
+    const { pwd, key, factor } = await withPasskey();
+    // The password-only session it was added in is not enough for the next change (MFA-06).
+    // (A new password sign-in now asks for the passkey, BF-05.)
     const refused = await pwd.post('/api/v1/account/factors/passkeys/options', {});
     assert.equal(refused.status, 401);
     assert.equal(refused.json.code, 'reauthentication_required');
@@ -401,5 +401,102 @@ describe('passkeys over HTTP', () => {
       .executeTakeFirstOrThrow();
     assert.equal(row.binding, `browser:${sha256(token)}`);
     assert.equal(row.purpose, 'signin');
+  });
+});
+
+describe('a passkey as the second factor after the password', () => {
+  const fx = withServer({
+    env: async () => {
+      const port = await freePort();
+      return { LATCHKEY_PORT: String(port), LATCHKEY_PUBLIC_URL: `http://localhost:${port}` };
+    },
+  });
+
+  async function enrolled() {
+    const a = await activeAccount(fx.server);
+    const c = await signedIn(fx.server, a.username, a.password);
+    const key = new SoftAuthenticator(fx.server.base, 'localhost');
+    const o = await c.post('/api/v1/account/factors/passkeys/options', {});
+    assert.equal((await c.post('/api/v1/account/factors/passkeys', { response: key.create(o.json) })).status, 201);
+    return { a, key };
+  }
+
+  async function pendingStep(a: { username: string; password: string }) {
+    const c = fx.server.client();
+    const r = await c.post('/api/v1/sessions', { identifier: a.username, password: a.password });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.status, 'second_factor_required');
+    const offer = r.json.factors.find((f: { type: string }) => f.type === 'passkey');
+    assert.ok(offer, JSON.stringify(r.json.factors));
+    return { c, options: offer.options };
+  }
+
+  test('BF-05 MFA-04 password then passkey: the step offers it with allowCredentials, and the session records pwd+hwk+mfa', async () => {
+    const { a, key } = await enrolled();
+    const { c, options } = await pendingStep(a);
+    assert.equal(options.allowCredentials.length, 1);
+    assert.equal(options.allowCredentials[0].id, Buffer.from(key.credentials[0]?.id as Buffer).toString('base64url'));
+    assert.equal((await c.get('/api/v1/sessions/current')).status, 401, 'no session yet (MFA-07)');
+    const done = await c.post('/api/v1/sessions/second-factor', { webauthn: key.get(options, { uv: false }) });
+    assert.equal(done.status, 201, done.text);
+    const session = await fx.server.deps.db
+      .selectFrom('sessions')
+      .selectAll()
+      .where('id', '=', done.json.session.id)
+      .executeTakeFirstOrThrow();
+    assert.deepEqual(parseAmr(session.amr).sort(), ['hwk', 'mfa', 'pwd']);
+  });
+
+  test('MFA-04 the second-factor challenge is bound to its half-finished sign-in and used once', async () => {
+    const { a, key } = await enrolled();
+    const first = await pendingStep(a);
+    const second = await pendingStep(a);
+    // The first sign-in's challenge does not finish the second one.
+    const cross = await second.c.post('/api/v1/sessions/second-factor', { webauthn: key.get(first.options) });
+    assert.equal(cross.status, 400);
+    assert.equal(cross.json.code, 'invalid_code');
+    // A passwordless challenge neither.
+    const pl = await second.c.post('/api/v1/sessions/passkey/options', {});
+    assert.equal((await second.c.post('/api/v1/sessions/second-factor', { webauthn: key.get(pl.json) })).status, 400);
+    // Another account's passkey neither.
+    const other = await enrolled();
+    const foreign = await second.c.post('/api/v1/sessions/second-factor', {
+      webauthn: other.key.get(second.options),
+    });
+    assert.equal(foreign.status, 400);
+    // Its own answer does, once.
+    const ok = key.get(first.options);
+    assert.equal((await first.c.post('/api/v1/sessions/second-factor', { webauthn: ok })).status, 201);
+    assert.equal((await first.c.post('/api/v1/sessions/second-factor', { webauthn: ok })).status, 401);
+  });
+
+  test('MFA-04 hostile second-factor answers are 4xx: malformed, huge, not an object', async () => {
+    const { a } = await enrolled();
+    const { c } = await pendingStep(a);
+    for (const [webauthn, status] of [
+      [{}, 400],
+      [{ id: 'x', response: { clientDataJSON: '%%' } }, 400],
+      [{ id: 'x', response: { clientDataJSON: 'A'.repeat(100_000) } }, 413],
+      ['a string', 400],
+    ] as const) {
+      const r = await c.post('/api/v1/sessions/second-factor', { webauthn });
+      assert.equal(r.status, status, r.text.slice(0, 200));
+    }
+  });
+
+  test('MFA-04 the step page offers the passkey button (with its options) next to the no-JS forms', async () => {
+    const { a } = await enrolled();
+    const c = fx.server.client();
+    const r = await c.form('/login', { identifier: a.username, password: a.password });
+    assert.equal(r.status, 303);
+    assert.equal(r.headers.get('location'), '/login/second-factor');
+    const page = await c.get('/login/second-factor', { accept: 'text/html' });
+    assert.equal(page.status, 200);
+    assert.match(page.text, /data-passkey-second-factor/);
+    assert.match(page.text, /Using a passkey needs JavaScript/);
+    // Without JavaScript a posted form without an answer changes nothing.
+    const bad = await c.form('/login/second-factor', { webauthn: '{not json' });
+    assert.equal(bad.status, 400);
+    assert.equal((await c.get('/api/v1/sessions/current')).status, 401);
   });
 });

@@ -5,17 +5,10 @@ import { CaptchaSlot, type CaptchaSlotDeps } from '../../web/captcha-slot.tsx';
 import type { PageExtras } from '../../web/extras.ts';
 import { Field, Html, Notice, Page } from '../../web/layout.tsx';
 import { type ReauthDeps, returnPath } from '../../web/reauth.ts';
-import {
-  authOf,
-  captchaField,
-  clearSessionCookie,
-  contextOf,
-  field,
-  type RequestDeps,
-  setSessionCookie,
-} from '../../web/request.ts';
+import { authOf, captchaField, clearSessionCookie, contextOf, field, type RequestDeps } from '../../web/request.ts';
 import type { SessionService } from '../sessions/service.ts';
 import type { SignInService } from './service.ts';
+import { continueSignIn, type StepCookieDeps } from './step-cookies.ts';
 
 /** What this module uses of the container the composition root builds. */
 export type SigninPagesDeps = Pick<Kernel, 'config'> & {
@@ -24,7 +17,8 @@ export type SigninPagesDeps = Pick<Kernel, 'config'> & {
   pages: Pick<PageExtras, 'loginExtras'>;
 } & CaptchaSlotDeps &
   RequestDeps &
-  ReauthDeps;
+  ReauthDeps &
+  StepCookieDeps;
 
 void Html;
 
@@ -33,6 +27,7 @@ const MESSAGES: Record<string, string> = {
   activated: 'Your account is active. You can sign in now.',
   password_reset: 'Your password has been changed. Please sign in again.',
   session_ended: 'Your session has ended. Please sign in again.',
+  second_factor_expired: 'That sign-in took too long or was already finished. Please sign in again.',
   reauthenticate: 'Please sign in again to confirm it is you. You will then return to the page you were on.',
 };
 
@@ -117,9 +112,9 @@ export function registerSignInPages(app: FastifyInstance, d: SigninPagesDeps): v
         next,
       });
     try {
-      const { token } = await d.signIn.withPassword({ identifier, password, captcha }, contextOf(req));
-      setSessionCookie(d, reply, token);
-      return reply.redirect(next ?? '/settings', 303);
+      const result = await d.signIn.withPassword({ identifier, password, captcha }, contextOf(req), { returnTo: next });
+      // Signed in: on to `next`; a second factor needed: to /login/second-factor, which keeps `next`.
+      return continueSignIn(d, reply, result);
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
       if (err.extra.retryAfter !== undefined) reply.header('Retry-After', String(Math.ceil(err.extra.retryAfter)));

@@ -1,17 +1,21 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError, toProblem } from '../../errors.ts';
 import { AccountView, accountView, SessionRef, type SessionsViewsDeps } from '../../flows/sessions/views.ts';
+import { applySignInCookies, type StepCookieDeps } from '../../flows/signin/step-cookies.ts';
 import type { Kernel } from '../../kernel.ts';
 import { isoTime } from '../../security/clock.ts';
 import { sha256 } from '../../security/hashing.ts';
 import { newToken } from '../../security/random.ts';
 import { readCookie, setCookie } from '../../web/cookies.ts';
-import { contextOf, type RequestDeps, requireAuth, setSessionCookie } from '../../web/request.ts';
+import { contextOf, type RequestDeps, requireAuth } from '../../web/request.ts';
 import { responses, Str } from '../../web/schemas.ts';
 import type { PasskeyService } from './service.ts';
 
 /** What this module uses of the container the composition root builds. */
-export type PasskeyApiDeps = Pick<Kernel, 'random'> & { passkeys: PasskeyService } & RequestDeps & SessionsViewsDeps;
+export type PasskeyApiDeps = Pick<Kernel, 'random'> & { passkeys: PasskeyService } & RequestDeps &
+  SessionsViewsDeps &
+  StepCookieDeps;
 
 // Bounds on WebAuthn JSON: generous for real authenticators (a post-quantum key or signature is a
 // few KiB), small enough that a hostile client is refused before any parsing (400), and the
@@ -163,20 +167,22 @@ export function registerPasskeyApi(app: FastifyInstance, d: PasskeyApiDeps): voi
         description:
           'Checks the assertion against the challenge of this browser’s ceremony (single use), the origin, the RP ID, user verification (required: the session records amr hwk+user, two factors) and the signature counter. A counter that goes backwards flags the passkey, which then never signs in, and tells its owner (MFA-04). Every refusal is 400 `passkey_failed`.',
         body: Type.Object({ response: AssertionJson }),
-        response: responses({ 201: Type.Object({ account: AccountView, session: SessionRef }) }, [400, 401, 413, 429]),
+        response: responses(
+          { 201: Type.Object({ status: Type.Literal('signed_in'), account: AccountView, session: SessionRef }) },
+          [400, 401, 413, 429],
+        ),
       },
     },
     async (req, reply) => {
       const binding = ceremonyBinding(d, req) ?? 'none';
-      const { token, session, account } = await d.passkeys.signIn(
-        (req.body as { response: unknown }).response,
-        binding,
-        contextOf(req),
-      );
-      setSessionCookie(d, reply, token);
+      const r = await d.passkeys.signIn((req.body as { response: unknown }).response, binding, contextOf(req));
+      // A user-verified passkey is two factors: the step never follows (kept for the type's sake).
+      applySignInCookies(d, reply, r);
+      if (r.status !== 'signed_in') return reply.status(401).send(toProblem(new AppError('unauthorized')));
       return reply.status(201).send({
-        account: accountView(d, account),
-        session: { id: session.id, expiresAt: isoTime(session.expires_at) },
+        status: 'signed_in',
+        account: accountView(d, r.account),
+        session: { id: r.session.id, expiresAt: isoTime(r.session.expires_at) },
       });
     },
   );

@@ -9,6 +9,7 @@ import type { Authenticated } from '../../web/auth.ts';
 import { Field, Html, Notice } from '../../web/layout.tsx';
 import { leadToReauthentication, type ReauthDeps } from '../../web/reauth.ts';
 import { contextOf } from '../../web/request.ts';
+import { BUNDLE_PATH, passkeyScripts, SCRIPT_PATH } from './scripts.tsx';
 import type { PasskeyService } from './service.ts';
 
 /** What this module uses of the container the composition root builds. */
@@ -21,10 +22,6 @@ const FLASH: Record<string, string> = {
   passkey_removed: 'The passkey was removed.',
 };
 
-// The browser half: @simplewebauthn/browser's own bundle, served from node_modules (no CDN, so
-// the CSP's script-src 'self' covers it), and our small script that drives it.
-const BUNDLE_PATH = '/static/passkey/webauthn.js';
-const SCRIPT_PATH = '/static/passkey/passkey.js';
 const require = createRequire(import.meta.url);
 const bundleFile = join(
   dirname(require.resolve('@simplewebauthn/browser')),
@@ -34,13 +31,6 @@ const bundleFile = join(
   'index.umd.min.js',
 );
 const scriptFile = join(import.meta.dirname, 'passkey.client.js');
-
-const scripts = () => (
-  <>
-    <script src={BUNDLE_PATH} defer></script>
-    <script src={SCRIPT_PATH} defer></script>
-  </>
-);
 
 /** Below the sign-in form: "Sign in with a passkey" (and, in the form, autofill of passkeys). */
 export function passkeyLoginExtra(): string {
@@ -55,7 +45,7 @@ export function passkeyLoginExtra(): string {
       <p class="hint" data-passkey-nojs>
         Signing in with a passkey needs JavaScript. You can still sign in with your password.
       </p>
-      {scripts()}
+      {passkeyScripts()}
     </section>
   ) as string;
 }
@@ -110,7 +100,7 @@ export async function passkeySection(
             Adding a passkey needs JavaScript.
           </p>
         </form>
-        {scripts()}
+        {passkeyScripts()}
       </section>
     </>
   ) as string;

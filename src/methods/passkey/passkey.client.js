@@ -74,6 +74,27 @@
         .catch(() => {});
   }
 
+  // A passkey as the second factor (/login/second-factor): the answer goes into the form, which
+  // the server finishes like the typed codes.
+  const step = document.querySelector('form[data-passkey-second-factor]');
+  if (step) {
+    const status = step.querySelector('[data-passkey-status]');
+    const go = step.querySelector('[data-passkey-button]');
+    if (go) go.hidden = false;
+    step.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      try {
+        const optionsJSON = JSON.parse(step.dataset.options ?? '{}');
+        const response = await W.startAuthentication({ optionsJSON });
+        step.querySelector('[name="webauthn"]').value = JSON.stringify(response);
+        say(status, 'Checking your passkey…', false);
+        step.submit();
+      } catch (e) {
+        if (!cancelled(e)) say(status, message(e), true);
+      }
+    });
+  }
+
   // Adding a passkey in /settings.
   const add = document.querySelector('form[data-passkey-add]');
   if (add) {

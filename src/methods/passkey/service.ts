@@ -10,7 +10,7 @@ import type { RequestContext } from '../../context.ts';
 import { formatTime, renderMail } from '../../delivery/templates.ts';
 import { AppError } from '../../errors.ts';
 import type { SessionService } from '../../flows/sessions/service.ts';
-import type { SignedIn, SignInService } from '../../flows/signin/service.ts';
+import type { SignInResult, SignInService } from '../../flows/signin/service.ts';
 import type { Kernel } from '../../kernel.ts';
 import { isMultiFactor, parseAmr } from '../../security/amr.ts';
 import { cleanText } from '../../security/audit.ts';
@@ -226,7 +226,7 @@ export class PasskeyService {
   }
 
   /** A passkey sign-in on its own: user verification required, so it proves two factors (MFA-04). */
-  async signIn(response: unknown, binding: string, ctx: RequestContext): Promise<SignedIn> {
+  async signIn(response: unknown, binding: string, ctx: RequestContext): Promise<SignInResult> {
     const d = this.d;
     await d.guard.limit('sign_in', ctx, 'passkey');
     const { row, account } = await verifyAssertion(d, asAssertion(response), 'signin', binding, ctx, {
