@@ -77,6 +77,21 @@ describe('passkeys over HTTP', () => {
     assert.equal((await audits('passkey.added', row?.account_id)).length, 1);
   });
 
+  test('MFA-06 the API lists the passkeys and removes one', async () => {
+    const { c, factor } = await withPasskey('Tablet');
+    const list = await c.get('/api/v1/account/factors/passkeys');
+    assert.equal(list.status, 200);
+    assert.deepEqual(
+      list.json.passkeys.map((p: { id: string; name: string }) => [p.id, p.name]),
+      [[factor.id, 'Tablet']],
+    );
+    assert.equal((await c.delete('/api/v1/account/factors/passkeys/nope')).status, 404);
+    const del = await c.delete(`/api/v1/account/factors/passkeys/${factor.id}`);
+    assert.equal(del.status, 200, del.text);
+    assert.deepEqual((await c.get('/api/v1/account/factors/passkeys')).json.passkeys, []);
+    assert.equal((await fx.server.client().get('/api/v1/account/factors/passkeys')).status, 401);
+  });
+
   test('MFA-04 passkey-only sign-in: discoverable options with 256-bit challenge and UV required; the session records hwk+user', async () => {
     const { a, key, factor } = await withPasskey();
     const c = fx.server.client();

@@ -9,7 +9,7 @@ import { sha256 } from '../../security/hashing.ts';
 import { newToken } from '../../security/random.ts';
 import { readCookie, setCookie } from '../../web/cookies.ts';
 import { contextOf, type RequestDeps, requireAuth } from '../../web/request.ts';
-import { responses, Str } from '../../web/schemas.ts';
+import { Message, responses, Str } from '../../web/schemas.ts';
 import type { PasskeyService } from './service.ts';
 
 /** What this module uses of the container the composition root builds. */
@@ -138,6 +138,44 @@ export function registerPasskeyApi(app: FastifyInstance, d: PasskeyApiDeps): voi
       const auth = await requireAuth(d, req);
       const factor = await d.passkeys.register(auth, req.body as { name?: string; response: unknown }, contextOf(req));
       return reply.status(201).send({ factor });
+    },
+  );
+
+  // Until the generic `GET /account/factors` and `DELETE /account/factors/{id}` (second factors
+  // flow) list and remove passkeys too, these do it for passkeys alone.
+  app.get(
+    '/api/v1/account/factors/passkeys',
+    {
+      schema: {
+        tags: ['second factors'],
+        summary: "The account's passkeys, with their names and dates",
+        description:
+          '`flaggedAt` is set once a passkey’s signature counter went backwards: it no longer signs in (MFA-04).',
+        response: responses({ 200: Type.Object({ passkeys: Type.Array(PasskeyView) }) }, [401]),
+      },
+    },
+    async (req) => {
+      const auth = await requireAuth(d, req);
+      return { passkeys: await d.passkeys.list(auth.account.id) };
+    },
+  );
+
+  app.delete(
+    '/api/v1/account/factors/passkeys/:id',
+    {
+      schema: {
+        tags: ['second factors'],
+        summary: 'Remove a passkey (needs a recent sign-in, with a second factor)',
+        description:
+          'Refused with 409 `last_sign_in_method` when it is the only way left to sign in (no password, no linked account). The account’s email is told (LOG-03). 401 `reauthentication_required` as for adding one (SES-07, MFA-06).',
+        params: Type.Object({ id: Str(64) }),
+        response: responses({ 200: Message }, [401, 404, 409]),
+      },
+    },
+    async (req, reply) => {
+      const auth = await requireAuth(d, req);
+      await d.passkeys.remove(auth, (req.params as { id: string }).id, contextOf(req));
+      return reply.send({ message: 'Passkey removed.' });
     },
   );
 
