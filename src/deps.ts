@@ -25,7 +25,7 @@ import { emailOtpMethod } from './methods/email-otp/index.ts';
 import { linkedSection, providerButtons } from './methods/external/pages.tsx';
 import { ExternalAccounts } from './methods/external/service.ts';
 import { passkeyFactor } from './methods/passkey/index.ts';
-import { passkeyLoginExtra, passkeySection } from './methods/passkey/pages.tsx';
+import { passkeyLoginExtra, passkeyResetChoice, passkeySection } from './methods/passkey/pages.tsx';
 import { PasskeyService } from './methods/passkey/service.ts';
 import { recoveryCodeFactor } from './methods/recovery-code/index.ts';
 import { MethodRegistry } from './methods/registry.ts';
@@ -202,6 +202,7 @@ export async function createDeps(config: Config, o: DepsOverrides = {}): Promise
       (auth, flash) => phoneSection(d, auth, flash),
       (auth) => activitySection(d, auth),
     ],
+    resetChoices: [(token) => passkeyResetChoice(d, token)],
   };
 
   await ensureDefaultOrg(d);

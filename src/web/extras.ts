@@ -10,7 +10,14 @@ export type LoginExtra = () => Promise<string> | string;
 /** A section of /settings after profile and password (e.g. recovery methods, linked accounts, activity). */
 export type SettingsSection = (auth: Authenticated, flash: string | undefined) => Promise<string> | string;
 
+/**
+ * On the reset link's page, other ways to recover than a new password (e.g. a new passkey for an
+ * account that has no password): HTML for the link's `token`, or '' when it does not apply.
+ */
+export type ResetChoice = (token: string) => Promise<string> | string;
+
 export interface PageExtras {
   loginExtras: readonly LoginExtra[];
   settingsSections: readonly SettingsSection[];
+  resetChoices: readonly ResetChoice[];
 }

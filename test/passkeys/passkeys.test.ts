@@ -515,3 +515,109 @@ describe('a passkey as the second factor after the password', () => {
     assert.equal((await c.get('/api/v1/sessions/current')).status, 401);
   });
 });
+
+describe('recovering an account that signs in with passkeys only', () => {
+  const fx = withServer({
+    env: async () => {
+      const port = await freePort();
+      return { LATCHKEY_PORT: String(port), LATCHKEY_PUBLIC_URL: `http://localhost:${port}` };
+    },
+  });
+
+  /** An account whose only credential is a passkey (its password removed, as for one made with an external account). */
+  async function passkeyOnly() {
+    const a = await activeAccount(fx.server);
+    const c = await signedIn(fx.server, a.username, a.password);
+    const key = new SoftAuthenticator(fx.server.base, 'localhost');
+    const o = await c.post('/api/v1/account/factors/passkeys/options', {});
+    assert.equal((await c.post('/api/v1/account/factors/passkeys', { response: key.create(o.json) })).status, 201);
+    await fx.server.deps.db
+      .updateTable('accounts')
+      .set({ password_hash: null })
+      .where('username', '=', a.username)
+      .execute();
+    return { a, c };
+  }
+
+  async function resetLink(email: string, username: string) {
+    const r = await fx.server.client().post('/api/v1/password-resets', { identifier: username });
+    assert.equal(r.status, 202);
+    const mail = await waitForDevMail(fx.server, (m) => m.to === email && m.text.includes('/auth/reset/code?token='));
+    return /\/auth\/reset\/code\?token=([A-Za-z0-9_-]+)/.exec(mail.text)?.[1] as string;
+  }
+
+  test('REC-08 MFA-04 the mailed link offers "add a new passkey or set a password"; a new passkey uses the link up and signs in', async () => {
+    const { a, c } = await passkeyOnly();
+    const token = await resetLink(a.email, a.username);
+    const page = await fx.server.client().get(`/auth/reset/code?token=${token}`, { accept: 'text/html' });
+    assert.equal(page.status, 200);
+    assert.match(page.text, /<h1>Add a new passkey or set a password<\/h1>/);
+    assert.match(page.text, /Or set a password/);
+    const browser = fx.server.client();
+    const fresh = new SoftAuthenticator(fx.server.base, 'localhost');
+    const o = await browser.post('/api/v1/password-resets/passkey/options', { token });
+    assert.equal(o.status, 200, o.text);
+    assert.equal(o.json.authenticatorSelection.userVerification, 'required');
+    // Without user verification it is refused: it will be the account's only way in.
+    const noUv = await browser.post('/api/v1/password-resets/passkey', {
+      token,
+      response: fresh.create(o.json, { uv: false }),
+    });
+    assert.equal(noUv.status, 400);
+    const o2 = await browser.post('/api/v1/password-resets/passkey/options', { token });
+    const done = await browser.post('/api/v1/password-resets/passkey', {
+      token,
+      name: 'New phone',
+      response: fresh.create(o2.json),
+    });
+    assert.equal(done.status, 200, done.text);
+    assert.equal((await browser.get('/api/v1/sessions/current')).status, 401, 'no session (REC-07)');
+    assert.equal((await c.get('/api/v1/sessions/current')).status, 401, 'every session ended (REC-09)');
+    assert.equal((await fx.server.client().get(`/auth/reset/code?token=${token}`)).status, 410, 'the link is used up');
+    await waitForDevMail(fx.server, (m) => m.to === a.email && /passkey was added/i.test(m.subject));
+    // The new passkey signs in.
+    const s = fx.server.client();
+    const so = await s.post('/api/v1/sessions/passkey/options', {});
+    assert.equal((await s.post('/api/v1/sessions/passkey', { response: fresh.get(so.json) })).status, 201);
+  });
+
+  test('REC-08 with an authenticator app as well, or with a password, the link only sets a password', async () => {
+    const { a } = await passkeyOnly();
+    const account = await fx.server.deps.db
+      .selectFrom('accounts')
+      .select('id')
+      .where('username', '=', a.username)
+      .executeTakeFirstOrThrow();
+    await fx.server.deps.db
+      .insertInto('second_factors')
+      .values({
+        id: `totp-${account.id}`,
+        account_id: account.id,
+        kind: 'totp',
+        name: 'Authenticator app',
+        created_at: Date.now(),
+        confirmed_at: Date.now(),
+        last_used_at: null,
+        secret_enc: 'x',
+        last_step: null,
+        credential_id: null,
+        public_key: null,
+        sign_count: null,
+        transports: null,
+        flagged_at: null,
+      })
+      .execute();
+    const token = await resetLink(a.email, a.username);
+    const page = await fx.server.client().get(`/auth/reset/code?token=${token}`, { accept: 'text/html' });
+    assert.match(page.text, /<h1>Choose a new password<\/h1>/);
+    const o = await fx.server.client().post('/api/v1/password-resets/passkey/options', { token });
+    assert.equal(o.status, 400);
+    assert.equal(o.json.code, 'invalid_token');
+
+    const b = await activeAccount(fx.server);
+    const tb = await resetLink(b.email, b.username);
+    const pb = await fx.server.client().get(`/auth/reset/code?token=${tb}`, { accept: 'text/html' });
+    assert.match(pb.text, /<h1>Choose a new password<\/h1>/);
+    assert.equal((await fx.server.client().post('/api/v1/password-resets/passkey/options', { token: tb })).status, 400);
+  });
+});

@@ -29,6 +29,7 @@ const MESSAGES: Record<string, string> = {
   session_ended: 'Your session has ended. Please sign in again.',
   second_factor_expired: 'That sign-in took too long or was already finished. Please sign in again.',
   reauthenticate: 'Please sign in again to confirm it is you. You will then return to the page you were on.',
+  passkey_recovered: 'Your new passkey is ready. Sign in with it below.',
 };
 
 export async function renderLogin(

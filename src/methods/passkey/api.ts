@@ -10,10 +10,12 @@ import { newToken } from '../../security/random.ts';
 import { readCookie, setCookie } from '../../web/cookies.ts';
 import { contextOf, type RequestDeps, requireAuth } from '../../web/request.ts';
 import { Message, responses, Str } from '../../web/schemas.ts';
+import { type PasskeyRecoveryDeps, recoverWithPasskey, recoveryOptions } from './recovery.ts';
 import type { PasskeyService } from './service.ts';
 
 /** What this module uses of the container the composition root builds. */
-export type PasskeyApiDeps = Pick<Kernel, 'random'> & { passkeys: PasskeyService } & RequestDeps &
+export type PasskeyApiDeps = Pick<Kernel, 'random'> & { passkeys: PasskeyService } & PasskeyRecoveryDeps &
+  RequestDeps &
   SessionsViewsDeps &
   StepCookieDeps;
 
@@ -176,6 +178,43 @@ export function registerPasskeyApi(app: FastifyInstance, d: PasskeyApiDeps): voi
       const auth = await requireAuth(d, req);
       await d.passkeys.remove(auth, (req.params as { id: string }).id, contextOf(req));
       return reply.send({ message: 'Passkey removed.' });
+    },
+  );
+
+  app.post(
+    '/api/v1/password-resets/passkey/options',
+    {
+      schema: {
+        tags: ['password resets'],
+        summary: 'Recover a passkey-only account: creation options for a new passkey, with the reset link token',
+        description:
+          'Only for a live reset link of an account without a password whose only factors are passkeys (otherwise 400 `invalid_token`, as for a dead link; such accounts set a password instead, and the next sign-in still asks for the second factor, REC-08). The challenge is bound to the link, used once, and user verification is required.',
+        body: Type.Object({ token: Str(128, { minLength: 1 }) }),
+        response: responses({ 200: OptionsJson }, [400, 429]),
+      },
+    },
+    async (req, reply) => reply.send(await recoveryOptions(d, (req.body as { token: string }).token, contextOf(req))),
+  );
+
+  app.post(
+    '/api/v1/password-resets/passkey',
+    {
+      schema: {
+        tags: ['password resets'],
+        summary: 'Recover a passkey-only account: add the new passkey, using the reset link up',
+        description:
+          'Like a completed reset: the link is used up, every session and outstanding reset secret ends, the owner is told; no session is issued (sign in with the new passkey).',
+        body: Type.Object({
+          token: Str(128, { minLength: 1 }),
+          name: Type.Optional(Str(64)),
+          response: AttestationJson,
+        }),
+        response: responses({ 200: Message }, [400, 409, 413, 429]),
+      },
+    },
+    async (req, reply) => {
+      await recoverWithPasskey(d, req.body as { token: string; name?: string; response: unknown }, contextOf(req));
+      return reply.send({ message: 'Your new passkey is ready. Sign in with it.' });
     },
   );
 

@@ -6,14 +6,15 @@ import { formatTime } from '../../delivery/templates.ts';
 import { AppError, pageMessage } from '../../errors.ts';
 import { type AccountPagesDeps, pageAuth, renderSettings } from '../../flows/account/pages.tsx';
 import type { Authenticated } from '../../web/auth.ts';
-import { Field, Html, Notice } from '../../web/layout.tsx';
+import { Field, Html, Notice, Page } from '../../web/layout.tsx';
 import { leadToReauthentication, type ReauthDeps } from '../../web/reauth.ts';
 import { contextOf } from '../../web/request.ts';
+import { type PasskeyRecoveryDeps, passkeyRecoveryAccount } from './recovery.ts';
 import { BUNDLE_PATH, passkeyScripts, SCRIPT_PATH } from './scripts.tsx';
 import type { PasskeyService } from './service.ts';
 
 /** What this module uses of the container the composition root builds. */
-export type PasskeyPagesDeps = { passkeys: PasskeyService } & AccountPagesDeps & ReauthDeps;
+export type PasskeyPagesDeps = { passkeys: PasskeyService } & AccountPagesDeps & ReauthDeps & PasskeyRecoveryDeps;
 
 void Html;
 
@@ -106,6 +107,41 @@ export async function passkeySection(
   ) as string;
 }
 
+/**
+ * On the reset link's page of an account that signs in with passkeys only: add a new passkey
+ * (issue 18: "add a new passkey or set a password", not "change password").
+ */
+export async function passkeyResetChoice(d: PasskeyRecoveryDeps, token: string): Promise<string> {
+  if (!(await passkeyRecoveryAccount(d, token))) return '';
+  return (
+    <section class="card" aria-labelledby="recover-passkey-h">
+      <h2 id="recover-passkey-h">Add a new passkey</h2>
+      <p>
+        Your account signs in with passkeys and has no password. Create a new passkey on this device, then sign in with
+        it. Passkeys you already have keep working until you remove them in Settings.
+      </p>
+      <form method="post" action="/auth/reset/passkey" data-passkey-recover novalidate>
+        <input type="hidden" name="token" value={token} />
+        <Field
+          name="passkeyName"
+          label="Name for the new passkey"
+          required={false}
+          maxlength={64}
+          hint="For example: Phone, or Work laptop."
+        />
+        <button type="submit" class="primary">
+          Add a new passkey
+        </button>
+        <p class="hint" data-passkey-status role="status" aria-live="polite"></p>
+        <p class="hint" data-passkey-nojs>
+          Adding a passkey needs JavaScript.
+        </p>
+      </form>
+      {passkeyScripts()}
+    </section>
+  ) as string;
+}
+
 export function registerPasskeyPages(app: FastifyInstance, d: PasskeyPagesDeps): void {
   const bundle = readFileSync(bundleFile, 'utf8');
   const script = readFileSync(scriptFile, 'utf8');
@@ -116,6 +152,27 @@ export function registerPasskeyPages(app: FastifyInstance, d: PasskeyPagesDeps):
     app.get(path, { schema: { hide: true } }, async (_req, reply) =>
       reply.type('text/javascript; charset=utf-8').header('cache-control', 'public, max-age=3600').send(body),
     );
+
+  app.post('/auth/reset/passkey', { schema: { hide: true } }, async (_req, reply) =>
+    reply
+      .status(400)
+      .header('referrer-policy', 'no-referrer')
+      .type('text/html; charset=utf-8')
+      .send(
+        Page({
+          title: 'Add a new passkey',
+          productName: d.config.productName,
+          children: (
+            <div class="card">
+              <Notice kind="error" text="Adding a passkey needs JavaScript." />
+              <p>
+                Go back to the link in your mail and set a password instead, or open it in a browser with JavaScript.
+              </p>
+            </div>
+          ),
+        }),
+      ),
+  );
 
   // Without JavaScript the add form still posts somewhere that explains.
   app.post('/settings/passkeys/add', { schema: { hide: true } }, async (req, reply) => {

@@ -95,6 +95,28 @@
     });
   }
 
+  // Recovering an account without a password by mail: a new passkey, with the link's token.
+  const recover = document.querySelector('form[data-passkey-recover]');
+  if (recover) {
+    const status = recover.querySelector('[data-passkey-status]');
+    recover.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      const token = recover.querySelector('[name="token"]')?.value ?? '';
+      const name = recover.querySelector('[name="passkeyName"]')?.value.trim() || undefined;
+      try {
+        const o = await post('/api/v1/password-resets/passkey/options', { token });
+        if (o.status !== 200) return say(status, problem(o), true);
+        say(status, 'Follow your browser’s prompt to create the passkey…', false);
+        const response = await W.startRegistration({ optionsJSON: o.json });
+        const v = await post('/api/v1/password-resets/passkey', { token, name, response });
+        if (v.status === 200) return location.assign('/login?msg=passkey_recovered');
+        say(status, problem(v), true);
+      } catch (e) {
+        if (!cancelled(e)) say(status, message(e), true);
+      }
+    });
+  }
+
   // Adding a passkey in /settings.
   const add = document.querySelector('form[data-passkey-add]');
   if (add) {

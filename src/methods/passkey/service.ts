@@ -3,7 +3,9 @@ import {
   generateRegistrationOptions,
   type PublicKeyCredentialCreationOptionsJSON,
   type PublicKeyCredentialRequestOptionsJSON,
+  type RegistrationResponseJSON,
   verifyRegistrationResponse,
+  type WebAuthnCredential,
 } from '@simplewebauthn/server';
 import type { Kysely } from 'kysely';
 import type { RequestContext } from '../../context.ts';
@@ -65,7 +67,7 @@ export function passkeyView(r: PasskeyRow): PasskeyView {
 }
 
 /** The user handle a passkey stores for its account: its random id, never a name or address. */
-const userHandle = (accountId: string) => {
+export const userHandle = (accountId: string) => {
   const bytes = Buffer.from(accountId);
   const out = new Uint8Array(new ArrayBuffer(bytes.length));
   out.set(bytes);
@@ -143,7 +145,6 @@ export class PasskeyService {
   ): Promise<PasskeyView> {
     const d = this.d;
     await this.requireStepUp(auth);
-    const name = cleanText(String(input.name ?? '').trim(), NAME_MAX)?.trim() ?? '';
     const response = asAttestation(input.response);
     const { challenge } = await useChallenge(this.d, response, 'register', auth.session.id);
     const verified = await orFailed(() =>
@@ -158,31 +159,8 @@ export class PasskeyService {
       }),
     );
     if (!verified.verified) throw passkeyFailed();
-    const cred = verified.registrationInfo.credential;
-    const now = d.clock.now();
-    const row: PasskeyRow = {
-      id: newId(d.random),
-      account_id: auth.account.id,
-      kind: PASSKEY,
-      name: name || `Passkey ${(await countPasskeys(d.db, auth.account.id)) + 1}`,
-      created_at: now,
-      confirmed_at: now,
-      last_used_at: null,
-      secret_enc: null,
-      last_step: null,
-      credential_id: cred.id,
-      public_key: Buffer.from(cred.publicKey).toString('base64url'),
-      sign_count: cred.counter,
-      transports: transportsJson(response.response.transports ?? cred.transports),
-      flagged_at: null,
-    };
-    await d.db.transaction().execute(async (trx) => {
-      if (await findPasskeyByCredentialId(trx, cred.id))
-        throw new AppError('conflict', 'This passkey is already registered.');
-      await insertPasskey(trx, row);
-      await d.audit.record('passkey.added', ctx, { accountId: auth.account.id, details: { factorId: row.id } }, trx);
-      await this.notice(trx, auth.account, 'added', row.name, ctx);
-    });
+    const row = await newPasskeyRow(d, auth.account.id, input.name, verified.registrationInfo.credential, response);
+    await d.db.transaction().execute((trx) => storePasskey(d, trx, auth.account, row, ctx, 'settings'));
     return passkeyView(row);
   }
 
@@ -208,7 +186,7 @@ export class PasskeyService {
       }
       await deletePasskey(trx, account.id, id);
       await d.audit.record('passkey.removed', ctx, { accountId: account.id, details: { factorId: id } }, trx);
-      await this.notice(trx, account, 'removed', target.name, ctx);
+      await passkeyNotice(d, trx, account, 'removed', target.name, ctx);
     });
   }
 
@@ -240,31 +218,78 @@ export class PasskeyService {
       throw err;
     });
   }
+}
 
-  /** LOG-03: a passkey added or removed is told to the account's email address. */
-  private async notice(
-    trx: Kysely<Database>,
-    account: Account,
-    what: 'added' | 'removed',
-    name: string,
-    ctx: RequestContext,
-  ) {
-    if (!account.email) return;
-    const title = what === 'added' ? 'A passkey was added to your account' : 'A passkey was removed from your account';
-    const mail = renderMail(this.d.brand, {
-      subject: title,
-      title,
-      lines: [
-        what === 'added'
-          ? `The passkey "${name}" was added to your account ${account.username} on ${formatTime(this.d.clock.now())}. It can now be used to sign in.`
-          : `The passkey "${name}" was removed from your account ${account.username} on ${formatTime(this.d.clock.now())}.`,
-        `Browser: ${ctx.userAgent ? ctx.userAgent.slice(0, 160) : 'unknown'}`,
-        `IP address: ${ctx.ip || 'unknown'}`,
-      ],
-      after: [
-        `If this wasn't you, reset your password now at ${this.d.config.publicUrl}/forgot-password and tell ${this.d.brand.supportContact} right away.`,
-      ],
-    });
-    await this.d.outbox.send(trx, { channel: 'email', kind: `passkey_${what}`, to: account.email, ...mail });
-  }
+type NoticeDeps = Pick<Kernel, 'config' | 'clock' | 'brand' | 'outbox'>;
+
+/** LOG-03: a passkey added or removed is told to the account's email address. */
+export async function passkeyNotice(
+  d: NoticeDeps,
+  trx: Kysely<Database>,
+  account: Account,
+  what: 'added' | 'removed',
+  name: string,
+  ctx: RequestContext,
+) {
+  if (!account.email) return;
+  const title = what === 'added' ? 'A passkey was added to your account' : 'A passkey was removed from your account';
+  const mail = renderMail(d.brand, {
+    subject: title,
+    title,
+    lines: [
+      what === 'added'
+        ? `The passkey "${name}" was added to your account ${account.username} on ${formatTime(d.clock.now())}. It can now be used to sign in.`
+        : `The passkey "${name}" was removed from your account ${account.username} on ${formatTime(d.clock.now())}.`,
+      `Browser: ${ctx.userAgent ? ctx.userAgent.slice(0, 160) : 'unknown'}`,
+      `IP address: ${ctx.ip || 'unknown'}`,
+    ],
+    after: [
+      `If this wasn't you, reset your password now at ${d.config.publicUrl}/forgot-password and tell ${d.brand.supportContact} right away.`,
+    ],
+  });
+  await d.outbox.send(trx, { channel: 'email', kind: `passkey_${what}`, to: account.email, ...mail });
+}
+
+/** A verified new credential as the second_factors row to store. */
+export async function newPasskeyRow(
+  d: Pick<Kernel, 'db' | 'clock' | 'random'>,
+  accountId: string,
+  name: string | undefined,
+  cred: WebAuthnCredential,
+  response: RegistrationResponseJSON,
+): Promise<PasskeyRow> {
+  const now = d.clock.now();
+  const clean = cleanText(String(name ?? '').trim(), NAME_MAX)?.trim() ?? '';
+  return {
+    id: newId(d.random),
+    account_id: accountId,
+    kind: PASSKEY,
+    name: clean || `Passkey ${(await countPasskeys(d.db, accountId)) + 1}`,
+    created_at: now,
+    confirmed_at: now,
+    last_used_at: null,
+    secret_enc: null,
+    last_step: null,
+    credential_id: cred.id,
+    public_key: Buffer.from(cred.publicKey).toString('base64url'),
+    sign_count: cred.counter,
+    transports: transportsJson(response.response.transports ?? cred.transports),
+    flagged_at: null,
+  };
+}
+
+/** Stores a new passkey in `trx`, audited and told to the owner (LOG-03). */
+export async function storePasskey(
+  d: NoticeDeps & Pick<Kernel, 'audit'>,
+  trx: Kysely<Database>,
+  account: Account,
+  row: PasskeyRow,
+  ctx: RequestContext,
+  via: 'settings' | 'recovery',
+): Promise<void> {
+  if (await findPasskeyByCredentialId(trx, row.credential_id as string))
+    throw new AppError('conflict', 'This passkey is already registered.');
+  await insertPasskey(trx, row);
+  await d.audit.record('passkey.added', ctx, { accountId: account.id, details: { factorId: row.id, via } }, trx);
+  await passkeyNotice(d, trx, account, 'added', row.name, ctx);
 }
