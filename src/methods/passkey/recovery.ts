@@ -33,7 +33,8 @@ export async function passkeyRecoveryAccount(d: PasskeyRecoveryDeps, token: stri
   const row = await findCodeByTokenHash(d.db, sha256(token));
   if (!row || row.used_at !== null || row.expires_at <= d.clock.now()) return undefined;
   const account = await findAccount(d.db, row.account_id);
-  if (!account || account.status !== 'active' || account.password_hash) return undefined;
+  // Active, and no password: passkeys are how it signs in.
+  if (account?.status !== 'active' || account.password_hash) return undefined;
   const factors = await d.db
     .selectFrom('second_factors')
     .select('kind')
