@@ -19,8 +19,6 @@ const pct = (xs: number[], p: number) => {
 
 interface User {
   key: SoftAuthenticator;
-  /** the passwordless ceremony cookie (name=value) */
-  ceremony?: string;
   session: string;
 }
 
@@ -77,15 +75,13 @@ async function passkeySignIns(svc: Child, users: User[], seconds: number): Promi
         const t0 = performance.now();
         const o = await fetch(`${svc.base}/api/v1/sessions/passkey/options`, {
           method: 'POST',
-          headers: headers(svc.base, u.ceremony),
+          headers: headers(svc.base),
           body: '{}',
         });
-        const set = o.headers.getSetCookie().find((c) => c.startsWith('latchkey_passkey='));
-        if (set) u.ceremony = set.split(';')[0];
         const options = await o.json();
         const r = await fetch(`${svc.base}/api/v1/sessions/passkey`, {
           method: 'POST',
-          headers: headers(svc.base, u.ceremony),
+          headers: headers(svc.base),
           body: JSON.stringify({ response: u.key.get(options) }),
         });
         await r.arrayBuffer();

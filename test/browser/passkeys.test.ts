@@ -86,11 +86,11 @@ describe('passkeys in Chromium (virtual authenticator)', () => {
     await presence(false);
     await page.getByRole('button', { name: 'Sign out', exact: true }).click();
     await page.waitForURL(/\/login\?msg=signed_out$/);
-    await page.getByRole('button', { name: 'Sign in with a passkey' }).waitFor();
+    await page.getByRole('region', { name: 'Passkey' }).getByRole('button', { name: 'Use a passkey' }).waitFor();
     await noSeriousA11y(page, '/login with the passkey button');
     await screenshot(page, 'passkeys-02-login');
     await presence(true);
-    await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+    await page.getByRole('region', { name: 'Passkey' }).getByRole('button', { name: 'Use a passkey' }).click();
     await signedInWithPasskey();
 
     // Conditional UI: the passkey offered with the username autofill (the virtual authenticator
@@ -140,7 +140,10 @@ describe('passkeys in Chromium (virtual authenticator)', () => {
     const page = await ctx.newPage();
     await page.goto(`${fx.server.base}/login`);
     await page.getByText('Signing in with a passkey needs JavaScript.').waitFor();
-    assert.equal(await page.getByRole('button', { name: 'Sign in with a passkey' }).isVisible(), false);
+    assert.equal(
+      await page.getByRole('region', { name: 'Passkey' }).getByRole('button', { name: 'Use a passkey' }).isVisible(),
+      false,
+    );
     await page.getByLabel('Username or email address').fill(a.username);
     await page.getByLabel('Password', { exact: true }).fill(a.password);
     await page.getByRole('button', { name: 'Sign in', exact: true }).click();

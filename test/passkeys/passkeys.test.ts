@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { parseAmr } from '../../src/security/amr.ts';
-import { sha256 } from '../../src/security/hashing.ts';
 import { activeAccount, signedIn } from '../support/accounts.ts';
 import { withServer } from '../support/fixture.ts';
 import { Client } from '../support/http.ts';
@@ -144,33 +143,29 @@ describe('passkeys over HTTP', () => {
     assert.equal(res.json.code, 'passkey_failed');
   });
 
-  test('MFA-04 a challenge is bound to its ceremony: another browser, a registration challenge, an invented one', async () => {
-    const { c: owner, key } = await withPasskey();
-    // Options fetched in one browser, answered from another (no ceremony cookie, or its own).
-    const c = fx.server.client();
-    const o = await c.post('/api/v1/sessions/passkey/options', {});
-    const other = fx.server.client();
-    await other.post('/api/v1/sessions/passkey/options', {});
-    assert.equal((await other.post('/api/v1/sessions/passkey', { response: key.get(o.json) })).status, 400);
-    assert.equal(
-      (await fx.server.client().post('/api/v1/sessions/passkey', { response: key.get(o.json) })).status,
-      400,
-    );
-    // The right browser can still use it: a refusal elsewhere did not use it up.
-    assert.equal((await c.post('/api/v1/sessions/passkey', { response: key.get(o.json) })).status, 201);
+  test('MFA-04 a challenge is bound to its ceremony: a registration or second-factor challenge, an invented one', async () => {
+    const { a, c: owner, key } = await withPasskey();
     // A registration challenge does not sign in, even in the session's own browser.
     const reg = await owner.post('/api/v1/account/factors/passkeys/options', {});
-    await owner.post('/api/v1/sessions/passkey/options', {});
     assert.equal((await owner.post('/api/v1/sessions/passkey', { response: key.get(reg.json) })).status, 400);
     // A sign-in challenge does not register.
     const si = await owner.post('/api/v1/sessions/passkey/options', {});
     const bad = await owner.post('/api/v1/account/factors/passkeys', { response: auth().create(si.json) });
     assert.equal(bad.status, 400);
+    // The second factor's challenge of a half-finished sign-in does not sign in alone.
+    const step = await fx.server.client().post('/api/v1/sessions', { identifier: a.username, password: a.password });
+    const offer = step.json.factors.find((f: { type: string }) => f.type === 'passkey');
+    assert.equal(
+      (await fx.server.client().post('/api/v1/sessions/passkey', { response: key.get(offer.options) })).status,
+      400,
+    );
     // A challenge the server never issued.
     const c2 = fx.server.client();
     const o2 = await c2.post('/api/v1/sessions/passkey/options', {});
     const wrong = key.get(o2.json, { challenge: Buffer.alloc(32, 7).toString('base64url') });
     assert.equal((await c2.post('/api/v1/sessions/passkey', { response: wrong })).status, 400);
+    // None of these refusals used up the challenges they did not match.
+    assert.equal((await c2.post('/api/v1/sessions/passkey', { response: key.get(o2.json) })).status, 201);
   });
 
   test('MFA-04 a challenge issued by one process is used on another (same database), once', async () => {
@@ -402,20 +397,21 @@ describe('passkeys over HTTP', () => {
     assert.match(login.headers.get('content-security-policy') ?? '', /script-src 'self'/);
   });
 
-  test('the ceremony cookie is HttpOnly and only its hash binds the challenge', async () => {
+  test('MFA-04 /login and its passwordless options set no cookie; the stored challenge names its purpose', async () => {
     const c = fx.server.client();
+    await c.get('/login', { accept: 'text/html' });
     const o = await c.post('/api/v1/sessions/passkey/options', {});
-    const set = o.headers.getSetCookie().find((x) => x.startsWith('latchkey_passkey=')) ?? '';
-    assert.match(set, /HttpOnly/);
-    assert.match(set, /SameSite=Strict/);
-    const token = /^latchkey_passkey=([^;]+)/.exec(set)?.[1] ?? '';
+    assert.equal(o.status, 200);
+    assert.deepEqual(o.headers.getSetCookie(), []);
+    assert.equal(c.cookies.size, 0);
     const row = await fx.server.deps.db
       .selectFrom('webauthn_challenges')
       .selectAll()
       .where('challenge', '=', o.json.challenge)
       .executeTakeFirstOrThrow();
-    assert.equal(row.binding, `browser:${sha256(token)}`);
     assert.equal(row.purpose, 'signin');
+    assert.equal(row.account_id, null);
+    assert.ok(row.expires_at - row.created_at <= TTL_MS);
   });
 });
 

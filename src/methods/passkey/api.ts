@@ -1,13 +1,10 @@
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { AppError, toProblem } from '../../errors.ts';
 import { AccountView, accountView, SessionRef, type SessionsViewsDeps } from '../../flows/sessions/views.ts';
 import { applySignInCookies, type StepCookieDeps } from '../../flows/signin/step-cookies.ts';
 import type { Kernel } from '../../kernel.ts';
 import { isoTime } from '../../security/clock.ts';
-import { sha256 } from '../../security/hashing.ts';
-import { newToken } from '../../security/random.ts';
-import { readCookie, setCookie } from '../../web/cookies.ts';
 import { contextOf, type RequestDeps, requireAuth } from '../../web/request.ts';
 import { Message, responses, Str } from '../../web/schemas.ts';
 import { type PasskeyRecoveryDeps, recoverWithPasskey, recoveryOptions } from './recovery.ts';
@@ -78,30 +75,12 @@ export const PasskeyView = Type.Object({
 });
 
 /**
- * The browser a passwordless ceremony runs in: a random token in an HttpOnly cookie, of which
- * only a hash binds the challenge, so options fetched in one browser cannot be answered from
- * another (MFA-04: bound to the ceremony).
+ * Passwordless challenges are bound to their ceremony by purpose and by being single use: the
+ * options answer is the only place the 256-bit challenge appears. No cookie is set for them, so
+ * /login, which asks for options as it loads (the username autofill), leaves no cookie behind
+ * until someone signs in.
  */
-export function ceremonyCookieName(d: RequestDeps): string {
-  return d.config.https ? '__Host-latchkey_passkey' : 'latchkey_passkey';
-}
-
-function ceremonyBinding(d: PasskeyApiDeps, req: FastifyRequest, reply?: FastifyReply): string | undefined {
-  let token = readCookie(req, ceremonyCookieName(d));
-  if (!token || !/^[A-Za-z0-9_-]{43}$/.test(token)) {
-    if (!reply) return undefined;
-    token = newToken(d.random);
-  }
-  if (reply)
-    setCookie(reply, ceremonyCookieName(d), token, {
-      path: '/',
-      httpOnly: true,
-      sameSite: 'strict',
-      secure: d.config.https,
-      maxAge: Math.ceil(d.config.webauthn.challengeTtl / 1000),
-    });
-  return `browser:${sha256(token)}`;
-}
+const PASSWORDLESS = 'passwordless';
 
 export function registerPasskeyApi(app: FastifyInstance, d: PasskeyApiDeps): void {
   app.post(
@@ -225,13 +204,12 @@ export function registerPasskeyApi(app: FastifyInstance, d: PasskeyApiDeps): voi
         tags: ['sessions'],
         summary: 'Start a passkey sign-in (no username): WebAuthn request options',
         description:
-          'Answers `PublicKeyCredentialRequestOptionsJSON` for a discoverable credential (empty allowCredentials, user verification required) and sets a short-lived HttpOnly ceremony cookie the challenge is bound to; send it back with `POST /sessions/passkey`.',
+          'Answers `PublicKeyCredentialRequestOptionsJSON` for a discoverable credential (empty allowCredentials, user verification required) The challenge is single use, expires after LATCHKEY_WEBAUTHN_CHALLENGE_TTL and is good for this ceremony only (not for adding a passkey or a second factor). No cookie is set.',
         response: responses({ 200: OptionsJson }, [429]),
       },
     },
-    async (req, reply) => {
-      const binding = ceremonyBinding(d, req, reply) as string;
-      return reply.send(await d.passkeys.signInOptions(binding));
+    async (_req, reply) => {
+      return reply.send(await d.passkeys.signInOptions(PASSWORDLESS));
     },
   );
 
@@ -242,7 +220,7 @@ export function registerPasskeyApi(app: FastifyInstance, d: PasskeyApiDeps): voi
         tags: ['sessions'],
         summary: 'Sign in with a passkey alone; sets the session cookie',
         description:
-          'Checks the assertion against the challenge of this browser’s ceremony (single use), the origin, the RP ID, user verification (required: the session records amr hwk+user, two factors) and the signature counter. A counter that goes backwards flags the passkey, which then never signs in, and tells its owner (MFA-04). Every refusal is 400 `passkey_failed`.',
+          'Checks the assertion against a passwordless challenge (single use, unexpired), the origin, the RP ID, user verification (required: the session records amr hwk+user, two factors) and the signature counter. A counter that goes backwards flags the passkey, which then never signs in, and tells its owner (MFA-04). Every refusal is 400 `passkey_failed`.',
         body: Type.Object({ response: AssertionJson }),
         response: responses(
           { 201: Type.Object({ status: Type.Literal('signed_in'), account: AccountView, session: SessionRef }) },
@@ -251,8 +229,7 @@ export function registerPasskeyApi(app: FastifyInstance, d: PasskeyApiDeps): voi
       },
     },
     async (req, reply) => {
-      const binding = ceremonyBinding(d, req) ?? 'none';
-      const r = await d.passkeys.signIn((req.body as { response: unknown }).response, binding, contextOf(req));
+      const r = await d.passkeys.signIn((req.body as { response: unknown }).response, PASSWORDLESS, contextOf(req));
       // A user-verified passkey is two factors: the step never follows (kept for the type's sake).
       applySignInCookies(d, reply, r);
       if (r.status !== 'signed_in') return reply.status(401).send(toProblem(new AppError('unauthorized')));

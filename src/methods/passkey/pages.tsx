@@ -37,10 +37,11 @@ const scriptFile = join(import.meta.dirname, 'passkey.client.js');
 export function passkeyLoginExtra(): string {
   return (
     <section class="card" aria-labelledby="passkey-h" id="passkey-signin">
+      {/* Not "Sign in …": the page's heading and the password form's button keep that name. */}
       <h2 id="passkey-h">Passkey</h2>
       <p class="hint">Sign in with your fingerprint, face or screen lock instead of a password.</p>
       <button type="button" data-passkey-signin hidden>
-        Sign in with a passkey
+        Use a passkey
       </button>
       <p class="hint" data-passkey-status role="status" aria-live="polite"></p>
       <p class="hint" data-passkey-nojs>
