@@ -9,6 +9,8 @@ import { smsGatewayFromConfig } from './delivery/sms/index.ts';
 import { DeliveryWorker } from './delivery/worker.ts';
 import { AccountService } from './flows/account/service.ts';
 import { activitySection } from './flows/activity/pages.tsx';
+import { twoStepSection } from './flows/factors/pages.tsx';
+import { FactorService } from './flows/factors/service.ts';
 import { OrganizationService } from './flows/organizations/service.ts';
 import { phoneSection } from './flows/phone/pages.tsx';
 import { PhoneService } from './flows/phone/service.ts';
@@ -64,6 +66,8 @@ export interface Deps extends Kernel {
   /** sign-in and linking with external accounts (src/methods/external) */
   external: ExternalAccounts;
   recovery: RecoveryService;
+  /** managing one's second factors and recovery codes (src/flows/factors) */
+  factors: FactorService;
   /** the second factors the sign-in step offers, in this order (SECOND_FACTORS) */
   secondFactors: SecondFactors;
   /** the recovery methods, in the order the chooser offers them (RECOVERY_METHODS) */
@@ -186,6 +190,8 @@ export async function createDeps(config: Config, o: DepsOverrides = {}): Promise
 
   d.sessions = new SessionService(d);
   d.signIn = new SignInService(d);
+  d.factors = new FactorService(d);
+  d.signIn.enrolment = d.factors.signInEnrolment();
   d.registration = new RegistrationService(d);
   d.account = new AccountService(d);
   d.external = new ExternalAccounts(d);
@@ -196,6 +202,7 @@ export async function createDeps(config: Config, o: DepsOverrides = {}): Promise
   d.pages = {
     loginExtras: [() => passkeyLoginExtra(), () => providerButtons(d)],
     settingsSections: [
+      (auth, flash) => twoStepSection(d, auth, flash),
       (auth) => resetEmailSection(d, auth),
       (auth, flash) => passkeySection(d, auth, flash),
       (auth, flash) => linkedSection(d, auth, flash),

@@ -3,6 +3,8 @@ import type { Deps } from './deps.ts';
 import { registerAccountApi } from './flows/account/api.ts';
 import { registerAccountPages } from './flows/account/pages.tsx';
 import { registerPasswordCheckApi } from './flows/account/password-check-api.ts';
+import { registerFactorsApi } from './flows/factors/api.ts';
+import { registerFactorsPages } from './flows/factors/pages.tsx';
 import { registerOrganizationsApi } from './flows/organizations/api.ts';
 import { registerOrganizationsPages } from './flows/organizations/pages.tsx';
 import { registerPhoneApi } from './flows/phone/api.ts';
@@ -39,6 +41,8 @@ export async function registerRoutes(app: FastifyInstance, d: Deps): Promise<voi
   registerSecondFactorPages(app, d);
   registerSessionsApi(app, d);
   registerAccountApi(app, d);
+  registerFactorsApi(app, d);
+  registerFactorsPages(app, d);
   registerAccountPages(app, d);
   registerPasswordCheckApi(app, d);
   registerExternalApi(app, d);

@@ -1,4 +1,5 @@
 import type { Kysely, Selectable } from 'kysely';
+import { insertRow } from './insert-row.ts';
 import type { Database, PendingSignInsTable } from './schema.ts';
 
 // The pending_sign_ins table: half-finished sign-ins (MFA-07), found by the SHA-256 of the
@@ -6,8 +7,9 @@ import type { Database, PendingSignInsTable } from './schema.ts';
 
 export type PendingSignIn = Selectable<PendingSignInsTable>;
 
-export async function insertPendingSignIn(db: Kysely<Database>, row: PendingSignIn): Promise<void> {
-  await db.insertInto('pending_sign_ins').values(row).execute();
+/** Stores it; the insert is compiled once (it runs on every sign-in of an account with a factor). */
+export function insertPendingSignIn(db: Kysely<Database>, row: PendingSignIn): Promise<void> {
+  return insertRow(db, 'pending_sign_ins', row);
 }
 
 /** The live (unused, unexpired) half-finished sign-in behind a cookie token hash. */

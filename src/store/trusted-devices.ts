@@ -33,3 +33,8 @@ export async function forgetTrustedDevices(db: Kysely<Database>, accountId: stri
   const r = await db.deleteFrom('mfa_trusted_devices').where('account_id', '=', accountId).executeTakeFirst();
   return Number(r.numDeletedRows);
 }
+
+/** Forgets remembered browsers whose time is up. */
+export async function deleteExpiredTrustedDevices(db: Kysely<Database>, now: number): Promise<void> {
+  await db.deleteFrom('mfa_trusted_devices').where('expires_at', '<', now).execute();
+}

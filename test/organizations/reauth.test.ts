@@ -72,6 +72,13 @@ describe('SES-07 organization admin changes need a recent sign-in (injected cloc
     'PUT /api/v1/organizations/:slug/recovery-settings': (c, m) =>
       c.put('/api/v1/organizations/default/recovery-settings', { methods: m }),
     'POST /admin/organization': (c, m) => form(c, '/admin/organization?org=default', settingsForm(m)),
+    'PUT /api/v1/organizations/:slug/security-settings': (c) =>
+      c.put('/api/v1/organizations/default/security-settings', { requireSecondFactor: true }),
+    'POST /admin/organization/security': (c) =>
+      form(c, '/admin/organization/security?org=default', [
+        ['requireSecondFactor', '0'],
+        ['requireSecondFactor', '1'],
+      ]),
   };
 
   before(async () => {
@@ -185,6 +192,8 @@ describe('SES-07 organization admin changes need a recent sign-in (injected cloc
       else assert.match(r.headers.get('location') ?? '', /^\/login\?msg=reauthenticate/, `${route}: ${r.status}`);
       await signInAgain(admin);
       assert.deepEqual(await methods(), before, route);
+      const org = await server.deps.organizations.bySlug('default');
+      assert.equal(org?.security.requireSecondFactor, false, route);
       assert.equal(await changes(), n, route);
     }
   });

@@ -21,6 +21,7 @@ import {
   setSessionTokenHash,
   touchSession,
 } from '../../store/sessions.ts';
+import { forgetTrustedDevices } from '../../store/trusted-devices.ts';
 import type { Authenticated } from '../../web/auth.ts';
 
 /** What this module uses of the container the composition root builds. */
@@ -152,6 +153,8 @@ export class SessionService {
   /** "Sign out everywhere": every session of the account, this one included, recorded once. */
   async signOutEverywhere(accountId: string, ctx: RequestContext): Promise<number> {
     const ended = await this.endAll(accountId);
+    // Remembered browsers ("don't ask again") are forgotten too: a lost laptop must answer the factor.
+    await forgetTrustedDevices(this.d.db, accountId);
     await this.d.audit.record('session.ended', ctx, {
       accountId,
       details: { reason: 'sign_out_everywhere', count: ended },

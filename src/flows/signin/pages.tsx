@@ -45,6 +45,8 @@ export async function renderLogin(
     org?: { slug: string; displayName: string };
     /** a path on this service to return to after signing in (SES-07 re-authentication) */
     next?: string;
+    /** a re-authentication: the second factor is asked even on a remembered browser (MFA-06) */
+    reauth?: boolean;
   },
 ) {
   const prefix = o.org ? `/o/${encodeURIComponent(o.org.slug)}` : '';
@@ -72,6 +74,7 @@ export async function renderLogin(
               />
               <Field name="password" label="Password" type="password" autocomplete="current-password" />
               {o.next ? <input type="hidden" name="next" value={o.next} /> : ''}
+              {o.reauth ? <input type="hidden" name="reauth" value="1" /> : ''}
               {o.captcha ? CaptchaSlot(d) : ''}
               <button type="submit" class="primary">
                 Sign in
@@ -97,6 +100,7 @@ export function registerSignInPages(app: FastifyInstance, d: SigninPagesDeps): v
     return renderLogin(d, reply, {
       info: typeof msg === 'string' && Object.hasOwn(MESSAGES, msg) ? MESSAGES[msg] : undefined,
       next,
+      reauth: msg === 'reauthenticate',
     });
   });
 
@@ -105,15 +109,20 @@ export function registerSignInPages(app: FastifyInstance, d: SigninPagesDeps): v
     const password = field(req.body, 'password', 1024);
     const captcha = captchaField(req.body);
     const next = returnPath(d, field(req.body, 'next', 1024));
+    const reauth = field(req.body, 'reauth', 4) === '1';
     if (!identifier || !password)
       return renderLogin(d, reply, {
         identifier,
         error: 'Enter your username or email and your password.',
         status: 400,
         next,
+        reauth,
       });
     try {
-      const result = await d.signIn.withPassword({ identifier, password, captcha }, contextOf(req), { returnTo: next });
+      const result = await d.signIn.withPassword({ identifier, password, captcha }, contextOf(req), {
+        returnTo: next,
+        reauth,
+      });
       // Signed in: on to `next`; a second factor needed: to /login/second-factor, which keeps `next`.
       return continueSignIn(d, reply, result);
     } catch (err) {
@@ -128,6 +137,7 @@ export function registerSignInPages(app: FastifyInstance, d: SigninPagesDeps): v
         status: err.status,
         captcha: captchaStep,
         next,
+        reauth,
       });
     }
   });

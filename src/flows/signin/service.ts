@@ -10,12 +10,13 @@ import { type Account, findAccount } from '../../store/accounts.ts';
 import { orgRequiresSecondFactor } from '../../store/organizations.ts';
 import {
   consumePendingSignIn,
+  deleteOldPendingSignIns,
   findLivePendingSignIn,
   insertPendingSignIn,
   type PendingSignIn,
 } from '../../store/pending-sign-ins.ts';
 import { clearFailures, reserveFailure } from '../../store/sign-in-failures.ts';
-import { insertTrustedDevice, isTrustedDevice } from '../../store/trusted-devices.ts';
+import { deleteExpiredTrustedDevices, insertTrustedDevice, isTrustedDevice } from '../../store/trusted-devices.ts';
 import type { Session, SessionService } from '../sessions/service.ts';
 import type { AnswerField, FactorOffer, SecondFactorMethod, SecondFactors } from './second-factor.ts';
 
@@ -57,6 +58,18 @@ export interface SecondFactorRequired {
 
 export type SignInResult = SignedIn | SecondFactorRequired;
 
+export interface CompleteOptions {
+  /** a path on this service to go to once signed in (kept through the second-factor step) */
+  returnTo?: string;
+  /**
+   * A re-authentication (SES-07, MFA-06): a remembered browser still answers the second factor,
+   * since the changes it unlocks need one.
+   */
+  reauth?: boolean;
+  /** the second factor that finished the sign-in, for the audit trail */
+  factor?: string;
+}
+
 /** The answer to the second-factor step: exactly one field, and whether to remember this browser. */
 export type SecondFactorAnswer = Partial<Record<AnswerField, unknown>> & { remember?: boolean };
 
@@ -81,13 +94,14 @@ export interface SignInEnrolment {
 export class SignInService {
   /** set by the composition root once the factor that enrols at sign-in exists (MFA-08) */
   enrolment?: SignInEnrolment;
+  private lastSweep = 0;
 
   constructor(private readonly d: SignInDeps) {}
 
   async withPassword(
     input: { identifier: string; password: string; captcha?: string },
     ctx: RequestContext,
-    opts: { returnTo?: string } = {},
+    opts: CompleteOptions = {},
   ): Promise<SignInResult> {
     const account = await checkPassword(this.d, input, ctx);
     return this.complete(account, { method: 'password', amr: ['pwd'] }, ctx, opts);
@@ -111,19 +125,22 @@ export class SignInService {
     account: Account,
     proof: SignInProof,
     ctx: RequestContext,
-    opts: { returnTo?: string } = {},
+    opts: CompleteOptions = {},
   ): Promise<SignInResult> {
     if (account.status !== 'active') throw new AppError('invalid_credentials');
     if (!isMultiFactor(proof.amr)) {
       const factors = await this.enrolledFactors(account.id);
       const hasFactor = factors.some((f) => !f.backup);
       const mustEnrol = !hasFactor && (await orgRequiresSecondFactor(this.d, account.org_id));
-      if (mustEnrol || (hasFactor && !(await this.trustedBrowser(account.id, ctx))))
+      if (mustEnrol || (hasFactor && (opts.reauth || !(await this.trustedBrowser(account.id, ctx)))))
         return this.pending(account, proof, ctx, opts.returnTo, mustEnrol, factors);
     }
     const { method } = proof;
     const { token, session } = await this.d.sessions.create(account, proof, ctx);
-    await this.d.audit.record('sign_in.succeeded', ctx, { accountId: account.id, details: { method } });
+    await this.d.audit.record('sign_in.succeeded', ctx, {
+      accountId: account.id,
+      details: opts.factor ? { method, factor: opts.factor } : { method },
+    });
     this.d.metrics.signIns.inc({ method, outcome: 'success' });
     return { status: 'signed_in', token, session, account, returnTo: opts.returnTo };
   }
@@ -183,8 +200,9 @@ export class SignInService {
         factorId = factor.id;
         factorAmr = factor.amr;
       } else {
-        // The factor must be one the account has (an email code never is, OTP-06).
-        const factor = (await this.enrolledFactors(accountId)).find((m) => m.answer === field);
+        // Only a registered factor answers (an email code never is one, OTP-06); its verify
+        // refuses an account that does not have it.
+        const factor = this.d.secondFactors.all().find((m) => m.answer === field);
         if (!factor) throw new AppError('invalid_code');
         notice = (await factor.verify(this.d, accountId, answer[field], pending.id, ctx))?.notice;
         factorId = factor.id;
@@ -206,10 +224,9 @@ export class SignInService {
       account,
       { method: pending.method, amr: withSecondFactor(parseAmr(pending.amr), factorAmr) },
       ctx,
-      { returnTo: pending.return_to ?? undefined },
+      { returnTo: pending.return_to ?? undefined, factor: factorId },
     );
     if (done.status !== 'signed_in') throw expired();
-    await this.d.audit.record('second_factor.passed', ctx, { accountId, details: { factor: factorId } });
     const out: SignedIn = { ...done, notice };
     if (answer.remember === true) out.deviceToken = await this.rememberBrowser(accountId);
     return out;
@@ -238,6 +255,12 @@ export class SignInService {
       used_at: null,
     };
     await insertPendingSignIn(this.d.db, row);
+    if (now - this.lastSweep > 60_000) {
+      // Ended half-finished sign-ins and remembered browsers are kept no longer than needed.
+      this.lastSweep = now;
+      await deleteOldPendingSignIns(this.d.db, now - 3_600_000);
+      await deleteExpiredTrustedDevices(this.d.db, now);
+    }
     await this.d.audit.record('sign_in.second_factor_pending', ctx, {
       accountId: account.id,
       details: { method: proof.method, enrol },

@@ -28,7 +28,9 @@ import {
   PASSKEY,
   type PasskeyRow,
 } from '../../store/passkeys.ts';
+import { endPendingSignIns } from '../../store/pending-sign-ins.ts';
 import type { Database } from '../../store/schema.ts';
+import { forgetTrustedDevices } from '../../store/trusted-devices.ts';
 import type { Authenticated } from '../../web/auth.ts';
 import { issueChallenge, useChallenge, verifyAssertion } from './ceremony.ts';
 import { asAssertion, asAttestation, orFailed, parseTransports, passkeyFailed, transportsJson } from './webauthn.ts';
@@ -185,6 +187,8 @@ export class PasskeyService {
         if (!linked.length) throw new AppError('last_sign_in_method');
       }
       await deletePasskey(trx, account.id, id);
+      await forgetTrustedDevices(trx, account.id);
+      await endPendingSignIns(trx, account.id, d.clock.now());
       await d.audit.record('passkey.removed', ctx, { accountId: account.id, details: { factorId: id } }, trx);
       await passkeyNotice(d, trx, account, 'removed', target.name, ctx);
     });
@@ -290,6 +294,9 @@ export async function storePasskey(
   if (await findPasskeyByCredentialId(trx, row.credential_id as string))
     throw new AppError('conflict', 'This passkey is already registered.');
   await insertPasskey(trx, row);
+  // A factor change ends "don't ask again" browsers and half-finished sign-ins (MFA-06).
+  await forgetTrustedDevices(trx, account.id);
+  await endPendingSignIns(trx, account.id, d.clock.now());
   await d.audit.record('passkey.added', ctx, { accountId: account.id, details: { factorId: row.id, via } }, trx);
   await passkeyNotice(d, trx, account, 'added', row.name, ctx);
 }

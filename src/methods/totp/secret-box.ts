@@ -7,8 +7,16 @@ import type { Random } from '../../security/random.ts';
 
 const VERSION = 'v1';
 
+// One server secret per process in practice: the derived key is kept rather than derived per code.
+let cached: { secret: string; key: Buffer } | undefined;
+
 function keyOf(serverSecret: string): Buffer {
-  return Buffer.from(hkdfSync('sha256', serverSecret, 'latchkey', 'totp-secret-v1', 32));
+  if (cached?.secret !== serverSecret)
+    cached = {
+      secret: serverSecret,
+      key: Buffer.from(hkdfSync('sha256', serverSecret, 'latchkey', 'totp-secret-v1', 32)),
+    };
+  return cached.key;
 }
 
 export function sealSecret(serverSecret: string, random: Random, rowId: string, secret: string): string {

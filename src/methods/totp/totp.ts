@@ -32,6 +32,11 @@ function totpOf(secretB32: string, label = 'account', issuer = 'Latchkey'): TOTP
   });
 }
 
+/** The otpauth:// URI an authenticator app reads (from the QR code, or typed). */
+export function totpUri(secretB32: string, username: string, issuer: string): string {
+  return totpOf(secretB32, username, issuer).toString();
+}
+
 export interface TotpEnrolment {
   factorId: string;
   secret: string;
@@ -65,7 +70,7 @@ export async function startTotp(d: TotpDeps, account: { id: string; username: st
       flagged_at: null,
     });
   });
-  const uri = totpOf(secret, account.username, d.config.productName).toString();
+  const uri = totpUri(secret, account.username, d.config.productName);
   return { factorId: id, secret, uri };
 }
 
