@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { BrowserContext, Page } from 'playwright-core';
-import { activeAccount } from '../support/accounts.ts';
+import { activeAccount, signedIn } from '../support/accounts.ts';
 import { screenshot, seriousA11yViolations } from '../support/browser.ts';
 import { withServer } from '../support/fixture.ts';
-import { freePort } from '../support/server.ts';
+import { freePort, waitForDevMail } from '../support/server.ts';
+import { SoftAuthenticator } from '../support/webauthn.ts';
 
 // Passkeys in Chromium with its virtual authenticator (CDP WebAuthn domain: CTAP2, internal
 // transport, resident keys, user verification): add one in /settings, sign in with it alone,
@@ -129,6 +130,43 @@ describe('passkeys in Chromium (virtual authenticator)', () => {
     await page.waitForURL(/\/settings\?done=passkey_removed$/);
     await page.getByText('No passkeys yet.').waitFor();
     await noSeriousA11y(page, '/settings after removing');
+  });
+
+  test('REC-08 a passkey-only account recovers by mail: "add a new passkey or set a password" → new passkey → signed in with it; axe', async (t) => {
+    if (!fx.ready(t)) return;
+    const base = fx.server.base;
+    const a = await activeAccount(fx.server);
+    // A passkey on another device (a software one), then no password: passkeys are its only way in.
+    const c = await signedIn(fx.server, a.username, a.password);
+    const lost = new SoftAuthenticator(base, 'localhost');
+    const o = await c.post('/api/v1/account/factors/passkeys/options', {});
+    assert.equal((await c.post('/api/v1/account/factors/passkeys', { response: lost.create(o.json) })).status, 201);
+    await fx.server.deps.db
+      .updateTable('accounts')
+      .set({ password_hash: null })
+      .where('username', '=', a.username)
+      .execute();
+    assert.equal((await fx.server.client().post('/api/v1/password-resets', { identifier: a.username })).status, 202);
+    const mail = await waitForDevMail(fx.server, (m) => m.to === a.email && m.text.includes('/auth/reset/code?token='));
+    const link = /(http\S+\/auth\/reset\/code\?token=[A-Za-z0-9_-]+)/.exec(mail.text)?.[1] as string;
+
+    const ctx = await fx.browser.newContext({ viewport: { width: 390, height: 844 } });
+    ctx.setDefaultTimeout(15_000);
+    t.after(() => ctx.close());
+    const page = await ctx.newPage();
+    await withAuthenticator(ctx, page);
+    await page.goto(link);
+    await page.getByRole('heading', { name: 'Add a new passkey or set a password' }).waitFor();
+    await noSeriousA11y(page, 'reset link of a passkey-only account');
+    await screenshot(page, 'passkeys-04-recovery');
+    await page.getByLabel('Name for the new passkey').fill('Replacement');
+    await Promise.all([
+      page.waitForURL(/\/login\?msg=passkey_recovered$/, { waitUntil: 'commit' }),
+      page.getByRole('button', { name: 'Add a new passkey' }).click(),
+    ]);
+    // The autofill (or the button) signs in with the new passkey.
+    await page.waitForURL(/\/settings$/);
+    await page.locator('[data-passkey-list] li', { hasText: 'Replacement' }).waitFor();
   });
 
   test('without JavaScript /login still signs in with a password and says passkeys need JavaScript', async (t) => {
