@@ -76,6 +76,37 @@ describe('passkeys over HTTP', () => {
     assert.equal((await audits('passkey.added', row?.account_id)).length, 1);
   });
 
+  test('MFA-06 adding or removing a passkey forgets "don\'t ask again" browsers', async () => {
+    const { a, c } = await withPasskey();
+    const db = fx.server.deps.db;
+    const { id } = await db
+      .selectFrom('accounts')
+      .select('id')
+      .where('username', '=', a.username)
+      .executeTakeFirstOrThrow();
+    const remember = () =>
+      db
+        .insertInto('mfa_trusted_devices')
+        .values({
+          id: `dev-${Math.random()}`,
+          account_id: id,
+          token_hash: `h-${Math.random()}`,
+          created_at: Date.now(),
+          expires_at: Date.now() + 86_400_000,
+        })
+        .execute();
+    const remembered = async () =>
+      (await db.selectFrom('mfa_trusted_devices').select('id').where('account_id', '=', id).execute()).length;
+    await remember();
+    const o = await c.post('/api/v1/account/factors/passkeys/options', {});
+    const added = await c.post('/api/v1/account/factors/passkeys', { response: auth().create(o.json) });
+    assert.equal(added.status, 201, added.text);
+    assert.equal(await remembered(), 0, 'forgotten when one was added');
+    await remember();
+    assert.equal((await c.delete(`/api/v1/account/factors/passkeys/${added.json.factor.id}`)).status, 200);
+    assert.equal(await remembered(), 0, 'forgotten when one was removed');
+  });
+
   test('MFA-06 the API lists the passkeys and removes one', async () => {
     const { c, factor } = await withPasskey('Tablet');
     const list = await c.get('/api/v1/account/factors/passkeys');
