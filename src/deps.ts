@@ -39,6 +39,9 @@ import { emailLinkMethod } from './methods/email-link/index.ts';
 import { emailOtpMethod } from './methods/email-otp/index.ts';
 import { linkedSection, providerButtons } from './methods/external/pages.tsx';
 import { ExternalAccounts } from './methods/external/service.ts';
+import { passkeyFactor } from './methods/passkey/index.ts';
+import { passkeyLoginExtra, passkeyResetChoice, passkeySection } from './methods/passkey/pages.tsx';
+import { PasskeyService } from './methods/passkey/service.ts';
 import { recoveryCodeFactor } from './methods/recovery-code/index.ts';
 import { MethodRegistry } from './methods/registry.ts';
 import { smsOtpMethod } from './methods/sms-otp/index.ts';
@@ -111,6 +114,8 @@ export interface Deps extends Kernel {
   qr: QrLoginService;
   /** MFA-08 for QR sign-in: whether the account's organization requires a second factor (wired by f18) */
   qrSecondFactorRequired?: SecondFactorRequirement;
+  /** passkeys: adding, removing, signing in with one (src/methods/passkey) */
+  passkeys: PasskeyService;
   /** what features add to the shared sign-in and /settings pages, in page order */
   pages: PageExtras;
   /** resources to release at shutdown, last added first */
@@ -139,7 +144,7 @@ export const RECOVERY_METHODS: readonly RecoveryMethod[] = [emailLinkMethod, ema
  * Every second factor, in the order the sign-in step offers them (BF-05). A new factor is its
  * folder under src/methods/ and one line here; an email code is never one (OTP-06).
  */
-export const SECOND_FACTORS: readonly SecondFactorMethod[] = [totpFactor, recoveryCodeFactor];
+export const SECOND_FACTORS: readonly SecondFactorMethod[] = [totpFactor, passkeyFactor, recoveryCodeFactor];
 
 async function serverSecret(db: Kysely<Database>, configured: string | undefined, random: Random): Promise<string> {
   if (configured) return configured;
@@ -251,18 +256,21 @@ export async function createDeps(config: Config, o: DepsOverrides = {}): Promise
   d.qr = new QrLoginService(d);
   // MFA-08 for QR sign-in: a phone session approves for an organization that requires a second factor only if it has one.
   d.qrSecondFactorRequired = (account) => orgRequiresSecondFactor(d, account.org_id);
+  d.passkeys = new PasskeyService(d);
   d.pages = {
-    loginExtras: [() => qrLoginLink(d), () => providerButtons(d)],
+    loginExtras: [() => passkeyLoginExtra(), () => qrLoginLink(d), () => providerButtons(d)],
     settingsSections: [
       (auth, flash) => profileSection(d, auth, flash),
       (auth, flash) => twoStepSection(d, auth, flash),
       (auth) => resetEmailSection(d, auth),
+      (auth, flash) => passkeySection(d, auth, flash),
       (auth, flash) => linkedSection(d, auth, flash),
       (auth, flash) => phoneSection(d, auth, flash),
       (auth) => qrSettingsSection(d, auth),
       (auth) => activitySection(d, auth),
     ],
     orgSettingsSections: [(org) => qrOrgSwitch(d, org)],
+    resetChoices: [(token) => passkeyResetChoice(d, token)],
   };
 
   await ensureDefaultOrg(d);

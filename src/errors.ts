@@ -26,6 +26,7 @@ export type ErrorCode =
   | 'current_password_wrong'
   | 'last_sign_in_method'
   | 'provider_error'
+  | 'passkey_failed'
   | 'service_unavailable'
   | 'internal_error';
 
@@ -54,6 +55,7 @@ const STATUS: Record<ErrorCode, number> = {
   current_password_wrong: 400,
   last_sign_in_method: 409,
   provider_error: 502,
+  passkey_failed: 400,
   service_unavailable: 503,
   internal_error: 500,
 };
@@ -84,6 +86,7 @@ const TITLE: Record<ErrorCode, string> = {
   current_password_wrong: 'Your current password is not correct.',
   last_sign_in_method: 'You cannot remove your only way to sign in.',
   provider_error: 'The external provider could not complete the sign-in.',
+  passkey_failed: 'The passkey could not be verified. Please try again.',
   service_unavailable: 'The service is briefly unavailable. Please try again in a moment.',
   internal_error: 'Something went wrong on our side.',
 };

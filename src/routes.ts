@@ -31,6 +31,8 @@ import { registerSupportApi } from './flows/support/api.ts';
 import { registerSupportPages } from './flows/support/pages.tsx';
 import { registerExternalApi } from './methods/external/api.ts';
 import { registerExternalPages } from './methods/external/pages.tsx';
+import { registerPasskeyApi } from './methods/passkey/api.ts';
+import { registerPasskeyPages } from './methods/passkey/pages.tsx';
 import { registerCaptchaApi } from './security/captcha/api.ts';
 import { registerDevMailbox } from './web/dev-mailbox.tsx';
 import { registerOps } from './web/ops.ts';
@@ -75,6 +77,8 @@ export async function registerRoutes(app: FastifyInstance, d: Deps): Promise<voi
   registerProfilePages(app, d);
   registerQrApi(app, d);
   registerQrPages(app, d);
+  registerPasskeyApi(app, d);
+  registerPasskeyPages(app, d);
   // Routes the recovery methods add (e.g. the code page), each registrar once.
   for (const register of d.recoveryMethods.routes()) register(app, d);
 }

@@ -49,6 +49,8 @@ export interface Config {
   session: { idleTtl: number; absoluteTtl: number; reauthWindow: number };
   /** second factors: half-finished sign-in lifetime, per-account attempts, remembered browsers */
   mfa: { pendingTtl: number; attempts: Rate; rememberTtl: number };
+  /** passkeys (MFA-04): the relying-party id, the one origin ceremonies may come from, challenge lifetime */
+  webauthn: { rpId: string; origin: string; challengeTtl: number };
   activationTtl: number;
   /** how long a requested account deletion waits (signing in meanwhile cancels it) */
   deletionGrace: number;
@@ -119,6 +121,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       attempts: s.LATCHKEY_MFA_ATTEMPTS,
       rememberTtl: s.LATCHKEY_MFA_REMEMBER_TTL,
     },
+    webauthn: {
+      rpId: (s.LATCHKEY_WEBAUTHN_RP_ID ?? new URL(publicUrl).hostname).toLowerCase(),
+      origin,
+      challengeTtl: s.LATCHKEY_WEBAUTHN_CHALLENGE_TTL,
+    },
     activationTtl: s.LATCHKEY_ACTIVATION_TTL,
     deletionGrace: s.LATCHKEY_DELETION_GRACE,
     qr: {
@@ -169,6 +176,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         `LATCHKEY_METRICS_ADDRESS=${JSON.stringify(metricsAddress.slice(0, 80))}: must be host:port, e.g. 127.0.0.1:9464 or [::1]:9464`,
       );
   }
+  // WebAuthn: the RP ID must be the origin's host or a registrable suffix of it, or no browser
+  // will create or use a passkey for it.
+  const host = new URL(publicUrl).hostname.toLowerCase();
+  const rp = cfg.webauthn.rpId;
+  if (
+    s.LATCHKEY_WEBAUTHN_RP_ID !== undefined &&
+    (!/^[a-z0-9.-]{1,253}$/.test(rp) || !(host === rp || host.endsWith(`.${rp}`)))
+  )
+    problems.push(
+      `LATCHKEY_WEBAUTHN_RP_ID=${JSON.stringify(rp.slice(0, 80))}: must be the public URL's host (${host}) or a domain it belongs to`,
+    );
   if (cfg.session.idleTtl > cfg.session.absoluteTtl)
     problems.push('LATCHKEY_SESSION_IDLE_TTL: must not be longer than LATCHKEY_SESSION_ABSOLUTE_TTL');
   if (problems.length) throw new ConfigError(problems);

@@ -229,6 +229,19 @@ export const SETTINGS = [
     'how long a self-service account deletion waits before the data is removed; signing in meanwhile cancels it',
     { min: 1, max: 31536000, group: 'sessions' },
   ),
+  // --- passkeys (MFA-04)
+  s(
+    'LATCHKEY_WEBAUTHN_RP_ID',
+    'string',
+    undefined,
+    "passkey relying-party id: the public URL's host or a registrable suffix of it (default: the host of LATCHKEY_PUBLIC_URL). Changing it orphans every passkey already registered",
+    { group: 'second factors' },
+  ),
+  s('LATCHKEY_WEBAUTHN_CHALLENGE_TTL', 'duration', '5m', 'lifetime of a passkey challenge (single use) (MFA-04)', {
+    min: 1,
+    max: 3600,
+    group: 'second factors',
+  }),
   s('LATCHKEY_ACTIVATION_TTL', 'duration', '24h', 'lifetime of activation links and codes', {
     min: 1,
     max: 604800,

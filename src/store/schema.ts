@@ -328,6 +328,18 @@ export interface QrLoginsTable {
   report_hash: string | null;
   reported_at: number | null;
 }
+/** A passkey challenge, valid once, for one ceremony (MFA-04; src/store/webauthn-challenges.ts). */
+export interface WebauthnChallengesTable {
+  /** base64url, 256 random bits */
+  challenge: string;
+  /** register | signin | second_factor | recovery */
+  purpose: string;
+  /** what the ceremony is bound to: a session id, a hashed browser cookie, a pending sign-in */
+  binding: string;
+  account_id: string | null;
+  created_at: number;
+  expires_at: number;
+}
 
 /** A half-finished sign-in (MFA-07): the first factor passed, the second is pending. */
 export interface PendingSignInsTable {
@@ -386,5 +398,6 @@ export interface Database {
   qr_logins: QrLoginsTable;
   pending_sign_ins: PendingSignInsTable;
   mfa_trusted_devices: MfaTrustedDevicesTable;
+  webauthn_challenges: WebauthnChallengesTable;
   meta: MetaTable;
 }

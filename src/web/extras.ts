@@ -12,9 +12,15 @@ export type SettingsSection = (auth: Authenticated, flash: string | undefined) =
 
 /** A form on an organization's admin page, after its recovery settings (e.g. the QR sign-in switch). */
 export type OrgSettingsSection = (org: { id: string; slug: string }) => Promise<string> | string;
+/**
+ * On the reset link's page, other ways to recover than a new password (e.g. a new passkey for an
+ * account that has no password): HTML for the link's `token`, or '' when it does not apply.
+ */
+export type ResetChoice = (token: string) => Promise<string> | string;
 
 export interface PageExtras {
   loginExtras: readonly LoginExtra[];
   settingsSections: readonly SettingsSection[];
   orgSettingsSections?: readonly OrgSettingsSection[];
+  resetChoices: readonly ResetChoice[];
 }

@@ -3,6 +3,7 @@ import { AppError, pageMessage } from '../../errors.ts';
 import type { Kernel } from '../../kernel.ts';
 import { DEFAULT_ORG_SLUG } from '../../store/organizations.ts';
 import { CaptchaSlot, type CaptchaSlotDeps } from '../../web/captcha-slot.tsx';
+import type { PageExtras } from '../../web/extras.ts';
 import { Field, Html, Notice, Page } from '../../web/layout.tsx';
 import { captchaField, contextOf, field } from '../../web/request.ts';
 import { type AccountPagesDeps, pageAuth, renderSettings } from '../account/pages.tsx';
@@ -14,6 +15,7 @@ import type { RecoveryService } from './service.ts';
 
 /** What this module uses of the container the composition root builds. */
 export type RecoveryPagesDeps = Pick<Kernel, 'config'> & {
+  pages: Pick<PageExtras, 'resetChoices'>;
   recovery: RecoveryService;
   recoveryMethods: RecoveryMethods;
   organizations: OrganizationService;
@@ -113,21 +115,33 @@ function renderDeadLink(d: RecoveryPagesDeps, reply: FastifyReply, status: numbe
   );
 }
 
-function renderNewPassword(
+async function renderNewPassword(
   d: RecoveryPagesDeps,
   reply: FastifyReply,
   o: { token: string; error?: string; status?: number },
 ) {
+  // Another way back in (a new passkey for an account without a password) comes first, and the
+  // password form becomes the alternative.
+  const choices = (await Promise.all(d.pages.resetChoices.map((c) => c(o.token)))).filter((x) => x);
   return resetHtml(
     reply,
     o.status ?? 200,
     Page({
-      title: 'Choose a new password',
+      title: choices.length ? 'Add a new passkey or set a password' : 'Choose a new password',
       productName: d.config.productName,
       children: (
         <>
           <Notice kind="error" text={o.error} />
+          {choices.join('') as 'safe'}
           <form method="post" action={RESET_LINK_PATH} class="card" novalidate>
+            {choices.length ? (
+              <>
+                <h2>Or set a password</h2>
+                <p class="hint">Signing in with a password will still ask for one of your passkeys.</p>
+              </>
+            ) : (
+              ''
+            )}
             <input type="hidden" name="token" value={o.token} />
             <Field name="password" label="New password" type="password" autocomplete="new-password" autofocus policy />
             <Field name="passwordConfirm" label="Confirm new password" type="password" autocomplete="new-password" />

@@ -31,6 +31,7 @@ const MESSAGES: Record<string, string> = {
   reauthenticate: 'Please sign in again to confirm it is you. You will then return to the page you were on.',
   deletion_requested:
     'Your account will be deleted and every session was signed out. We sent you a mail; signing in before the date in it cancels the deletion.',
+  passkey_recovered: 'Your new passkey is ready. Sign in with it below.',
 };
 
 export async function renderLogin(
@@ -69,7 +70,7 @@ export async function renderLogin(
                 name="identifier"
                 label="Username or email address"
                 value={o.identifier}
-                autocomplete="username"
+                autocomplete="username webauthn"
                 autofocus
                 maxlength={320}
               />

@@ -5,7 +5,7 @@ import { RecoveryCodesList } from '../../methods/recovery-code/view.tsx';
 import { Field, Html, Notice, Page } from '../../web/layout.tsx';
 import { contextOf, field, type RequestDeps } from '../../web/request.ts';
 import type { FactorOffer } from './second-factor.ts';
-import type { SignedIn, SignInService } from './service.ts';
+import type { SecondFactorAnswer, SignedIn, SignInService } from './service.ts';
 import { applySignedIn, clearPendingCookie, pendingToken, type StepCookieDeps } from './step-cookies.ts';
 
 /** What this module uses of the container the composition root builds. */
@@ -234,28 +234,45 @@ export function registerSecondFactorPages(app: FastifyInstance, d: SecondFactorP
     const recoveryCode = field(req.body, 'recoveryCode', 64).trim();
     const use = field(req.body, 'use', 16) === 'recovery' ? 'recovery' : undefined;
     const remember = field(req.body, 'remember', 4) === '1';
+    // A passkey's answer, as JSON the passkey script put in the form (its own page fragment).
+    const webauthnJson = field(req.body, 'webauthn', 60_000);
+    if (webauthnJson) {
+      let webauthn: unknown;
+      try {
+        webauthn = JSON.parse(webauthnJson);
+      } catch {
+        webauthn = null;
+      }
+      return finishStep(d, req, reply, { webauthn, remember }, use);
+    }
     if (!code && !recoveryCode)
       return renderStep(d, req, reply, {
         use,
         error: use ? 'Enter a recovery code.' : 'Enter the code from your authenticator app.',
         status: 400,
       });
-    try {
-      const done = await d.signIn.finish(
-        pendingToken(d, req),
-        recoveryCode ? { recoveryCode, remember } : { code, remember },
-        contextOf(req),
-      );
-      clearPendingCookie(d, reply);
-      applySignedIn(d, reply, done);
-      return afterStep(d, reply, done);
-    } catch (err) {
-      if (!(err instanceof AppError)) throw err;
-      if (err.code === 'unauthorized') return reply.redirect(EXPIRED, 303);
-      if (err.extra.retryAfter !== undefined) reply.header('Retry-After', String(Math.ceil(err.extra.retryAfter)));
-      return renderStep(d, req, reply, { use, error: pageMessage(err), status: err.status });
-    }
+    return finishStep(d, req, reply, recoveryCode ? { recoveryCode, remember } : { code, remember }, use);
   });
+}
+
+async function finishStep(
+  d: SecondFactorPagesDeps,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  answer: SecondFactorAnswer,
+  use: string | undefined,
+) {
+  try {
+    const done = await d.signIn.finish(pendingToken(d, req), answer, contextOf(req));
+    clearPendingCookie(d, reply);
+    applySignedIn(d, reply, done);
+    return afterStep(d, reply, done);
+  } catch (err) {
+    if (!(err instanceof AppError)) throw err;
+    if (err.code === 'unauthorized') return reply.redirect(EXPIRED, 303);
+    if (err.extra.retryAfter !== undefined) reply.header('Retry-After', String(Math.ceil(err.extra.retryAfter)));
+    return renderStep(d, req, reply, { use, error: pageMessage(err), status: err.status });
+  }
 }
 
 export type { FactorOffer };

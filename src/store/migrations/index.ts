@@ -4,6 +4,7 @@ import * as m002 from './002_sign_in_failures.ts';
 import * as m003 from './003_identifier_keys.ts';
 import * as m004 from './004_second_factors.ts';
 import * as m005 from './005_mfa_sign_in.ts';
+import * as m006 from './006_webauthn_challenges.ts';
 import * as m007 from './007_qr_logins.ts';
 import * as m008 from './008_staff.ts';
 import * as m009 from './009_support_review.ts';
@@ -20,4 +21,5 @@ export const migrations: Record<string, Migration> = {
   '009_support_review': m009,
   '012_account_deletion': m012,
   '007_qr_logins': m007,
+  '006_webauthn_challenges': m006,
 };

@@ -1,0 +1,45 @@
+import type { FactorOffer } from '../../flows/signin/second-factor.ts';
+import { Html } from '../../web/layout.tsx';
+
+void Html;
+
+// The browser half of passkeys: @simplewebauthn/browser's own bundle, served from node_modules
+// (no CDN, so the CSP's script-src 'self' covers it), and our small script that drives it.
+export const BUNDLE_PATH = '/static/passkey/webauthn.js';
+export const SCRIPT_PATH = '/static/passkey/passkey.js';
+
+export const passkeyScripts = () => (
+  <>
+    <script src={BUNDLE_PATH} defer></script>
+    <script src={SCRIPT_PATH} defer></script>
+  </>
+);
+
+/** The passkey's part of /login/second-factor: a button that answers with a passkey, then posts the form. */
+export function secondFactorFragment(offer: FactorOffer): string {
+  return (
+    <form
+      method="post"
+      action="/login/second-factor"
+      class="card"
+      data-passkey-second-factor
+      data-options={JSON.stringify(offer.options ?? {})}
+      novalidate
+    >
+      <p>Use a passkey you added to this account: your fingerprint, face, screen lock or security key.</p>
+      <input type="hidden" name="webauthn" value="" />
+      <div class="field check">
+        <input type="checkbox" id="f-remember-passkey" name="remember" value="1" />
+        <label for="f-remember-passkey">Don't ask again on this browser</label>
+      </div>
+      <button type="submit" class="primary" data-passkey-button hidden>
+        Use a passkey
+      </button>
+      <p class="hint" data-passkey-status role="status" aria-live="polite"></p>
+      <p class="hint" data-passkey-nojs>
+        Using a passkey needs JavaScript.
+      </p>
+      {passkeyScripts()}
+    </form>
+  ) as string;
+}
