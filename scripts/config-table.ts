@@ -22,6 +22,7 @@ const GROUP_TITLES: Record<string, string> = {
   abuse: 'Abuse protection',
   external: 'External accounts',
   sms: 'SMS',
+  op: 'OpenID Provider (apps)',
 };
 
 const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');

@@ -9,6 +9,8 @@ import { smsGatewayFromConfig } from './delivery/sms/index.ts';
 import { DeliveryWorker } from './delivery/worker.ts';
 import { AccountService } from './flows/account/service.ts';
 import { activitySection } from './flows/activity/pages.tsx';
+import { appsSection } from './flows/apps/routes.tsx';
+import { AppsService } from './flows/apps/service.ts';
 import { OrganizationService } from './flows/organizations/service.ts';
 import { phoneSection } from './flows/phone/pages.tsx';
 import { PhoneService } from './flows/phone/service.ts';
@@ -41,6 +43,7 @@ import { metaValueOrInit } from './store/meta.ts';
 import { ensureDefaultOrg } from './store/organizations.ts';
 import { pendingOutboxByChannel } from './store/outbox.ts';
 import type { Database } from './store/schema.ts';
+import type { Authenticated } from './web/auth.ts';
 import type { PageExtras } from './web/extras.ts';
 
 /**
@@ -64,6 +67,8 @@ export interface Deps extends Kernel {
   organizations: OrganizationService;
   /** mobile numbers on /settings and SMS codes (src/flows/phone) */
   phone: PhoneService;
+  /** Latchkey as OpenID Provider: clients, signing keys, the provider behind /oidc (src/flows/apps) */
+  apps: AppsService;
   /** what features add to the shared sign-in and /settings pages, in page order */
   pages: PageExtras;
   /** resources to release at shutdown, last added first */
@@ -173,13 +178,15 @@ export async function createDeps(config: Config, o: DepsOverrides = {}): Promise
   d.organizations = new OrganizationService(d);
   d.recovery = new RecoveryService(d);
   d.phone = new PhoneService(d);
+  d.apps = new AppsService(d);
   d.pages = {
-    loginExtras: [() => providerButtons(d)],
+    loginExtras: [(next) => providerButtons(d, next)],
     settingsSections: [
       (auth) => resetEmailSection(d, auth),
       (auth, flash) => linkedSection(d, auth, flash),
       (auth, flash) => phoneSection(d, auth, flash),
       (auth) => activitySection(d, auth),
+      ...(config.op.enabled ? [(auth: Authenticated, flash: string | undefined) => appsSection(d, auth, flash)] : []),
     ],
   };
 
@@ -191,6 +198,15 @@ export async function createDeps(config: Config, o: DepsOverrides = {}): Promise
   } catch (err) {
     await closeDeps(d);
     throw err;
+  }
+  if (config.op.enabled) {
+    try {
+      await d.apps.start();
+    } catch (err) {
+      await closeDeps(d);
+      throw err;
+    }
+    closers.push(() => d.apps.stop());
   }
   const guard = d.guard;
   if (guard.close) closers.push(() => guard.close?.());

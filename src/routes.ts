@@ -3,6 +3,7 @@ import type { Deps } from './deps.ts';
 import { registerAccountApi } from './flows/account/api.ts';
 import { registerAccountPages } from './flows/account/pages.tsx';
 import { registerPasswordCheckApi } from './flows/account/password-check-api.ts';
+import { registerAppsRoutes } from './flows/apps/routes.tsx';
 import { registerOrganizationsApi } from './flows/organizations/api.ts';
 import { registerOrganizationsPages } from './flows/organizations/pages.tsx';
 import { registerPhoneApi } from './flows/phone/api.ts';
@@ -45,6 +46,7 @@ export async function registerRoutes(app: FastifyInstance, d: Deps): Promise<voi
   registerOrganizationsPages(app, d);
   registerPhoneApi(app, d);
   registerPhonePages(app, d);
+  if (d.config.op.enabled) registerAppsRoutes(app, d);
   // Routes the recovery methods add (e.g. the code page), each registrar once.
   for (const register of d.recoveryMethods.routes()) register(app, d);
 }

@@ -4,7 +4,7 @@ import type { Kernel } from '../../kernel.ts';
 import { CaptchaSlot, type CaptchaSlotDeps } from '../../web/captcha-slot.tsx';
 import type { PageExtras } from '../../web/extras.ts';
 import { Field, Html, Notice, Page } from '../../web/layout.tsx';
-import { type ReauthDeps, returnPath } from '../../web/reauth.ts';
+import type { ReauthDeps } from '../../web/reauth.ts';
 import {
   authOf,
   captchaField,
@@ -14,6 +14,7 @@ import {
   type RequestDeps,
   setSessionCookie,
 } from '../../web/request.ts';
+import { signInReturnTo } from '../../web/return-url.ts';
 import type { SessionService } from '../sessions/service.ts';
 import type { SignInService } from './service.ts';
 
@@ -47,12 +48,12 @@ export async function renderLogin(
     captcha?: boolean;
     /** an organization's context (/o/{slug}/login): its name, and links to its own pages */
     org?: { slug: string; displayName: string };
-    /** a path on this service to return to after signing in (SES-07 re-authentication) */
+    /** where to return after signing in: SES-07 re-authentication, an app's sign-in (signInReturnTo) */
     next?: string;
   },
 ) {
   const prefix = o.org ? `/o/${encodeURIComponent(o.org.slug)}` : '';
-  const extras = await Promise.all(d.pages.loginExtras.map((x) => x()));
+  const extras = await Promise.all(d.pages.loginExtras.map((x) => x(o.next)));
   return reply
     .status(o.status ?? 200)
     .type('text/html; charset=utf-8')
@@ -94,7 +95,8 @@ export async function renderLogin(
 
 export function registerSignInPages(app: FastifyInstance, d: SigninPagesDeps): void {
   app.get('/login', { schema: { hide: true } }, async (req, reply) => {
-    const next = returnPath(d, (req.query as Record<string, unknown>)?.next);
+    const q = req.query as Record<string, unknown> | undefined;
+    const next = signInReturnTo(d, q?.next) ?? signInReturnTo(d, q?.return_to);
     if (await authOf(d, req)) return reply.redirect(next ?? '/settings', 303);
     const msg = (req.query as Record<string, unknown>)?.msg;
     // Own keys only: ?msg=__proto__ must not reach the page as an object (WEB-04).
@@ -108,7 +110,7 @@ export function registerSignInPages(app: FastifyInstance, d: SigninPagesDeps): v
     const identifier = field(req.body, 'identifier', 320);
     const password = field(req.body, 'password', 1024);
     const captcha = captchaField(req.body);
-    const next = returnPath(d, field(req.body, 'next', 1024));
+    const next = signInReturnTo(d, field(req.body, 'next', 2048));
     if (!identifier || !password)
       return renderLogin(d, reply, {
         identifier,
