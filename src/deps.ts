@@ -20,6 +20,11 @@ import { RecoveryService } from './flows/recovery/service.ts';
 import { RegistrationService } from './flows/registration/service.ts';
 import { SessionService } from './flows/sessions/service.ts';
 import { SignInService } from './flows/signin/service.ts';
+import { StaffActions } from './flows/staff/actions.ts';
+import { AuditTrail } from './flows/staff/audit-trail.ts';
+import { AccountDirectory } from './flows/staff/directory.ts';
+import { StaffGuard } from './flows/staff/guard.ts';
+import { StaffMembers } from './flows/staff/members.ts';
 import type { Kernel } from './kernel.ts';
 import { emailLinkMethod } from './methods/email-link/index.ts';
 import { emailOtpMethod } from './methods/email-otp/index.ts';
@@ -69,6 +74,16 @@ export interface Deps extends Kernel {
   phone: PhoneService;
   /** Latchkey as OpenID Provider: clients, signing keys, the provider behind /oidc (src/flows/apps) */
   apps: AppsService;
+  /** the staff console's gate: roles, second factor, re-authentication, reasons (src/flows/staff) */
+  staffGuard: StaffGuard;
+  /** the install's staff and their roles (`latchkey staff …`) */
+  staffMembers: StaffMembers;
+  /** the console's account search and account pages */
+  staffDirectory: AccountDirectory;
+  /** the console's actions on accounts (reset, sessions, unlock, disable, second factors, …) */
+  staffActions: StaffActions;
+  /** the console's audit trail and export */
+  auditTrail: AuditTrail;
   /** what features add to the shared sign-in and /settings pages, in page order */
   pages: PageExtras;
   /** resources to release at shutdown, last added first */
@@ -179,6 +194,11 @@ export async function createDeps(config: Config, o: DepsOverrides = {}): Promise
   d.recovery = new RecoveryService(d);
   d.phone = new PhoneService(d);
   d.apps = new AppsService(d);
+  d.staffGuard = new StaffGuard(d);
+  d.staffMembers = new StaffMembers(d);
+  d.staffDirectory = new AccountDirectory(d);
+  d.staffActions = new StaffActions(d);
+  d.auditTrail = new AuditTrail(d);
   d.pages = {
     loginExtras: [(next) => providerButtons(d, next)],
     settingsSections: [

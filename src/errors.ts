@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'unauthorized'
   | 'reauthentication_required'
   | 'forbidden'
+  | 'staff_second_factor_required'
   | 'csrf_rejected'
   | 'not_found'
   | 'conflict'
@@ -40,6 +41,7 @@ const STATUS: Record<ErrorCode, number> = {
   unauthorized: 401,
   reauthentication_required: 401,
   forbidden: 403,
+  staff_second_factor_required: 403,
   csrf_rejected: 403,
   not_found: 404,
   conflict: 409,
@@ -68,6 +70,8 @@ const TITLE: Record<ErrorCode, string> = {
   unauthorized: 'You need to sign in.',
   reauthentication_required: 'Please sign in again to confirm it is you.',
   forbidden: 'You are not allowed to do this.',
+  staff_second_factor_required:
+    'The staff console needs a sign-in with a second factor: set one up in your settings, then sign in again with it.',
   csrf_rejected: 'This request came from another site and was refused.',
   not_found: 'Not found.',
   conflict: 'This conflicts with the current state.',

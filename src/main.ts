@@ -12,6 +12,11 @@ const USAGE = `usage: latchkey <command>
                      create an organization
   org add-admin <slug> <username|email> [--owner]
                      make an account an admin (or owner) of an organization
+  staff add <username|email> --role support|admin
+                     make an active account staff of the install (the console at /admin)
+  staff remove <username|email>
+                     take an account's staff role away
+  staff list         list the staff, their roles and whether they have a second factor
   identifiers check  list accounts sharing an email once normalised, look-alike
                      usernames and usernames the rules refuse (exit 1 if any)
   identifiers normalise

@@ -15,6 +15,8 @@ import { registerRegistrationPages } from './flows/registration/pages.tsx';
 import { registerSessionsApi } from './flows/sessions/api.ts';
 import { registerSignInApi } from './flows/signin/api.ts';
 import { registerSignInPages } from './flows/signin/pages.tsx';
+import { registerStaffApi } from './flows/staff/api.ts';
+import { registerStaffPages } from './flows/staff/pages.tsx';
 import { registerExternalApi } from './methods/external/api.ts';
 import { registerExternalPages } from './methods/external/pages.tsx';
 import { registerCaptchaApi } from './security/captcha/api.ts';
@@ -47,6 +49,8 @@ export async function registerRoutes(app: FastifyInstance, d: Deps): Promise<voi
   registerPhoneApi(app, d);
   registerPhonePages(app, d);
   if (d.config.op.enabled) registerAppsRoutes(app, d);
+  registerStaffApi(app, d);
+  registerStaffPages(app, d);
   // Routes the recovery methods add (e.g. the code page), each registrar once.
   for (const register of d.recoveryMethods.routes()) register(app, d);
 }

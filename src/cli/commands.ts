@@ -39,6 +39,7 @@ export async function runAdminCommand(config: Config, command: string, args: str
       );
       return 0;
     }
+    if (command === 'staff') return await staffCommand(d, args, usage);
     if (command === 'identifiers' && (args[0] === 'check' || args[0] === 'normalise') && args.length === 1)
       return await identifiersCheck(d, args[0] === 'normalise');
     console.error(`unknown command: ${[command, ...args].join(' ')}\n\n${usage}`);
@@ -97,6 +98,47 @@ async function orgCommand(d: Deps, args: string[], usage: string): Promise<numbe
   }
   console.error(`usage: latchkey org create <slug> <name> [--display-name X] [--support-contact Y]
        latchkey org add-admin <slug> <username|email> [--owner]\n\n${usage}`);
+  return 2;
+}
+
+/**
+ * `latchkey staff add <username|email> --role support|admin`, `latchkey staff remove <username|email>`
+ * and `latchkey staff list`: the only way to staff (ADM-04), audited with the command line as actor.
+ */
+async function staffCommand(d: Deps, args: string[], usage: string): Promise<number> {
+  const [sub, ...rest] = args;
+  const { pos, opt } = options(rest);
+  const ctx = systemContext('cli');
+  try {
+    if (sub === 'add' && pos.length === 1 && typeof opt.role === 'string') {
+      const r = await d.staffMembers.add(pos[0], opt.role, ctx);
+      console.log(`${r.account.username} is now staff (${r.role})`);
+      if (!r.hasSecondFactor)
+        console.log('They have no second factor yet: the console will ask them to set one up at /settings first.');
+      return 0;
+    }
+    if (sub === 'remove' && pos.length === 1) {
+      const account = await d.staffMembers.remove(pos[0], ctx);
+      console.log(`${account.username} is no longer staff`);
+      return 0;
+    }
+    if (sub === 'list' && pos.length === 0) {
+      const rows = await d.staffMembers.list();
+      if (!rows.length) console.log('no staff');
+      for (const r of rows)
+        console.log(
+          `${r.username}  ${r.role}  ${r.status}  since ${new Date(r.since).toISOString()}  ${r.hasSecondFactor ? 'second factor' : 'NO second factor'}`,
+        );
+      return 0;
+    }
+  } catch (err) {
+    if (!(err instanceof AppError)) throw err;
+    console.error(err.detail ?? err.title);
+    return 1;
+  }
+  console.error(`usage: latchkey staff add <username|email> --role support|admin
+       latchkey staff remove <username|email>
+       latchkey staff list\n\n${usage}`);
   return 2;
 }
 

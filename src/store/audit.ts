@@ -18,10 +18,10 @@ export function recentAuditEvents(
   accountId: string,
   events: readonly string[],
   limit: number,
-): Promise<Pick<AuditRow, 'at' | 'event' | 'ip' | 'user_agent'>[]> {
+): Promise<Pick<AuditRow, 'at' | 'event' | 'ip' | 'user_agent' | 'details'>[]> {
   return db
     .selectFrom('audit_log')
-    .select(['at', 'event', 'ip', 'user_agent'])
+    .select(['at', 'event', 'ip', 'user_agent', 'details'])
     .where('account_id', '=', accountId)
     .where('event', 'in', events)
     .orderBy('at', 'desc')

@@ -248,6 +248,16 @@ export interface OidcKeysTable {
   retired_at: number | null;
 }
 
+/** Staff of the install (ADM-04): created only by `latchkey staff add`. */
+export interface StaffRolesTable {
+  account_id: string;
+  /** support | admin */
+  role: string;
+  created_at: number;
+  /** who granted it: `cli`, or a staff account id */
+  created_by: string | null;
+}
+
 export interface MetaTable {
   key: string;
   value: string;
@@ -272,5 +282,6 @@ export interface Database {
   oidc_payloads: OidcPayloadsTable;
   oidc_clients: OidcClientsTable;
   oidc_keys: OidcKeysTable;
+  staff_roles: StaffRolesTable;
   meta: MetaTable;
 }

@@ -24,9 +24,28 @@ const LABELS: Record<string, string> = {
   'session.ended': 'Session signed out',
   'external.linked': 'External account linked',
   'external.unlinked': 'External account unlinked',
+  // Staff actions (ADM-09): the "From" column names the role, not the staff member's address.
+  'staff.reset_sent': 'Staff sent you a password reset',
+  'staff.sessions_ended': 'Staff signed your account out',
+  'staff.unlocked': 'Staff lifted a sign-in block',
+  'staff.activation_resent': 'Staff sent a new activation link',
+  'staff.flag_cleared': 'Staff reviewed your account',
+  'staff.account_disabled': 'Staff disabled your account',
+  'staff.account_enabled': 'Staff enabled your account',
+  'staff.second_factors_removed': 'Staff removed your second factors after an identity check',
 };
 
 export const ACTIVITY_LIMIT = 20;
+
+/** The role a staff action's record names (ADM-09: which role, never who or from where). */
+function staffRole(details: string | null): string {
+  try {
+    const role = (JSON.parse(details ?? '{}') as { role?: unknown }).role;
+    return typeof role === 'string' ? role : 'staff';
+  } catch {
+    return 'staff';
+  }
+}
 
 export async function recentActivity(d: ActivityPagesDeps, accountId: string) {
   return recentAuditEvents(d.db, accountId, Object.keys(LABELS), ACTIVITY_LIMIT);
@@ -52,11 +71,17 @@ export async function activitySection(d: ActivityPagesDeps, auth: Authenticated)
                 <td safe>{formatTime(Number(r.at))}</td>
                 <td safe>{LABELS[r.event] ?? r.event}</td>
                 <td>
-                  <span safe>{r.ip || 'unknown address'}</span>
-                  <br />
-                  <span class="hint">
-                    {Html.escapeHtml(r.user_agent ? r.user_agent.slice(0, 120) : 'unknown browser')}
-                  </span>
+                  {r.event.startsWith('staff.') ? (
+                    <span safe>{`Staff (${staffRole(r.details)})`}</span>
+                  ) : (
+                    <>
+                      <span safe>{r.ip || 'unknown address'}</span>
+                      <br />
+                      <span class="hint">
+                        {Html.escapeHtml(r.user_agent ? r.user_agent.slice(0, 120) : 'unknown browser')}
+                      </span>
+                    </>
+                  )}
                 </td>
               </tr>
             ))}

@@ -107,6 +107,19 @@ export class RecoveryService {
     return { message: RESET_SENT_TO_SELF };
   }
 
+  /**
+   * ADM-01/02: staff start a reset for an account. The account gets the same link and code by the
+   * same methods and limits as a reset it asked for (REC-01..REC-09), at its own addresses; staff
+   * never see the secrets and never set a password. Answers the flow id, so the caller can show
+   * when the secrets expire.
+   */
+  async requestByStaff(account: Account, ctx: RequestContext): Promise<{ flowId: string }> {
+    if (account.status === 'disabled') throw new AppError('conflict', 'Enable the account before sending it a reset.');
+    const flowId = newId(this.d.random);
+    await this.issue(account, ctx, flowId, 'staff');
+    return { flowId };
+  }
+
   private async runRequestJob(payload: Record<string, unknown>, row: OutboxRow): Promise<void> {
     const d = this.d;
     const ctx: RequestContext = {
@@ -133,7 +146,7 @@ export class RecoveryService {
     account: Account,
     ctx: RequestContext,
     flowId: string,
-    origin: 'request' | 'settings',
+    origin: 'request' | 'settings' | 'staff',
     requested?: string,
   ): Promise<void> {
     const d = this.d;

@@ -135,6 +135,13 @@ export class RegistrationService {
     return { message: REGISTRATION_ACCEPTED };
   }
 
+  /** Staff resend activation (issue 20): a new link and code to the account's address; earlier ones stop working. */
+  async reissueActivation(account: Account, db: RegistrationDeps['db'] = this.d.db): Promise<void> {
+    if (account.status !== 'pending' || !account.email)
+      throw new AppError('conflict', 'Only an account waiting for activation can be sent a new activation mail.');
+    await this.issueActivation(db, account);
+  }
+
   private async issueActivation(db: RegistrationDeps['db'], account: Account): Promise<void> {
     const d = this.d;
     const now = d.clock.now();

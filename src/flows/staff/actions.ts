@@ -1,0 +1,255 @@
+import type { Kysely } from 'kysely';
+import type { RequestContext } from '../../context.ts';
+import { formatTime, renderMail } from '../../delivery/templates.ts';
+import { AppError } from '../../errors.ts';
+import type { Kernel } from '../../kernel.ts';
+import { cleanText } from '../../security/audit.ts';
+import { isoTime } from '../../security/clock.ts';
+import type { Account } from '../../store/accounts.ts';
+import type { Database } from '../../store/schema.ts';
+import { endAccountSession, listLiveSessions } from '../../store/sessions.ts';
+import type { OrganizationService } from '../organizations/service.ts';
+import type { RecoveryService } from '../recovery/service.ts';
+import type { RegistrationService } from '../registration/service.ts';
+import type { SessionService } from '../sessions/service.ts';
+import { endAllAccess } from './access.ts';
+import type { AccountDirectory } from './directory.ts';
+import type { StaffGuard, Viewer } from './guard.ts';
+import { type Capability, ROLE_LABEL, ROLE_NAME } from './roles.ts';
+
+/** What this module uses of the container the composition root builds. */
+export type StaffActionsDeps = Pick<Kernel, 'config' | 'db' | 'clock' | 'outbox' | 'audit' | 'guard'> & {
+  sessions: SessionService;
+  recovery: RecoveryService;
+  registration: RegistrationService;
+  organizations: OrganizationService;
+  staffGuard: StaffGuard;
+  staffDirectory: AccountDirectory;
+};
+
+/** The staff actions, their capability, and what the user's mail and /settings activity call them. */
+export const ACTIONS = {
+  reset: { cap: 'assist', event: 'staff.reset_sent', what: 'sent you a password reset link and code' },
+  end_sessions: { cap: 'assist', event: 'staff.sessions_ended', what: 'signed your account out' },
+  unlock: { cap: 'assist', event: 'staff.unlocked', what: 'lifted the sign-in block on your account' },
+  resend_activation: { cap: 'assist', event: 'staff.activation_resent', what: 'sent you a new activation link' },
+  clear_flag: { cap: 'assist', event: 'staff.flag_cleared', what: 'reviewed your account and closed the review' },
+  disable: {
+    cap: 'restrict',
+    event: 'staff.account_disabled',
+    what: 'disabled your account and signed it out everywhere',
+  },
+  enable: { cap: 'restrict', event: 'staff.account_enabled', what: 'enabled your account again' },
+  remove_second_factors: {
+    cap: 'restrict',
+    event: 'staff.second_factors_removed',
+    what: 'removed the second factors (authenticator apps, passkeys, recovery codes) of your account after checking your identity, and signed it out everywhere',
+  },
+} as const satisfies Record<string, { cap: Capability; event: string; what: string }>;
+
+export type StaffAction = keyof typeof ACTIONS;
+
+export function isStaffAction(v: unknown): v is StaffAction {
+  return typeof v === 'string' && Object.hasOwn(ACTIONS, v);
+}
+
+export interface ActionInput {
+  reason: string;
+  /** end_sessions: one session's handle; none ends them all */
+  session?: string;
+  /** remove_second_factors: what was checked to establish the user's identity (ADM-03) */
+  identityCheck?: string;
+}
+
+export interface ActionResult {
+  action: StaffAction;
+  message: string;
+  /** reset: which methods got a link or code, and until when they work (never the secret) */
+  sent?: { method: string; expiresAt: string }[];
+  count?: number;
+}
+
+export const CHECK_MIN = 8;
+export const CHECK_MAX = 500;
+
+/**
+ * The staff actions on one account (issue 20). Each one, in this order: the guard's checks (the
+ * caller has them: role, second factor, reason, recent sign-in), the change, one audit record
+ * `staff.*` with actor, role and reason (LOG-01, ADM-07), and a mail to the account saying what
+ * was done, when and by which role, never a secret (ADM-09). The change, the record and the mail
+ * commit together. The user also sees the record on /settings (activity).
+ */
+export class StaffActions {
+  constructor(private readonly d: StaffActionsDeps) {}
+
+  async run(
+    viewer: Viewer,
+    account: Account,
+    action: StaffAction,
+    input: ActionInput,
+    ctx: RequestContext,
+  ): Promise<ActionResult> {
+    const d = this.d;
+    const role = d.staffGuard.roleOf(viewer, account.org_id);
+    if (!role) throw new AppError('forbidden');
+    const base = { reason: input.reason, role: ROLE_NAME[role] };
+    const record = (trx: Kysely<Database>, details: Record<string, string | number | boolean | null> = {}) =>
+      d.audit.record(
+        ACTIONS[action].event,
+        ctx,
+        { accountId: account.id, actorId: viewer.auth.account.id, details: { ...base, ...details } },
+        trx,
+      );
+    const notify = (trx: Kysely<Database>) => this.notify(trx, account, action, ROLE_LABEL[role]);
+    const now = d.clock.now();
+
+    switch (action) {
+      case 'reset': {
+        // The reset goes through the recovery flow itself (ADM-02): same methods, limits, lifetimes.
+        const { flowId } = await d.recovery.requestByStaff(account, ctx);
+        const rows = await d.db
+          .selectFrom('recovery_codes')
+          .select(['method', 'expires_at'])
+          .where('flow_id', '=', flowId)
+          .execute();
+        const sent = rows.map((r) => ({ method: r.method, expiresAt: isoTime(Number(r.expires_at)) }));
+        await d.db.transaction().execute(async (trx) => {
+          await record(trx, { methods: sent.map((s) => s.method).join(',') || 'none' });
+          if (sent.length) await notify(trx);
+        });
+        if (!sent.length)
+          return {
+            action,
+            sent,
+            message:
+              'Nothing was sent: the account has no recovery method it can use, or it has had as many reset mails as the limit allows for now.',
+          };
+        const until = sent.map((s) => `${s.method} until ${formatTime(Date.parse(s.expiresAt))}`).join(', ');
+        return { action, sent, message: `A reset was sent to the account's own addresses (${until}).` };
+      }
+      case 'end_sessions': {
+        let count = 0;
+        await d.db.transaction().execute(async (trx) => {
+          if (input.session) {
+            const live = await listLiveSessions(trx, account.id, now, now - d.config.session.idleTtl);
+            const target = live.find((s) => d.staffDirectory.sessionHandle(s.id) === input.session);
+            if (!target || !(await endAccountSession(trx, account.id, target.id)))
+              throw new AppError('not_found', 'No such session.');
+            count = 1;
+          } else count = await d.sessions.endAll(account.id, trx);
+          await record(trx, { count, scope: input.session ? 'one' : 'all' });
+          await notify(trx);
+        });
+        return { action, count, message: count === 1 ? 'One session was ended.' : `${count} sessions were ended.` };
+      }
+      case 'unlock': {
+        await d.db.transaction().execute(async (trx) => {
+          await d.guard.passwordChanged?.(account.id, trx);
+          await record(trx);
+          await notify(trx);
+        });
+        return { action, message: 'Sign-in failures were cleared: the account can sign in again.' };
+      }
+      case 'resend_activation': {
+        await d.db.transaction().execute(async (trx) => {
+          await d.registration.reissueActivation(account, trx);
+          await record(trx);
+        });
+        return { action, message: 'A new activation link and code were sent to the account’s email address.' };
+      }
+      case 'clear_flag': {
+        if (account.flagged_at === null) throw new AppError('conflict', 'The account is not flagged.');
+        await d.db.transaction().execute(async (trx) => {
+          await trx
+            .updateTable('accounts')
+            .set({ flagged_at: null, flag_reason: null, updated_at: now })
+            .where('id', '=', account.id)
+            .execute();
+          await record(trx);
+          await notify(trx);
+        });
+        return { action, message: 'The flag was cleared.' };
+      }
+      case 'disable': {
+        if (account.status === 'disabled') throw new AppError('conflict', 'The account is already disabled.');
+        if (account.id === viewer.auth.account.id)
+          throw new AppError('conflict', 'You cannot disable your own account.');
+        let ended = 0;
+        await d.db.transaction().execute(async (trx) => {
+          await trx
+            .updateTable('accounts')
+            .set({ status: 'disabled', updated_at: now })
+            .where('id', '=', account.id)
+            .execute();
+          // ADM-06: every session ends in this transaction; a session on any other process is
+          // refused on its next request (the account is no longer active).
+          ended = (await endAllAccess(d, account.id, trx)).sessions;
+          await record(trx, { count: ended, previous: account.status });
+          await notify(trx);
+        });
+        return { action, count: ended, message: `The account was disabled and ${ended} session(s) ended.` };
+      }
+      case 'enable': {
+        if (account.status !== 'disabled') throw new AppError('conflict', 'The account is not disabled.');
+        const status = account.activated_at !== null ? 'active' : 'pending';
+        await d.db.transaction().execute(async (trx) => {
+          await trx.updateTable('accounts').set({ status, updated_at: now }).where('id', '=', account.id).execute();
+          await record(trx, { status });
+          await notify(trx);
+        });
+        return { action, message: `The account was enabled (${status}).` };
+      }
+      case 'remove_second_factors': {
+        // ADM-03: the identity check made is recorded first, with who made it, in the same
+        // transaction as the removal; without one nothing is removed.
+        const check = cleanText((input.identityCheck ?? '').trim(), CHECK_MAX + 1) ?? '';
+        if (check.length < CHECK_MIN || check.length > CHECK_MAX)
+          throw new AppError('validation_failed', undefined, {
+            fields: [
+              {
+                field: 'identityCheck',
+                code: 'identity_check',
+                message: `Describe the identity check you made (${CHECK_MIN} to ${CHECK_MAX} characters) before removing second factors.`,
+              },
+            ],
+          });
+        let removed = 0;
+        await d.db.transaction().execute(async (trx) => {
+          await d.audit.record(
+            'staff.identity_checked',
+            ctx,
+            {
+              accountId: account.id,
+              actorId: viewer.auth.account.id,
+              details: { check, checkedBy: viewer.auth.account.username, role: ROLE_NAME[role], reason: input.reason },
+            },
+            trx,
+          );
+          const r = await trx.deleteFrom('second_factors').where('account_id', '=', account.id).executeTakeFirst();
+          await trx.deleteFrom('mfa_recovery_codes').where('account_id', '=', account.id).execute();
+          removed = Number(r.numDeletedRows);
+          const ended = (await endAllAccess(d, account.id, trx, 'second_factor_removed')).sessions;
+          await record(trx, { count: removed, ended, check });
+          await notify(trx);
+        });
+        return { action, count: removed, message: `${removed} second factor(s) and every recovery code were removed.` };
+      }
+    }
+  }
+
+  /** ADM-09: what was done, when, by which role; never a secret, never the staff member's name. */
+  private async notify(trx: Kysely<Database>, account: Account, action: StaffAction, roleLabel: string): Promise<void> {
+    if (!account.email) return;
+    const brand = await this.d.organizations.brandFor(account, trx);
+    const mail = renderMail(brand, {
+      subject: 'A staff member changed something on your account',
+      title: 'A staff member acted on your account',
+      lines: [`On ${formatTime(this.d.clock.now())}, ${roleLabel} ${ACTIONS[action].what}.`],
+      after: [
+        `You can see this under "Recent security activity" in your settings (${this.d.config.publicUrl}/settings).`,
+        `If you did not ask for this, contact ${brand.supportContact}.`,
+      ],
+    });
+    await this.d.outbox.send(trx, { channel: 'email', kind: `staff_${action}`, to: account.email, ...mail });
+  }
+}
