@@ -3,6 +3,7 @@ import type { Deps } from './deps.ts';
 import { registerAccountApi } from './flows/account/api.ts';
 import { registerAccountPages } from './flows/account/pages.tsx';
 import { registerPasswordCheckApi } from './flows/account/password-check-api.ts';
+import { registerAdminClients } from './flows/apps/admin.tsx';
 import { registerAppsRoutes } from './flows/apps/routes.tsx';
 import { registerOrganizationsApi } from './flows/organizations/api.ts';
 import { registerOrganizationsPages } from './flows/organizations/pages.tsx';
@@ -48,7 +49,10 @@ export async function registerRoutes(app: FastifyInstance, d: Deps): Promise<voi
   registerOrganizationsPages(app, d);
   registerPhoneApi(app, d);
   registerPhonePages(app, d);
-  if (d.config.op.enabled) registerAppsRoutes(app, d);
+  if (d.config.op.enabled) {
+    registerAppsRoutes(app, d);
+    registerAdminClients(app, d);
+  }
   registerStaffApi(app, d);
   registerStaffPages(app, d);
   // Routes the recovery methods add (e.g. the code page), each registrar once.
