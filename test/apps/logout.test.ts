@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
+import { endAllAccess } from '../../src/flows/staff/access.ts';
 import { activeAccount, signedIn } from '../support/accounts.ts';
 import { withServer } from '../support/fixture.ts';
 import { strongPassword, waitForDevMail } from '../support/server.ts';
@@ -131,6 +132,22 @@ describe('OpenID Provider: consent, revocation and logout', () => {
         );
       await rp.waitFor(before + 1);
       await assert.rejects(oidc.refreshTokenGrant(app.config, tokens.refresh_token as string), how);
+    }
+  });
+
+  it('OP-04 disabling an account or removing its second factors (endAllAccess) revokes every grant', async () => {
+    for (const reason of ['account_disabled', 'second_factor_removed'] as const) {
+      const acct = await activeAccount(fx.server);
+      const app = await registerClient(fx.server, { firstParty: true, backchannel: rp.url });
+      const c = await signedIn(fx.server, acct.username, acct.password);
+      const { tokens } = await signInThrough(c, app);
+      const before = rp.tokens.length;
+      const id = tokens.claims()?.sub as string;
+      // the one place the staff console's disable and second-factor removal end access
+      const r = await endAllAccess(fx.server.deps, id, fx.server.deps.db, reason);
+      assert.equal(r.apps, 1);
+      await rp.waitFor(before + 1);
+      await assert.rejects(oidc.refreshTokenGrant(app.config, tokens.refresh_token as string), reason);
     }
   });
 
