@@ -3,6 +3,8 @@ export interface RequestContext {
   ip: string;
   userAgent: string;
   correlationId: string;
+  /** the "don't ask again on this browser" device cookie's token, when the browser sent one */
+  deviceToken?: string;
 }
 
 /** Context for work started by the system itself (worker, command line). */

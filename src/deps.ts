@@ -11,6 +11,8 @@ import { AccountService } from './flows/account/service.ts';
 import { activitySection } from './flows/activity/pages.tsx';
 import { appsSection } from './flows/apps/routes.tsx';
 import { AppsService } from './flows/apps/service.ts';
+import { twoStepSection } from './flows/factors/pages.tsx';
+import { FactorService } from './flows/factors/service.ts';
 import { OrganizationService } from './flows/organizations/service.ts';
 import { phoneSection } from './flows/phone/pages.tsx';
 import { PhoneService } from './flows/phone/service.ts';
@@ -19,6 +21,7 @@ import { resetEmailSection } from './flows/recovery/pages.tsx';
 import { RecoveryService } from './flows/recovery/service.ts';
 import { RegistrationService } from './flows/registration/service.ts';
 import { SessionService } from './flows/sessions/service.ts';
+import type { SecondFactorMethod, SecondFactors } from './flows/signin/second-factor.ts';
 import { SignInService } from './flows/signin/service.ts';
 import { StaffActions } from './flows/staff/actions.ts';
 import { AuditTrail } from './flows/staff/audit-trail.ts';
@@ -30,8 +33,10 @@ import { emailLinkMethod } from './methods/email-link/index.ts';
 import { emailOtpMethod } from './methods/email-otp/index.ts';
 import { linkedSection, providerButtons } from './methods/external/pages.tsx';
 import { ExternalAccounts } from './methods/external/service.ts';
+import { recoveryCodeFactor } from './methods/recovery-code/index.ts';
 import { MethodRegistry } from './methods/registry.ts';
 import { smsOtpMethod } from './methods/sms-otp/index.ts';
+import { totpFactor } from './methods/totp/index.ts';
 import { createMetrics } from './metrics.ts';
 import { Audit } from './security/audit.ts';
 import { createCaptcha } from './security/captcha/index.ts';
@@ -66,6 +71,10 @@ export interface Deps extends Kernel {
   /** sign-in and linking with external accounts (src/methods/external) */
   external: ExternalAccounts;
   recovery: RecoveryService;
+  /** managing one's second factors and recovery codes (src/flows/factors) */
+  factors: FactorService;
+  /** the second factors the sign-in step offers, in this order (SECOND_FACTORS) */
+  secondFactors: SecondFactors;
   /** the recovery methods, in the order the chooser offers them (RECOVERY_METHODS) */
   recoveryMethods: RecoveryMethods;
   /** organizations, their admins and recovery settings (src/flows/organizations) */
@@ -98,6 +107,8 @@ export interface DepsOverrides {
   captcha?: (d: Deps) => Captcha | Promise<Captcha>;
   /** the recovery methods instead of RECOVERY_METHODS (tests add throw-away ones) */
   recoveryMethods?: readonly RecoveryMethod[];
+  /** the second factors instead of SECOND_FACTORS */
+  secondFactors?: readonly SecondFactorMethod[];
 }
 
 /**
@@ -105,6 +116,12 @@ export interface DepsOverrides {
  * new method is its folder under src/methods/ and one line here.
  */
 export const RECOVERY_METHODS: readonly RecoveryMethod[] = [emailLinkMethod, emailOtpMethod, smsOtpMethod];
+
+/**
+ * Every second factor, in the order the sign-in step offers them (BF-05). A new factor is its
+ * folder under src/methods/ and one line here; an email code is never one (OTP-06).
+ */
+export const SECOND_FACTORS: readonly SecondFactorMethod[] = [totpFactor, recoveryCodeFactor];
 
 async function serverSecret(db: Kysely<Database>, configured: string | undefined, random: Random): Promise<string> {
   if (configured) return configured;
@@ -165,6 +182,7 @@ export async function createDeps(config: Config, o: DepsOverrides = {}): Promise
     worker,
     audit: new Audit(db, clock, random, log),
     recoveryMethods: new MethodRegistry(o.recoveryMethods ?? RECOVERY_METHODS),
+    secondFactors: new MethodRegistry(o.secondFactors ?? SECOND_FACTORS),
     closers,
   } as Partial<Deps> as Deps;
   closers.push(() => d.hasher.close());
@@ -187,6 +205,8 @@ export async function createDeps(config: Config, o: DepsOverrides = {}): Promise
 
   d.sessions = new SessionService(d);
   d.signIn = new SignInService(d);
+  d.factors = new FactorService(d);
+  d.signIn.enrolment = d.factors.signInEnrolment();
   d.registration = new RegistrationService(d);
   d.account = new AccountService(d);
   d.external = new ExternalAccounts(d);
@@ -202,6 +222,7 @@ export async function createDeps(config: Config, o: DepsOverrides = {}): Promise
   d.pages = {
     loginExtras: [(next) => providerButtons(d, next)],
     settingsSections: [
+      (auth, flash) => twoStepSection(d, auth, flash),
       (auth) => resetEmailSection(d, auth),
       (auth, flash) => linkedSection(d, auth, flash),
       (auth, flash) => phoneSection(d, auth, flash),

@@ -1,5 +1,5 @@
 import { type ExternalConfig, externalSection } from './external.ts';
-import { ConfigError, readSettings, type Settings } from './load.ts';
+import { ConfigError, type Rate, readSettings, type Settings } from './load.ts';
 import {
   type CaptchaConfig,
   captchaSection,
@@ -43,6 +43,8 @@ export interface Config {
   /** threads that hash passwords; undefined: one per CPU */
   hashThreads?: number;
   session: { idleTtl: number; absoluteTtl: number; reauthWindow: number };
+  /** second factors: half-finished sign-in lifetime, per-account attempts, remembered browsers */
+  mfa: { pendingTtl: number; attempts: Rate; rememberTtl: number };
   activationTtl: number;
   outbox: { poll: number; maxAttempts: number; backoffBase: number; smtpTimeout: number };
   /** the database pool and its timeouts (AV-02) */
@@ -111,6 +113,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       idleTtl: s.LATCHKEY_SESSION_IDLE_TTL,
       absoluteTtl: s.LATCHKEY_SESSION_ABSOLUTE_TTL,
       reauthWindow: s.LATCHKEY_REAUTH_WINDOW,
+    },
+    mfa: {
+      pendingTtl: s.LATCHKEY_MFA_PENDING_TTL,
+      attempts: s.LATCHKEY_MFA_ATTEMPTS,
+      rememberTtl: s.LATCHKEY_MFA_REMEMBER_TTL,
     },
     activationTtl: s.LATCHKEY_ACTIVATION_TTL,
     outbox: {

@@ -154,6 +154,24 @@ export const SETTINGS = [
     max: 86400,
     group: 'sessions',
   }),
+  // --- second factors
+  s(
+    'LATCHKEY_MFA_PENDING_TTL',
+    'duration',
+    '5m',
+    'how long a half-finished sign-in (password right, second factor pending) may wait (MFA-07)',
+    { min: 1, max: 300, group: 'second factors' },
+  ),
+  s('LATCHKEY_MFA_ATTEMPTS', 'rate', '5/5m', 'second-factor attempts per account, on every process (MFA-03)', {
+    group: 'second factors',
+  }),
+  s(
+    'LATCHKEY_MFA_REMEMBER_TTL',
+    'duration',
+    '30d',
+    '"don\'t ask again on this browser": how long a browser skips the second factor',
+    { min: 1, max: 31536000, group: 'second factors' },
+  ),
   s('LATCHKEY_ACTIVATION_TTL', 'duration', '24h', 'lifetime of activation links and codes', {
     min: 1,
     max: 604800,
@@ -314,6 +332,9 @@ export const SETTINGS = [
     group: 'abuse',
   }),
   s('LATCHKEY_LIMIT_OTP_VERIFY_ID', 'rate', '10/10m', 'one-time code checks per account (OTP-04)', { group: 'abuse' }),
+  s('LATCHKEY_LIMIT_SECOND_FACTOR_IP', 'rate', '30/10m', 'second-factor attempts per client IP (MFA-03)', {
+    group: 'abuse',
+  }),
   s('LATCHKEY_LIMIT_PASSWORD_CHANGE_IP', 'rate', '20/10m', 'password changes per client IP (PWD-05)', {
     group: 'abuse',
   }),

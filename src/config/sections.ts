@@ -85,6 +85,7 @@ export function limitsSection(s: Settings, dev: boolean, problems: string[]): Li
       otp_send: s.LATCHKEY_LIMIT_OTP_SEND_IP,
       otp_verify: s.LATCHKEY_LIMIT_OTP_VERIFY_IP,
       password_change: s.LATCHKEY_LIMIT_PASSWORD_CHANGE_IP,
+      second_factor: s.LATCHKEY_LIMIT_SECOND_FACTOR_IP,
     },
     perSubject: {
       registration: s.LATCHKEY_LIMIT_REGISTRATION_ID,

@@ -13,7 +13,8 @@ export type GuardedAction =
   | 'reset_complete'
   | 'otp_send'
   | 'otp_verify'
-  | 'password_change';
+  | 'password_change'
+  | 'second_factor';
 
 export interface SignInGate {
   /** the account is locked: the attempt must fail exactly like a wrong password (ENUM-01) */

@@ -35,3 +35,13 @@ export async function ensureDefaultOrg(d: OrgStoreDeps): Promise<string> {
 export async function defaultOrgId(d: OrgStoreDeps): Promise<string> {
   return cache.get(d) ?? ensureDefaultOrg(d);
 }
+
+/** Whether the organization requires its members to have a second factor (MFA-08). */
+export async function orgRequiresSecondFactor(d: Pick<Kernel, 'db'>, orgId: string): Promise<boolean> {
+  const row = await d.db
+    .selectFrom('organizations')
+    .select('require_second_factor')
+    .where('id', '=', orgId)
+    .executeTakeFirst();
+  return Number(row?.require_second_factor ?? 0) === 1;
+}

@@ -1,3 +1,4 @@
+import type { ColumnType } from 'kysely';
 // Table types for Kysely. Times are epoch milliseconds (integers on both engines), booleans are
 // 0/1 integers, ids are random text, so one query text runs on SQLite and PostgreSQL alike.
 
@@ -12,6 +13,8 @@ export interface OrganizationsTable {
   /** JSON text: enabled recovery methods and their limits */
   recovery_settings: string;
   created_at: number;
+  /** 1: members need a second factor to get a session (MFA-08) */
+  require_second_factor: ColumnType<number, number | undefined, number>;
 }
 
 export interface OrgMembersTable {
@@ -258,6 +261,34 @@ export interface StaffRolesTable {
   created_by: string | null;
 }
 
+/** A half-finished sign-in (MFA-07): the first factor passed, the second is pending. */
+export interface PendingSignInsTable {
+  id: string;
+  /** SHA-256 of the pending cookie's token: only that browser can finish it */
+  token_hash: string;
+  account_id: string;
+  /** how the first factor was proved (password, external:<provider> …) and its amr (JSON) */
+  method: string;
+  amr: string;
+  created_at: number;
+  expires_at: number;
+  /** a path on this service to go to once signed in */
+  return_to: string | null;
+  /** 1: the account has no factor and its organization requires one: enrol first (MFA-08) */
+  enrol: number;
+  /** when it was finished: single use */
+  used_at: number | null;
+}
+
+/** "Don't ask again on this browser": the SHA-256 of the device cookie's token. */
+export interface MfaTrustedDevicesTable {
+  id: string;
+  account_id: string;
+  token_hash: string;
+  created_at: number;
+  expires_at: number;
+}
+
 export interface MetaTable {
   key: string;
   value: string;
@@ -283,5 +314,7 @@ export interface Database {
   oidc_clients: OidcClientsTable;
   oidc_keys: OidcKeysTable;
   staff_roles: StaffRolesTable;
+  pending_sign_ins: PendingSignInsTable;
+  mfa_trusted_devices: MfaTrustedDevicesTable;
   meta: MetaTable;
 }

@@ -27,7 +27,17 @@ declare module 'fastify' {
 /** The flow-facing facts of a request. The IP honours LATCHKEY_TRUSTED_PROXIES via Fastify's trustProxy. */
 export function contextOf(req: FastifyRequest): RequestContext {
   const ua = req.headers['user-agent'];
-  return { ip: req.ip, userAgent: typeof ua === 'string' ? ua.slice(0, 512) : '', correlationId: String(req.id) };
+  const ctx: RequestContext = {
+    ip: req.ip,
+    userAgent: typeof ua === 'string' ? ua.slice(0, 512) : '',
+    correlationId: String(req.id),
+  };
+  // "Don't ask again on this browser" (second factors): only its sign-in step reads the token.
+  if (req.headers.cookie?.includes('latchkey_device=')) {
+    const device = readCookie(req, '__Host-latchkey_device') ?? readCookie(req, 'latchkey_device');
+    if (device) ctx.deviceToken = device;
+  }
+  return ctx;
 }
 
 export function sessionCookieName(d: RequestDeps): string {

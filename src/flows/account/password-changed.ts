@@ -5,8 +5,10 @@ import type { Kernel } from '../../kernel.ts';
 import { newId } from '../../security/random.ts';
 import type { Account } from '../../store/accounts.ts';
 import { insertPasswordChange } from '../../store/password-changes.ts';
+import { endPendingSignIns } from '../../store/pending-sign-ins.ts';
 import { voidAccountCodes } from '../../store/recovery-codes.ts';
 import type { Database } from '../../store/schema.ts';
+import { forgetTrustedDevices } from '../../store/trusted-devices.ts';
 import { type ActivityFlagDeps, flagRepeatedPasswordChanges } from '../activity/flag.ts';
 import { revokeAppAccess } from '../apps/revoke.ts';
 import type { SessionService } from '../sessions/service.ts';
@@ -46,6 +48,10 @@ export async function applyPasswordChange(
   // OP-04: apps lose their grants and tokens too, and hear so by back-channel logout.
   const apps = await revokeAppAccess(d, trx, account.id, kind === 'change' ? 'password_change' : 'password_reset');
   await voidAccountCodes(trx, account.id, now);
+  // A new password ends remembered browsers and half-finished sign-ins: the second factor is
+  // asked again at the next sign-in, on every browser (REC-08).
+  await forgetTrustedDevices(trx, account.id);
+  await endPendingSignIns(trx, account.id, now);
   await insertPasswordChange(trx, { id: newId(d.random), account_id: account.id, kind, at: now });
   await d.audit.record(
     kind === 'change' ? 'password.changed' : 'password.reset_completed',

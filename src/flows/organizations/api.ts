@@ -100,4 +100,58 @@ export function registerOrganizationsApi(app: FastifyInstance, d: OrganizationsA
       return reply.header('cache-control', 'no-store').send(next);
     },
   );
+
+  const Security = Type.Object({
+    requireSecondFactor: Type.Boolean({
+      description: 'members need a second factor; one without is led to enrol right after the password (MFA-08)',
+    }),
+  });
+
+  app.get(
+    '/api/v1/organizations/:slug/security-settings',
+    {
+      schema: {
+        tags: ['organizations'],
+        summary: "An organization's sign-in rules (owners and admins only)",
+        description: 'Whether members must have a second factor (MFA-08).',
+        params: SlugParams,
+        response: responses({ 200: Security }, [401, 403, 404]),
+      },
+    },
+    async (req, reply) => {
+      const auth = await requireAuth(d, req);
+      const org = await d.organizations.requireAdmin(
+        (req.params as { slug: string }).slug,
+        auth.account,
+        contextOf(req),
+        'organization.read',
+      );
+      return reply.header('cache-control', 'no-store').send(org.security);
+    },
+  );
+
+  app.put(
+    '/api/v1/organizations/:slug/security-settings',
+    {
+      schema: {
+        tags: ['organizations'],
+        summary: "Change an organization's sign-in rules (owners and admins only, with a recent sign-in; audited)",
+        description:
+          '`requireSecondFactor: true`: a member without a second factor gets no session after the password but is led to set up an authenticator app first; a member cannot remove their last factor (MFA-08). Same gate as recovery-settings: 403 for others (audited), 401 `reauthentication_required` for a stale sign-in (SES-07).',
+        params: SlugParams,
+        body: Type.Partial(Security, { additionalProperties: false }),
+        response: responses({ 200: Security }, [400, 401, 403, 404, 413]),
+      },
+    },
+    async (req, reply) => {
+      const auth = await requireAuth(d, req);
+      const next = await d.organizations.updateSecuritySettings(
+        (req.params as { slug: string }).slug,
+        auth,
+        req.body,
+        contextOf(req),
+      );
+      return reply.header('cache-control', 'no-store').send(next);
+    },
+  );
 }

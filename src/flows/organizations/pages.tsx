@@ -36,7 +36,14 @@ function renderOrgSettings(
   reply: FastifyReply,
   auth: Authenticated,
   org: Organization,
-  o: { values?: RecoverySettings; error?: string; saved?: boolean; status?: number; staleSignIn?: boolean } = {},
+  o: {
+    values?: RecoverySettings;
+    error?: string;
+    saved?: boolean;
+    securitySaved?: boolean;
+    status?: number;
+    staleSignIn?: boolean;
+  } = {},
 ) {
   const v = o.values ?? org.recovery;
   return send(
@@ -49,6 +56,7 @@ function renderOrgSettings(
       children: (
         <>
           <Notice kind="success" text={o.saved ? 'Recovery settings saved.' : undefined} />
+          <Notice kind="success" text={o.securitySaved ? 'Sign-in settings saved.' : undefined} />
           <Notice kind="error" text={o.error} />
           <Notice
             kind="info"
@@ -96,6 +104,30 @@ function renderOrgSettings(
             <button type="submit" class="primary">
               Save
             </button>
+          </form>
+          <form
+            method="post"
+            action={`/admin/organization/security?org=${encodeURIComponent(org.slug)}`}
+            class="card"
+            novalidate
+          >
+            <h2 safe>{`Sign-in for ${org.displayName}`}</h2>
+            <div class="field check">
+              <input type="hidden" name="requireSecondFactor" value="0" />
+              <input
+                type="checkbox"
+                id="f-require-second-factor"
+                name="requireSecondFactor"
+                value="1"
+                checked={org.security.requireSecondFactor}
+              />
+              <label for="f-require-second-factor">Require two-step verification for every member</label>
+            </div>
+            <p class="hint">
+              Members without a second factor set up an authenticator app right after their password before they get in,
+              and cannot remove their last one.
+            </p>
+            <button type="submit">Save sign-in settings</button>
           </form>
         </>
       ),
@@ -191,6 +223,7 @@ export function registerOrganizationsPages(app: FastifyInstance, d: Organization
       );
       return renderOrgSettings(d, reply, auth, org, {
         saved: (req.query as Record<string, unknown>)?.saved === '1',
+        securitySaved: (req.query as Record<string, unknown>)?.saved === 'security',
         staleSignIn: !recentSignIn(d, auth),
       });
     } catch (err) {
@@ -216,6 +249,24 @@ export function registerOrganizationsPages(app: FastifyInstance, d: Organization
       if (!org) return renderForbidden(d, reply, 404, 'Not found.');
       const msg = err.extra.fields?.map((f) => f.message).join(' ') || pageMessage(err);
       return renderOrgSettings(d, reply, auth, org, { error: msg, status: 400 });
+    }
+  });
+
+  app.post('/admin/organization/security', { schema: { hide: true } }, async (req, reply) => {
+    const auth = await pageAuth(d, req, reply);
+    if (!auth) return reply;
+    const slug = await targetSlug(d, req, auth);
+    const page = `/admin/organization?org=${encodeURIComponent(slug)}`;
+    // A checked box sends "0" (the hidden field) and then "1": the last value wins.
+    const raw = (req.body as Record<string, unknown> | undefined)?.requireSecondFactor;
+    const value = Array.isArray(raw) ? raw[raw.length - 1] : raw;
+    try {
+      await d.organizations.updateSecuritySettings(slug, auth, { requireSecondFactor: value === '1' }, contextOf(req));
+      return reply.redirect(`${page}&saved=security`, 303);
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      if (err.code === 'reauthentication_required') return leadToReauthentication(d, req, reply, page);
+      return renderForbidden(d, reply, err.status, pageMessage(err));
     }
   });
 }

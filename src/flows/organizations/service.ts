@@ -25,6 +25,13 @@ export interface Organization {
   displayName: string;
   supportContact: string | null;
   recovery: RecoverySettings;
+  /** sign-in rules for members (MFA-08) */
+  security: SecuritySettings;
+}
+
+export interface SecuritySettings {
+  /** members need a second factor: one without is led to enrol right after the password (MFA-08) */
+  requireSecondFactor: boolean;
 }
 
 export type OrgRole = 'owner' | 'admin';
@@ -160,6 +167,42 @@ export class OrganizationService {
     return next;
   }
 
+  /** Changes the sign-in rules (MFA-08); the same gate and audit as the recovery settings. */
+  async updateSecuritySettings(
+    slug: string,
+    auth: Authenticated,
+    input: unknown,
+    ctx: RequestContext,
+  ): Promise<SecuritySettings> {
+    const org = await this.requireAdminChange(slug, auth, ctx, 'organization.security_settings');
+    const i = (input ?? {}) as Record<string, unknown>;
+    if (typeof input !== 'object' || Array.isArray(input) || input === null)
+      throw new AppError('validation_failed', 'Send a JSON object.');
+    const fields = Object.keys(i)
+      .filter((k) => k !== 'requireSecondFactor')
+      .map((k) => ({ field: k.slice(0, 64), code: 'unknown', message: 'Unknown setting.' }));
+    if (i.requireSecondFactor !== undefined && typeof i.requireSecondFactor !== 'boolean')
+      fields.push({ field: 'requireSecondFactor', code: 'invalid', message: 'Must be true or false.' });
+    if (fields.length) throw new AppError('validation_failed', undefined, { fields });
+    const next: SecuritySettings = {
+      requireSecondFactor: (i.requireSecondFactor as boolean | undefined) ?? org.security.requireSecondFactor,
+    };
+    await this.d.db.transaction().execute(async (trx) => {
+      await trx
+        .updateTable('organizations')
+        .set({ require_second_factor: next.requireSecondFactor ? 1 : 0 })
+        .where('id', '=', org.id)
+        .execute();
+      await this.d.audit.record(
+        'org.security_settings_changed',
+        ctx,
+        { actorId: auth.account.id, details: { org: org.slug, requireSecondFactor: next.requireSecondFactor } },
+        trx,
+      );
+    });
+    return next;
+  }
+
   /** `latchkey org create`: a new organization with the default recovery settings. */
   async create(
     input: { slug: string; name: string; displayName?: string; supportContact?: string },
@@ -221,5 +264,6 @@ function toOrg(
     displayName: row.display_name,
     supportContact: row.support_contact,
     recovery: parseStoredSettings(methods, row.recovery_settings, defaults),
+    security: { requireSecondFactor: Number(row.require_second_factor) === 1 },
   };
 }

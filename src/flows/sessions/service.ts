@@ -21,6 +21,7 @@ import {
   setSessionTokenHash,
   touchSession,
 } from '../../store/sessions.ts';
+import { forgetTrustedDevices } from '../../store/trusted-devices.ts';
 import type { Authenticated } from '../../web/auth.ts';
 import { revokeAppAccess } from '../apps/revoke.ts';
 
@@ -156,6 +157,8 @@ export class SessionService {
       ended: await this.endAll(accountId, trx),
       apps: await revokeAppAccess(this.d, trx, accountId, 'sign_out_everywhere'),
     }));
+    // Remembered browsers ("don't ask again") are forgotten too: a lost laptop must answer the factor.
+    await forgetTrustedDevices(this.d.db, accountId);
     await this.d.audit.record('session.ended', ctx, {
       accountId,
       details: { reason: 'sign_out_everywhere', count: ended, appsRevoked: apps },

@@ -5,18 +5,11 @@ import { CaptchaSlot, type CaptchaSlotDeps } from '../../web/captcha-slot.tsx';
 import type { PageExtras } from '../../web/extras.ts';
 import { Field, Html, Notice, Page } from '../../web/layout.tsx';
 import type { ReauthDeps } from '../../web/reauth.ts';
-import {
-  authOf,
-  captchaField,
-  clearSessionCookie,
-  contextOf,
-  field,
-  type RequestDeps,
-  setSessionCookie,
-} from '../../web/request.ts';
+import { authOf, captchaField, clearSessionCookie, contextOf, field, type RequestDeps } from '../../web/request.ts';
 import { signInReturnTo } from '../../web/return-url.ts';
 import type { SessionService } from '../sessions/service.ts';
 import type { SignInService } from './service.ts';
+import { continueSignIn, type StepCookieDeps } from './step-cookies.ts';
 
 /** What this module uses of the container the composition root builds. */
 export type SigninPagesDeps = Pick<Kernel, 'config'> & {
@@ -25,7 +18,8 @@ export type SigninPagesDeps = Pick<Kernel, 'config'> & {
   pages: Pick<PageExtras, 'loginExtras'>;
 } & CaptchaSlotDeps &
   RequestDeps &
-  ReauthDeps;
+  ReauthDeps &
+  StepCookieDeps;
 
 void Html;
 
@@ -34,6 +28,7 @@ const MESSAGES: Record<string, string> = {
   activated: 'Your account is active. You can sign in now.',
   password_reset: 'Your password has been changed. Please sign in again.',
   session_ended: 'Your session has ended. Please sign in again.',
+  second_factor_expired: 'That sign-in took too long or was already finished. Please sign in again.',
   reauthenticate: 'Please sign in again to confirm it is you. You will then return to the page you were on.',
 };
 
@@ -50,6 +45,8 @@ export async function renderLogin(
     org?: { slug: string; displayName: string };
     /** where to return after signing in: SES-07 re-authentication, an app's sign-in (signInReturnTo) */
     next?: string;
+    /** a re-authentication: the second factor is asked even on a remembered browser (MFA-06) */
+    reauth?: boolean;
   },
 ) {
   const prefix = o.org ? `/o/${encodeURIComponent(o.org.slug)}` : '';
@@ -77,6 +74,7 @@ export async function renderLogin(
               />
               <Field name="password" label="Password" type="password" autocomplete="current-password" />
               {o.next ? <input type="hidden" name="next" value={o.next} /> : ''}
+              {o.reauth ? <input type="hidden" name="reauth" value="1" /> : ''}
               {o.captcha ? CaptchaSlot(d) : ''}
               <button type="submit" class="primary">
                 Sign in
@@ -103,6 +101,7 @@ export function registerSignInPages(app: FastifyInstance, d: SigninPagesDeps): v
     return renderLogin(d, reply, {
       info: typeof msg === 'string' && Object.hasOwn(MESSAGES, msg) ? MESSAGES[msg] : undefined,
       next,
+      reauth: msg === 'reauthenticate',
     });
   });
 
@@ -111,17 +110,22 @@ export function registerSignInPages(app: FastifyInstance, d: SigninPagesDeps): v
     const password = field(req.body, 'password', 1024);
     const captcha = captchaField(req.body);
     const next = signInReturnTo(d, field(req.body, 'next', 2048));
+    const reauth = field(req.body, 'reauth', 4) === '1';
     if (!identifier || !password)
       return renderLogin(d, reply, {
         identifier,
         error: 'Enter your username or email and your password.',
         status: 400,
         next,
+        reauth,
       });
     try {
-      const { token } = await d.signIn.withPassword({ identifier, password, captcha }, contextOf(req));
-      setSessionCookie(d, reply, token);
-      return reply.redirect(next ?? '/settings', 303);
+      const result = await d.signIn.withPassword({ identifier, password, captcha }, contextOf(req), {
+        returnTo: next,
+        reauth,
+      });
+      // Signed in: on to `next`; a second factor needed: to /login/second-factor, which keeps `next`.
+      return continueSignIn(d, reply, result);
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
       if (err.extra.retryAfter !== undefined) reply.header('Retry-After', String(Math.ceil(err.extra.retryAfter)));
@@ -134,6 +138,7 @@ export function registerSignInPages(app: FastifyInstance, d: SigninPagesDeps): v
         status: err.status,
         captcha: captchaStep,
         next,
+        reauth,
       });
     }
   });

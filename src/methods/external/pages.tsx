@@ -2,11 +2,12 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, pageMessage } from '../../errors.ts';
 import { type AccountPagesDeps, pageAuth, renderSettings } from '../../flows/account/pages.tsx';
 import type { SessionService } from '../../flows/sessions/service.ts';
+import { applySignedIn, continueSignIn } from '../../flows/signin/step-cookies.ts';
 import type { Kernel } from '../../kernel.ts';
 import type { Authenticated } from '../../web/auth.ts';
 import { clearCookie, readSignedCookie, setCookie, signCookieValue } from '../../web/cookies.ts';
 import { Field, Html, Notice, Page } from '../../web/layout.tsx';
-import { authOf, contextOf, field, type RequestDeps, setSessionCookie } from '../../web/request.ts';
+import { authOf, contextOf, field, type RequestDeps } from '../../web/request.ts';
 import { type ReturnUrlDeps, safeReturnTo } from '../../web/return-url.ts';
 import { ExternalError, type ExternalFailure } from './client.ts';
 import { type ExternalAccounts, FLOW_TTL_MS, type Flow } from './service.ts';
@@ -259,7 +260,9 @@ export function registerExternalPages(app: FastifyInstance, d: ExternalPagesDeps
         );
       if (outcome.kind === 'linked')
         return reply.redirect(`/settings?done=${outcome.already ? 'already_linked' : 'linked'}#linked-accounts`, 303);
-      setSessionCookie(d, reply, outcome.signedIn.token);
+      // BF-05: an account with a second factor goes through the step, like a password sign-in.
+      if (outcome.signedIn.status !== 'signed_in') return continueSignIn(d, reply, outcome.signedIn);
+      applySignedIn(d, reply, outcome.signedIn);
       if (outcome.created) {
         setSigned(d, reply, WELCOME_COOKIE, { a: outcome.signedIn.account.id, p: p.id, r: flow?.returnTo }, 3600);
         return reply.redirect('/auth/welcome', 303);

@@ -3,7 +3,7 @@ import type { RequestContext } from '../../context.ts';
 import { formatTime, renderMail } from '../../delivery/templates.ts';
 import { AppError } from '../../errors.ts';
 import type { SessionService } from '../../flows/sessions/service.ts';
-import type { SignedIn, SignInService } from '../../flows/signin/service.ts';
+import type { SignInResult, SignInService } from '../../flows/signin/service.ts';
 import type { Kernel } from '../../kernel.ts';
 import { isoTime } from '../../security/clock.ts';
 import { sha256 } from '../../security/hashing.ts';
@@ -42,7 +42,7 @@ export interface Flow {
 export const FLOW_TTL_MS = 10 * 60_000;
 
 export type Outcome =
-  | { kind: 'signed_in'; signedIn: SignedIn; created: boolean }
+  | { kind: 'signed_in'; signedIn: SignInResult; created: boolean }
   | { kind: 'email_taken'; provider: Provider }
   | { kind: 'linked'; provider: Provider; already: boolean };
 
@@ -136,7 +136,7 @@ export class ExternalAccounts {
       this.d.sessions.requireRecentAuth(auth.session);
       return this.link(auth.account, provider, profile, ctx);
     }
-    return this.signIn(provider, profile, ctx);
+    return this.signIn(provider, profile, ctx, flow.returnTo);
   }
 
   /** A callback works once, even in the browser that started it. */
@@ -145,7 +145,12 @@ export class ExternalAccounts {
       throw new ExternalError('state_mismatch', 'this sign-in attempt was already used');
   }
 
-  private async signIn(provider: Provider, profile: ExternalProfile, ctx: RequestContext): Promise<Outcome> {
+  private async signIn(
+    provider: Provider,
+    profile: ExternalProfile,
+    ctx: RequestContext,
+    returnTo?: string,
+  ): Promise<Outcome> {
     const d = this.d;
     const method = `external:${provider.id}`;
     const known = await d.db
@@ -164,7 +169,7 @@ export class ExternalAccounts {
         .execute();
       return {
         kind: 'signed_in',
-        signedIn: await d.signIn.complete(account, { method, amr: ['fed'] }, ctx),
+        signedIn: await d.signIn.complete(account, { method, amr: ['fed'] }, ctx, { returnTo }),
         created: false,
       };
     }
@@ -180,7 +185,7 @@ export class ExternalAccounts {
     const account = await this.createAccount(provider, profile, email, ctx);
     return {
       kind: 'signed_in',
-      signedIn: await d.signIn.complete(account, { method, amr: ['fed'] }, ctx),
+      signedIn: await d.signIn.complete(account, { method, amr: ['fed'] }, ctx, { returnTo }),
       created: true,
     };
   }

@@ -3,6 +3,7 @@ import * as m001 from './001_foundation.ts';
 import * as m002 from './002_sign_in_failures.ts';
 import * as m003 from './003_identifier_keys.ts';
 import * as m004 from './004_second_factors.ts';
+import * as m005 from './005_mfa_sign_in.ts';
 import * as m008 from './008_staff.ts';
 import * as m010 from './010_openid_provider.ts';
 
@@ -12,6 +13,7 @@ export const migrations: Record<string, Migration> = {
   '002_sign_in_failures': m002,
   '003_identifier_keys': m003,
   '004_second_factors': m004,
+  '005_mfa_sign_in': m005,
   '008_staff': m008,
   '010_openid_provider': m010,
 };

@@ -42,4 +42,17 @@
     confirm.addEventListener('input', sync);
     original.addEventListener('input', sync);
   }
+  // Recovery codes: a copy button where the clipboard is available (the list and the .txt link work without it).
+  for (const button of document.querySelectorAll('button[data-copy]')) {
+    if (!navigator.clipboard) continue;
+    button.hidden = false;
+    button.addEventListener('click', async () => {
+      try {
+        await navigator.clipboard.writeText(button.dataset.copy ?? '');
+        button.textContent = 'Copied';
+      } catch {
+        button.textContent = 'Copy failed: select the codes instead';
+      }
+    });
+  }
 })();

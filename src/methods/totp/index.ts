@@ -1,0 +1,15 @@
+import type { SecondFactorMethod } from '../../flows/signin/second-factor.ts';
+import { checkTotp, hasTotp } from './totp.ts';
+
+/** The authenticator app as a second factor at sign-in (MFA-01..MFA-03). */
+export const totpFactor: SecondFactorMethod = {
+  id: 'totp',
+  label: 'Authenticator app',
+  amr: ['otp'],
+  answer: 'code',
+  enrolled: (d, accountId) => hasTotp(d, accountId),
+  async verify(d, accountId, answer) {
+    await checkTotp(d, accountId, answer);
+    return undefined;
+  },
+};

@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { activeAccount } from '../support/accounts.ts';
+import { withServer } from '../support/fixture.ts';
+import { enrolTotpDirect, ShiftClock, totpCode } from './helpers.ts';
+
+// The second-factor sign-in step over HTTP (BF-05, MFA-02, MFA-07, OTP-06).
+
+const clock = new ShiftClock();
+
+describe('second-factor sign-in step', () => {
+  const fx = withServer({ overrides: { clock } });
+
+  test('BF-05 MFA-07 a right password for an account with a factor issues no session, only a pending cookie', async () => {
+    const a = await activeAccount(fx.server);
+    const { secret } = await enrolTotpDirect(fx.server, clock, a.username);
+    const c = fx.server.client();
+    const res = await c.post('/api/v1/sessions', { identifier: a.username, password: a.password });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json.status, 'second_factor_required');
+    assert.deepEqual(
+      res.json.factors.map((f: { type: string }) => f.type),
+      ['totp', 'recovery_code'],
+    );
+    assert.ok(!c.cookies.has('latchkey_session'), 'no session cookie');
+    const pending = res.headers.getSetCookie().find((x) => x.startsWith('latchkey_pending='));
+    assert.ok(pending && /Max-Age=300/.test(pending) && /HttpOnly/.test(pending), pending);
+    // The pending cookie grants nothing else.
+    assert.equal((await c.get('/api/v1/sessions/current')).status, 401);
+    const r2 = await c.post('/api/v1/sessions/second-factor', { code: totpCode(secret, clock.now()) });
+    assert.equal(r2.status, 201, r2.text);
+    assert.equal(r2.json.status, 'signed_in');
+    const cur = await c.get('/api/v1/sessions/current');
+    assert.equal(cur.status, 200);
+    const row = await fx.server.deps.db
+      .selectFrom('sessions')
+      .select('amr')
+      .where('id', '=', r2.json.session.id)
+      .executeTakeFirstOrThrow();
+    assert.deepEqual(JSON.parse(row.amr).sort(), ['mfa', 'otp', 'pwd']);
+    // Single use: the pending sign-in is gone.
+    const again = await c.post('/api/v1/sessions/second-factor', { code: totpCode(secret, clock.now()) });
+    assert.equal(again.status, 401);
+  });
+
+  test('MFA-07 the half-finished sign-in expires and works only in the browser that started it', async () => {
+    const a = await activeAccount(fx.server);
+    const { secret } = await enrolTotpDirect(fx.server, clock, a.username);
+    const c = fx.server.client();
+    await c.post('/api/v1/sessions', { identifier: a.username, password: a.password });
+    const other = fx.server.client();
+    const stolen = await other.post('/api/v1/sessions/second-factor', { code: totpCode(secret, clock.now()) });
+    assert.equal(stolen.status, 401);
+    clock.shift += 5 * 60_000 + 1000;
+    const late = await c.post('/api/v1/sessions/second-factor', { code: totpCode(secret, clock.now()) });
+    assert.equal(late.status, 401);
+    assert.equal(late.json.code, 'unauthorized');
+  });
+
+  test('MFA-02 a used TOTP code, or an earlier one, is refused', async () => {
+    const a = await activeAccount(fx.server);
+    const { secret } = await enrolTotpDirect(fx.server, clock, a.username);
+    const code = totpCode(secret, clock.now());
+    const earlier = totpCode(secret, clock.now() - 30_000);
+    const c1 = fx.server.client();
+    await c1.post('/api/v1/sessions', { identifier: a.username, password: a.password });
+    assert.equal((await c1.post('/api/v1/sessions/second-factor', { code })).status, 201);
+    const c2 = fx.server.client();
+    await c2.post('/api/v1/sessions', { identifier: a.username, password: a.password });
+    const replay = await c2.post('/api/v1/sessions/second-factor', { code });
+    assert.equal(replay.status, 400);
+    assert.equal(replay.json.code, 'invalid_code');
+    assert.equal((await c2.post('/api/v1/sessions/second-factor', { code: earlier })).status, 400);
+  });
+
+  test('OTP-06 an email code is never a second factor: none offered, the step takes no such answer', async () => {
+    const a = await activeAccount(fx.server);
+    await enrolTotpDirect(fx.server, clock, a.username);
+    const c = fx.server.client();
+    const res = await c.post('/api/v1/sessions', { identifier: a.username, password: a.password });
+    assert.ok(res.json.factors.every((f: { type: string }) => !/email|sms/.test(f.type)));
+    const bad = await c.post('/api/v1/sessions/second-factor', { emailCode: '123456' });
+    assert.equal(bad.status, 400);
+    assert.ok(!c.cookies.has('latchkey_session'));
+  });
+
+  test('BF-05 the page flow: /login goes to /login/second-factor, keeps the return path, and finishes without JS', async () => {
+    const a = await activeAccount(fx.server);
+    const { secret } = await enrolTotpDirect(fx.server, clock, a.username);
+    const c = fx.server.client();
+    const login = await c.form('/login', { identifier: a.username, password: a.password, next: '/settings#sessions' });
+    assert.equal(login.status, 303);
+    assert.equal(login.headers.get('location'), '/login/second-factor');
+    const page = await c.get('/login/second-factor', { accept: 'text/html' });
+    assert.equal(page.status, 200);
+    assert.match(page.text, /Use a recovery code instead/);
+    const wrong = await c.form('/login/second-factor', { code: '000000' });
+    assert.equal(wrong.status, 400);
+    const ok = await c.form('/login/second-factor', { code: totpCode(secret, clock.now()) });
+    assert.equal(ok.status, 303);
+    assert.equal(ok.headers.get('location'), '/settings#sessions');
+    assert.equal((await c.get('/api/v1/sessions/current')).status, 200);
+  });
+});
