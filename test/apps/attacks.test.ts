@@ -50,7 +50,7 @@ describe('OpenID Provider attacks', () => {
     for (const bad of [
       `${REDIRECT}/extra`,
       `${REDIRECT}?next=evil`,
-      'http://127.0.0.1:9/callbac',
+      'http://127.0.0.1:59999/callbac',
       'https://evil.test/callback',
     ]) {
       const req = await authRequest(app.config, {}, bad);

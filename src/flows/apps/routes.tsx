@@ -169,11 +169,7 @@ export function registerAppsRoutes(app: FastifyInstance, d: AppsRoutesDeps): voi
         return reply.redirect(`/login?msg=reauthenticate&return_to=${encodeURIComponent(back)}`, 303);
       }
       if (!auth) return reply.redirect(`/login?return_to=${encodeURIComponent(back)}`, 303);
-      reply.hijack();
-      await provider.interactionFinished(req.raw, reply.raw, loginResult(auth.session), {
-        mergeWithLastSubmission: false,
-      });
-      return;
+      return finish(req, reply, loginResult(auth.session), false);
     }
     if (details.prompt.name === 'consent') {
       if (!auth || auth.account.id !== details.session?.accountId)
@@ -217,14 +213,7 @@ export function registerAppsRoutes(app: FastifyInstance, d: AppsRoutesDeps): voi
       );
     const decision = (req.body as Record<string, unknown> | undefined)?.decision;
     if (decision !== 'allow') {
-      reply.hijack();
-      await provider.interactionFinished(
-        req.raw,
-        reply.raw,
-        { error: 'access_denied', error_description: 'The user did not allow access.' },
-        { mergeWithLastSubmission: false },
-      );
-      return;
+      return finish(req, reply, { error: 'access_denied', error_description: 'The user did not allow access.' }, false);
     }
     return grantConsent(req, reply, details);
   });
@@ -249,8 +238,34 @@ export function registerAppsRoutes(app: FastifyInstance, d: AppsRoutesDeps): voi
     for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {}))
       grant.addResourceScope(indicator, scopes.join(' '));
     const grantId = await grant.save();
-    reply.hijack();
-    await provider.interactionFinished(req.raw, reply.raw, { consent: { grantId } }, { mergeWithLastSubmission: true });
+    return finish(req, reply, { consent: { grantId } }, true);
+  }
+
+  /**
+   * Hands the interaction's result to the provider and continues to its resume URL. Not by a
+   * redirect: these answers end a navigation that began with a form (sign-in, consent), and
+   * browsers hold every redirect of such a navigation to the page's CSP `form-action 'self'`,
+   * which the final redirect to the app would break. A Refresh header (and a link, for
+   * anything that ignores it) starts a new navigation instead.
+   */
+  async function finish(req: FastifyRequest, reply: FastifyReply, result: Record<string, unknown>, merge: boolean) {
+    const to = await d.apps.provider.interactionResult(req.raw, reply.raw, result, { mergeWithLastSubmission: merge });
+    return reply
+      .header('refresh', `0;url=${to}`)
+      .type('text/html; charset=utf-8')
+      .send(
+        Page({
+          title: 'Continuing',
+          productName: d.config.productName,
+          children: (
+            <p>
+              <a href={to} data-continue>
+                Continue to the app
+              </a>
+            </p>
+          ),
+        }),
+      );
   }
 
   function consentPage(reply: FastifyReply, auth: Authenticated, clientName: string, scope: string, uid: string) {
