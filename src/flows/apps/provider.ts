@@ -1,4 +1,4 @@
-import Provider, { interactionPolicy } from 'oidc-provider';
+import type Provider from 'oidc-provider';
 import { systemContext } from '../../context.ts';
 import type { Kernel } from '../../kernel.ts';
 import { isMultiFactor, parseAmr } from '../../security/amr.ts';
@@ -76,7 +76,10 @@ function page(d: ProviderDeps, title: string, body: string): string {
  * library's), no `none`-signed request objects, and its sessions tied to Latchkey's own session:
  * without the Latchkey session of the same account, every authorization goes back to /login.
  */
-export function buildProvider(d: ProviderDeps, keys: SigningKeys): Provider {
+export type OidcProviderLib = typeof import('oidc-provider');
+
+export function buildProvider(d: ProviderDeps, keys: SigningKeys, lib: OidcProviderLib): Provider {
+  const { default: Provider, interactionPolicy } = lib;
   const sec = (ms: number) => Math.max(1, Math.floor(ms / 1000));
   const op = d.config.op;
   const cookieName = sessionCookieName(d);

@@ -7,7 +7,7 @@ import { accountGrants, deleteExpiredPayloads, findClient, revokeGrants } from '
 import type { SessionPort } from '../../web/request.ts';
 import { ClientRegistry } from './clients.ts';
 import { type Jwk, loadSigningKeys, rotateSigningKey, type SigningKeys } from './keys.ts';
-import { buildProvider, OP_PREFIX } from './provider.ts';
+import { buildProvider, type OidcProviderLib, OP_PREFIX } from './provider.ts';
 import { BACKCHANNEL_JOB } from './revoke.ts';
 
 /** What this module uses of the container the composition root builds. */
@@ -35,6 +35,9 @@ export class AppsService {
   readonly clients: ClientRegistry;
   private current?: { provider: Provider; keys: SigningKeys };
   private timers: NodeJS.Timeout[] = [];
+  /** oidc-provider, imported when the provider starts: on import it warns about Node 20, which
+   * would otherwise precede every command's output (configuration errors included). */
+  private lib?: OidcProviderLib;
 
   constructor(private readonly d: AppsDeps) {
     this.clients = new ClientRegistry(d);
@@ -81,7 +84,8 @@ export class AppsService {
   async reload(): Promise<boolean> {
     const keys = await loadSigningKeys(this.d);
     if (this.current && this.current.keys.version === keys.version) return false;
-    this.current = { provider: buildProvider(this.d, keys), keys };
+    this.lib ??= await import('oidc-provider');
+    this.current = { provider: buildProvider(this.d, keys, this.lib), keys };
     return true;
   }
 
