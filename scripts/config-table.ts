@@ -23,6 +23,7 @@ const GROUP_TITLES: Record<string, string> = {
   external: 'External accounts',
   sms: 'SMS',
   qr: 'QR sign-in',
+  op: 'OpenID Provider (apps)',
 };
 
 const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');

@@ -9,6 +9,8 @@ import { smsGatewayFromConfig } from './delivery/sms/index.ts';
 import { DeliveryWorker } from './delivery/worker.ts';
 import { AccountService } from './flows/account/service.ts';
 import { activitySection } from './flows/activity/pages.tsx';
+import { appsSection } from './flows/apps/routes.tsx';
+import { AppsService } from './flows/apps/service.ts';
 import { BrandService } from './flows/brand/service.ts';
 import { twoStepSection } from './flows/factors/pages.tsx';
 import { FactorService } from './flows/factors/service.ts';
@@ -63,6 +65,7 @@ import { ensureDefaultOrg, orgRequiresSecondFactor } from './store/organizations
 import { pendingOutboxByChannel } from './store/outbox.ts';
 import { countOpenByKind } from './store/review-items.ts';
 import type { Database } from './store/schema.ts';
+import type { Authenticated } from './web/auth.ts';
 import type { PageExtras } from './web/extras.ts';
 
 /**
@@ -90,6 +93,8 @@ export interface Deps extends Kernel {
   organizations: OrganizationService;
   /** mobile numbers on /settings and SMS codes (src/flows/phone) */
   phone: PhoneService;
+  /** Latchkey as OpenID Provider: clients, signing keys, the provider behind /oidc (src/flows/apps) */
+  apps: AppsService;
   /** the staff console's gate: roles, second factor, re-authentication, reasons (src/flows/staff) */
   staffGuard: StaffGuard;
   /** the install's staff and their roles (`latchkey staff …`) */
@@ -244,6 +249,7 @@ export async function createDeps(config: Config, o: DepsOverrides = {}): Promise
   d.external = new ExternalAccounts(d);
   d.recovery = new RecoveryService(d);
   d.phone = new PhoneService(d);
+  d.apps = new AppsService(d);
   d.staffGuard = new StaffGuard(d);
   d.staffMembers = new StaffMembers(d);
   d.staffDirectory = new AccountDirectory(d);
@@ -258,7 +264,7 @@ export async function createDeps(config: Config, o: DepsOverrides = {}): Promise
   d.qrSecondFactorRequired = (account) => orgRequiresSecondFactor(d, account.org_id);
   d.passkeys = new PasskeyService(d);
   d.pages = {
-    loginExtras: [() => passkeyLoginExtra(), () => qrLoginLink(d), () => providerButtons(d)],
+    loginExtras: [() => passkeyLoginExtra(), () => qrLoginLink(d), (next) => providerButtons(d, next)],
     settingsSections: [
       (auth, flash) => profileSection(d, auth, flash),
       (auth, flash) => twoStepSection(d, auth, flash),
@@ -268,6 +274,7 @@ export async function createDeps(config: Config, o: DepsOverrides = {}): Promise
       (auth, flash) => phoneSection(d, auth, flash),
       (auth) => qrSettingsSection(d, auth),
       (auth) => activitySection(d, auth),
+      ...(config.op.enabled ? [(auth: Authenticated, flash: string | undefined) => appsSection(d, auth, flash)] : []),
     ],
     orgSettingsSections: [(org) => qrOrgSwitch(d, org)],
     resetChoices: [(token) => passkeyResetChoice(d, token)],
@@ -281,6 +288,15 @@ export async function createDeps(config: Config, o: DepsOverrides = {}): Promise
   } catch (err) {
     await closeDeps(d);
     throw err;
+  }
+  if (config.op.enabled) {
+    try {
+      await d.apps.start();
+    } catch (err) {
+      await closeDeps(d);
+      throw err;
+    }
+    closers.push(() => d.apps.stop());
   }
   const guard = d.guard;
   if (guard.close) closers.push(() => guard.close?.());

@@ -22,6 +22,14 @@ const USAGE = `usage: latchkey <command>
   identifiers normalise
                      once those are resolved by hand: store the normal forms of the
                      rows left unchanged, then list what is still left
+  clients add --name N --redirect-uri URI [--public] [--first-party]
+              [--backchannel-logout-uri URI] [--post-logout-redirect-uri URI]
+                     register an app that signs in through Latchkey (prints its id and secret)
+  clients list       list the registered apps
+  clients remove <client-id>
+                     remove an app and every grant and token issued to it
+  keys rotate        new OpenID Provider signing key; the old one stays published
+                     until its tokens expire
   help               this text
 
 Configuration comes from LATCHKEY_* environment variables; see the README.`;

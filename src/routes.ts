@@ -3,6 +3,8 @@ import type { Deps } from './deps.ts';
 import { registerAccountApi } from './flows/account/api.ts';
 import { registerAccountPages } from './flows/account/pages.tsx';
 import { registerPasswordCheckApi } from './flows/account/password-check-api.ts';
+import { registerAdminClients } from './flows/apps/admin.tsx';
+import { registerAppsRoutes } from './flows/apps/routes.tsx';
 import { registerBrandApi } from './flows/brand/api.ts';
 import { registerBrandPages } from './flows/brand/pages.tsx';
 import { registerFactorsApi } from './flows/factors/api.ts';
@@ -65,6 +67,10 @@ export async function registerRoutes(app: FastifyInstance, d: Deps): Promise<voi
   registerOrganizationsPages(app, d);
   registerPhoneApi(app, d);
   registerPhonePages(app, d);
+  if (d.config.op.enabled) {
+    registerAppsRoutes(app, d);
+    registerAdminClients(app, d);
+  }
   registerStaffApi(app, d);
   registerStaffPages(app, d);
   registerSupportApi(app, d);

@@ -19,7 +19,19 @@ declare module 'autocannon' {
     headers?: Record<string, string>;
     body?: string;
     timeout?: number;
-    requests?: { method?: string; path?: string; body?: string; headers?: Record<string, string> }[];
+    requests?: {
+      method?: string;
+      path?: string;
+      body?: string;
+      headers?: Record<string, string>;
+      /** called before each request; what it answers is sent (e.g. the next single-use body) */
+      setupRequest?: (req: { method?: string; path?: string; body?: string; headers?: Record<string, string> }) => {
+        method?: string;
+        path?: string;
+        body?: string;
+        headers?: Record<string, string>;
+      };
+    }[];
   }
   interface Result {
     requests: Histogram;

@@ -31,6 +31,14 @@ export async function runAdminCommand(config: Config, command: string, args: str
       return 0;
     }
     if (command === 'org') return await orgCommand(d, args, usage);
+    if (command === 'clients') return await clientsCommand(d, args, usage);
+    if (command === 'keys' && args[0] === 'rotate' && args.length === 1) {
+      const r = await d.apps.rotateKeys();
+      console.log(
+        `new signing key ${r.kid}; ${r.retired} earlier key(s) stay published until their tokens expire. Running processes pick it up within LATCHKEY_OP_KEY_RELOAD.`,
+      );
+      return 0;
+    }
     if (command === 'staff') return await staffCommand(d, args, usage);
     if (command === 'identifiers' && (args[0] === 'check' || args[0] === 'normalise') && args.length === 1)
       return await identifiersCheck(d, args[0] === 'normalise');
@@ -158,4 +166,62 @@ async function identifiersCheck(d: Deps, normalise: boolean): Promise<number> {
     `\n${reportCount(report)} finding(s); resolve them by hand (rename, merge or remove accounts), then run \`latchkey identifiers normalise\`.`,
   );
   return 1;
+}
+
+const CLIENTS_USAGE = `usage: latchkey clients add --name <name> --redirect-uri <uri> [--redirect-uri <uri> …] [--public] [--first-party]
+                           [--backchannel-logout-uri <uri>] [--post-logout-redirect-uri <uri> …]
+       latchkey clients list
+       latchkey clients remove <client-id>`;
+
+/** Every value of a repeatable `--name value` option. */
+function repeated(args: string[], name: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) if (args[i] === `--${name}` && args[i + 1] !== undefined) out.push(args[++i]);
+  return out;
+}
+
+/**
+ * `latchkey clients add|list|remove`: the apps that sign in through Latchkey (OpenID Provider).
+ * `add` prints the client id and, for a confidential client, its secret: the only time it is shown.
+ */
+async function clientsCommand(d: Deps, args: string[], usage: string): Promise<number> {
+  const [sub, ...rest] = args;
+  const { pos, opt } = options(rest);
+  try {
+    if (sub === 'add' && pos.length === 0 && typeof opt.name === 'string') {
+      const { client, secret } = await d.apps.clients.add({
+        name: opt.name,
+        redirectUris: repeated(rest, 'redirect-uri'),
+        public: opt.public === true,
+        firstParty: opt['first-party'] === true,
+        backchannelLogoutUri:
+          typeof opt['backchannel-logout-uri'] === 'string' ? opt['backchannel-logout-uri'] : undefined,
+        postLogoutRedirectUris: repeated(rest, 'post-logout-redirect-uri'),
+      });
+      console.log(`client_id: ${client.id}`);
+      if (secret) console.log(`client_secret: ${secret}\n(shown once: store it now)`);
+      console.log(`issuer: ${d.apps.issuer}`);
+      return 0;
+    }
+    if (sub === 'list' && pos.length === 0) {
+      const clients = await d.apps.clients.list();
+      if (!clients.length) console.log('no clients');
+      for (const c of clients)
+        console.log(
+          `${c.id}  ${c.name}  ${c.public ? 'public' : 'confidential'}${c.firstParty ? ' first-party' : ''}  ${c.redirectUris.join(' ')}`,
+        );
+      return 0;
+    }
+    if (sub === 'remove' && pos.length === 1) {
+      await d.apps.clients.remove(pos[0]);
+      console.log(`removed client ${pos[0]} and every grant and token issued to it`);
+      return 0;
+    }
+  } catch (err) {
+    if (!(err instanceof AppError)) throw err;
+    console.error(err.detail ?? err.title);
+    return 1;
+  }
+  console.error(`${CLIENTS_USAGE}\n\n${usage}`);
+  return 2;
 }

@@ -70,6 +70,15 @@ export interface Config {
   limits: LimitsConfig;
   sms: SmsConfig;
   external: ExternalConfig;
+  /** Latchkey as OpenID Provider; TTLs in ms */
+  op: {
+    enabled: boolean;
+    codeTtl: number;
+    accessTokenTtl: number;
+    idTokenTtl: number;
+    refreshTokenTtl: number;
+    keyReload: number;
+  };
   /** every setting by env name, typed from the schema (src/config/load.ts Settings) */
   settings: Settings;
 }
@@ -154,6 +163,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     limits: limitsSection(s, dev, problems),
     sms: smsSection(s, problems),
     external: externalSection(s, families, problems),
+    op: {
+      enabled: s.LATCHKEY_OP_ENABLED,
+      codeTtl: s.LATCHKEY_OP_CODE_TTL,
+      accessTokenTtl: s.LATCHKEY_OP_ACCESS_TOKEN_TTL,
+      idTokenTtl: s.LATCHKEY_OP_ID_TOKEN_TTL,
+      refreshTokenTtl: s.LATCHKEY_OP_REFRESH_TOKEN_TTL,
+      keyReload: s.LATCHKEY_OP_KEY_RELOAD,
+    },
     settings: s,
   };
   if (!cfg.dev && !cfg.smtpUrl)

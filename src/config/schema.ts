@@ -731,6 +731,31 @@ export const SETTINGS = [
     'SMS the whole install may queue per window (`N/window`, shared across processes through LATCHKEY_REDIS_URL); past it nothing more is sent, answers stay the same, `latchkey_sms_budget_exhausted_total` counts each withheld SMS and `sms.budget_exhausted` is audited once per window (OTP-05, docs/sms.md)',
     { group: 'sms' },
   ),
+  // --- Latchkey as OpenID Provider (docs/openid-provider.md)
+  s('LATCHKEY_OP_ENABLED', 'bool', 'true', 'serve the OpenID Provider under `/oidc` and forward-auth (OP-01..OP-07)', {
+    group: 'op',
+  }),
+  s('LATCHKEY_OP_CODE_TTL', 'duration', '60s', 'lifetime of an authorization code', { min: 1, max: 600, group: 'op' }),
+  s('LATCHKEY_OP_ACCESS_TOKEN_TTL', 'duration', '10m', 'lifetime of an access token', {
+    min: 1,
+    max: 86400,
+    group: 'op',
+  }),
+  s('LATCHKEY_OP_ID_TOKEN_TTL', 'duration', '1h', 'lifetime of an ID token', { min: 1, max: 86400, group: 'op' }),
+  s(
+    'LATCHKEY_OP_REFRESH_TOKEN_TTL',
+    'duration',
+    '14d',
+    'lifetime of a refresh token (each use rotates it, OP-03); also how long a grant lives',
+    { min: 1, max: 31536000, group: 'op' },
+  ),
+  s(
+    'LATCHKEY_OP_KEY_RELOAD',
+    'duration',
+    '60s',
+    'how often a running process reloads the signing keys, so `latchkey keys rotate` reaches every process',
+    { min: 1, max: 86400, group: 'op' },
+  ),
 ] as const satisfies readonly Setting[];
 
 export type SettingName = (typeof SETTINGS)[number]['env'];

@@ -341,6 +341,48 @@ export interface WebauthnChallengesTable {
   expires_at: number;
 }
 
+/** What oidc-provider stores (grant, code, token, session, interaction …): one JSON payload per row. */
+export interface OidcPayloadsTable {
+  model: string;
+  id: string;
+  payload: string;
+  grant_id: string | null;
+  account_id: string | null;
+  client_id: string | null;
+  uid: string | null;
+  user_code: string | null;
+  /** null: no expiry */
+  expires_at: number | null;
+  consumed_at: number | null;
+}
+
+/** A relying party registered by `latchkey clients add` (its secret encrypted with the server secret). */
+export interface OidcClientsTable {
+  id: string;
+  name: string;
+  /** null for a public client (PKCE only, no secret) */
+  secret_enc: string | null;
+  /** JSON arrays of exact URIs (OP-01) */
+  redirect_uris: string;
+  post_logout_redirect_uris: string;
+  backchannel_logout_uri: string | null;
+  /** 1: consent is skipped (OP-06) */
+  first_party: number;
+  created_at: number;
+  updated_at: number;
+}
+
+/** ID-token signing keys (OP-05): the private JWK encrypted, the public one in clear for the JWKS. */
+export interface OidcKeysTable {
+  kid: string;
+  alg: string;
+  private_jwk_enc: string;
+  public_jwk: string;
+  created_at: number;
+  /** when a newer key took over; published until its tokens have expired */
+  retired_at: number | null;
+}
+
 /** A half-finished sign-in (MFA-07): the first factor passed, the second is pending. */
 export interface PendingSignInsTable {
   id: string;
@@ -390,6 +432,9 @@ export interface Database {
   sign_in_failures: SignInFailuresTable;
   second_factors: SecondFactorsTable;
   mfa_recovery_codes: MfaRecoveryCodesTable;
+  oidc_payloads: OidcPayloadsTable;
+  oidc_clients: OidcClientsTable;
+  oidc_keys: OidcKeysTable;
   support_requests: SupportRequestsTable;
   support_messages: SupportMessagesTable;
   review_items: ReviewItemsTable;

@@ -7,6 +7,11 @@ import { type RequestDeps, sessionCookieName } from './request.ts';
 export type CsrfDeps = Pick<Kernel, 'config'> & RequestDeps;
 
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
+/**
+ * OpenID Provider endpoints that authenticate the client or a bearer token, never the cookie:
+ * browser apps on other origins call them (with CORS), so no Origin rule applies.
+ */
+const CLIENT_AUTHENTICATED = new Set(['/oidc/token', '/oidc/revoke', '/oidc/introspect', '/oidc/me']);
 
 /**
  * WEB-01 by strict Origin check, for every state-changing request, sign-in included. Browsers
@@ -18,6 +23,7 @@ export function csrfCheck(d: CsrfDeps): (req: FastifyRequest) => AppError | unde
   const cookie = sessionCookieName(d);
   return function refusal(req: FastifyRequest): AppError | undefined {
     if (SAFE.has(req.method)) return;
+    if (req.url.startsWith('/oidc/') && CLIENT_AUTHENTICATED.has(req.url.split('?', 1)[0])) return;
     const origin = req.headers.origin;
     // Pages send Referrer-Policy: no-referrer (REC-05), and with it browsers send `Origin: null`
     // on their own same-origin form posts; the unforgeable Sec-Fetch-Site then says who sent it.

@@ -26,3 +26,19 @@ export function safeReturnTo(d: ReturnUrlDeps, raw: unknown): string | undefined
   if (d.config.external.returnOrigins.includes(u.origin) && /^https?:$/.test(u.protocol)) return u.href;
   throw bad();
 }
+
+/**
+ * Where /login sends the browser once signed in (`return_to` or `next`): a path on this service
+ * (an OpenID Provider interaction such as /oidc/interaction/{uid} among them) or an allow-listed
+ * origin (an app behind forward-auth), as safeReturnTo decides; anything else is dropped, and
+ * the browser goes to the default page.
+ */
+export function signInReturnTo(d: ReturnUrlDeps, raw: unknown): string | undefined {
+  if (typeof raw !== 'string' || raw.length > 2048) return undefined;
+  try {
+    const to = safeReturnTo(d, raw);
+    return to?.startsWith('//') ? undefined : to;
+  } catch {
+    return undefined;
+  }
+}

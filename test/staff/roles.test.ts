@@ -18,7 +18,7 @@ interface Row {
   method: 'GET' | 'POST';
   route: string;
   path: (c: Cast) => string;
-  body?: Record<string, string>;
+  body?: Record<string, string | string[]>;
   form?: boolean;
   label?: string;
   expect: Record<Who, number>;
@@ -27,6 +27,8 @@ interface Row {
 const reason = 'ticket 42: user called support';
 /** Review queue items about the target (sup20): one worked through the pages, one through the API, and a support request for replies. */
 const items = { page: '', api: '', request: '' };
+/** an OpenID Provider client the client rows act on */
+const ROLE_CLIENT = 'role-test-client';
 const page = (anon: number, member: number, other: number, own: number, support: number, admin: number) => ({
   anonymous: anon,
   member,
@@ -208,6 +210,52 @@ const ROWS: Row[] = [
       expect,
     }),
   ),
+  // OpenID Provider clients (op21): admin staff only
+  { method: 'GET', route: '/admin/clients', path: () => '/admin/clients', expect: page(303, 403, 403, 403, 403, 200) },
+  {
+    method: 'POST',
+    route: '/admin/clients',
+    path: () => '/admin/clients',
+    form: true,
+    body: { name: 'Role test app', redirectUris: 'https://app.example.com/cb', reason },
+    expect: page(303, 403, 403, 403, 403, 200),
+  },
+  {
+    method: 'POST',
+    route: '/admin/clients/:id',
+    path: () => `/admin/clients/${ROLE_CLIENT}`,
+    form: true,
+    body: { action: 'save', name: 'Role test', redirectUris: 'https://app.example.com/cb', reason },
+    expect: page(303, 403, 403, 403, 403, 303),
+  },
+  {
+    method: 'GET',
+    route: '/api/v1/admin/clients',
+    path: () => '/api/v1/admin/clients',
+    expect: page(401, 403, 403, 403, 403, 200),
+  },
+  {
+    method: 'POST',
+    route: '/api/v1/admin/clients',
+    path: () => '/api/v1/admin/clients',
+    body: { name: 'Role test API app', redirectUris: ['https://app.example.com/cb'], reason },
+    expect: page(401, 403, 403, 403, 403, 201),
+  },
+  {
+    method: 'POST',
+    route: '/api/v1/admin/clients/:id',
+    path: () => `/api/v1/admin/clients/${ROLE_CLIENT}`,
+    body: { name: 'Role test renamed', reason },
+    expect: page(401, 403, 403, 403, 403, 200),
+  },
+  {
+    method: 'POST',
+    route: '/api/v1/admin/clients/:id/actions/:action',
+    path: () => `/api/v1/admin/clients/${ROLE_CLIENT}/actions/rotate_secret`,
+    label: 'rotate_secret',
+    body: { reason },
+    expect: page(401, 403, 403, 403, 403, 200),
+  },
   {
     method: 'GET',
     route: '/api/v1/admin/audit',
@@ -244,7 +292,7 @@ async function call(c: Cast, who: Who, row: Row): Promise<Res> {
   const client = c.clients[who];
   const path = row.path(c);
   if (row.method === 'GET') return client.get(path, path.startsWith('/api/') ? {} : { accept: 'text/html' });
-  if (row.form) return client.form(path, row.body ?? {});
+  if (row.form) return client.form(path, (row.body ?? {}) as Record<string, string>);
   return client.post(path, row.body ?? {});
 }
 
@@ -278,6 +326,15 @@ describe('ADM-05 every admin route and page checks the role; refusals are 403 an
       reason: 'Counter went backwards',
     })) as string;
     items.request = await seedSupportRequest(fx.server, c.target.id);
+    const app = await fx.server.deps.apps.clients.add({
+      name: 'Role test',
+      redirectUris: ['https://app.example.com/cb'],
+    });
+    await fx.server.deps.db
+      .updateTable('oidc_clients')
+      .set({ id: ROLE_CLIENT })
+      .where('id', '=', app.client.id)
+      .execute();
     await collectSecrets(fx.server, secrets);
   });
 

@@ -10,6 +10,7 @@ import { voidAccountCodes } from '../../store/recovery-codes.ts';
 import type { Database } from '../../store/schema.ts';
 import { forgetTrustedDevices } from '../../store/trusted-devices.ts';
 import { type ActivityFlagDeps, flagRepeatedPasswordChanges } from '../activity/flag.ts';
+import { revokeAppAccess } from '../apps/revoke.ts';
 import type { SessionService } from '../sessions/service.ts';
 
 /** What this module uses of the container the composition root builds. */
@@ -22,7 +23,8 @@ export type PasswordChangeKind = 'change' | 'reset' | 'admin_reset';
 
 /**
  * What every password change does, whichever path set it (settings, reset link, typed code, OTP,
- * staff-assisted): store the new hash, end every session but `keepSessionId` (SES-06, REC-09),
+ * staff-assisted): store the new hash, end every session but `keepSessionId` (SES-06, REC-09)
+ * and every app's grant (OP-04),
  * cancel every outstanding reset token or code, count the change (LOG-04), and queue the
  * "your password was changed" notice (LOG-03). Runs inside the caller's transaction so either
  * all of it happens or none of it.
@@ -43,6 +45,8 @@ export async function applyPasswordChange(
     .where('id', '=', account.id)
     .execute();
   const ended = await d.sessions.endAll(account.id, trx, keepSessionId);
+  // OP-04: apps lose their grants and tokens too, and hear so by back-channel logout.
+  const apps = await revokeAppAccess(d, trx, account.id, kind === 'change' ? 'password_change' : 'password_reset');
   await voidAccountCodes(trx, account.id, now);
   // A new password ends remembered browsers and half-finished sign-ins: the second factor is
   // asked again at the next sign-in, on every browser (REC-08).
@@ -54,7 +58,7 @@ export async function applyPasswordChange(
     ctx,
     {
       accountId: account.id,
-      details: { kind, signedOut: ended },
+      details: { kind, signedOut: ended, appsRevoked: apps },
     },
     trx,
   );

@@ -23,9 +23,10 @@ import {
 } from '../../store/sessions.ts';
 import { forgetTrustedDevices } from '../../store/trusted-devices.ts';
 import type { Authenticated } from '../../web/auth.ts';
+import { revokeAppAccess } from '../apps/revoke.ts';
 
 /** What this module uses of the container the composition root builds. */
-export type SessionDeps = Pick<Kernel, 'config' | 'store' | 'db' | 'clock' | 'random' | 'audit'>;
+export type SessionDeps = Pick<Kernel, 'config' | 'store' | 'db' | 'clock' | 'random' | 'audit' | 'outbox'>;
 
 export type { Session };
 
@@ -150,14 +151,17 @@ export class SessionService {
     await this.d.audit.record('session.ended', ctx, { accountId: session.account_id, details: { reason: 'sign_out' } });
   }
 
-  /** "Sign out everywhere": every session of the account, this one included, recorded once. */
+  /** "Sign out everywhere": every session of the account, this one included, and every app's grant (OP-04). */
   async signOutEverywhere(accountId: string, ctx: RequestContext): Promise<number> {
-    const ended = await this.endAll(accountId);
+    const { ended, apps } = await this.d.db.transaction().execute(async (trx) => ({
+      ended: await this.endAll(accountId, trx),
+      apps: await revokeAppAccess(this.d, trx, accountId, 'sign_out_everywhere'),
+    }));
     // Remembered browsers ("don't ask again") are forgotten too: a lost laptop must answer the factor.
     await forgetTrustedDevices(this.d.db, accountId);
     await this.d.audit.record('session.ended', ctx, {
       accountId,
-      details: { reason: 'sign_out_everywhere', count: ended },
+      details: { reason: 'sign_out_everywhere', count: ended, appsRevoked: apps },
     });
     return ended;
   }

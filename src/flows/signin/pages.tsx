@@ -4,8 +4,9 @@ import type { Kernel } from '../../kernel.ts';
 import { CaptchaSlot, type CaptchaSlotDeps } from '../../web/captcha-slot.tsx';
 import type { PageExtras } from '../../web/extras.ts';
 import { Field, Html, Notice, Page } from '../../web/layout.tsx';
-import { type ReauthDeps, returnPath } from '../../web/reauth.ts';
+import type { ReauthDeps } from '../../web/reauth.ts';
 import { authOf, captchaField, clearSessionCookie, contextOf, field, type RequestDeps } from '../../web/request.ts';
+import { signInReturnTo } from '../../web/return-url.ts';
 import type { SessionService } from '../sessions/service.ts';
 import type { SignInService } from './service.ts';
 import { continueSignIn, type StepCookieDeps } from './step-cookies.ts';
@@ -45,14 +46,14 @@ export async function renderLogin(
     captcha?: boolean;
     /** an organization's context (/o/{slug}/login): its name, and links to its own pages */
     org?: { slug: string; displayName: string };
-    /** a path on this service to return to after signing in (SES-07 re-authentication) */
+    /** where to return after signing in: SES-07 re-authentication, an app's sign-in (signInReturnTo) */
     next?: string;
     /** a re-authentication: the second factor is asked even on a remembered browser (MFA-06) */
     reauth?: boolean;
   },
 ) {
   const prefix = o.org ? `/o/${encodeURIComponent(o.org.slug)}` : '';
-  const extras = await Promise.all(d.pages.loginExtras.map((x) => x()));
+  const extras = await Promise.all(d.pages.loginExtras.map((x) => x(o.next)));
   return reply
     .status(o.status ?? 200)
     .type('text/html; charset=utf-8')
@@ -96,7 +97,8 @@ export async function renderLogin(
 
 export function registerSignInPages(app: FastifyInstance, d: SigninPagesDeps): void {
   app.get('/login', { schema: { hide: true } }, async (req, reply) => {
-    const next = returnPath(d, (req.query as Record<string, unknown>)?.next);
+    const q = req.query as Record<string, unknown> | undefined;
+    const next = signInReturnTo(d, q?.next) ?? signInReturnTo(d, q?.return_to);
     if (await authOf(d, req)) return reply.redirect(next ?? '/settings', 303);
     const msg = (req.query as Record<string, unknown>)?.msg;
     // Own keys only: ?msg=__proto__ must not reach the page as an object (WEB-04).
@@ -111,7 +113,7 @@ export function registerSignInPages(app: FastifyInstance, d: SigninPagesDeps): v
     const identifier = field(req.body, 'identifier', 320);
     const password = field(req.body, 'password', 1024);
     const captcha = captchaField(req.body);
-    const next = returnPath(d, field(req.body, 'next', 1024));
+    const next = signInReturnTo(d, field(req.body, 'next', 2048));
     const reauth = field(req.body, 'reauth', 4) === '1';
     if (!identifier || !password)
       return renderLogin(d, reply, {

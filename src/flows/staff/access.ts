@@ -1,10 +1,11 @@
 import type { Kysely } from 'kysely';
 import type { Kernel } from '../../kernel.ts';
 import type { Database } from '../../store/schema.ts';
+import { type AppAccessRevocationReason, revokeAppAccess } from '../apps/revoke.ts';
 import type { SessionService } from '../sessions/service.ts';
 
 /** What this module uses of the container the composition root builds. */
-export type AccessDeps = Pick<Kernel, 'db'> & { sessions: Pick<SessionService, 'endAll'> };
+export type AccessDeps = Pick<Kernel, 'db' | 'clock' | 'outbox'> & { sessions: Pick<SessionService, 'endAll'> };
 
 /**
  * THE one place that ends all of an account's access at once: every session on every process
@@ -12,14 +13,16 @@ export type AccessDeps = Pick<Kernel, 'db'> & { sessions: Pick<SessionService, '
  * request anyway, ADM-06). Disabling an account and removing its second factors call this, in
  * the transaction of their change.
  *
- * The OpenID Provider (branch op21) adds the revocation of the account's grants, refresh tokens
- * and access tokens HERE, so no caller has to know about it.
+ * Apps lose access here too (OP-04): every grant, refresh and access token of the account is
+ * revoked and each app with a back-channel logout URI is told, so no caller has to know about it.
  */
 export async function endAllAccess(
   d: AccessDeps,
   accountId: string,
   trx: Kysely<Database> = d.db,
-): Promise<{ sessions: number }> {
+  reason: AppAccessRevocationReason = 'account_disabled',
+): Promise<{ sessions: number; apps: number }> {
   const sessions = await d.sessions.endAll(accountId, trx);
-  return { sessions };
+  const apps = await revokeAppAccess(d, trx, accountId, reason);
+  return { sessions, apps };
 }

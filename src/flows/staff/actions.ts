@@ -232,7 +232,7 @@ export class StaffActions {
           const r = await trx.deleteFrom('second_factors').where('account_id', '=', account.id).executeTakeFirst();
           await trx.deleteFrom('mfa_recovery_codes').where('account_id', '=', account.id).execute();
           removed = Number(r.numDeletedRows);
-          const ended = (await endAllAccess(d, account.id, trx)).sessions;
+          const ended = (await endAllAccess(d, account.id, trx, 'second_factor_removed')).sessions;
           await record(trx, { count: removed, ended, check });
           await notify(trx);
         });

@@ -130,15 +130,16 @@ function problemPage(
     );
 }
 
-export function providerButtons(d: ExternalPagesDeps): string {
+export function providerButtons(d: ExternalPagesDeps, next?: string): string {
   const providers = d.external.providers;
   if (!providers.length) return '';
+  const back = next ? `?return_to=${encodeURIComponent(next)}` : '';
   return (
     <section class="card" aria-labelledby="ext-h">
       <h2 id="ext-h">Or continue with</h2>
       <div class="provider-buttons">
         {providers.map((p) => (
-          <a href={`/auth/${encodeURIComponent(p.id)}/start`} data-provider={p.id}>
+          <a href={`/auth/${encodeURIComponent(p.id)}/start${back}`} data-provider={p.id}>
             <span class="provider-badge" aria-hidden="true" safe>
               {p.badge}
             </span>{' '}

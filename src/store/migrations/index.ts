@@ -8,6 +8,7 @@ import * as m006 from './006_webauthn_challenges.ts';
 import * as m007 from './007_qr_logins.ts';
 import * as m008 from './008_staff.ts';
 import * as m009 from './009_support_review.ts';
+import * as m010 from './010_openid_provider.ts';
 import * as m012 from './012_account_deletion.ts';
 
 // Forward-only, applied in name order at start. Each feature adds its own numbered file here.
@@ -17,9 +18,10 @@ export const migrations: Record<string, Migration> = {
   '003_identifier_keys': m003,
   '004_second_factors': m004,
   '005_mfa_sign_in': m005,
+  '006_webauthn_challenges': m006,
+  '007_qr_logins': m007,
   '008_staff': m008,
   '009_support_review': m009,
+  '010_openid_provider': m010,
   '012_account_deletion': m012,
-  '007_qr_logins': m007,
-  '006_webauthn_challenges': m006,
 };
