@@ -9,11 +9,15 @@ import { smsGatewayFromConfig } from './delivery/sms/index.ts';
 import { DeliveryWorker } from './delivery/worker.ts';
 import { AccountService } from './flows/account/service.ts';
 import { activitySection } from './flows/activity/pages.tsx';
+import { BrandService } from './flows/brand/service.ts';
 import { twoStepSection } from './flows/factors/pages.tsx';
 import { FactorService } from './flows/factors/service.ts';
 import { OrganizationService } from './flows/organizations/service.ts';
 import { phoneSection } from './flows/phone/pages.tsx';
 import { PhoneService } from './flows/phone/service.ts';
+import { AccountDeletion } from './flows/profile/deletion.ts';
+import { profileSection } from './flows/profile/pages.tsx';
+import { ProfileService } from './flows/profile/service.ts';
 import type { RecoveryMethod, RecoveryMethods } from './flows/recovery/method.ts';
 import { resetEmailSection } from './flows/recovery/pages.tsx';
 import { RecoveryService } from './flows/recovery/service.ts';
@@ -95,6 +99,12 @@ export interface Deps extends Kernel {
   support: SupportService;
   /** the staff review queue (src/flows/review) */
   review: ReviewService;
+  /** changing one's email address and username (src/flows/profile) */
+  profile: ProfileService;
+  /** deleting one's account after a grace period (src/flows/profile/deletion.ts) */
+  deletion: AccountDeletion;
+  /** organizations' brands: colours, support link, logo (src/flows/brand) */
+  brandService: BrandService;
   /** what features add to the shared sign-in and /settings pages, in page order */
   pages: PageExtras;
   /** resources to release at shutdown, last added first */
@@ -177,7 +187,13 @@ export async function createDeps(config: Config, o: DepsOverrides = {}): Promise
     random,
     log,
     secret,
-    brand: { productName: config.productName, supportContact: config.supportContact },
+    brand: {
+      productName: config.productName,
+      supportContact: config.supportContact,
+      primaryColor: config.brand.primaryColor,
+      supportUrl: config.brand.supportUrl,
+      supportEmail: config.brand.supportEmail,
+    },
     hasher: new PasswordHasher(config.argon2, config.hashThreads),
     policy: new PasswordPolicy(config.password),
     outbox,
@@ -207,13 +223,14 @@ export async function createDeps(config: Config, o: DepsOverrides = {}): Promise
   else if (config.dev) worker.setTransport('sms', new DevMailboxTransport(db, clock, random));
 
   d.sessions = new SessionService(d);
+  d.organizations = new OrganizationService(d);
+  d.deletion = new AccountDeletion(d);
   d.signIn = new SignInService(d);
   d.factors = new FactorService(d);
   d.signIn.enrolment = d.factors.signInEnrolment();
   d.registration = new RegistrationService(d);
   d.account = new AccountService(d);
   d.external = new ExternalAccounts(d);
-  d.organizations = new OrganizationService(d);
   d.recovery = new RecoveryService(d);
   d.phone = new PhoneService(d);
   d.staffGuard = new StaffGuard(d);
@@ -223,9 +240,12 @@ export async function createDeps(config: Config, o: DepsOverrides = {}): Promise
   d.auditTrail = new AuditTrail(d);
   d.support = new SupportService(d);
   d.review = new ReviewService(d);
+  d.profile = new ProfileService(d);
+  d.brandService = new BrandService(d);
   d.pages = {
     loginExtras: [() => providerButtons(d)],
     settingsSections: [
+      (auth, flash) => profileSection(d, auth, flash),
       (auth, flash) => twoStepSection(d, auth, flash),
       (auth) => resetEmailSection(d, auth),
       (auth, flash) => linkedSection(d, auth, flash),

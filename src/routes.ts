@@ -3,12 +3,16 @@ import type { Deps } from './deps.ts';
 import { registerAccountApi } from './flows/account/api.ts';
 import { registerAccountPages } from './flows/account/pages.tsx';
 import { registerPasswordCheckApi } from './flows/account/password-check-api.ts';
+import { registerBrandApi } from './flows/brand/api.ts';
+import { registerBrandPages } from './flows/brand/pages.tsx';
 import { registerFactorsApi } from './flows/factors/api.ts';
 import { registerFactorsPages } from './flows/factors/pages.tsx';
 import { registerOrganizationsApi } from './flows/organizations/api.ts';
 import { registerOrganizationsPages } from './flows/organizations/pages.tsx';
 import { registerPhoneApi } from './flows/phone/api.ts';
 import { registerPhonePages } from './flows/phone/pages.tsx';
+import { registerProfileApi } from './flows/profile/api.ts';
+import { registerProfilePages } from './flows/profile/pages.tsx';
 import { registerRecoveryApi } from './flows/recovery/api.ts';
 import { registerRecoveryPages } from './flows/recovery/pages.tsx';
 import { registerRegistrationApi } from './flows/registration/api.ts';
@@ -63,6 +67,10 @@ export async function registerRoutes(app: FastifyInstance, d: Deps): Promise<voi
   registerSupportPages(app, d);
   registerReviewApi(app, d);
   registerReviewPages(app, d);
+  registerProfileApi(app, d);
+  registerBrandApi(app, d);
+  registerBrandPages(app, d);
+  registerProfilePages(app, d);
   // Routes the recovery methods add (e.g. the code page), each registrar once.
   for (const register of d.recoveryMethods.routes()) register(app, d);
 }

@@ -1,3 +1,5 @@
+import { normalizeEmail } from '../security/identifiers.ts';
+import { colorProblem, parseHexColor } from '../web/contrast.ts';
 import { type ExternalConfig, externalSection } from './external.ts';
 import { ConfigError, type Rate, readSettings, type Settings } from './load.ts';
 import {
@@ -33,6 +35,8 @@ export interface Config {
   secret?: string;
   productName: string;
   supportContact: string;
+  /** install-wide brand: primary colours (checked for contrast at start) and support links */
+  brand: { primaryColor: string; primaryColorDark: string; supportUrl?: string; supportEmail?: string };
   bodyLimit: number;
   /** ENUM-04: where /metrics is served and what it requires (see metricsPlacement) */
   metrics: { token?: string; address?: { host: string; port: number } };
@@ -46,6 +50,8 @@ export interface Config {
   /** second factors: half-finished sign-in lifetime, per-account attempts, remembered browsers */
   mfa: { pendingTtl: number; attempts: Rate; rememberTtl: number };
   activationTtl: number;
+  /** how long a requested account deletion waits (signing in meanwhile cancels it) */
+  deletionGrace: number;
   outbox: { poll: number; maxAttempts: number; backoffBase: number; smtpTimeout: number };
   /** the database pool and its timeouts (AV-02) */
   database: {
@@ -90,6 +96,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     secret: s.LATCHKEY_SECRET,
     productName: s.LATCHKEY_PRODUCT_NAME,
     supportContact: s.LATCHKEY_SUPPORT_CONTACT,
+    brand: brandSection(s, problems),
     bodyLimit: s.LATCHKEY_BODY_LIMIT,
     metrics: { token: s.LATCHKEY_METRICS_TOKEN },
     apiDocs: (s.LATCHKEY_API_DOCS ?? (dev ? 'on' : 'off')) === 'on',
@@ -111,6 +118,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       rememberTtl: s.LATCHKEY_MFA_REMEMBER_TTL,
     },
     activationTtl: s.LATCHKEY_ACTIVATION_TTL,
+    deletionGrace: s.LATCHKEY_DELETION_GRACE,
     outbox: {
       poll: s.LATCHKEY_OUTBOX_POLL,
       maxAttempts: s.LATCHKEY_OUTBOX_MAX_ATTEMPTS,
@@ -157,6 +165,23 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     problems.push('LATCHKEY_SESSION_IDLE_TTL: must not be longer than LATCHKEY_SESSION_ABSOLUTE_TTL');
   if (problems.length) throw new ConfigError(problems);
   return cfg;
+}
+
+/** Brand colours must be readable (WCAG 4.5:1) in both schemes; a bad one stops the start. */
+function brandSection(s: Settings, problems: string[]): Config['brand'] {
+  const light = colorProblem(s.LATCHKEY_BRAND_COLOR, 'light');
+  if (light) problems.push(`LATCHKEY_BRAND_COLOR: ${light}`);
+  const dark = colorProblem(s.LATCHKEY_BRAND_COLOR_DARK, 'dark');
+  if (dark) problems.push(`LATCHKEY_BRAND_COLOR_DARK: ${dark}`);
+  const supportEmail = s.LATCHKEY_SUPPORT_EMAIL?.trim();
+  if (supportEmail !== undefined && normalizeEmail(supportEmail) === undefined)
+    problems.push('LATCHKEY_SUPPORT_EMAIL: must be an email address');
+  return {
+    primaryColor: parseHexColor(s.LATCHKEY_BRAND_COLOR) ?? '#1f5fbf',
+    primaryColorDark: parseHexColor(s.LATCHKEY_BRAND_COLOR_DARK) ?? '#79b8ff',
+    supportUrl: s.LATCHKEY_SUPPORT_URL,
+    supportEmail,
+  };
 }
 
 /** `127.0.0.1:9464`, `[::1]:9464`, `metrics.internal:9464`; undefined when it is not one. */

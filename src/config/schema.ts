@@ -78,6 +78,24 @@ export const SETTINGS = [
   ),
   s('LATCHKEY_PRODUCT_NAME', 'string', 'Latchkey', 'product name shown on pages and in mails'),
   s('LATCHKEY_SUPPORT_CONTACT', 'string', 'your administrator', 'support contact shown in mails and pages'),
+  s('LATCHKEY_SUPPORT_URL', 'url', undefined, 'a support page linked from mails and pages (brand)', { group: 'brand' }),
+  s('LATCHKEY_SUPPORT_EMAIL', 'string', undefined, 'a support address shown in mails and pages (brand)', {
+    group: 'brand',
+  }),
+  s(
+    'LATCHKEY_BRAND_COLOR',
+    'string',
+    '#1f5fbf',
+    'primary colour (`#rrggbb`) of buttons and links; must reach 4.5:1 against white (checked at start)',
+    { group: 'brand' },
+  ),
+  s(
+    'LATCHKEY_BRAND_COLOR_DARK',
+    'string',
+    '#79b8ff',
+    'primary colour in dark mode; must reach 4.5:1 against the dark background (checked at start)',
+    { group: 'brand' },
+  ),
   s('LATCHKEY_BODY_LIMIT', 'int', '65536', 'largest accepted request body, bytes', { min: 1024, max: 10485760 }),
   // WEB-06, ENUM-04: what production exposes (docs/operations.md says how to scrape metrics).
   s(
@@ -171,6 +189,13 @@ export const SETTINGS = [
     '30d',
     '"don\'t ask again on this browser": how long a browser skips the second factor',
     { min: 1, max: 31536000, group: 'second factors' },
+  ),
+  s(
+    'LATCHKEY_DELETION_GRACE',
+    'duration',
+    '7d',
+    'how long a self-service account deletion waits before the data is removed; signing in meanwhile cancels it',
+    { min: 1, max: 31536000, group: 'sessions' },
   ),
   s('LATCHKEY_ACTIVATION_TTL', 'duration', '24h', 'lifetime of activation links and codes', {
     min: 1,
@@ -344,6 +369,12 @@ export const SETTINGS = [
     group: 'abuse',
   }),
   s('LATCHKEY_LIMIT_PASSWORD_CHANGE_IP', 'rate', '20/10m', 'password changes per client IP (PWD-05)', {
+    group: 'abuse',
+  }),
+  s('LATCHKEY_LIMIT_PROFILE_CHANGE_IP', 'rate', '20/1h', 'email and username changes per client IP (ID-03)', {
+    group: 'abuse',
+  }),
+  s('LATCHKEY_LIMIT_PROFILE_CHANGE_ID', 'rate', '5/1h', 'email and username changes per account (ID-03)', {
     group: 'abuse',
   }),
   s(
@@ -600,6 +631,13 @@ export const SETTINGS = [
     },
   ),
   s('LATCHKEY_SMS_FROM', 'string', 'Latchkey', 'sender number or alphanumeric sender id', { group: 'sms' }),
+  s(
+    'LATCHKEY_SMS_BRAND_SENDER',
+    'bool',
+    'false',
+    "send each SMS under its organization's name (an alphanumeric sender id of up to 11 letters and digits) instead of LATCHKEY_SMS_FROM; only where the gateway and the country allow such ids",
+    { group: 'sms' },
+  ),
   s('LATCHKEY_SMS_TIMEOUT', 'duration', '10s', 'how long one gateway call may take before it is retried', {
     min: 1,
     max: 120,

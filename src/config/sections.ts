@@ -87,6 +87,7 @@ export function limitsSection(s: Settings, dev: boolean, problems: string[]): Li
       otp_verify: s.LATCHKEY_LIMIT_OTP_VERIFY_IP,
       password_change: s.LATCHKEY_LIMIT_PASSWORD_CHANGE_IP,
       second_factor: s.LATCHKEY_LIMIT_SECOND_FACTOR_IP,
+      profile_change: s.LATCHKEY_LIMIT_PROFILE_CHANGE_IP,
     },
     perSubject: {
       registration: s.LATCHKEY_LIMIT_REGISTRATION_ID,
@@ -97,6 +98,7 @@ export function limitsSection(s: Settings, dev: boolean, problems: string[]): Li
       otp_send: s.LATCHKEY_LIMIT_OTP_SEND_ID,
       otp_verify: s.LATCHKEY_LIMIT_OTP_VERIFY_ID,
       password_change: s.LATCHKEY_LIMIT_PASSWORD_CHANGE_ID,
+      profile_change: s.LATCHKEY_LIMIT_PROFILE_CHANGE_ID,
     },
     quotas: {
       reset_mail: s.LATCHKEY_RESET_MAIL_CAP,
@@ -133,6 +135,8 @@ export interface SmsConfig {
     | { kind: 'vonage'; baseUrl: string; apiKey: string; apiSecret: string }
     | { kind: 'webhook'; url: string; secret: string };
   from: string;
+  /** send under the organization's name (an alphanumeric sender id) instead of `from` */
+  brandSender: boolean;
   timeoutMs: number;
   /** country calling codes without `+`; empty: any country */
   allowedCallingCodes: string[];
@@ -173,6 +177,7 @@ export function smsSection(s: Settings, problems: string[]): SmsConfig {
   return {
     gateway,
     from: s.LATCHKEY_SMS_FROM,
+    brandSender: s.LATCHKEY_SMS_BRAND_SENDER,
     timeoutMs: s.LATCHKEY_SMS_TIMEOUT,
     allowedCallingCodes: (s.LATCHKEY_SMS_ALLOWED_COUNTRIES ?? []).map((c) => c.replace(/^\+/, '')),
     budget: s.LATCHKEY_SMS_BUDGET,

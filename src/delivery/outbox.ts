@@ -16,6 +16,8 @@ export interface OutgoingMessage {
   subject: string;
   text: string;
   html?: string;
+  /** SMS: the sender id for this message instead of the configured one (an organization's brand) */
+  from?: string;
 }
 
 export interface OutgoingJob {
@@ -23,6 +25,8 @@ export interface OutgoingJob {
   payload: Record<string, unknown>;
   /** shown in the job row instead of a recipient; never a secret */
   label?: string;
+  /** not before this time (epoch ms); default: at once */
+  dueAt?: number;
 }
 
 export class Outbox {
@@ -41,7 +45,7 @@ export class Outbox {
       subject: msg.subject,
       body_text: msg.text,
       body_html: msg.html ?? '',
-      payload: null,
+      payload: msg.from ? JSON.stringify({ from: msg.from }) : null,
     };
     await insertOutbox(db, row, this.clock.now());
     this.nudge();
@@ -59,7 +63,7 @@ export class Outbox {
       body_html: '',
       payload: JSON.stringify(job.payload),
     };
-    await insertOutbox(db, row, this.clock.now());
+    await insertOutbox(db, row, this.clock.now(), job.dueAt);
     this.nudge();
   }
 

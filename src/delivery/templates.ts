@@ -11,6 +11,34 @@ export function escapeHtml(s: string): string {
 export interface Branding {
   productName: string;
   supportContact: string;
+  /** primary colour of the mail's button (checked for contrast where it is set) */
+  primaryColor?: string;
+  supportUrl?: string;
+  supportEmail?: string;
+  /** absolute URL of the organization's logo, shown above the title */
+  logoUrl?: string;
+  /** the SMS sender id to use instead of LATCHKEY_SMS_FROM (LATCHKEY_SMS_BRAND_SENDER) */
+  smsSender?: string;
+}
+
+/**
+ * A name as an alphanumeric SMS sender id: GSM letters and digits (and spaces) only, at most 11,
+ * with at least one letter (an all-digit id would pass for a phone number); undefined otherwise.
+ */
+export function smsSenderId(name: string): string | undefined {
+  const id = name
+    .replace(/[^A-Za-z0-9 ]/g, '')
+    .replace(/ +/g, ' ')
+    .trim()
+    .slice(0, 11)
+    .trim();
+  return /[A-Za-z]/.test(id) ? id : undefined;
+}
+
+/** "your administrator (help@example.com, https://example.com/help)": every way to reach support. */
+export function supportLine(brand: Branding): string {
+  const extra = [brand.supportEmail, brand.supportUrl].filter(Boolean);
+  return extra.length ? `${brand.supportContact} (${extra.join(', ')})` : brand.supportContact;
 }
 
 export interface MailContent {
@@ -29,7 +57,11 @@ export interface RenderedMail {
 }
 
 export function renderMail(brand: Branding, c: MailContent): RenderedMail {
-  const footer = `${brand.productName} · Questions? Contact ${brand.supportContact}.`;
+  const footer = `${brand.productName} · Questions? Contact ${supportLine(brand)}.`;
+  const accent = escapeHtml(brand.primaryColor ?? '#1f5fbf');
+  const logo = brand.logoUrl
+    ? `<img src="${escapeHtml(brand.logoUrl)}" alt="${escapeHtml(brand.productName)}" style="max-height:48px;max-width:200px;display:block;margin-bottom:8px">`
+    : '';
   const text = [
     c.title,
     '',
@@ -43,11 +75,11 @@ export function renderMail(brand: Branding, c: MailContent): RenderedMail {
   ].join('\n');
   const p = (s: string) => `<p style="margin:0 0 12px">${escapeHtml(s)}</p>`;
   const html = `<!doctype html><html><body style="font-family:system-ui,sans-serif;color:#1b1f23;max-width:560px;margin:auto;padding:16px">
-<h1 style="font-size:20px">${escapeHtml(c.title)}</h1>
+${logo}<h1 style="font-size:20px">${escapeHtml(c.title)}</h1>
 ${c.lines.map(p).join('\n')}
 ${
   c.action
-    ? `<p style="margin:20px 0"><a href="${escapeHtml(c.action.url)}" style="background:#1f5fbf;color:#fff;padding:10px 16px;border-radius:6px;text-decoration:none;display:inline-block">${escapeHtml(c.action.label)}</a></p>
+    ? `<p style="margin:20px 0"><a href="${escapeHtml(c.action.url)}" style="background:${accent};color:#fff;padding:10px 16px;border-radius:6px;text-decoration:none;display:inline-block">${escapeHtml(c.action.label)}</a></p>
 <p style="font-size:13px;color:#555">If the button does not work, copy this address into your browser:<br>${escapeHtml(c.action.url)}</p>`
     : ''
 }

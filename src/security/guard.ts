@@ -15,7 +15,8 @@ export type GuardedAction =
   | 'otp_send'
   | 'otp_verify'
   | 'password_change'
-  | 'second_factor';
+  | 'second_factor'
+  | 'profile_change';
 
 export interface SignInGate {
   /** the account is locked: the attempt must fail exactly like a wrong password (ENUM-01) */

@@ -87,6 +87,33 @@ export function newAccountRow(
     is_staff: 0,
     flagged_at: null,
     flag_reason: null,
+    deletion_requested_at: null,
+    deletion_due_at: null,
+    deleted_at: null,
     updated_at: fields.created_at,
   };
+}
+
+/** Puts the verified, normalised address on the account (ID-01); the unique index refuses a taken one. */
+export async function setAccountEmail(db: Kysely<Database>, id: string, email: string, now: number): Promise<void> {
+  await db.updateTable('accounts').set({ email, email_key: email, updated_at: now }).where('id', '=', id).execute();
+}
+
+/** Puts a checked username with its key and skeleton on the account (ID-02); unique indexes settle races. */
+export async function setAccountUsername(
+  db: Kysely<Database>,
+  id: string,
+  forms: UsernameForms,
+  now: number,
+): Promise<void> {
+  await db
+    .updateTable('accounts')
+    .set({ username: forms.username, username_key: forms.key, username_skeleton: forms.skeleton, updated_at: now })
+    .where('id', '=', id)
+    .execute();
+}
+
+/** Whether an error is a unique-index refusal (on either engine). */
+export function isUniqueViolation(err: unknown): boolean {
+  return /unique|duplicate/i.test(String((err as Error)?.message));
 }

@@ -13,15 +13,20 @@ export type NewOutboxRow = Pick<
   'id' | 'channel' | 'kind' | 'recipient' | 'subject' | 'body_text' | 'body_html' | 'payload'
 >;
 
-/** Queues a row, due at once. */
-export async function insertOutbox(db: Kysely<Database>, row: NewOutboxRow, now: number): Promise<void> {
+/** Queues a row, due at once (or at `dueAt`, for work that must wait, e.g. a deletion's grace period). */
+export async function insertOutbox(
+  db: Kysely<Database>,
+  row: NewOutboxRow,
+  now: number,
+  dueAt: number = now,
+): Promise<void> {
   await db
     .insertInto('outbox')
     .values({
       ...row,
       status: 'pending',
       attempts: 0,
-      next_attempt_at: now,
+      next_attempt_at: dueAt,
       locked_by: null,
       locked_until: null,
       last_error: null,

@@ -2,7 +2,8 @@ import type { ColumnType } from 'kysely';
 // Table types for Kysely. Times are epoch milliseconds (integers on both engines), booleans are
 // 0/1 integers, ids are random text, so one query text runs on SQLite and PostgreSQL alike.
 
-export type AccountStatus = 'pending' | 'active' | 'disabled';
+/** 'deleted': the account's data was removed after its deletion grace period (an empty row stays). */
+export type AccountStatus = 'pending' | 'active' | 'disabled' | 'deleted';
 
 export interface OrganizationsTable {
   id: string;
@@ -15,6 +16,14 @@ export interface OrganizationsTable {
   created_at: number;
   /** 1: members need a second factor to get a session (MFA-08) */
   require_second_factor: ColumnType<number, number | undefined, number>;
+  /** brand (issue 17): primary colours `#rrggbb`, checked for contrast when saved */
+  brand_color: string | null;
+  brand_color_dark: string | null;
+  support_url: string | null;
+  /** logo bytes as base64 (PNG, JPEG or WebP only), its content type and upload version */
+  logo: string | null;
+  logo_type: string | null;
+  logo_version: number | null;
 }
 
 export interface OrgMembersTable {
@@ -45,6 +54,11 @@ export interface AccountsTable {
   updated_at: number;
   activated_at: number | null;
   password_changed_at: number | null;
+  /** self-service deletion: asked for at, takes effect at (null: none pending; signing in cancels) */
+  deletion_requested_at: number | null;
+  deletion_due_at: number | null;
+  /** when the account's data was removed (status 'deleted') */
+  deleted_at: number | null;
 }
 
 export interface ActivationsTable {

@@ -43,6 +43,9 @@ const ACCOUNT_COLUMNS = Object.keys({
   updated_at: 1,
   activated_at: 1,
   password_changed_at: 1,
+  deletion_requested_at: 1,
+  deletion_due_at: 1,
+  deleted_at: 1,
 } satisfies Record<keyof Account, 1>) as (keyof Account)[];
 
 /**

@@ -25,6 +25,8 @@ export function Page(o: PageOptions): string {
           <meta name="referrer" content="no-referrer" />
           <title safe>{`${o.title} · ${o.productName}`}</title>
           <link rel="stylesheet" href="/static/app.css" />
+          {/* the install's or the organization's colours and logo (src/flows/brand) */}
+          <link rel="stylesheet" href={`${prefix}/brand/theme.css`} />
           <script src="/static/app.js" defer></script>
         </head>
         <body>

@@ -21,7 +21,7 @@ describe('the staff console in Chromium', () => {
     ['desktop', { width: 1200, height: 800 }],
     ['phone', { width: 390, height: 844 }],
   ] as const) {
-    test(`search → account → send a reset, axe on every console page (${device})`, async (t) => {
+    test(`search (keyboard only) → account → send a reset, axe on every console page (${device})`, async (t) => {
       if (!fx.ready(t)) return;
       const c = await cast(fx.server);
       const ctx = await fx.browser.newContext({ viewport });
@@ -44,12 +44,25 @@ describe('the staff console in Chromium', () => {
         await page.goto(`${fx.server.base}/admin/accounts`);
         await page.getByRole('heading', { name: 'Accounts' }).waitFor();
         await noSeriousA11y(page, `/admin/accounts (${device})`);
-        await page.getByLabel('Username, email or phone').fill(c.target.username.slice(0, 6).toUpperCase());
-        await page.getByRole('button', { name: 'Search' }).click();
+        // with the keyboard only: Tab to the search field, type, Enter; then Tab to the result, Enter
+        const tabTo = async (matches: () => Promise<boolean>, what: string) => {
+          for (let i = 0; i < 30; i++) {
+            await page.keyboard.press('Tab');
+            if (await matches()) return;
+          }
+          assert.fail(`Tab never reached ${what}`);
+        };
+        await tabTo(() => page.evaluate(() => document.activeElement?.id === 'f-q'), 'the search field');
+        await page.keyboard.type(c.target.username.slice(0, 6).toUpperCase());
+        await page.keyboard.press('Enter');
         await page.waitForURL(/\/admin\/accounts\?q=/);
         await noSeriousA11y(page, `search results (${device})`);
         await screenshot(page, `staff-01-search-${device}`);
-        await page.getByRole('link', { name: c.target.username }).click();
+        await tabTo(
+          () => page.evaluate((name) => document.activeElement?.textContent === name, c.target.username),
+          'the account link',
+        );
+        await page.keyboard.press('Enter');
         await page.waitForURL(new RegExp(`/admin/accounts/${c.target.id}$`));
         await page.getByRole('heading', { name: `Account ${c.target.username}` }).waitFor();
         await noSeriousA11y(page, `account page (${device})`);

@@ -6,6 +6,7 @@ import { signedInUser, type User } from '../phone/helpers.ts';
 import type { Client, Res } from '../support/http.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 
+const TINY_PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==';
 const TWO_HOURS = 2 * 3600_000; // older than LATCHKEY_REAUTH_WINDOW (10m), younger than the idle timeout (12h)
 
 /** Every route the server has, as "METHOD /path", read from Fastify's route tree. */
@@ -79,6 +80,19 @@ describe('SES-07 organization admin changes need a recent sign-in (injected cloc
         ['requireSecondFactor', '0'],
         ['requireSecondFactor', '1'],
       ]),
+    // the brand (src/flows/brand): the same gate
+    'PUT /api/v1/organizations/:slug/brand': (c) => c.put('/api/v1/organizations/default/brand', { displayName: 'X' }),
+    'PUT /api/v1/organizations/:slug/logo': (c) =>
+      c.put('/api/v1/organizations/default/logo', { contentType: 'image/png', data: TINY_PNG }),
+    'DELETE /api/v1/organizations/:slug/logo': (c) => c.delete('/api/v1/organizations/default/logo'),
+    'POST /admin/organization/brand': (c) =>
+      form(c, '/admin/organization/brand?org=default', [
+        ['displayName', 'X'],
+        ['primaryColor', '#1f5fbf'],
+        ['primaryColorDark', '#79b8ff'],
+      ]),
+    'POST /admin/organization/brand/logo/remove': (c) =>
+      form(c, '/admin/organization/brand/logo/remove?org=default', []),
   };
 
   before(async () => {

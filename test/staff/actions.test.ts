@@ -226,6 +226,7 @@ describe('staff actions', () => {
       ).length;
     }
     assert.equal(after, before + 1);
+    await staffNotice(fx, 'pendingone@example.test', /support team/, /new activation link/);
     assert.equal((await act(c.support, c.target.id, 'resend_activation')).status, 409);
   });
 

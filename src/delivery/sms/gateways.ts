@@ -26,6 +26,17 @@ async function post(url: string, init: RequestInit, timeoutMs: number, what: str
 
 const trimBase = (base: string) => base.replace(/\/+$/, '');
 
+/** The message's own sender id (an organization's brand, see Outbox.send), else the configured one. */
+export function senderOf(row: Pick<OutboxRow, 'payload'>, fallback: string): string {
+  if (!row.payload) return fallback;
+  try {
+    const from = (JSON.parse(row.payload) as { from?: unknown }).from;
+    return typeof from === 'string' && /^[A-Za-z0-9 ]{1,11}$/.test(from) ? from : fallback;
+  } catch {
+    return fallback;
+  }
+}
+
 /** Twilio Messages API: POST {base}/2010-04-01/Accounts/{sid}/Messages.json, basic auth, form fields. */
 export class TwilioGateway implements Transport {
   constructor(
@@ -45,7 +56,11 @@ export class TwilioGateway implements Transport {
           authorization: `Basic ${Buffer.from(`${this.accountSid}:${this.authToken}`).toString('base64')}`,
           'content-type': 'application/x-www-form-urlencoded',
         },
-        body: new URLSearchParams({ To: row.recipient, From: this.o.from, Body: row.body_text }).toString(),
+        body: new URLSearchParams({
+          To: row.recipient,
+          From: senderOf(row, this.o.from),
+          Body: row.body_text,
+        }).toString(),
       },
       this.o.timeoutMs,
       'Twilio',
@@ -72,7 +87,7 @@ export class VonageGateway implements Transport {
         body: JSON.stringify({
           api_key: this.apiKey,
           api_secret: this.apiSecret,
-          from: this.o.from,
+          from: senderOf(row, this.o.from),
           to: row.recipient.replace(/^\+/, ''),
           text: row.body_text,
         }),
@@ -107,7 +122,12 @@ export class WebhookGateway implements Transport {
   ) {}
 
   async deliver(row: OutboxRow): Promise<void> {
-    const body = JSON.stringify({ id: row.id, to: row.recipient, from: this.o.from, text: row.body_text });
+    const body = JSON.stringify({
+      id: row.id,
+      to: row.recipient,
+      from: senderOf(row, this.o.from),
+      text: row.body_text,
+    });
     const timestamp = String(Math.floor(this.now() / 1000));
     const res = await post(
       this.url,

@@ -129,6 +129,11 @@ function renderOrgSettings(
             </p>
             <button type="submit">Save sign-in settings</button>
           </form>
+          <p>
+            <a href={`/admin/organization/brand?org=${encodeURIComponent(org.slug)}`}>
+              Brand: name, colours, logo and support contact
+            </a>
+          </p>
         </>
       ),
     }),

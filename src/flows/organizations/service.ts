@@ -1,6 +1,6 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { RequestContext } from '../../context.ts';
-import type { Branding } from '../../delivery/templates.ts';
+import { type Branding, smsSenderId } from '../../delivery/templates.ts';
 import { AppError } from '../../errors.ts';
 import type { Kernel } from '../../kernel.ts';
 import { newId } from '../../security/random.ts';
@@ -86,12 +86,20 @@ export class OrganizationService {
   async brandFor(account: Pick<Account, 'org_id'>, db: Kysely<Database> = this.d.db): Promise<Branding> {
     const row = await db
       .selectFrom('organizations')
-      .select(['display_name', 'support_contact'])
+      .select(['slug', 'display_name', 'support_contact', 'brand_color', 'support_url', 'logo_type', 'logo_version'])
       .where('id', '=', account.org_id)
       .executeTakeFirst();
     return {
+      ...this.d.brand,
       productName: row?.display_name || this.d.brand.productName,
       supportContact: row?.support_contact || this.d.brand.supportContact,
+      // The organization's brand (src/flows/brand), where it set one; the install's otherwise.
+      primaryColor: row?.brand_color || this.d.brand.primaryColor,
+      supportUrl: row?.support_url || this.d.brand.supportUrl,
+      logoUrl: row?.logo_type
+        ? `${this.d.config.publicUrl}/brand/${row.slug}/logo?v=${row.logo_version ?? 0}`
+        : undefined,
+      smsSender: this.d.config.sms.brandSender ? smsSenderId(row?.display_name || this.d.brand.productName) : undefined,
     };
   }
 

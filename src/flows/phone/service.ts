@@ -82,6 +82,7 @@ export class PhoneService {
         await d.outbox.send(trx, {
           channel: 'sms',
           kind: 'phone_verify',
+          from: (await d.organizations.brandFor(auth.account, trx)).smsSender,
           to: phone,
           subject: 'Confirm your mobile number',
           text: `${code} is your ${d.config.productName} code to confirm this mobile number. It expires in 10 minutes.`,
@@ -187,6 +188,7 @@ export class PhoneService {
       await d.outbox.send(trx, {
         channel: 'sms',
         kind: 'phone_changed',
+        from: brand.smsSender,
         to: oldPhone,
         subject: 'Mobile number changed',
         text: `${brand.productName}: this number was removed from the account ${auth.account.username}. Not you? Contact ${brand.supportContact}.`,

@@ -27,6 +27,9 @@ const SignedInBody = Type.Object({
   account: AccountView,
   session: SessionRef,
   notice: Type.Optional(Type.Object({}, { additionalProperties: true })),
+  deletionCancelled: Type.Optional(
+    Type.Boolean({ description: 'true when this sign-in cancelled a pending account deletion' }),
+  ),
 });
 
 /** The answer for a sign-in outcome: 201 with the session, or 200 "second factor required" and no session. */
@@ -38,6 +41,7 @@ function answer(d: SigninApiDeps, reply: FastifyReply, r: SignInResult) {
       account: accountView(d, r.account),
       session: { id: r.session.id, expiresAt: isoTime(r.session.expires_at) },
       ...(r.notice ? { notice: r.notice } : {}),
+      ...(r.deletionCancelled ? { deletionCancelled: true } : {}),
     });
   return reply
     .status(200)

@@ -29,6 +29,8 @@ const MESSAGES: Record<string, string> = {
   session_ended: 'Your session has ended. Please sign in again.',
   second_factor_expired: 'That sign-in took too long or was already finished. Please sign in again.',
   reauthenticate: 'Please sign in again to confirm it is you. You will then return to the page you were on.',
+  deletion_requested:
+    'Your account will be deleted and every session was signed out. We sent you a mail; signing in before the date in it cancels the deletion.',
 };
 
 export async function renderLogin(

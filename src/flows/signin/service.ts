@@ -17,6 +17,7 @@ import {
 } from '../../store/pending-sign-ins.ts';
 import { clearFailures, reserveFailure } from '../../store/sign-in-failures.ts';
 import { deleteExpiredTrustedDevices, insertTrustedDevice, isTrustedDevice } from '../../store/trusted-devices.ts';
+import type { AccountDeletion } from '../profile/deletion.ts';
 import type { Session, SessionService } from '../sessions/service.ts';
 import type { AnswerField, FactorOffer, SecondFactorMethod, SecondFactors } from './second-factor.ts';
 
@@ -24,6 +25,7 @@ import type { AnswerField, FactorOffer, SecondFactorMethod, SecondFactors } from
 export type SignInDeps = Pick<Kernel, 'audit' | 'metrics' | 'config' | 'clock' | 'random'> & {
   sessions: SessionService;
   secondFactors: SecondFactors;
+  deletion: Pick<AccountDeletion, 'cancelOnSignIn'>;
 } & PasswordSignInDeps &
   Kernel;
 
@@ -39,6 +41,8 @@ export interface SignedIn {
   notice?: Record<string, unknown>;
   /** a new "don't ask again on this browser" token to set as the device cookie */
   deviceToken?: string;
+  /** this sign-in cancelled a pending account deletion (the pages say so) */
+  deletionCancelled?: boolean;
 }
 
 /**
@@ -136,13 +140,18 @@ export class SignInService {
         return this.pending(account, proof, ctx, opts.returnTo, mustEnrol, factors);
     }
     const { method } = proof;
+    // Signing in during a deletion's grace period keeps the account (docs/profile.md); only a
+    // sign-in that really issues a session cancels it, never a half-finished one.
+    const deletionCancelled = await this.d.deletion.cancelOnSignIn(account, ctx);
     const { token, session } = await this.d.sessions.create(account, proof, ctx);
     await this.d.audit.record('sign_in.succeeded', ctx, {
       accountId: account.id,
       details: opts.factor ? { method, factor: opts.factor } : { method },
     });
     this.d.metrics.signIns.inc({ method, outcome: 'success' });
-    return { status: 'signed_in', token, session, account, returnTo: opts.returnTo };
+    const done: SignedIn = { status: 'signed_in', token, session, account, returnTo: opts.returnTo };
+    if (deletionCancelled) done.deletionCancelled = true;
+    return done;
   }
 
   /** The factors the account can use now, in SECOND_FACTORS order. */

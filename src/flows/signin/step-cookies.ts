@@ -47,6 +47,9 @@ export function applySignedIn(d: StepCookieDeps, reply: FastifyReply, r: SignedI
  */
 export function continueSignIn(d: StepCookieDeps, reply: FastifyReply, r: SignInResult, fallback = '/settings') {
   applySignInCookies(d, reply, r);
+  // Signing in cancelled a pending deletion: /settings says so before anything else.
+  if (r.status === 'signed_in' && r.deletionCancelled)
+    return reply.redirect('/settings?done=deletion_cancelled#delete', 303);
   if (r.status === 'signed_in') return reply.redirect(r.returnTo ?? fallback, 303);
   return reply.redirect('/login/second-factor', 303);
 }

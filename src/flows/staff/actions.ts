@@ -155,6 +155,7 @@ export class StaffActions {
         await d.db.transaction().execute(async (trx) => {
           await d.registration.reissueActivation(account, trx);
           await record(trx);
+          await notify(trx);
         });
         return { action, message: 'A new activation link and code were sent to the account’s email address.' };
       }

@@ -6,6 +6,7 @@ import * as m004 from './004_second_factors.ts';
 import * as m005 from './005_mfa_sign_in.ts';
 import * as m008 from './008_staff.ts';
 import * as m009 from './009_support_review.ts';
+import * as m012 from './012_account_deletion.ts';
 
 // Forward-only, applied in name order at start. Each feature adds its own numbered file here.
 export const migrations: Record<string, Migration> = {
@@ -16,4 +17,5 @@ export const migrations: Record<string, Migration> = {
   '005_mfa_sign_in': m005,
   '008_staff': m008,
   '009_support_review': m009,
+  '012_account_deletion': m012,
 };
