@@ -79,6 +79,21 @@ export async function purgeIfDue(db: Kysely<Database>, id: string, now: number):
     .executeTakeFirst();
   if (Number(emptied.numUpdatedRows) !== 1) return undefined;
   for (const table of ACCOUNT_TABLES) await db.deleteFrom(table).where('account_id', '=', id).execute();
+  // Support requests (sup20): the conversation and the addresses go; the queue keeps an
+  // anonymous history, its open items about the account closed.
+  const requests = db.selectFrom('support_requests').select('id').where('account_id', '=', id);
+  await db.deleteFrom('support_messages').where('request_id', 'in', requests).execute();
+  await db
+    .updateTable('support_requests')
+    .set({ identifier: 'deleted', contact: 'deleted', ip: null, user_agent: null, status: 'closed', updated_at: now })
+    .where('account_id', '=', id)
+    .execute();
+  await db
+    .updateTable('review_items')
+    .set({ resolved_at: now, outcome: 'account_deleted', open_key: null })
+    .where('account_id', '=', id)
+    .where('resolved_at', 'is', null)
+    .execute();
   // Failure runs are kept under the sign-in identifier's key or the account id.
   const keys = [`account:${id}`, before.username_key, ...(before.email_key ? [before.email_key] : [])];
   await db.deleteFrom('sign_in_failures').where('key', 'in', keys).execute();

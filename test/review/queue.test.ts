@@ -1,10 +1,20 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
+import { markDeletion, purgeIfDue } from '../../src/store/account-deletion.ts';
 import { openReviewItem } from '../../src/store/review-items.ts';
 import { withServer } from '../support/fixture.ts';
 import type { Client } from '../support/http.ts';
 import { strongPassword } from '../support/server.ts';
-import { accountId, consoleClient, grantStaff, makeAccounts, makeOrg, PASSWORD, statusLinkIn } from './helpers.ts';
+import {
+  accountId,
+  consoleClient,
+  grantStaff,
+  makeAccounts,
+  makeOrg,
+  PASSWORD,
+  seedSupportRequest,
+  statusLinkIn,
+} from './helpers.ts';
 
 const REASON = 'Checked with the owner by phone call';
 
@@ -300,6 +310,21 @@ describe('the staff review queue (LOG-04, ADM-05, ADM-08)', () => {
       assert.ok(!bodies.includes(s.id), 'no session id');
       assert.ok(!bodies.includes(s.token_hash), 'no token hash');
     }
+  });
+
+  test('an account deleted by its owner takes its support conversation along; its open items close', async () => {
+    const s = fx.server;
+    await makeAccounts(s, ['goneuser']);
+    const id = await accountId(s, 'goneuser');
+    const item = await seedSupportRequest(s, id, 'gone@contact.test');
+    const now = s.deps.clock.now();
+    await markDeletion(s.deps.db, id, now, now);
+    await s.deps.db.transaction().execute((trx) => purgeIfDue(trx, id, now));
+    const detail = await support.get(`/api/v1/admin/queue/${item}`);
+    assert.equal(detail.status, 200);
+    assert.equal(detail.json.outcome, 'account_deleted');
+    assert.equal(detail.json.request.contact, 'deleted');
+    assert.deepEqual(detail.json.request.messages, []);
   });
 
   test('the review queue gauge counts open items per kind', async () => {

@@ -99,6 +99,29 @@ const ROWS: Row[] = [
     body: { requireSecondFactor: '0' },
     expect: page(303, 403, 403, 303, 403, 403),
   },
+  // the organization's brand page (its owners and admins)
+  {
+    method: 'GET',
+    route: '/admin/organization/brand',
+    path: () => '/admin/organization/brand?org=acme',
+    expect: page(303, 403, 403, 200, 403, 403),
+  },
+  {
+    method: 'POST',
+    route: '/admin/organization/brand',
+    path: () => '/admin/organization/brand?org=acme',
+    form: true,
+    body: {},
+    expect: page(303, 403, 403, 400, 403, 403),
+  },
+  {
+    method: 'POST',
+    route: '/admin/organization/brand/logo/remove',
+    path: () => '/admin/organization/brand/logo/remove?org=acme',
+    form: true,
+    body: {},
+    expect: page(303, 403, 403, 303, 403, 403),
+  },
   // the review queue (sup20)
   { method: 'GET', route: '/admin', path: () => '/admin', expect: page(303, 403, 200, 200, 200, 200) },
   {
