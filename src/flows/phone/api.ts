@@ -2,6 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { contextOf, type RequestDeps, requireAuth } from '../../web/request.ts';
 import { Message, responses, Str } from '../../web/schemas.ts';
+import { PHONE_EXAMPLE_E164 } from './numbers.ts';
 import type { PhoneService } from './service.ts';
 
 /** What this module uses of the container the composition root builds. */
@@ -17,7 +18,11 @@ export function registerPhoneApi(app: FastifyInstance, d: PhoneApiDeps): void {
         description:
           'The number counts only after `POST /account/phone/confirmation` with the code (OTP-05). Sends are capped per number, account and IP.',
         body: Type.Object({
-          phone: Str(40, { minLength: 1, description: 'international format, e.g. +447700900123' }),
+          phone: Str(40, {
+            minLength: 1,
+            description: `international format, e.g. ${PHONE_EXAMPLE_E164}`,
+            examples: [PHONE_EXAMPLE_E164],
+          }),
         }),
         response: responses({ 202: Type.Object({ message: Type.String(), pending: Type.String() }) }, [400, 401, 429]),
       },

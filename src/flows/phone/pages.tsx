@@ -6,7 +6,7 @@ import { contextOf, field } from '../../web/request.ts';
 import { type AccountPagesDeps, pageAuth, renderSettings } from '../account/pages.tsx';
 import type { OrganizationService } from '../organizations/service.ts';
 import type { RecoveryMethods } from '../recovery/method.ts';
-import { maskPhone } from './numbers.ts';
+import { maskPhone, PHONE_EXAMPLE } from './numbers.ts';
 import type { PhoneService } from './service.ts';
 
 /** What this module uses of the container the composition root builds. */
@@ -81,7 +81,7 @@ export async function phoneSection(d: PhonePagesDeps, auth: Authenticated, flash
             type="tel"
             autocomplete="tel"
             maxlength={40}
-            hint="With the country code, for example +44 7700 900123. We text you a code to confirm it."
+            hint={`With the country code, for example ${PHONE_EXAMPLE}. We text you a code to confirm it.`}
           />
           <button type="submit">{verified ? 'Change number' : 'Add number'}</button>
         </form>
