@@ -7,10 +7,24 @@ import { leadToReauthentication, type ReauthDeps } from '../../web/reauth.ts';
 import { contextOf, field } from '../../web/request.ts';
 import { type AccountPagesDeps, pageAuth } from '../account/pages.tsx';
 import type { RecoveryMethods } from '../recovery/method.ts';
-import { forgotPasswordPost, type RecoveryPagesDeps, renderForgot } from '../recovery/pages.tsx';
-import { type RegistrationPagesDeps, registerPost, renderRegister } from '../registration/pages.tsx';
+import {
+  changeWithCodePost,
+  forgotPasswordPost,
+  type RecoveryPagesDeps,
+  renderChangeWithCode,
+  renderForgot,
+} from '../recovery/pages.tsx';
+import {
+  activateGet,
+  activatePost,
+  type RegistrationPagesDeps,
+  registerPost,
+  renderRegister,
+  renderResend,
+  resendPost,
+} from '../registration/pages.tsx';
 import type { SessionService } from '../sessions/service.ts';
-import { renderLogin, type SigninPagesDeps } from '../signin/pages.tsx';
+import { loginGet, loginPost, type SigninPagesDeps } from '../signin/pages.tsx';
 import type { Organization, OrganizationService } from './service.ts';
 import type { RecoverySettings } from './settings.ts';
 
@@ -44,7 +58,7 @@ function renderOrgSettings(
     o.status ?? 200,
     Page({
       title: 'Organization settings',
-      productName: d.config.productName,
+      productName: org.displayName,
       signedIn: { username: auth.account.username },
       children: (
         <>
@@ -107,7 +121,11 @@ function renderForbidden(d: OrganizationsPagesDeps, reply: FastifyReply, status:
   return send(
     reply,
     status,
-    Page({ title: 'Not allowed', productName: d.config.productName, children: <Notice kind="error" text={text} /> }),
+    Page({
+      title: status === 404 ? 'Organization not found' : 'Not allowed',
+      productName: d.config.productName,
+      children: <Notice kind="error" text={text} />,
+    }),
   );
 }
 
@@ -163,7 +181,12 @@ export function registerOrganizationsPages(app: FastifyInstance, d: Organization
   // install); the page wears the organization's name and links to its own recovery and sign-up.
   app.get('/o/:slug/login', { schema: { hide: true } }, async (req, reply) => {
     const org = await orgOf(req, reply);
-    return org ? renderLogin(d, reply, { org }) : reply;
+    return org ? loginGet(d, req, reply, org) : reply;
+  });
+  // Posts stay in the organization's context, so an error shows its page, not the install's.
+  app.post('/o/:slug/login', { schema: { hide: true } }, async (req, reply) => {
+    const org = await orgOf(req, reply);
+    return org ? loginPost(d, req, reply, org) : reply;
   });
   app.get('/o/:slug/register', { schema: { hide: true } }, async (req, reply) => {
     const org = await orgOf(req, reply);
@@ -173,10 +196,30 @@ export function registerOrganizationsPages(app: FastifyInstance, d: Organization
     const org = await orgOf(req, reply);
     return org ? registerPost(d, req, reply, org) : reply;
   });
-  // Codes are bound to the account, not the organization: the shared code page serves everyone.
+  app.get('/o/:slug/activate', { schema: { hide: true } }, async (req, reply) => {
+    const org = await orgOf(req, reply);
+    return org ? activateGet(d, req, reply, org) : reply;
+  });
+  app.post('/o/:slug/activate', { schema: { hide: true } }, async (req, reply) => {
+    const org = await orgOf(req, reply);
+    return org ? activatePost(d, req, reply, org) : reply;
+  });
+  app.get('/o/:slug/activate/resend', { schema: { hide: true } }, async (req, reply) => {
+    const org = await orgOf(req, reply);
+    return org ? renderResend(d, reply, { org }) : reply;
+  });
+  app.post('/o/:slug/activate/resend', { schema: { hide: true } }, async (req, reply) => {
+    const org = await orgOf(req, reply);
+    return org ? resendPost(d, req, reply, org) : reply;
+  });
+  // Codes are bound to the account, not the organization; the page keeps the organization's name and links.
   app.get('/o/:slug/change-password', { schema: { hide: true } }, async (req, reply) => {
     const org = await orgOf(req, reply);
-    return org ? reply.redirect('/change-password', 302) : reply;
+    return org ? renderChangeWithCode(d, reply, { org }) : reply;
+  });
+  app.post('/o/:slug/change-password', { schema: { hide: true } }, async (req, reply) => {
+    const org = await orgOf(req, reply);
+    return org ? changeWithCodePost(d, req, reply, org) : reply;
   });
 
   app.get('/admin/organization', { schema: { hide: true } }, async (req, reply) => {

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, pageMessage } from '../../errors.ts';
 import type { Kernel } from '../../kernel.ts';
 import { CaptchaSlot, type CaptchaSlotDeps } from '../../web/captcha-slot.tsx';
@@ -65,16 +65,23 @@ export async function renderLogin(
           <>
             <Notice kind="error" text={o.error} />
             <Notice kind="info" text={o.info} />
-            <form method="post" action="/login" class="card" novalidate>
+            <form method="post" action={`${prefix}/login`} class="card" novalidate>
               <Field
                 name="identifier"
                 label="Username or email address"
                 value={o.identifier}
                 autocomplete="username"
-                autofocus
+                autofocus={!o.identifier}
                 maxlength={320}
               />
-              <Field name="password" label="Password" type="password" autocomplete="current-password" />
+              {/* After an error the identifier stays; the password never comes back, so focus lands there. */}
+              <Field
+                name="password"
+                label="Password"
+                type="password"
+                autocomplete="current-password"
+                autofocus={!!o.identifier}
+              />
               {o.next ? <input type="hidden" name="next" value={o.next} /> : ''}
               {o.captcha ? CaptchaSlot(d) : ''}
               <button type="submit" class="primary">
@@ -83,6 +90,7 @@ export async function renderLogin(
               <p class="links">
                 <a href={`${prefix}/forgot-password`}>Forgot password?</a>
                 <a href={`${prefix}/register`}>Create an account</a>
+                <a href={`${prefix}/activate/resend`}>Didn't get the activation mail?</a>
               </p>
             </form>
             {extras.join('') as 'safe'}
@@ -93,48 +101,8 @@ export async function renderLogin(
 }
 
 export function registerSignInPages(app: FastifyInstance, d: SigninPagesDeps): void {
-  app.get('/login', { schema: { hide: true } }, async (req, reply) => {
-    const next = returnPath(d, (req.query as Record<string, unknown>)?.next);
-    if (await authOf(d, req)) return reply.redirect(next ?? '/settings', 303);
-    const msg = (req.query as Record<string, unknown>)?.msg;
-    // Own keys only: ?msg=__proto__ must not reach the page as an object (WEB-04).
-    return renderLogin(d, reply, {
-      info: typeof msg === 'string' && Object.hasOwn(MESSAGES, msg) ? MESSAGES[msg] : undefined,
-      next,
-    });
-  });
-
-  app.post('/login', { schema: { hide: true } }, async (req, reply) => {
-    const identifier = field(req.body, 'identifier', 320);
-    const password = field(req.body, 'password', 1024);
-    const captcha = captchaField(req.body);
-    const next = returnPath(d, field(req.body, 'next', 1024));
-    if (!identifier || !password)
-      return renderLogin(d, reply, {
-        identifier,
-        error: 'Enter your username or email and your password.',
-        status: 400,
-        next,
-      });
-    try {
-      const { token } = await d.signIn.withPassword({ identifier, password, captcha }, contextOf(req));
-      setSessionCookie(d, reply, token);
-      return reply.redirect(next ?? '/settings', 303);
-    } catch (err) {
-      if (!(err instanceof AppError)) throw err;
-      if (err.extra.retryAfter !== undefined) reply.header('Retry-After', String(Math.ceil(err.extra.retryAfter)));
-      let captchaStep = err.code === 'captcha_required' || err.code === 'captcha_invalid';
-      // Show the CAPTCHA up front once the next attempt will need it (BF-04).
-      if (err.code === 'invalid_credentials') captchaStep = await d.signIn.captchaRequired(identifier, contextOf(req));
-      return renderLogin(d, reply, {
-        identifier,
-        error: pageMessage(err),
-        status: err.status,
-        captcha: captchaStep,
-        next,
-      });
-    }
-  });
+  app.get('/login', { schema: { hide: true } }, async (req, reply) => loginGet(d, req, reply));
+  app.post('/login', { schema: { hide: true } }, async (req, reply) => loginPost(d, req, reply));
 
   app.post('/logout', { schema: { hide: true } }, async (req, reply) => {
     const auth = await authOf(d, req);
@@ -142,4 +110,60 @@ export function registerSignInPages(app: FastifyInstance, d: SigninPagesDeps): v
     clearSessionCookie(d, reply);
     return reply.redirect('/login?msg=signed_out', 303);
   });
+}
+
+/** An organization's context for the sign-in page: its name, and its own links and form target. */
+export interface LoginOrg {
+  slug: string;
+  displayName: string;
+}
+
+/** GET /login and /o/{slug}/login. */
+export async function loginGet(d: SigninPagesDeps, req: FastifyRequest, reply: FastifyReply, org?: LoginOrg) {
+  const next = returnPath(d, (req.query as Record<string, unknown>)?.next);
+  if (await authOf(d, req)) return reply.redirect(next ?? '/settings', 303);
+  const msg = (req.query as Record<string, unknown>)?.msg;
+  // Own keys only: ?msg=__proto__ must not reach the page as an object (WEB-04).
+  return renderLogin(d, reply, {
+    info: typeof msg === 'string' && Object.hasOwn(MESSAGES, msg) ? MESSAGES[msg] : undefined,
+    next,
+    // BF-04: when this IP's next attempt needs a CAPTCHA, show it now rather than after a wasted try.
+    captcha: await d.signIn.captchaRequired('', contextOf(req)),
+    org,
+  });
+}
+
+/** POST /login and /o/{slug}/login: an error re-renders the page in the same context. */
+export async function loginPost(d: SigninPagesDeps, req: FastifyRequest, reply: FastifyReply, org?: LoginOrg) {
+  const identifier = field(req.body, 'identifier', 320);
+  const password = field(req.body, 'password', 1024);
+  const captcha = captchaField(req.body);
+  const next = returnPath(d, field(req.body, 'next', 1024));
+  if (!identifier || !password)
+    return renderLogin(d, reply, {
+      identifier,
+      error: 'Enter your username or email and your password.',
+      status: 400,
+      next,
+      org,
+    });
+  try {
+    const { token } = await d.signIn.withPassword({ identifier, password, captcha }, contextOf(req));
+    setSessionCookie(d, reply, token);
+    return reply.redirect(next ?? '/settings', 303);
+  } catch (err) {
+    if (!(err instanceof AppError)) throw err;
+    if (err.extra.retryAfter !== undefined) reply.header('Retry-After', String(Math.ceil(err.extra.retryAfter)));
+    let captchaStep = err.code === 'captcha_required' || err.code === 'captcha_invalid';
+    // Show the CAPTCHA up front once the next attempt will need it (BF-04).
+    if (err.code === 'invalid_credentials') captchaStep = await d.signIn.captchaRequired(identifier, contextOf(req));
+    return renderLogin(d, reply, {
+      identifier,
+      error: pageMessage(err),
+      status: err.status,
+      captcha: captchaStep,
+      next,
+      org,
+    });
+  }
 }
