@@ -2,8 +2,20 @@ import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { systemContext } from '../../src/context.ts';
 import { PHONE_EXAMPLE, parseMobile } from '../../src/flows/phone/numbers.ts';
-import { signedInUser } from '../phone/helpers.ts';
+import { ACTIVATION_MAILS_CAP } from '../../src/flows/registration/service.ts';
+import { solveAltcha } from '../abuse/helpers.ts';
+import { outboxIdle, signedInUser } from '../phone/helpers.ts';
+import { activeAccount, uniqueName } from '../support/accounts.ts';
 import { withServer } from '../support/fixture.ts';
+import { devMailbox, strongPassword, waitForDevMail } from '../support/server.ts';
+
+const html = { accept: 'text/html' };
+const titleOf = (page: string) => /<title>([^<]*)<\/title>/.exec(page)?.[1];
+const unescape = (s: string) =>
+  s
+    .replace(/&#39;/g, "'")
+    .replace(/&quot;/g, '"')
+    .replace(/&amp;/g, '&');
 
 // Issue 17's page defects, over HTTP (the browser half is test/browser/pages17.test.ts).
 
@@ -35,5 +47,177 @@ describe('issue 17 page defects over HTTP', () => {
     collect(page.text);
     assert.ok(examples.size >= 2, `examples found: ${[...examples]}`);
     for (const e of examples) assert.doesNotThrow(() => parseMobile(e), `example ${e} is refused by the validator`);
+  });
+
+  test('17-2 stuck before activation: "Didn\'t get the activation mail?" on /login, the done page and /activate; POST /api/v1/activations/resend answers alike for every identifier and is capped', async () => {
+    const c = fx.server.client();
+    for (const path of ['/login', '/activate', '/o/acme/login'])
+      assert.match(
+        unescape((await c.get(path, html)).text),
+        /href="[^"]*\/activate\/resend"[^>]*>Didn't get the activation mail\?/,
+        path,
+      );
+    const username = uniqueName('pend');
+    const email = `${username}@example.test`;
+    const done = await c.form('/register', {
+      username,
+      email,
+      password: strongPassword(),
+      passwordConfirm: '',
+    });
+    assert.equal(done.status, 400, 'mismatch first');
+    const password = strongPassword();
+    const ok = await c.form('/register', { username, email, password, passwordConfirm: password });
+    assert.equal(ok.status, 200);
+    assert.match(unescape(ok.text), /href="\/activate\/resend"/);
+    await waitForDevMail(fx.server, (m) => m.to === email && /activat/i.test(m.subject));
+    const active = await activeAccount(fx.server);
+
+    const answers = [];
+    for (const identifier of [username, email, active.username, 'nobody-here-at-all'])
+      answers.push(await c.post('/api/v1/activations/resend', { identifier }));
+    for (const a of answers) {
+      assert.equal(a.status, 202, a.text);
+      assert.deepEqual(a.json, answers[0].json);
+    }
+    await outboxIdle(fx.server);
+    const toPending = (await devMailbox(fx.server)).filter((m) => m.to === email && /activat/i.test(m.subject));
+    assert.equal(toPending.length, ACTIVATION_MAILS_CAP, 'registration + 2 resends, then the cap');
+    const toActive = (await devMailbox(fx.server)).filter((m) => m.to === active.email && /activat/i.test(m.subject));
+    assert.equal(toActive.length, 1, 'an active account gets nothing more');
+    // the newest link works, the page form answers the same
+    const page = await c.form('/activate/resend', { identifier: username });
+    assert.equal(page.status, 200);
+    assert.match(unescape(page.text), /If an account with this username or email address is waiting for activation/);
+    const token = /\/activate\?token=([A-Za-z0-9_-]+)/.exec(toPending[0].text)?.[1];
+    assert.equal((await c.post('/api/v1/activations', { token })).status, 200);
+  });
+
+  test('17-3 organization context: /o/{slug}/login posts to its own route, errors, code pages, "Password changed" and activation mail keep the organization', async () => {
+    const c = fx.server.client();
+    const login = await c.get('/o/acme/login', html);
+    assert.match(login.text, /action="\/o\/acme\/login"/);
+    const wrong = await c.form('/o/acme/login', { identifier: 'nobody', password: 'wrong-password-1' });
+    assert.equal(wrong.status, 401);
+    assert.equal(titleOf(wrong.text), 'Sign in · Acme Sign-in');
+    assert.match(wrong.text, /action="\/o\/acme\/login"/);
+
+    const forgot = await c.get('/o/acme/forgot-password', html);
+    assert.match(forgot.text, /href="\/o\/acme\/change-password"/);
+    assert.match(forgot.text, /href="\/o\/acme\/login"[^>]*>Back to sign in/);
+    assert.doesNotMatch(
+      forgot.text,
+      /href="\/(login|change-password|forgot-password)"/,
+      'no link leaves the organization',
+    );
+    const code = await c.get('/o/acme/change-password', html);
+    assert.equal(code.status, 200);
+    assert.equal(titleOf(code.text), 'Change password with a code · Acme Sign-in');
+    assert.match(code.text, /action="\/o\/acme\/change-password"/);
+    const bad = await c.form('/o/acme/change-password', {
+      identifier: 'x',
+      code: 'AAAA-BBBB',
+      password: 'p',
+      passwordConfirm: 'p',
+    });
+    assert.equal(titleOf(bad.text), 'Change password with a code · Acme Sign-in');
+
+    const username = uniqueName('acm');
+    const email = `${username}@example.test`;
+    const password = strongPassword();
+    const reg = await c.form('/o/acme/register', { username, email, password, passwordConfirm: password });
+    assert.equal(reg.status, 200);
+    assert.match(reg.text, /href="\/o\/acme\/activate"/);
+    const mail = await waitForDevMail(fx.server, (m) => m.to === email && /activat/i.test(m.subject));
+    assert.match(mail.subject, /Acme Sign-in/);
+    assert.match(mail.text, /Welcome to Acme Sign-in/);
+    assert.doesNotMatch(mail.text, /Latchkey/);
+    const link = /(\/o\/acme\/activate\?token=[A-Za-z0-9_-]+)/.exec(mail.text)?.[1];
+    assert.ok(link, "the link opens the organization's activation page");
+    const act = await c.get(link, html);
+    assert.equal(titleOf(act.text), 'Activate your account · Acme Sign-in');
+    const token = /token=([A-Za-z0-9_-]+)/.exec(link)?.[1] ?? '';
+    const posted = await c.form('/o/acme/activate', { token });
+    assert.equal(posted.status, 303);
+    assert.equal(posted.headers.get('location'), '/o/acme/login?msg=activated');
+
+    const unknown = await c.get('/o/no-such-org/login', html);
+    assert.equal(unknown.status, 404);
+    assert.match(titleOf(unknown.text) ?? '', /^Organization not found/);
+  });
+
+  test('17-8 burned code: tries left are shown, a used-up code says so and offers a new one; a rejected password keeps the code and identifier', async () => {
+    const c = fx.server.client();
+    let tries = '0';
+    let page = '';
+    for (let i = 1; i <= 5; i++) {
+      const password = strongPassword();
+      const r = await c.form('/change-password', {
+        identifier: 'someone',
+        code: 'WXYZ-2345',
+        password,
+        passwordConfirm: password,
+        tries,
+      });
+      page = unescape(r.text);
+      tries = /name="tries" value="(\d)"/.exec(page)?.[1] ?? '';
+      assert.equal(tries, String(i));
+      if (i < 5) assert.match(page, new RegExp(`${5 - i} tr(y|ies) left`));
+    }
+    assert.match(page, /This code is used up/);
+    assert.match(page, /href="\/forgot-password"[^>]*>Send a new code/);
+
+    // only the new password is refused: code and identifier stay, focus goes to the password
+    const kept = await c.form('/change-password', {
+      identifier: 'someone',
+      code: 'WXYZ-2345',
+      password: 'short',
+      passwordConfirm: 'other',
+    });
+    assert.equal(kept.status, 400);
+    assert.match(kept.text, /name="identifier"[^>]*value="someone"/);
+    assert.match(kept.text, /name="code"[^>]*value="WXYZ-2345"/);
+    assert.match(kept.text, /name="password"[^>]*autofocus/);
+  });
+});
+
+describe('issue 17 page defects with a CAPTCHA on', () => {
+  const fx = withServer({
+    env: { LATCHKEY_CAPTCHA: 'altcha', LATCHKEY_TRUSTED_PROXIES: '127.0.0.1', LATCHKEY_RATE_LIMIT_SCALE: '1' },
+  });
+
+  test('17-1 surprise CAPTCHA: /login shows the CAPTCHA on GET when the next attempt needs it, keeps the identifier and focuses the password; the API documents the round trip', async () => {
+    const c = fx.server.client({ headers: { 'x-forwarded-for': '198.51.100.7' } });
+    const fresh = await c.get('/login', html);
+    assert.doesNotMatch(fresh.text, /altcha-widget/, 'no CAPTCHA before any failure');
+    let last = '';
+    for (let i = 0; i < 3; i++) {
+      const r = await c.form('/login', { identifier: `someone${i}`, password: 'wrong-password-1' });
+      assert.equal(r.status, 401);
+      last = r.text;
+    }
+    assert.match(last, /name="identifier"[^>]*value="someone2"/);
+    assert.match(last, /name="password"[^>]*autofocus/);
+    assert.doesNotMatch(last, /name="identifier"[^>]*autofocus/);
+    assert.doesNotMatch(last, /wrong-password-1/, 'never the password in HTML');
+    const again = await c.get('/login', html);
+    assert.match(again.text, /<altcha-widget/, 'a fresh /login from this IP shows the CAPTCHA up front');
+    const other = await fx.server.client({ headers: { 'x-forwarded-for': '198.51.100.8' } }).get('/login', html);
+    assert.doesNotMatch(other.text, /altcha-widget/);
+
+    const api = (await c.get('/api/openapi.json')).json;
+    const op = api.paths['/api/v1/sessions'].post;
+    assert.match(op.description, /captcha_required/);
+    assert.match(op.description, /\/api\/v1\/captcha\/challenge/);
+    const captcha = op.requestBody.content['application/json'].schema.properties.captcha;
+    assert.match(captcha.description, /\/api\/v1\/captcha\/challenge/);
+    assert.notEqual(captcha.examples?.[0] ?? 'string', 'string');
+    // the documented round trip works
+    const ok = await c.post('/api/v1/sessions', {
+      identifier: 'someone0',
+      password: 'wrong-password-1',
+      captcha: await solveAltcha(fx.server.base),
+    });
+    assert.equal(ok.json.code, 'invalid_credentials', 'the CAPTCHA was accepted; only the password is wrong');
   });
 });

@@ -58,4 +58,23 @@ export function registerRegistrationApi(app: FastifyInstance, d: RegistrationApi
       return { message: 'Your account is active. You can sign in now.' };
     },
   );
+
+  app.post(
+    '/api/v1/activations/resend',
+    {
+      schema: {
+        tags: ['registration'],
+        summary: 'Send a new activation link and code to a pending account',
+        description:
+          'The "Didn\'t get the activation mail?" request: 202 with the same body for every identifier, whether or not it names a pending account (ENUM-03). ' +
+          'A new mail ends the earlier link and code; mails per account are capped silently, requests are limited per IP and identifier.',
+        body: Type.Object({ identifier: Identifier, captcha: Captcha }, { examples: [{ identifier: 'alice' }] }),
+        response: responses({ 202: Message }, [400, 429]),
+      },
+    },
+    async (req, reply) => {
+      const body = req.body as { identifier: string; captcha?: string };
+      return reply.status(202).send(await d.registration.resendActivation(body, contextOf(req)));
+    },
+  );
 }

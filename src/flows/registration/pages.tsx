@@ -63,6 +63,7 @@ export function renderRegister(
               </button>
               <p class="links">
                 <a href={orgPath(o.org, 'login')}>Already have an account? Sign in</a>
+                <a href={orgPath(o.org, 'activate/resend')}>Didn't get the activation mail?</a>
               </p>
             </form>
           </>
@@ -71,10 +72,10 @@ export function renderRegister(
     );
 }
 
-function renderActivate(
+export function renderActivate(
   d: RegistrationPagesDeps,
   reply: FastifyReply,
-  o: { token?: string; identifier?: string; error?: string; status?: number },
+  o: { token?: string; identifier?: string; error?: string; status?: number; org?: OrgContext },
 ) {
   return reply
     .status(o.status ?? 200)
@@ -82,13 +83,14 @@ function renderActivate(
     .send(
       Page({
         title: 'Activate your account',
-        productName: d.config.productName,
+        productName: o.org?.displayName ?? d.config.productName,
+        orgPrefix: o.org ? `/o/${encodeURIComponent(o.org.slug)}` : '',
         children: (
           <>
             <Notice kind="error" text={o.error} />
             {o.token ? (
               // Opening the link only shows this button: mail scanners that follow links activate nothing.
-              <form method="post" action="/activate" class="card">
+              <form method="post" action={orgPath(o.org, 'activate')} class="card">
                 <input type="hidden" name="token" value={o.token} />
                 <p>Press the button to confirm your email address and activate your account.</p>
                 <button type="submit" class="primary">
@@ -96,7 +98,7 @@ function renderActivate(
                 </button>
               </form>
             ) : (
-              <form method="post" action="/activate" class="card" novalidate>
+              <form method="post" action={orgPath(o.org, 'activate')} class="card" novalidate>
                 <p>Enter the code from the activation mail.</p>
                 <Field
                   name="identifier"
@@ -115,6 +117,9 @@ function renderActivate(
                 <button type="submit" class="primary">
                   Activate
                 </button>
+                <p class="links">
+                  <a href={orgPath(o.org, 'activate/resend')}>Didn't get the activation mail?</a>
+                </p>
               </form>
             )}
           </>
@@ -146,12 +151,16 @@ export async function registerPost(
         Page({
           title: 'Check your email',
           productName: org?.displayName ?? d.config.productName,
+          orgPrefix: org ? `/o/${encodeURIComponent(org.slug)}` : '',
           children: (
             <>
               <Notice kind="success" text={message} />
               <p>
                 It can take a few minutes; check your spam folder too. Have the code?{' '}
-                <a href="/activate">Enter it here</a>.
+                <a href={orgPath(org, 'activate')}>Enter it here</a>.
+              </p>
+              <p class="links">
+                <a href={orgPath(org, 'activate/resend')}>Didn't get the activation mail?</a>
               </p>
             </>
           ),
@@ -174,22 +183,95 @@ export function registerRegistrationPages(app: FastifyInstance, d: RegistrationP
 
   app.post('/register', { schema: { hide: true } }, async (req, reply) => registerPost(d, req, reply));
 
-  app.get('/activate', { schema: { hide: true } }, async (req, reply) => {
-    const token = (req.query as Record<string, unknown>)?.token;
-    return renderActivate(d, reply, { token: typeof token === 'string' ? token.slice(0, 128) : undefined });
-  });
+  app.get('/activate', { schema: { hide: true } }, async (req, reply) => activateGet(d, req, reply));
+  app.post('/activate', { schema: { hide: true } }, async (req, reply) => activatePost(d, req, reply));
+  app.get('/activate/resend', { schema: { hide: true } }, async (_req, reply) => renderResend(d, reply, {}));
+  app.post('/activate/resend', { schema: { hide: true } }, async (req, reply) => resendPost(d, req, reply));
+}
 
-  app.post('/activate', { schema: { hide: true } }, async (req, reply) => {
-    const token = field(req.body, 'token', 128);
-    const identifier = field(req.body, 'identifier', 320);
-    const code = field(req.body, 'code', 32);
-    try {
-      await d.registration.activate(token ? { token } : { identifier, code }, contextOf(req));
-      return reply.redirect('/login?msg=activated', 303);
-    } catch (err) {
-      if (!(err instanceof AppError)) throw err;
-      // A dead link falls back to the code form, which still works with a valid code.
-      return renderActivate(d, reply, { identifier, error: pageMessage(err), status: err.status });
-    }
-  });
+/** GET /activate and /o/{slug}/activate. */
+export function activateGet(d: RegistrationPagesDeps, req: FastifyRequest, reply: FastifyReply, org?: OrgContext) {
+  const token = (req.query as Record<string, unknown>)?.token;
+  return renderActivate(d, reply, { token: typeof token === 'string' ? token.slice(0, 128) : undefined, org });
+}
+
+/** POST /activate and /o/{slug}/activate. */
+export async function activatePost(
+  d: RegistrationPagesDeps,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  org?: OrgContext,
+) {
+  const token = field(req.body, 'token', 128);
+  const identifier = field(req.body, 'identifier', 320);
+  const code = field(req.body, 'code', 32);
+  try {
+    await d.registration.activate(token ? { token } : { identifier, code }, contextOf(req));
+    return reply.redirect(`${orgPath(org, 'login')}?msg=activated`, 303);
+  } catch (err) {
+    if (!(err instanceof AppError)) throw err;
+    // A dead link falls back to the code form, which still works with a valid code.
+    return renderActivate(d, reply, { identifier, error: pageMessage(err), status: err.status, org });
+  }
+}
+
+/** "Didn't get the activation mail?": the same answer for every identifier (defect 2 of issue 17). */
+export function renderResend(
+  d: RegistrationPagesDeps,
+  reply: FastifyReply,
+  o: { identifier?: string; error?: string; done?: string; status?: number; org?: OrgContext },
+) {
+  return reply
+    .status(o.status ?? 200)
+    .type('text/html; charset=utf-8')
+    .send(
+      Page({
+        title: 'Resend the activation mail',
+        productName: o.org?.displayName ?? d.config.productName,
+        orgPrefix: o.org ? `/o/${encodeURIComponent(o.org.slug)}` : '',
+        children: (
+          <>
+            <Notice kind="error" text={o.error} />
+            <Notice kind="success" text={o.done} />
+            <form method="post" action={orgPath(o.org, 'activate/resend')} class="card" novalidate>
+              <p>
+                Enter the username or email address you registered with. We send a new link and code if the account is
+                waiting for activation.
+              </p>
+              <Field
+                name="identifier"
+                label="Username or email address"
+                value={o.identifier}
+                autocomplete="username"
+                autofocus
+                maxlength={320}
+              />
+              {CaptchaSlot(d)}
+              <button type="submit" class="primary">
+                Send a new activation mail
+              </button>
+              <p class="links">
+                <a href={orgPath(o.org, 'activate')}>Enter a code</a>
+                <a href={orgPath(o.org, 'login')}>Back to sign in</a>
+              </p>
+            </form>
+          </>
+        ),
+      }),
+    );
+}
+
+export async function resendPost(d: RegistrationPagesDeps, req: FastifyRequest, reply: FastifyReply, org?: OrgContext) {
+  const identifier = field(req.body, 'identifier', 320);
+  try {
+    const { message } = await d.registration.resendActivation(
+      { identifier, captcha: captchaField(req.body) },
+      contextOf(req),
+    );
+    return renderResend(d, reply, { identifier, done: message, org });
+  } catch (err) {
+    if (!(err instanceof AppError)) throw err;
+    if (err.extra.retryAfter !== undefined) reply.header('Retry-After', String(Math.ceil(err.extra.retryAfter)));
+    return renderResend(d, reply, { identifier, error: pageMessage(err), status: err.status, org });
+  }
 }
