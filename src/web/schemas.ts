@@ -48,3 +48,6 @@ export const Message = Type.Object({ message: Type.String() });
 
 /** The Content-Type Fastify gives the JSON it serialises, for answers a route serialises itself. */
 export const JSON_TYPE = 'application/json; charset=utf-8';
+
+/** OpenAPI: the operation needs the session cookie (components.securitySchemes.session). */
+export const SESSION = [{ session: [] }];

@@ -2,9 +2,19 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, pageMessage } from '../../errors.ts';
 import type { Kernel } from '../../kernel.ts';
 import type { Authenticated } from '../../web/auth.ts';
+import { readCookie } from '../../web/cookies.ts';
 import type { PageExtras } from '../../web/extras.ts';
 import { Field, Html, Notice, Page } from '../../web/layout.tsx';
-import { authOf, clearSessionCookie, contextOf, field, type RequestDeps, setSessionCookie } from '../../web/request.ts';
+import { returnPath } from '../../web/reauth.ts';
+import {
+  authOf,
+  clearSessionCookie,
+  contextOf,
+  field,
+  type RequestDeps,
+  sessionCookieName,
+  setSessionCookie,
+} from '../../web/request.ts';
 import type { SessionService } from '../sessions/service.ts';
 import type { AccountService } from './service.ts';
 
@@ -31,7 +41,14 @@ export async function pageAuth(
 ): Promise<Authenticated | null> {
   const auth = await authOf(d, req);
   if (!auth) {
-    reply.redirect('/login?msg=session_ended', 303);
+    // Only a browser that had a session hears that it ended; anyone else is simply asked to sign in,
+    // and comes back to the page afterwards.
+    const had = Boolean(readCookie(req, sessionCookieName(d)));
+    const back = req.method === 'GET' ? returnPath(d, req.url) : undefined;
+    reply.redirect(
+      `/login?msg=${had ? 'session_ended' : 'sign_in_required'}${back ? `&next=${encodeURIComponent(back)}` : ''}`,
+      303,
+    );
     return null;
   }
   return auth;

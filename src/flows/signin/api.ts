@@ -20,7 +20,10 @@ export function registerSignInApi(app: FastifyInstance, d: SigninApiDeps): void 
           'Unknown user, wrong password, pending, disabled and locked accounts all get the same 401 `invalid_credentials` (ENUM-01). ' +
           'After repeated failures (per identifier or per IP) the answer is 400 `captcha_required`: solve a CAPTCHA and repeat the request with it in `captcha` ' +
           '(ALTCHA: `GET /api/v1/captcha/challenge`, then send the base64 solution; see the `captcha` field).',
-        body: Type.Object({ identifier: Identifier, password: Password, captcha: Captcha }),
+        body: Type.Object(
+          { identifier: Identifier, password: Password, captcha: Captcha },
+          { examples: [{ identifier: 'alice', password: 'violet-harbor-quantum-meadow' }] },
+        ),
         response: responses({ 201: Type.Object({ account: AccountView, session: SessionRef }) }, [400, 401, 413, 429]),
       },
     },

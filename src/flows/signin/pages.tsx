@@ -33,6 +33,7 @@ const MESSAGES: Record<string, string> = {
   activated: 'Your account is active. You can sign in now.',
   password_reset: 'Your password has been changed. Please sign in again.',
   session_ended: 'Your session has ended. Please sign in again.',
+  sign_in_required: 'Please sign in to continue.',
   reauthenticate: 'Please sign in again to confirm it is you. You will then return to the page you were on.',
 };
 
