@@ -11,7 +11,7 @@ import { devMailbox, strongPassword, waitForDevMail } from '../support/server.ts
 
 const html = { accept: 'text/html' };
 const titleOf = (page: string) => /<title>([^<]*)<\/title>/.exec(page)?.[1];
-const unescape = (s: string) =>
+const decode = (s: string) =>
   s
     .replace(/&#39;/g, "'")
     .replace(/&quot;/g, '"')
@@ -53,7 +53,7 @@ describe('issue 17 page defects over HTTP', () => {
     const c = fx.server.client();
     for (const path of ['/login', '/activate', '/o/acme/login'])
       assert.match(
-        unescape((await c.get(path, html)).text),
+        decode((await c.get(path, html)).text),
         /href="[^"]*\/activate\/resend"[^>]*>Didn't get the activation mail\?/,
         path,
       );
@@ -69,7 +69,7 @@ describe('issue 17 page defects over HTTP', () => {
     const password = strongPassword();
     const ok = await c.form('/register', { username, email, password, passwordConfirm: password });
     assert.equal(ok.status, 200);
-    assert.match(unescape(ok.text), /href="\/activate\/resend"/);
+    assert.match(decode(ok.text), /href="\/activate\/resend"/);
     await waitForDevMail(fx.server, (m) => m.to === email && /activat/i.test(m.subject));
     const active = await activeAccount(fx.server);
 
@@ -88,7 +88,7 @@ describe('issue 17 page defects over HTTP', () => {
     // the newest link works, the page form answers the same
     const page = await c.form('/activate/resend', { identifier: username });
     assert.equal(page.status, 200);
-    assert.match(unescape(page.text), /If an account with this username or email address is waiting for activation/);
+    assert.match(decode(page.text), /If an account with this username or email address is waiting for activation/);
     const token = /\/activate\?token=([A-Za-z0-9_-]+)/.exec(toPending[0].text)?.[1];
     assert.equal((await c.post('/api/v1/activations', { token })).status, 200);
   });
@@ -159,7 +159,7 @@ describe('issue 17 page defects over HTTP', () => {
         passwordConfirm: password,
         tries,
       });
-      page = unescape(r.text);
+      page = decode(r.text);
       tries = /name="tries" value="(\d)"/.exec(page)?.[1] ?? '';
       assert.equal(tries, String(i));
       if (i < 5) assert.match(page, new RegExp(`${5 - i} tr(y|ies) left`));
