@@ -7,8 +7,21 @@ import type { Authenticated } from './auth.ts';
 /** Below the sign-in form (e.g. external account buttons). */
 export type LoginExtra = () => Promise<string> | string;
 
-/** A section of /settings after profile and password (e.g. recovery methods, linked accounts, activity). */
-export type SettingsSection = (auth: Authenticated, flash: string | undefined) => Promise<string> | string;
+/**
+ * A section of /settings after profile and password (e.g. recovery methods, linked accounts,
+ * activity). `error` is a refusal of one section's form: the section whose id it names shows it
+ * beside that form (the page is then opened at `#id`), so feedback is never off-screen.
+ */
+export type SettingsSection = (
+  auth: Authenticated,
+  flash: string | undefined,
+  error?: SectionError,
+) => Promise<string> | string;
+
+export interface SectionError {
+  section: string;
+  text: string;
+}
 
 export interface PageExtras {
   loginExtras: readonly LoginExtra[];

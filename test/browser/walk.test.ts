@@ -110,7 +110,11 @@ describe('the core walk in Chromium', () => {
     await page.goto(`${fx.server.base}/settings`);
     assert.match(page.url(), /\/settings$/);
     await otherPage.goto(`${fx.server.base}/settings`);
-    assert.match(otherPage.url(), /\/login\?msg=session_ended$/, 'the other session ended with the password change');
+    assert.match(
+      otherPage.url(),
+      /\/login\?msg=session_ended(&next=%2Fsettings)?$/,
+      'the other session ended with the password change',
+    );
     await screenshot(otherPage, 'foundation-09-other-session-ended');
     await other.close();
 

@@ -399,7 +399,7 @@ describe('forgot password by email (SQLite, real SMTP)', () => {
     assert.match(settings.text, /Send reset email/);
     const page = await s.c.form('/settings/password-reset-email', {});
     assert.equal(page.status, 303);
-    assert.equal(page.headers.get('location'), '/settings?done=reset_sent');
+    assert.equal(page.headers.get('location'), '/settings?done=reset_sent#reset-email');
     await fx.smtp.waitFor(() => fx.smtp.mails.filter(isResetMail(a.email)).length > before + 1);
     const { token } = secretsIn(fx.smtp.mails.filter(isResetMail(a.email))[before + 1]);
     assert.equal((await complete({ token, password: strongPassword() })).status, 200);

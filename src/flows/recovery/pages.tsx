@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, pageMessage } from '../../errors.ts';
 import type { Kernel } from '../../kernel.ts';
 import { CaptchaSlot, type CaptchaSlotDeps } from '../../web/captcha-slot.tsx';
+import type { SectionError } from '../../web/extras.ts';
 import { Field, Html, Notice, Page } from '../../web/layout.tsx';
 import { type OrgView, orgName, orgPrefix } from '../../web/org-context.ts';
 import { captchaField, contextOf, field } from '../../web/request.ts';
@@ -280,25 +281,35 @@ function registerRecoveryLinkPages(app: FastifyInstance, d: RecoveryPagesDeps): 
     if (!auth) return reply;
     try {
       await d.recovery.requestForSelf(auth, contextOf(req));
-      return reply.redirect('/settings?done=reset_sent', 303);
+      return reply.redirect('/settings?done=reset_sent#reset-email', 303);
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
-      return renderSettings(d, reply, auth, { error: pageMessage(err), status: err.status });
+      return renderSettings(d, reply, auth, { error: pageMessage(err), status: err.status, section: 'reset-email' });
     }
   });
 }
 
 /** The "Send Reset Email" section of /settings. */
-export function resetEmailSection(_d: RecoveryPagesDeps, auth: { account: { email: string | null } }): string {
+export function resetEmailSection(
+  _d: RecoveryPagesDeps,
+  auth: { account: { email: string | null } },
+  flash?: string,
+  error?: SectionError,
+): string {
   if (!auth.account.email) return '';
   return (
-    <section class="card" aria-labelledby="reset-email-h">
+    <section class="card" id="reset-email" aria-labelledby="reset-email-h">
       <h2 id="reset-email-h">Reset by email</h2>
+      <Notice
+        kind="success"
+        text={flash === 'reset_sent' ? 'We sent a reset link and code to your email address.' : undefined}
+      />
+      <Notice kind="error" text={error?.section === 'reset-email' ? error.text : undefined} />
       <p>
         Get a reset link and code at <strong safe>{auth.account.email}</strong>, for example to set a password you can
         remember.
       </p>
-      <form method="post" action="/settings/password-reset-email">
+      <form method="post" action="/settings/password-reset-email#reset-email">
         <button type="submit">Send reset email</button>
       </form>
     </section>
