@@ -9,6 +9,7 @@ import { smsGatewayFromConfig } from './delivery/sms/index.ts';
 import { DeliveryWorker } from './delivery/worker.ts';
 import { AccountService } from './flows/account/service.ts';
 import { activitySection } from './flows/activity/pages.tsx';
+import { adminLinkSection } from './flows/organizations/pages.tsx';
 import { OrganizationService } from './flows/organizations/service.ts';
 import { phoneSection } from './flows/phone/pages.tsx';
 import { PhoneService } from './flows/phone/service.ts';
@@ -176,9 +177,10 @@ export async function createDeps(config: Config, o: DepsOverrides = {}): Promise
   d.pages = {
     loginExtras: [() => providerButtons(d)],
     settingsSections: [
-      (auth) => resetEmailSection(d, auth),
+      (auth) => adminLinkSection(d, auth),
+      (auth, flash, error) => resetEmailSection(d, auth, flash, error),
       (auth, flash) => linkedSection(d, auth, flash),
-      (auth, flash) => phoneSection(d, auth, flash),
+      (auth, flash, error) => phoneSection(d, auth, flash, error),
       (auth) => activitySection(d, auth),
     ],
   };

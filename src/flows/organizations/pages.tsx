@@ -26,7 +26,6 @@ import {
 import type { SessionService } from '../sessions/service.ts';
 import { loginGet, loginPost, type SigninPagesDeps } from '../signin/pages.tsx';
 import type { Organization, OrganizationService } from './service.ts';
-import type { RecoverySettings } from './settings.ts';
 
 /** What this module uses of the container the composition root builds. */
 export type OrganizationsPagesDeps = Pick<Kernel, 'config'> & {
@@ -50,9 +49,18 @@ function renderOrgSettings(
   reply: FastifyReply,
   auth: Authenticated,
   org: Organization,
-  o: { values?: RecoverySettings; error?: string; saved?: boolean; status?: number; staleSignIn?: boolean } = {},
+  o: {
+    /** what the admin typed, shown again with the error instead of the stored values */
+    typed?: Record<string, unknown>;
+    error?: string;
+    saved?: boolean;
+    status?: number;
+    staleSignIn?: boolean;
+  } = {},
 ) {
-  const v = o.values ?? org.recovery;
+  const stored: Record<string, unknown> = { ...org.recovery };
+  const v = o.typed ?? stored;
+  const checkedMethods = Array.isArray(v.methods) ? (v.methods as string[]) : [];
   return send(
     reply,
     o.status ?? 200,
@@ -83,7 +91,7 @@ function renderOrgSettings(
               <legend>Members may recover their account by</legend>
               {d.recoveryMethods.all().map(({ id: m, label }) => (
                 <div class="field check">
-                  <input type="checkbox" id={`m-${m}`} name="methods" value={m} checked={v.methods.includes(m)} />
+                  <input type="checkbox" id={`m-${m}`} name="methods" value={m} checked={checkedMethods.includes(m)} />
                   <label for={`m-${m}`} safe>
                     {label}
                   </label>
@@ -102,7 +110,7 @@ function renderOrgSettings(
                   inputmode="numeric"
                   min={b.min}
                   max={b.max}
-                  value={String(v[k])}
+                  value={String(v[k] ?? '')}
                   required
                 />
               </div>
@@ -247,8 +255,9 @@ export function registerOrganizationsPages(app: FastifyInstance, d: Organization
     if (!auth) return reply;
     const slug = await targetSlug(d, req, auth);
     const page = `/admin/organization?org=${encodeURIComponent(slug)}`;
+    const typed = formSettings(d, req.body);
     try {
-      await d.organizations.updateRecoverySettings(slug, auth, formSettings(d, req.body), contextOf(req));
+      await d.organizations.updateRecoverySettings(slug, auth, typed, contextOf(req));
       return reply.redirect(`${page}&saved=1`, 303);
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
@@ -258,7 +267,23 @@ export function registerOrganizationsPages(app: FastifyInstance, d: Organization
       const org = await d.organizations.bySlug(slug);
       if (!org) return renderForbidden(d, reply, 404, 'Not found.');
       const msg = err.extra.fields?.map((f) => f.message).join(' ') || pageMessage(err);
-      return renderOrgSettings(d, reply, auth, org, { error: msg, status: 400 });
+      return renderOrgSettings(d, reply, auth, org, { error: msg, status: 400, typed });
     }
   });
+}
+
+/** A /settings section for an organization's admins: the way to its settings page (defect 11 of issue 17). */
+export async function adminLinkSection(d: OrganizationsPagesDeps, auth: Authenticated): Promise<string> {
+  const role = await d.organizations.roleOf(auth.account.org_id, auth.account.id);
+  if (!role) return '';
+  const org = await d.organizations.ofAccount(auth.account);
+  return (
+    <section class="card" id="organization" aria-labelledby="organization-h">
+      <h2 id="organization-h">Organization</h2>
+      <p>
+        You are {role === 'owner' ? 'an owner' : 'an admin'} of <strong safe>{org.displayName}</strong>.{' '}
+        <a href={`/admin/organization?org=${encodeURIComponent(org.slug)}`}>Organization settings</a>
+      </p>
+    </section>
+  ) as string;
 }
