@@ -78,7 +78,15 @@ export function signedIn(auth: Authenticated | null): Authenticated {
  * (Turnstile, hCaptcha, reCAPTCHA) adds to the form it sits in.
  */
 export function captchaField(body: unknown): string | undefined {
-  for (const name of ['altcha', 'captcha', 'cf-turnstile-response', 'h-captcha-response', 'g-recaptcha-response']) {
+  // altcha_nojs: the ticket a form carries when the browser runs no JavaScript (only then is it sent).
+  for (const name of [
+    'altcha',
+    'captcha',
+    'altcha_nojs',
+    'cf-turnstile-response',
+    'h-captcha-response',
+    'g-recaptcha-response',
+  ]) {
     const v = field(body, name, 20000);
     if (v) return v;
   }

@@ -183,7 +183,12 @@ describe('issue 17 page defects over HTTP', () => {
 
 describe('issue 17 page defects with a CAPTCHA on', () => {
   const fx = withServer({
-    env: { LATCHKEY_CAPTCHA: 'altcha', LATCHKEY_TRUSTED_PROXIES: '127.0.0.1', LATCHKEY_RATE_LIMIT_SCALE: '1' },
+    env: {
+      LATCHKEY_CAPTCHA: 'altcha',
+      LATCHKEY_TRUSTED_PROXIES: '127.0.0.1',
+      LATCHKEY_RATE_LIMIT_SCALE: '1',
+      LATCHKEY_CAPTCHA_NOJS_WAIT: '4s',
+    },
   });
 
   test('17-1 surprise CAPTCHA: /login shows the CAPTCHA on GET when the next attempt needs it, keeps the identifier and focuses the password; the API documents the round trip', async () => {
@@ -219,5 +224,40 @@ describe('issue 17 page defects with a CAPTCHA on', () => {
       captcha: await solveAltcha(fx.server.base),
     });
     assert.equal(ok.json.code, 'invalid_credentials', 'the CAPTCHA was accepted; only the password is wrong');
+  });
+
+  test('17-9 no JavaScript, no register or reset: the ALTCHA forms carry a no-JS ticket, accepted once after the stated wait', async () => {
+    const c = fx.server.client({ headers: { 'x-forwarded-for': '198.51.100.20' } });
+    const ticketOf = (page: string) => /<noscript>.*name="altcha_nojs" value="([^"]+)"/s.exec(page)?.[1];
+    for (const path of ['/register', '/forgot-password']) {
+      const page = await c.get(path, html);
+      assert.ok(ticketOf(page.text), `${path} offers the no-JS ticket`);
+      assert.match(page.text, /Without JavaScript, this check is a short wait: send the form at least 4 seconds after/);
+    }
+    const ticket = ticketOf((await c.get('/register', html)).text) as string;
+    const username = uniqueName('nojs');
+    const password = strongPassword();
+    const fields = {
+      username,
+      email: `${username}@example.test`,
+      password,
+      passwordConfirm: password,
+      altcha_nojs: ticket,
+    };
+    const early = await c.form('/register', fields);
+    assert.equal(early.status, 400, 'too soon');
+    assert.match(early.text, /CAPTCHA/);
+    await new Promise((r) => setTimeout(r, 4100));
+    const ok = await c.form('/register', fields);
+    assert.equal(ok.status, 200, ok.text);
+    assert.match(ok.text, /Check your email/);
+    const replay = await c.form('/register', {
+      ...fields,
+      username: `${username}b`,
+      email: `${username}b@example.test`,
+    });
+    assert.equal(replay.status, 400, 'a ticket works once');
+    const forged = await c.form('/forgot-password', { identifier: username, altcha_nojs: `${ticket.slice(0, -2)}AA` });
+    assert.equal(forged.status, 400);
   });
 });
