@@ -3,6 +3,7 @@ import { AppError, pageMessage } from '../../errors.ts';
 import type { Kernel } from '../../kernel.ts';
 import type { Authenticated } from '../../web/auth.ts';
 import { readCookie } from '../../web/cookies.ts';
+import { deviceName, LocalTime } from '../../web/device.tsx';
 import type { PageExtras } from '../../web/extras.ts';
 import { Field, Html, Notice, Page } from '../../web/layout.tsx';
 import { returnPath } from '../../web/reauth.ts';
@@ -124,9 +125,13 @@ export async function renderSettings(
               <ul class="sessions">
                 {sessions.map((s) => (
                   <li>
-                    <span safe>{s.userAgent ?? 'Unknown browser'}</span>
-                    <span class="hint" safe>
-                      {` ${s.ip ?? ''} · signed in ${s.createdAt.slice(0, 16).replace('T', ' ')} UTC · via ${s.method}`}
+                    <strong title={s.userAgent ?? undefined} safe>
+                      {deviceName(s.userAgent)}
+                    </strong>
+                    <span class="hint">
+                      <span safe>{` ${s.ip ?? ''} · signed in `}</span>
+                      <LocalTime ms={Date.parse(s.createdAt)} />
+                      <span safe>{` · via ${s.method}`}</span>
                     </span>
                     {s.current ? (
                       <strong> (this browser)</strong>
