@@ -52,14 +52,19 @@
     const btn = document.createElement('button');
     btn.type = 'button';
     btn.className = 'show-password';
-    btn.textContent = 'Show';
     btn.setAttribute('aria-pressed', 'false');
-    const label = document.querySelector(`label[for="${input.id}"]`)?.textContent ?? 'password';
-    btn.setAttribute('aria-label', `Show ${label.toLowerCase()}`);
+    btn.setAttribute('aria-controls', input.id);
+    // "Show" on screen; "Show new password" etc. for a screen reader, from the field's own label.
+    const word = document.createElement('span');
+    word.textContent = 'Show';
+    const which = document.createElement('span');
+    which.className = 'visually-hidden';
+    which.textContent = ` ${(document.querySelector(`label[for="${input.id}"]`)?.textContent ?? 'password').toLowerCase()}`;
+    btn.append(word, which);
     btn.addEventListener('click', () => {
       const show = input.type === 'password';
       input.type = show ? 'text' : 'password';
-      btn.textContent = show ? 'Hide' : 'Show';
+      word.textContent = show ? 'Hide' : 'Show';
       btn.setAttribute('aria-pressed', String(show));
       input.focus();
     });
