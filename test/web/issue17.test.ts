@@ -179,6 +179,88 @@ describe('issue 17 page defects over HTTP', () => {
     assert.match(kept.text, /name="code"[^>]*value="WXYZ-2345"/);
     assert.match(kept.text, /name="password"[^>]*autofocus/);
   });
+
+  test('17-10 wording, titles, favicon, /docs, mail head, short password rules and a complete OpenAPI', async () => {
+    const c = fx.server.client();
+    const settings = await c.get('/settings', html);
+    assert.equal(settings.status, 303);
+    assert.match(settings.headers.get('location') ?? '', /^\/login\?msg=sign_in_required&next=%2Fsettings$/);
+    const login = await c.get(settings.headers.get('location') as string, html);
+    assert.match(login.text, /Please sign in to continue\./);
+    assert.doesNotMatch(login.text, /session has ended/);
+    assert.match(login.text, /<a class="skip" href="#main">/);
+    assert.match(login.text, /<link rel="icon" href="\/static\/favicon.svg"/);
+    assert.equal((await c.get('/static/favicon.svg')).status, 200);
+    assert.equal((await c.get('/favicon.ico')).status, 301);
+    const forgot = await c.get('/forgot-password', html);
+    assert.doesNotMatch(forgot.text, /Request Password Reset|Login again/);
+    const docs = await c.get('/docs/', html);
+    assert.match(docs.text, /<title>Latchkey API<\/title>/);
+    assert.doesNotMatch(docs.text, /Swagger UI<\/title>/);
+
+    const weak = await c.post('/api/v1/password-checks', { password: 'qwertyuiopasdf' });
+    for (const r of weak.json.reasons) {
+      const sentences = r.message.split(/(?<=[.!?])\s+/).filter(Boolean);
+      assert.ok(sentences.length <= 3, `${r.code}: ${r.message}`);
+    }
+
+    const api = (await c.get('/api/openapi.json')).json;
+    const missing: string[] = [];
+    for (const [path, ops] of Object.entries<Record<string, any>>(api.paths))
+      for (const [method, op] of Object.entries<any>(ops)) {
+        const name = `${method.toUpperCase()} ${path}`;
+        if (!op.description) missing.push(`${name}: description`);
+        if (op.responses?.['401'] && !/^\/api\/v1\/sessions$/.test(path) && !op.security)
+          missing.push(`${name}: security`);
+        const body = op.requestBody?.content?.['application/json']?.schema;
+        if (body?.properties?.captcha && body.properties.captcha.examples?.[0] === undefined)
+          missing.push(`${name}: captcha example`);
+      }
+    assert.deepEqual(missing, []);
+    for (const [path, method] of [
+      ['/api/v1/registrations', 'post'],
+      ['/api/v1/sessions', 'post'],
+      ['/api/v1/password-resets', 'post'],
+      ['/api/v1/activations/resend', 'post'],
+    ]) {
+      const media = api.paths[path][method].requestBody.content['application/json'];
+      assert.ok(media.example ?? media.examples, `${path}: a request example for Try it out`);
+    }
+  });
+
+  test('17-11 org add-admin explains that the admin must first register at /o/<slug>/register', async () => {
+    const outsider = await activeAccount(fx.server);
+    const ctx = systemContext('test');
+    await assert.rejects(fx.server.deps.organizations.addAdmin('acme', outsider.username, 'admin', ctx), (err: Error) =>
+      /belongs to another organization.*register an account at http:\/\/127\.0\.0\.1:\d+\/o\/acme\/register/.test(
+        err.message,
+      ),
+    );
+    await assert.rejects(fx.server.deps.organizations.addAdmin('acme', 'nobody-such', 'admin', ctx), (err: Error) =>
+      /must first register at .*\/o\/acme\/register/.test(err.message),
+    );
+  });
+
+  test('17-7 the admin form keeps what was typed beside the error', async () => {
+    const u = await signedInUser(fx.server, 'boss17');
+    await fx.server.deps.organizations.addAdmin('default', u.username, 'owner', systemContext('test'));
+    const page = await u.c.get('/admin/organization', html);
+    const numbers = [...page.text.matchAll(/<input id="f-([A-Za-z]+)" name="\1" type="number"/g)].map((m) => m[1]);
+    assert.ok(numbers.length, 'number settings on the page');
+    const body = new URLSearchParams([
+      ['methods', 'email_link'],
+      ['methods', 'email_otp'],
+      ...numbers.map((n) => [n, '987654'] as [string, string]),
+    ]).toString();
+    const res = await u.c.request('POST', '/admin/organization?org=default', body, {
+      'content-type': 'application/x-www-form-urlencoded',
+      accept: 'text/html',
+    });
+    assert.equal(res.status, 400, res.text.slice(0, 300));
+    assert.match(res.text, /class="notice error"/);
+    assert.match(res.text, /value="987654"/);
+    assert.match(res.text, /id="m-email_otp"[^>]*checked/);
+  });
 });
 
 describe('issue 17 page defects with a CAPTCHA on', () => {
