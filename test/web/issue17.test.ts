@@ -3,6 +3,8 @@ import { before, describe, test } from 'node:test';
 import { systemContext } from '../../src/context.ts';
 import { PHONE_EXAMPLE, parseMobile } from '../../src/flows/phone/numbers.ts';
 import { ACTIVATION_MAILS_CAP } from '../../src/flows/registration/service.ts';
+import { providerLogo } from '../../src/methods/external/logos.tsx';
+import { deviceName } from '../../src/web/device.tsx';
 import { solveAltcha } from '../abuse/helpers.ts';
 import { outboxIdle, signedInUser } from '../phone/helpers.ts';
 import { activeAccount, uniqueName } from '../support/accounts.ts';
@@ -341,5 +343,34 @@ describe('issue 17 page defects with a CAPTCHA on', () => {
     assert.equal(replay.status, 400, 'a ticket works once');
     const forged = await c.form('/forgot-password', { identifier: username, altcha_nojs: `${ticket.slice(0, -2)}AA` });
     assert.equal(forged.status, 400);
+  });
+});
+
+describe('issue 17 polish without a server', () => {
+  test("provider buttons carry the providers' real marks in their brand colours (simple-icons), black marks follow the text colour", () => {
+    assert.match(
+      providerLogo('google') ?? '',
+      /<svg class="provider-logo"[^>]*aria-hidden="true"[\s\S]*fill="#4285F4" d="M/,
+    );
+    assert.match(providerLogo('facebook') ?? '', /fill="#0866FF"/);
+    assert.match(providerLogo('github') ?? '', /fill="currentColor"/);
+    assert.match(providerLogo('microsoft') ?? '', /#F25022[\s\S]*#7FBA00[\s\S]*#00A4EF[\s\S]*#FFB900/);
+    assert.equal(providerLogo('some-oidc'), undefined, 'no mark: the letter badge stays');
+    assert.equal(providerLogo('__proto__'), undefined);
+  });
+
+  test('device names from the User-Agent', () => {
+    assert.equal(
+      deviceName('Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0'),
+      'Firefox on Windows',
+    );
+    assert.equal(
+      deviceName(
+        'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1',
+      ),
+      'Mobile Safari on iOS (phone)',
+    );
+    assert.equal(deviceName('curl/8.5.0'), 'curl');
+    assert.equal(deviceName(null), 'Unknown browser');
   });
 });

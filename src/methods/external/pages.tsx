@@ -9,6 +9,7 @@ import { Field, Html, Notice, Page } from '../../web/layout.tsx';
 import { authOf, contextOf, field, type RequestDeps, setSessionCookie } from '../../web/request.ts';
 import { type ReturnUrlDeps, safeReturnTo } from '../../web/return-url.ts';
 import { ExternalError, type ExternalFailure } from './client.ts';
+import { providerLogo } from './logos.tsx';
 import { type ExternalAccounts, FLOW_TTL_MS, type Flow } from './service.ts';
 
 /** What this module uses of the container the composition root builds. */
@@ -138,9 +139,11 @@ export function providerButtons(d: ExternalPagesDeps): string {
       <div class="provider-buttons">
         {providers.map((p) => (
           <a href={`/auth/${encodeURIComponent(p.id)}/start`} data-provider={p.id}>
-            <span class="provider-badge" aria-hidden="true" safe>
-              {p.badge}
-            </span>{' '}
+            {(providerLogo(p.id) as 'safe') ?? (
+              <span class="provider-badge" aria-hidden="true" safe>
+                {p.badge}
+              </span>
+            )}
             <span safe>{`Continue with ${p.name}`}</span>
           </a>
         ))}
