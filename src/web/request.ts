@@ -42,8 +42,13 @@ const sessionCookieOptions = (d: RequestDeps) => ({
   secure: d.config.https,
 });
 
-export function setSessionCookie(d: RequestDeps, reply: FastifyReply, token: string): void {
-  setCookie(reply, sessionCookieName(d), token, sessionCookieOptions(d));
+/**
+ * "Remember me" decides the cookie's life: without it the cookie ends with the browser session;
+ * with it the browser keeps it for the session's absolute lifetime (the server ends it then anyway).
+ */
+export function setSessionCookie(d: RequestDeps, reply: FastifyReply, token: string, remember = false): void {
+  const maxAge = remember ? Math.floor(d.config.session.absoluteTtl / 1000) : undefined;
+  setCookie(reply, sessionCookieName(d), token, { ...sessionCookieOptions(d), maxAge });
 }
 
 export function clearSessionCookie(d: RequestDeps, reply: FastifyReply): void {

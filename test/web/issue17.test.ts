@@ -263,6 +263,33 @@ describe('issue 17 page defects over HTTP', () => {
     assert.match(res.text, /value="987654"/);
     assert.match(res.text, /id="m-email_otp"[^>]*checked/);
   });
+
+  test('polish: "Remember me" chooses between a browser-session cookie and the session lifetime (page and API)', async () => {
+    const a = await activeAccount(fx.server);
+    const cookieOf = (r: { headers: Headers }) =>
+      r.headers.getSetCookie().find((c) => c.startsWith('latchkey_session=')) ?? '';
+    const page = await fx.server.client().get('/login', html);
+    assert.match(
+      page.text,
+      /<input type="checkbox" id="f-remember" name="remember" value="1"\/><label for="f-remember">/,
+    );
+    const plain = await fx.server.client().form('/login', { identifier: a.username, password: a.password });
+    assert.equal(plain.status, 303);
+    assert.doesNotMatch(cookieOf(plain), /Max-Age|Expires/i, 'a browser-session cookie');
+    const kept = await fx.server
+      .client()
+      .form('/login', { identifier: a.username, password: a.password, remember: '1' });
+    assert.match(cookieOf(kept), /Max-Age=604800/i, 'the configured lifetime (7d)');
+    const api = await fx.server
+      .client()
+      .post('/api/v1/sessions', { identifier: a.username, password: a.password, remember: true });
+    assert.equal(api.status, 201);
+    assert.match(cookieOf(api), /Max-Age=604800/i);
+    const apiPlain = await fx.server
+      .client()
+      .post('/api/v1/sessions', { identifier: a.username, password: a.password });
+    assert.doesNotMatch(cookieOf(apiPlain), /Max-Age/i);
+  });
 });
 
 describe('issue 17 page defects with a CAPTCHA on', () => {

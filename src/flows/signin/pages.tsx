@@ -50,6 +50,7 @@ export async function renderLogin(
     org?: { slug: string; displayName: string };
     /** a path on this service to return to after signing in (SES-07 re-authentication) */
     next?: string;
+    remember?: boolean;
   },
 ) {
   const prefix = o.org ? `/o/${encodeURIComponent(o.org.slug)}` : '';
@@ -83,6 +84,10 @@ export async function renderLogin(
                 autocomplete="current-password"
                 autofocus={!!o.identifier}
               />
+              <div class="field check">
+                <input type="checkbox" id="f-remember" name="remember" value="1" checked={o.remember} />
+                <label for="f-remember">Keep me signed in on this device</label>
+              </div>
               {o.next ? <input type="hidden" name="next" value={o.next} /> : ''}
               {o.captcha ? CaptchaSlot(d) : ''}
               <button type="submit" class="primary">
@@ -140,6 +145,7 @@ export async function loginPost(d: SigninPagesDeps, req: FastifyRequest, reply: 
   const password = field(req.body, 'password', 1024);
   const captcha = captchaField(req.body);
   const next = returnPath(d, field(req.body, 'next', 1024));
+  const remember = field(req.body, 'remember', 8) === '1';
   if (!identifier || !password)
     return renderLogin(d, reply, {
       identifier,
@@ -147,10 +153,11 @@ export async function loginPost(d: SigninPagesDeps, req: FastifyRequest, reply: 
       status: 400,
       next,
       org,
+      remember,
     });
   try {
     const { token } = await d.signIn.withPassword({ identifier, password, captcha }, contextOf(req));
-    setSessionCookie(d, reply, token);
+    setSessionCookie(d, reply, token, remember);
     return reply.redirect(next ?? '/settings', 303);
   } catch (err) {
     if (!(err instanceof AppError)) throw err;
@@ -165,6 +172,7 @@ export async function loginPost(d: SigninPagesDeps, req: FastifyRequest, reply: 
       captcha: captchaStep,
       next,
       org,
+      remember,
     });
   }
 }
