@@ -175,7 +175,7 @@ export async function createDeps(config: Config, o: DepsOverrides = {}): Promise
   d.recovery = new RecoveryService(d);
   d.phone = new PhoneService(d);
   d.pages = {
-    loginExtras: [() => providerButtons(d)],
+    loginExtras: [(o) => providerButtons(d, o)],
     settingsSections: [
       (auth) => adminLinkSection(d, auth),
       (auth, flash, error) => resetEmailSection(d, auth, flash, error),

@@ -4,8 +4,8 @@ import type { Authenticated } from './auth.ts';
 // HTML (already escaped). The composition root (src/deps.ts) lists them, bound to its container;
 // order there is the order on the page.
 
-/** Below the sign-in form (e.g. external account buttons). */
-export type LoginExtra = () => Promise<string> | string;
+/** Below the sign-in form (e.g. external account buttons); `returnTo` is where sign-in leads afterwards. */
+export type LoginExtra = (o: { returnTo?: string }) => Promise<string> | string;
 
 /**
  * A section of /settings after profile and password (e.g. recovery methods, linked accounts,

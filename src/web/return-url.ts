@@ -26,3 +26,22 @@ export function safeReturnTo(d: ReturnUrlDeps, raw: unknown): string | undefined
   if (d.config.external.returnOrigins.includes(u.origin) && /^https?:$/.test(u.protocol)) return u.href;
   throw bad();
 }
+
+/**
+ * `?return_to=` of a page (/login, /register, /activate): the checked address, or, for one that
+ * is refused, the message the page shows instead of silently dropping it.
+ */
+export function pageReturnTo(d: ReturnUrlDeps, raw: unknown): { returnTo?: string; error?: string } {
+  try {
+    return { returnTo: safeReturnTo(d, typeof raw === 'string' ? raw : undefined) };
+  } catch (err) {
+    if (err instanceof AppError) return { error: err.message };
+    throw err;
+  }
+}
+
+/** `path` with `return_to` added, for links and forms that carry it to the next page. */
+export function withReturnTo(path: string, returnTo: string | undefined): string {
+  if (!returnTo) return path;
+  return `${path}${path.includes('?') ? '&' : '?'}return_to=${encodeURIComponent(returnTo)}`;
+}

@@ -22,7 +22,7 @@ const decode = (s: string) =>
 // Issue 17's page defects, over HTTP (the browser half is test/browser/pages17.test.ts).
 
 describe('issue 17 page defects over HTTP', () => {
-  const fx = withServer();
+  const fx = withServer({ env: { LATCHKEY_RETURN_URL_ALLOWLIST: 'https://app.example.test' } });
   before(async () => {
     await fx.server.deps.organizations.create(
       { slug: 'acme', name: 'Acme', displayName: 'Acme Sign-in' },
@@ -289,6 +289,46 @@ describe('issue 17 page defects over HTTP', () => {
       .client()
       .post('/api/v1/sessions', { identifier: a.username, password: a.password });
     assert.doesNotMatch(cookieOf(apiPlain), /Max-Age/i);
+  });
+
+  test('polish: /login?return_to= is limited to this origin and LATCHKEY_RETURN_URL_ALLOWLIST, and kept through registration and activation', async () => {
+    const c = fx.server.client();
+    const evil = await c.get(`/login?return_to=${encodeURIComponent('https://evil.example/x')}`, html);
+    assert.match(evil.text, /This return address is not allowed\./);
+    assert.doesNotMatch(evil.text, /name="return_to"/);
+    for (const target of ['/settings?tab=1', 'https://app.example.test/after']) {
+      const page = await c.get(`/login?return_to=${encodeURIComponent(target)}`, html);
+      assert.match(decode(page.text), new RegExp(`name="return_to" value="${target.replace(/[?.]/g, '\\$&')}"`));
+      assert.match(decode(page.text), /href="\/register\?return_to=/);
+    }
+    const a = await activeAccount(fx.server);
+    const ok = await c.form('/login', {
+      identifier: a.username,
+      password: a.password,
+      return_to: 'https://app.example.test/after',
+    });
+    assert.equal(ok.status, 303);
+    assert.equal(ok.headers.get('location'), 'https://app.example.test/after');
+    const forged = await fx.server
+      .client()
+      .form('/login', { identifier: a.username, password: a.password, return_to: '//evil.example' });
+    assert.equal(forged.headers.get('location'), '/settings', 'a forged address is dropped');
+
+    // registration → code activation → sign-in keeps it
+    const target = 'https://app.example.test/welcome';
+    const reg = await c.get(`/register?return_to=${encodeURIComponent(target)}`, html);
+    assert.match(reg.text, /name="return_to"/);
+    const username = uniqueName('ret');
+    const email = `${username}@example.test`;
+    const password = strongPassword();
+    const done = await c.form('/register', { username, email, password, passwordConfirm: password, return_to: target });
+    assert.equal(done.status, 200);
+    assert.match(decode(done.text), /href="\/activate\?return_to=https%3A%2F%2Fapp.example.test%2Fwelcome"/);
+    const mail = await waitForDevMail(fx.server, (m) => m.to === email && /activat/i.test(m.subject));
+    const code = /\b([0-9A-Z]{4}-[0-9A-Z]{4})\b/.exec(mail.text)?.[1] ?? '';
+    const act = await c.form('/activate', { identifier: username, code, return_to: target });
+    assert.equal(act.status, 303);
+    assert.equal(act.headers.get('location'), `/login?msg=activated&return_to=${encodeURIComponent(target)}`);
   });
 });
 

@@ -18,8 +18,8 @@ import {
   activateGet,
   activatePost,
   type RegistrationPagesDeps,
+  registerGet,
   registerPost,
-  renderRegister,
   renderResend,
   resendPost,
 } from '../registration/pages.tsx';
@@ -198,7 +198,7 @@ export function registerOrganizationsPages(app: FastifyInstance, d: Organization
   });
   app.get('/o/:slug/register', { schema: { hide: true } }, async (req, reply) => {
     const org = await orgOf(req, reply);
-    return org ? renderRegister(d, reply, { org }) : reply;
+    return org ? registerGet(d, req, reply, org) : reply;
   });
   app.post('/o/:slug/register', { schema: { hide: true } }, async (req, reply) => {
     const org = await orgOf(req, reply);

@@ -4,10 +4,14 @@ import type { Kernel } from '../../kernel.ts';
 import { CaptchaSlot, type CaptchaSlotDeps } from '../../web/captcha-slot.tsx';
 import { Field, Html, Notice, Page } from '../../web/layout.tsx';
 import { captchaField, contextOf, field } from '../../web/request.ts';
+import { pageReturnTo, type ReturnUrlDeps, withReturnTo } from '../../web/return-url.ts';
 import type { RegistrationService } from './service.ts';
 
 /** What this module uses of the container the composition root builds. */
-export type RegistrationPagesDeps = Pick<Kernel, 'config'> & { registration: RegistrationService } & CaptchaSlotDeps;
+export type RegistrationPagesDeps = Pick<Kernel, 'config'> & {
+  registration: RegistrationService;
+} & CaptchaSlotDeps &
+  ReturnUrlDeps;
 
 void Html;
 
@@ -24,7 +28,7 @@ const orgPath = (org: OrgContext | undefined, page: string) =>
 export function renderRegister(
   d: RegistrationPagesDeps,
   reply: FastifyReply,
-  o: { username?: string; email?: string; error?: string; status?: number; org?: OrgContext },
+  o: { username?: string; email?: string; error?: string; status?: number; org?: OrgContext; returnTo?: string },
 ) {
   return reply
     .status(o.status ?? 200)
@@ -57,12 +61,13 @@ export function renderRegister(
               />
               <Field name="password" label="Password" type="password" autocomplete="new-password" policy />
               <Field name="passwordConfirm" label="Confirm password" type="password" autocomplete="new-password" />
+              {o.returnTo ? <input type="hidden" name="return_to" value={o.returnTo} /> : ''}
               {CaptchaSlot(d)}
               <button type="submit" class="primary">
                 Create account
               </button>
               <p class="links">
-                <a href={orgPath(o.org, 'login')}>Already have an account? Sign in</a>
+                <a href={withReturnTo(orgPath(o.org, 'login'), o.returnTo)}>Already have an account? Sign in</a>
                 <a href={orgPath(o.org, 'activate/resend')}>Didn't get the activation mail?</a>
               </p>
             </form>
@@ -75,7 +80,14 @@ export function renderRegister(
 export function renderActivate(
   d: RegistrationPagesDeps,
   reply: FastifyReply,
-  o: { token?: string; identifier?: string; error?: string; status?: number; org?: OrgContext },
+  o: {
+    token?: string;
+    identifier?: string;
+    error?: string;
+    status?: number;
+    org?: OrgContext;
+    returnTo?: string;
+  },
 ) {
   return reply
     .status(o.status ?? 200)
@@ -92,6 +104,7 @@ export function renderActivate(
               // Opening the link only shows this button: mail scanners that follow links activate nothing.
               <form method="post" action={orgPath(o.org, 'activate')} class="card">
                 <input type="hidden" name="token" value={o.token} />
+                {o.returnTo ? <input type="hidden" name="return_to" value={o.returnTo} /> : ''}
                 <p>Press the button to confirm your email address and activate your account.</p>
                 <button type="submit" class="primary">
                   Activate my account
@@ -100,6 +113,7 @@ export function renderActivate(
             ) : (
               <form method="post" action={orgPath(o.org, 'activate')} class="card" novalidate>
                 <p>Enter the code from the activation mail.</p>
+                {o.returnTo ? <input type="hidden" name="return_to" value={o.returnTo} /> : ''}
                 <Field
                   name="identifier"
                   label="Username or email address"
@@ -142,6 +156,8 @@ export async function registerPost(
     captcha: captchaField(req.body),
     orgId: org?.id,
   };
+  // Carried through registration and activation to the sign-in that follows.
+  const { returnTo } = pageReturnTo(d, field(req.body, 'return_to', 2048) || undefined);
   try {
     const { message } = await d.registration.register(input, contextOf(req));
     return reply
@@ -157,7 +173,7 @@ export async function registerPost(
               <Notice kind="success" text={message} />
               <p>
                 It can take a few minutes; check your spam folder too. Have the code?{' '}
-                <a href={orgPath(org, 'activate')}>Enter it here</a>.
+                <a href={withReturnTo(orgPath(org, 'activate'), returnTo)}>Enter it here</a>.
               </p>
               <p class="links">
                 <a href={orgPath(org, 'activate/resend')}>Didn't get the activation mail?</a>
@@ -174,12 +190,13 @@ export async function registerPost(
       error: pageMessage(err),
       status: err.status,
       org,
+      returnTo,
     });
   }
 }
 
 export function registerRegistrationPages(app: FastifyInstance, d: RegistrationPagesDeps): void {
-  app.get('/register', { schema: { hide: true } }, async (_req, reply) => renderRegister(d, reply, {}));
+  app.get('/register', { schema: { hide: true } }, async (req, reply) => registerGet(d, req, reply));
 
   app.post('/register', { schema: { hide: true } }, async (req, reply) => registerPost(d, req, reply));
 
@@ -189,10 +206,22 @@ export function registerRegistrationPages(app: FastifyInstance, d: RegistrationP
   app.post('/activate/resend', { schema: { hide: true } }, async (req, reply) => resendPost(d, req, reply));
 }
 
+/** GET /register and /o/{slug}/register; `?return_to=` is kept for the sign-in after activation. */
+export function registerGet(d: RegistrationPagesDeps, req: FastifyRequest, reply: FastifyReply, org?: OrgContext) {
+  const { returnTo, error } = pageReturnTo(d, (req.query as Record<string, unknown>)?.return_to);
+  return renderRegister(d, reply, { org, returnTo, error });
+}
+
 /** GET /activate and /o/{slug}/activate. */
 export function activateGet(d: RegistrationPagesDeps, req: FastifyRequest, reply: FastifyReply, org?: OrgContext) {
-  const token = (req.query as Record<string, unknown>)?.token;
-  return renderActivate(d, reply, { token: typeof token === 'string' ? token.slice(0, 128) : undefined, org });
+  const q = req.query as Record<string, unknown>;
+  const token = q?.token;
+  const { returnTo } = pageReturnTo(d, q?.return_to);
+  return renderActivate(d, reply, {
+    token: typeof token === 'string' ? token.slice(0, 128) : undefined,
+    org,
+    returnTo,
+  });
 }
 
 /** POST /activate and /o/{slug}/activate. */
@@ -205,13 +234,14 @@ export async function activatePost(
   const token = field(req.body, 'token', 128);
   const identifier = field(req.body, 'identifier', 320);
   const code = field(req.body, 'code', 32);
+  const { returnTo } = pageReturnTo(d, field(req.body, 'return_to', 2048) || undefined);
   try {
     await d.registration.activate(token ? { token } : { identifier, code }, contextOf(req));
-    return reply.redirect(`${orgPath(org, 'login')}?msg=activated`, 303);
+    return reply.redirect(withReturnTo(`${orgPath(org, 'login')}?msg=activated`, returnTo), 303);
   } catch (err) {
     if (!(err instanceof AppError)) throw err;
     // A dead link falls back to the code form, which still works with a valid code.
-    return renderActivate(d, reply, { identifier, error: pageMessage(err), status: err.status, org });
+    return renderActivate(d, reply, { identifier, error: pageMessage(err), status: err.status, org, returnTo });
   }
 }
 

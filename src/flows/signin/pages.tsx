@@ -14,6 +14,7 @@ import {
   type RequestDeps,
   setSessionCookie,
 } from '../../web/request.ts';
+import { pageReturnTo, withReturnTo } from '../../web/return-url.ts';
 import type { SessionService } from '../sessions/service.ts';
 import type { SignInService } from './service.ts';
 
@@ -51,10 +52,12 @@ export async function renderLogin(
     /** a path on this service to return to after signing in (SES-07 re-authentication) */
     next?: string;
     remember?: boolean;
+    /** `?return_to=`: where to go after signing in (same origin or LATCHKEY_RETURN_URL_ALLOWLIST) */
+    returnTo?: string;
   },
 ) {
   const prefix = o.org ? `/o/${encodeURIComponent(o.org.slug)}` : '';
-  const extras = await Promise.all(d.pages.loginExtras.map((x) => x()));
+  const extras = await Promise.all(d.pages.loginExtras.map((x) => x({ returnTo: o.returnTo })));
   return reply
     .status(o.status ?? 200)
     .type('text/html; charset=utf-8')
@@ -89,13 +92,14 @@ export async function renderLogin(
                 <label for="f-remember">Keep me signed in on this device</label>
               </div>
               {o.next ? <input type="hidden" name="next" value={o.next} /> : ''}
+              {o.returnTo ? <input type="hidden" name="return_to" value={o.returnTo} /> : ''}
               {o.captcha ? CaptchaSlot(d) : ''}
               <button type="submit" class="primary">
                 Sign in
               </button>
               <p class="links">
                 <a href={`${prefix}/forgot-password`}>Forgot password?</a>
-                <a href={`${prefix}/register`}>Create an account</a>
+                <a href={withReturnTo(`${prefix}/register`, o.returnTo)}>Create an account</a>
                 <a href={`${prefix}/activate/resend`}>Didn't get the activation mail?</a>
               </p>
             </form>
@@ -127,7 +131,8 @@ export interface LoginOrg {
 /** GET /login and /o/{slug}/login. */
 export async function loginGet(d: SigninPagesDeps, req: FastifyRequest, reply: FastifyReply, org?: LoginOrg) {
   const next = returnPath(d, (req.query as Record<string, unknown>)?.next);
-  if (await authOf(d, req)) return reply.redirect(next ?? '/settings', 303);
+  const { returnTo, error } = pageReturnTo(d, (req.query as Record<string, unknown>)?.return_to);
+  if (await authOf(d, req)) return reply.redirect(returnTo ?? next ?? '/settings', 303);
   const msg = (req.query as Record<string, unknown>)?.msg;
   // Own keys only: ?msg=__proto__ must not reach the page as an object (WEB-04).
   return renderLogin(d, reply, {
@@ -136,6 +141,8 @@ export async function loginGet(d: SigninPagesDeps, req: FastifyRequest, reply: F
     // BF-04: when this IP's next attempt needs a CAPTCHA, show it now rather than after a wasted try.
     captcha: await d.signIn.captchaRequired('', contextOf(req)),
     org,
+    returnTo,
+    error,
   });
 }
 
@@ -146,6 +153,8 @@ export async function loginPost(d: SigninPagesDeps, req: FastifyRequest, reply: 
   const captcha = captchaField(req.body);
   const next = returnPath(d, field(req.body, 'next', 1024));
   const remember = field(req.body, 'remember', 8) === '1';
+  // A refused address was reported on the GET already; a forged one here is dropped.
+  const { returnTo } = pageReturnTo(d, field(req.body, 'return_to', 2048) || undefined);
   if (!identifier || !password)
     return renderLogin(d, reply, {
       identifier,
@@ -154,11 +163,12 @@ export async function loginPost(d: SigninPagesDeps, req: FastifyRequest, reply: 
       next,
       org,
       remember,
+      returnTo,
     });
   try {
     const { token } = await d.signIn.withPassword({ identifier, password, captcha }, contextOf(req));
     setSessionCookie(d, reply, token, remember);
-    return reply.redirect(next ?? '/settings', 303);
+    return reply.redirect(returnTo ?? next ?? '/settings', 303);
   } catch (err) {
     if (!(err instanceof AppError)) throw err;
     if (err.extra.retryAfter !== undefined) reply.header('Retry-After', String(Math.ceil(err.extra.retryAfter)));
@@ -173,6 +183,7 @@ export async function loginPost(d: SigninPagesDeps, req: FastifyRequest, reply: 
       next,
       org,
       remember,
+      returnTo,
     });
   }
 }

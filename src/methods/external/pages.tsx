@@ -7,7 +7,7 @@ import type { Authenticated } from '../../web/auth.ts';
 import { clearCookie, readSignedCookie, setCookie, signCookieValue } from '../../web/cookies.ts';
 import { Field, Html, Notice, Page } from '../../web/layout.tsx';
 import { authOf, contextOf, field, type RequestDeps, setSessionCookie } from '../../web/request.ts';
-import { type ReturnUrlDeps, safeReturnTo } from '../../web/return-url.ts';
+import { type ReturnUrlDeps, safeReturnTo, withReturnTo } from '../../web/return-url.ts';
 import { ExternalError, type ExternalFailure } from './client.ts';
 import { providerLogo } from './logos.tsx';
 import { type ExternalAccounts, FLOW_TTL_MS, type Flow } from './service.ts';
@@ -130,7 +130,7 @@ function problemPage(
     );
 }
 
-export function providerButtons(d: ExternalPagesDeps): string {
+export function providerButtons(d: ExternalPagesDeps, o: { returnTo?: string } = {}): string {
   const providers = d.external.providers;
   if (!providers.length) return '';
   return (
@@ -138,7 +138,7 @@ export function providerButtons(d: ExternalPagesDeps): string {
       <h2 id="ext-h">Or continue with</h2>
       <div class="provider-buttons">
         {providers.map((p) => (
-          <a href={`/auth/${encodeURIComponent(p.id)}/start`} data-provider={p.id}>
+          <a href={withReturnTo(`/auth/${encodeURIComponent(p.id)}/start`, o.returnTo)} data-provider={p.id}>
             {(providerLogo(p.id) as 'safe') ?? (
               <span class="provider-badge" aria-hidden="true" safe>
                 {p.badge}
