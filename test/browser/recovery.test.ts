@@ -22,7 +22,7 @@ describe('forgot password in Chromium', () => {
     await page.waitForURL(/\/settings$/);
   }
 
-  test('REC-04 REC-07 REC-09 link walk: forgot password → mail → link → new password → Login again; the old session is gone', async (t) => {
+  test('REC-04 REC-07 REC-09 link walk: forgot password → mail → link → new password → Sign in; the old session is gone', async (t) => {
     if (!fx.ready(t)) return;
     const { browser } = fx;
     const a = await activeAccount(fx.server, fx.smtp, 'walker');
