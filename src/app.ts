@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import formbody from '@fastify/formbody';
@@ -5,6 +6,7 @@ import fastifyStatic from '@fastify/static';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import { escapeHtml } from './delivery/templates.ts';
 import type { Deps } from './deps.ts';
 import { registerRoutes } from './routes.ts';
 import { newToken } from './security/random.ts';
@@ -97,6 +99,20 @@ export async function buildApp(d: Deps): Promise<FastifyInstance> {
     await app.register(swaggerUi, {
       routePrefix: '/docs',
       staticCSP: DOCS_CSP,
+      // The product's own title, icon and name on the page, not "Swagger UI" and Fastify's logo.
+      theme: {
+        title: `${d.config.productName} API`,
+        favicon: [
+          {
+            filename: 'favicon.svg',
+            rel: 'icon',
+            sizes: 'any',
+            type: 'image/svg+xml',
+            content: readFileSync(join(here, 'web', 'public', 'favicon.svg')),
+          },
+        ],
+      },
+      logo: { type: 'image/svg+xml', content: docsLogo(d.config.productName), href: '/docs' },
     });
   await app.register(fastifyStatic, {
     root: join(here, 'web', 'public'),
@@ -104,7 +120,17 @@ export async function buildApp(d: Deps): Promise<FastifyInstance> {
     maxAge: '1h',
   });
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  // Browsers ask for /favicon.ico whatever the page says; one icon serves both.
+  app.get('/favicon.ico', { schema: { hide: true } }, async (_req, reply) =>
+    reply.redirect('/static/favicon.svg', 301),
+  );
 
   await registerRoutes(app, d);
   return app;
+}
+
+/** A small wordmark for the API docs page: the favicon's key and the product name. */
+function docsLogo(productName: string): string {
+  const name = escapeHtml(`${productName} API`);
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${40 + 11 * name.length}" height="32" viewBox="0 0 ${40 + 11 * name.length} 32"><rect width="32" height="32" rx="7" fill="#1f5fbf"/><circle cx="16" cy="13" r="5" fill="none" stroke="#fff" stroke-width="3"/><rect x="14.5" y="16" width="3" height="10" rx="1.5" fill="#fff"/><text x="40" y="22" font-family="system-ui,sans-serif" font-size="18" font-weight="700" fill="#fff">${name}</text></svg>`;
 }

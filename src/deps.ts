@@ -14,6 +14,7 @@ import { AppsService } from './flows/apps/service.ts';
 import { BrandService } from './flows/brand/service.ts';
 import { twoStepSection } from './flows/factors/pages.tsx';
 import { FactorService } from './flows/factors/service.ts';
+import { adminLinkSection } from './flows/organizations/pages.tsx';
 import { OrganizationService } from './flows/organizations/service.ts';
 import { phoneSection } from './flows/phone/pages.tsx';
 import { PhoneService } from './flows/phone/service.ts';
@@ -264,14 +265,15 @@ export async function createDeps(config: Config, o: DepsOverrides = {}): Promise
   d.qrSecondFactorRequired = (account) => orgRequiresSecondFactor(d, account.org_id);
   d.passkeys = new PasskeyService(d);
   d.pages = {
-    loginExtras: [() => passkeyLoginExtra(), () => qrLoginLink(d), (next) => providerButtons(d, next)],
+    loginExtras: [() => passkeyLoginExtra(), () => qrLoginLink(d), (o) => providerButtons(d, o)],
     settingsSections: [
+      (auth) => adminLinkSection(d, auth),
       (auth, flash) => profileSection(d, auth, flash),
       (auth, flash) => twoStepSection(d, auth, flash),
-      (auth) => resetEmailSection(d, auth),
+      (auth, flash, error) => resetEmailSection(d, auth, flash, error),
       (auth, flash) => passkeySection(d, auth, flash),
       (auth, flash) => linkedSection(d, auth, flash),
-      (auth, flash) => phoneSection(d, auth, flash),
+      (auth, flash, error) => phoneSection(d, auth, flash, error),
       (auth) => qrSettingsSection(d, auth),
       (auth) => activitySection(d, auth),
       ...(config.op.enabled ? [(auth: Authenticated, flash: string | undefined) => appsSection(d, auth, flash)] : []),

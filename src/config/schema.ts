@@ -532,6 +532,13 @@ export const SETTINGS = [
     max: 3600,
     group: 'abuse',
   }),
+  s(
+    'LATCHKEY_CAPTCHA_NOJS_WAIT',
+    'duration',
+    '15s',
+    'without JavaScript the ALTCHA check is a wait: a form is accepted this long after the page was served',
+    { min: 1, max: 600, group: 'abuse' },
+  ),
   s('LATCHKEY_CAPTCHA_SITE_KEY', 'string', undefined, 'site key for turnstile, hcaptcha or recaptcha', {
     group: 'abuse',
   }),

@@ -5,7 +5,7 @@ import type { GuardedAction } from '../security/guard.ts';
 import type { Rate, RateSetting, Settings } from './load.ts';
 
 type SiteverifyProvider = 'turnstile' | 'hcaptcha' | 'recaptcha';
-type AltchaConfig = { maxNumber: number; ttlMs: number };
+type AltchaConfig = { maxNumber: number; ttlMs: number; noJsWaitMs: number };
 
 /** LATCHKEY_CAPTCHA and what the chosen provider needs. */
 export type CaptchaConfig =
@@ -26,7 +26,11 @@ export type CaptchaConfig =
 
 export function captchaSection(s: Settings, problems: string[]): CaptchaConfig {
   const provider = s.LATCHKEY_CAPTCHA;
-  const altcha = { maxNumber: s.LATCHKEY_ALTCHA_MAX_NUMBER, ttlMs: s.LATCHKEY_CAPTCHA_TTL };
+  const altcha = {
+    maxNumber: s.LATCHKEY_ALTCHA_MAX_NUMBER,
+    ttlMs: s.LATCHKEY_CAPTCHA_TTL,
+    noJsWaitMs: s.LATCHKEY_CAPTCHA_NOJS_WAIT,
+  };
   if (provider === 'off') return { provider, altcha };
   if (provider === 'altcha') return { provider, altcha };
   const siteKey = s.LATCHKEY_CAPTCHA_SITE_KEY;

@@ -74,13 +74,17 @@ export function renderMail(brand: Branding, c: MailContent): RenderedMail {
     footer,
   ].join('\n');
   const p = (s: string) => `<p style="margin:0 0 12px">${escapeHtml(s)}</p>`;
-  const html = `<!doctype html><html><body style="font-family:system-ui,sans-serif;color:#1b1f23;max-width:560px;margin:auto;padding:16px">
+  // A <head> with a viewport, so phone mail apps lay it out at their width (not 980 px).
+  const html = `<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(c.subject)}</title></head>
+<body style="font-family:system-ui,sans-serif;color:#1b1f23;background:#fff;max-width:560px;margin:auto;padding:16px;overflow-wrap:anywhere">
 ${logo}<h1 style="font-size:20px">${escapeHtml(c.title)}</h1>
 ${c.lines.map(p).join('\n')}
 ${
   c.action
     ? `<p style="margin:20px 0"><a href="${escapeHtml(c.action.url)}" style="background:${accent};color:#fff;padding:10px 16px;border-radius:6px;text-decoration:none;display:inline-block">${escapeHtml(c.action.label)}</a></p>
-<p style="font-size:13px;color:#555">If the button does not work, copy this address into your browser:<br>${escapeHtml(c.action.url)}</p>`
+<p style="font-size:13px;color:#555">If the button does not work, copy this address into your browser:<br><span style="word-break:break-all">${escapeHtml(c.action.url)}</span></p>`
     : ''
 }
 ${c.code ? `<p>${escapeHtml(c.code.label)}:</p><p style="font-size:24px;font-weight:bold;letter-spacing:3px;font-family:monospace">${escapeHtml(c.code.value)}</p>` : ''}

@@ -94,7 +94,7 @@ export class PasswordPolicy {
     if (personal) {
       reasons.push({
         code: 'contains_personal_info',
-        message: 'Do not use your username, email address or the name of this service in your password.',
+        message: 'Leave out your username, email address and the service name.',
       });
     }
     if (this.rules.minScore > 0) {
@@ -108,14 +108,14 @@ export class PasswordPolicy {
         );
         reasons.push(
           common
-            ? { code: 'too_common', message: 'This password is one of the most common passwords. Choose another.' }
+            ? { code: 'too_common', message: 'This is one of the most common passwords. Choose another.' }
             : {
                 code: 'too_weak',
+                // At most three short sentences: the verdict, zxcvbn's one most useful remark, the fix.
                 message: [
                   'This password is too easy to guess.',
-                  result.feedback.warning ?? '',
-                  ...result.feedback.suggestions,
-                  'A few unrelated words together make a strong password.',
+                  result.feedback.warning || result.feedback.suggestions[0] || '',
+                  'Try a few unrelated words.',
                 ]
                   .filter(Boolean)
                   .join(' '),

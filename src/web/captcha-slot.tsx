@@ -47,7 +47,10 @@ export function CaptchaSlot(d: CaptchaSlotDeps): JSX.Element {
       <p class="hint">{CANNOT_LOAD}</p>
     </>
   );
-  if (w.provider === 'altcha')
+  if (w.provider === 'altcha') {
+    // Without JavaScript the proof of work cannot run: the form carries a signed ticket instead,
+    // accepted once the stated wait has passed (AltchaCaptcha.noJsTicket).
+    const noJs = d.captcha.noJsTicket?.();
     return (
       <div class="field captcha">
         <link rel="stylesheet" href="/static/altcha/altcha.css" />
@@ -57,9 +60,24 @@ export function CaptchaSlot(d: CaptchaSlotDeps): JSX.Element {
           name="altcha"
           auto="onload"
         ></altcha-widget>
-        {help}
+        {noJs ? (
+          <noscript>
+            <input type="hidden" name="altcha_nojs" value={noJs.ticket} />
+            <p class="notice info" safe>
+              {`Without JavaScript, this check is a short wait: send the form at least ${noJs.waitSeconds} second${noJs.waitSeconds === 1 ? '' : 's'} after this page opened. If it is refused, wait and send it again.`}
+            </p>
+          </noscript>
+        ) : (
+          help
+        )}
+        {noJs ? (
+          <p class="hint">If this check does not complete, reload the page; if it still fails, contact support.</p>
+        ) : (
+          ''
+        )}
       </div>
     );
+  }
   return (
     <div class="field captcha">
       <script src={PROVIDER_SCRIPT[w.provider]} async defer></script>

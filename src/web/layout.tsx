@@ -23,13 +23,18 @@ export function Page(o: PageOptions): string {
           <meta charset="utf-8" />
           <meta name="viewport" content="width=device-width, initial-scale=1" />
           <meta name="referrer" content="no-referrer" />
+          <meta name="color-scheme" content="light dark" />
           <title safe>{`${o.title} · ${o.productName}`}</title>
+          <link rel="icon" href="/static/favicon.svg" type="image/svg+xml" />
           <link rel="stylesheet" href="/static/app.css" />
           {/* the install's or the organization's colours and logo (src/flows/brand) */}
           <link rel="stylesheet" href={`${prefix}/brand/theme.css`} />
           <script src="/static/app.js" defer></script>
         </head>
         <body>
+          <a class="skip" href="#main">
+            Skip to content
+          </a>
           <header class="top">
             <a class="brand" href={`${prefix}/login`} safe>
               {o.productName}
@@ -49,7 +54,7 @@ export function Page(o: PageOptions): string {
               )}
             </nav>
           </header>
-          <main class={o.wide ? 'wide' : ''}>
+          <main id="main" tabindex="-1" class={o.wide ? 'wide' : ''}>
             <h1 safe>{o.title}</h1>
             {o.children as 'safe'}
           </main>

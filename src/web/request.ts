@@ -52,8 +52,13 @@ const sessionCookieOptions = (d: RequestDeps) => ({
   secure: d.config.https,
 });
 
-export function setSessionCookie(d: RequestDeps, reply: FastifyReply, token: string): void {
-  setCookie(reply, sessionCookieName(d), token, sessionCookieOptions(d));
+/**
+ * "Remember me" decides the cookie's life: without it the cookie ends with the browser session;
+ * with it the browser keeps it for the session's absolute lifetime (the server ends it then anyway).
+ */
+export function setSessionCookie(d: RequestDeps, reply: FastifyReply, token: string, remember = false): void {
+  const maxAge = remember ? Math.floor(d.config.session.absoluteTtl / 1000) : undefined;
+  setCookie(reply, sessionCookieName(d), token, { ...sessionCookieOptions(d), maxAge });
 }
 
 export function clearSessionCookie(d: RequestDeps, reply: FastifyReply): void {
@@ -88,7 +93,15 @@ export function signedIn(auth: Authenticated | null): Authenticated {
  * (Turnstile, hCaptcha, reCAPTCHA) adds to the form it sits in.
  */
 export function captchaField(body: unknown): string | undefined {
-  for (const name of ['altcha', 'captcha', 'cf-turnstile-response', 'h-captcha-response', 'g-recaptcha-response']) {
+  // altcha_nojs: the ticket a form carries when the browser runs no JavaScript (only then is it sent).
+  for (const name of [
+    'altcha',
+    'captcha',
+    'altcha_nojs',
+    'cf-turnstile-response',
+    'h-captcha-response',
+    'g-recaptcha-response',
+  ]) {
     const v = field(body, name, 20000);
     if (v) return v;
   }

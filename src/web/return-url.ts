@@ -42,3 +42,22 @@ export function signInReturnTo(d: ReturnUrlDeps, raw: unknown): string | undefin
     return undefined;
   }
 }
+
+/**
+ * `?return_to=` of a page (/login, /register, /activate): the checked address, or, for one that
+ * is refused, the message the page shows instead of silently dropping it.
+ */
+export function pageReturnTo(d: ReturnUrlDeps, raw: unknown): { returnTo?: string; error?: string } {
+  try {
+    return { returnTo: safeReturnTo(d, typeof raw === 'string' ? raw : undefined) };
+  } catch (err) {
+    if (err instanceof AppError) return { error: err.message };
+    throw err;
+  }
+}
+
+/** `path` with `return_to` added, for links and forms that carry it to the next page. */
+export function withReturnTo(path: string, returnTo: string | undefined): string {
+  if (!returnTo) return path;
+  return `${path}${path.includes('?') ? '&' : '?'}return_to=${encodeURIComponent(returnTo)}`;
+}

@@ -80,7 +80,7 @@ describe('recovery methods in Chromium: admin settings, chooser, SMS and email c
     await p2.getByLabel('Username or email address').fill(u.username);
     await p2.getByLabel('Text me a code').check();
     const seen2 = await countMail(fx.server, smsTo('+447911123456'));
-    await p2.getByRole('button', { name: 'Proceed' }).click();
+    await p2.getByRole('button', { name: 'Continue' }).click();
     await p2.getByText('we sent a code to it by text message').waitFor();
     await noSeriousA11y(p2, 'SMS code page');
     await screenshot(p2, 'recovery-methods-04-sms-code');
@@ -106,7 +106,7 @@ describe('recovery methods in Chromium: admin settings, chooser, SMS and email c
     await page.getByLabel('Username or email address').fill(u.email);
     await page.getByLabel('Email me a code').check();
     const seen = await countMail(fx.server, emailCode(u.email));
-    await page.getByRole('button', { name: 'Proceed' }).click();
+    await page.getByRole('button', { name: 'Continue' }).click();
     await page.getByText('If an account matches, we sent a code to its email address.').waitFor();
     const first = await nextCode(fx.server, emailCode(u.email), seen);
     await page.getByRole('button', { name: 'Resend code' }).click();
@@ -119,7 +119,7 @@ describe('recovery methods in Chromium: admin settings, chooser, SMS and email c
     await page.getByLabel('Confirm new password').fill(password);
     await page.getByRole('button', { name: 'Change password' }).click();
     await page.getByText('Your password has been changed. Please sign in again.').waitFor();
-    await page.getByRole('button', { name: 'Login again' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.waitForURL(/\/login/);
     await page.goto(`${fx.server.base}/forgot-password`);
     await page.getByRole('link', { name: 'Back to sign in' }).waitFor();

@@ -22,7 +22,7 @@ describe('forgot password in Chromium', () => {
     await page.waitForURL(/\/settings$/);
   }
 
-  test('REC-04 REC-07 REC-09 link walk: forgot password → mail → link → new password → Login again; the old session is gone', async (t) => {
+  test('REC-04 REC-07 REC-09 link walk: forgot password → mail → link → new password → Sign in; the old session is gone', async (t) => {
     if (!fx.ready(t)) return;
     const { browser } = fx;
     const a = await activeAccount(fx.server, fx.smtp, 'walker');
@@ -41,7 +41,7 @@ describe('forgot password in Chromium', () => {
     await noSeriousA11y(page, '/forgot-password');
     await screenshot(page, 'recovery-01-forgot-password');
     await page.getByLabel('Username or email address').fill(a.email);
-    await page.getByRole('button', { name: 'Request Password Reset' }).click();
+    await page.getByRole('button', { name: 'Send reset link' }).click();
     await page
       .getByText(
         'If an account matches, we sent an email with a link and a code. It can take a few minutes; check spam.',
@@ -70,7 +70,7 @@ describe('forgot password in Chromium', () => {
     const cookies = await ctx.cookies();
     assert.equal(cookies.length, 0, 'no session after a reset (REC-07)');
 
-    await page.getByRole('button', { name: 'Login again' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.waitForURL(/\/login/);
     await page.getByLabel('Username or email address').fill(a.username);
     await page.getByLabel('Password', { exact: true }).fill(a.password);
@@ -99,7 +99,7 @@ describe('forgot password in Chromium', () => {
     const page = await ctx.newPage();
     await page.goto(`${fx.server.base}/forgot-password`);
     await page.getByLabel('Username or email address').fill(a.username);
-    await page.getByRole('button', { name: 'Request Password Reset' }).click();
+    await page.getByRole('button', { name: 'Send reset link' }).click();
     await page.getByText('If an account matches').waitFor();
     await page.getByRole('link', { name: 'Already have a code?' }).click();
     await page.waitForURL(/\/change-password$/);
@@ -114,18 +114,18 @@ describe('forgot password in Chromium', () => {
       await page.getByRole('button', { name: 'Change password' }).click();
     };
     await fill(code.startsWith('2') ? '3333-3333' : '2222-2222');
-    await page.getByText('Invalid or expired code.').waitFor();
+    await page.getByText(/That code did not work/).waitFor();
     await noSeriousA11y(page, 'wrong code');
     await screenshot(page, 'recovery-06-wrong-code');
     await fill(code);
     await page.getByText('Your password has been changed. Please sign in again.').waitFor();
     await screenshot(page, 'recovery-07-code-changed');
-    await page.getByRole('button', { name: 'Login again' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await signInWith(page, a.username, password);
     assert.match(page.url(), /\/settings$/);
-    await page.getByRole('button', { name: 'Send Reset Email' }).click();
+    await page.getByRole('button', { name: 'Send reset email' }).click();
     await page.getByText('We sent a reset link and code to your email address.').waitFor();
-    await noSeriousA11y(page, 'settings with Send Reset Email');
+    await noSeriousA11y(page, 'settings with Send reset email');
     await ctx.close();
   });
 });

@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { screenshot, seriousA11yViolations } from '../support/browser.ts';
@@ -9,7 +7,7 @@ import { strongPassword, waitForDevMail } from '../support/server.ts';
 
 // The core walk in Chromium, on a dev server without SMTP (mail lands in /dev/mailbox):
 // register → activation mail → Activate → sign in → settings → change password → sign out.
-// `LATCHKEY_DOCS_SCREENSHOTS=1` also refreshes docs/screenshots/login.png for the README.
+// The README's pictures come from `npm run docs:screenshots`, not from this suite.
 
 describe('the core walk in Chromium', () => {
   const fx = withServer({ browser: true });
@@ -110,7 +108,11 @@ describe('the core walk in Chromium', () => {
     await page.goto(`${fx.server.base}/settings`);
     assert.match(page.url(), /\/settings$/);
     await otherPage.goto(`${fx.server.base}/settings`);
-    assert.match(otherPage.url(), /\/login\?msg=session_ended$/, 'the other session ended with the password change');
+    assert.match(
+      otherPage.url(),
+      /\/login\?msg=session_ended(&next=%2Fsettings)?$/,
+      'the other session ended with the password change',
+    );
     await screenshot(otherPage, 'foundation-09-other-session-ended');
     await other.close();
 
@@ -141,12 +143,7 @@ describe('the core walk in Chromium', () => {
     const page = await ctx.newPage();
     await page.goto(`${fx.server.base}/login`);
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
-    const file = await screenshot(page, 'login');
-    if (process.env.LATCHKEY_DOCS_SCREENSHOTS === '1') {
-      const dir = join(process.cwd(), 'docs', 'screenshots');
-      mkdirSync(dir, { recursive: true });
-      copyFileSync(file, join(dir, 'login.png'));
-    }
+    await screenshot(page, 'login');
     await ctx.close();
   });
 

@@ -209,7 +209,10 @@ describe('typed settings and sections, from the one schema', () => {
     assert.equal(c.limits.perSubject.sign_in, undefined, 'sign-in is limited per account by the lockout, not a rate');
     assert.deepEqual(c.limits.quotas.lockout_notice, { points: 1, windowMs: 3_600_000 });
     assert.deepEqual(c.limits.flagResets, { points: 3, windowMs: 86_400_000, text: '3/24h' });
-    assert.deepEqual(c.captcha, { provider: 'altcha', altcha: { maxNumber: 50_000, ttlMs: 600_000 } });
+    assert.deepEqual(c.captcha, {
+      provider: 'altcha',
+      altcha: { maxNumber: 50_000, ttlMs: 600_000, noJsWaitMs: 15_000 },
+    });
     assert.deepEqual(c.sms.gateway, { kind: 'none' });
     assert.deepEqual([c.sms.from, c.sms.timeoutMs, c.sms.allowedCallingCodes], ['Latchkey', 10_000, ['44', '49']]);
     assert.deepEqual(c.external.returnOrigins, ['https://app.example.com']);

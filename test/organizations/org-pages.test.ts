@@ -19,7 +19,7 @@ describe('pages in an organization context (/o/{slug}/…)', () => {
     assert.match(res.text, /<title>Sign in · Acme Sign-in<\/title>/);
     assert.match(res.text, /href="\/o\/acme\/forgot-password"/);
     assert.match(res.text, /href="\/o\/acme\/register"/);
-    assert.match(res.text, /action="\/login"/, 'sign-in itself is shared');
+    assert.match(res.text, /action="\/o\/acme\/login"/, "errors stay in the organization's context");
   });
 
   test('/o/{slug}/register creates the account in that organization', async () => {

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { contextOf, type RequestDeps, requireAuth, setSessionCookie } from '../../web/request.ts';
-import { Message, Password, responses } from '../../web/schemas.ts';
+import { Message, Password, responses, SESSION } from '../../web/schemas.ts';
 import type { AccountService } from './service.ts';
 
 /** What this module uses of the container the composition root builds. */
@@ -12,11 +12,15 @@ export function registerAccountApi(app: FastifyInstance, d: AccountApiDeps): voi
     '/api/v1/account/password',
     {
       schema: {
+        security: SESSION,
         tags: ['account'],
         summary: 'Change the password while signed in',
         description:
           'Requires the current password (PWD-05). Ends every other session and gives this one a new cookie (SES-06).',
-        body: Type.Object({ currentPassword: Password, newPassword: Password }),
+        body: Type.Object(
+          { currentPassword: Password, newPassword: Password },
+          { examples: [{ currentPassword: 'old-harbor-quantum-meadow', newPassword: 'violet-harbor-quantum-meadow' }] },
+        ),
         response: responses({ 200: Message }, [400, 401, 403, 429]),
       },
     },

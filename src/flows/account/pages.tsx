@@ -2,9 +2,20 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, pageMessage } from '../../errors.ts';
 import type { Kernel } from '../../kernel.ts';
 import type { Authenticated } from '../../web/auth.ts';
+import { readCookie } from '../../web/cookies.ts';
+import { deviceName, LocalTime } from '../../web/device.tsx';
 import type { PageExtras } from '../../web/extras.ts';
 import { Field, Html, Notice, Page } from '../../web/layout.tsx';
-import { authOf, clearSessionCookie, contextOf, field, type RequestDeps, setSessionCookie } from '../../web/request.ts';
+import { returnPath } from '../../web/reauth.ts';
+import {
+  authOf,
+  clearSessionCookie,
+  contextOf,
+  field,
+  type RequestDeps,
+  sessionCookieName,
+  setSessionCookie,
+} from '../../web/request.ts';
 import type { SessionService } from '../sessions/service.ts';
 import type { AccountService } from './service.ts';
 
@@ -20,8 +31,11 @@ void Html;
 const FLASH: Record<string, string> = {
   password_changed: 'Your password has been changed. Every other session was signed out.',
   session_ended: 'That session has been signed out.',
-  reset_sent: 'We sent a reset link and code to your email address.',
 };
+/** The section each of these messages belongs to (and is shown in). */
+const FLASH_SECTION: Record<string, string> = { password_changed: 'password', session_ended: 'sessions' };
+const flashIn = (section: string, flash: string | undefined) =>
+  flash && Object.hasOwn(FLASH, flash) && FLASH_SECTION[flash] === section ? FLASH[flash] : undefined;
 
 /** Settings pages need a session; without one the user goes to sign in. */
 export async function pageAuth(
@@ -31,7 +45,14 @@ export async function pageAuth(
 ): Promise<Authenticated | null> {
   const auth = await authOf(d, req);
   if (!auth) {
-    reply.redirect('/login?msg=session_ended', 303);
+    // Only a browser that had a session hears that it ended; anyone else is simply asked to sign in,
+    // and comes back to the page afterwards.
+    const had = Boolean(readCookie(req, sessionCookieName(d)));
+    const back = req.method === 'GET' ? returnPath(d, req.url) : undefined;
+    reply.redirect(
+      `/login?msg=${had ? 'session_ended' : 'sign_in_required'}${back ? `&next=${encodeURIComponent(back)}` : ''}`,
+      303,
+    );
     return null;
   }
   return auth;
@@ -41,11 +62,13 @@ export async function renderSettings(
   d: AccountPagesDeps,
   reply: FastifyReply,
   auth: Authenticated,
-  o: { flash?: string; error?: string; status?: number } = {},
+  o: { flash?: string; error?: string; status?: number; section?: string } = {},
 ) {
   const a = auth.account;
   const sessions = await d.sessions.list(a.id, auth.session.id);
-  const extra = await Promise.all(d.pages.settingsSections.map((s) => s(auth, o.flash)));
+  const sectionError = o.error && o.section ? { section: o.section, text: o.error } : undefined;
+  const errorIn = (section: string) => (sectionError?.section === section ? sectionError.text : undefined);
+  const extra = await Promise.all(d.pages.settingsSections.map((s) => s(auth, o.flash, sectionError)));
   return reply
     .status(o.status ?? 200)
     .type('text/html; charset=utf-8')
@@ -57,8 +80,7 @@ export async function renderSettings(
         wide: true,
         children: (
           <>
-            <Notice kind="success" text={o.flash && Object.hasOwn(FLASH, o.flash) ? FLASH[o.flash] : undefined} />
-            <Notice kind="error" text={o.error} />
+            <Notice kind="error" text={sectionError ? undefined : o.error} />
             <section class="card" aria-labelledby="profile-h">
               <h2 id="profile-h">Profile</h2>
               <dl>
@@ -73,9 +95,11 @@ export async function renderSettings(
                 </dd>
               </dl>
             </section>
-            <section class="card" aria-labelledby="password-h">
+            <section class="card" id="password" aria-labelledby="password-h">
               <h2 id="password-h">Change password</h2>
-              <form method="post" action="/settings/password" novalidate>
+              <Notice kind="success" text={flashIn('password', o.flash)} />
+              <Notice kind="error" text={errorIn('password')} />
+              <form method="post" action="/settings/password#password" novalidate>
                 <Field
                   name="currentPassword"
                   label="Current password"
@@ -95,14 +119,19 @@ export async function renderSettings(
               </form>
             </section>
             {extra.join('') as 'safe'}
-            <section class="card" aria-labelledby="sessions-h">
+            <section class="card" id="sessions" aria-labelledby="sessions-h">
               <h2 id="sessions-h">Where you are signed in</h2>
+              <Notice kind="success" text={flashIn('sessions', o.flash)} />
               <ul class="sessions">
                 {sessions.map((s) => (
                   <li>
-                    <span safe>{s.userAgent ?? 'Unknown browser'}</span>
-                    <span class="hint" safe>
-                      {` ${s.ip ?? ''} · signed in ${s.createdAt.slice(0, 16).replace('T', ' ')} UTC · via ${s.method}`}
+                    <strong title={s.userAgent ?? undefined} safe>
+                      {deviceName(s.userAgent)}
+                    </strong>
+                    <span class="hint">
+                      <span safe>{` ${s.ip ?? ''} · signed in `}</span>
+                      <LocalTime ms={Date.parse(s.createdAt)} />
+                      <span safe>{` · via ${s.method}`}</span>
                     </span>
                     {s.current ? (
                       <strong> (this browser)</strong>
@@ -151,10 +180,10 @@ export function registerAccountPages(app: FastifyInstance, d: AccountPagesDeps):
         contextOf(req),
       );
       setSessionCookie(d, reply, token);
-      return reply.redirect('/settings?done=password_changed', 303);
+      return reply.redirect('/settings?done=password_changed#password', 303);
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
-      return renderSettings(d, reply, auth, { error: pageMessage(err), status: err.status });
+      return renderSettings(d, reply, auth, { error: pageMessage(err), status: err.status, section: 'password' });
     }
   });
 
@@ -167,7 +196,7 @@ export function registerAccountPages(app: FastifyInstance, d: AccountPagesDeps):
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
     }
-    return reply.redirect('/settings?done=session_ended', 303);
+    return reply.redirect('/settings?done=session_ended#sessions', 303);
   });
 
   app.post('/settings/sessions/end-all', { schema: { hide: true } }, async (req, reply) => {

@@ -14,6 +14,8 @@ export function registerPasswordCheckApi(app: FastifyInstance, d: PasswordCheckA
       schema: {
         tags: ['account'],
         summary: 'Check a candidate password against the policy (nothing is stored)',
+        description:
+          'Checks a candidate password against the same policy registration and reset use, without storing anything; answers `ok` and the reasons it would be refused. Pages use it for live feedback.',
         body: Type.Object({ password: Password, username: Type.Optional(Str(64)), email: Type.Optional(Str(320)) }),
         response: responses(
           {

@@ -1,7 +1,7 @@
-import { formatTime } from '../../delivery/templates.ts';
 import type { Kernel } from '../../kernel.ts';
 import { recentAuditEvents } from '../../store/audit.ts';
 import type { Authenticated } from '../../web/auth.ts';
+import { deviceName, LocalTime } from '../../web/device.tsx';
 import { Html } from '../../web/layout.tsx';
 
 /** What this module uses of the container the composition root builds. */
@@ -72,7 +72,9 @@ export async function activitySection(d: ActivityPagesDeps, auth: Authenticated)
           <tbody>
             {rows.map((r) => (
               <tr>
-                <td safe>{formatTime(Number(r.at))}</td>
+                <td>
+                  <LocalTime ms={Number(r.at)} />
+                </td>
                 <td safe>{LABELS[r.event] ?? r.event}</td>
                 <td>
                   {r.event.startsWith('staff.') ? (
@@ -81,8 +83,8 @@ export async function activitySection(d: ActivityPagesDeps, auth: Authenticated)
                     <>
                       <span safe>{r.ip || 'unknown address'}</span>
                       <br />
-                      <span class="hint">
-                        {Html.escapeHtml(r.user_agent ? r.user_agent.slice(0, 120) : 'unknown browser')}
+                      <span class="hint" title={r.user_agent ?? undefined} safe>
+                        {deviceName(r.user_agent)}
                       </span>
                     </>
                   )}

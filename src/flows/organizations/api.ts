@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../errors.ts';
 import { contextOf, type RequestDeps, requireAuth } from '../../web/request.ts';
-import { Captcha, Message, Password, responses, Str } from '../../web/schemas.ts';
+import { Captcha, Message, Password, responses, SESSION, Str } from '../../web/schemas.ts';
 import type { RecoveryMethods } from '../recovery/method.ts';
 import type { RegistrationService } from '../registration/service.ts';
 import type { OrganizationService } from './service.ts';
@@ -35,6 +35,8 @@ export function registerOrganizationsApi(app: FastifyInstance, d: OrganizationsA
       schema: {
         tags: ['registration'],
         summary: 'Register into an organization (same rules and answer as POST /registrations)',
+        description:
+          "Registration in an organization's context: the new account belongs to the organization and its mails carry the organization's name. Same answers as `POST /registrations`.",
         params: SlugParams,
         body: Type.Object({
           username: Str(64, { minLength: 1 }),
@@ -57,8 +59,11 @@ export function registerOrganizationsApi(app: FastifyInstance, d: OrganizationsA
     '/api/v1/organizations/:slug/recovery-settings',
     {
       schema: {
+        security: SESSION,
         tags: ['organizations'],
         summary: "An organization's recovery settings (owners and admins only)",
+        description:
+          "The organization's recovery settings (enabled methods and their bounds). Only the organization's admins may read them.",
         params: SlugParams,
         response: responses({ 200: Settings }, [401, 403, 404]),
       },
@@ -79,6 +84,7 @@ export function registerOrganizationsApi(app: FastifyInstance, d: OrganizationsA
     '/api/v1/organizations/:slug/recovery-settings',
     {
       schema: {
+        security: SESSION,
         tags: ['organizations'],
         summary:
           "Change an organization's recovery methods and limits (owners and admins only, with a recent sign-in; audited)",

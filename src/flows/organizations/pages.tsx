@@ -8,12 +8,25 @@ import { leadToReauthentication, type ReauthDeps } from '../../web/reauth.ts';
 import { contextOf, field } from '../../web/request.ts';
 import { type AccountPagesDeps, pageAuth } from '../account/pages.tsx';
 import type { RecoveryMethods } from '../recovery/method.ts';
-import { forgotPasswordPost, type RecoveryPagesDeps, renderForgot } from '../recovery/pages.tsx';
-import { type RegistrationPagesDeps, registerPost, renderRegister } from '../registration/pages.tsx';
+import {
+  changeWithCodePost,
+  forgotPasswordPost,
+  type RecoveryPagesDeps,
+  renderChangeWithCode,
+  renderForgot,
+} from '../recovery/pages.tsx';
+import {
+  activateGet,
+  activatePost,
+  type RegistrationPagesDeps,
+  registerGet,
+  registerPost,
+  renderResend,
+  resendPost,
+} from '../registration/pages.tsx';
 import type { SessionService } from '../sessions/service.ts';
-import { renderLogin, type SigninPagesDeps } from '../signin/pages.tsx';
+import { loginGet, loginPost, type SigninPagesDeps } from '../signin/pages.tsx';
 import type { Organization, OrganizationService } from './service.ts';
-import type { RecoverySettings } from './settings.ts';
 
 /** What this module uses of the container the composition root builds. */
 export type OrganizationsPagesDeps = Pick<Kernel, 'config'> & {
@@ -39,7 +52,8 @@ async function renderOrgSettings(
   auth: Authenticated,
   org: Organization,
   o: {
-    values?: RecoverySettings;
+    /** what the admin typed, shown again with the error instead of the stored values */
+    typed?: Record<string, unknown>;
     error?: string;
     saved?: boolean;
     securitySaved?: boolean;
@@ -47,14 +61,16 @@ async function renderOrgSettings(
     staleSignIn?: boolean;
   } = {},
 ) {
-  const v = o.values ?? org.recovery;
+  const stored: Record<string, unknown> = { ...org.recovery };
+  const v = o.typed ?? stored;
+  const checkedMethods = Array.isArray(v.methods) ? (v.methods as string[]) : [];
   const extras = await Promise.all((d.pages.orgSettingsSections ?? []).map((x) => x(org)));
   return send(
     reply,
     o.status ?? 200,
     Page({
       title: 'Organization settings',
-      productName: d.config.productName,
+      productName: org.displayName,
       signedIn: { username: auth.account.username },
       children: (
         <>
@@ -80,7 +96,7 @@ async function renderOrgSettings(
               <legend>Members may recover their account by</legend>
               {d.recoveryMethods.all().map(({ id: m, label }) => (
                 <div class="field check">
-                  <input type="checkbox" id={`m-${m}`} name="methods" value={m} checked={v.methods.includes(m)} />
+                  <input type="checkbox" id={`m-${m}`} name="methods" value={m} checked={checkedMethods.includes(m)} />
                   <label for={`m-${m}`} safe>
                     {label}
                   </label>
@@ -99,7 +115,7 @@ async function renderOrgSettings(
                   inputmode="numeric"
                   min={b.min}
                   max={b.max}
-                  value={String(v[k])}
+                  value={String(v[k] ?? '')}
                   required
                 />
               </div>
@@ -148,7 +164,11 @@ function renderForbidden(d: OrganizationsPagesDeps, reply: FastifyReply, status:
   return send(
     reply,
     status,
-    Page({ title: 'Not allowed', productName: d.config.productName, children: <Notice kind="error" text={text} /> }),
+    Page({
+      title: status === 404 ? 'Organization not found' : 'Not allowed',
+      productName: d.config.productName,
+      children: <Notice kind="error" text={text} />,
+    }),
   );
 }
 
@@ -204,20 +224,45 @@ export function registerOrganizationsPages(app: FastifyInstance, d: Organization
   // install); the page wears the organization's name and links to its own recovery and sign-up.
   app.get('/o/:slug/login', { schema: { hide: true } }, async (req, reply) => {
     const org = await orgOf(req, reply);
-    return org ? renderLogin(d, reply, { org }) : reply;
+    return org ? loginGet(d, req, reply, org) : reply;
+  });
+  // Posts stay in the organization's context, so an error shows its page, not the install's.
+  app.post('/o/:slug/login', { schema: { hide: true } }, async (req, reply) => {
+    const org = await orgOf(req, reply);
+    return org ? loginPost(d, req, reply, org) : reply;
   });
   app.get('/o/:slug/register', { schema: { hide: true } }, async (req, reply) => {
     const org = await orgOf(req, reply);
-    return org ? renderRegister(d, reply, { org }) : reply;
+    return org ? registerGet(d, req, reply, org) : reply;
   });
   app.post('/o/:slug/register', { schema: { hide: true } }, async (req, reply) => {
     const org = await orgOf(req, reply);
     return org ? registerPost(d, req, reply, org) : reply;
   });
-  // Codes are bound to the account, not the organization: the shared code page serves everyone.
+  app.get('/o/:slug/activate', { schema: { hide: true } }, async (req, reply) => {
+    const org = await orgOf(req, reply);
+    return org ? activateGet(d, req, reply, org) : reply;
+  });
+  app.post('/o/:slug/activate', { schema: { hide: true } }, async (req, reply) => {
+    const org = await orgOf(req, reply);
+    return org ? activatePost(d, req, reply, org) : reply;
+  });
+  app.get('/o/:slug/activate/resend', { schema: { hide: true } }, async (req, reply) => {
+    const org = await orgOf(req, reply);
+    return org ? renderResend(d, reply, { org }) : reply;
+  });
+  app.post('/o/:slug/activate/resend', { schema: { hide: true } }, async (req, reply) => {
+    const org = await orgOf(req, reply);
+    return org ? resendPost(d, req, reply, org) : reply;
+  });
+  // Codes are bound to the account, not the organization; the page keeps the organization's name and links.
   app.get('/o/:slug/change-password', { schema: { hide: true } }, async (req, reply) => {
     const org = await orgOf(req, reply);
-    return org ? reply.redirect('/change-password', 302) : reply;
+    return org ? renderChangeWithCode(d, reply, { org }) : reply;
+  });
+  app.post('/o/:slug/change-password', { schema: { hide: true } }, async (req, reply) => {
+    const org = await orgOf(req, reply);
+    return org ? changeWithCodePost(d, req, reply, org) : reply;
   });
 
   app.get('/admin/organization', { schema: { hide: true } }, async (req, reply) => {
@@ -246,8 +291,9 @@ export function registerOrganizationsPages(app: FastifyInstance, d: Organization
     if (!auth) return reply;
     const slug = await targetSlug(d, req, auth);
     const page = `/admin/organization?org=${encodeURIComponent(slug)}`;
+    const typed = formSettings(d, req.body);
     try {
-      await d.organizations.updateRecoverySettings(slug, auth, formSettings(d, req.body), contextOf(req));
+      await d.organizations.updateRecoverySettings(slug, auth, typed, contextOf(req));
       return reply.redirect(`${page}&saved=1`, 303);
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
@@ -257,7 +303,7 @@ export function registerOrganizationsPages(app: FastifyInstance, d: Organization
       const org = await d.organizations.bySlug(slug);
       if (!org) return renderForbidden(d, reply, 404, 'Not found.');
       const msg = err.extra.fields?.map((f) => f.message).join(' ') || pageMessage(err);
-      return renderOrgSettings(d, reply, auth, org, { error: msg, status: 400 });
+      return renderOrgSettings(d, reply, auth, org, { error: msg, status: 400, typed });
     }
   });
 
@@ -278,4 +324,20 @@ export function registerOrganizationsPages(app: FastifyInstance, d: Organization
       return renderForbidden(d, reply, err.status, pageMessage(err));
     }
   });
+}
+
+/** A /settings section for an organization's admins: the way to its settings page (defect 11 of issue 17). */
+export async function adminLinkSection(d: OrganizationsPagesDeps, auth: Authenticated): Promise<string> {
+  const role = await d.organizations.roleOf(auth.account.org_id, auth.account.id);
+  if (!role) return '';
+  const org = await d.organizations.ofAccount(auth.account);
+  return (
+    <section class="card" id="organization" aria-labelledby="organization-h">
+      <h2 id="organization-h">Organization</h2>
+      <p>
+        You are {role === 'owner' ? 'an owner' : 'an admin'} of <strong safe>{org.displayName}</strong>.{' '}
+        <a href={`/admin/organization?org=${encodeURIComponent(org.slug)}`}>Organization settings</a>
+      </p>
+    </section>
+  ) as string;
 }

@@ -247,9 +247,18 @@ export class OrganizationService {
     const org = await this.bySlug(slug);
     if (!org) throw new AppError('not_found', `No organization "${slug}".`);
     const account = await findAccountByIdentifier(this.d.db, identifier);
-    if (!account) throw new AppError('not_found', `No account "${identifier}".`);
+    // The CLI prints these: each says what to do next, since an admin must first be a member.
+    const registerAt = `${this.d.config.publicUrl}/o/${org.slug}/register`;
+    if (!account)
+      throw new AppError(
+        'not_found',
+        `No account "${identifier}". The admin must first register at ${registerAt} and activate the account, then run this again.`,
+      );
     if (account.org_id !== org.id && org.slug !== DEFAULT_ORG_SLUG)
-      throw new AppError('conflict', `Account "${account.username}" belongs to another organization.`);
+      throw new AppError(
+        'conflict',
+        `Account "${account.username}" belongs to another organization. An admin of "${org.slug}" must be a member: register an account at ${registerAt}, then run this again with it.`,
+      );
     await this.d.db
       .insertInto('org_members')
       .values({ org_id: org.id, account_id: account.id, role, created_at: this.d.clock.now() })

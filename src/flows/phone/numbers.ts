@@ -1,16 +1,23 @@
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { AppError } from '../../errors.ts';
 
+/**
+ * The example every hint, error and API description shows. It must pass parseMobile (a test
+ * checks): the UK's fictional +44 7700 900xxx range is refused by libphonenumber.
+ */
+export const PHONE_EXAMPLE = '+44 7911 123456';
+export const PHONE_EXAMPLE_E164 = '+447911123456';
+
 /** Mobile numbers are typed in international form and stored as E.164. */
 export function parseMobile(input: string, allowedCallingCodes: readonly string[] = []): string {
   const typed = input.trim();
   const bad = (message: string) =>
     new AppError('validation_failed', undefined, { fields: [{ field: 'phone', code: 'invalid', message }] });
   if (!typed || typed.length > 40)
-    throw bad('Enter your mobile number with its country code, for example +44 7700 900123.');
+    throw bad(`Enter your mobile number with its country code, for example ${PHONE_EXAMPLE}.`);
   const n = parsePhoneNumberFromString(typed.startsWith('00') ? `+${typed.slice(2)}` : typed);
   if (!n?.isValid())
-    throw bad('This is not a valid phone number. Include the country code, for example +44 7700 900123.');
+    throw bad(`This is not a valid phone number. Include the country code, for example ${PHONE_EXAMPLE}.`);
   if (n.ext) throw bad('Enter the mobile number without an extension.');
   const type = n.getType();
   if (type !== undefined && type !== 'MOBILE' && type !== 'FIXED_LINE_OR_MOBILE')

@@ -1,12 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import { AppError, pageMessage } from '../../errors.ts';
 import type { Authenticated } from '../../web/auth.ts';
+import type { SectionError } from '../../web/extras.ts';
 import { Field, Html, Notice } from '../../web/layout.tsx';
 import { contextOf, field } from '../../web/request.ts';
 import { type AccountPagesDeps, pageAuth, renderSettings } from '../account/pages.tsx';
 import type { OrganizationService } from '../organizations/service.ts';
 import type { RecoveryMethods } from '../recovery/method.ts';
-import { maskPhone } from './numbers.ts';
+import { maskPhone, PHONE_EXAMPLE } from './numbers.ts';
 import type { PhoneService } from './service.ts';
 
 /** What this module uses of the container the composition root builds. */
@@ -25,7 +26,12 @@ const FLASH: Record<string, string> = {
 };
 
 /** The "Recovery methods" and "Mobile number" sections of /settings. */
-export async function phoneSection(d: PhonePagesDeps, auth: Authenticated, flash: string | undefined): Promise<string> {
+export async function phoneSection(
+  d: PhonePagesDeps,
+  auth: Authenticated,
+  flash: string | undefined,
+  error?: SectionError,
+): Promise<string> {
   const a = auth.account;
   const org = await d.organizations.ofAccount(a);
   const verified = a.phone && a.phone_verified_at ? a.phone : null;
@@ -34,7 +40,6 @@ export async function phoneSection(d: PhonePagesDeps, auth: Authenticated, flash
   const smsMissing = org.recovery.methods.includes('sms_otp') && !verified;
   return (
     <>
-      <Notice kind="success" text={flash && Object.hasOwn(FLASH, flash) ? FLASH[flash] : undefined} />
       <section class="card" aria-labelledby="recovery-methods-h">
         <h2 id="recovery-methods-h">Recovery methods</h2>
         {usable.length ? (
@@ -48,8 +53,10 @@ export async function phoneSection(d: PhonePagesDeps, auth: Authenticated, flash
         )}
         {smsMissing ? <p>Add a mobile number to recover by text message.</p> : ''}
       </section>
-      <section class="card" aria-labelledby="phone-h">
+      <section class="card" id="phone" aria-labelledby="phone-h">
         <h2 id="phone-h">Mobile number</h2>
+        <Notice kind="success" text={flash && Object.hasOwn(FLASH, flash) ? FLASH[flash] : undefined} />
+        <Notice kind="error" text={error?.section === 'phone' ? error.text : undefined} />
         {verified ? (
           <p>
             Confirmed: <span safe>{maskPhone(verified)}</span>
@@ -58,7 +65,7 @@ export async function phoneSection(d: PhonePagesDeps, auth: Authenticated, flash
           <p>No confirmed mobile number.</p>
         )}
         {pending ? (
-          <form method="post" action="/settings/phone/confirm" novalidate>
+          <form method="post" action="/settings/phone/confirm#phone" novalidate>
             <p safe>{`Enter the code we sent to ${pending}.`}</p>
             <Field
               name="code"
@@ -74,19 +81,19 @@ export async function phoneSection(d: PhonePagesDeps, auth: Authenticated, flash
         ) : (
           ''
         )}
-        <form method="post" action="/settings/phone" novalidate>
+        <form method="post" action="/settings/phone#phone" novalidate>
           <Field
             name="phone"
             label={verified ? 'New mobile number' : 'Mobile number'}
             type="tel"
             autocomplete="tel"
             maxlength={40}
-            hint="With the country code, for example +44 7700 900123. We text you a code to confirm it."
+            hint={`With the country code, for example ${PHONE_EXAMPLE}. We text you a code to confirm it.`}
           />
           <button type="submit">{verified ? 'Change number' : 'Add number'}</button>
         </form>
         {a.phone ? (
-          <form method="post" action="/settings/phone/remove">
+          <form method="post" action="/settings/phone/remove#phone">
             <button type="submit">Remove number</button>
           </form>
         ) : (
@@ -107,11 +114,11 @@ export function registerPhonePages(app: FastifyInstance, d: PhonePagesDeps): voi
       if (!auth) return reply;
       try {
         const done = await run(auth, req.body, contextOf(req));
-        return reply.redirect(`/settings?done=${done}`, 303);
+        return reply.redirect(`/settings?done=${done}#phone`, 303);
       } catch (err) {
         if (!(err instanceof AppError)) throw err;
         if (err.extra.retryAfter !== undefined) reply.header('Retry-After', String(Math.ceil(err.extra.retryAfter)));
-        return renderSettings(d, reply, auth, { error: pageMessage(err), status: err.status });
+        return renderSettings(d, reply, auth, { error: pageMessage(err), status: err.status, section: 'phone' });
       }
     });
   handle('/settings/phone', async (auth, body, ctx) => {

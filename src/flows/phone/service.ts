@@ -78,15 +78,17 @@ export class PhoneService {
         target: phone,
         created_at: now,
       });
-      if (send)
+      if (send) {
+        const brand = await d.organizations.brandFor(auth.account, trx);
         await d.outbox.send(trx, {
           channel: 'sms',
           kind: 'phone_verify',
           from: (await d.organizations.brandFor(auth.account, trx)).smsSender,
           to: phone,
           subject: 'Confirm your mobile number',
-          text: `${code} is your ${d.config.productName} code to confirm this mobile number. It expires in 10 minutes.`,
+          text: `${code} is your ${brand.productName} code to confirm this mobile number. It expires in 10 minutes.`,
         });
+      }
       await d.audit.record(
         'phone.verification_sent',
         ctx,

@@ -65,6 +65,8 @@ export interface RecoveryMethodDeps
   organizations: {
     recoveryFor(account: Pick<Account, 'org_id'>, db?: Kysely<Database>): Promise<RecoverySettings>;
     brandFor(account: Pick<Account, 'org_id'>, db?: Kysely<Database>): Promise<Branding>;
+    /** the organization a code page belongs to (from its way back), for its name and links */
+    bySlug?(slug: string): Promise<{ slug: string; displayName: string } | undefined>;
   };
   recovery: { complete(input: ResetCompleteInput, ctx: RequestContext): Promise<{ message: string }> };
   recoveryMethods: RecoveryMethods;
@@ -86,7 +88,7 @@ export interface RecoveryMethodPage {
   /** the line above the form when this is the organization's only method */
   intro: string;
   /** where a request that picked this method goes on to, when the method returns a flow id (OTP-03) */
-  codeEntry?(d: RecoveryMethodDeps, reply: FastifyReply, o: CodeEntryStart): FastifyReply;
+  codeEntry?(d: RecoveryMethodDeps, reply: FastifyReply, o: CodeEntryStart): FastifyReply | Promise<FastifyReply>;
 }
 
 export interface CodeEntryStart {

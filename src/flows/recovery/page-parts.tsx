@@ -1,6 +1,7 @@
 import type { FastifyReply } from 'fastify';
 import type { Kernel } from '../../kernel.ts';
 import { Html, Notice, Page } from '../../web/layout.tsx';
+import { type OrgView, orgName, orgPrefix } from '../../web/org-context.ts';
 import { RESET_DONE } from './service.ts';
 
 /** What this module uses of the container the composition root builds. */
@@ -23,19 +24,20 @@ export function resetHtml(reply: FastifyReply, status: number, body: string) {
 }
 
 /** After any successful reset: no session (REC-07), just the way back to sign in. */
-export function renderResetDone(d: RecoveryPagePartsDeps, reply: FastifyReply) {
+export function renderResetDone(d: RecoveryPagePartsDeps, reply: FastifyReply, org?: OrgView) {
   return resetHtml(
     reply,
     200,
     Page({
       title: 'Password changed',
-      productName: d.config.productName,
+      productName: orgName(org, d.config.productName),
+      orgPrefix: orgPrefix(org),
       children: (
         <div class="card">
           <Notice kind="success" text={RESET_DONE} />
-          <form method="get" action="/login">
+          <form method="get" action={`${orgPrefix(org)}/login`}>
             <button type="submit" class="primary">
-              Login again
+              Sign in
             </button>
           </form>
         </div>

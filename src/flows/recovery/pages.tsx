@@ -1,14 +1,15 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, pageMessage } from '../../errors.ts';
 import type { Kernel } from '../../kernel.ts';
-import { DEFAULT_ORG_SLUG } from '../../store/organizations.ts';
 import { CaptchaSlot, type CaptchaSlotDeps } from '../../web/captcha-slot.tsx';
-import type { PageExtras } from '../../web/extras.ts';
+import type { PageExtras, SectionError } from '../../web/extras.ts';
 import { Field, Html, Notice, Page } from '../../web/layout.tsx';
+import { type OrgView, orgName, orgPrefix } from '../../web/org-context.ts';
 import { captchaField, contextOf, field } from '../../web/request.ts';
 import { type AccountPagesDeps, pageAuth, renderSettings } from '../account/pages.tsx';
 import type { Organization, OrganizationService } from '../organizations/service.ts';
 import { chooserIntro, recoveryChooser } from './chooser.tsx';
+import { codeErrorView, triesFrom } from './code-tries.ts';
 import { RESET_LINK_PATH, type RecoveryMethodDeps, type RecoveryMethods } from './method.ts';
 import { type RecoveryPagePartsDeps, renderResetDone, resetHtml } from './page-parts.tsx';
 import type { RecoveryService } from './service.ts';
@@ -33,13 +34,15 @@ export async function renderForgot(
   o: { identifier?: string; error?: string; status?: number; org?: Organization },
 ) {
   const org = o.org ?? (await d.organizations.defaultOrg());
-  const action = org.slug === DEFAULT_ORG_SLUG ? '/forgot-password' : `/o/${org.slug}/forgot-password`;
+  const prefix = orgPrefix(org);
+  const action = `${prefix}/forgot-password`;
   return resetHtml(
     reply,
     o.status ?? 200,
     Page({
       title: 'Forgot password',
-      productName: org.slug === DEFAULT_ORG_SLUG ? d.config.productName : org.displayName,
+      productName: orgName(org, d.config.productName),
+      orgPrefix: prefix,
       children: (
         <>
           <Notice kind="error" text={o.error} />
@@ -56,12 +59,12 @@ export async function renderForgot(
             {recoveryChooser(org, d.recoveryMethods)}
             {CaptchaSlot(d)}
             <button type="submit" class="primary">
-              {org.recovery.methods.length > 1 ? 'Proceed' : 'Request Password Reset'}
+              {org.recovery.methods.length > 1 ? 'Continue' : 'Send reset link'}
             </button>
             <p class="links">
-              <a href="/change-password">Already have a code?</a>
+              <a href={`${prefix}/change-password`}>Already have a code?</a>
               <a href="/support">Contact support</a>
-              <a href="/login">Back to sign in</a>
+              <a href={`${prefix}/login`}>Back to sign in</a>
             </p>
           </form>
         </>
@@ -70,19 +73,21 @@ export async function renderForgot(
   );
 }
 
-function renderSent(d: RecoveryPagesDeps, reply: FastifyReply, message: string) {
+function renderSent(d: RecoveryPagesDeps, reply: FastifyReply, message: string, org?: OrgView) {
+  const prefix = orgPrefix(org);
   return resetHtml(
     reply,
     200,
     Page({
       title: 'Check your email',
-      productName: d.config.productName,
+      productName: orgName(org, d.config.productName),
+      orgPrefix: prefix,
       children: (
         <>
           <Notice kind="success" text={message} />
           <p class="links">
-            <a href="/change-password">Already have a code?</a>
-            <a href="/login">Back to sign in</a>
+            <a href={`${prefix}/change-password`}>Already have a code?</a>
+            <a href={`${prefix}/login`}>Back to sign in</a>
           </p>
         </>
       ),
@@ -155,43 +160,71 @@ async function renderNewPassword(
   );
 }
 
-function renderChangeWithCode(
+export function renderChangeWithCode(
   d: RecoveryPagesDeps,
   reply: FastifyReply,
-  o: { identifier?: string; error?: string; status?: number },
+  o: {
+    identifier?: string;
+    code?: string;
+    error?: string;
+    status?: number;
+    org?: OrgView;
+    focus?: 'password';
+    tries?: number;
+    usedUp?: boolean;
+  },
 ) {
+  const prefix = orgPrefix(o.org);
   return resetHtml(
     reply,
     o.status ?? 200,
     Page({
       title: 'Change password with a code',
-      productName: d.config.productName,
+      productName: orgName(o.org, d.config.productName),
+      orgPrefix: prefix,
       children: (
         <>
           <Notice kind="error" text={o.error} />
-          <form method="post" action="/change-password" class="card" novalidate>
+          {o.usedUp ? (
+            <p class="card">
+              <a href={`${prefix}/forgot-password`}>Send a new code</a>
+            </p>
+          ) : (
+            ''
+          )}
+          <form method="post" action={`${prefix}/change-password`} class="card" novalidate>
+            <input type="hidden" name="tries" value={String(o.tries ?? 0)} />
             <Field
               name="identifier"
               label="Username or email address"
               value={o.identifier}
               autocomplete="username"
-              autofocus
+              autofocus={!o.identifier}
               maxlength={320}
             />
             <Field
               name="code"
               label="Reset code"
+              value={o.code}
               autocomplete="one-time-code"
               maxlength={16}
+              autofocus={!!o.identifier && o.focus !== 'password'}
               hint="From the reset mail, for example K7QM-2XRT"
             />
-            <Field name="password" label="New password" type="password" autocomplete="new-password" policy />
+            <Field
+              name="password"
+              label="New password"
+              type="password"
+              autocomplete="new-password"
+              policy
+              autofocus={o.focus === 'password'}
+            />
             <Field name="passwordConfirm" label="Confirm new password" type="password" autocomplete="new-password" />
             <button type="submit" class="primary">
               Change password
             </button>
             <p class="links">
-              <a href="/forgot-password">Don't have a code?</a>
+              <a href={`${prefix}/forgot-password`}>Don't have a code?</a>
             </p>
           </form>
         </>
@@ -221,10 +254,10 @@ export async function forgotPasswordPost(
     const { message, flow } = await d.recovery.request({ identifier, captcha, method }, contextOf(req));
     const codeEntry = method ? d.recoveryMethods.get(method)?.page.codeEntry : undefined;
     if (flow && method && codeEntry) {
-      const back = org && org.slug !== DEFAULT_ORG_SLUG ? `/o/${org.slug}/forgot-password` : '/forgot-password';
+      const back = `${orgPrefix(org)}/forgot-password`;
       return codeEntry(d, reply, { flow, identifier, method, back, notice: message });
     }
-    return renderSent(d, reply, message);
+    return renderSent(d, reply, message, org);
   } catch (err) {
     if (!(err instanceof AppError)) throw err;
     if (err.extra.retryAfter !== undefined) reply.header('Retry-After', String(Math.ceil(err.extra.retryAfter)));
@@ -258,53 +291,86 @@ function registerRecoveryLinkPages(app: FastifyInstance, d: RecoveryPagesDeps): 
 
   app.get('/change-password', { schema: { hide: true } }, async (_req, reply) => renderChangeWithCode(d, reply, {}));
 
-  app.post('/change-password', { schema: { hide: true } }, async (req, reply) => {
-    const identifier = field(req.body, 'identifier', 320);
-    const code = field(req.body, 'code', 32);
-    const password = field(req.body, 'password', 1024);
-    const passwordConfirm = field(req.body, 'passwordConfirm', 1024);
-    if (!identifier || !code)
-      return renderChangeWithCode(d, reply, {
-        identifier,
-        error: 'Enter your username or email address and the code from the mail.',
-        status: 400,
-      });
-    try {
-      await d.recovery.complete({ identifier, code, password, passwordConfirm }, contextOf(req));
-      return renderResetDone(d, reply);
-    } catch (err) {
-      if (!(err instanceof AppError)) throw err;
-      if (err.extra.retryAfter !== undefined) reply.header('Retry-After', String(Math.ceil(err.extra.retryAfter)));
-      return renderChangeWithCode(d, reply, { identifier, error: pageMessage(err), status: err.status });
-    }
-  });
+  app.post('/change-password', { schema: { hide: true } }, async (req, reply) => changeWithCodePost(d, req, reply));
 
   app.post('/settings/password-reset-email', { schema: { hide: true } }, async (req, reply) => {
     const auth = await pageAuth(d, req, reply);
     if (!auth) return reply;
     try {
       await d.recovery.requestForSelf(auth, contextOf(req));
-      return reply.redirect('/settings?done=reset_sent', 303);
+      return reply.redirect('/settings?done=reset_sent#reset-email', 303);
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
-      return renderSettings(d, reply, auth, { error: pageMessage(err), status: err.status });
+      return renderSettings(d, reply, auth, { error: pageMessage(err), status: err.status, section: 'reset-email' });
     }
   });
 }
 
 /** The "Send Reset Email" section of /settings. */
-export function resetEmailSection(_d: RecoveryPagesDeps, auth: { account: { email: string | null } }): string {
+export function resetEmailSection(
+  _d: RecoveryPagesDeps,
+  auth: { account: { email: string | null } },
+  flash?: string,
+  error?: SectionError,
+): string {
   if (!auth.account.email) return '';
   return (
-    <section class="card" aria-labelledby="reset-email-h">
+    <section class="card" id="reset-email" aria-labelledby="reset-email-h">
       <h2 id="reset-email-h">Reset by email</h2>
+      <Notice
+        kind="success"
+        text={flash === 'reset_sent' ? 'We sent a reset link and code to your email address.' : undefined}
+      />
+      <Notice kind="error" text={error?.section === 'reset-email' ? error.text : undefined} />
       <p>
         Get a reset link and code at <strong safe>{auth.account.email}</strong>, for example to set a password you can
         remember.
       </p>
-      <form method="post" action="/settings/password-reset-email">
-        <button type="submit">Send Reset Email</button>
+      <form method="post" action="/settings/password-reset-email#reset-email">
+        <button type="submit">Send reset email</button>
       </form>
     </section>
   ) as string;
+}
+
+/** POST /change-password and /o/{slug}/change-password. */
+export async function changeWithCodePost(
+  d: RecoveryPagesDeps,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  org?: OrgView,
+) {
+  const identifier = field(req.body, 'identifier', 320);
+  const code = field(req.body, 'code', 32);
+  const password = field(req.body, 'password', 1024);
+  const passwordConfirm = field(req.body, 'passwordConfirm', 1024);
+  const tries = triesFrom(req.body);
+  if (!identifier || !code)
+    return renderChangeWithCode(d, reply, {
+      identifier,
+      code,
+      tries,
+      org,
+      error: 'Enter your username or email address and the code from the mail.',
+      status: 400,
+    });
+  try {
+    await d.recovery.complete({ identifier, code, password, passwordConfirm }, contextOf(req));
+    return renderResetDone(d, reply, org);
+  } catch (err) {
+    if (!(err instanceof AppError)) throw err;
+    if (err.extra.retryAfter !== undefined) reply.header('Retry-After', String(Math.ceil(err.extra.retryAfter)));
+    const v = codeErrorView(err, tries);
+    return renderChangeWithCode(d, reply, {
+      identifier,
+      // Only a refused new password keeps the code: a wrong code is typed again.
+      code: v.passwordOnly ? code : undefined,
+      focus: v.passwordOnly ? 'password' : undefined,
+      tries: v.tries,
+      usedUp: v.usedUp,
+      error: v.message,
+      status: err.status,
+      org,
+    });
+  }
 }

@@ -4,10 +4,14 @@ import type { Kernel } from '../../kernel.ts';
 import { CaptchaSlot, type CaptchaSlotDeps } from '../../web/captcha-slot.tsx';
 import { Field, Html, Notice, Page } from '../../web/layout.tsx';
 import { captchaField, contextOf, field } from '../../web/request.ts';
+import { pageReturnTo, type ReturnUrlDeps, withReturnTo } from '../../web/return-url.ts';
 import type { RegistrationService } from './service.ts';
 
 /** What this module uses of the container the composition root builds. */
-export type RegistrationPagesDeps = Pick<Kernel, 'config'> & { registration: RegistrationService } & CaptchaSlotDeps;
+export type RegistrationPagesDeps = Pick<Kernel, 'config'> & {
+  registration: RegistrationService;
+} & CaptchaSlotDeps &
+  ReturnUrlDeps;
 
 void Html;
 
@@ -24,7 +28,7 @@ const orgPath = (org: OrgContext | undefined, page: string) =>
 export function renderRegister(
   d: RegistrationPagesDeps,
   reply: FastifyReply,
-  o: { username?: string; email?: string; error?: string; status?: number; org?: OrgContext },
+  o: { username?: string; email?: string; error?: string; status?: number; org?: OrgContext; returnTo?: string },
 ) {
   return reply
     .status(o.status ?? 200)
@@ -57,12 +61,14 @@ export function renderRegister(
               />
               <Field name="password" label="Password" type="password" autocomplete="new-password" policy />
               <Field name="passwordConfirm" label="Confirm password" type="password" autocomplete="new-password" />
+              {o.returnTo ? <input type="hidden" name="return_to" value={o.returnTo} /> : ''}
               {CaptchaSlot(d)}
               <button type="submit" class="primary">
                 Create account
               </button>
               <p class="links">
-                <a href={orgPath(o.org, 'login')}>Already have an account? Sign in</a>
+                <a href={withReturnTo(orgPath(o.org, 'login'), o.returnTo)}>Already have an account? Sign in</a>
+                <a href={orgPath(o.org, 'activate/resend')}>Didn't get the activation mail?</a>
               </p>
             </form>
           </>
@@ -71,10 +77,17 @@ export function renderRegister(
     );
 }
 
-function renderActivate(
+export function renderActivate(
   d: RegistrationPagesDeps,
   reply: FastifyReply,
-  o: { token?: string; identifier?: string; error?: string; status?: number },
+  o: {
+    token?: string;
+    identifier?: string;
+    error?: string;
+    status?: number;
+    org?: OrgContext;
+    returnTo?: string;
+  },
 ) {
   return reply
     .status(o.status ?? 200)
@@ -82,22 +95,25 @@ function renderActivate(
     .send(
       Page({
         title: 'Activate your account',
-        productName: d.config.productName,
+        productName: o.org?.displayName ?? d.config.productName,
+        orgPrefix: o.org ? `/o/${encodeURIComponent(o.org.slug)}` : '',
         children: (
           <>
             <Notice kind="error" text={o.error} />
             {o.token ? (
               // Opening the link only shows this button: mail scanners that follow links activate nothing.
-              <form method="post" action="/activate" class="card">
+              <form method="post" action={orgPath(o.org, 'activate')} class="card">
                 <input type="hidden" name="token" value={o.token} />
+                {o.returnTo ? <input type="hidden" name="return_to" value={o.returnTo} /> : ''}
                 <p>Press the button to confirm your email address and activate your account.</p>
                 <button type="submit" class="primary">
                   Activate my account
                 </button>
               </form>
             ) : (
-              <form method="post" action="/activate" class="card" novalidate>
+              <form method="post" action={orgPath(o.org, 'activate')} class="card" novalidate>
                 <p>Enter the code from the activation mail.</p>
+                {o.returnTo ? <input type="hidden" name="return_to" value={o.returnTo} /> : ''}
                 <Field
                   name="identifier"
                   label="Username or email address"
@@ -115,6 +131,9 @@ function renderActivate(
                 <button type="submit" class="primary">
                   Activate
                 </button>
+                <p class="links">
+                  <a href={orgPath(o.org, 'activate/resend')}>Didn't get the activation mail?</a>
+                </p>
               </form>
             )}
           </>
@@ -137,6 +156,8 @@ export async function registerPost(
     captcha: captchaField(req.body),
     orgId: org?.id,
   };
+  // Carried through registration and activation to the sign-in that follows.
+  const { returnTo } = pageReturnTo(d, field(req.body, 'return_to', 2048) || undefined);
   try {
     const { message } = await d.registration.register(input, contextOf(req));
     return reply
@@ -146,12 +167,16 @@ export async function registerPost(
         Page({
           title: 'Check your email',
           productName: org?.displayName ?? d.config.productName,
+          orgPrefix: org ? `/o/${encodeURIComponent(org.slug)}` : '',
           children: (
             <>
               <Notice kind="success" text={message} />
               <p>
                 It can take a few minutes; check your spam folder too. Have the code?{' '}
-                <a href="/activate">Enter it here</a>.
+                <a href={withReturnTo(orgPath(org, 'activate'), returnTo)}>Enter it here</a>.
+              </p>
+              <p class="links">
+                <a href={orgPath(org, 'activate/resend')}>Didn't get the activation mail?</a>
               </p>
             </>
           ),
@@ -165,31 +190,118 @@ export async function registerPost(
       error: pageMessage(err),
       status: err.status,
       org,
+      returnTo,
     });
   }
 }
 
 export function registerRegistrationPages(app: FastifyInstance, d: RegistrationPagesDeps): void {
-  app.get('/register', { schema: { hide: true } }, async (_req, reply) => renderRegister(d, reply, {}));
+  app.get('/register', { schema: { hide: true } }, async (req, reply) => registerGet(d, req, reply));
 
   app.post('/register', { schema: { hide: true } }, async (req, reply) => registerPost(d, req, reply));
 
-  app.get('/activate', { schema: { hide: true } }, async (req, reply) => {
-    const token = (req.query as Record<string, unknown>)?.token;
-    return renderActivate(d, reply, { token: typeof token === 'string' ? token.slice(0, 128) : undefined });
-  });
+  app.get('/activate', { schema: { hide: true } }, async (req, reply) => activateGet(d, req, reply));
+  app.post('/activate', { schema: { hide: true } }, async (req, reply) => activatePost(d, req, reply));
+  app.get('/activate/resend', { schema: { hide: true } }, async (_req, reply) => renderResend(d, reply, {}));
+  app.post('/activate/resend', { schema: { hide: true } }, async (req, reply) => resendPost(d, req, reply));
+}
 
-  app.post('/activate', { schema: { hide: true } }, async (req, reply) => {
-    const token = field(req.body, 'token', 128);
-    const identifier = field(req.body, 'identifier', 320);
-    const code = field(req.body, 'code', 32);
-    try {
-      await d.registration.activate(token ? { token } : { identifier, code }, contextOf(req));
-      return reply.redirect('/login?msg=activated', 303);
-    } catch (err) {
-      if (!(err instanceof AppError)) throw err;
-      // A dead link falls back to the code form, which still works with a valid code.
-      return renderActivate(d, reply, { identifier, error: pageMessage(err), status: err.status });
-    }
+/** GET /register and /o/{slug}/register; `?return_to=` is kept for the sign-in after activation. */
+export function registerGet(d: RegistrationPagesDeps, req: FastifyRequest, reply: FastifyReply, org?: OrgContext) {
+  const { returnTo, error } = pageReturnTo(d, (req.query as Record<string, unknown>)?.return_to);
+  return renderRegister(d, reply, { org, returnTo, error });
+}
+
+/** GET /activate and /o/{slug}/activate. */
+export function activateGet(d: RegistrationPagesDeps, req: FastifyRequest, reply: FastifyReply, org?: OrgContext) {
+  const q = req.query as Record<string, unknown>;
+  const token = q?.token;
+  const { returnTo } = pageReturnTo(d, q?.return_to);
+  return renderActivate(d, reply, {
+    token: typeof token === 'string' ? token.slice(0, 128) : undefined,
+    org,
+    returnTo,
   });
+}
+
+/** POST /activate and /o/{slug}/activate. */
+export async function activatePost(
+  d: RegistrationPagesDeps,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  org?: OrgContext,
+) {
+  const token = field(req.body, 'token', 128);
+  const identifier = field(req.body, 'identifier', 320);
+  const code = field(req.body, 'code', 32);
+  const { returnTo } = pageReturnTo(d, field(req.body, 'return_to', 2048) || undefined);
+  try {
+    await d.registration.activate(token ? { token } : { identifier, code }, contextOf(req));
+    return reply.redirect(withReturnTo(`${orgPath(org, 'login')}?msg=activated`, returnTo), 303);
+  } catch (err) {
+    if (!(err instanceof AppError)) throw err;
+    // A dead link falls back to the code form, which still works with a valid code.
+    return renderActivate(d, reply, { identifier, error: pageMessage(err), status: err.status, org, returnTo });
+  }
+}
+
+/** "Didn't get the activation mail?": the same answer for every identifier (defect 2 of issue 17). */
+export function renderResend(
+  d: RegistrationPagesDeps,
+  reply: FastifyReply,
+  o: { identifier?: string; error?: string; done?: string; status?: number; org?: OrgContext },
+) {
+  return reply
+    .status(o.status ?? 200)
+    .type('text/html; charset=utf-8')
+    .send(
+      Page({
+        title: 'Resend the activation mail',
+        productName: o.org?.displayName ?? d.config.productName,
+        orgPrefix: o.org ? `/o/${encodeURIComponent(o.org.slug)}` : '',
+        children: (
+          <>
+            <Notice kind="error" text={o.error} />
+            <Notice kind="success" text={o.done} />
+            <form method="post" action={orgPath(o.org, 'activate/resend')} class="card" novalidate>
+              <p>
+                Enter the username or email address you registered with. We send a new link and code if the account is
+                waiting for activation.
+              </p>
+              <Field
+                name="identifier"
+                label="Username or email address"
+                value={o.identifier}
+                autocomplete="username"
+                autofocus
+                maxlength={320}
+              />
+              {CaptchaSlot(d)}
+              <button type="submit" class="primary">
+                Send a new activation mail
+              </button>
+              <p class="links">
+                <a href={orgPath(o.org, 'activate')}>Enter a code</a>
+                <a href={orgPath(o.org, 'login')}>Back to sign in</a>
+              </p>
+            </form>
+          </>
+        ),
+      }),
+    );
+}
+
+export async function resendPost(d: RegistrationPagesDeps, req: FastifyRequest, reply: FastifyReply, org?: OrgContext) {
+  const identifier = field(req.body, 'identifier', 320);
+  try {
+    const { message } = await d.registration.resendActivation(
+      { identifier, captcha: captchaField(req.body) },
+      contextOf(req),
+    );
+    return renderResend(d, reply, { identifier, done: message, org });
+  } catch (err) {
+    if (!(err instanceof AppError)) throw err;
+    if (err.extra.retryAfter !== undefined) reply.header('Retry-After', String(Math.ceil(err.extra.retryAfter)));
+    return renderResend(d, reply, { identifier, error: pageMessage(err), status: err.status, org });
+  }
 }

@@ -15,6 +15,7 @@ import { newCode, newId, newToken, UNAMBIGUOUS } from '../../security/random.ts'
 import { type Account, findAccountByIdentifier, newAccountRow, refuseUsernameClash } from '../../store/accounts.ts';
 import { defaultOrgId, type OrgStoreDeps } from '../../store/organizations.ts';
 import { isOutage } from '../../store/outage.ts';
+import { orgName, orgPrefix } from '../../web/org-context.ts';
 
 /** What this module uses of the container the composition root builds. */
 export type RegistrationDeps = Pick<
@@ -31,6 +32,7 @@ export type RegistrationDeps = Pick<
   | 'audit'
   | 'guard'
   | 'captcha'
+  | 'worker'
 > &
   OrgStoreDeps;
 
@@ -55,10 +57,68 @@ export function parseCode(typed: string): string {
 }
 
 export const REGISTRATION_ACCEPTED = 'Check your email: we sent a link and a code to activate your account.';
+export const RESEND_ACCEPTED =
+  'If an account with this username or email address is waiting for activation, we sent it a new link and code. Check your email, including the spam folder.';
+/** At most this many activation mails per account within one activation lifetime (a silent cap). */
+export const ACTIVATION_MAILS_CAP = 3;
+const RESEND_JOB = 'activation_resend';
 
 /** Registration and activation (ENUM-03: an existing email is answered like a new one). */
 export class RegistrationService {
-  constructor(private readonly d: RegistrationDeps) {}
+  constructor(private readonly d: RegistrationDeps) {
+    d.worker.registerJob(RESEND_JOB, (payload) => this.runResendJob(payload));
+  }
+
+  /**
+   * "Didn't get the activation mail?" (issue 17, defect 2). The answer is the same for every
+   * identifier, in the same time: the request only counts limits, checks the CAPTCHA and queues
+   * a job; the lookup and the mail happen after the response (as ENUM-02 does for resets).
+   */
+  async resendActivation(input: { identifier: string; captcha?: string }, ctx: RequestContext) {
+    const d = this.d;
+    const identifier = typeof input.identifier === 'string' ? input.identifier.trim() : '';
+    if (!identifier || identifier.length > 320)
+      throw new AppError('validation_failed', undefined, {
+        fields: [{ field: 'identifier', code: 'required', message: 'Enter your username or email address.' }],
+      });
+    await d.guard.limit('registration', ctx, `resend:${identifierKey(identifier)}`);
+    if (!(await d.captcha.verify(input.captcha, ctx))) {
+      await d.audit.record('captcha.failed', ctx, { details: { flow: 'activation_resend' } });
+      throw new AppError(input.captcha ? 'captcha_invalid' : 'captcha_required');
+    }
+    await d.outbox.job(d.db, {
+      kind: RESEND_JOB,
+      payload: { identifier, ip: ctx.ip, userAgent: ctx.userAgent, correlationId: ctx.correlationId },
+    });
+    return { message: RESEND_ACCEPTED };
+  }
+
+  private async runResendJob(payload: Record<string, unknown>): Promise<void> {
+    const d = this.d;
+    const s = (v: unknown) => (typeof v === 'string' ? v : '');
+    const ctx: RequestContext = {
+      ip: s(payload.ip),
+      userAgent: s(payload.userAgent),
+      correlationId: s(payload.correlationId),
+    };
+    const account = await findAccountByIdentifier(d.db, s(payload.identifier));
+    if (account?.status !== 'pending' || !account.email) return;
+    const since = d.clock.now() - d.config.activationTtl;
+    const recent = await d.db
+      .selectFrom('activations')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('account_id', '=', account.id)
+      .where('created_at', '>', since)
+      .executeTakeFirstOrThrow();
+    if (Number(recent.n) >= ACTIVATION_MAILS_CAP) {
+      await d.audit.record('activation.resend_withheld', ctx, { accountId: account.id });
+      return;
+    }
+    await d.db.transaction().execute(async (trx) => {
+      await this.issueActivation(trx, account);
+      await d.audit.record('activation.resent', ctx, { accountId: account.id }, trx);
+    });
+  }
 
   /** The checks that need no database; answers the normalised username and email (ID-01, ID-02). */
   validate(input: RegistrationInput): { username: UsernameForms; email: string } {
@@ -166,10 +226,23 @@ export class RegistrationService {
         created_at: now,
       })
       .execute();
-    const link = `${d.config.publicUrl}/activate?token=${encodeURIComponent(token)}`;
-    const mail = renderMail(d.brand, {
+    // In an organization's context the mail wears its name and the link opens its page.
+    const org = await db
+      .selectFrom('organizations')
+      .select(['slug', 'display_name', 'support_contact'])
+      .where('id', '=', account.org_id)
+      .executeTakeFirst();
+    const brand = {
+      productName: org
+        ? orgName({ slug: org.slug, displayName: org.display_name }, d.brand.productName)
+        : d.brand.productName,
+      supportContact: org?.support_contact || d.brand.supportContact,
+    };
+    const prefix = org ? orgPrefix({ slug: org.slug, displayName: org.display_name }) : '';
+    const link = `${d.config.publicUrl}${prefix}/activate?token=${encodeURIComponent(token)}`;
+    const mail = renderMail(brand, {
       subject: 'Activate your account',
-      title: `Welcome to ${d.brand.productName}, ${account.username}`,
+      title: `Welcome to ${brand.productName}, ${account.username}`,
       lines: ['Please confirm your email address to activate your account.'],
       action: { label: 'Activate account', url: link },
       code: { label: 'Or enter this code on the activation page', value: formatCode(code) },

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { isoTime } from '../../security/clock.ts';
 import type { Authenticated } from '../../web/auth.ts';
 import { authOf, clearSessionCookie, contextOf, type RequestDeps, requireAuth, signedIn } from '../../web/request.ts';
-import { JSON_TYPE, responses, Str } from '../../web/schemas.ts';
+import { JSON_TYPE, responses, SESSION, Str } from '../../web/schemas.ts';
 import type { SessionService } from './service.ts';
 import { AccountView, accountView, SessionItem, SessionRef, type SessionsViewsDeps } from './views.ts';
 
@@ -21,6 +21,9 @@ export function registerSessionsApi(app: FastifyInstance, d: SessionsApiDeps): v
       schema: {
         tags: ['sessions'],
         summary: 'The signed-in account, or 401',
+        security: SESSION,
+        description:
+          '200 with the account and this session while the session cookie is valid; 401 `unauthorized` otherwise. Apps can call it to check a sign-in.',
         response: responses({ 200: Type.Object({ account: AccountView, session: SessionRef }) }, [401]),
       },
     },
@@ -53,8 +56,10 @@ export function registerSessionsApi(app: FastifyInstance, d: SessionsApiDeps): v
     '/api/v1/sessions/current',
     {
       schema: {
+        security: SESSION,
         tags: ['sessions'],
         summary: 'Sign out: ends the session on the server',
+        description: 'Ends this session on the server and clears the cookie (SES-04). Other sessions stay.',
         response: responses({ 204: Type.Null() }, [401, 403]),
       },
     },
@@ -70,8 +75,11 @@ export function registerSessionsApi(app: FastifyInstance, d: SessionsApiDeps): v
     '/api/v1/sessions',
     {
       schema: {
+        security: SESSION,
         tags: ['sessions'],
         summary: "The signed-in account's sessions",
+        description:
+          'Every live session of the signed-in account, newest first, with its device, IP, sign-in time and method; `current` marks this one (SES-08).',
         response: responses({ 200: Type.Object({ sessions: Type.Array(SessionItem) }) }, [401]),
       },
     },
@@ -85,8 +93,11 @@ export function registerSessionsApi(app: FastifyInstance, d: SessionsApiDeps): v
     '/api/v1/sessions/:id',
     {
       schema: {
+        security: SESSION,
         tags: ['sessions'],
         summary: 'End one of your own sessions',
+        description:
+          "Ends one of the account's own sessions by id; an id that is not the caller's answers 404. Ending the current one also clears the cookie.",
         params: Type.Object({ id: Str(64) }),
         response: responses({ 204: Type.Null() }, [401, 403, 404]),
       },

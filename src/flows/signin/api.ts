@@ -33,8 +33,8 @@ const SignedInBody = Type.Object({
 });
 
 /** The answer for a sign-in outcome: 201 with the session, or 200 "second factor required" and no session. */
-function answer(d: SigninApiDeps, reply: FastifyReply, r: SignInResult) {
-  applySignInCookies(d, reply, r);
+function answer(d: SigninApiDeps, reply: FastifyReply, r: SignInResult, remember = false) {
+  applySignInCookies(d, reply, r, remember);
   if (r.status === 'signed_in')
     return reply.status(201).send({
       status: 'signed_in',
@@ -57,14 +57,34 @@ export function registerSignInApi(app: FastifyInstance, d: SigninApiDeps): void 
         summary: 'Sign in with username or email and password; sets the session cookie',
         description:
           'Unknown user, wrong password, pending, disabled and locked accounts all get the same 401 `invalid_credentials` (ENUM-01). ' +
-          'An account with a second factor (or in an organization that requires one) gets 200 `second_factor_required` with the factors it can use, and a short-lived pending cookie instead of a session (MFA-07); finish with `POST /api/v1/sessions/second-factor`.',
-        body: Type.Object({ identifier: Identifier, password: Password, captcha: Captcha }),
+          'An account with a second factor (or in an organization that requires one) gets 200 `second_factor_required` with the factors it can use, and a short-lived pending cookie instead of a session (MFA-07); finish with `POST /api/v1/sessions/second-factor`. ' +
+          'After repeated failures (per identifier or per IP) the answer is 400 `captcha_required`: solve a CAPTCHA and repeat the request with it in `captcha` ' +
+          '(ALTCHA: `GET /api/v1/captcha/challenge`, then send the base64 solution; see the `captcha` field).',
+        body: Type.Object(
+          {
+            identifier: Identifier,
+            password: Password,
+            captcha: Captcha,
+            remember: Type.Optional(
+              Type.Boolean({
+                description:
+                  'true: the cookie lasts the session lifetime (LATCHKEY_SESSION_ABSOLUTE_TTL); otherwise it ends with the browser session',
+              }),
+            ),
+          },
+          { examples: [{ identifier: 'alice', password: 'violet-harbor-quantum-meadow' }] },
+        ),
         response: responses({ 201: SignedInBody, 200: SecondFactorRequired }, [400, 401, 413, 429]),
       },
     },
     async (req, reply) => {
-      const body = req.body as { identifier: string; password: string; captcha?: string };
-      return answer(d, reply, await d.signIn.withPassword(body, contextOf(req)));
+      const { remember, ...body } = req.body as {
+        identifier: string;
+        password: string;
+        captcha?: string;
+        remember?: boolean;
+      };
+      return answer(d, reply, await d.signIn.withPassword(body, contextOf(req)), remember === true);
     },
   );
 

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, pageMessage } from '../../errors.ts';
 import type { Kernel } from '../../kernel.ts';
 import { CaptchaSlot, type CaptchaSlotDeps } from '../../web/captcha-slot.tsx';
@@ -6,7 +6,7 @@ import type { PageExtras } from '../../web/extras.ts';
 import { Field, Html, Notice, Page } from '../../web/layout.tsx';
 import type { ReauthDeps } from '../../web/reauth.ts';
 import { authOf, captchaField, clearSessionCookie, contextOf, field, type RequestDeps } from '../../web/request.ts';
-import { signInReturnTo } from '../../web/return-url.ts';
+import { pageReturnTo, signInReturnTo, withReturnTo } from '../../web/return-url.ts';
 import type { SessionService } from '../sessions/service.ts';
 import type { SignInService } from './service.ts';
 import { continueSignIn, type StepCookieDeps } from './step-cookies.ts';
@@ -29,6 +29,7 @@ const MESSAGES: Record<string, string> = {
   password_reset: 'Your password has been changed. Please sign in again.',
   session_ended: 'Your session has ended. Please sign in again.',
   second_factor_expired: 'That sign-in took too long or was already finished. Please sign in again.',
+  sign_in_required: 'Please sign in to continue.',
   reauthenticate: 'Please sign in again to confirm it is you. You will then return to the page you were on.',
   deletion_requested:
     'Your account will be deleted and every session was signed out. We sent you a mail; signing in before the date in it cancels the deletion.',
@@ -50,10 +51,14 @@ export async function renderLogin(
     next?: string;
     /** a re-authentication: the second factor is asked even on a remembered browser (MFA-06) */
     reauth?: boolean;
+    remember?: boolean;
+    /** `?return_to=`: where to go after signing in (same origin or LATCHKEY_RETURN_URL_ALLOWLIST) */
+    returnTo?: string;
   },
 ) {
   const prefix = o.org ? `/o/${encodeURIComponent(o.org.slug)}` : '';
-  const extras = await Promise.all(d.pages.loginExtras.map((x) => x(o.next)));
+  // Other ways to sign in (external accounts …) lead back to the same place.
+  const extras = await Promise.all(d.pages.loginExtras.map((x) => x({ returnTo: o.returnTo ?? o.next })));
   return reply
     .status(o.status ?? 200)
     .type('text/html; charset=utf-8')
@@ -66,25 +71,38 @@ export async function renderLogin(
           <>
             <Notice kind="error" text={o.error} />
             <Notice kind="info" text={o.info} />
-            <form method="post" action="/login" class="card" novalidate>
+            <form method="post" action={`${prefix}/login`} class="card" novalidate>
               <Field
                 name="identifier"
                 label="Username or email address"
                 value={o.identifier}
                 autocomplete="username webauthn"
-                autofocus
+                autofocus={!o.identifier}
                 maxlength={320}
               />
-              <Field name="password" label="Password" type="password" autocomplete="current-password" />
+              {/* After an error the identifier stays; the password never comes back, so focus lands there. */}
+              <Field
+                name="password"
+                label="Password"
+                type="password"
+                autocomplete="current-password"
+                autofocus={!!o.identifier}
+              />
+              <div class="field check">
+                <input type="checkbox" id="f-remember" name="remember" value="1" checked={o.remember} />
+                <label for="f-remember">Keep me signed in on this device</label>
+              </div>
               {o.next ? <input type="hidden" name="next" value={o.next} /> : ''}
               {o.reauth ? <input type="hidden" name="reauth" value="1" /> : ''}
+              {o.returnTo ? <input type="hidden" name="return_to" value={o.returnTo} /> : ''}
               {o.captcha ? CaptchaSlot(d) : ''}
               <button type="submit" class="primary">
                 Sign in
               </button>
               <p class="links">
                 <a href={`${prefix}/forgot-password`}>Forgot password?</a>
-                <a href={`${prefix}/register`}>Create an account</a>
+                <a href={withReturnTo(`${prefix}/register`, o.returnTo)}>Create an account</a>
+                <a href={`${prefix}/activate/resend`}>Didn't get the activation mail?</a>
                 <a href="/support">Contact support</a>
               </p>
             </form>
@@ -96,56 +114,8 @@ export async function renderLogin(
 }
 
 export function registerSignInPages(app: FastifyInstance, d: SigninPagesDeps): void {
-  app.get('/login', { schema: { hide: true } }, async (req, reply) => {
-    const q = req.query as Record<string, unknown> | undefined;
-    const next = signInReturnTo(d, q?.next) ?? signInReturnTo(d, q?.return_to);
-    if (await authOf(d, req)) return reply.redirect(next ?? '/settings', 303);
-    const msg = (req.query as Record<string, unknown>)?.msg;
-    // Own keys only: ?msg=__proto__ must not reach the page as an object (WEB-04).
-    return renderLogin(d, reply, {
-      info: typeof msg === 'string' && Object.hasOwn(MESSAGES, msg) ? MESSAGES[msg] : undefined,
-      next,
-      reauth: msg === 'reauthenticate',
-    });
-  });
-
-  app.post('/login', { schema: { hide: true } }, async (req, reply) => {
-    const identifier = field(req.body, 'identifier', 320);
-    const password = field(req.body, 'password', 1024);
-    const captcha = captchaField(req.body);
-    const next = signInReturnTo(d, field(req.body, 'next', 2048));
-    const reauth = field(req.body, 'reauth', 4) === '1';
-    if (!identifier || !password)
-      return renderLogin(d, reply, {
-        identifier,
-        error: 'Enter your username or email and your password.',
-        status: 400,
-        next,
-        reauth,
-      });
-    try {
-      const result = await d.signIn.withPassword({ identifier, password, captcha }, contextOf(req), {
-        returnTo: next,
-        reauth,
-      });
-      // Signed in: on to `next`; a second factor needed: to /login/second-factor, which keeps `next`.
-      return continueSignIn(d, reply, result);
-    } catch (err) {
-      if (!(err instanceof AppError)) throw err;
-      if (err.extra.retryAfter !== undefined) reply.header('Retry-After', String(Math.ceil(err.extra.retryAfter)));
-      let captchaStep = err.code === 'captcha_required' || err.code === 'captcha_invalid';
-      // Show the CAPTCHA up front once the next attempt will need it (BF-04).
-      if (err.code === 'invalid_credentials') captchaStep = await d.signIn.captchaRequired(identifier, contextOf(req));
-      return renderLogin(d, reply, {
-        identifier,
-        error: pageMessage(err),
-        status: err.status,
-        captcha: captchaStep,
-        next,
-        reauth,
-      });
-    }
-  });
+  app.get('/login', { schema: { hide: true } }, async (req, reply) => loginGet(d, req, reply));
+  app.post('/login', { schema: { hide: true } }, async (req, reply) => loginPost(d, req, reply));
 
   app.post('/logout', { schema: { hide: true } }, async (req, reply) => {
     const auth = await authOf(d, req);
@@ -153,4 +123,79 @@ export function registerSignInPages(app: FastifyInstance, d: SigninPagesDeps): v
     clearSessionCookie(d, reply);
     return reply.redirect('/login?msg=signed_out', 303);
   });
+}
+
+/** An organization's context for the sign-in page: its name, and its own links and form target. */
+export interface LoginOrg {
+  slug: string;
+  displayName: string;
+}
+
+/** GET /login and /o/{slug}/login. */
+export async function loginGet(d: SigninPagesDeps, req: FastifyRequest, reply: FastifyReply, org?: LoginOrg) {
+  const q = req.query as Record<string, unknown> | undefined;
+  // `next`: SES-07 re-authentication and app sign-ins (an OpenID Provider interaction).
+  const next = signInReturnTo(d, q?.next);
+  const { returnTo, error } = pageReturnTo(d, q?.return_to);
+  if (await authOf(d, req)) return reply.redirect(returnTo ?? next ?? '/settings', 303);
+  const msg = q?.msg;
+  // Own keys only: ?msg=__proto__ must not reach the page as an object (WEB-04).
+  return renderLogin(d, reply, {
+    info: typeof msg === 'string' && Object.hasOwn(MESSAGES, msg) ? MESSAGES[msg] : undefined,
+    next,
+    reauth: msg === 'reauthenticate',
+    // BF-04: when this IP's next attempt needs a CAPTCHA, show it now rather than after a wasted try.
+    captcha: await d.signIn.captchaRequired('', contextOf(req)),
+    org,
+    returnTo,
+    error,
+  });
+}
+
+/** POST /login and /o/{slug}/login: an error re-renders the page in the same context. */
+export async function loginPost(d: SigninPagesDeps, req: FastifyRequest, reply: FastifyReply, org?: LoginOrg) {
+  const identifier = field(req.body, 'identifier', 320);
+  const password = field(req.body, 'password', 1024);
+  const captcha = captchaField(req.body);
+  const next = signInReturnTo(d, field(req.body, 'next', 2048));
+  const reauth = field(req.body, 'reauth', 4) === '1';
+  const remember = field(req.body, 'remember', 8) === '1';
+  // A refused address was reported on the GET already; a forged one here is dropped.
+  const { returnTo } = pageReturnTo(d, field(req.body, 'return_to', 2048) || undefined);
+  if (!identifier || !password)
+    return renderLogin(d, reply, {
+      identifier,
+      error: 'Enter your username or email and your password.',
+      status: 400,
+      next,
+      reauth,
+      org,
+      remember,
+      returnTo,
+    });
+  try {
+    const result = await d.signIn.withPassword({ identifier, password, captcha }, contextOf(req), {
+      returnTo: returnTo ?? next,
+      reauth,
+    });
+    // Signed in: on to the return path; a second factor needed: to /login/second-factor, which keeps it.
+    return continueSignIn(d, reply, result, '/settings', remember);
+  } catch (err) {
+    if (!(err instanceof AppError)) throw err;
+    if (err.extra.retryAfter !== undefined) reply.header('Retry-After', String(Math.ceil(err.extra.retryAfter)));
+    let captchaStep = err.code === 'captcha_required' || err.code === 'captcha_invalid';
+    // Show the CAPTCHA up front once the next attempt will need it (BF-04).
+    if (err.code === 'invalid_credentials') captchaStep = await d.signIn.captchaRequired(identifier, contextOf(req));
+    return renderLogin(d, reply, {
+      identifier,
+      error: pageMessage(err),
+      status: err.status,
+      captcha: captchaStep,
+      next,
+      reauth,
+      org,
+      remember,
+      returnTo,
+    });
+  }
 }

@@ -30,13 +30,14 @@ export function clearPendingCookie(d: StepCookieDeps, reply: FastifyReply): void
 }
 
 /** The cookies a sign-in outcome sets: the session (and remembered device), or the pending cookie. */
-export function applySignInCookies(d: StepCookieDeps, reply: FastifyReply, r: SignInResult): void {
-  if (r.status === 'signed_in') applySignedIn(d, reply, r);
+export function applySignInCookies(d: StepCookieDeps, reply: FastifyReply, r: SignInResult, remember = false): void {
+  if (r.status === 'signed_in') applySignedIn(d, reply, r, remember);
   else setCookie(reply, pendingName(d), r.pendingToken, options(d, d.config.mfa.pendingTtl));
 }
 
-export function applySignedIn(d: StepCookieDeps, reply: FastifyReply, r: SignedIn): void {
-  setSessionCookie(d, reply, r.token);
+/** `remember`: "Keep me signed in" — the cookie lasts the session lifetime, else the browser session. */
+export function applySignedIn(d: StepCookieDeps, reply: FastifyReply, r: SignedIn, remember = false): void {
+  setSessionCookie(d, reply, r.token, remember);
   if (r.deviceToken) setCookie(reply, deviceCookieName(d), r.deviceToken, options(d, d.config.mfa.rememberTtl));
 }
 
@@ -45,8 +46,14 @@ export function applySignedIn(d: StepCookieDeps, reply: FastifyReply, r: SignedI
  * path (or `fallback`); a second factor needed → /login/second-factor, which keeps the return path
  * in the half-finished sign-in. Every page path to a session uses this.
  */
-export function continueSignIn(d: StepCookieDeps, reply: FastifyReply, r: SignInResult, fallback = '/settings') {
-  applySignInCookies(d, reply, r);
+export function continueSignIn(
+  d: StepCookieDeps,
+  reply: FastifyReply,
+  r: SignInResult,
+  fallback = '/settings',
+  remember = false,
+) {
+  applySignInCookies(d, reply, r, remember);
   // Signing in cancelled a pending deletion: /settings says so before anything else.
   if (r.status === 'signed_in' && r.deletionCancelled)
     return reply.redirect('/settings?done=deletion_cancelled#delete', 303);

@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Kernel } from '../../kernel.ts';
 import { contextOf, type RequestDeps, requireAuth } from '../../web/request.ts';
-import { responses, Str } from '../../web/schemas.ts';
+import { responses, SESSION, Str } from '../../web/schemas.ts';
 import type { ExternalAccounts } from './service.ts';
 
 /** What this module uses of the container the composition root builds. */
@@ -34,6 +34,8 @@ export function registerExternalApi(app: FastifyInstance, d: ExternalApiDeps): v
       schema: {
         tags: ['external'],
         summary: 'Enabled external sign-in providers',
+        description:
+          'The external sign-in providers this install offers (id and name), for a client to draw its buttons.',
         response: responses({ 200: Type.Object({ providers: Type.Array(ProviderItem) }) }, []),
       },
     },
@@ -51,8 +53,11 @@ export function registerExternalApi(app: FastifyInstance, d: ExternalApiDeps): v
     '/api/v1/account/identities',
     {
       schema: {
+        security: SESSION,
         tags: ['external'],
         summary: "The signed-in account's linked external accounts",
+        description:
+          'External accounts linked to the signed-in account, with the provider, display name and when they were linked.',
         response: responses({ 200: Type.Object({ identities: Type.Array(IdentityItem) }) }, [401]),
       },
     },
@@ -67,8 +72,11 @@ export function registerExternalApi(app: FastifyInstance, d: ExternalApiDeps): v
     '/api/v1/account/identities/:id',
     {
       schema: {
+        security: SESSION,
         tags: ['external'],
         summary: 'Unlink an external account (needs a recent sign-in; refused for the last way to sign in)',
+        description:
+          "Unlinks an external account (needs a recent sign-in, SES-07). Refused with 409 `last_sign_in_method` when it is the account's only way to sign in.",
         params: Type.Object({ id: Str(64) }),
         response: responses({ 204: Type.Null() }, [401, 403, 404, 409]),
       },

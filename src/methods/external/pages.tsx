@@ -8,8 +8,9 @@ import type { Authenticated } from '../../web/auth.ts';
 import { clearCookie, readSignedCookie, setCookie, signCookieValue } from '../../web/cookies.ts';
 import { Field, Html, Notice, Page } from '../../web/layout.tsx';
 import { authOf, contextOf, field, type RequestDeps } from '../../web/request.ts';
-import { type ReturnUrlDeps, safeReturnTo } from '../../web/return-url.ts';
+import { type ReturnUrlDeps, safeReturnTo, withReturnTo } from '../../web/return-url.ts';
 import { ExternalError, type ExternalFailure } from './client.ts';
+import { providerLogo } from './logos.tsx';
 import { type ExternalAccounts, FLOW_TTL_MS, type Flow } from './service.ts';
 
 /** What this module uses of the container the composition root builds. */
@@ -130,19 +131,20 @@ function problemPage(
     );
 }
 
-export function providerButtons(d: ExternalPagesDeps, next?: string): string {
+export function providerButtons(d: ExternalPagesDeps, o: { returnTo?: string } = {}): string {
   const providers = d.external.providers;
   if (!providers.length) return '';
-  const back = next ? `?return_to=${encodeURIComponent(next)}` : '';
   return (
     <section class="card" aria-labelledby="ext-h">
       <h2 id="ext-h">Or continue with</h2>
       <div class="provider-buttons">
         {providers.map((p) => (
-          <a href={`/auth/${encodeURIComponent(p.id)}/start${back}`} data-provider={p.id}>
-            <span class="provider-badge" aria-hidden="true" safe>
-              {p.badge}
-            </span>{' '}
+          <a href={withReturnTo(`/auth/${encodeURIComponent(p.id)}/start`, o.returnTo)} data-provider={p.id}>
+            {(providerLogo(p.id) as 'safe') ?? (
+              <span class="provider-badge" aria-hidden="true" safe>
+                {p.badge}
+              </span>
+            )}
             <span safe>{`Continue with ${p.name}`}</span>
           </a>
         ))}

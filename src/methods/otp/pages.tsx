@@ -1,8 +1,10 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { AppError, pageMessage } from '../../errors.ts';
+import { codeErrorView, triesFrom } from '../../flows/recovery/code-tries.ts';
 import type { CodeEntryStart, RecoveryMethodDeps } from '../../flows/recovery/method.ts';
 import { renderResetDone, resetHtml } from '../../flows/recovery/page-parts.tsx';
 import { Field, Html, Notice, Page } from '../../web/layout.tsx';
+import { type OrgView, orgName, orgPrefix, slugOfPath } from '../../web/org-context.ts';
 import { contextOf, field } from '../../web/request.ts';
 import { isOtpMethod } from './code.ts';
 import { requestResend } from './resend.ts';
@@ -15,21 +17,34 @@ void Html;
 export interface OtpEntry extends CodeEntryStart {
   error?: string;
   status?: number;
+  /** the typed code, kept when only the new password was refused */
+  code?: string;
+  tries?: number;
+  usedUp?: boolean;
 }
 
-export function renderOtpEntry(d: RecoveryMethodDeps, reply: FastifyReply, o: OtpEntry) {
+/** The organization of the way back (/o/{slug}/forgot-password), for the page's name and links. */
+async function orgOfBack(d: RecoveryMethodDeps, back: string): Promise<OrgView | undefined> {
+  const slug = slugOfPath(back);
+  return slug && d.organizations.bySlug ? d.organizations.bySlug(slug) : undefined;
+}
+
+export async function renderOtpEntry(d: RecoveryMethodDeps, reply: FastifyReply, o: OtpEntry) {
   const m = d.recoveryMethods.get(o.method);
+  const org = await orgOfBack(d, o.back);
   return resetHtml(
     reply,
     o.status ?? 200,
     Page({
       title: 'Enter your code',
-      productName: d.config.productName,
+      productName: orgName(org, d.config.productName),
+      orgPrefix: orgPrefix(org),
       children: (
         <>
           <Notice kind="success" text={o.notice} />
           <Notice kind="error" text={o.error} />
           <form method="post" action="/forgot-password/code" class="card" novalidate>
+            <input type="hidden" name="tries" value={String(o.tries ?? 0)} />
             <input type="hidden" name="flow" value={o.flow} />
             <input type="hidden" name="identifier" value={o.identifier} />
             <input type="hidden" name="method" value={o.method} />
@@ -39,10 +54,18 @@ export function renderOtpEntry(d: RecoveryMethodDeps, reply: FastifyReply, o: Ot
               label={isOtpMethod(m) ? m.otp.codeLabel : 'Code from the email'}
               autocomplete="one-time-code"
               inputmode="numeric"
-              autofocus
+              value={o.code}
+              autofocus={!o.code}
               maxlength={16}
             />
-            <Field name="password" label="New password" type="password" autocomplete="new-password" policy />
+            <Field
+              name="password"
+              label="New password"
+              type="password"
+              autocomplete="new-password"
+              policy
+              autofocus={!!o.code}
+            />
             <Field name="passwordConfirm" label="Confirm new password" type="password" autocomplete="new-password" />
             <button type="submit" class="primary">
               Change password
@@ -53,7 +76,9 @@ export function renderOtpEntry(d: RecoveryMethodDeps, reply: FastifyReply, o: Ot
             <input type="hidden" name="identifier" value={o.identifier} />
             <input type="hidden" name="method" value={o.method} />
             <input type="hidden" name="back" value={o.back} />
-            <button type="submit">Resend code</button>
+            <button type="submit" class={o.usedUp ? 'primary' : undefined}>
+              {o.usedUp ? 'Send a new code' : 'Resend code'}
+            </button>
             <a href={o.back}>Try another method</a>
             <a href="/support">Contact support</a>
           </form>
@@ -96,11 +121,19 @@ export function registerOtpPages(app: FastifyInstance, d: RecoveryMethodDeps): v
         },
         contextOf(req),
       );
-      return renderResetDone(d, reply);
+      return renderResetDone(d, reply, await orgOfBack(d, e.back));
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
       if (err.extra.retryAfter !== undefined) reply.header('Retry-After', String(Math.ceil(err.extra.retryAfter)));
-      return renderOtpEntry(d, reply, { ...e, error: pageMessage(err), status: err.status });
+      const v = codeErrorView(err, triesFrom(req.body));
+      return renderOtpEntry(d, reply, {
+        ...e,
+        code: v.passwordOnly ? code : undefined,
+        tries: v.tries,
+        usedUp: v.usedUp,
+        error: v.message,
+        status: err.status,
+      });
     }
   });
 

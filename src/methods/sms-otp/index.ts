@@ -20,17 +20,19 @@ export const SMS_OTP_SENT =
 export async function sendSmsOtp(
   d: RecoveryMethodDeps,
   trx: Kysely<Database>,
+  account: Pick<Account, 'org_id'>,
   to: string,
   code: string,
   expiresAt: number,
 ): Promise<void> {
   const minutes = Math.max(1, Math.round((expiresAt - d.clock.now()) / 60_000));
+  const brand = await d.organizations.brandFor(account, trx);
   await d.outbox.send(trx, {
     channel: 'sms',
     kind: 'password_reset_code',
     to,
     subject: 'Password reset code',
-    text: `${code} is your ${d.config.productName} password reset code. It expires in ${minutes} min. Never share it.`,
+    text: `${code} is your ${brand.productName} password reset code. It expires in ${minutes} min. Never share it.`,
   });
 }
 
@@ -82,7 +84,7 @@ export const smsOtpMethod: OtpMethod = {
     ttlMs: (s) => 1000 * s.smsOtpTtl,
     target: smsTarget,
     allowed: smsAllowed,
-    send: (d, trx, _account, to, code, expiresAt) => sendSmsOtp(d, trx, to, code, expiresAt),
+    send: (d, trx, account, to, code, expiresAt) => sendSmsOtp(d, trx, account, to, code, expiresAt),
   },
   // OTP-05: text messages cost money; sends are limited per client IP and per identifier
   // before the request is even queued (the per-number and per-account caps apply when sending).
@@ -103,6 +105,6 @@ export const smsOtpMethod: OtpMethod = {
     }
     const settings = await d.organizations.recoveryFor(account, trx);
     const { code, expiresAt } = await insertOtp(d, trx, smsOtpMethod, account, flowId, settings, to);
-    await sendSmsOtp(d, trx, to, code, expiresAt);
+    await sendSmsOtp(d, trx, account, to, code, expiresAt);
   },
 };

@@ -4,13 +4,15 @@ import type { RequestContext } from '../../context.ts';
 import type { Kernel } from '../../kernel.ts';
 import { deleteExpiredNonces, useNonce } from '../../store/used-nonces.ts';
 import type { Captcha, CaptchaWidget } from '../captcha.ts';
-import { keyedHash } from '../hashing.ts';
+import { keyedHash, safeEqual } from '../hashing.ts';
+import { newToken } from '../random.ts';
 
 /** What this module uses of the container the composition root builds. */
-export type AltchaDeps = Pick<Kernel, 'db' | 'clock' | 'secret'>;
+export type AltchaDeps = Pick<Kernel, 'db' | 'clock' | 'secret' | 'random'>;
 
 export const CHALLENGE_PATH = '/api/v1/captcha/challenge';
 const ALGORITHM = 'SHA-256';
+const NOJS = 'nojs.';
 
 /**
  * ALTCHA, self-hosted proof of work: no third party, no cookies, works offline. The challenge is
@@ -26,7 +28,7 @@ export class AltchaCaptcha implements Captcha {
 
   constructor(
     private readonly d: AltchaDeps,
-    private readonly o: { maxNumber: number; ttlMs: number },
+    private readonly o: { maxNumber: number; ttlMs: number; noJsWaitMs?: number },
   ) {
     this.signatureKey = keyedHash(d.secret, 'altcha', 'challenge-signature');
     this.keySignatureKey = keyedHash(d.secret, 'altcha', 'key-signature');
@@ -46,7 +48,39 @@ export class AltchaCaptcha implements Captcha {
     });
   }
 
+  /**
+   * The fallback without JavaScript (issue 17, defect 9): proof of work needs a script, so a
+   * browser without one proves patience instead. The ticket is signed, names when it was served,
+   * and is accepted once, no sooner than LATCHKEY_CAPTCHA_NOJS_WAIT after that and before the
+   * challenge lifetime ends. A bot can wait too, but each ticket costs it that wait and the
+   * request limits still apply; it is the slower puzzle a person without scripts can solve.
+   */
+  noJsTicket(): { ticket: string; waitSeconds: number } {
+    const body = `${this.d.clock.now()}.${newToken(this.d.random, 12)}`;
+    return { ticket: `${NOJS}${body}.${this.ticketMac(body)}`, waitSeconds: Math.ceil(this.noJsWaitMs / 1000) };
+  }
+
+  private get noJsWaitMs(): number {
+    return this.o.noJsWaitMs ?? 15_000;
+  }
+
+  private ticketMac(body: string): string {
+    return keyedHash(this.signatureKey, 'altcha-nojs', body);
+  }
+
+  private async verifyTicket(ticket: string): Promise<boolean> {
+    const m = /^(\d{1,16})\.([A-Za-z0-9_-]{16})\.([A-Za-z0-9_-]{43})$/.exec(ticket.slice(NOJS.length));
+    if (!m) return false;
+    const body = `${m[1]}.${m[2]}`;
+    if (!safeEqual(this.ticketMac(body), m[3])) return false;
+    const issued = Number(m[1]);
+    const now = this.d.clock.now();
+    if (now < issued + this.noJsWaitMs || now >= issued + this.o.ttlMs) return false;
+    return this.useOnce(`altcha-nojs:${m[2]}`, issued + this.o.ttlMs, now);
+  }
+
   async verify(solution: string | undefined, _ctx: RequestContext): Promise<boolean> {
+    if (typeof solution === 'string' && solution.startsWith(NOJS)) return this.verifyTicket(solution);
     const payload = parsePayload(solution);
     if (!payload) return false;
     const p = payload.challenge.parameters;

@@ -1,4 +1,5 @@
-// Progressive enhancement only: every page works without this file.
+// Progressive enhancement: every page works without this file (the CAPTCHA, when one is
+// configured, is the exception, and its own page says so and offers a way without JavaScript).
 (() => {
   const debounce = (fn, ms) => {
     let t;
@@ -54,5 +55,63 @@
         button.textContent = 'Copy failed: select the codes instead';
       }
     });
+  }
+  // Show-password toggle: a real button next to each password field, announcing its state.
+  for (const input of document.querySelectorAll('input[type="password"]')) {
+    const wrap = document.createElement('div');
+    wrap.className = 'password-wrap';
+    input.parentNode.insertBefore(wrap, input);
+    wrap.appendChild(input);
+    const btn = document.createElement('button');
+    btn.type = 'button';
+    btn.className = 'show-password';
+    btn.setAttribute('aria-pressed', 'false');
+    btn.setAttribute('aria-controls', input.id);
+    // "Show" on screen; "Show new password" etc. for a screen reader, from the field's own label.
+    const word = document.createElement('span');
+    word.textContent = 'Show';
+    const which = document.createElement('span');
+    which.className = 'visually-hidden';
+    which.textContent = ` ${(document.querySelector(`label[for="${input.id}"]`)?.textContent ?? 'password').toLowerCase()}`;
+    btn.append(word, which);
+    btn.addEventListener('click', () => {
+      const show = input.type === 'password';
+      input.type = show ? 'text' : 'password';
+      word.textContent = show ? 'Hide' : 'Show';
+      btn.setAttribute('aria-pressed', String(show));
+      input.focus();
+    });
+    wrap.appendChild(btn);
+    // Never submit the password as visible text (autofill, history): hide it again on submit.
+    input.form?.addEventListener('submit', () => {
+      input.type = 'password';
+    });
+  }
+  // Busy state: the pressed button says the request is on its way and cannot be sent twice.
+  for (const form of document.querySelectorAll('form[method="post"]')) {
+    form.addEventListener('submit', (e) => {
+      if (form.dataset.busy) {
+        e.preventDefault();
+        return;
+      }
+      const btn = e.submitter ?? form.querySelector('button[type="submit"]');
+      // After the other handlers (a CAPTCHA widget may hold the submit until it is solved).
+      setTimeout(() => {
+        if (e.defaultPrevented || !btn) return;
+        form.dataset.busy = '1';
+        btn.setAttribute('aria-busy', 'true');
+      }, 0);
+    });
+  }
+  // Back/forward cache can restore a page mid-submit: make its buttons usable again.
+  window.addEventListener('pageshow', () => {
+    for (const form of document.querySelectorAll('form[data-busy]')) delete form.dataset.busy;
+    for (const btn of document.querySelectorAll('[aria-busy="true"]')) btn.removeAttribute('aria-busy');
+  });
+  // Times: the page shows UTC (works without JavaScript); here they turn into the reader's zone.
+  const fmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+  for (const t of document.querySelectorAll('time[data-local]')) {
+    const d = new Date(t.getAttribute('datetime'));
+    if (!Number.isNaN(d.getTime())) t.textContent = fmt.format(d);
   }
 })();
