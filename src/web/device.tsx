@@ -4,6 +4,14 @@ import { Html } from './layout.tsx';
 void Html;
 
 /**
+ * The raw User-Agent for a tooltip: attribute values are only quote-escaped, so the angle
+ * brackets a hostile client may send are dropped (no markup-looking text reaches the page).
+ */
+export function userAgentTitle(userAgent: string | null | undefined): string | undefined {
+  return userAgent ? userAgent.slice(0, 512).replace(/[<>]/g, '') : undefined;
+}
+
+/**
  * "Firefox on Windows", "Safari on iOS (phone)": what a person recognises in a sessions list or
  * the activity, instead of a raw User-Agent string. The raw string stays available as a title.
  */

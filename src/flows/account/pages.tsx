@@ -3,7 +3,7 @@ import { AppError, pageMessage } from '../../errors.ts';
 import type { Kernel } from '../../kernel.ts';
 import type { Authenticated } from '../../web/auth.ts';
 import { readCookie } from '../../web/cookies.ts';
-import { deviceName, LocalTime } from '../../web/device.tsx';
+import { deviceName, LocalTime, userAgentTitle } from '../../web/device.tsx';
 import type { PageExtras } from '../../web/extras.ts';
 import { Field, Html, Notice, Page } from '../../web/layout.tsx';
 import { returnPath } from '../../web/reauth.ts';
@@ -125,7 +125,7 @@ export async function renderSettings(
               <ul class="sessions">
                 {sessions.map((s) => (
                   <li>
-                    <strong title={s.userAgent ?? undefined} safe>
+                    <strong title={userAgentTitle(s.userAgent)} safe>
                       {deviceName(s.userAgent)}
                     </strong>
                     <span class="hint">

@@ -1,7 +1,7 @@
 import type { Kernel } from '../../kernel.ts';
 import { recentAuditEvents } from '../../store/audit.ts';
 import type { Authenticated } from '../../web/auth.ts';
-import { deviceName, LocalTime } from '../../web/device.tsx';
+import { deviceName, LocalTime, userAgentTitle } from '../../web/device.tsx';
 import { Html } from '../../web/layout.tsx';
 
 /** What this module uses of the container the composition root builds. */
@@ -83,7 +83,7 @@ export async function activitySection(d: ActivityPagesDeps, auth: Authenticated)
                     <>
                       <span safe>{r.ip || 'unknown address'}</span>
                       <br />
-                      <span class="hint" title={r.user_agent ?? undefined} safe>
+                      <span class="hint" title={userAgentTitle(r.user_agent)} safe>
                         {deviceName(r.user_agent)}
                       </span>
                     </>
