@@ -130,12 +130,13 @@ http {
     const acct = await activeAccount(fx.server);
     const c = fx.server.client();
     const page = await c.get(login.pathname + login.search, { accept: 'text/html' });
-    const next = /name="next" value="([^"]+)"/.exec(page.text)?.[1];
-    assert.ok(next);
+    // The page keeps the address in its form (return_to) until the sign-in is done.
+    const kept = /name="return_to" value="([^"]+)"/.exec(page.text)?.[1];
+    assert.ok(kept);
     const signIn = await c.form('/login', {
       identifier: acct.username,
       password: acct.password,
-      next: next.replaceAll('&amp;', '&'),
+      return_to: kept.replaceAll('&amp;', '&'),
     });
     assert.equal(signIn.status, 303);
     assert.equal(signIn.headers.get('location'), `${proxied()}/private/page.html?x=1`);
