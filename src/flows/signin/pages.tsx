@@ -4,9 +4,9 @@ import type { Kernel } from '../../kernel.ts';
 import { CaptchaSlot, type CaptchaSlotDeps } from '../../web/captcha-slot.tsx';
 import type { PageExtras } from '../../web/extras.ts';
 import { Field, Html, Notice, Page } from '../../web/layout.tsx';
-import type { ReauthDeps } from '../../web/reauth.ts';
+import { type ReauthDeps, returnPath } from '../../web/reauth.ts';
 import { authOf, captchaField, clearSessionCookie, contextOf, field, type RequestDeps } from '../../web/request.ts';
-import { pageReturnTo, signInReturnTo, withReturnTo } from '../../web/return-url.ts';
+import { pageReturnTo, withReturnTo } from '../../web/return-url.ts';
 import type { SessionService } from '../sessions/service.ts';
 import type { SignInService } from './service.ts';
 import { continueSignIn, type StepCookieDeps } from './step-cookies.ts';
@@ -47,7 +47,7 @@ export async function renderLogin(
     captcha?: boolean;
     /** an organization's context (/o/{slug}/login): its name, and links to its own pages */
     org?: { slug: string; displayName: string };
-    /** where to return after signing in: SES-07 re-authentication, an app's sign-in (signInReturnTo) */
+    /** where to return after signing in (SES-07 re-authentication): a path on this service */
     next?: string;
     /** a re-authentication: the second factor is asked even on a remembered browser (MFA-06) */
     reauth?: boolean;
@@ -134,8 +134,9 @@ export interface LoginOrg {
 /** GET /login and /o/{slug}/login. */
 export async function loginGet(d: SigninPagesDeps, req: FastifyRequest, reply: FastifyReply, org?: LoginOrg) {
   const q = req.query as Record<string, unknown> | undefined;
-  // `next`: SES-07 re-authentication and app sign-ins (an OpenID Provider interaction).
-  const next = signInReturnTo(d, q?.next);
+  // `next`: a path on this service (SES-07 re-authentication); `return_to` may also be an
+  // allow-listed origin (an app behind forward-auth, an OpenID Provider interaction).
+  const next = returnPath(d, q?.next);
   const { returnTo, error } = pageReturnTo(d, q?.return_to);
   if (await authOf(d, req)) return reply.redirect(returnTo ?? next ?? '/settings', 303);
   const msg = q?.msg;
@@ -157,7 +158,7 @@ export async function loginPost(d: SigninPagesDeps, req: FastifyRequest, reply: 
   const identifier = field(req.body, 'identifier', 320);
   const password = field(req.body, 'password', 1024);
   const captcha = captchaField(req.body);
-  const next = signInReturnTo(d, field(req.body, 'next', 2048));
+  const next = returnPath(d, field(req.body, 'next', 1024));
   const reauth = field(req.body, 'reauth', 4) === '1';
   const remember = field(req.body, 'remember', 8) === '1';
   // A refused address was reported on the GET already; a forged one here is dropped.
