@@ -29,7 +29,8 @@ export async function clearDeletion(db: Kysely<Database>, id: string, now: numbe
 
 /**
  * Tables whose rows belong to one account and go with it. A feature that adds a table keyed by
- * account_id adds it here, so deletion leaves none of its rows behind.
+ * account_id adds it here (or to ACCOUNT_TABLES_KEPT), so deletion leaves none of its rows behind;
+ * test/profile/deletion.test.ts checks the schema against both lists.
  */
 export const ACCOUNT_TABLES = [
   'sessions',
@@ -40,7 +41,17 @@ export const ACCOUNT_TABLES = [
   'mfa_recovery_codes',
   'password_changes',
   'org_members',
+  'pending_sign_ins',
+  'mfa_trusted_devices',
+  'webauthn_challenges',
+  'qr_logins',
+  'staff_roles',
+  // OpenID Provider grants, codes, tokens and provider sessions
+  'oidc_payloads',
 ] as const;
+
+/** Tables with an account_id whose rows stay, anonymised or closed by `purgeIfDue` itself. */
+export const ACCOUNT_TABLES_KEPT = ['audit_log', 'support_requests', 'review_items'] as const;
 
 /**
  * Removes the account's data if its deletion is due at `now` (and was not cancelled): every row
@@ -78,6 +89,10 @@ export async function purgeIfDue(db: Kysely<Database>, id: string, now: number):
     .where('status', '!=', 'deleted')
     .executeTakeFirst();
   if (Number(emptied.numUpdatedRows) !== 1) return undefined;
+  // Provider rows issued under one of the account's grants may not carry the account id.
+  const grants = db.selectFrom('oidc_payloads').select('id').where('model', '=', 'Grant').where('account_id', '=', id);
+  const grantIds = (await grants.execute()).map((g) => g.id);
+  if (grantIds.length) await db.deleteFrom('oidc_payloads').where('grant_id', 'in', grantIds).execute();
   for (const table of ACCOUNT_TABLES) await db.deleteFrom(table).where('account_id', '=', id).execute();
   // Support requests (sup20): the conversation and the addresses go; the queue keeps an
   // anonymous history, its open items about the account closed.

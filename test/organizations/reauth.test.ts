@@ -223,7 +223,8 @@ describe('SES-07 organization admin changes need a recent sign-in (injected cloc
       'https://evil.example/',
       '/\\evil.example',
       'javascript:alert(1)',
-      `/${'a'.repeat(600)}`,
+      // over the 2048 bound of a return address (long enough for an app's forward-auth URL)
+      `/${'a'.repeat(2048)}`,
     ]) {
       const c = server.client();
       const page = await c.get(`/login?msg=reauthenticate&next=${encodeURIComponent(next)}`, { accept: 'text/html' });

@@ -235,7 +235,7 @@ describe('passkeys over HTTP', () => {
     assert.equal((await passkeySignIn(fx.server.client(), key)).res.status, 201);
   });
 
-  test('MFA-04 a signature counter that goes backwards is refused, flags the passkey, is audited and told', async () => {
+  test('MFA-04 a signature counter that goes backwards is refused, flags the passkey, is audited, queued for review and told', async () => {
     const { a, key, factor } = await withPasskey();
     assert.equal((await passkeySignIn(fx.server.client(), key, { counter: 5 })).res.status, 201);
     // A forged assertion (another key) with a low counter flags nothing: the signature comes first.
@@ -254,6 +254,16 @@ describe('passkeys over HTTP', () => {
     const events = await audits('passkey.counter_regressed', row?.account_id);
     assert.equal(events.length, 1);
     assert.match(events[0]?.details ?? '', /"counter":3/);
+    // Staff see it in the review queue (one item, opened with the flag).
+    const items = await fx.server.deps.db
+      .selectFrom('review_items')
+      .selectAll()
+      .where('kind', '=', 'passkey_counter')
+      .where('account_id', '=', row?.account_id ?? '')
+      .execute();
+    assert.equal(items.length, 1);
+    assert.equal(items[0]?.resolved_at ?? null, null);
+    assert.match(items[0]?.details ?? '', /"counter":3/);
     await waitForDevMail(fx.server, (m) => m.to === a.email && /passkey was blocked/i.test(m.subject));
     // Flagged for good: even a counter ahead does not sign in.
     assert.equal((await passkeySignIn(fx.server.client(), key, { counter: 50 })).res.status, 400);

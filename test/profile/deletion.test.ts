@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { loadConfig } from '../../src/config/index.ts';
 import { FakeClock } from '../../src/security/clock.ts';
-import { ACCOUNT_TABLES } from '../../src/store/account-deletion.ts';
+import { ACCOUNT_TABLES, ACCOUNT_TABLES_KEPT } from '../../src/store/account-deletion.ts';
 import { signedInUser, type User } from '../phone/helpers.ts';
 import { uniqueName } from '../support/accounts.ts';
 import { withServer } from '../support/fixture.ts';
@@ -167,6 +167,88 @@ describe('account deletion with a grace period (injected clock)', () => {
     const r = await u.c.post('/api/v1/account/deletion', { confirm: u.username });
     assert.equal(r.status, 202);
     await runDueJobs();
+    // Rows of the features of this round, made during the grace period: the purge removes them.
+    await db
+      .insertInto('pending_sign_ins')
+      .values({
+        id: `ps-${id}`,
+        token_hash: `th-${id}`,
+        account_id: id,
+        method: 'password',
+        amr: '["pwd"]',
+        created_at: now,
+        expires_at: now + GRACE * 2,
+        return_to: null,
+        enrol: 0,
+        used_at: null,
+      })
+      .execute();
+    await db
+      .insertInto('mfa_trusted_devices')
+      .values({ id: `td-${id}`, account_id: id, token_hash: `td-${id}`, created_at: now, expires_at: now + GRACE * 2 })
+      .execute();
+    await db
+      .insertInto('webauthn_challenges')
+      .values({
+        challenge: `ch-${id}`,
+        purpose: 'register',
+        binding: `b-${id}`,
+        account_id: id,
+        created_at: now,
+        expires_at: now + GRACE * 2,
+      })
+      .execute();
+    await db
+      .insertInto('qr_logins')
+      .values({
+        id: `qr-${id}`,
+        binding_hash: `bh-${id}`,
+        secret_hash: `sh-${id}`,
+        code_hash: `chash-${id}`,
+        number: 42,
+        status: 'redeemed',
+        created_at: now,
+        expires_at: now + 1000,
+        ip: '192.0.2.7',
+        user_agent: 'Phone',
+        shown_at: now,
+        account_id: id,
+        approver_session_id: null,
+        approver_amr: null,
+        approver_ip: '192.0.2.8',
+        approver_user_agent: 'Phone',
+        decided_at: now,
+        session_id: null,
+        redeemed_at: now,
+        report_hash: null,
+        reported_at: null,
+      })
+      .execute();
+    await db
+      .insertInto('staff_roles')
+      .values({ account_id: id, role: 'support', created_at: now, created_by: 'cli' })
+      .execute();
+    const oidc = (model: string, oid: string, accountId: string | null, grantId: string | null) => ({
+      model,
+      id: oid,
+      payload: '{}',
+      grant_id: grantId,
+      account_id: accountId,
+      client_id: 'app',
+      uid: null,
+      user_code: null,
+      expires_at: null,
+      consumed_at: null,
+    });
+    await db
+      .insertInto('oidc_payloads')
+      .values([
+        oidc('Grant', `g-${id}`, id, null),
+        oidc('AccessToken', `at-${id}`, id, `g-${id}`),
+        // a row under the account's grant that does not name the account goes too
+        oidc('RefreshToken', `rt-${id}`, null, `g-${id}`),
+      ])
+      .execute();
 
     clock.advance(GRACE + 1);
     await runDueJobs();
@@ -188,6 +270,10 @@ describe('account deletion with a grace period (injected clock)', () => {
       const left = await db.selectFrom(table).select('account_id').where('account_id', '=', id).execute();
       assert.equal(left.length, 0, `${table} rows left`);
     }
+    assert.equal(
+      (await db.selectFrom('oidc_payloads').select('id').where('grant_id', '=', `g-${id}`).execute()).length,
+      0,
+    );
     const trail = await db.selectFrom('audit_log').selectAll().where('account_id', '=', id).execute();
     assert.ok(trail.some((e) => e.event === 'account.deleted'));
     assert.ok(
@@ -229,6 +315,30 @@ describe('account deletion with a grace period (injected clock)', () => {
     assert.equal(loadConfig({ LATCHKEY_DELETION_GRACE: '36h' }).deletionGrace, 36 * 3600_000);
     for (const bad of ['0', 'soon', '-1d', '400d'])
       assert.throws(() => loadConfig({ LATCHKEY_DELETION_GRACE: bad }), /LATCHKEY_DELETION_GRACE/, bad);
+  });
+});
+
+describe('account deletion covers the schema', () => {
+  const fx = withServer({});
+
+  test('every table with an account_id column is purged or deliberately kept (a new table cannot be forgotten)', async () => {
+    const tables = await fx.server.deps.db.introspection.getTables();
+    const withAccount = tables
+      .filter((t) => t.columns.some((c) => c.name === 'account_id'))
+      .map((t) => t.name)
+      .sort();
+    const known = new Set<string>([...ACCOUNT_TABLES, ...ACCOUNT_TABLES_KEPT]);
+    assert.deepEqual(
+      withAccount.filter((t) => !known.has(t)),
+      [],
+      'add the table to ACCOUNT_TABLES (or ACCOUNT_TABLES_KEPT) in src/store/account-deletion.ts',
+    );
+    // and the lists name only real tables with that column
+    assert.deepEqual(
+      [...known].filter((t) => !withAccount.includes(t)),
+      [],
+    );
+    assert.ok(withAccount.length >= 17, `found ${withAccount.join(', ')}`);
   });
 });
 

@@ -118,7 +118,7 @@ describe('QR sign-in API (injected clock)', () => {
     assert.match(settings.text, /Sign in on another device/);
   });
 
-  test('QR-09 "This wasn\'t me" ends that session at once, flags the account, works once', async () => {
+  test('QR-09 "This wasn\'t me" ends that session at once, flags the account, queues a review, works once', async () => {
     const u = await signedInUser(server, 'qrreport');
     const desktop = server.client();
     const s = await startQr(desktop);
@@ -142,9 +142,18 @@ describe('QR sign-in API (injected clock)', () => {
     assert.ok(acct.flagged_at);
     assert.match(acct.flag_reason ?? '', /QR sign-in/);
     assert.equal((await audit('qr.reported')).filter((a) => a.account_id === acct.id).length, 1);
+    const reviewItems = () =>
+      server.deps.db
+        .selectFrom('review_items')
+        .selectAll()
+        .where('kind', '=', 'qr_reported')
+        .where('account_id', '=', acct.id)
+        .execute();
+    assert.equal((await reviewItems()).length, 1, 'a review item is opened for staff');
     const again = await anon.form(link, {});
     assert.equal(again.status, 400, 'single use');
     assert.equal((await audit('qr.reported')).filter((a) => a.account_id === acct.id).length, 1);
+    assert.equal((await reviewItems()).length, 1);
   });
 
   test('QR-01 expiry at the exact boundary: usable 1 ms before, dead at expiresAt', async () => {

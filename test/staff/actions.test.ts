@@ -230,6 +230,50 @@ describe('staff actions', () => {
     assert.equal((await act(c.support, c.target.id, 'resend_activation')).status, 409);
   });
 
+  /** A half-finished sign-in and a remembered browser of the target, as a second-factor step leaves them. */
+  async function halfSignedIn(tag: string): Promise<() => Promise<{ live: number; trusted: number }>> {
+    const db = fx.server.deps.db;
+    const now = fx.server.deps.clock.now();
+    const id = `${tag}-${c.target.id}`;
+    await db
+      .insertInto('pending_sign_ins')
+      .values({
+        id: `ps-${id}`,
+        token_hash: `th-${id}`,
+        account_id: c.target.id,
+        method: 'password',
+        amr: '["pwd"]',
+        created_at: now,
+        expires_at: now + 600_000,
+        return_to: null,
+        enrol: 0,
+        used_at: null,
+      })
+      .execute();
+    await db
+      .insertInto('mfa_trusted_devices')
+      .values({
+        id: `td-${id}`,
+        account_id: c.target.id,
+        token_hash: `td-${id}`,
+        created_at: now,
+        expires_at: now + 600_000,
+      })
+      .execute();
+    return async () => ({
+      live: (
+        await db
+          .selectFrom('pending_sign_ins')
+          .select('id')
+          .where('account_id', '=', c.target.id)
+          .where('used_at', 'is', null)
+          .execute()
+      ).length,
+      trusted: (await db.selectFrom('mfa_trusted_devices').select('id').where('account_id', '=', c.target.id).execute())
+        .length,
+    });
+  }
+
   test('ADM-03 second factors are removed only with a recorded identity check, who made it, and access ends', async () => {
     await enrolFactor(fx.server, c.target.id, 'Phone app');
     const without = await act(c.admin, c.target.id, 'remove_second_factors');
@@ -238,6 +282,8 @@ describe('staff actions', () => {
     const factors = () =>
       fx.server.deps.db.selectFrom('second_factors').select('id').where('account_id', '=', c.target.id).execute();
     assert.equal((await factors()).length, 1, 'nothing removed without a check');
+    const left = await halfSignedIn('adm03');
+    assert.deepEqual(await left(), { live: 1, trusted: 1 });
     const support = await act(c.support, c.target.id, 'remove_second_factors', { identityCheck: 'video call with ID' });
     assert.equal(support.status, 403, 'support may not remove factors');
     const check = 'video call; passport photo matched; knew last sign-in city';
@@ -250,15 +296,18 @@ describe('staff actions', () => {
     assert.equal(details.check, check);
     assert.equal(details.checkedBy, c.admin.username);
     assert.equal((await c.target.client.get('/api/v1/sessions/current')).status, 401, 'every session ended');
+    assert.deepEqual(await left(), { live: 0, trusted: 0 }, 'half-finished sign-ins and remembered browsers end too');
     await staffNotice(fx, c.target.email, /an administrator/, /second factors/);
     c.target.client = await signInAgain(fx.server, c.target.username, c.target.password);
   });
 
-  test('ADM-06 disabling ends the account’s sessions at once and refuses sign-in; enabling lets it back', async () => {
+  test('ADM-06 disabling ends the account’s sessions, pending sign-ins and remembered browsers at once and refuses sign-in; enabling lets it back', async () => {
     assert.equal((await c.target.client.get('/api/v1/sessions/current')).status, 200);
+    const left = await halfSignedIn('adm06');
     const res = await act(c.admin, c.target.id, 'disable');
     assert.equal(res.status, 200, res.text);
     assert.equal((await c.target.client.get('/api/v1/sessions/current')).status, 401);
+    assert.deepEqual(await left(), { live: 0, trusted: 0 }, 'no half-finished sign-in can be finished');
     const again = await fx.server
       .client()
       .post('/api/v1/sessions', { identifier: c.target.username, password: c.target.password });

@@ -122,6 +122,15 @@ const ROWS: Row[] = [
     body: {},
     expect: page(303, 403, 403, 303, 403, 403),
   },
+  // the organization's QR sign-in switch (qr19), the same owners and admins; the org is in the body
+  {
+    method: 'POST',
+    route: '/admin/organization/qr-login',
+    path: () => '/admin/organization/qr-login',
+    form: true,
+    body: { org: 'acme', qrLogin: 'on' },
+    expect: page(303, 403, 403, 303, 403, 403),
+  },
   // the review queue (sup20)
   { method: 'GET', route: '/admin', path: () => '/admin', expect: page(303, 403, 200, 200, 200, 200) },
   {

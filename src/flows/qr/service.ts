@@ -16,6 +16,7 @@ import {
   qrLoginById,
   qrLoginBySecretHash,
 } from '../../store/qr-logins.ts';
+import { openReviewItem } from '../../store/review-items.ts';
 import type { Authenticated } from '../../web/auth.ts';
 import type { OrganizationService } from '../organizations/service.ts';
 import type { SessionService } from '../sessions/service.ts';
@@ -538,6 +539,17 @@ export class QrLoginService {
         ctx,
         {
           accountId: row.account_id,
+          details: { request: row.id, ended, browserIp: row.ip, phoneIp: row.approver_ip },
+        },
+        trx,
+      );
+      // Staff look at it in the review queue; opened with the report so neither lands alone.
+      await openReviewItem(
+        this.d,
+        {
+          kind: 'qr_reported',
+          accountId: row.account_id,
+          reason: 'The owner reported a QR sign-in as not theirs ("This wasn\'t me").',
           details: { request: row.id, ended, browserIp: row.ip, phoneIp: row.approver_ip },
         },
         trx,

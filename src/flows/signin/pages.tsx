@@ -158,11 +158,12 @@ export async function loginPost(d: SigninPagesDeps, req: FastifyRequest, reply: 
   const identifier = field(req.body, 'identifier', 320);
   const password = field(req.body, 'password', 1024);
   const captcha = captchaField(req.body);
-  const next = returnPath(d, field(req.body, 'next', 1024));
+  // 513: one over returnPath's bound, so an overlong path is refused rather than cut short.
+  const next = returnPath(d, field(req.body, 'next', 513));
   const reauth = field(req.body, 'reauth', 4) === '1';
   const remember = field(req.body, 'remember', 8) === '1';
   // A refused address was reported on the GET already; a forged one here is dropped.
-  const { returnTo } = pageReturnTo(d, field(req.body, 'return_to', 2048) || undefined);
+  const { returnTo } = pageReturnTo(d, field(req.body, 'return_to', 2049) || undefined);
   if (!identifier || !password)
     return renderLogin(d, reply, {
       identifier,

@@ -15,6 +15,7 @@ import {
   type PasskeyRow,
   recordPasskeyUse,
 } from '../../store/passkeys.ts';
+import { openReviewItem } from '../../store/review-items.ts';
 import {
   type ChallengePurpose,
   deleteExpiredChallenges,
@@ -153,8 +154,8 @@ export async function verifyAssertion(
 
 /**
  * MFA-04: a signature counter that did not move forward means the passkey may have been cloned.
- * It stops working (flagged_at), the event is audited (`passkey.counter_regressed`, which the
- * staff review queue can pick up) and the owner is told.
+ * It stops working (flagged_at), the event is audited (`passkey.counter_regressed`), a
+ * `passkey_counter` item is opened in the staff review queue and the owner is told.
  */
 async function counterRegressed(
   d: CeremonyDeps,
@@ -170,6 +171,16 @@ async function counterRegressed(
       'passkey.counter_regressed',
       ctx,
       { accountId: row.account_id, details: { factorId: row.id, counter, stored } },
+      trx,
+    );
+    await openReviewItem(
+      d,
+      {
+        kind: 'passkey_counter',
+        accountId: row.account_id,
+        reason: `The signature counter of passkey "${row.name}" went backwards (possible cloned key).`,
+        details: { factorId: row.id, counter, stored },
+      },
       trx,
     );
     const account = await findAccount(trx, row.account_id);
