@@ -413,6 +413,32 @@ describe('passkeys over HTTP', () => {
     assert.ok(await factorRow(b.factor.id));
   });
 
+  test('MFA-06 the generic factor route keeps the last passkey of an account without a password too', async () => {
+    const { a, c, key, factor } = await withPasskey();
+    await fx.server.deps.db
+      .updateTable('accounts')
+      .set({ password_hash: null })
+      .where('username', '=', a.username)
+      .execute();
+    const last = await c.delete(`/api/v1/account/factors/${factor.id}`);
+    assert.equal(last.status, 409, last.text);
+    assert.match(last.text, /last_sign_in_method/);
+    assert.ok(await factorRow(factor.id));
+    // With a second passkey, the first one may go through the same route.
+    const o = await c.post('/api/v1/account/factors/passkeys/options', {});
+    const spare = auth();
+    const added = await c.post('/api/v1/account/factors/passkeys', { name: 'Spare', response: spare.create(o.json) });
+    assert.equal(added.status, 201, added.text);
+    assert.equal((await c.delete(`/api/v1/account/factors/${factor.id}`)).status, 204);
+    assert.equal(await factorRow(factor.id), undefined);
+    assert.equal((await passkeySignIn(fx.server.client(), key)).res.status, 400);
+    assert.equal(
+      (await c.delete(`/api/v1/account/factors/${added.json.factor.id}`)).status,
+      409,
+      'the spare is now the last',
+    );
+  });
+
   test('the browser library is served from this origin as JavaScript, and the pages say passkeys need it', async () => {
     const c = fx.server.client();
     for (const path of ['/static/passkey/webauthn.js', '/static/passkey/passkey.js']) {
