@@ -413,6 +413,29 @@ describe('passkeys over HTTP', () => {
     assert.ok(await factorRow(b.factor.id));
   });
 
+  test('MFA-04 /settings lists passkeys once, in the Passkeys section; Two-step verification links to it', async () => {
+    const { c } = await withPasskey('Desk key');
+    const o = await c.post('/api/v1/account/factors/passkeys/options', {});
+    assert.equal(
+      (await c.post('/api/v1/account/factors/passkeys', { name: 'Pocket key', response: auth().create(o.json) }))
+        .status,
+      201,
+    );
+    const html = (await c.get('/settings', { accept: 'text/html' })).text;
+    const section = (id: string) => {
+      const start = html.indexOf(`id="${id}"`);
+      assert.ok(start > 0, id);
+      return html.slice(start, html.indexOf('</section>', start));
+    };
+    const twoStep = section('two-step');
+    assert.doesNotMatch(twoStep, /Desk key|Pocket key/);
+    assert.doesNotMatch(twoStep, /Two-step verification is off/);
+    assert.match(twoStep, /<a href="#passkeys">2 passkeys<\/a> also count as a second factor\./);
+    assert.match(twoStep, /Recovery codes/);
+    assert.match(section('passkeys'), /Desk key[\s\S]*Pocket key/);
+    assert.equal(html.match(/<strong>Desk key<\/strong>/g)?.length, 1);
+  });
+
   test('MFA-06 the generic factor route keeps the last passkey of an account without a password too', async () => {
     const { a, c, key, factor } = await withPasskey();
     await fx.server.deps.db
