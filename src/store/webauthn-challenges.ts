@@ -5,7 +5,7 @@ import type { Database, WebauthnChallengesTable } from './schema.ts';
 // expires. Taking it deletes it, so of two requests carrying the same challenge (a replayed
 // assertion, or one sent to two processes) exactly one gets it.
 
-export type ChallengePurpose = 'register' | 'signin' | 'second_factor' | 'recovery';
+export type ChallengePurpose = 'register' | 'signin' | 'second_factor' | 'recovery' | 'qr_approve';
 
 export async function insertChallenge(db: Kysely<Database>, row: WebauthnChallengesTable): Promise<void> {
   await db.insertInto('webauthn_challenges').values(row).execute();

@@ -246,6 +246,47 @@ describe('external accounts with OpenID Connect providers', () => {
     assert.equal(((await still.json()) as { identities: unknown[] }).identities.length, 1);
   });
 
+  test('EXT-06 an account without a password unlinks its last external account when it has a passkey', async () => {
+    idp.nextUser = { sub: 'google-and-passkey', name: 'Google And Passkey' };
+    const a = new Agent();
+    await a.get(`${base}/auth/google/start`);
+    const account = await currentAccount(a);
+    assert.ok(account);
+    const list = await fetch(`${base}/api/v1/account/identities`, { headers: { cookie: cookieHeader(a) } });
+    const [identity] = ((await list.json()) as { identities: { id: string }[] }).identities;
+    const unlink = () =>
+      fetch(`${base}/api/v1/account/identities/${identity.id}`, {
+        method: 'DELETE',
+        headers: { cookie: cookieHeader(a), origin: base },
+      });
+    const now = clock.now();
+    const passkey = {
+      id: `pk-${account.id}`,
+      account_id: account.id,
+      kind: 'passkey',
+      name: 'Phone',
+      created_at: now,
+      confirmed_at: now,
+      last_used_at: null,
+      secret_enc: null,
+      last_step: null,
+      credential_id: `cred-${account.id}`,
+      public_key: 'x',
+      sign_count: 0,
+      transports: null,
+      // A flagged passkey no longer signs in (MFA-04), so it does not count.
+      flagged_at: now,
+    };
+    await server.deps.db.insertInto('second_factors').values(passkey).execute();
+    const flagged = await unlink();
+    assert.equal(flagged.status, 409);
+    assert.equal(((await flagged.json()) as { code: string }).code, 'last_sign_in_method');
+    await server.deps.db.updateTable('second_factors').set({ flagged_at: null }).where('id', '=', passkey.id).execute();
+    assert.equal((await unlink()).status, 204);
+    const left = await fetch(`${base}/api/v1/account/identities`, { headers: { cookie: cookieHeader(a) } });
+    assert.equal(((await left.json()) as { identities: unknown[] }).identities.length, 0);
+  });
+
   test('SES-07 EXT-06 linking and unlinking after the re-authentication window asks to sign in again', async () => {
     const password = await passwordAccount('stale1', 'stale1@example.test');
     const a = new Agent();

@@ -423,6 +423,55 @@ describe('passkeys over HTTP', () => {
     assert.ok(await factorRow(b.factor.id));
   });
 
+  test('MFA-04 /settings lists passkeys once, in the Passkeys section; Two-step verification links to it', async () => {
+    const { c } = await withPasskey('Desk key');
+    const o = await c.post('/api/v1/account/factors/passkeys/options', {});
+    assert.equal(
+      (await c.post('/api/v1/account/factors/passkeys', { name: 'Pocket key', response: auth().create(o.json) }))
+        .status,
+      201,
+    );
+    const html = (await c.get('/settings', { accept: 'text/html' })).text;
+    const section = (id: string) => {
+      const start = html.indexOf(`id="${id}"`);
+      assert.ok(start > 0, id);
+      return html.slice(start, html.indexOf('</section>', start));
+    };
+    const twoStep = section('two-step');
+    assert.doesNotMatch(twoStep, /Desk key|Pocket key/);
+    assert.doesNotMatch(twoStep, /Two-step verification is off/);
+    assert.match(twoStep, /<a href="#passkeys">2 passkeys<\/a> also count as a second factor\./);
+    assert.match(twoStep, /Recovery codes/);
+    assert.match(section('passkeys'), /Desk key[\s\S]*Pocket key/);
+    assert.equal(html.match(/<strong>Desk key<\/strong>/g)?.length, 1);
+  });
+
+  test('MFA-06 the generic factor route keeps the last passkey of an account without a password too', async () => {
+    const { a, c, key, factor } = await withPasskey();
+    await fx.server.deps.db
+      .updateTable('accounts')
+      .set({ password_hash: null })
+      .where('username', '=', a.username)
+      .execute();
+    const last = await c.delete(`/api/v1/account/factors/${factor.id}`);
+    assert.equal(last.status, 409, last.text);
+    assert.match(last.text, /last_sign_in_method/);
+    assert.ok(await factorRow(factor.id));
+    // With a second passkey, the first one may go through the same route.
+    const o = await c.post('/api/v1/account/factors/passkeys/options', {});
+    const spare = auth();
+    const added = await c.post('/api/v1/account/factors/passkeys', { name: 'Spare', response: spare.create(o.json) });
+    assert.equal(added.status, 201, added.text);
+    assert.equal((await c.delete(`/api/v1/account/factors/${factor.id}`)).status, 204);
+    assert.equal(await factorRow(factor.id), undefined);
+    assert.equal((await passkeySignIn(fx.server.client(), key)).res.status, 400);
+    assert.equal(
+      (await c.delete(`/api/v1/account/factors/${added.json.factor.id}`)).status,
+      409,
+      'the spare is now the last',
+    );
+  });
+
   test('the browser library is served from this origin as JavaScript, and the pages say passkeys need it', async () => {
     const c = fx.server.client();
     for (const path of ['/static/passkey/webauthn.js', '/static/passkey/passkey.js']) {

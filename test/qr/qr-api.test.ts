@@ -8,6 +8,7 @@ import { findAccountByIdentifier } from '../../src/store/accounts.ts';
 import { totpCode } from '../mfa/helpers.ts';
 import { signedInUser, type User } from '../phone/helpers.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
+import { SoftAuthenticator } from '../support/webauthn.ts';
 import { reportLink, secretOf, startQr, wrongNumber } from './helpers.ts';
 
 const TWO_MIN = 120_000;
@@ -288,6 +289,82 @@ describe('QR sign-in API (injected clock)', () => {
     const s2 = await startQr(server.client());
     assert.equal((await phone.c.get(`/api/v1/qr-logins/${s2.id}/details?secret=${secretOf(s2)}`)).status, 200);
     assert.equal((await other.c.get(`/api/v1/qr-logins/${s2.id}/details?secret=${secretOf(s2)}`)).status, 400);
+  });
+
+  test('QR-08 an account without a password approves with a passkey (user verification, bound to the request)', async () => {
+    const u = await signedInUser(server, 'qrpasskey');
+    const key = new SoftAuthenticator(server.base, server.deps.config.webauthn.rpId);
+    const ro = await u.c.post('/api/v1/account/factors/passkeys/options', {});
+    assert.equal(ro.status, 200, ro.text);
+    const added = await u.c.post('/api/v1/account/factors/passkeys', { name: 'Phone', response: key.create(ro.json) });
+    assert.equal(added.status, 201, added.text);
+    await server.deps.db
+      .updateTable('accounts')
+      .set({ password_hash: null })
+      .where('username', '=', u.username)
+      .execute();
+    // Without a password, the phone signs in with the passkey (hwk+user), as such an account does.
+    const pc = server.client();
+    const so = await pc.post('/api/v1/sessions/passkey/options', {});
+    assert.equal((await pc.post('/api/v1/sessions/passkey', { response: key.get(so.json) })).status, 201);
+    const desktop = server.client();
+    const s = await startQr(desktop);
+    const secret = secretOf(s);
+    const details = await pc.get(`/api/v1/qr-logins/${s.id}/details?secret=${secret}`);
+    assert.equal(details.json.passkey, true);
+    const page = await pc.get(`/qr/${secret}`, { accept: 'text/html' });
+    assert.match(page.text, /Confirm with a passkey/);
+    assert.match(page.text, /data-passkey-qr/);
+    const options = async (id = s.id, sec = secret) => {
+      const o = await pc.post(`/api/v1/qr-logins/${id}/approve/passkey-options`, { secret: sec });
+      assert.equal(o.status, 200, o.text);
+      return o.json;
+    };
+    const o = await options();
+    assert.equal(o.userVerification, 'required');
+    assert.deepEqual(
+      o.allowCredentials.map((c: { id: string }) => c.id),
+      [key.credentials[0].id.toString('base64url')],
+    );
+    // Neither a password nor a passkey: refused before anything is checked.
+    const bare = await pc.post(`/api/v1/qr-logins/${s.id}/approve`, { secret, number: s.number });
+    assert.equal(bare.status, 400, bare.text);
+    // Without user verification, refused; the challenge is used up.
+    const noUv = await pc.post(`/api/v1/qr-logins/${s.id}/approve`, {
+      secret,
+      number: s.number,
+      webauthn: key.get(o, { uv: false }),
+    });
+    assert.equal(noUv.status, 400, noUv.text);
+    assert.equal(noUv.json.code, 'passkey_failed');
+    // A challenge issued for another QR request does not approve this one.
+    const s2 = await startQr(server.client());
+    const foreign = await options(s2.id, secretOf(s2));
+    const wrongRequest = await pc.post(`/api/v1/qr-logins/${s.id}/approve`, {
+      secret,
+      number: s.number,
+      webauthn: key.get(foreign),
+    });
+    assert.equal(wrongRequest.status, 400, wrongRequest.text);
+    assert.equal((await row(s.id)).status, 'shown', 'not approved yet');
+    // The right one approves; the number is still checked first (QR-07), so it comes with it.
+    const ok = await pc.post(`/api/v1/qr-logins/${s.id}/approve`, {
+      secret,
+      number: s.number,
+      webauthn: key.get(await options()),
+    });
+    assert.equal(ok.status, 204, ok.text);
+    wait();
+    const done = await desktop.get(`/api/v1/qr-logins/${s.id}`);
+    assert.equal(done.json.status, 'approved');
+    assert.equal(done.json.account.username, u.username);
+    // Used up: the same kind of answer again finds the request approved.
+    const again = await pc.post(`/api/v1/qr-logins/${s.id}/approve`, {
+      secret,
+      number: s.number,
+      webauthn: key.get(o),
+    });
+    assert.equal(again.status, 400);
   });
 
   test('QR-08 a session older than the re-authentication window cannot approve; a wrong password neither', async () => {

@@ -91,7 +91,7 @@ export function registerFactorsApi(app: FastifyInstance, d: FactorsApiDeps): voi
       schema: {
         tags: ['factors'],
         summary: 'Remove one of your second factors',
-        description: `Removing the last one voids the recovery codes; refused (409) when your organization requires a second factor (MFA-08). Remembered browsers are forgotten and a notice is mailed. ${STEP_UP}`,
+        description: `Removing the last one voids the recovery codes; refused (409) when your organization requires a second factor (MFA-08), or when it is the last passkey of an account without a password or linked account (last_sign_in_method). Remembered browsers are forgotten and a notice is mailed. ${STEP_UP}`,
         params: Type.Object({ id: Str(64) }),
         response: responses({ 204: Type.Null() }, [401, 403, 404, 409]),
       },
@@ -109,7 +109,7 @@ export function registerFactorsApi(app: FastifyInstance, d: FactorsApiDeps): voi
       schema: {
         tags: ['factors'],
         summary: 'Create a new set of recovery codes, voiding the old ones',
-        description: `10 codes of 73 bits each, stored hashed, each single use (OTP-07, MFA-05); shown once. 409 without a second factor. ${STEP_UP}`,
+        description: `10 codes of 73 bits each, stored hashed, each single use (OTP-07, MFA-05); shown once. 409 without a second factor. $STEP_UP`,
         response: responses({ 201: Type.Object({ recoveryCodes: Codes }) }, [401, 403, 409]),
       },
     },

@@ -29,14 +29,17 @@ export async function twoStepSection(
 ): Promise<string> {
   const { factors, recoveryCodesLeft } = await d.factors.list(auth.account.id);
   const hasTotp = factors.some((f) => f.type === 'totp');
+  // Passkeys are listed (and removed) in their own section; here they are only counted.
+  const listed = factors.filter((f) => f.type !== 'passkey');
+  const passkeys = factors.length - listed.length;
   return (
     <>
       <Notice kind="success" text={flash && Object.hasOwn(FLASH, flash) ? FLASH[flash] : undefined} />
       <section class="card" id="two-step" aria-labelledby="two-step-h">
         <h2 id="two-step-h">Two-step verification</h2>
-        {factors.length ? (
+        {listed.length ? (
           <ul class="factors">
-            {factors.map((f) => (
+            {listed.map((f) => (
               <li>
                 <strong safe>{f.name}</strong>
                 <span class="hint" safe>
@@ -54,8 +57,20 @@ export async function twoStepSection(
               </li>
             ))}
           </ul>
+        ) : passkeys ? (
+          ''
         ) : (
           <p>Two-step verification is off. Turn it on so that a stolen password alone cannot open your account.</p>
+        )}
+        {passkeys ? (
+          <p>
+            <a href="#passkeys" safe>
+              {passkeys === 1 ? '1 passkey' : `${passkeys} passkeys`}
+            </a>
+            {passkeys === 1 ? ' also counts as a second factor.' : ' also count as a second factor.'}
+          </p>
+        ) : (
+          ''
         )}
         {hasTotp ? (
           ''

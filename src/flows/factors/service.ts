@@ -1,6 +1,7 @@
 import type { RequestContext } from '../../context.ts';
 import { AppError } from '../../errors.ts';
 import type { Kernel } from '../../kernel.ts';
+import { refuseLastPasskey } from '../../methods/passkey/service.ts';
 import { issueRecoveryCodes, recoveryCodesLeft } from '../../methods/recovery-code/codes.ts';
 import { qrSvg } from '../../methods/totp/qr.ts';
 import { openSecret } from '../../methods/totp/secret-box.ts';
@@ -9,6 +10,7 @@ import { isMultiFactor, parseAmr } from '../../security/amr.ts';
 import { type Account, findAccount } from '../../store/accounts.ts';
 import { voidMfaRecoveryCodes } from '../../store/mfa-recovery-codes.ts';
 import { orgRequiresSecondFactor } from '../../store/organizations.ts';
+import { countPasskeys, PASSKEY } from '../../store/passkeys.ts';
 import { endPendingSignIns } from '../../store/pending-sign-ins.ts';
 import {
   countConfirmedFactors,
@@ -105,6 +107,14 @@ export class FactorService {
         'Your organization requires two-step verification: add another second factor before removing this one.',
       );
     await this.d.db.transaction().execute(async (trx) => {
+      if (f.kind === PASSKEY) {
+        // The same last-way-in check as the passkey module's own remove, on the locked account row.
+        let q = trx.selectFrom('accounts').select(['id', 'password_hash']).where('id', '=', a.id);
+        if (this.d.engine === 'postgres') q = q.forUpdate();
+        const locked = await q.executeTakeFirst();
+        if (!locked) throw new AppError('not_found', 'No such second factor.');
+        await refuseLastPasskey(trx, locked, await countPasskeys(trx, a.id));
+      }
       if (!(await deleteSecondFactor(trx, a.id, id))) throw new AppError('not_found', 'No such second factor.');
       if (!confirmed) return;
       const now = this.d.clock.now();

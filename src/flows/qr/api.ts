@@ -1,6 +1,8 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError } from '../../errors.ts';
 import type { Kernel } from '../../kernel.ts';
+import { AssertionJson, OptionsJson } from '../../methods/passkey/api.ts';
 import { isoTime } from '../../security/clock.ts';
 import { clearCookie, readCookie, setCookie } from '../../web/cookies.ts';
 import { contextOf, type RequestDeps, requireAuth } from '../../web/request.ts';
@@ -63,6 +65,7 @@ const Approval = Type.Object({
   createdAt: Type.String(),
   expiresAt: Type.String(),
   differentNetwork: Type.Boolean(),
+  passkey: Type.Boolean({ description: 'the account can confirm with a passkey instead of its password (QR-08)' }),
   choices: Type.Array(Type.Integer()),
 });
 
@@ -164,12 +167,17 @@ export function registerQrApi(app: FastifyInstance, d: QrApiDeps): void {
       schema: {
         tags: ['qr'],
         summary:
-          'The phone approves a QR sign-in with the secret, the number shown on the new browser and its password',
+          'The phone approves a QR sign-in with the secret, the number shown on the new browser and its password or a passkey',
         description:
-          "QR-03: without the secret of the QR link (or the typed code) nothing happens. QR-07: a wrong `number` cancels the request (400 `invalid_code`). QR-08: the session must be younger than LATCHKEY_REAUTH_WINDOW (401 `reauthentication_required`) and `password` must be the account's (400 `current_password_wrong`, counted like a sign-in attempt). QR-06: the new session gets this session's strength, never more.",
+          "QR-03: without the secret of the QR link (or the typed code) nothing happens. QR-07: a wrong `number` cancels the request (400 `invalid_code`). QR-08: the session must be younger than LATCHKEY_REAUTH_WINDOW (401 `reauthentication_required`) and `password` must be the account's (400 `current_password_wrong`, counted like a sign-in attempt), or instead `webauthn` an assertion of one of the account's passkeys with user verification, answering options from `/api/v1/qr-logins/{id}/approve/passkey-options` (400 `passkey_failed`). QR-06: the new session gets this session's strength, never more.",
         params: Type.Object({ id: Id }),
         body: Type.Object(
-          { secret: SecretOrCode, number: Type.Integer({ minimum: 0, maximum: 99 }), password: Password },
+          {
+            secret: SecretOrCode,
+            number: Type.Integer({ minimum: 0, maximum: 99 }),
+            password: Type.Optional(Password),
+            webauthn: Type.Optional(AssertionJson),
+          },
           { additionalProperties: false },
         ),
         response: responses({ 204: Type.Null() }, [400, 401, 403, 404, 413, 429]),
@@ -178,8 +186,31 @@ export function registerQrApi(app: FastifyInstance, d: QrApiDeps): void {
     async (req, reply) => {
       const auth = await requireAuth(d, req);
       const { id } = req.params as { id: string };
-      await d.qr.approve(id, req.body as { secret: string; number: number; password: string }, auth, contextOf(req));
+      const body = req.body as { secret: string; number: number; password?: string; webauthn?: unknown };
+      if (body.password === undefined && body.webauthn === undefined)
+        throw new AppError('validation_failed', 'Confirm with your password or a passkey.');
+      await d.qr.approve(id, body, auth, contextOf(req));
       return reply.status(204).send();
+    },
+  );
+
+  app.post(
+    '/api/v1/qr-logins/:id/approve/passkey-options',
+    {
+      schema: {
+        tags: ['qr'],
+        summary: 'The phone starts confirming a QR approval with a passkey: WebAuthn request options',
+        description:
+          "QR-08 for accounts without a password (or preferring a passkey): `PublicKeyCredentialRequestOptionsJSON` for the account's own passkeys, user verification required. The challenge is bound to this QR request and this session, used once, and expires after LATCHKEY_WEBAUTHN_CHALLENGE_TTL. Needs the secret (QR-03) and a session younger than LATCHKEY_REAUTH_WINDOW (401 `reauthentication_required`); 409 when the account has no usable passkey.",
+        params: Type.Object({ id: Id }),
+        body: Type.Object({ secret: SecretOrCode }, { additionalProperties: false }),
+        response: responses({ 200: OptionsJson }, [400, 401, 403, 404, 409, 413, 429]),
+      },
+    },
+    async (req) => {
+      const auth = await requireAuth(d, req);
+      const { id } = req.params as { id: string };
+      return d.qr.approvalPasskeyOptions(id, (req.body as { secret: string }).secret, auth, contextOf(req));
     },
   );
 

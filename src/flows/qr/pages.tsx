@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, pageMessage } from '../../errors.ts';
 import type { Kernel } from '../../kernel.ts';
+import { passkeyScripts } from '../../methods/passkey/scripts.tsx';
 import type { Authenticated } from '../../web/auth.ts';
 import { Field, Html, Notice, Page } from '../../web/layout.tsx';
 import { leadToReauthentication, type ReauthDeps } from '../../web/reauth.ts';
@@ -208,6 +209,21 @@ function approvalPage(
             ))}
           </fieldset>
           <Field name="password" label="Your password" type="password" autocomplete="current-password" />
+          {v.passkey ? (
+            <div data-passkey-qr>
+              <input type="hidden" name="webauthn" value="" />
+              <button type="button" data-passkey-button hidden>
+                Confirm with a passkey
+              </button>
+              <p class="hint" data-passkey-status role="status" aria-live="polite"></p>
+              <p class="hint" data-passkey-nojs>
+                Confirm with a passkey needs JavaScript; without it, use your password.
+              </p>
+              {passkeyScripts()}
+            </div>
+          ) : (
+            ''
+          )}
           <input type="hidden" name="id" value={v.id} />
           <input type="hidden" name="secret" value={secret} />
           {/* The first submit button is the one Enter presses: declining is the default (QR-04). */}
@@ -470,7 +486,24 @@ export function registerQrPages(app: FastifyInstance, d: QrPagesDeps): void {
           status: 400,
         });
       }
-      await d.qr.approve(id, { secret, number, password: field(req.body, 'password', 1024) }, auth, ctx);
+      // QR-08: the passkey's answer (filled in by the page's script) stands in for the password.
+      const webauthnField = field(req.body, 'webauthn', 32_768);
+      let webauthn: unknown;
+      if (webauthnField) {
+        try {
+          webauthn = JSON.parse(webauthnField);
+        } catch {
+          webauthn = {};
+        }
+      }
+      await d.qr.approve(
+        id,
+        webauthn === undefined
+          ? { secret, number, password: field(req.body, 'password', 1024) }
+          : { secret, number, webauthn },
+        auth,
+        ctx,
+      );
       return donePage(
         d,
         reply,
@@ -487,7 +520,7 @@ export function registerQrPages(app: FastifyInstance, d: QrPagesDeps): void {
         const back = SECRET.test(secret) ? `/qr/${secret}` : '/qr';
         return leadToReauthentication(d, req, reply, back);
       }
-      if (err.code === 'current_password_wrong') {
+      if (err.code === 'current_password_wrong' || err.code === 'passkey_failed') {
         try {
           const v = await d.qr.open(secret, auth, ctx);
           return approvalPage(d, reply, auth, v, secret, { error: pageMessage(err), status: err.status });

@@ -1,13 +1,17 @@
+import type { PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
 import type { RequestContext } from '../../context.ts';
 import { formatTime, renderMail } from '../../delivery/templates.ts';
 import { AppError } from '../../errors.ts';
 import type { Kernel } from '../../kernel.ts';
+import { accountAssertionOptions, verifyAssertion } from '../../methods/passkey/ceremony.ts';
+import { asAssertion } from '../../methods/passkey/webauthn.ts';
 import { type Amr, isMultiFactor, parseAmr, serializeAmr } from '../../security/amr.ts';
 import { isoTime } from '../../security/clock.ts';
 import { keyedHash, sha256 } from '../../security/hashing.ts';
 import { normalizePassword } from '../../security/password-policy.ts';
 import { newCode, newId, newToken, UNAMBIGUOUS } from '../../security/random.ts';
 import { type Account, findAccount } from '../../store/accounts.ts';
+import { listPasskeys } from '../../store/passkeys.ts';
 import {
   insertQrLogin,
   liveQrLoginByCodeHash,
@@ -39,6 +43,9 @@ export type QrLoginDeps = Pick<
   organizations: OrganizationService;
   qrSecondFactorRequired?: SecondFactorRequirement;
 };
+
+/** A QR approval's passkey challenge is good for this request, from this session, only. */
+const passkeyBinding = (requestId: string, auth: Authenticated) => `qr:${requestId}:${sha256(auth.session.id)}`;
 
 /** The typed code: 8 characters of the unambiguous alphabet (RFC 8628 §6.1), about 39 bits. */
 export const CODE_LENGTH = 8;
@@ -80,6 +87,8 @@ export interface ApprovalView {
   expiresAt: string;
   /** QR-04: the asking browser is on another network than this phone */
   differentNetwork: boolean;
+  /** QR-08: the account has a usable passkey, so the phone may confirm with it instead of a password */
+  passkey: boolean;
   /** QR-07: three numbers, one of them shown on the other screen */
   choices: number[];
 }
@@ -335,7 +344,7 @@ export class QrLoginService {
         accountId: auth.account.id,
         details: { request: row.id, browserIp: row.ip, browserAgent: row.user_agent },
       });
-    return this.view(row, ctx);
+    return { ...this.view(row, ctx), passkey: await this.hasPasskey(auth.account.id) };
   }
 
   private async find(secretOrCode: string): Promise<QrLogin | undefined> {
@@ -353,7 +362,7 @@ export class QrLoginService {
     return row;
   }
 
-  private view(row: QrLogin, ctx: RequestContext): ApprovalView {
+  private view(row: QrLogin, ctx: RequestContext): Omit<ApprovalView, 'passkey'> {
     const { browser, os } = describeBrowser(row.user_agent);
     return {
       id: row.id,
@@ -397,7 +406,7 @@ export class QrLoginService {
    */
   async approve(
     id: string,
-    input: { secret: string; number: number; password: string },
+    input: { secret: string; number: number; password?: string; webauthn?: unknown },
     auth: Authenticated,
     ctx: RequestContext,
   ): Promise<void> {
@@ -419,7 +428,14 @@ export class QrLoginService {
     }
     // QR-08: a session older than the re-authentication window may not approve at all.
     d.sessions.requireRecentAuth(auth.session);
-    await this.checkPassword(auth.account, input.password, ctx);
+    // The fresh local check: the password, or (an account may have none) a passkey with user
+    // verification whose challenge was issued for this request and this session only.
+    if (input.webauthn !== undefined && input.webauthn !== null && input.webauthn !== '')
+      await verifyAssertion(d, asAssertion(input.webauthn), 'qr_approve', passkeyBinding(row.id, auth), ctx, {
+        requireUserVerification: true,
+        accountId: auth.account.id,
+      });
+    else await this.checkPassword(auth.account, input.password ?? '', ctx);
     const amr: Amr[] = parseAmr(auth.session.amr);
     if (d.qrSecondFactorRequired && (await d.qrSecondFactorRequired(auth.account)) && !isMultiFactor(amr))
       throw new AppError(
@@ -446,6 +462,34 @@ export class QrLoginService {
       accountId: auth.account.id,
       details: { request: row.id, browserIp: row.ip, browserAgent: row.user_agent },
     });
+  }
+
+  /**
+   * QR-08 for an account that confirms with a passkey: request options for its own passkeys, user
+   * verification required, the challenge bound to this request and the approving session.
+   */
+  async approvalPasskeyOptions(
+    id: string,
+    secret: string,
+    auth: Authenticated,
+    ctx: RequestContext,
+  ): Promise<PublicKeyCredentialRequestOptionsJSON> {
+    this.requireEnabled();
+    const d = this.d;
+    await d.guard.limit('qr_approve', ctx, auth.account.id);
+    await this.requireEnabledFor(auth.account);
+    const row = await this.withSecret(id, secret);
+    const live = (row.status === 'pending' || row.status === 'shown') && row.expires_at > d.clock.now();
+    if (!live || (row.account_id !== null && row.account_id !== auth.account.id))
+      throw new AppError('invalid_token', 'This QR code has expired or was already used.');
+    d.sessions.requireRecentAuth(auth.session);
+    if (!(await this.hasPasskey(auth.account.id)))
+      throw new AppError('conflict', 'This account has no passkey to confirm with. Use your password.');
+    return accountAssertionOptions(d, auth.account.id, 'qr_approve', passkeyBinding(row.id, auth), 'required');
+  }
+
+  private async hasPasskey(accountId: string): Promise<boolean> {
+    return (await listPasskeys(this.d.db, accountId)).some((k) => !k.flagged_at);
   }
 
   /** QR-04: decline is always possible for whoever holds the secret or code. */

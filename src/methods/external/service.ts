@@ -11,6 +11,7 @@ import { checkUsername, normalizeEmail, USERNAME_TAKEN, usernameSkeleton } from 
 import { newId } from '../../security/random.ts';
 import { type Account, findAccount, newAccountRow, refuseUsernameClash } from '../../store/accounts.ts';
 import { defaultOrgId, type OrgStoreDeps } from '../../store/organizations.ts';
+import { PASSKEY } from '../../store/passkeys.ts';
 import type { Database } from '../../store/schema.ts';
 import { useNonce } from '../../store/used-nonces.ts';
 import type { Authenticated } from '../../web/auth.ts';
@@ -354,7 +355,18 @@ export class ExternalAccounts {
         .execute();
       const target = rows.find((r) => r.id === identityId);
       if (!account || !target) throw new AppError('not_found', 'No such linked account.');
-      if (!account.password_hash && rows.length < 2) throw new AppError('last_sign_in_method');
+      if (!account.password_hash && rows.length < 2) {
+        // A passkey signs in on its own; a flagged one (counter went backwards, MFA-04) no longer does.
+        const passkey = await trx
+          .selectFrom('second_factors')
+          .select('id')
+          .where('account_id', '=', account.id)
+          .where('kind', '=', PASSKEY)
+          .where('flagged_at', 'is', null)
+          .limit(1)
+          .execute();
+        if (!passkey.length) throw new AppError('last_sign_in_method');
+      }
       await trx.deleteFrom('external_identities').where('id', '=', target.id).execute();
       await d.audit.record(
         'external.unlinked',

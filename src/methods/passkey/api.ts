@@ -60,7 +60,7 @@ export const AssertionJson = Type.Object(
 );
 
 /** WebAuthn options as @simplewebauthn/browser takes them (`optionsJSON`); every field is kept. */
-const OptionsJson = Type.Object(
+export const OptionsJson = Type.Object(
   { challenge: Type.String({ description: 'base64url, 256 random bits, single use' }) },
   { additionalProperties: true },
 );

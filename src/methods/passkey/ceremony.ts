@@ -70,12 +70,13 @@ export async function useChallenge(
   return { challenge, accountId: row.account_id };
 }
 
-/** Request options for the account's own passkeys (second factor), bound to `binding`. */
+/** Request options for the account's own passkeys (second factor, QR approval), bound to `binding`. */
 export async function accountAssertionOptions(
   d: CeremonyDeps,
   accountId: string,
   purpose: ChallengePurpose,
   binding: string,
+  userVerification: 'preferred' | 'required' = 'preferred',
 ): Promise<PublicKeyCredentialRequestOptionsJSON> {
   const keys = (await listPasskeys(d.db, accountId)).filter((k) => !k.flagged_at);
   const challenge = await issueChallenge(d, purpose, binding, accountId);
@@ -84,7 +85,7 @@ export async function accountAssertionOptions(
     challenge,
     timeout: d.config.webauthn.challengeTtl,
     allowCredentials: keys.map((k) => ({ id: k.credential_id as string, transports: parseTransports(k.transports) })),
-    userVerification: 'preferred',
+    userVerification,
   });
 }
 

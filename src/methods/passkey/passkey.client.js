@@ -95,6 +95,37 @@
     });
   }
 
+  // QR-08 on the phone: confirm a QR sign-in with a passkey instead of the password. The options
+  // are bound to this request; the answer goes into the form, posted as "approve".
+  const qr = document.querySelector('[data-passkey-qr]');
+  const qrForm = qr?.closest('form');
+  if (qr && qrForm) {
+    const status = qr.querySelector('[data-passkey-status]');
+    const go = qr.querySelector('[data-passkey-button]');
+    go.hidden = false;
+    go.addEventListener('click', async () => {
+      if (!qrForm.querySelector('input[name="number"]:checked'))
+        return say(status, 'Pick the number the other screen shows first.', true);
+      const id = qrForm.querySelector('[name="id"]')?.value ?? '';
+      const secret = qrForm.querySelector('[name="secret"]')?.value ?? '';
+      try {
+        const o = await post(`/api/v1/qr-logins/${encodeURIComponent(id)}/approve/passkey-options`, { secret });
+        if (o.status !== 200) return say(status, problem(o), true);
+        const response = await W.startAuthentication({ optionsJSON: o.json });
+        qr.querySelector('[name="webauthn"]').value = JSON.stringify(response);
+        const decision = document.createElement('input');
+        decision.type = 'hidden';
+        decision.name = 'decision';
+        decision.value = 'approve';
+        qrForm.append(decision);
+        say(status, 'Checking your passkey…', false);
+        qrForm.submit();
+      } catch (e) {
+        if (!cancelled(e)) say(status, message(e), true);
+      }
+    });
+  }
+
   // Recovering an account without a password by mail: a new passkey, with the link's token.
   const recover = document.querySelector('form[data-passkey-recover]');
   if (recover) {

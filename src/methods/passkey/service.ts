@@ -54,6 +54,26 @@ export interface PasskeyView {
   flaggedAt: string | null;
 }
 
+/**
+ * Refuses removing a passkey that is the account's last way to sign in: no password, no linked
+ * external account and no other passkey. Shared with the generic factor route, so neither lets a
+ * passkey-only account lock itself out. `passkeys`: how many the account has, the target included.
+ */
+export async function refuseLastPasskey(
+  trx: Kysely<Database>,
+  account: Pick<Account, 'id' | 'password_hash'>,
+  passkeys: number,
+): Promise<void> {
+  if (account.password_hash || passkeys >= 2) return;
+  const linked = await trx
+    .selectFrom('external_identities')
+    .select('id')
+    .where('account_id', '=', account.id)
+    .limit(1)
+    .execute();
+  if (!linked.length) throw new AppError('last_sign_in_method');
+}
+
 export const MAX_PASSKEYS = 20;
 const NAME_MAX = 64;
 
@@ -177,15 +197,7 @@ export class PasskeyService {
       const keys = await listPasskeys(trx, auth.account.id);
       const target = keys.find((k) => k.id === id);
       if (!account || !target) throw new AppError('not_found', 'No such passkey.');
-      if (!account.password_hash && keys.length < 2) {
-        const linked = await trx
-          .selectFrom('external_identities')
-          .select('id')
-          .where('account_id', '=', account.id)
-          .limit(1)
-          .execute();
-        if (!linked.length) throw new AppError('last_sign_in_method');
-      }
+      await refuseLastPasskey(trx, account, keys.length);
       await deletePasskey(trx, account.id, id);
       await forgetTrustedDevices(trx, account.id);
       await endPendingSignIns(trx, account.id, d.clock.now());
