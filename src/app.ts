@@ -8,6 +8,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { escapeHtml } from './delivery/templates.ts';
 import type { Deps } from './deps.ts';
+import { pendingName } from './flows/signin/step-cookies.ts';
 import { registerRoutes } from './routes.ts';
 import { newToken } from './security/random.ts';
 import { csrfCheck } from './web/csrf.ts';
@@ -15,6 +16,7 @@ import { clientErrorHandler, frameworkErrorHandler, registerErrorHandling } from
 import { jsonOnlyRefusal } from './web/json-only.ts';
 import { sessionCookieName } from './web/request.ts';
 import { withLazyChildren } from './web/request-logger.ts';
+import { SESSION } from './web/schemas.ts';
 import { securityHeaderWriter } from './web/security-headers.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -86,11 +88,21 @@ export async function buildApp(d: Deps): Promise<FastifyInstance> {
       },
       servers: [{ url: d.config.publicUrl }],
       components: {
-        securitySchemes: { session: { type: 'apiKey', in: 'cookie', name: sessionCookieName(d) } },
+        securitySchemes: {
+          session: { type: 'apiKey', in: 'cookie', name: sessionCookieName(d) },
+          pending: { type: 'apiKey', in: 'cookie', name: pendingName(d) },
+        },
       },
     },
     // Shared schemas keep their $id as the component name (Problem), not def-0.
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
+  });
+  // OpenAPI: an API operation that can answer 401 needs the session cookie, unless its schema
+  // names its requirement itself (the pending cookie of the second-factor step, or none).
+  app.addHook('onRoute', (route) => {
+    const schema = route.schema as { security?: unknown; response?: Record<string, unknown> } | undefined;
+    if (!schema?.response || schema.security !== undefined || !route.url.startsWith('/api/v1/')) return;
+    if ('401' in schema.response) schema.security = SESSION;
   });
   // WEB-06: the Swagger UI is a page of its own; production serves it only when asked. Its CSP
   // (set by the plugin for its own routes only) is the site's, not the plugin's looser default

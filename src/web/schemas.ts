@@ -51,3 +51,9 @@ export const JSON_TYPE = 'application/json; charset=utf-8';
 
 /** OpenAPI: the operation needs the session cookie (components.securitySchemes.session). */
 export const SESSION = [{ session: [] }];
+
+/** OpenAPI: the operation needs the half-finished sign-in's pending cookie (MFA-07), not a session. */
+export const PENDING = [{ pending: [] }];
+
+/** OpenAPI: the operation needs no credential (its 401 is about what the body proves). */
+export const NO_CREDENTIAL: { [scheme: string]: string[] }[] = [];

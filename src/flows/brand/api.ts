@@ -115,6 +115,7 @@ export function registerBrandApi(app: FastifyInstance, d: BrandApiDeps): void {
       schema: {
         tags: ['organizations'],
         summary: "Remove an organization's logo (owners and admins, with a recent sign-in; audited)",
+        description: 'Pages and mails go back to the product name alone. 404 when the organization has no logo.',
         params: SlugParams,
         response: responses({ 200: Message }, [401, 403, 404]),
       },

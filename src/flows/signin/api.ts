@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { isoTime } from '../../security/clock.ts';
 import { contextOf, type RequestDeps } from '../../web/request.ts';
-import { Captcha, Identifier, Password, responses, Str } from '../../web/schemas.ts';
+import { Captcha, Identifier, Password, PENDING, responses, Str } from '../../web/schemas.ts';
 import { AccountView, accountView, SessionRef, type SessionsViewsDeps } from '../sessions/views.ts';
 import type { SignInResult, SignInService } from './service.ts';
 import { applySignInCookies, clearPendingCookie, pendingToken, type StepCookieDeps } from './step-cookies.ts';
@@ -93,6 +93,7 @@ export function registerSignInApi(app: FastifyInstance, d: SigninApiDeps): void 
     {
       schema: {
         tags: ['sessions'],
+        security: PENDING,
         summary: 'The factors a half-finished sign-in can be finished with',
         description:
           'Reads the pending cookie. 401 when there is no half-finished sign-in in this browser (expired after LATCHKEY_MFA_PENDING_TTL, used, or never started). Fresh `begin` data (e.g. a new passkey challenge) each time.',
@@ -111,6 +112,7 @@ export function registerSignInApi(app: FastifyInstance, d: SigninApiDeps): void 
     {
       schema: {
         tags: ['sessions'],
+        security: PENDING,
         summary: 'Finish a half-finished sign-in with a second factor; sets the session cookie',
         description:
           'Exactly one of `code` (authenticator app), `recoveryCode` or `webauthn` (a passkey assertion). An email code is never a second factor (OTP-06). ' +
@@ -141,6 +143,7 @@ export function registerSignInApi(app: FastifyInstance, d: SigninApiDeps): void 
     {
       schema: {
         tags: ['sessions'],
+        security: PENDING,
         summary: 'Start enrolling an authenticator app during a sign-in the organization requires it for',
         description:
           'Only for a half-finished sign-in with `enrol: true` (MFA-08). Answers the secret, the otpauth URI and an SVG QR code; confirm with `POST /api/v1/sessions/second-factor` `{code}`.',

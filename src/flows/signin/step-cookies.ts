@@ -10,7 +10,8 @@ import type { SignedIn, SignInResult } from './service.ts';
 
 export type StepCookieDeps = Pick<Kernel, 'config'> & RequestDeps;
 
-const pendingName = (d: StepCookieDeps) => (d.config.https ? '__Host-latchkey_pending' : 'latchkey_pending');
+export const pendingName = (d: Pick<StepCookieDeps, 'config'>) =>
+  d.config.https ? '__Host-latchkey_pending' : 'latchkey_pending';
 export const deviceCookieName = (d: StepCookieDeps) => (d.config.https ? '__Host-latchkey_device' : 'latchkey_device');
 
 const options = (d: StepCookieDeps, maxAgeMs?: number) => ({

@@ -6,7 +6,7 @@ import { applySignInCookies, type StepCookieDeps } from '../../flows/signin/step
 import type { Kernel } from '../../kernel.ts';
 import { isoTime } from '../../security/clock.ts';
 import { contextOf, type RequestDeps, requireAuth } from '../../web/request.ts';
-import { Message, responses, Str } from '../../web/schemas.ts';
+import { Message, NO_CREDENTIAL, responses, Str } from '../../web/schemas.ts';
 import { type PasskeyRecoveryDeps, recoverWithPasskey, recoveryOptions } from './recovery.ts';
 import type { PasskeyService } from './service.ts';
 
@@ -218,6 +218,7 @@ export function registerPasskeyApi(app: FastifyInstance, d: PasskeyApiDeps): voi
     {
       schema: {
         tags: ['sessions'],
+        security: NO_CREDENTIAL,
         summary: 'Sign in with a passkey alone; sets the session cookie',
         description:
           'Checks the assertion against a passwordless challenge (single use, unexpired), the origin, the RP ID, user verification (required: the session records amr hwk+user, two factors) and the signature counter. A counter that goes backwards flags the passkey, which then never signs in, and tells its owner (MFA-04). Every refusal is 400 `passkey_failed`.',
