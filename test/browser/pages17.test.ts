@@ -205,7 +205,11 @@ describe('issue 17 pages in Chromium', () => {
 
     await page.getByLabel('Email me a code').check();
     await num.fill('999999');
-    await page.getByRole('button', { name: 'Save' }).click();
+    // The recovery form is one of several on the page, each with its own Save button.
+    await page
+      .locator('form[action^="/admin/organization?"]')
+      .getByRole('button', { name: 'Save', exact: true })
+      .click();
     await page.locator('.notice.error').waitFor();
     assert.equal(await page.locator('input[type="number"]').first().inputValue(), '999999', 'typed value kept');
     assert.ok(await page.getByLabel('Email me a code').isChecked(), 'typed choice kept');

@@ -139,17 +139,21 @@ describe('ID-03 self-service profile in Chromium', () => {
     await noSeriousA11y(page, '/admin/organization/brand with a logo');
     await screenshot(page, 'brand-01-admin');
 
-    // The organization's pages wear its colour and logo (theme.css).
-    const login = await ctx.newPage();
+    // The organization's pages wear its colour and logo (theme.css). A signed-in visitor is sent
+    // on from the sign-in page, so it is opened in a context of its own.
+    const anon = await fx.browser.newContext({ viewport: { width: 1280, height: 800 } });
+    anon.setDefaultTimeout(15_000);
+    const login = await anon.newPage();
     await login.goto(`${fx.server.base}/o/default/login`);
     const bg = await login
-      .getByRole('button', { name: 'Sign in' })
+      .getByRole('button', { name: 'Sign in', exact: true })
       .evaluate((b) => getComputedStyle(b).backgroundColor);
     assert.equal(bg, 'rgb(138, 21, 56)');
     const logo = await login.locator('header .brand').evaluate((a) => getComputedStyle(a, '::before').backgroundImage);
     assert.match(logo, /\/brand\/default\/logo\?v=\d+/);
     await noSeriousA11y(login, '/o/default/login with the brand');
     await screenshot(login, 'brand-02-org-login');
+    await anon.close();
     await ctx.close();
   });
 });

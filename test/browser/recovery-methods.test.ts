@@ -40,7 +40,11 @@ describe('recovery methods in Chromium: admin settings, chooser, SMS and email c
     await page.getByLabel('Email me a code').check();
     await page.getByLabel('Text me a code').check();
     await page.getByLabel('Code length (digits)').fill('8');
-    await page.getByRole('button', { name: 'Save' }).click();
+    // The recovery form is one of several on the page, each with its own Save button.
+    await page
+      .locator('form[action^="/admin/organization?"]')
+      .getByRole('button', { name: 'Save', exact: true })
+      .click();
     await page.getByText('Recovery settings saved.').waitFor();
     await screenshot(page, 'recovery-methods-01-admin');
     const s = await fx.server.deps.organizations.defaultOrg();

@@ -1,16 +1,18 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
-import { cast, proveSecondFactor } from '../staff/helpers.ts';
+import { enrolTotpDirect, ShiftClock, totpCode } from '../mfa/helpers.ts';
+import { cast } from '../staff/helpers.ts';
 import { screenshot, seriousA11yViolations } from '../support/browser.ts';
 import { withServer } from '../support/fixture.ts';
 import { waitForDevMail } from '../support/server.ts';
 
 // The staff console in Chromium: search → account → action, axe on every console page, on a
-// desktop and on a phone (390×844). The second-factor step of sign-in is branch f18's; here the
-// session is marked as having proved one, as that step records it.
+// desktop and on a phone (390×844). Staff sign in with password and authenticator app (ADM-07).
+const clock = new ShiftClock();
+
 describe('the staff console in Chromium', () => {
-  const fx = withServer({ browser: true });
+  const fx = withServer({ browser: true, overrides: { clock } });
 
   async function noSeriousA11y(page: Page, what: string) {
     const v = await seriousA11yViolations(page);
@@ -28,19 +30,18 @@ describe('the staff console in Chromium', () => {
       ctx.setDefaultTimeout(15_000);
       const page = await ctx.newPage();
       try {
-        const signIn = async () => {
-          await page.goto(`${fx.server.base}/login`);
-          await page.getByLabel('Username or email address').fill(c.support.username);
-          await page.getByLabel('Password', { exact: true }).fill(c.support.password);
-          await page.getByRole('button', { name: 'Sign in' }).click();
-          await page.waitForURL(/\/settings$/);
-        };
-        // ADM-07: a sign-in without the second factor is sent to sign in again (with it)
-        await signIn();
-        await page.goto(`${fx.server.base}/admin/accounts`);
-        await page.waitForURL(/\/login\?msg=reauthenticate/);
-        await signIn();
-        await proveSecondFactor(fx.server, c.support.id);
+        // The cast's placeholder factor has no usable secret: a real authenticator app replaces it.
+        await fx.server.deps.db.deleteFrom('second_factors').where('account_id', '=', c.support.id).execute();
+        const { secret } = await enrolTotpDirect(fx.server, clock, c.support.username);
+        await page.goto(`${fx.server.base}/login`);
+        await page.getByLabel('Username or email address').fill(c.support.username);
+        await page.getByLabel('Password', { exact: true }).fill(c.support.password);
+        await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+        await page.waitForURL(/\/login\/second-factor$/);
+        await page.getByLabel('Authentication code').fill(totpCode(secret, clock.now()));
+        await page.getByRole('button', { name: 'Verify' }).click();
+        await page.waitForURL(/\/settings$/);
+        clock.nextStep();
         await page.goto(`${fx.server.base}/admin/accounts`);
         await page.getByRole('heading', { name: 'Accounts' }).waitFor();
         await noSeriousA11y(page, `/admin/accounts (${device})`);

@@ -136,7 +136,7 @@ describe('support requests and the review queue in Chromium', () => {
     await u.getByLabel('New password', { exact: true }).fill(fresh);
     await u.getByLabel('Confirm new password').fill(fresh);
     await u.getByRole('button', { name: 'Change password' }).click();
-    await u.getByRole('button', { name: 'Login again' }).click();
+    await u.getByRole('button', { name: 'Sign in', exact: true }).click();
     await passwordStep(u, user.username, fresh);
     await u.waitForURL(/\/settings/);
     await u.getByRole('button', { name: 'Set up an authenticator app' }).click();
