@@ -24,6 +24,8 @@ const GROUP_TITLES: Record<string, string> = {
   sms: 'SMS',
   qr: 'QR sign-in',
   op: 'OpenID Provider (apps)',
+  'second factors': 'Second factors',
+  brand: 'Brand',
 };
 
 const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
