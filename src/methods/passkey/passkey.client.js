@@ -36,9 +36,13 @@
       : e?.name === 'InvalidStateError'
         ? 'This device already holds a passkey for your account.'
         : 'The passkey could not be used. Please try again.';
-  // A path on this service only (the server already checked `next`; this keeps it that way).
+  // Where the password form would have gone: its return_to (an app's sign-in, checked by the
+  // server: this site or an allow-listed origin), else its next (a path on this service only).
   const next = () => {
-    const v = document.querySelector('form[action="/login"] input[name="next"]')?.value;
+    const form = document.querySelector('form[action$="/login"]');
+    const back = form?.querySelector('input[name="return_to"]')?.value;
+    if (back && (/^https?:\/\//.test(back) || (back.startsWith('/') && !back.startsWith('//')))) return back;
+    const v = form?.querySelector('input[name="next"]')?.value;
     return v?.startsWith('/') && !v.startsWith('//') && !v.startsWith('/\\') ? v : '/settings';
   };
   const reauthenticate = () => {
