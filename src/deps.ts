@@ -265,7 +265,7 @@ export async function createDeps(config: Config, o: DepsOverrides = {}): Promise
   d.qrSecondFactorRequired = (account) => orgRequiresSecondFactor(d, account.org_id);
   d.passkeys = new PasskeyService(d);
   d.pages = {
-    loginExtras: [() => passkeyLoginExtra(), () => qrLoginLink(d), (o) => providerButtons(d, o)],
+    loginExtras: [() => passkeyLoginExtra(), (o) => qrLoginLink(d, o), (o) => providerButtons(d, o)],
     settingsSections: [
       (auth) => adminLinkSection(d, auth),
       (auth, flash) => profileSection(d, auth, flash),

@@ -216,6 +216,28 @@ describe('QR sign-in API (injected clock)', () => {
     assert.equal((await desktop.get(`/api/v1/qr-logins/${s.id}`)).json.status, 'approved');
   });
 
+  test("QR-02 an app's sign-in (return_to) survives the QR pages; a foreign address is dropped", async () => {
+    const desktop = server.client();
+    const start = await desktop.get('/login/qr?return_to=%2Foidc%2Finteraction%2Fabc', { accept: 'text/html' });
+    assert.equal(start.status, 200, start.text);
+    const s = await startQr(desktop);
+    await phone.c.get(`/api/v1/qr-logins/${s.id}/details?secret=${encodeURIComponent(secretOf(s))}`);
+    assert.equal((await approve(phone, s.id, { secret: secretOf(s), number: s.number })).status, 204);
+    assert.equal((await desktop.get(`/api/v1/qr-logins/${s.id}`)).json.status, 'approved');
+    const back = await desktop.get('/login/qr', { accept: 'text/html' });
+    assert.equal(back.status, 303);
+    assert.equal(back.headers.get('location'), '/oidc/interaction/abc');
+    // Once used, the kept address is gone; an address off this site is never kept.
+    assert.equal((await desktop.get('/login/qr', { accept: 'text/html' })).headers.get('location'), '/settings');
+    const other = server.client();
+    await other.get('/login/qr?return_to=https%3A%2F%2Fevil.example%2F', { accept: 'text/html' });
+    const s2 = await startQr(other);
+    await phone.c.get(`/api/v1/qr-logins/${s2.id}/details?secret=${encodeURIComponent(secretOf(s2))}`);
+    assert.equal((await approve(phone, s2.id, { secret: secretOf(s2), number: s2.number })).status, 204);
+    assert.equal((await other.get(`/api/v1/qr-logins/${s2.id}`)).json.status, 'approved');
+    assert.equal((await other.get('/login/qr', { accept: 'text/html' })).headers.get('location'), '/settings');
+  });
+
   test('QR-07 a wrong number cancels the request', async () => {
     const desktop = server.client();
     const s = await startQr(desktop);

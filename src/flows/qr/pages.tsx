@@ -5,9 +5,11 @@ import { AppError, pageMessage } from '../../errors.ts';
 import type { Kernel } from '../../kernel.ts';
 import { passkeyScripts } from '../../methods/passkey/scripts.tsx';
 import type { Authenticated } from '../../web/auth.ts';
+import { clearCookie, readCookie, setCookie } from '../../web/cookies.ts';
 import { Field, Html, Notice, Page } from '../../web/layout.tsx';
 import { leadToReauthentication, type ReauthDeps } from '../../web/reauth.ts';
 import { authOf, contextOf, field, type RequestDeps } from '../../web/request.ts';
+import { pageReturnTo, withReturnTo } from '../../web/return-url.ts';
 import { type AccountPagesDeps, pageAuth } from '../account/pages.tsx';
 import { continueSignIn, type StepCookieDeps } from '../signin/step-cookies.ts';
 import { clearBinding, readBinding, setBinding, startedView } from './api.ts';
@@ -320,6 +322,29 @@ function donePage(
 
 const SECRET = /^[A-Za-z0-9_-]{43}$/;
 
+// An app's sign-in (`return_to`) outlives the QR pages in a cookie of their own: the start,
+// waiting and no-JS continue pages and the script's poll all end at /login/qr, which sends the
+// signed-in browser on. The address is checked again when read.
+const RETURN_COOKIE = 'latchkey_qr_return';
+const returnOptions = (d: Pick<Kernel, 'config'>) => ({
+  httpOnly: true,
+  sameSite: 'lax' as const,
+  path: '/login/qr',
+  secure: d.config.https,
+  maxAge: 600,
+});
+
+function keepReturn(d: Pick<Kernel, 'config'>, reply: FastifyReply, returnTo: string): void {
+  setCookie(reply, RETURN_COOKIE, Buffer.from(returnTo).toString('base64url'), returnOptions(d));
+}
+
+function takeReturn(d: Pick<Kernel, 'config'>, req: FastifyRequest, reply: FastifyReply): string | undefined {
+  const raw = readCookie(req, RETURN_COOKIE);
+  if (!raw) return undefined;
+  clearCookie(reply, RETURN_COOKIE, returnOptions(d));
+  return pageReturnTo(d, Buffer.from(raw, 'base64url').toString('utf8')).returnTo;
+}
+
 /** jsQR's browser build, served from this origin (no CDN), read once. */
 function jsqrSource(): string {
   const require = createRequire(import.meta.url);
@@ -338,7 +363,9 @@ export function registerQrPages(app: FastifyInstance, d: QrPagesDeps): void {
 
   app.get('/login/qr', { schema: { hide: true } }, async (req, reply) => {
     if (!d.qr.enabled) return notFound(d, reply);
-    if (await authOf(d, req)) return reply.redirect('/settings', 303);
+    const { returnTo } = pageReturnTo(d, (req.query as Record<string, unknown> | undefined)?.return_to);
+    if (await authOf(d, req)) return reply.redirect(returnTo ?? takeReturn(d, req, reply) ?? '/settings', 303);
+    if (returnTo) keepReturn(d, reply, returnTo);
     return startPage(d, reply);
   });
 
@@ -352,7 +379,7 @@ export function registerQrPages(app: FastifyInstance, d: QrPagesDeps): void {
         const a = await d.qr.poll(id, readBinding(d, req), ctx, { pace: false });
         if (a.status === 'approved') {
           clearBinding(d, reply);
-          return continueSignIn(d, reply, a.result);
+          return continueSignIn(d, reply, a.result, takeReturn(d, req, reply) ?? '/settings');
         }
         if (a.status === 'declined')
           return startPage(d, reply, { error: 'The sign-in was declined on the phone.', status: 400 });
@@ -590,11 +617,11 @@ export function registerQrPages(app: FastifyInstance, d: QrPagesDeps): void {
 }
 
 /** Below the sign-in form: the way to the QR page (when QR sign-in is on). */
-export function qrLoginLink(d: { qr: QrLoginService }): string {
+export function qrLoginLink(d: { qr: QrLoginService }, o: { returnTo?: string } = {}): string {
   if (!d.qr.enabled) return '';
   return (
     <p class="links qr-link">
-      <a href="/login/qr">Sign in with your phone</a>
+      <a href={withReturnTo('/login/qr', o.returnTo)}>Sign in with your phone</a>
     </p>
   ) as string;
 }

@@ -33,7 +33,8 @@
       switch (body.status) {
         case 'approved':
           status(line, 'Approved. Signing you in…');
-          location.assign('/settings');
+          // /login/qr sends a signed-in browser on: to the app that asked, else to /settings.
+          location.assign('/login/qr');
           return;
         case 'second_factor_required':
           status(line, 'Approved. Now confirm with your second factor…');
