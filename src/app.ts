@@ -9,11 +9,13 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import { escapeHtml } from './delivery/templates.ts';
 import type { Deps } from './deps.ts';
 import { pendingName } from './flows/signin/step-cookies.ts';
+import { configureLocales, inScope } from './i18n/scope.ts';
 import { registerRoutes } from './routes.ts';
 import { newToken } from './security/random.ts';
 import { csrfCheck } from './web/csrf.ts';
 import { clientErrorHandler, frameworkErrorHandler, registerErrorHandling } from './web/errors.tsx';
 import { jsonOnlyRefusal } from './web/json-only.ts';
+import { requestLocale } from './web/locale.ts';
 import { sessionCookieName } from './web/request.ts';
 import { withLazyChildren } from './web/request-logger.ts';
 import { SESSION } from './web/schemas.ts';
@@ -27,6 +29,7 @@ const DOCS_CSP =
 
 /** Builds the HTTP face over the services in `d`. Listening is the caller's business. */
 export async function buildApp(d: Deps): Promise<FastifyInstance> {
+  configureLocales(d.config.locales.offered, d.config.locales.fallback);
   const reqIdPrefix = `${newToken(d.random, 6)}-`;
   let reqCounter = 0;
   const writeSecurityHeaders = securityHeaderWriter(d);
@@ -67,10 +70,32 @@ export async function buildApp(d: Deps): Promise<FastifyInstance> {
   // WEB-03 headers, the WEB-01 check and WEB-05's JSON-only check share one callback hook: every
   // hook is paid on every request, and a promise per request showed in the bench.
   const csrfRefusal = csrfCheck(d);
+  // Issue 17: the request's language is a scope every page, error and mail it renders reads.
+  const localeOf = requestLocale(d);
+  const fallbackScope = () => ({ locale: d.config.locales.fallback });
+  app.decorateRequest('localeScope', undefined);
   app.addHook('onRequest', (req, reply, done) => {
     writeSecurityHeaders(req, reply);
-    done(csrfRefusal(req) ?? jsonOnlyRefusal(req));
+    const refusal = csrfRefusal(req) ?? jsonOnlyRefusal(req);
+    const scope = localeOf(req);
+    if (!(scope instanceof Promise)) {
+      req.localeScope = scope;
+      inScope(scope, () => done(refusal));
+      return;
+    }
+    scope.then(
+      (s) => {
+        req.localeScope = s;
+        inScope(s, () => done(refusal));
+      },
+      () => {
+        req.localeScope = fallbackScope();
+        inScope(req.localeScope, () => done(refusal));
+      },
+    );
   });
+  // A body is read outside the request's async context; the scope is entered again after it.
+  app.addHook('preValidation', (req, _reply, done) => inScope(req.localeScope ?? fallbackScope(), done));
   app.addHook('onResponse', (req, reply, done) => {
     const route = req.routeOptions.url ?? 'unmatched';
     d.metrics.http.record(req.method, route, reply.statusCode, reply.elapsedTime / 1000);

@@ -1,3 +1,5 @@
+import { t } from './i18n/translate.ts';
+
 // One mapping for every domain error: the API turns it into RFC 9457 problem details, the pages
 // into a message. The same wrong input gives the same answer on both faces.
 
@@ -60,35 +62,35 @@ const STATUS: Record<ErrorCode, number> = {
   internal_error: 500,
 };
 
+/** Each code's title, a catalog key (src/web/messages/errors.*.json): said in the reader's language. */
 const TITLE: Record<ErrorCode, string> = {
-  validation_failed: 'Some fields are missing or invalid.',
-  invalid_json: 'The request body is not valid JSON.',
-  payload_too_large: 'The request is too large.',
-  unsupported_media_type: 'Unsupported content type.',
-  uri_too_long: 'The request address is too long.',
-  headers_too_large: 'The request headers are too large.',
-  request_timeout: 'The request took too long to arrive.',
-  invalid_credentials: 'Incorrect username, email or password.',
-  unauthorized: 'You need to sign in.',
-  reauthentication_required: 'Please sign in again to confirm it is you.',
-  forbidden: 'You are not allowed to do this.',
-  staff_second_factor_required:
-    'The staff console needs a sign-in with a second factor: set one up in your settings, then sign in again with it.',
-  csrf_rejected: 'This request came from another site and was refused.',
-  not_found: 'Not found.',
-  conflict: 'This conflicts with the current state.',
-  rate_limited: 'Too many attempts. Please wait and try again.',
-  captcha_required: 'Please complete the CAPTCHA.',
-  captcha_invalid: 'The CAPTCHA could not be verified. Please try again.',
-  password_rejected: 'Please choose a different password.',
-  invalid_token: 'This link has expired or was already used.',
-  invalid_code: 'Invalid or expired code.',
-  current_password_wrong: 'Your current password is not correct.',
-  last_sign_in_method: 'You cannot remove your only way to sign in.',
-  provider_error: 'The external provider could not complete the sign-in.',
-  passkey_failed: 'The passkey could not be verified. Please try again.',
-  service_unavailable: 'The service is briefly unavailable. Please try again in a moment.',
-  internal_error: 'Something went wrong on our side.',
+  validation_failed: 'web.error.validation_failed',
+  invalid_json: 'web.error.invalid_json',
+  payload_too_large: 'web.error.payload_too_large',
+  unsupported_media_type: 'web.error.unsupported_media_type',
+  uri_too_long: 'web.error.uri_too_long',
+  headers_too_large: 'web.error.headers_too_large',
+  request_timeout: 'web.error.request_timeout',
+  invalid_credentials: 'web.error.invalid_credentials',
+  unauthorized: 'web.error.unauthorized',
+  reauthentication_required: 'web.error.reauthentication_required',
+  forbidden: 'web.error.forbidden',
+  staff_second_factor_required: 'web.error.staff_second_factor_required',
+  csrf_rejected: 'web.error.csrf_rejected',
+  not_found: 'web.error.not_found',
+  conflict: 'web.error.conflict',
+  rate_limited: 'web.error.rate_limited',
+  captcha_required: 'web.error.captcha_required',
+  captcha_invalid: 'web.error.captcha_invalid',
+  password_rejected: 'web.error.password_rejected',
+  invalid_token: 'web.error.invalid_token',
+  invalid_code: 'web.error.invalid_code',
+  current_password_wrong: 'web.error.current_password_wrong',
+  last_sign_in_method: 'web.error.last_sign_in_method',
+  provider_error: 'web.error.provider_error',
+  passkey_failed: 'web.error.passkey_failed',
+  service_unavailable: 'web.error.service_unavailable',
+  internal_error: 'web.error.internal_error',
 };
 
 export interface FieldProblem {
@@ -108,12 +110,12 @@ export class AppError extends Error {
       reasons?: { code: string; message: string }[];
     } = {},
   ) {
-    super(detail ?? TITLE[code]);
+    super(detail ?? t(TITLE[code]));
     this.name = 'AppError';
     this.status = STATUS[code];
   }
   get title(): string {
-    return TITLE[this.code];
+    return t(TITLE[this.code]);
   }
 }
 
@@ -142,5 +144,5 @@ export function pageMessage(err: AppError): string {
   return err.detail ?? err.title;
 }
 
-export const problemTitle = (code: ErrorCode) => TITLE[code];
+export const problemTitle = (code: ErrorCode) => t(TITLE[code]);
 export const problemStatus = (code: ErrorCode) => STATUS[code];

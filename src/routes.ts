@@ -9,6 +9,7 @@ import { registerBrandApi } from './flows/brand/api.ts';
 import { registerBrandPages } from './flows/brand/pages.tsx';
 import { registerFactorsApi } from './flows/factors/api.ts';
 import { registerFactorsPages } from './flows/factors/pages.tsx';
+import { registerLanguageRoutes } from './flows/language/routes.ts';
 import { registerOrganizationsApi } from './flows/organizations/api.ts';
 import { registerOrganizationsPages } from './flows/organizations/pages.tsx';
 import { registerPhoneApi } from './flows/phone/api.ts';
@@ -47,6 +48,7 @@ export async function registerRoutes(app: FastifyInstance, d: Deps): Promise<voi
   registerOps(app, d);
   registerDevMailbox(app, d);
   registerCaptchaApi(app, d);
+  registerLanguageRoutes(app, d);
 
   registerRegistrationApi(app, d);
   registerRegistrationPages(app, d);

@@ -1,3 +1,4 @@
+import { matchLocale, SHIPPED_LOCALES } from '../i18n/locales.ts';
 import { normalizeEmail } from '../security/identifiers.ts';
 import { colorProblem, parseHexColor } from '../web/contrast.ts';
 import { type ExternalConfig, externalSection } from './external.ts';
@@ -35,6 +36,8 @@ export interface Config {
   secret?: string;
   productName: string;
   supportContact: string;
+  /** LATCHKEY_LOCALES (shipped tags, in picker order) and the fallback among them */
+  locales: { offered: string[]; fallback: string };
   /** install-wide brand: primary colours (checked for contrast at start) and support links */
   brand: { primaryColor: string; primaryColorDark: string; supportUrl?: string; supportEmail?: string };
   bodyLimit: number;
@@ -109,6 +112,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     secret: s.LATCHKEY_SECRET,
     productName: s.LATCHKEY_PRODUCT_NAME,
     supportContact: s.LATCHKEY_SUPPORT_CONTACT,
+    locales: localesSection(s, problems),
     brand: brandSection(s, problems),
     bodyLimit: s.LATCHKEY_BODY_LIMIT,
     metrics: { token: s.LATCHKEY_METRICS_TOKEN },
@@ -211,6 +215,23 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 }
 
 /** Brand colours must be readable (WCAG 4.5:1) in both schemes; a bad one stops the start. */
+/** LATCHKEY_LOCALES / LATCHKEY_DEFAULT_LOCALE: shipped languages only, the fallback among them. */
+function localesSection(s: Settings, problems: string[]): Config['locales'] {
+  const offered: string[] = [];
+  for (const tag of s.LATCHKEY_LOCALES ?? SHIPPED_LOCALES) {
+    const found = matchLocale(tag, SHIPPED_LOCALES);
+    if (!found || found.toLowerCase() !== tag.trim().toLowerCase())
+      problems.push(`LATCHKEY_LOCALES: "${tag}" is not one of ${SHIPPED_LOCALES.join(', ')}`);
+    else if (!offered.includes(found)) offered.push(found);
+  }
+  const fallback = matchLocale(s.LATCHKEY_DEFAULT_LOCALE, offered);
+  if (!fallback || fallback.toLowerCase() !== s.LATCHKEY_DEFAULT_LOCALE.trim().toLowerCase())
+    problems.push(
+      `LATCHKEY_DEFAULT_LOCALE: "${s.LATCHKEY_DEFAULT_LOCALE}" is not one of LATCHKEY_LOCALES (${offered.join(', ')})`,
+    );
+  return { offered: offered.length ? offered : ['en'], fallback: fallback ?? offered[0] ?? 'en' };
+}
+
 function brandSection(s: Settings, problems: string[]): Config['brand'] {
   const light = colorProblem(s.LATCHKEY_BRAND_COLOR, 'light');
   if (light) problems.push(`LATCHKEY_BRAND_COLOR: ${light}`);

@@ -90,6 +90,7 @@ export function newAccountRow(
     deletion_requested_at: null,
     deletion_due_at: null,
     deleted_at: null,
+    locale: null,
     updated_at: fields.created_at,
   };
 }

@@ -26,6 +26,8 @@ export interface OrganizationsTable {
   logo: string | null;
   logo_type: string | null;
   logo_version: number | null;
+  /** the language of its pages when the browser asks for none offered (null: the install's) */
+  default_locale: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface OrgMembersTable {
@@ -61,6 +63,8 @@ export interface AccountsTable {
   deletion_due_at: number | null;
   /** when the account's data was removed (status 'deleted') */
   deleted_at: number | null;
+  /** the language the account chose (a BCP 47 tag of LATCHKEY_LOCALES); null: the browser's */
+  locale: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface ActivationsTable {

@@ -46,6 +46,7 @@ const ACCOUNT_COLUMNS = Object.keys({
   deletion_requested_at: 1,
   deletion_due_at: 1,
   deleted_at: 1,
+  locale: 1,
 } satisfies Record<keyof Account, 1>) as (keyof Account)[];
 
 /**

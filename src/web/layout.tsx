@@ -1,4 +1,15 @@
 import Html from '@kitajs/html';
+import {
+  clientTextJson,
+  currentLocale,
+  isRtl,
+  LANGUAGE_NAMES,
+  type Locale,
+  offeredLocales,
+  t,
+  th,
+} from '../i18n/index.ts';
+import { currentScope } from '../i18n/scope.ts';
 
 // Shared page furniture. Every text that can carry user input goes through `safe` (children)
 // or an attribute (escaped by @kitajs/html); `npm test` runs xss-scan to keep it that way.
@@ -15,10 +26,11 @@ export interface PageOptions {
 
 export function Page(o: PageOptions): string {
   const prefix = o.orgPrefix ?? '';
+  const locale = currentLocale();
   return (
     '<!doctype html>' +
     (
-      <html lang="en">
+      <html lang={locale} dir={isRtl(locale) ? 'rtl' : 'ltr'}>
         <head>
           <meta charset="utf-8" />
           <meta name="viewport" content="width=device-width, initial-scale=1" />
@@ -33,24 +45,24 @@ export function Page(o: PageOptions): string {
         </head>
         <body>
           <a class="skip" href="#main">
-            Skip to content
+            {th('web.skip_to_content')}
           </a>
           <header class="top">
             <a class="brand" href={`${prefix}/login`} safe>
               {o.productName}
             </a>
-            <nav aria-label="Account">
+            <nav aria-label={t('web.nav_account')}>
               {o.signedIn ? (
                 <>
-                  <a href="/settings">Settings</a>
+                  <a href="/settings">{th('web.settings')}</a>
                   <form method="post" action="/logout" class="inline">
                     <button type="submit" class="link">
-                      Sign out
+                      {th('web.sign_out')}
                     </button>
                   </form>
                 </>
               ) : (
-                <a href={`${prefix}/login`}>Sign in</a>
+                <a href={`${prefix}/login`}>{th('web.sign_in')}</a>
               )}
             </nav>
           </header>
@@ -58,9 +70,44 @@ export function Page(o: PageOptions): string {
             <h1 safe>{o.title}</h1>
             {o.children as 'safe'}
           </main>
+          <footer class="foot">
+            <LanguagePicker />
+          </footer>
+          {/* the words of app.js and other scripts, in the page's language (not executed: no CSP change) */}
+          <script type="application/json" id="latchkey-text">
+            {clientTextJson() as 'safe'}
+          </script>
         </body>
       </html>
     )
+  );
+}
+
+/**
+ * The language picker at the foot of every page: a plain form (no JavaScript needed) that posts
+ * the choice and comes back to the same page. Each language is named in itself.
+ */
+export function LanguagePicker(): JSX.Element {
+  const offered = offeredLocales();
+  if (offered.length < 2) return '';
+  const current = currentLocale();
+  const path = currentScope()?.path;
+  const back = path && path.length <= 512 && path.startsWith('/') && !path.startsWith('//') ? path : '/login';
+  return (
+    <form method="post" action="/language" class="language">
+      <input type="hidden" name="back" value={back} />
+      <label for="language-choice">{th('web.language')}</label>
+      <select id="language-choice" name="language">
+        {offered.map((l) => (
+          <option value={l} lang={l} selected={l === current} safe>
+            {LANGUAGE_NAMES[l as Locale] ?? l}
+          </option>
+        ))}
+      </select>
+      <button type="submit" class="secondary">
+        {th('web.language_change')}
+      </button>
+    </form>
   );
 }
 

@@ -4,6 +4,7 @@ import { AppError } from '../errors.ts';
 import type { Kernel } from '../kernel.ts';
 import type { Authenticated } from './auth.ts';
 import { clearCookie, readCookie, setCookie } from './cookies.ts';
+import { applyAccountLocale } from './locale.ts';
 
 /**
  * The session operations the web kit needs. The sessions flow implements them; declaring them
@@ -73,7 +74,13 @@ export function clearSessionCookie(d: RequestDeps, reply: FastifyReply): void {
 export function authOf(d: RequestDeps, req: FastifyRequest): Authenticated | null | Promise<Authenticated | null> {
   if (req.authCache !== undefined) return req.authCache;
   const found = d.sessions.authenticate(readCookie(req, sessionCookieName(d)));
-  if (found instanceof Promise) return found.then((auth) => (req.authCache = auth));
+  if (found instanceof Promise)
+    return found.then((auth) => {
+      applyAccountLocale(auth?.account.locale);
+      req.authCache = auth;
+      return auth;
+    });
+  applyAccountLocale(found?.account.locale);
   req.authCache = found;
   return found;
 }

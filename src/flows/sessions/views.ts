@@ -12,6 +12,8 @@ export const AccountView = Type.Object({
   status: Type.String(),
   hasPassword: Type.Boolean(),
   createdAt: Type.String(),
+  /** the language the account chose (PUT /account/language), null when it follows the browser */
+  language: Type.Union([Type.String(), Type.Null()]),
 });
 
 export const SessionRef = Type.Object({ id: Type.String(), expiresAt: Type.String() });
@@ -35,5 +37,6 @@ export function accountView(_d: SessionsViewsDeps, a: Account) {
     status: a.status,
     hasPassword: a.password_hash !== null,
     createdAt: isoTime(a.created_at),
+    language: a.locale,
   };
 }

@@ -10,6 +10,7 @@ import * as m008 from './008_staff.ts';
 import * as m009 from './009_support_review.ts';
 import * as m010 from './010_openid_provider.ts';
 import * as m012 from './012_account_deletion.ts';
+import * as m013 from './013_languages.ts';
 
 // Forward-only, applied in name order at start. Each feature adds its own numbered file here.
 export const migrations: Record<string, Migration> = {
@@ -24,4 +25,5 @@ export const migrations: Record<string, Migration> = {
   '009_support_review': m009,
   '010_openid_provider': m010,
   '012_account_deletion': m012,
+  '013_languages': m013,
 };

@@ -1,6 +1,18 @@
 // Progressive enhancement: every page works without this file (the CAPTCHA, when one is
 // configured, is the exception, and its own page says so and offers a way without JavaScript).
 (() => {
+  // Words come from the page (a JSON block the server fills in the page's language).
+  let strings;
+  const text = (key) => {
+    if (!strings) {
+      try {
+        strings = JSON.parse(document.getElementById('latchkey-text')?.textContent || '{}');
+      } catch {
+        strings = {};
+      }
+    }
+    return strings[key] ?? key;
+  };
   const debounce = (fn, ms) => {
     let t;
     return (...a) => {
@@ -28,7 +40,7 @@
         });
         if (!res.ok) return;
         const body = await res.json();
-        hint.textContent = body.ok ? 'Strong enough.' : body.reasons.map((r) => r.message).join(' ');
+        hint.textContent = body.ok ? text('web.client.strong_enough') : body.reasons.map((r) => r.message).join(' ');
         hint.className = body.ok ? 'hint good' : 'hint bad';
       } catch {}
     }, 300);
@@ -39,7 +51,9 @@
     const original = confirm.form?.querySelector(`[name="${confirm.name.replace(/Confirm$/, '')}"]`);
     if (!original) continue;
     const sync = () =>
-      confirm.setCustomValidity(confirm.value && confirm.value !== original.value ? 'The passwords do not match.' : '');
+      confirm.setCustomValidity(
+        confirm.value && confirm.value !== original.value ? text('web.client.passwords_differ') : '',
+      );
     confirm.addEventListener('input', sync);
     original.addEventListener('input', sync);
   }
@@ -50,9 +64,9 @@
     button.addEventListener('click', async () => {
       try {
         await navigator.clipboard.writeText(button.dataset.copy ?? '');
-        button.textContent = 'Copied';
+        button.textContent = text('web.client.copied');
       } catch {
-        button.textContent = 'Copy failed: select the codes instead';
+        button.textContent = text('web.client.copy_failed');
       }
     });
   }
@@ -69,15 +83,15 @@
     btn.setAttribute('aria-controls', input.id);
     // "Show" on screen; "Show new password" etc. for a screen reader, from the field's own label.
     const word = document.createElement('span');
-    word.textContent = 'Show';
+    word.textContent = text('web.client.show');
     const which = document.createElement('span');
     which.className = 'visually-hidden';
-    which.textContent = ` ${(document.querySelector(`label[for="${input.id}"]`)?.textContent ?? 'password').toLowerCase()}`;
+    which.textContent = ` ${(document.querySelector(`label[for="${input.id}"]`)?.textContent ?? text('web.client.password')).toLocaleLowerCase()}`;
     btn.append(word, which);
     btn.addEventListener('click', () => {
       const show = input.type === 'password';
       input.type = show ? 'text' : 'password';
-      word.textContent = show ? 'Hide' : 'Show';
+      word.textContent = show ? text('web.client.hide') : text('web.client.show');
       btn.setAttribute('aria-pressed', String(show));
       input.focus();
     });
@@ -109,7 +123,10 @@
     for (const btn of document.querySelectorAll('[aria-busy="true"]')) btn.removeAttribute('aria-busy');
   });
   // Times: the page shows UTC (works without JavaScript); here they turn into the reader's zone.
-  const fmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+  const fmt = new Intl.DateTimeFormat(document.documentElement.lang || undefined, {
+    dateStyle: 'medium',
+    timeStyle: 'short',
+  });
   for (const t of document.querySelectorAll('time[data-local]')) {
     const d = new Date(t.getAttribute('datetime'));
     if (!Number.isNaN(d.getTime())) t.textContent = fmt.format(d);
