@@ -25,7 +25,7 @@ const GROUP_TITLES: Record<string, string> = {
   qr: 'QR sign-in',
   op: 'OpenID Provider (apps)',
   'second factors': 'Second factors',
-  brand: 'Brand',
+  brand: 'Brand and languages',
 };
 
 const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
