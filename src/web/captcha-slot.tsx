@@ -1,3 +1,4 @@
+import { currentLocale, th } from '../i18n/index.ts';
 import type { Kernel } from '../kernel.ts';
 import { Html } from './layout.tsx';
 
@@ -29,9 +30,6 @@ export function captchaOrigins(provider: string): string[] {
       : [origin];
 }
 
-const CANNOT_LOAD =
-  'If this check does not complete, reload the page. It needs JavaScript and a recent browser; if it still fails, contact support.';
-
 /**
  * The CAPTCHA on a form, whatever the provider. Without JavaScript the widget cannot work, so the
  * page says plainly what to do instead of failing silently.
@@ -39,12 +37,15 @@ const CANNOT_LOAD =
 export function CaptchaSlot(d: CaptchaSlotDeps): JSX.Element {
   const w = d.captcha.widget;
   if (w.provider === 'off') return '';
+  // The widgets speak the page's language too: ALTCHA reads <html lang> (its own translations,
+  // served with it by src/security/captcha/api.ts), the others take the provider's parameter.
+  const lang = currentLocale();
   const help = (
     <>
       <noscript>
-        <p class="notice error">This check needs JavaScript. Please enable it, or contact support if you cannot.</p>
+        <p class="notice error">{th('web.page.captcha_needs_js')}</p>
       </noscript>
-      <p class="hint">{CANNOT_LOAD}</p>
+      <p class="hint">{th('web.page.captcha_cannot_load')}</p>
     </>
   );
   if (w.provider === 'altcha') {
@@ -63,25 +64,31 @@ export function CaptchaSlot(d: CaptchaSlotDeps): JSX.Element {
         {noJs ? (
           <noscript>
             <input type="hidden" name="altcha_nojs" value={noJs.ticket} />
-            <p class="notice info" safe>
-              {`Without JavaScript, this check is a short wait: send the form at least ${noJs.waitSeconds} second${noJs.waitSeconds === 1 ? '' : 's'} after this page opened. If it is refused, wait and send it again.`}
-            </p>
+            <p class="notice info">{th('web.page.captcha_nojs_wait', { count: noJs.waitSeconds })}</p>
           </noscript>
         ) : (
           help
         )}
-        {noJs ? (
-          <p class="hint">If this check does not complete, reload the page; if it still fails, contact support.</p>
-        ) : (
-          ''
-        )}
+        {noJs ? <p class="hint">{th('web.page.captcha_reload')}</p> : ''}
       </div>
     );
   }
   return (
     <div class="field captcha">
-      <script src={PROVIDER_SCRIPT[w.provider]} async defer></script>
-      <div class={PROVIDER_CLASS[w.provider]} data-sitekey={w.siteKey}></div>
+      <script
+        src={
+          w.provider === 'turnstile'
+            ? PROVIDER_SCRIPT[w.provider]
+            : `${PROVIDER_SCRIPT[w.provider]}?hl=${encodeURIComponent(lang)}`
+        }
+        async
+        defer
+      ></script>
+      <div
+        class={PROVIDER_CLASS[w.provider]}
+        data-sitekey={w.siteKey}
+        data-language={w.provider === 'turnstile' ? lang.toLowerCase() : undefined}
+      ></div>
       {help}
     </div>
   );

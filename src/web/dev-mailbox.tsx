@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { escapeHtml } from '../delivery/templates.ts';
+import { t, th } from '../i18n/index.ts';
 import type { Kernel } from '../kernel.ts';
 import { findDevMail, listDevMail } from '../store/dev-mailbox.ts';
 import { Html, Page } from './layout.tsx';
@@ -32,21 +33,28 @@ export function registerDevMailbox(app: FastifyInstance, d: DevMailboxDeps): voi
     const rows = await list();
     return reply.type('text/html; charset=utf-8').send(
       Page({
-        title: 'Development mailbox',
+        title: t('web.page.mailbox_title'),
         productName: d.config.productName,
         wide: true,
         children: (
           <>
-            <p class="hint">Every mail and text message this development server sent. Not available in production.</p>
-            {rows.length === 0 ? <p>No messages yet.</p> : ''}
+            <p class="hint">{th('web.page.mailbox_intro')}</p>
+            {rows.length === 0 ? <p>{th('web.page.mailbox_empty')}</p> : ''}
             {rows.map((m) => (
               <article class="card mail" data-channel={m.channel}>
-                <h2 safe>{m.subject || '(text message)'}</h2>
+                <h2 safe>{m.subject || t('web.page.mailbox_text_message')}</h2>
                 <p class="hint" safe>
-                  {`${m.channel === 'sms' ? 'SMS' : 'Mail'} to ${m.recipient} · ${new Date(m.created_at).toISOString().slice(0, 19).replace('T', ' ')} UTC`}
+                  {t(m.channel === 'sms' ? 'web.page.mailbox_sms_to' : 'web.page.mailbox_mail_to', {
+                    to: m.recipient,
+                    at: `${new Date(m.created_at).toISOString().slice(0, 19).replace('T', ' ')} UTC`,
+                  })}
                 </p>
                 <pre class="mail-body">{linkify(d, m.body_text) as 'safe'}</pre>
-                {m.body_html ? <a href={`/dev/mailbox/${encodeURIComponent(m.id)}.html`}>View as HTML</a> : ''}
+                {m.body_html ? (
+                  <a href={`/dev/mailbox/${encodeURIComponent(m.id)}.html`}>{th('web.page.mailbox_view_html')}</a>
+                ) : (
+                  ''
+                )}
               </article>
             ))}
           </>

@@ -1,4 +1,5 @@
 import { UAParser } from 'ua-parser-js';
+import { t } from '../i18n/index.ts';
 import { Html } from './layout.tsx';
 
 void Html;
@@ -16,15 +17,16 @@ export function userAgentTitle(userAgent: string | null | undefined): string | u
  * the activity, instead of a raw User-Agent string. The raw string stays available as a title.
  */
 export function deviceName(userAgent: string | null | undefined): string {
-  if (!userAgent) return 'Unknown browser';
+  if (!userAgent) return t('web.page.device_unknown');
   const r = new UAParser(userAgent.slice(0, 512)).getResult();
   const browser = r.browser.name ?? '';
   const os = r.os.name ?? '';
-  const kind = r.device.type === 'mobile' ? ' (phone)' : r.device.type === 'tablet' ? ' (tablet)' : '';
-  if (browser && os) return `${browser} on ${os}${kind}`;
-  if (browser || os) return `${browser || os}${kind}`;
+  // Product names stay as they are; only the words around them are the reader's language.
+  const kind = r.device.type === 'mobile' ? 'phone' : r.device.type === 'tablet' ? 'tablet' : 'other';
+  if (browser && os) return t('web.page.device_browser_on_os', { browser, os, kind });
+  if (browser || os) return t('web.page.device_named', { name: browser || os, kind });
   // Not a browser (curl, an app's HTTP client): its own first word is the best name there is.
-  return userAgent.split(/[\s/;(]/)[0]?.slice(0, 40) || 'Unknown browser';
+  return userAgent.split(/[\s/;(]/)[0]?.slice(0, 40) || t('web.page.device_unknown');
 }
 
 /**

@@ -2,6 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, type FieldProblem, pageMessage, toProblem } from '../errors.ts';
+import { t, th } from '../i18n/index.ts';
 import type { Kernel } from '../kernel.ts';
 import { isOutage, OUTAGE_RETRY_AFTER_S, outageOf } from '../store/outage.ts';
 import { Html, Notice, Page } from './layout.tsx';
@@ -41,7 +42,7 @@ export function toAppError(err: unknown): AppError {
   switch (e?.code) {
     // WEB-05: the framework's own answers echoed the path; these say nothing about it.
     case 'FST_ERR_BAD_URL':
-      return new AppError('validation_failed', 'The request address could not be read.');
+      return new AppError('validation_failed', t('web.page.error_address_unreadable'));
     case 'FST_ERR_MAX_PARAM_LENGTH':
       return new AppError('uri_too_long');
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
@@ -53,7 +54,7 @@ export function toAppError(err: unknown): AppError {
       return new AppError('invalid_json');
   }
   if (e instanceof SyntaxError || e?.statusCode === 400)
-    return new AppError('validation_failed', 'The request could not be read.');
+    return new AppError('validation_failed', t('web.page.error_unreadable'));
   if (e?.statusCode === 404) return new AppError('not_found');
   if (e?.statusCode === 413) return new AppError('payload_too_large');
   if (e?.statusCode === 415) return new AppError('unsupported_media_type');
@@ -61,7 +62,7 @@ export function toAppError(err: unknown): AppError {
   if (e?.statusCode === 414) return new AppError('uri_too_long');
   if (e?.statusCode === 431) return new AppError('headers_too_large');
   if (e?.statusCode && e.statusCode >= 400 && e.statusCode < 500)
-    return new AppError('validation_failed', 'The request could not be read.');
+    return new AppError('validation_failed', t('web.page.error_unreadable'));
   return new AppError('internal_error');
 }
 
@@ -91,16 +92,16 @@ function answerError(d: ErrorsDeps, err: unknown, req: FastifyRequest, reply: Fa
       Page({
         title:
           appErr.code === 'service_unavailable'
-            ? 'Temporarily unavailable'
+            ? t('web.page.error_unavailable_title')
             : appErr.status >= 500
-              ? 'Something went wrong'
-              : 'We could not do that',
+              ? t('web.page.error_failed_title')
+              : t('web.page.error_title'),
         productName: d.config.productName,
         children: (
           <>
             <Notice kind="error" text={appErr.status >= 500 ? appErr.title : pageMessage(appErr)} />
             <p>
-              <a href="/login">Back to sign in</a>
+              <a href="/login">{th('web.page.back_to_sign_in')}</a>
             </p>
           </>
         ),
@@ -140,7 +141,7 @@ export function clientErrorHandler(d: ErrorsDeps): (err: NodeJS.ErrnoException, 
         ? new AppError('request_timeout')
         : err.code === 'HPE_HEADER_OVERFLOW'
           ? new AppError('headers_too_large')
-          : new AppError('validation_failed', 'The request could not be read.');
+          : new AppError('validation_failed', t('web.page.error_unreadable'));
     const body = JSON.stringify(toProblem(appErr));
     if (socket.writable)
       socket.write(
@@ -161,13 +162,9 @@ export function registerErrorHandling(app: FastifyInstance, d: ErrorsDeps): void
       .type('text/html; charset=utf-8')
       .send(
         Page({
-          title: 'Page not found',
+          title: t('web.page.not_found_title'),
           productName: d.config.productName,
-          children: (
-            <p>
-              This page does not exist. <a href="/login">Go to sign in</a>
-            </p>
-          ),
+          children: <p>{th('web.page.not_found_text', { link: (s) => `<a href="/login">${s}</a>` })}</p>,
         }),
       );
   });

@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { AppError } from '../errors.ts';
+import { t } from '../i18n/index.ts';
 
 const NO_BODY = new Set(['GET', 'HEAD', 'OPTIONS']);
 const JSON_TYPE = /^application\/(?:[\w.-]+\+)?json$/;
@@ -19,5 +20,5 @@ export function jsonOnlyRefusal(req: FastifyRequest): AppError | undefined {
   if (type === undefined) return;
   const semi = type.indexOf(';');
   const media = (semi < 0 ? type : type.slice(0, semi)).trim().toLowerCase();
-  if (!JSON_TYPE.test(media)) return new AppError('unsupported_media_type', 'Send the body as application/json.');
+  if (!JSON_TYPE.test(media)) return new AppError('unsupported_media_type', t('web.page.send_json'));
 }

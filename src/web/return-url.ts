@@ -1,4 +1,5 @@
 import { AppError } from '../errors.ts';
+import { t } from '../i18n/index.ts';
 import type { Kernel } from '../kernel.ts';
 
 /** What this module uses of the container the composition root builds. */
@@ -12,7 +13,7 @@ export type ReturnUrlDeps = Pick<Kernel, 'config'>;
  */
 export function safeReturnTo(d: ReturnUrlDeps, raw: unknown): string | undefined {
   if (raw === undefined || raw === '') return undefined;
-  const bad = () => new AppError('validation_failed', 'This return address is not allowed.');
+  const bad = () => new AppError('validation_failed', t('web.page.return_address_refused'));
   if (typeof raw !== 'string' || raw.length > 2048 || /[\p{Cc}\\]/u.test(raw)) throw bad();
   const origin = d.config.publicOrigin;
   let u: URL;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { loadConfig } from '../../src/config/index.ts';
+import { formatDateTime, withLocale } from '../../src/i18n/index.ts';
 import { FakeClock } from '../../src/security/clock.ts';
 import { ACCOUNT_TABLES, ACCOUNT_TABLES_KEPT } from '../../src/store/account-deletion.ts';
 import { signedInUser, type User } from '../phone/helpers.ts';
@@ -57,8 +58,9 @@ describe('account deletion with a grace period (injected clock)', () => {
     assert.equal(live.length, 0);
 
     const mail = await waitForDevMail(server, (m) => m.to === u.email && /will be deleted/.test(m.subject));
-    const due = new Date(clock.now() + GRACE).toISOString().slice(0, 16).replace('T', ' ');
-    assert.ok(mail.text.includes(`On ${due} UTC`), mail.text);
+    // Mail times are written out in the reader's language (issue 17), here English.
+    const due = withLocale('en', () => formatDateTime(clock.now() + GRACE));
+    assert.ok(mail.text.includes(`On ${due}`), mail.text);
     assert.match(mail.text, /Sign in before then/);
 
     clock.advance(GRACE - 60_000);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { formatDateTime, withLocale } from '../../src/i18n/index.ts';
 import { FakeClock } from '../../src/security/clock.ts';
 import { countMail, signedInUser, type User } from '../phone/helpers.ts';
 import { uniqueName } from '../support/accounts.ts';
@@ -73,8 +74,9 @@ describe('ID-03 change email and username (API and pages, injected clock)', () =
 
     const notice = await mailTo(server, u.email, /Your email address was changed/);
     assert.equal(before, 0);
-    const when = new Date(clock.now()).toISOString().slice(0, 16).replace('T', ' ');
-    assert.ok(notice.text.includes(`On ${when} UTC`), notice.text);
+    // Mail times are written out in the reader's language (issue 17), here English.
+    const when = withLocale('en', () => formatDateTime(clock.now()));
+    assert.ok(notice.text.includes(`On ${when}`), notice.text);
     assert.ok(notice.text.includes(normal), 'names the new address');
     assert.match(notice.text, /Wasn't you\?.*\/forgot-password.*contact/s);
     assert.doesNotMatch(notice.text, new RegExp(code), 'LOG-02: no code in the notice');

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { RequestContext } from '../../context.ts';
-import { formatDuration, formatTime, renderMail } from '../../delivery/templates.ts';
+import { formatDuration, formatTime, renderMail, supportName } from '../../delivery/templates.ts';
+import { currentLocale, t, withLocale } from '../../i18n/index.ts';
 import type { Kernel } from '../../kernel.ts';
 import type { Account } from '../../store/accounts.ts';
 import { countPasswordChangesSince } from '../../store/password-changes.ts';
@@ -45,17 +46,23 @@ export async function flagRepeatedPasswordChanges(
   // The staff review queue is where the flag gets its human look.
   await openReviewItem(d, { kind: 'flagged_resets', accountId: account.id, reason, details: { changes: n } }, trx);
   if (account.email) {
-    const mail = renderMail(d.brand, {
-      subject: 'Unusual activity on your account',
-      title: 'We noticed unusual activity on your account',
-      lines: [
-        `The password of your account ${account.username} was changed or reset ${n} times within ${formatDuration(rule.windowMs)} (last on ${formatTime(now)}).`,
-        'That can mean someone else has access to your email or your account, so we have asked our staff to review it. You can keep using your account.',
-      ],
-      after: [
-        `If all of these changes were yours, there is nothing to do. If not, contact ${d.brand.supportContact} right away.`,
-      ],
-    });
+    // The owner's own change or reset set it off: the account's language, else the request's.
+    const mail = withLocale(account.locale ?? currentLocale(), () =>
+      renderMail(d.brand, {
+        subject: t('activity.mail.flag_subject'),
+        title: t('activity.mail.flag_title'),
+        lines: [
+          t('activity.mail.flag_changes', {
+            username: account.username,
+            count: n,
+            window: formatDuration(rule.windowMs),
+            time: formatTime(now),
+          }),
+          t('activity.mail.flag_review'),
+        ],
+        after: [t('activity.mail.flag_not_you', { support: supportName(d.brand) })],
+      }),
+    );
     await d.outbox.send(trx, { channel: 'email', kind: 'account_flagged', to: account.email, ...mail });
   }
   return true;

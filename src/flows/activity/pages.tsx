@@ -1,3 +1,4 @@
+import { t, th } from '../../i18n/index.ts';
 import type { Kernel } from '../../kernel.ts';
 import { recentAuditEvents } from '../../store/audit.ts';
 import type { Authenticated } from '../../web/auth.ts';
@@ -11,32 +12,33 @@ void Html;
 
 // What the owner of an account can read about its security events. Only events named here are
 // shown, in plain words; internal reasons (e.g. why a sign-in failed) stay in the audit trail.
+// Each event names the catalog key of its words (said in the reader's language when shown).
 const LABELS: Record<string, string> = {
-  'sign_in.succeeded': 'Signed in',
-  'sign_in.failed': 'Failed sign-in attempt',
-  'sign_in.locked': 'Sign-in blocked after repeated failed attempts',
-  'password.changed': 'Password changed',
-  'password.reset_completed': 'Password reset',
-  'password.reset_requested': 'Password reset requested',
-  'password.change_failed': 'Failed password change (wrong current password)',
-  'account.activated': 'Account activated',
-  'account.flagged': 'Account flagged for review after repeated password changes',
-  'session.ended': 'Session signed out',
-  'external.linked': 'External account linked',
-  'external.unlinked': 'External account unlinked',
+  'sign_in.succeeded': 'activity.event.sign_in_succeeded',
+  'sign_in.failed': 'activity.event.sign_in_failed',
+  'sign_in.locked': 'activity.event.sign_in_locked',
+  'password.changed': 'activity.event.password_changed',
+  'password.reset_completed': 'activity.event.password_reset_completed',
+  'password.reset_requested': 'activity.event.password_reset_requested',
+  'password.change_failed': 'activity.event.password_change_failed',
+  'account.activated': 'activity.event.account_activated',
+  'account.flagged': 'activity.event.account_flagged',
+  'session.ended': 'activity.event.session_ended',
+  'external.linked': 'activity.event.external_linked',
+  'external.unlinked': 'activity.event.external_unlinked',
   // Staff actions (ADM-09): the "From" column names the role, not the staff member's address.
-  'staff.reset_sent': 'Staff sent you a password reset',
-  'staff.sessions_ended': 'Staff signed your account out',
-  'staff.unlocked': 'Staff lifted a sign-in block',
-  'staff.activation_resent': 'Staff sent a new activation link',
-  'staff.flag_cleared': 'Staff reviewed your account',
-  'staff.account_disabled': 'Staff disabled your account',
-  'staff.account_enabled': 'Staff enabled your account',
-  'staff.second_factors_removed': 'Staff removed your second factors after an identity check',
-  'qr.redeemed': 'Signed in on a new browser by QR code',
-  'qr.approved': 'QR sign-in approved on this account',
-  'qr.declined': 'QR sign-in declined',
-  'qr.reported': 'QR sign-in reported as not yours; that browser was signed out',
+  'staff.reset_sent': 'activity.event.staff_reset_sent',
+  'staff.sessions_ended': 'activity.event.staff_sessions_ended',
+  'staff.unlocked': 'activity.event.staff_unlocked',
+  'staff.activation_resent': 'activity.event.staff_activation_resent',
+  'staff.flag_cleared': 'activity.event.staff_flag_cleared',
+  'staff.account_disabled': 'activity.event.staff_account_disabled',
+  'staff.account_enabled': 'activity.event.staff_account_enabled',
+  'staff.second_factors_removed': 'activity.event.staff_second_factors_removed',
+  'qr.redeemed': 'activity.event.qr_redeemed',
+  'qr.approved': 'activity.event.qr_approved',
+  'qr.declined': 'activity.event.qr_declined',
+  'qr.reported': 'activity.event.qr_reported',
 };
 
 export const ACTIVITY_LIMIT = 20;
@@ -59,14 +61,14 @@ export async function activitySection(d: ActivityPagesDeps, auth: Authenticated)
   const rows = await recentActivity(d, auth.account.id);
   return (
     <section class="card" aria-labelledby="activity-h">
-      <h2 id="activity-h">Recent security activity</h2>
+      <h2 id="activity-h">{th('activity.heading')}</h2>
       {rows.length ? (
         <table class="activity">
           <thead>
             <tr>
-              <th scope="col">When</th>
-              <th scope="col">What</th>
-              <th scope="col">From</th>
+              <th scope="col">{th('activity.col_when')}</th>
+              <th scope="col">{th('activity.col_what')}</th>
+              <th scope="col">{th('activity.col_from')}</th>
             </tr>
           </thead>
           <tbody>
@@ -75,13 +77,13 @@ export async function activitySection(d: ActivityPagesDeps, auth: Authenticated)
                 <td>
                   <LocalTime ms={Number(r.at)} />
                 </td>
-                <td safe>{LABELS[r.event] ?? r.event}</td>
+                <td safe>{Object.hasOwn(LABELS, r.event) ? t(LABELS[r.event] as string) : r.event}</td>
                 <td>
                   {r.event.startsWith('staff.') ? (
-                    <span safe>{`Staff (${staffRole(r.details)})`}</span>
+                    <span safe>{t('activity.staff_role', { role: staffRole(r.details) })}</span>
                   ) : (
                     <>
-                      <span safe>{r.ip || 'unknown address'}</span>
+                      <span safe>{r.ip || t('activity.unknown_address')}</span>
                       <br />
                       <span class="hint" title={userAgentTitle(r.user_agent)} safe>
                         {deviceName(r.user_agent)}
@@ -94,9 +96,9 @@ export async function activitySection(d: ActivityPagesDeps, auth: Authenticated)
           </tbody>
         </table>
       ) : (
-        <p>No security events yet.</p>
+        <p>{th('activity.none')}</p>
       )}
-      <p class="hint">Something you don't recognise? Change your password and sign out everywhere.</p>
+      <p class="hint">{th('activity.hint')}</p>
     </section>
   ) as string;
 }

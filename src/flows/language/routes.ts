@@ -1,26 +1,30 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Kernel } from '../../kernel.ts';
-import { setCookie } from '../../web/cookies.ts';
+import { clearCookie, setCookie } from '../../web/cookies.ts';
 import { applyAccountLocale, LANGUAGE_COOKIE } from '../../web/locale.ts';
 import { returnPath } from '../../web/reauth.ts';
 import { authOf, type RequestDeps, requireAuth } from '../../web/request.ts';
 import { responses, Str } from '../../web/schemas.ts';
-import { offeredLanguage, saveAccountLanguage } from './service.ts';
+import { languageChoice, offeredLanguage, saveAccountLanguage } from './service.ts';
 
 export type LanguageDeps = Pick<Kernel, 'db' | 'clock'> & RequestDeps;
 
 const YEAR_S = 365 * 24 * 3600;
 
-function rememberOnBrowser(d: LanguageDeps, reply: FastifyReply, locale: string): void {
+const cookieOptions = (d: LanguageDeps) => ({
+  path: '/',
+  httpOnly: true,
+  secure: d.config.https,
+  sameSite: 'lax' as const,
+  maxAge: YEAR_S,
+});
+
+/** The browser's choice; null forgets it, so Accept-Language decides again. */
+function rememberOnBrowser(d: LanguageDeps, reply: FastifyReply, locale: string | null): void {
   // Not a secret and not httpOnly-worthy, but nothing on the page reads it either.
-  setCookie(reply, LANGUAGE_COOKIE, locale, {
-    path: '/',
-    httpOnly: true,
-    secure: d.config.https,
-    sameSite: 'lax',
-    maxAge: YEAR_S,
-  });
+  if (locale) setCookie(reply, LANGUAGE_COOKIE, locale, cookieOptions(d));
+  else clearCookie(reply, LANGUAGE_COOKIE, cookieOptions(d));
 }
 
 /** The picker at the foot of every page, and the account's language in the API. */
@@ -35,7 +39,8 @@ export function registerLanguageRoutes(app: FastifyInstance, d: LanguageDeps): v
     },
     async (req, reply) => {
       const body = req.body as { language: string; back?: string };
-      const locale = offeredLanguage(body.language);
+      // `auto` ("Same as my browser" on /settings): no saved language, on the account or here.
+      const locale = languageChoice(body.language);
       rememberOnBrowser(d, reply, locale);
       const auth = await authOf(d, req);
       if (auth) await saveAccountLanguage(d.db, auth.account.id, locale, d.clock.now());
@@ -64,7 +69,7 @@ export function registerLanguageRoutes(app: FastifyInstance, d: LanguageDeps): v
       const raw = (req.body as { language: string | null }).language;
       const locale = raw === null ? null : offeredLanguage(raw);
       await saveAccountLanguage(d.db, auth.account.id, locale, d.clock.now());
-      if (locale) rememberOnBrowser(d, reply, locale);
+      rememberOnBrowser(d, reply, locale);
       return reply.header('cache-control', 'no-store').send({ language: locale });
     },
   );

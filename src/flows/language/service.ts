@@ -8,6 +8,14 @@ import type { Database } from '../../store/schema.ts';
 // The language an account chose (issue 17): kept on the account so its pages and its mails
 // speak it on every browser; null goes back to following the browser.
 
+/** What the forms send for "Same as my browser": no saved language, Accept-Language decides again. */
+export const FOLLOW_BROWSER = 'auto';
+
+/** A form's choice: null for FOLLOW_BROWSER, else the offered tag it names (or a 400). */
+export function languageChoice(raw: unknown): string | null {
+  return raw === FOLLOW_BROWSER ? null : offeredLanguage(raw);
+}
+
 /** The offered tag `raw` names (any case), or a 400 naming the languages there are. */
 export function offeredLanguage(raw: unknown): string {
   const found = typeof raw === 'string' && raw.length <= 35 ? matchLocale(raw, offeredLocales()) : undefined;

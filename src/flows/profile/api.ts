@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
+import { t } from '../../i18n/index.ts';
 import { isoTime } from '../../security/clock.ts';
 import { clearSessionCookie, contextOf, type RequestDeps, requireAuth } from '../../web/request.ts';
 import { responses, Str } from '../../web/schemas.ts';
@@ -99,7 +100,7 @@ export function registerProfileApi(app: FastifyInstance, d: ProfileApiDeps): voi
         .status(202)
         .header('cache-control', 'no-store')
         .send({
-          message: 'Your account will be deleted. Every session was signed out; signing in before then cancels it.',
+          message: t('profile.deletion_requested'),
           deletionDueAt: isoTime(dueAt),
         });
     },

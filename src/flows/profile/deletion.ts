@@ -1,7 +1,8 @@
 import type { Kysely } from 'kysely';
 import { type RequestContext, systemContext } from '../../context.ts';
-import { formatTime, renderMail } from '../../delivery/templates.ts';
+import { formatTime, renderMail, supportName } from '../../delivery/templates.ts';
 import { AppError } from '../../errors.ts';
+import { currentLocale, t, withLocale } from '../../i18n/index.ts';
 import type { Kernel } from '../../kernel.ts';
 import { usernameKey } from '../../security/identifiers.ts';
 import { clearDeletion, markDeletion, purgeIfDue } from '../../store/account-deletion.ts';
@@ -40,7 +41,7 @@ export class AccountDeletion {
     const typed = String(input.confirm ?? '').slice(0, 256);
     if (!typed || usernameKey(typed) !== auth.account.username_key)
       throw new AppError('validation_failed', undefined, {
-        fields: [{ field: 'confirm', code: 'mismatch', message: 'Type your username to confirm the deletion.' }],
+        fields: [{ field: 'confirm', code: 'mismatch', message: t('profile.error.type_username') }],
       });
     const now = d.clock.now();
     const dueAt = now + d.config.deletionGrace;
@@ -52,19 +53,24 @@ export class AccountDeletion {
       await d.audit.record('account.deletion_requested', ctx, { accountId: a.id, details: { signedOut: ended } }, trx);
       if (a.email) {
         const brand = await d.organizations.brandFor(a, trx);
-        const mail = renderMail(brand, {
-          subject: 'Your account will be deleted',
-          title: 'Your account will be deleted',
-          lines: [
-            `On ${formatTime(now)} you asked to delete your account ${a.username}. Every session was signed out.`,
-            `On ${formatTime(dueAt)} your account and its data will be removed for good.`,
-            'Changed your mind? Sign in before then and the deletion is cancelled.',
-          ],
-          action: { label: 'Sign in to keep your account', url: `${d.config.publicUrl}/login` },
-          after: [
-            `Wasn't you? Sign in (or reset your password at ${d.config.publicUrl}/forgot-password) to cancel it, and contact ${brand.supportContact}.`,
-          ],
-        });
+        const mail = withLocale(a.locale ?? currentLocale(), () =>
+          renderMail(brand, {
+            subject: t('profile.mail.deletion_title'),
+            title: t('profile.mail.deletion_title'),
+            lines: [
+              t('profile.mail.deletion_asked', { time: formatTime(now), username: a.username }),
+              t('profile.mail.deletion_due', { time: formatTime(dueAt) }),
+              t('profile.mail.deletion_changed_mind'),
+            ],
+            action: { label: t('profile.mail.deletion_action'), url: `${d.config.publicUrl}/login` },
+            after: [
+              t('profile.mail.deletion_not_you', {
+                url: `${d.config.publicUrl}/forgot-password`,
+                support: supportName(brand),
+              }),
+            ],
+          }),
+        );
         await d.outbox.send(trx, { channel: 'email', kind: 'deletion_requested', to: a.email, ...mail });
       }
     });
@@ -83,14 +89,14 @@ export class AccountDeletion {
       await d.audit.record('account.deletion_cancelled', ctx, { accountId: account.id }, trx);
       if (account.email) {
         const brand = await d.organizations.brandFor(account, trx);
-        const mail = renderMail(brand, {
-          subject: 'Your account will not be deleted',
-          title: 'Account deletion cancelled',
-          lines: [
-            `You signed in to ${account.username}, so the deletion you asked for was cancelled. Your account stays as it was.`,
-          ],
-          after: [`Wasn't you? Change your password and contact ${brand.supportContact}.`],
-        });
+        const mail = withLocale(account.locale ?? currentLocale(), () =>
+          renderMail(brand, {
+            subject: t('profile.mail.kept_subject'),
+            title: t('profile.mail.kept_title'),
+            lines: [t('profile.mail.kept_line', { username: account.username })],
+            after: [t('profile.mail.kept_not_you', { support: supportName(brand) })],
+          }),
+        );
         await d.outbox.send(trx, { channel: 'email', kind: 'deletion_cancelled', to: account.email, ...mail });
       }
       return true;

@@ -1,10 +1,12 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { AppError, pageMessage } from '../../errors.ts';
+import { currentLocale, LANGUAGE_NAMES, type Locale, offeredLocales, t, th } from '../../i18n/index.ts';
 import type { Authenticated } from '../../web/auth.ts';
 import { Field, Html, Notice, Page } from '../../web/layout.tsx';
 import { leadToReauthentication, type ReauthDeps } from '../../web/reauth.ts';
 import { authOf, clearSessionCookie, contextOf, field } from '../../web/request.ts';
 import { type AccountPagesDeps, pageAuth, renderSettings } from '../account/pages.tsx';
+import { FOLLOW_BROWSER } from '../language/service.ts';
 import type { AccountDeletion } from './deletion.ts';
 import type { ProfileService } from './service.ts';
 
@@ -18,17 +20,17 @@ export type ProfilePagesDeps = {
 void Html;
 
 // Each card shows its own outcome, next to its form (the redirect lands on the card's anchor).
+// The maps give catalog keys; the words are looked up while rendering, in the reader's language.
 const EMAIL_FLASH: Record<string, string> = {
-  email_pending: 'We sent a link and a code to your new address. It is not used until you confirm it.',
-  email_changed: 'Your new email address is confirmed and in use. We told your old address.',
-  email_change_cancelled: 'The pending email change was cancelled. Your address did not change.',
+  email_pending: 'profile.flash.email_pending',
+  email_changed: 'profile.flash.email_changed',
+  email_change_cancelled: 'profile.flash.email_change_cancelled',
 };
-const USERNAME_FLASH: Record<string, string> = { username_changed: 'Your username was changed.' };
-const DELETE_FLASH: Record<string, string> = {
-  deletion_cancelled: 'You signed in, so the deletion of your account was cancelled. Your account stays as it was.',
-};
+const USERNAME_FLASH: Record<string, string> = { username_changed: 'profile.flash.username_changed' };
+const DELETE_FLASH: Record<string, string> = { deletion_cancelled: 'profile.flash.deletion_cancelled' };
+const LANGUAGE_FLASH: Record<string, string> = { language_saved: 'profile.flash.language_saved' };
 const flashOf = (map: Record<string, string>, flash: string | undefined) =>
-  flash && Object.hasOwn(map, flash) ? map[flash] : undefined;
+  flash && Object.hasOwn(map, flash) ? t(map[flash] as string) : undefined;
 
 /** Whether a change would pass SES-07 now, so the page can say beforehand that it will not. */
 function recentSignIn(d: ProfilePagesDeps, auth: Authenticated): boolean {
@@ -50,42 +52,33 @@ export async function profileSection(
   const pending = await d.profile.pendingEmail(a.id);
   const recent = recentSignIn(d, auth);
   const graceDays = Math.max(1, Math.round(d.config.deletionGrace / 86_400_000));
-  const grace = d.config.deletionGrace >= 86_400_000 ? `${graceDays} day${graceDays === 1 ? '' : 's'}` : 'a while';
   return (
     <>
       <section class="card" id="identifiers" aria-labelledby="identifiers-h">
-        <h2 id="identifiers-h">Email address</h2>
+        <h2 id="identifiers-h">{th('profile.email_heading')}</h2>
         <Notice kind="success" text={flashOf(EMAIL_FLASH, flash)} />
-        {recent ? (
-          ''
-        ) : (
-          <p class="hint">
-            Changing your email, username or deleting the account will first ask you to sign in again, to confirm it is
-            you.
-          </p>
-        )}
+        {recent ? '' : <p class="hint">{th('profile.reauth_hint')}</p>}
         {pending ? (
           <div class="pending" id="email-pending">
             <p>
-              <strong>Pending:</strong> <span safe>{pending}</span> is waiting for confirmation. Until you confirm it,
-              your email address stays <span safe>{a.email ?? 'none'}</span>.
+              {th('profile.pending', {
+                strong: (s) => `<strong>${s}</strong>`,
+                addr: (s) => `<span>${s}</span>`,
+                pending,
+                current: a.email ?? t('profile.none'),
+              })}
             </p>
             <form method="post" action="/settings/email/confirm" novalidate>
-              <Field
-                name="code"
-                label="Code from the mail to your new address"
-                autocomplete="one-time-code"
-                maxlength={16}
-              />
+              <Field name="code" label={t('profile.code_label')} autocomplete="one-time-code" maxlength={16} />
               <div class="field">
                 <button type="submit" class="primary">
-                  Confirm new address
+                  {th('profile.confirm_new_address')}
                 </button>
               </div>
             </form>
             <form method="post" action="/settings/email/cancel">
               <div class="field">
-                <button type="submit">Cancel the change</button>
+                <button type="submit">{th('profile.cancel_change')}</button>
               </div>
             </form>
           </div>
@@ -95,47 +88,96 @@ export async function profileSection(
         <form method="post" action="/settings/email" novalidate>
           <Field
             name="email"
-            label="New email address"
+            label={t('profile.new_email_label')}
             type="email"
             autocomplete="email"
             maxlength={320}
-            hint="We send a link and a code to the new address; it counts only once you confirm it."
+            hint={t('profile.new_email_hint')}
           />
-          <button type="submit">Change email address</button>
+          <button type="submit">{th('profile.change_email')}</button>
         </form>
       </section>
       <section class="card" id="username" aria-labelledby="username-h">
-        <h2 id="username-h">Username</h2>
+        <h2 id="username-h">{th('profile.username_heading')}</h2>
         <Notice kind="success" text={flashOf(USERNAME_FLASH, flash)} />
         <form method="post" action="/settings/username" novalidate>
           <Field
             name="username"
-            label="New username"
+            label={t('profile.new_username_label')}
             autocomplete="username"
             maxlength={32}
-            hint="3 to 32 letters, digits, dots, dashes or underscores, in one script."
+            hint={t('profile.username_hint')}
           />
-          <button type="submit">Change username</button>
+          <button type="submit">{th('profile.change_username')}</button>
         </form>
       </section>
+      {languageSection(auth, flash)}
       <section class="card" id="delete" aria-labelledby="delete-h">
-        <h2 id="delete-h">Delete your account</h2>
+        <h2 id="delete-h">{th('profile.delete_heading')}</h2>
         <Notice kind="success" text={flashOf(DELETE_FLASH, flash)} />
-        <p safe>
-          {`Every session is signed out at once. Your account and its data are removed after ${grace}; signing in before then cancels the deletion.`}
+        <p>
+          {d.config.deletionGrace >= 86_400_000
+            ? th('profile.delete_text_days', { count: graceDays })
+            : th('profile.delete_text_soon')}
         </p>
         <form method="post" action="/settings/delete" novalidate>
           <Field
             name="confirm"
-            label="Type your username to confirm"
+            label={t('profile.delete_confirm_label')}
             autocomplete="off"
             maxlength={64}
-            hint={`Your username is ${a.username}.`}
+            hint={t('profile.delete_confirm_hint', { username: a.username })}
           />
-          <button type="submit">Delete my account</button>
+          <button type="submit">{th('profile.delete_button')}</button>
         </form>
       </section>
     </>
+  ) as string;
+}
+
+/**
+ * The "Language" section (issue 17): the account's saved language, or none (the browser decides).
+ * A plain form to POST /language, so it works without JavaScript; `auto` goes back to following
+ * the browser. Each language is named in itself, like the picker at the foot of the page.
+ */
+export function languageSection(auth: Authenticated, flash: string | undefined): string {
+  const offered = offeredLocales();
+  const saved = auth.account.locale && offered.includes(auth.account.locale) ? auth.account.locale : null;
+  const nameOf = (l: string) => LANGUAGE_NAMES[l as Locale] ?? l;
+  const choice = (value: string, label: string, lang?: string) => (
+    <div class="field check">
+      <input
+        type="radio"
+        id={`language-${value}`}
+        name="language"
+        value={value}
+        checked={(saved ?? FOLLOW_BROWSER) === value}
+      />
+      <label for={`language-${value}`} lang={lang} safe>
+        {label}
+      </label>
+    </div>
+  );
+  return (
+    <section class="card" id="language" aria-labelledby="language-h">
+      <h2 id="language-h">{th('profile.language_heading')}</h2>
+      <Notice kind="success" text={flashOf(LANGUAGE_FLASH, flash)} />
+      <p id="language-now">
+        {saved
+          ? th('profile.language_saved_choice', { language: nameOf(saved) })
+          : th('profile.language_following_browser', { language: nameOf(currentLocale()) })}
+      </p>
+      <form method="post" action="/language">
+        <input type="hidden" name="back" value="/settings?done=language_saved#language" />
+        <fieldset class="choices">
+          <legend>{th('profile.language_legend')}</legend>
+          {choice(FOLLOW_BROWSER, t('profile.language_browser'))}
+          {offered.map((l) => choice(l, nameOf(l), l))}
+        </fieldset>
+        <p class="hint">{th('profile.language_hint')}</p>
+        <button type="submit">{th('profile.language_save')}</button>
+      </form>
+    </section>
   ) as string;
 }
 
@@ -151,7 +193,7 @@ function send(reply: FastifyReply, status: number, body: string) {
 /** The page the mailed link opens: a GET shows a button and changes nothing (REC-04). */
 function verifyPage(d: ProfilePagesDeps, o: { token?: string; error?: string; done?: string; signedIn?: boolean }) {
   return Page({
-    title: 'Confirm your new email address',
+    title: t('profile.verify_title'),
     productName: d.config.productName,
     children: (
       <>
@@ -160,14 +202,16 @@ function verifyPage(d: ProfilePagesDeps, o: { token?: string; error?: string; do
         {o.token ? (
           <form method="post" action="/settings/email/verify">
             <input type="hidden" name="token" value={o.token} />
-            <p>Use this address for your account from now on?</p>
+            <p>{th('profile.verify_question')}</p>
             <button type="submit" class="primary">
-              Confirm this address
+              {th('profile.verify_button')}
             </button>
           </form>
         ) : (
           <p>
-            <a href={o.signedIn ? '/settings' : '/login'}>{o.signedIn ? 'Back to settings' : 'Sign in'}</a>
+            <a href={o.signedIn ? '/settings' : '/login'}>
+              {o.signedIn ? th('profile.back_to_settings') : th('profile.sign_in')}
+            </a>
           </p>
         )}
       </>
@@ -245,7 +289,7 @@ export function registerProfilePages(app: FastifyInstance, d: ProfilePagesDeps):
     try {
       const { email } = await d.profile.confirmEmailWithToken({ token: field(req.body, 'token', 256) }, contextOf(req));
       if (signedIn) return reply.redirect('/settings?done=email_changed#identifiers', 303);
-      return send(reply, 200, verifyPage(d, { done: `Your account now uses ${email}.`, signedIn }));
+      return send(reply, 200, verifyPage(d, { done: t('profile.verify_done', { email }), signedIn }));
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
       if (err.extra.retryAfter !== undefined) reply.header('Retry-After', String(Math.ceil(err.extra.retryAfter)));

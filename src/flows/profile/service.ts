@@ -1,7 +1,8 @@
 import type { Kysely } from 'kysely';
 import type { RequestContext } from '../../context.ts';
-import { formatDuration, formatTime, renderMail } from '../../delivery/templates.ts';
+import { formatDuration, formatTime, renderMail, supportName } from '../../delivery/templates.ts';
 import { AppError } from '../../errors.ts';
+import { currentLocale, t, withLocale } from '../../i18n/index.ts';
 import type { Kernel } from '../../kernel.ts';
 import { keyedHash, safeEqual, sha256 } from '../../security/hashing.ts';
 import { checkUsername, EMAIL_INVALID, normalizeEmail } from '../../security/identifiers.ts';
@@ -52,7 +53,7 @@ const unchanged = (field: string, message: string) =>
   new AppError('validation_failed', undefined, { fields: [{ field, code: 'unchanged', message }] });
 
 export const emailChangeSent = (email: string, old: string | null) =>
-  `We sent a link and a code to ${email}. ${old ? `Your address stays ${old}` : 'Nothing changes'} until you confirm the new one.`;
+  old ? t('profile.email_change_sent_keep', { email, old }) : t('profile.email_change_sent', { email });
 
 /**
  * The signed-in user's own identifiers (ID-03): a new email address or username passes the same
@@ -73,7 +74,7 @@ export class ProfileService {
     await d.guard.limit('profile_change', ctx, `account:${auth.account.id}`);
     const email = normalizeEmail(String(input.email ?? '').slice(0, 320));
     if (email === undefined) throw new AppError('validation_failed', undefined, { fields: [EMAIL_INVALID] });
-    if (email === auth.account.email_key) throw unchanged('email', 'This is already your email address.');
+    if (email === auth.account.email_key) throw unchanged('email', t('profile.error.already_your_email'));
     // One address cannot be mail-bombed from many accounts either.
     await d.guard.limit('profile_change', ctx, `email:${email}`);
     // ENUM-03: an address that belongs to another account gets the same answer here; its owner
@@ -100,34 +101,36 @@ export class ProfileService {
         created_at: now,
       });
       const brand = await d.organizations.brandFor(auth.account, trx);
+      // The address's owner reads it: the other account's language when it is taken, else this one's.
       const mail = taken
-        ? renderMail(brand, {
-            subject: 'You already have an account',
-            title: 'Someone tried to move an account to your email address',
-            lines: [
-              'An account asked to use this email address, but it already belongs to your account, so nothing was changed.',
-              'If you forgot your password, you can reset it.',
-            ],
-            action: { label: 'Reset your password', url: `${d.config.publicUrl}/forgot-password` },
-            after: ["If it wasn't you, you can ignore this mail."],
-          })
-        : renderMail(brand, {
-            subject: 'Confirm your new email address',
-            title: 'Confirm your new email address',
-            lines: [
-              `The account ${auth.account.username} asked to use this address from now on.`,
-              'It changes only once you confirm it.',
-            ],
-            action: {
-              label: 'Confirm this address',
-              url: `${d.config.publicUrl}/settings/email/verify?token=${encodeURIComponent(token)}`,
-            },
-            code: { label: 'Or enter this code in your settings', value: formatCode(code) },
-            after: [
-              `The link and the code expire in ${formatDuration(EMAIL_CHANGE_TTL)}.`,
-              "Didn't ask for this? Ignore this mail: nothing changes.",
-            ],
-          });
+        ? withLocale(taken.locale, () =>
+            renderMail(brand, {
+              subject: t('profile.mail.taken_subject'),
+              title: t('profile.mail.taken_title'),
+              lines: [t('profile.mail.taken_line'), t('profile.mail.taken_reset')],
+              action: { label: t('profile.mail.taken_action'), url: `${d.config.publicUrl}/forgot-password` },
+              after: [t('profile.mail.taken_ignore')],
+            }),
+          )
+        : withLocale(auth.account.locale ?? currentLocale(), () =>
+            renderMail(brand, {
+              subject: t('profile.mail.verify_title'),
+              title: t('profile.mail.verify_title'),
+              lines: [
+                t('profile.mail.verify_line', { username: auth.account.username }),
+                t('profile.mail.verify_only_once_confirmed'),
+              ],
+              action: {
+                label: t('profile.mail.verify_action'),
+                url: `${d.config.publicUrl}/settings/email/verify?token=${encodeURIComponent(token)}`,
+              },
+              code: { label: t('profile.mail.verify_code'), value: formatCode(code) },
+              after: [
+                t('profile.mail.verify_expires', { duration: formatDuration(EMAIL_CHANGE_TTL) }),
+                t('profile.mail.verify_ignore'),
+              ],
+            }),
+          );
       await d.outbox.send(trx, {
         channel: 'email',
         kind: taken ? 'email_change_taken' : 'email_change_verify',
@@ -196,8 +199,7 @@ export class ProfileService {
         if (account?.status !== 'active') return undefined;
         const owner = await findAccountByIdentifier(trx, email);
         // Only someone who read the mail gets here, so saying "taken" reveals nothing new.
-        if (owner && owner.id !== account.id)
-          throw new AppError('conflict', 'This email address now belongs to another account.');
+        if (owner && owner.id !== account.id) throw new AppError('conflict', t('profile.error.email_taken_now'));
         if (!(await consumeCode(trx, row.id, now, { unexpired: true }))) return undefined;
         await setAccountEmail(trx, account.id, email, now);
         await d.audit.record('email.changed', ctx, { accountId: account.id }, trx);
@@ -205,7 +207,7 @@ export class ProfileService {
         return account;
       });
     } catch (err) {
-      if (isUniqueViolation(err)) throw new AppError('conflict', 'This email address now belongs to another account.');
+      if (isUniqueViolation(err)) throw new AppError('conflict', t('profile.error.email_taken_now'));
       throw err;
     }
     if (!old) throw new AppError(fail);
@@ -216,25 +218,35 @@ export class ProfileService {
   private async notifyEmailChanged(trx: Kysely<Database>, account: Account, email: string, now: number) {
     const d = this.d;
     const brand = await d.organizations.brandFor(account, trx);
+    // The link may be opened signed out, in another browser: the account's language first.
+    const locale = account.locale ?? currentLocale();
     if (account.email) {
-      const mail = renderMail(brand, {
-        subject: 'Your email address was changed',
-        title: 'Your email address was changed',
-        lines: [
-          `On ${formatTime(now)} the email address of your account ${account.username} was changed from this address to ${email}.`,
-          'Mail about your account, including password resets, now goes to the new address.',
-        ],
-        after: [
-          `Wasn't you? Try to reset your password at ${d.config.publicUrl}/forgot-password and contact ${brand.supportContact} at once.`,
-        ],
-      });
-      await d.outbox.send(trx, { channel: 'email', kind: 'email_changed', to: account.email, ...mail });
+      const old = account.email;
+      const mail = withLocale(locale, () =>
+        renderMail(brand, {
+          subject: t('profile.mail.changed_title'),
+          title: t('profile.mail.changed_title'),
+          lines: [
+            t('profile.mail.changed_line', { time: formatTime(now), username: account.username, email }),
+            t('profile.mail.changed_where'),
+          ],
+          after: [
+            t('profile.mail.changed_not_you', {
+              url: `${d.config.publicUrl}/forgot-password`,
+              support: supportName(brand),
+            }),
+          ],
+        }),
+      );
+      await d.outbox.send(trx, { channel: 'email', kind: 'email_changed', to: old, ...mail });
     }
-    const welcome = renderMail(brand, {
-      subject: 'Your new email address is confirmed',
-      title: 'Your new email address is confirmed',
-      lines: [`The account ${account.username} now uses this address.`],
-    });
+    const welcome = withLocale(locale, () =>
+      renderMail(brand, {
+        subject: t('profile.mail.confirmed_title'),
+        title: t('profile.mail.confirmed_title'),
+        lines: [t('profile.mail.confirmed_line', { username: account.username })],
+      }),
+    );
     await d.outbox.send(trx, { channel: 'email', kind: 'email_confirmed', to: email, ...welcome });
   }
 
@@ -249,7 +261,7 @@ export class ProfileService {
     const checked = checkUsername(String(input.username ?? '').slice(0, 256));
     if (!checked.ok) throw new AppError('validation_failed', undefined, { fields: [checked.problem] });
     const forms = checked.forms;
-    if (forms.username === auth.account.username) throw unchanged('username', 'This is already your username.');
+    if (forms.username === auth.account.username) throw unchanged('username', t('profile.error.already_your_username'));
     // A taken name is said so (409), a look-alike of another account's refused (400), as at
     // registration; one's own name in other letter case is allowed.
     await refuseUsernameClash(d.db, forms, auth.account.id);
@@ -260,17 +272,26 @@ export class ProfileService {
         await d.audit.record('username.changed', ctx, { accountId: auth.account.id }, trx);
         if (auth.account.email) {
           const brand = await d.organizations.brandFor(auth.account, trx);
-          const mail = renderMail(brand, {
-            subject: 'Your username was changed',
-            title: 'Your username was changed',
-            lines: [
-              `On ${formatTime(now)} the username of your account changed from ${auth.account.username} to ${forms.username}.`,
-              'Sign in with the new username (or with your email address) from now on.',
-            ],
-            after: [
-              `Wasn't you? Reset your password at ${d.config.publicUrl}/forgot-password and contact ${brand.supportContact}.`,
-            ],
-          });
+          const mail = withLocale(auth.account.locale ?? currentLocale(), () =>
+            renderMail(brand, {
+              subject: t('profile.mail.username_title'),
+              title: t('profile.mail.username_title'),
+              lines: [
+                t('profile.mail.username_line', {
+                  time: formatTime(now),
+                  old: auth.account.username,
+                  username: forms.username,
+                }),
+                t('profile.mail.username_sign_in'),
+              ],
+              after: [
+                t('profile.mail.username_not_you', {
+                  url: `${d.config.publicUrl}/forgot-password`,
+                  support: supportName(brand),
+                }),
+              ],
+            }),
+          );
           await d.outbox.send(trx, { channel: 'email', kind: 'username_changed', to: auth.account.email, ...mail });
         }
       });

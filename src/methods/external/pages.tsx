@@ -3,6 +3,7 @@ import { AppError, pageMessage } from '../../errors.ts';
 import { type AccountPagesDeps, pageAuth, renderSettings } from '../../flows/account/pages.tsx';
 import type { SessionService } from '../../flows/sessions/service.ts';
 import { applySignedIn, continueSignIn } from '../../flows/signin/step-cookies.ts';
+import { t, th } from '../../i18n/index.ts';
 import type { Kernel } from '../../kernel.ts';
 import type { Authenticated } from '../../web/auth.ts';
 import { clearCookie, readSignedCookie, setCookie, signCookieValue } from '../../web/cookies.ts';
@@ -26,28 +27,21 @@ void Html;
 const FLOW_COOKIE = 'latchkey_ext';
 const WELCOME_COOKIE = 'latchkey_welcome';
 
-const FAILURE: Record<ExternalFailure, { status: number; message: (name: string) => string }> = {
-  state_mismatch: {
-    status: 400,
-    message: (name) =>
-      `This ${name} sign-in could not be matched to this browser: it expired, was already used, or was started somewhere else. Nothing was changed. Please start again.`,
-  },
-  denied: { status: 400, message: (name) => `Sign-in with ${name} was cancelled or refused. Nothing was changed.` },
-  invalid_response: {
-    status: 400,
-    message: (name) => `${name} sent an answer that failed our security checks, so we did not sign you in.`,
-  },
-  unavailable: {
-    status: 502,
-    message: (name) => `${name} could not be reached or did not answer properly. Please try again later.`,
-  },
+const FAILURE: Record<ExternalFailure, { status: number; message: (provider: string) => string }> = {
+  state_mismatch: { status: 400, message: (provider) => t('external.failure.state_mismatch', { provider }) },
+  denied: { status: 400, message: (provider) => t('external.failure.denied', { provider }) },
+  invalid_response: { status: 400, message: (provider) => t('external.failure.invalid_response', { provider }) },
+  unavailable: { status: 502, message: (provider) => t('external.failure.unavailable', { provider }) },
 };
 
+/** Catalog keys of the linked-accounts card's outcomes. */
 const FLASH: Record<string, string> = {
-  linked: 'The account was linked. You can now sign in with it.',
-  already_linked: 'That account was already linked.',
-  unlinked: 'The linked account was removed.',
+  linked: 'external.flash.linked',
+  already_linked: 'external.flash.already_linked',
+  unlinked: 'external.flash.unlinked',
 };
+
+const backToSignIn = () => ({ href: '/login', label: t('external.back_to_sign_in') });
 
 function cookieOptions(d: ExternalPagesDeps, maxAgeS?: number) {
   return { httpOnly: true, sameSite: 'lax' as const, path: '/auth/', maxAge: maxAgeS, secure: d.config.https };
@@ -87,12 +81,12 @@ function handOff(d: ExternalPagesDeps, reply: FastifyReply, url: string, flow: F
     .header('refresh', `0;url=${url}`)
     .send(
       Page({
-        title: `Continue to ${providerName}`,
+        title: t('external.continue_to', { provider: providerName }),
         productName: d.config.productName,
         children: (
           <p>
-            <a href={url} id="continue-external" safe>
-              {`Continue to ${providerName}`}
+            <a href={url} id="continue-external">
+              {th('external.continue_to', { provider: providerName })}
             </a>
           </p>
         ),
@@ -136,7 +130,7 @@ export function providerButtons(d: ExternalPagesDeps, o: { returnTo?: string } =
   if (!providers.length) return '';
   return (
     <section class="card" aria-labelledby="ext-h">
-      <h2 id="ext-h">Or continue with</h2>
+      <h2 id="ext-h">{th('external.or_continue_with')}</h2>
       <div class="provider-buttons">
         {providers.map((p) => (
           <a href={withReturnTo(`/auth/${encodeURIComponent(p.id)}/start`, o.returnTo)} data-provider={p.id}>
@@ -145,7 +139,7 @@ export function providerButtons(d: ExternalPagesDeps, o: { returnTo?: string } =
                 {p.badge}
               </span>
             )}
-            <span safe>{`Continue with ${p.name}`}</span>
+            <span>{th('external.continue_with', { provider: p.name })}</span>
           </a>
         ))}
       </div>
@@ -163,37 +157,41 @@ export async function linkedSection(
   const linkedIds = new Set(linked.map((l) => l.provider));
   return (
     <section class="card" aria-labelledby="linked-h" id="linked-accounts">
-      <h2 id="linked-h">Linked accounts</h2>
-      <Notice kind="success" text={flash && Object.hasOwn(FLASH, flash) ? FLASH[flash] : undefined} />
+      <h2 id="linked-h">{th('external.linked_heading')}</h2>
+      <Notice kind="success" text={flash && Object.hasOwn(FLASH, flash) ? t(FLASH[flash] as string) : undefined} />
       {linked.length ? (
         <ul class="sessions">
           {linked.map((l) => (
             <li data-identity={l.provider}>
               <strong safe>{l.providerName}</strong>
               <span class="hint" safe>
-                {` ${l.displayName ?? ''}${l.email ? ` · ${l.email}` : ''} · linked ${l.linkedAt.slice(0, 10)}`}
+                {` ${l.displayName ?? ''}${l.email ? ` · ${l.email}` : ''} · ${t('external.linked_on', { date: l.linkedAt.slice(0, 10) })}`}
               </span>{' '}
               <form method="post" action={`/settings/identities/${encodeURIComponent(l.id)}/unlink`} class="inline">
-                <button type="submit" class="link" aria-label={`Unlink ${l.providerName}`}>
-                  Unlink
+                <button
+                  type="submit"
+                  class="link"
+                  aria-label={t('external.unlink_provider', { provider: l.providerName })}
+                >
+                  {th('external.unlink')}
                 </button>
               </form>
             </li>
           ))}
         </ul>
       ) : (
-        <p class="hint">No external accounts are linked.</p>
+        <p class="hint">{th('external.none_linked')}</p>
       )}
       {d.external.providers
         .filter((p) => !linkedIds.has(p.id))
         .map((p) => (
           <form method="post" action={`/settings/identities/link/${encodeURIComponent(p.id)}`} class="inline">
-            <button type="submit" data-link={p.id} safe>
-              {`Link ${p.name}`}
+            <button type="submit" data-link={p.id}>
+              {th('external.link_provider', { provider: p.name })}
             </button>{' '}
           </form>
         ))}
-      <p class="hint">Linking or unlinking asks you to sign in again if your last sign-in was a while ago.</p>
+      <p class="hint">{th('external.reauth_hint')}</p>
     </section>
   ) as string;
 }
@@ -203,20 +201,21 @@ export function registerExternalPages(app: FastifyInstance, d: ExternalPagesDeps
     const { provider } = req.params as { provider: string };
     const p = d.external.provider(provider);
     if (!p)
-      return problemPage(d, reply, 404, 'Sign-in provider not found', 'This sign-in provider is not enabled.', {
-        href: '/login',
-        label: 'Back to sign in',
-      });
+      return problemPage(
+        d,
+        reply,
+        404,
+        t('external.provider_not_found'),
+        t('external.provider_not_enabled'),
+        backToSignIn(),
+      );
     const q = req.query as Record<string, unknown>;
     let returnTo: string | undefined;
     try {
       returnTo = safeReturnTo(d, q.return_to);
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
-      return problemPage(d, reply, 400, 'Sign-in not started', pageMessage(err), {
-        href: '/login',
-        label: 'Back to sign in',
-      });
+      return problemPage(d, reply, 400, t('external.not_started'), pageMessage(err), backToSignIn());
     }
     try {
       const { url, flow } = await d.external.begin(p.id, { mode: 'signin' }, returnTo);
@@ -224,10 +223,14 @@ export function registerExternalPages(app: FastifyInstance, d: ExternalPagesDeps
     } catch (err) {
       if (!(err instanceof ExternalError)) throw err;
       d.log.warn({ provider: p.id, kind: err.kind, reason: err.message }, 'external sign-in could not start');
-      return problemPage(d, reply, FAILURE[err.kind].status, 'Sign-in failed', FAILURE[err.kind].message(p.name), {
-        href: '/login',
-        label: 'Back to sign in',
-      });
+      return problemPage(
+        d,
+        reply,
+        FAILURE[err.kind].status,
+        t('external.failed'),
+        FAILURE[err.kind].message(p.name),
+        backToSignIn(),
+      );
     }
   });
 
@@ -235,17 +238,18 @@ export function registerExternalPages(app: FastifyInstance, d: ExternalPagesDeps
     const { provider } = req.params as { provider: string };
     const p = d.external.provider(provider);
     if (!p)
-      return problemPage(d, reply, 404, 'Sign-in provider not found', 'This sign-in provider is not enabled.', {
-        href: '/login',
-        label: 'Back to sign in',
-      });
+      return problemPage(
+        d,
+        reply,
+        404,
+        t('external.provider_not_found'),
+        t('external.provider_not_enabled'),
+        backToSignIn(),
+      );
     const flow = readSigned<Flow>(d, req, FLOW_COOKIE);
     // One attempt per cookie: whatever happens next, the browser must start again.
     clearCookie(reply, FLOW_COOKIE, cookieOptions(d));
-    const back =
-      flow?.mode === 'link'
-        ? { href: '/settings', label: 'Back to settings' }
-        : { href: '/login', label: 'Back to sign in' };
+    const back = flow?.mode === 'link' ? { href: '/settings', label: t('external.back_to_settings') } : backToSignIn();
     const ctx = contextOf(req);
     try {
       const callbackUrl = new URL(req.url, d.config.publicOrigin);
@@ -256,9 +260,9 @@ export function registerExternalPages(app: FastifyInstance, d: ExternalPagesDeps
           d,
           reply,
           409,
-          'You already have an account',
-          `An account with the email address from your ${p.name} account already exists here. We did not connect them automatically. Sign in to that account (use "Forgot password?" if you need to), then link ${p.name} under Settings → Linked accounts.`,
-          { href: '/login', label: 'Sign in to your account' },
+          t('external.email_taken_title'),
+          t('external.email_taken', { provider: p.name }),
+          { href: '/login', label: t('external.sign_in_to_account') },
         );
       if (outcome.kind === 'linked')
         return reply.redirect(`/settings?done=${outcome.already ? 'already_linked' : 'linked'}#linked-accounts`, 303);
@@ -282,7 +286,7 @@ export function registerExternalPages(app: FastifyInstance, d: ExternalPagesDeps
           d,
           reply,
           FAILURE[err.kind].status,
-          'Sign-in failed',
+          t('external.failed'),
           FAILURE[err.kind].message(p.name),
           back,
         );
@@ -290,7 +294,7 @@ export function registerExternalPages(app: FastifyInstance, d: ExternalPagesDeps
       if (err instanceof AppError) {
         if (err.code === 'reauthentication_required') return reauthenticate(d, req, reply);
         if (err.extra.retryAfter !== undefined) reply.header('Retry-After', String(Math.ceil(err.extra.retryAfter)));
-        return problemPage(d, reply, err.status, 'Sign-in failed', pageMessage(err), back);
+        return problemPage(d, reply, err.status, t('external.failed'), pageMessage(err), back);
       }
       throw err;
     }
@@ -326,7 +330,7 @@ export function registerExternalPages(app: FastifyInstance, d: ExternalPagesDeps
     if (!auth) return reply;
     const { provider } = req.params as { provider: string };
     const p = d.external.provider(provider);
-    if (!p) return renderSettings(d, reply, auth, { error: 'This sign-in provider is not enabled.', status: 404 });
+    if (!p) return renderSettings(d, reply, auth, { error: t('external.provider_not_enabled'), status: 404 });
     try {
       const { url, flow } = await d.external.begin(p.id, { mode: 'link', auth });
       return handOff(d, reply, url, flow, p.name);
@@ -381,33 +385,33 @@ function renderWelcome(
     .header('cache-control', 'no-store')
     .send(
       Page({
-        title: 'Welcome',
+        title: t('external.welcome_title'),
         productName: d.config.productName,
         signedIn: { username: a.username },
         children: (
           <>
             <Notice kind="error" text={o.error} />
             <form method="post" action="/auth/welcome" class="card" novalidate>
-              <p
-                safe
-              >{`We created your account from your ${providerName} profile${a.display_name ? ` (${a.display_name})` : ''}. Please check your details.`}</p>
+              <p>
+                {a.display_name
+                  ? th('external.welcome_created_named', { provider: providerName, name: a.display_name })
+                  : th('external.welcome_created', { provider: providerName })}
+              </p>
               <Field
                 name="username"
-                label="Username"
+                label={t('external.username_label')}
                 value={o.username ?? a.username}
                 autocomplete="username"
                 maxlength={32}
-                hint="3 to 32 letters, digits, dots, dashes or underscores. You can sign in with it once you set a password."
+                hint={t('external.welcome_username_hint')}
               />
               <dl>
-                <dt>Email address</dt>
-                <dd safe>{a.email ?? `none (${providerName} did not confirm one)`}</dd>
+                <dt>{th('external.email_label')}</dt>
+                <dd safe>{a.email ?? t('external.email_none', { provider: providerName })}</dd>
               </dl>
-              <p class="hint" safe>
-                {`You have no password yet: you sign in with ${providerName}. To set one, use "Forgot password?" on the sign-in page.`}
-              </p>
+              <p class="hint">{th('external.no_password_hint', { provider: providerName })}</p>
               <button type="submit" class="primary">
-                Continue
+                {th('external.continue')}
               </button>
             </form>
           </>

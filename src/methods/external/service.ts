@@ -1,9 +1,10 @@
 import type { Kysely } from 'kysely';
 import type { RequestContext } from '../../context.ts';
-import { formatTime, renderMail } from '../../delivery/templates.ts';
+import { formatTime, renderMail, supportName } from '../../delivery/templates.ts';
 import { AppError } from '../../errors.ts';
 import type { SessionService } from '../../flows/sessions/service.ts';
 import type { SignInResult, SignInService } from '../../flows/signin/service.ts';
+import { currentLocale, t, withLocale } from '../../i18n/index.ts';
 import type { Kernel } from '../../kernel.ts';
 import { isoTime } from '../../security/clock.ts';
 import { sha256 } from '../../security/hashing.ts';
@@ -81,7 +82,7 @@ export class ExternalAccounts {
 
   private client(id: string): ProviderClient {
     const c = this.clients.get(id);
-    if (!c) throw new AppError('not_found', 'This sign-in provider is not enabled.');
+    if (!c) throw new AppError('not_found', t('external.provider_not_enabled'));
     return c;
   }
 
@@ -121,7 +122,7 @@ export class ExternalAccounts {
     ctx: RequestContext,
   ): Promise<Outcome> {
     const provider = this.provider(providerId);
-    if (!provider) throw new AppError('not_found', 'This sign-in provider is not enabled.');
+    if (!provider) throw new AppError('not_found', t('external.provider_not_enabled'));
     const now = this.d.clock.now();
     if (!flow || flow.p !== providerId || now - flow.at > FLOW_TTL_MS || now < flow.at)
       throw new ExternalError('state_mismatch', 'no matching sign-in attempt in this browser');
@@ -133,7 +134,7 @@ export class ExternalAccounts {
     const profile = await this.client(providerId).finish(callbackUrl, flow);
     if (flow.mode === 'link') {
       if (!auth || auth.account.id !== flow.account)
-        throw new AppError('unauthorized', 'Sign in to the account you want to link, then try again.');
+        throw new AppError('unauthorized', t('external.error.link_signed_out'));
       this.d.sessions.requireRecentAuth(auth.session);
       return this.link(auth.account, provider, profile, ctx);
     }
@@ -241,13 +242,10 @@ export class ExternalAccounts {
           if (other) return other;
         }
         if (email && (await d.db.selectFrom('accounts').select('id').where('email_key', '=', email).executeTakeFirst()))
-          throw new AppError(
-            'conflict',
-            'An account with this email address already exists. Sign in to it and link this account from Settings.',
-          );
+          throw new AppError('conflict', t('external.error.email_exists'));
       }
     }
-    throw new AppError('conflict', 'Could not find a free username. Please try again.');
+    throw new AppError('conflict', t('external.error.no_free_username'));
   }
 
   /** Candidates neither taken nor look-alikes of a taken one (ID-02: one skeleton covers both). */
@@ -301,7 +299,7 @@ export class ExternalAccounts {
       .where('subject', '=', profile.subject)
       .executeTakeFirst();
     if (existing?.account_id === account.id) return { kind: 'linked', provider, already: true };
-    if (existing) throw new AppError('conflict', `This ${provider.name} account is already linked to another account.`);
+    if (existing) throw new AppError('conflict', t('external.error.linked_elsewhere', { provider: provider.name }));
     try {
       await d.db.transaction().execute(async (trx) => {
         await this.insertIdentity(trx, account.id, provider, profile);
@@ -315,7 +313,7 @@ export class ExternalAccounts {
       });
     } catch (err) {
       if (/unique|duplicate/i.test(String((err as Error).message)))
-        throw new AppError('conflict', `This ${provider.name} account is already linked to another account.`);
+        throw new AppError('conflict', t('external.error.linked_elsewhere', { provider: provider.name }));
       throw err;
     }
     return { kind: 'linked', provider, already: false };
@@ -354,7 +352,7 @@ export class ExternalAccounts {
         .where('account_id', '=', auth.account.id)
         .execute();
       const target = rows.find((r) => r.id === identityId);
-      if (!account || !target) throw new AppError('not_found', 'No such linked account.');
+      if (!account || !target) throw new AppError('not_found', t('external.error.no_such_link'));
       if (!account.password_hash && rows.length < 2) {
         // A passkey signs in on its own; a flagged one (counter went backwards, MFA-04) no longer does.
         const passkey = await trx
@@ -409,20 +407,30 @@ export class ExternalAccounts {
   ): Promise<void> {
     if (!account.email) return;
     const now = this.d.clock.now();
-    const title = what === 'linked' ? `${provider.name} account linked` : `${provider.name} account unlinked`;
-    const mail = renderMail(this.d.brand, {
-      subject: title,
-      title,
-      lines: [
-        what === 'linked'
-          ? `A ${provider.name} account was linked to your account ${account.username} on ${formatTime(now)}. It can now be used to sign in.`
-          : `The ${provider.name} account linked to your account ${account.username} was removed on ${formatTime(now)}. It can no longer be used to sign in.`,
-        `Browser: ${ctx.userAgent ? ctx.userAgent.slice(0, 160) : 'unknown'}`,
-        `IP address: ${ctx.ip || 'unknown'}`,
-      ],
-      after: [
-        `If this wasn't you, reset your password now at ${this.d.config.publicUrl}/forgot-password and tell ${this.d.brand.supportContact} right away.`,
-      ],
+    const values = { provider: provider.name, username: account.username };
+    // The account's owner asked for it: their saved language, else the request's.
+    const mail = withLocale(account.locale ?? currentLocale(), () => {
+      const title =
+        what === 'linked' ? t('external.mail.linked_title', values) : t('external.mail.unlinked_title', values);
+      return renderMail(this.d.brand, {
+        subject: title,
+        title,
+        lines: [
+          what === 'linked'
+            ? t('external.mail.linked', { ...values, time: formatTime(now) })
+            : t('external.mail.unlinked', { ...values, time: formatTime(now) }),
+          t('external.mail.browser', {
+            browser: ctx.userAgent ? ctx.userAgent.slice(0, 160) : t('external.mail.unknown'),
+          }),
+          t('external.mail.ip', { ip: ctx.ip || t('external.mail.unknown') }),
+        ],
+        after: [
+          t('external.mail.not_you', {
+            url: `${this.d.config.publicUrl}/forgot-password`,
+            support: supportName(this.d.brand),
+          }),
+        ],
+      });
     });
     await this.d.outbox.send(trx, { channel: 'email', kind: `external_${what}`, to: account.email, ...mail });
   }
