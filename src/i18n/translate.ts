@@ -56,14 +56,26 @@ export function th(key: string, values?: HtmlValues): JSX.Element {
   return join(f.format(safe as Record<string, string>));
 }
 
+const dateTimeFormats = new Map<string, Intl.DateTimeFormat>();
+
 /** A point in time in the current language, written out for a mail or a server-rendered page (UTC). */
 export function formatDateTime(ms: number): string {
-  return new Intl.DateTimeFormat(currentLocale(), {
-    dateStyle: 'medium',
-    timeStyle: 'short',
-    timeZone: 'UTC',
-    timeZoneName: 'short',
-  }).format(ms);
+  const locale = currentLocale();
+  let f = dateTimeFormats.get(locale);
+  if (!f) {
+    // dateStyle cannot be combined with timeZoneName; the fields say the same with the zone shown.
+    f = new Intl.DateTimeFormat(locale, {
+      year: 'numeric',
+      month: 'short',
+      day: 'numeric',
+      hour: '2-digit',
+      minute: '2-digit',
+      timeZone: 'UTC',
+      timeZoneName: 'short',
+    });
+    dateTimeFormats.set(locale, f);
+  }
+  return f.format(ms);
 }
 
 export function formatNumber(n: number): string {

@@ -130,6 +130,7 @@ describe('session cookie over https and session lifetime', () => {
         status: 'active',
         hasPassword: true,
         createdAt: new Date(row.created_at).toISOString(),
+        language: null,
       },
       session: { id: session.id, expiresAt: new Date(session.expires_at).toISOString() },
     });
