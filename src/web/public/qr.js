@@ -3,7 +3,7 @@
 (() => {
   // Words come from the page (a JSON block the server fills in the page's language).
   let strings;
-  const text = (key) => {
+  const word = (key) => {
     if (!strings) {
       try {
         strings = JSON.parse(document.getElementById('latchkey-text')?.textContent || '{}');
@@ -44,30 +44,30 @@
       if (body.interval) interval = body.interval * 1000;
       switch (body.status) {
         case 'approved':
-          status(line, text('qr.client.approved'));
+          status(line, word('qr.client.approved'));
           // /login/qr sends a signed-in browser on: to the app that asked, else to /settings.
           location.assign('/login/qr');
           return;
         case 'second_factor_required':
-          status(line, text('qr.client.second_factor'));
+          status(line, word('qr.client.second_factor'));
           location.assign('/login/second-factor');
           return;
         case 'declined':
-          status(line, text('qr.client.declined'));
+          status(line, word('qr.client.declined'));
           document.getElementById('qr-rotate')?.removeAttribute('hidden');
           return;
         case 'expired':
-          status(line, text('qr.client.expired'));
+          status(line, word('qr.client.expired'));
           document.getElementById('qr-rotate')?.removeAttribute('hidden');
           return;
         case 'shown':
           shown = true;
-          status(line, text('qr.client.shown'));
+          status(line, word('qr.client.shown'));
           break;
         default:
           // The server says when (its clock, not this one): replace the code no phone has opened.
           if (!shown && body.rotate) {
-            status(line, text('qr.client.fresh'));
+            status(line, word('qr.client.fresh'));
             document.getElementById('qr-rotate')?.requestSubmit();
             return;
           }
@@ -87,12 +87,12 @@
       try {
         const url = new URL(text);
         if (url.origin === location.origin && /^\/qr\/[A-Za-z0-9_-]{43}$/.test(url.pathname)) {
-          status(line, text('qr.client.found'));
+          status(line, word('qr.client.found'));
           location.assign(url.pathname);
           return true;
         }
       } catch {}
-      status(line, text('qr.client.not_ours'));
+      status(line, word('qr.client.not_ours'));
       return false;
     };
     const detector = 'BarcodeDetector' in window ? new window.BarcodeDetector({ formats: ['qr_code'] }) : undefined;
@@ -114,14 +114,14 @@
     document.getElementById('qr-photo')?.addEventListener('change', async (e) => {
       const file = e.target.files?.[0];
       if (!file) return;
-      status(line, text('qr.client.reading'));
+      status(line, word('qr.client.reading'));
       try {
         const bitmap = await createImageBitmap(file);
         const text = await decode(bitmap, bitmap.width, bitmap.height);
         if (text) follow(text);
-        else status(line, text('qr.client.no_code'));
+        else status(line, word('qr.client.no_code'));
       } catch {
-        status(line, text('qr.client.not_image'));
+        status(line, word('qr.client.not_image'));
       }
     });
 
@@ -129,21 +129,21 @@
     const video = document.getElementById('qr-video');
     camera?.addEventListener('click', async () => {
       if (!navigator.mediaDevices?.getUserMedia) {
-        status(line, text('qr.client.no_camera_api'));
+        status(line, word('qr.client.no_camera_api'));
         return;
       }
       let stream;
       try {
         stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: 'environment' } });
       } catch {
-        status(line, text('qr.client.no_camera'));
+        status(line, word('qr.client.no_camera'));
         return;
       }
       video.setAttribute('playsinline', '');
       video.srcObject = stream;
       video.hidden = false;
       await video.play();
-      status(line, text('qr.client.point'));
+      status(line, word('qr.client.point'));
       const tick = async () => {
         if (video.readyState >= 2) {
           const text = await decode(video, video.videoWidth, video.videoHeight).catch(() => undefined);
