@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, pageMessage } from '../../errors.ts';
+import { t, th } from '../../i18n/index.ts';
 import { RecoveryCodesList } from '../../methods/recovery-code/view.tsx';
 import type { Authenticated } from '../../web/auth.ts';
 import { Field, Html, Notice, Page } from '../../web/layout.tsx';
@@ -14,12 +15,12 @@ export type FactorsPagesDeps = { factors: FactorService } & AccountPagesDeps & R
 void Html;
 
 const FLASH: Record<string, string> = {
-  totp_added: 'Two-step verification with your authenticator app is on.',
-  factor_removed: 'The second factor was removed.',
+  totp_added: 'factors.flash.totp_added',
+  factor_removed: 'factors.flash.factor_removed',
 };
 
 const BACK = '/settings#two-step';
-const day = (iso: string | null) => (iso ? iso.slice(0, 10) : 'never');
+const day = (iso: string | null) => (iso ? iso.slice(0, 10) : t('factors.never'));
 
 /** The "Two-step verification" section of /settings. */
 export async function twoStepSection(
@@ -34,24 +35,24 @@ export async function twoStepSection(
   const passkeys = factors.length - listed.length;
   return (
     <>
-      <Notice kind="success" text={flash && Object.hasOwn(FLASH, flash) ? FLASH[flash] : undefined} />
+      <Notice kind="success" text={flash && Object.hasOwn(FLASH, flash) ? t(FLASH[flash] as string) : undefined} />
       <section class="card" id="two-step" aria-labelledby="two-step-h">
-        <h2 id="two-step-h">Two-step verification</h2>
+        <h2 id="two-step-h">{th('factors.title')}</h2>
         {listed.length ? (
           <ul class="factors">
             {listed.map((f) => (
               <li>
                 <strong safe>{f.name}</strong>
                 <span class="hint" safe>
-                  {` added ${day(f.createdAt)} · last used ${day(f.lastUsedAt)}`}
+                  {` ${t('factors.dates', { added: day(f.createdAt), used: day(f.lastUsedAt) })}`}
                 </span>
                 <form
                   method="post"
                   action={`/settings/two-step/factors/${encodeURIComponent(f.id)}/remove`}
                   class="inline"
                 >
-                  <button type="submit" class="link" aria-label={`Remove ${f.name}`}>
-                    Remove
+                  <button type="submit" class="link" aria-label={t('factors.remove_named', { name: f.name })}>
+                    {th('factors.remove')}
                   </button>
                 </form>
               </li>
@@ -60,14 +61,14 @@ export async function twoStepSection(
         ) : passkeys ? (
           ''
         ) : (
-          <p>Two-step verification is off. Turn it on so that a stolen password alone cannot open your account.</p>
+          <p>{th('factors.off')}</p>
         )}
         {passkeys ? (
           <p>
-            <a href="#passkeys" safe>
-              {passkeys === 1 ? '1 passkey' : `${passkeys} passkeys`}
-            </a>
-            {passkeys === 1 ? ' also counts as a second factor.' : ' also count as a second factor.'}
+            {th('factors.passkeys_count', {
+              count: passkeys,
+              link: (s) => `<a href="#passkeys">${s}</a>`,
+            })}
           </p>
         ) : (
           ''
@@ -77,20 +78,20 @@ export async function twoStepSection(
         ) : (
           <form method="post" action="/settings/two-step/totp">
             <button type="submit" class="primary">
-              Set up an authenticator app
+              {th('factors.totp_setup')}
             </button>
           </form>
         )}
         {factors.length ? (
           <>
-            <h3>Recovery codes</h3>
-            <p safe>
+            <h3>{th('factors.codes_title')}</h3>
+            <p>
               {recoveryCodesLeft === 0
-                ? 'You have no recovery codes left. Create a new set so you can still sign in if you lose your second factor.'
-                : `You have ${recoveryCodesLeft} unused recovery code${recoveryCodesLeft === 1 ? '' : 's'}.`}
+                ? th('factors.codes_none')
+                : th('factors.codes_left', { count: recoveryCodesLeft })}
             </p>
             <form method="post" action="/settings/two-step/recovery-codes">
-              <button type="submit">Create new recovery codes</button>
+              <button type="submit">{th('factors.codes_new')}</button>
             </form>
           </>
         ) : (
@@ -127,24 +128,21 @@ function setupPage(d: FactorsPagesDeps, reply: FastifyReply, auth: Authenticated
     d,
     reply,
     auth,
-    'Set up an authenticator app',
+    t('factors.totp_setup'),
     <>
       <Notice kind="error" text={error} />
       <section class="card" aria-labelledby="scan-h">
-        <h2 id="scan-h">1. Scan the QR code</h2>
-        <p>
-          Open an authenticator app (such as Google Authenticator, Microsoft Authenticator, 1Password or Aegis) and scan
-          this code.
-        </p>
+        <h2 id="scan-h">{th('factors.scan_title')}</h2>
+        <p>{th('factors.scan_intro')}</p>
         <figure class="qr">{s.qrSvg as 'safe'}</figure>
         <p>
-          Can't scan it? Enter this key in the app:{' '}
+          {th('factors.cant_scan')}{' '}
           <code data-totp-secret safe>
             {s.secret}
           </code>
         </p>
         <details>
-          <summary>Setup link</summary>
+          <summary>{th('factors.setup_link')}</summary>
           <p>
             <code class="wrap" safe>
               {s.uri}
@@ -153,20 +151,20 @@ function setupPage(d: FactorsPagesDeps, reply: FastifyReply, auth: Authenticated
         </details>
       </section>
       <form method="post" action="/settings/two-step/totp/confirm" class="card" novalidate>
-        <h2>2. Enter the code from the app</h2>
+        <h2>{th('factors.enter_code')}</h2>
         <Field
           name="code"
-          label="6-digit code"
+          label={t('factors.code_label')}
           autocomplete="one-time-code"
           inputmode="numeric"
           autofocus
           maxlength={16}
         />
         <button type="submit" class="primary">
-          Turn on
+          {th('factors.turn_on')}
         </button>
         <p class="links">
-          <a href={BACK}>Cancel</a>
+          <a href={BACK}>{th('factors.cancel')}</a>
         </p>
       </form>
     </>,
@@ -179,14 +177,14 @@ function codesPage(d: FactorsPagesDeps, reply: FastifyReply, auth: Authenticated
     d,
     reply,
     auth,
-    'Save your recovery codes',
+    t('factors.codes_save_title'),
     <>
       <Notice kind="success" text={intro} />
       <section class="card">
         <RecoveryCodesList codes={codes} productName={d.config.productName} />
         <p>
           <a class="button primary" href={BACK}>
-            I saved them
+            {th('factors.codes_saved')}
           </a>
         </p>
       </section>
@@ -220,14 +218,7 @@ export function registerFactorsPages(app: FastifyInstance, d: FactorsPagesDeps):
   route('/settings/two-step/totp/confirm', async (auth, req, reply) => {
     try {
       const done = await d.factors.confirmTotp(auth, field(req.body, 'code', 16).trim(), contextOf(req));
-      if (done.recoveryCodes)
-        return codesPage(
-          d,
-          reply,
-          auth,
-          done.recoveryCodes,
-          'Two-step verification with your authenticator app is on.',
-        );
+      if (done.recoveryCodes) return codesPage(d, reply, auth, done.recoveryCodes, t('factors.flash.totp_added'));
       return reply.redirect(`/settings?done=totp_added${'#two-step'}`, 303);
     } catch (err) {
       if (!(err instanceof AppError) || err.code !== 'invalid_code') throw err;
@@ -237,13 +228,7 @@ export function registerFactorsPages(app: FastifyInstance, d: FactorsPagesDeps):
   });
 
   route('/settings/two-step/recovery-codes', async (auth, req, reply) =>
-    codesPage(
-      d,
-      reply,
-      auth,
-      await d.factors.regenerateCodes(auth, contextOf(req)),
-      'Your new recovery codes are ready. The old ones no longer work.',
-    ),
+    codesPage(d, reply, auth, await d.factors.regenerateCodes(auth, contextOf(req)), t('factors.codes_ready')),
   );
 
   route('/settings/two-step/factors/:id/remove', async (auth, req, reply) => {

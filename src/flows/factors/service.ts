@@ -1,5 +1,6 @@
 import type { RequestContext } from '../../context.ts';
 import { AppError } from '../../errors.ts';
+import { t } from '../../i18n/index.ts';
 import type { Kernel } from '../../kernel.ts';
 import { refuseLastPasskey } from '../../methods/passkey/service.ts';
 import { issueRecoveryCodes, recoveryCodesLeft } from '../../methods/recovery-code/codes.ts';
@@ -71,10 +72,7 @@ export class FactorService {
   async requireStepUp(auth: Authenticated): Promise<void> {
     this.d.sessions.requireRecentAuth(auth.session);
     if ((await countConfirmedFactors(this.d.db, auth.account.id)) > 0 && !isMultiFactor(parseAmr(auth.session.amr)))
-      throw new AppError(
-        'reauthentication_required',
-        'Please sign in again with your second factor to confirm it is you.',
-      );
+      throw new AppError('reauthentication_required', t('factors.error.step_up'));
   }
 
   /** Starts adding an authenticator app: the secret, otpauth URI and QR to show once. */
@@ -98,24 +96,21 @@ export class FactorService {
     await this.requireStepUp(auth);
     const a = auth.account;
     const f = await findSecondFactor(this.d.db, a.id, id);
-    if (!f) throw new AppError('not_found', 'No such second factor.');
+    if (!f) throw new AppError('not_found', t('factors.error.no_such'));
     const confirmed = f.confirmed_at !== null;
     const count = await countConfirmedFactors(this.d.db, a.id);
     if (confirmed && count === 1 && (await orgRequiresSecondFactor(this.d, a.org_id)))
-      throw new AppError(
-        'conflict',
-        'Your organization requires two-step verification: add another second factor before removing this one.',
-      );
+      throw new AppError('conflict', t('factors.error.org_requires'));
     await this.d.db.transaction().execute(async (trx) => {
       if (f.kind === PASSKEY) {
         // The same last-way-in check as the passkey module's own remove, on the locked account row.
         let q = trx.selectFrom('accounts').select(['id', 'password_hash']).where('id', '=', a.id);
         if (this.d.engine === 'postgres') q = q.forUpdate();
         const locked = await q.executeTakeFirst();
-        if (!locked) throw new AppError('not_found', 'No such second factor.');
+        if (!locked) throw new AppError('not_found', t('factors.error.no_such'));
         await refuseLastPasskey(trx, locked, await countPasskeys(trx, a.id));
       }
-      if (!(await deleteSecondFactor(trx, a.id, id))) throw new AppError('not_found', 'No such second factor.');
+      if (!(await deleteSecondFactor(trx, a.id, id))) throw new AppError('not_found', t('factors.error.no_such'));
       if (!confirmed) return;
       const now = this.d.clock.now();
       // Without a factor left, the backup codes would be a factor of their own: void them.
@@ -137,7 +132,7 @@ export class FactorService {
     await this.requireStepUp(auth);
     const a = auth.account;
     if ((await countConfirmedFactors(this.d.db, a.id)) === 0)
-      throw new AppError('conflict', 'Turn on two-step verification first.');
+      throw new AppError('conflict', t('factors.error.turn_on_first'));
     return this.d.db.transaction().execute(async (trx) => {
       const codes = await issueRecoveryCodes(this.d, trx, a.id);
       await this.d.audit.record('recovery_codes.regenerated', ctx, { accountId: a.id }, trx);
@@ -173,7 +168,7 @@ export class FactorService {
    */
   private async setup(account: Account, resume = false): Promise<TotpSetup> {
     if ((await listSecondFactors(this.d.db, account.id)).some((f) => f.kind === 'totp' && f.confirmed_at !== null))
-      throw new AppError('conflict', 'An authenticator app is already set up. Remove it first to replace it.');
+      throw new AppError('conflict', t('factors.error.totp_exists'));
     if (resume) {
       const since = this.d.clock.now() - this.d.config.mfa.pendingTtl;
       const open = (await listSecondFactors(this.d.db, account.id)).find(

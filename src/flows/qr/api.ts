@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../../errors.ts';
+import { t } from '../../i18n/index.ts';
 import type { Kernel } from '../../kernel.ts';
 import { AssertionJson, OptionsJson } from '../../methods/passkey/api.ts';
 import { isoTime } from '../../security/clock.ts';
@@ -188,7 +189,7 @@ export function registerQrApi(app: FastifyInstance, d: QrApiDeps): void {
       const { id } = req.params as { id: string };
       const body = req.body as { secret: string; number: number; password?: string; webauthn?: unknown };
       if (body.password === undefined && body.webauthn === undefined)
-        throw new AppError('validation_failed', 'Confirm with your password or a passkey.');
+        throw new AppError('validation_failed', t('qr.confirm_how'));
       await d.qr.approve(id, body, auth, contextOf(req));
       return reply.status(204).send();
     },

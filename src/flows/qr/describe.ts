@@ -1,5 +1,7 @@
 import QRCode from 'qrcode';
 import UAParser from 'ua-parser-js';
+import { escapeHtml } from '../../delivery/templates.ts';
+import { t } from '../../i18n/index.ts';
 import { ipGroup } from '../../security/ip-group.ts';
 
 // What the phone is shown about the browser asking (QR-04), and the QR image itself.
@@ -10,8 +12,8 @@ export function describeBrowser(userAgent: string | null): { browser: string; os
   const join = (name?: string, version?: string) =>
     name ? `${name}${version ? ` ${version.split('.')[0]}` : ''}`.slice(0, 60) : undefined;
   return {
-    browser: join(ua.browser.name, ua.browser.version) ?? 'an unknown browser',
-    os: join(ua.os.name, ua.os.version) ?? 'an unknown system',
+    browser: join(ua.browser.name, ua.browser.version) ?? t('qr.unknown_browser'),
+    os: join(ua.os.name, ua.os.version) ?? t('qr.unknown_system'),
   };
 }
 
@@ -33,5 +35,5 @@ export function differentNetwork(a: string | null, b: string | null): boolean {
 export async function qrSvg(url: string): Promise<string> {
   const svg = await QRCode.toString(url, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
   // An accessible name for the image; the typed code beside it is the alternative.
-  return svg.replace('<svg ', '<svg role="img" aria-label="QR code to scan with your phone" class="qr-image" ');
+  return svg.replace('<svg ', `<svg role="img" aria-label="${escapeHtml(t('qr.qr_label'))}" class="qr-image" `);
 }

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, pageMessage } from '../../errors.ts';
+import { formatDateTime, t, th } from '../../i18n/index.ts';
 import type { Kernel } from '../../kernel.ts';
 import { passkeyScripts } from '../../methods/passkey/scripts.tsx';
 import type { Authenticated } from '../../web/auth.ts';
@@ -43,7 +44,11 @@ function page(d: QrPagesDeps, title: string, children: JSX.Element, signedIn?: A
 }
 
 function notFound(d: QrPagesDeps, reply: FastifyReply) {
-  return send(reply, 404, page(d, 'Not found', <Notice kind="error" text="Not found." />, null, false));
+  return send(
+    reply,
+    404,
+    page(d, t('qr.not_found_title'), <Notice kind="error" text={t('qr.not_found')} />, null, false),
+  );
 }
 
 /** The new browser's page before a request exists: one button (JavaScript presses it at once). */
@@ -53,7 +58,7 @@ function startPage(d: QrPagesDeps, reply: FastifyReply, o: { error?: string; inf
     o.status ?? 200,
     page(
       d,
-      'Sign in with your phone',
+      t('qr.title'),
       <>
         <Notice kind="error" text={o.error} />
         <Notice kind="info" text={o.info} />
@@ -64,16 +69,13 @@ function startPage(d: QrPagesDeps, reply: FastifyReply, o: { error?: string; inf
           id="qr-start"
           data-auto={o.error || o.info ? undefined : '1'}
         >
-          <p>
-            Use a phone where you are already signed in: scan a QR code with it, or type a short code, then approve this
-            browser there.
-          </p>
+          <p>{th('qr.start_intro')}</p>
           <input type="hidden" name="action" value="start" />
           <button type="submit" class="primary">
-            Show a QR code
+            {th('qr.show_code')}
           </button>
           <p class="links">
-            <a href="/login">Sign in with your password instead</a>
+            <a href="/login">{th('qr.password_instead')}</a>
           </p>
         </form>
       </>,
@@ -99,7 +101,7 @@ async function waitingPage(
     o.status ?? 200,
     page(
       d,
-      'Sign in with your phone',
+      t('qr.title'),
       <>
         <Notice kind="info" text={o.info} />
         <section
@@ -109,50 +111,48 @@ async function waitingPage(
           data-interval={String(v?.interval ?? Math.ceil(d.config.qr.interval / 1000))}
           aria-labelledby="qr-h"
         >
-          <h2 id="qr-h">Approve this browser on your phone</h2>
+          <h2 id="qr-h">{th('qr.wait_title')}</h2>
           {v ? (
             <>
               <ol>
-                <li>On a phone where you are signed in, scan this code with the camera.</li>
-                <li>
-                  Or open <span safe>{`${d.config.publicUrl}/qr`}</span> on the phone and type the code below.
-                </li>
-                <li>On the phone, pick the number shown here, confirm with your password and approve.</li>
+                <li>{th('qr.step_scan')}</li>
+                <li>{th('qr.step_type', { url: `${d.config.publicUrl}/qr`, span: (s) => `<span>${s}</span>` })}</li>
+                <li>{th('qr.step_pick')}</li>
               </ol>
               <div class="qr-box">{v.qrSvg as 'safe'}</div>
               <p>
-                Code:{' '}
+                {th('qr.code')}{' '}
                 <strong class="qr-code" id="qr-code" safe>
                   {v.code}
                 </strong>
               </p>
             </>
           ) : (
-            <p>Your phone has opened this request. Pick the number below on your phone and approve.</p>
+            <p>{th('qr.opened')}</p>
           )}
           <p>
-            Number to pick on your phone:{' '}
+            {th('qr.number')}{' '}
             <strong class="qr-number" id="qr-number" safe>
               {String(o.number)}
             </strong>
           </p>
           <p class="hint" id="qr-status" role="status" aria-live="polite">
-            Waiting for your phone…
+            {th('qr.waiting')}
           </p>
           <form method="post" action="/login/qr" id="qr-continue">
             <input type="hidden" name="action" value="continue" />
             <input type="hidden" name="id" value={o.id} />
             <button type="submit" class="primary">
-              I approved it — continue
+              {th('qr.continue_approved')}
             </button>
           </form>
           <form method="post" action="/login/qr" id="qr-rotate" hidden>
             <input type="hidden" name="action" value="start" />
             <input type="hidden" name="replaces" value={o.id} />
-            <button type="submit">Show a new code</button>
+            <button type="submit">{th('qr.new_code')}</button>
           </form>
           <p class="links">
-            <a href="/login">Sign in with your password instead</a>
+            <a href="/login">{th('qr.password_instead')}</a>
           </p>
         </section>
       </>,
@@ -169,38 +169,39 @@ function approvalPage(
   secret: string,
   o: { error?: string; status?: number } = {},
 ) {
-  const when = new Date(Date.parse(v.createdAt)).toUTCString();
+  const when = formatDateTime(Date.parse(v.createdAt));
   return send(
     reply,
     o.status ?? 200,
     page(
       d,
-      'Approve a sign-in?',
+      t('qr.approve_title'),
       <>
         <Notice kind="error" text={o.error} />
         <form method="post" action="/qr/decide" class="card" novalidate>
           <p>
-            Someone wants to sign in to your account <strong safe>{auth.account.username}</strong> on another device.
-            Approve only if it is you, in front of that screen now.
+            {th('qr.approve_intro', {
+              username: auth.account.username,
+              strong: (s) => `<strong>${s}</strong>`,
+            })}
           </p>
           <dl>
-            <dt>Browser</dt>
-            <dd safe>{`${v.browser} on ${v.os}`}</dd>
-            <dt>IP address</dt>
-            <dd safe>{v.ip ?? 'unknown'}</dd>
-            <dt>When</dt>
+            <dt>{th('qr.browser')}</dt>
+            <dd safe>{t('qr.browser_on', { browser: v.browser, os: v.os })}</dd>
+            <dt>{th('qr.ip')}</dt>
+            <dd safe>{v.ip ?? t('qr.unknown')}</dd>
+            <dt>{th('qr.when')}</dt>
             <dd safe>{when}</dd>
           </dl>
           {v.differentNetwork ? (
             <p class="notice error qr-warning" role="alert">
-              Warning: that browser is on a different network than this phone. If someone sent you this code or asked
-              you to scan it, decline.
+              {th('qr.network_warning')}
             </p>
           ) : (
             ''
           )}
           <fieldset>
-            <legend>Which number does the other screen show?</legend>
+            <legend>{th('qr.which_number')}</legend>
             {v.choices.map((n) => (
               <div class="field check">
                 <input type="radio" id={`n-${n}`} name="number" value={String(n)} required />
@@ -210,16 +211,16 @@ function approvalPage(
               </div>
             ))}
           </fieldset>
-          <Field name="password" label="Your password" type="password" autocomplete="current-password" />
+          <Field name="password" label={t('qr.password')} type="password" autocomplete="current-password" />
           {v.passkey ? (
             <div data-passkey-qr>
               <input type="hidden" name="webauthn" value="" />
               <button type="button" data-passkey-button hidden>
-                Confirm with a passkey
+                {th('qr.confirm_passkey')}
               </button>
               <p class="hint" data-passkey-status role="status" aria-live="polite"></p>
               <p class="hint" data-passkey-nojs>
-                Confirm with a passkey needs JavaScript; without it, use your password.
+                {th('qr.passkey_nojs')}
               </p>
               {passkeyScripts()}
             </div>
@@ -231,10 +232,10 @@ function approvalPage(
           {/* The first submit button is the one Enter presses: declining is the default (QR-04). */}
           <div class="buttons">
             <button type="submit" name="decision" value="decline" class="primary">
-              Decline
+              {th('qr.decline')}
             </button>
             <button type="submit" name="decision" value="approve">
-              Approve
+              {th('qr.approve')}
             </button>
           </div>
         </form>
@@ -257,31 +258,31 @@ function phoneStartPage(
     o.status ?? 200,
     page(
       d,
-      'Sign in on another device',
+      t('qr.phone_title'),
       <>
         <Notice kind="error" text={o.error} />
         <form method="post" action="/qr" class="card" novalidate>
-          <p>Type the code the other device shows, or scan its QR code.</p>
+          <p>{th('qr.phone_intro')}</p>
           <Field
             name="code"
-            label="Code from the other device"
+            label={t('qr.code_label')}
             value={o.code}
             autocomplete="off"
             maxlength={16}
-            hint="8 letters and digits, like ABCD-2345"
+            hint={t('qr.code_hint')}
           />
           <button type="submit" class="primary">
-            Continue
+            {th('qr.continue')}
           </button>
         </form>
         <section class="card" id="qr-scanner" aria-labelledby="scan-h" hidden>
-          <h2 id="scan-h">Scan the QR code</h2>
+          <h2 id="scan-h">{th('qr.scan_title')}</h2>
           <button type="button" id="qr-camera">
-            Scan with the camera
+            {th('qr.scan_camera')}
           </button>
-          <video id="qr-video" muted hidden aria-label="Camera view"></video>
+          <video id="qr-video" muted hidden aria-label={t('qr.camera_view')}></video>
           <div class="field">
-            <label for="qr-photo">Or choose a photo of the QR code</label>
+            <label for="qr-photo">{th('qr.photo')}</label>
             <input type="file" id="qr-photo" accept="image/*" />
           </div>
           <p class="hint" id="qr-scan-status" role="status" aria-live="polite"></p>
@@ -311,7 +312,7 @@ function donePage(
       <>
         <Notice kind={kind} text={text} />
         <p>
-          <a href={auth ? '/settings' : '/login'}>{auth ? 'Back to settings' : 'Go to sign-in'}</a>
+          <a href={auth ? '/settings' : '/login'}>{auth ? th('qr.back_settings') : th('qr.go_signin')}</a>
         </p>
       </>,
       auth,
@@ -381,13 +382,12 @@ export function registerQrPages(app: FastifyInstance, d: QrPagesDeps): void {
           clearBinding(d, reply);
           return continueSignIn(d, reply, a.result, takeReturn(d, req, reply) ?? '/settings');
         }
-        if (a.status === 'declined')
-          return startPage(d, reply, { error: 'The sign-in was declined on the phone.', status: 400 });
+        if (a.status === 'declined') return startPage(d, reply, { error: t('qr.declined_on_phone'), status: 400 });
         if (a.status === 'shown')
           return waitingPage(d, reply, {
             id,
             number: a.number,
-            info: 'Not approved yet. Approve on your phone, then continue.',
+            info: t('qr.not_yet'),
           });
         if (a.status === 'pending') {
           // The secret is kept only as a hash, so the QR cannot be shown again: a fresh one replaces it.
@@ -397,10 +397,10 @@ export function registerQrPages(app: FastifyInstance, d: QrPagesDeps): void {
             id: s.id,
             number: s.number,
             view: await startedView(s),
-            info: 'Not approved yet. Here is a fresh code.',
+            info: t('qr.not_yet_fresh'),
           });
         }
-        return startPage(d, reply, { info: 'That code has expired. Show a new one to try again.' });
+        return startPage(d, reply, { info: t('qr.expired') });
       }
       const replaces = field(req.body, 'replaces', 64) || undefined;
       const s = await d.qr.start(ctx, readBinding(d, req), replaces);
@@ -409,8 +409,7 @@ export function registerQrPages(app: FastifyInstance, d: QrPagesDeps): void {
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
       if (err.extra.retryAfter !== undefined) reply.header('Retry-After', String(Math.ceil(err.extra.retryAfter)));
-      if (err.code === 'not_found')
-        return startPage(d, reply, { info: 'That code has expired. Show a new one to try again.', status: 400 });
+      if (err.code === 'not_found') return startPage(d, reply, { info: t('qr.expired'), status: 400 });
       return startPage(d, reply, { error: pageMessage(err), status: err.status });
     }
   });
@@ -434,7 +433,7 @@ export function registerQrPages(app: FastifyInstance, d: QrPagesDeps): void {
           status: err.status,
           code: normalizeCode(secret) ? secret.slice(0, 16) : undefined,
         });
-      return donePage(d, reply, 'QR code not valid', 'error', pageMessage(err), err.status, auth);
+      return donePage(d, reply, t('qr.invalid_title'), 'error', pageMessage(err), err.status, auth);
     }
   };
 
@@ -443,15 +442,7 @@ export function registerQrPages(app: FastifyInstance, d: QrPagesDeps): void {
     const auth = await pageAuth(d, req, reply);
     if (!auth) return reply;
     if (!(await d.qr.enabledFor(auth.account)))
-      return donePage(
-        d,
-        reply,
-        'Sign in on another device',
-        'error',
-        'Sign-in by QR code is turned off for your organization.',
-        403,
-        auth,
-      );
+      return donePage(d, reply, t('qr.phone_title'), 'error', t('qr.off_for_org'), 403, auth);
     return phoneStartPage(d, reply, auth);
   });
 
@@ -460,8 +451,7 @@ export function registerQrPages(app: FastifyInstance, d: QrPagesDeps): void {
     const code = field(req.body, 'code', 64);
     const auth = await pageAuth(d, req, reply);
     if (!auth) return reply;
-    if (!code.trim())
-      return phoneStartPage(d, reply, auth, { error: 'Type the code the other device shows.', status: 400 });
+    if (!code.trim()) return phoneStartPage(d, reply, auth, { error: t('qr.type_code'), status: 400 });
     return phonePage(req, reply, code, true);
   });
 
@@ -470,15 +460,7 @@ export function registerQrPages(app: FastifyInstance, d: QrPagesDeps): void {
     const { secret } = req.params as { secret: string };
     if (!SECRET.test(secret)) {
       const auth = await authOf(d, req);
-      return donePage(
-        d,
-        reply,
-        'QR code not valid',
-        'error',
-        'This QR code has expired or was already used.',
-        400,
-        auth,
-      );
+      return donePage(d, reply, t('qr.invalid_title'), 'error', t('qr.used'), 400, auth);
     }
     return phonePage(req, reply, secret, false);
   });
@@ -494,22 +476,14 @@ export function registerQrPages(app: FastifyInstance, d: QrPagesDeps): void {
     try {
       if (decision !== 'approve') {
         await d.qr.decline(id, secret, auth, ctx);
-        return donePage(
-          d,
-          reply,
-          'Sign-in declined',
-          'info',
-          'You declined. The other device was not signed in.',
-          200,
-          auth,
-        );
+        return donePage(d, reply, t('qr.declined_title'), 'info', t('qr.declined'), 200, auth);
       }
       const raw = field(req.body, 'number', 4);
       const number = /^\d{1,2}$/.test(raw) ? Number(raw) : -1;
       if (number < 0) {
         const v = await d.qr.open(secret, auth, ctx);
         return approvalPage(d, reply, auth, v, secret, {
-          error: 'Pick the number the other screen shows.',
+          error: t('qr.pick_number'),
           status: 400,
         });
       }
@@ -531,15 +505,7 @@ export function registerQrPages(app: FastifyInstance, d: QrPagesDeps): void {
         auth,
         ctx,
       );
-      return donePage(
-        d,
-        reply,
-        'Sign-in approved',
-        'success',
-        'Approved. The other device is now signing in.',
-        200,
-        auth,
-      );
+      return donePage(d, reply, t('qr.approved_title'), 'success', t('qr.approved'), 200, auth);
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
       if (err.extra.retryAfter !== undefined) reply.header('Retry-After', String(Math.ceil(err.extra.retryAfter)));
@@ -553,7 +519,7 @@ export function registerQrPages(app: FastifyInstance, d: QrPagesDeps): void {
           return approvalPage(d, reply, auth, v, secret, { error: pageMessage(err), status: err.status });
         } catch {}
       }
-      const title = err.code === 'invalid_code' ? 'Sign-in cancelled' : 'Not approved';
+      const title = err.code === 'invalid_code' ? t('qr.cancelled_title') : t('qr.not_approved_title');
       return donePage(d, reply, title, 'error', pageMessage(err), err.status, auth);
     }
   });
@@ -565,14 +531,11 @@ export function registerQrPages(app: FastifyInstance, d: QrPagesDeps): void {
       200,
       page(
         d,
-        "This wasn't me",
+        t('qr.report_title'),
         <form method="post" action={`/qr/report/${SECRET.test(token) ? token : 'invalid'}`} class="card">
-          <p>
-            Signing out the browser that signed in to your account by QR code. Our staff will also review your account.
-            Afterwards, change your password.
-          </p>
+          <p>{th('qr.report_intro')}</p>
           <button type="submit" class="primary">
-            Sign that browser out now
+            {th('qr.report_button')}
           </button>
         </form>,
         null,
@@ -585,18 +548,10 @@ export function registerQrPages(app: FastifyInstance, d: QrPagesDeps): void {
     const { token } = req.params as { token: string };
     try {
       await d.qr.report(token, contextOf(req));
-      return donePage(
-        d,
-        reply,
-        "This wasn't me",
-        'success',
-        'That browser has been signed out and your account is flagged for review. Change your password now.',
-        200,
-        await authOf(d, req),
-      );
+      return donePage(d, reply, t('qr.report_title'), 'success', t('qr.reported'), 200, await authOf(d, req));
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
-      return donePage(d, reply, "This wasn't me", 'error', pageMessage(err), err.status, await authOf(d, req));
+      return donePage(d, reply, t('qr.report_title'), 'error', pageMessage(err), err.status, await authOf(d, req));
     }
   });
 
@@ -611,7 +566,7 @@ export function registerQrPages(app: FastifyInstance, d: QrPagesDeps): void {
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
       if (err.code === 'reauthentication_required') return leadToReauthentication(d, req, reply, back);
-      return donePage(d, reply, 'Not allowed', 'error', pageMessage(err), err.status, auth);
+      return donePage(d, reply, t('qr.not_allowed_title'), 'error', pageMessage(err), err.status, auth);
     }
   });
 }
@@ -621,7 +576,7 @@ export function qrLoginLink(d: { qr: QrLoginService }, o: { returnTo?: string } 
   if (!d.qr.enabled) return '';
   return (
     <p class="links qr-link">
-      <a href={withReturnTo('/login/qr', o.returnTo)}>Sign in with your phone</a>
+      <a href={withReturnTo('/login/qr', o.returnTo)}>{th('qr.title')}</a>
     </p>
   ) as string;
 }
@@ -631,10 +586,10 @@ export async function qrSettingsSection(d: { qr: QrLoginService }, auth: Authent
   if (!(await d.qr.enabledFor(auth.account))) return '';
   return (
     <section class="card" aria-labelledby="qr-h">
-      <h2 id="qr-h">Sign in on another device</h2>
-      <p>Scan the QR code another browser shows, or type its code, to sign it in to your account.</p>
+      <h2 id="qr-h">{th('qr.phone_title')}</h2>
+      <p>{th('qr.settings_intro')}</p>
       <p>
-        <a href="/qr">Sign in on another device</a>
+        <a href="/qr">{th('qr.phone_title')}</a>
       </p>
     </section>
   ) as string;
@@ -647,13 +602,13 @@ export async function qrOrgSwitch(d: { qr: QrLoginService }, org: { id: string; 
   const orgSlug = org.slug;
   return (
     <form method="post" action="/admin/organization/qr-login" class="card">
-      <h2>Sign-in by QR code</h2>
+      <h2>{th('qr.org_title')}</h2>
       <input type="hidden" name="org" value={orgSlug} />
       <div class="field check">
         <input type="checkbox" id="f-qrLogin" name="qrLogin" value="on" checked={enabled} />
-        <label for="f-qrLogin">Members may sign in a new browser by approving it on their phone</label>
+        <label for="f-qrLogin">{th('qr.org_switch')}</label>
       </div>
-      <button type="submit">Save</button>
+      <button type="submit">{th('qr.save')}</button>
     </form>
   ) as string;
 }

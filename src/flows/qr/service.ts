@@ -2,6 +2,7 @@ import type { PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/serv
 import type { RequestContext } from '../../context.ts';
 import { formatTime, renderMail } from '../../delivery/templates.ts';
 import { AppError } from '../../errors.ts';
+import { currentLocale, t, withLocale } from '../../i18n/index.ts';
 import type { Kernel } from '../../kernel.ts';
 import { accountAssertionOptions, verifyAssertion } from '../../methods/passkey/ceremony.ts';
 import { asAssertion } from '../../methods/passkey/webauthn.ts';
@@ -136,8 +137,7 @@ export class QrLoginService {
   }
 
   private async requireEnabledFor(account: Account): Promise<void> {
-    if (!(await this.enabledFor(account)))
-      throw new AppError('forbidden', 'Sign-in by QR code is turned off for your organization.');
+    if (!(await this.enabledFor(account))) throw new AppError('forbidden', t('qr.off_for_org'));
   }
 
   private codeHash(code: string): string {
@@ -301,19 +301,26 @@ export class QrLoginService {
   /** QR-09: "New sign-in by QR code", with a single-use "This wasn't me" link. */
   private async notify(account: Account, row: QrLogin, ctx: RequestContext, report: string): Promise<void> {
     if (!account.email) return;
-    const { browser, os } = describeBrowser(ctx.userAgent);
     const brand = await this.d.organizations.brandFor(account);
-    const mail = renderMail(brand, {
-      subject: 'New sign-in by QR code',
-      title: 'New sign-in by QR code',
-      lines: [
-        `Your account ${account.username} was signed in on ${browser} on ${os}, from the address ${ctx.ip || 'unknown'}, on ${formatTime(this.d.clock.now())}.`,
-        `It was approved from your signed-in phone (address ${row.approver_ip || 'unknown'}).`,
-      ],
-      action: { label: "This wasn't me", url: `${this.d.config.publicUrl}/qr/report/${report}` },
-      after: [
-        "If this wasn't you, the button above signs that browser out at once and asks our staff to review your account. Then change your password.",
-      ],
+    // The owner's saved language, else the language of the browser that just signed in.
+    const mail = withLocale(account.locale ?? currentLocale(), () => {
+      const { browser, os } = describeBrowser(ctx.userAgent);
+      return renderMail(brand, {
+        subject: t('qr.mail.title'),
+        title: t('qr.mail.title'),
+        lines: [
+          t('qr.mail.line', {
+            username: account.username,
+            browser,
+            os,
+            ip: ctx.ip || t('qr.unknown'),
+            time: formatTime(this.d.clock.now()),
+          }),
+          t('qr.mail.approved_from', { ip: row.approver_ip || t('qr.unknown') }),
+        ],
+        action: { label: t('qr.report_title'), url: `${this.d.config.publicUrl}/qr/report/${report}` },
+        after: [t('qr.mail.after')],
+      });
     });
     await this.d.outbox.send(this.d.db, { channel: 'email', kind: 'qr_sign_in', to: account.email, ...mail });
   }
@@ -328,8 +335,7 @@ export class QrLoginService {
     await this.requireEnabledFor(auth.account);
     const row = await this.find(secretOrCode);
     const now = this.d.clock.now();
-    if (!row || row.expires_at <= now)
-      throw new AppError('invalid_token', 'This QR code has expired or was already used.');
+    if (!row || row.expires_at <= now) throw new AppError('invalid_token', t('qr.used'));
     const first = row.status === 'pending';
     const moved = await moveQrLogin(
       this.d.db,
@@ -338,7 +344,7 @@ export class QrLoginService {
       { status: 'shown', shown_at: row.shown_at ?? now, account_id: auth.account.id },
       { notExpiredAt: now, accountIdOrNull: auth.account.id, secretHash: row.secret_hash },
     );
-    if (!moved) throw new AppError('invalid_token', 'This QR code has expired or was already used.');
+    if (!moved) throw new AppError('invalid_token', t('qr.used'));
     if (first)
       await this.d.audit.record('qr.shown', ctx, {
         accountId: auth.account.id,
@@ -358,7 +364,7 @@ export class QrLoginService {
   /** The request `id` if `secretOrCode` is its secret or its typed code; nothing otherwise (QR-03). */
   private async withSecret(id: string, secretOrCode: string): Promise<QrLogin> {
     const row = await this.find(secretOrCode);
-    if (!row || row.id !== id) throw new AppError('invalid_token', 'This QR code has expired or was already used.');
+    if (!row || row.id !== id) throw new AppError('invalid_token', t('qr.used'));
     return row;
   }
 
@@ -395,7 +401,7 @@ export class QrLoginService {
     const row = await this.find(secretOrCode);
     if (!row || (id !== '-' && row.id !== id)) {
       await this.d.guard.limit('qr_approve', ctx, auth.account.id);
-      throw new AppError('invalid_token', 'This QR code has expired or was already used.');
+      throw new AppError('invalid_token', t('qr.used'));
     }
     return this.open(secretOrCode, auth, ctx);
   }
@@ -418,13 +424,10 @@ export class QrLoginService {
     const now = d.clock.now();
     const live = (row.status === 'pending' || row.status === 'shown') && row.expires_at > now;
     if (!live || (row.account_id !== null && row.account_id !== auth.account.id))
-      throw new AppError('invalid_token', 'This QR code has expired or was already used.');
+      throw new AppError('invalid_token', t('qr.used'));
     if (input.number !== row.number) {
       await this.cancel(row, auth, ctx, 'wrong_number');
-      throw new AppError(
-        'invalid_code',
-        'That was not the number on the other screen, so the request was cancelled. Start again on the other device if it was yours.',
-      );
+      throw new AppError('invalid_code', t('qr.wrong_number'));
     }
     // QR-08: a session older than the re-authentication window may not approve at all.
     d.sessions.requireRecentAuth(auth.session);
@@ -438,10 +441,7 @@ export class QrLoginService {
     else await this.checkPassword(auth.account, input.password ?? '', ctx);
     const amr: Amr[] = parseAmr(auth.session.amr);
     if (d.qrSecondFactorRequired && (await d.qrSecondFactorRequired(auth.account)) && !isMultiFactor(amr))
-      throw new AppError(
-        'forbidden',
-        'Your organization requires a second factor: sign in on this phone with your second factor first.',
-      );
+      throw new AppError('forbidden', t('qr.org_second_factor'));
     const approved = await moveQrLogin(
       d.db,
       row.id,
@@ -457,7 +457,7 @@ export class QrLoginService {
       },
       { notExpiredAt: now, secretHash: row.secret_hash, accountIdOrNull: auth.account.id },
     );
-    if (!approved) throw new AppError('invalid_token', 'This QR code has expired or was already used.');
+    if (!approved) throw new AppError('invalid_token', t('qr.used'));
     await d.audit.record('qr.approved', ctx, {
       accountId: auth.account.id,
       details: { request: row.id, browserIp: row.ip, browserAgent: row.user_agent },
@@ -481,10 +481,9 @@ export class QrLoginService {
     const row = await this.withSecret(id, secret);
     const live = (row.status === 'pending' || row.status === 'shown') && row.expires_at > d.clock.now();
     if (!live || (row.account_id !== null && row.account_id !== auth.account.id))
-      throw new AppError('invalid_token', 'This QR code has expired or was already used.');
+      throw new AppError('invalid_token', t('qr.used'));
     d.sessions.requireRecentAuth(auth.session);
-    if (!(await this.hasPasskey(auth.account.id)))
-      throw new AppError('conflict', 'This account has no passkey to confirm with. Use your password.');
+    if (!(await this.hasPasskey(auth.account.id))) throw new AppError('conflict', t('qr.no_passkey'));
     return accountAssertionOptions(d, auth.account.id, 'qr_approve', passkeyBinding(row.id, auth), 'required');
   }
 
@@ -498,7 +497,7 @@ export class QrLoginService {
     await this.d.guard.limit('qr_approve', ctx, auth.account.id);
     const row = await this.withSecret(id, secretOrCode);
     if (row.account_id !== null && row.account_id !== auth.account.id)
-      throw new AppError('invalid_token', 'This QR code has expired or was already used.');
+      throw new AppError('invalid_token', t('qr.used'));
     await this.cancel(row, auth, ctx, 'declined');
   }
 
@@ -534,12 +533,7 @@ export class QrLoginService {
     }
     if (!ok) {
       await d.audit.record('qr.approve_failed', ctx, { accountId: account.id, details: { reason: 'wrong_password' } });
-      throw new AppError(
-        'current_password_wrong',
-        fresh?.password_hash
-          ? 'Your password is not correct.'
-          : 'Your account has no password yet, so it cannot approve a QR sign-in. Set one with "Forgot password?" first.',
-      );
+      throw new AppError('current_password_wrong', fresh?.password_hash ? t('qr.password_wrong') : t('qr.no_password'));
     }
   }
 

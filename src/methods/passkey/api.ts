@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { AppError, toProblem } from '../../errors.ts';
 import { AccountView, accountView, SessionRef, type SessionsViewsDeps } from '../../flows/sessions/views.ts';
 import { applySignInCookies, type StepCookieDeps } from '../../flows/signin/step-cookies.ts';
+import { t } from '../../i18n/index.ts';
 import type { Kernel } from '../../kernel.ts';
 import { isoTime } from '../../security/clock.ts';
 import { contextOf, type RequestDeps, requireAuth } from '../../web/request.ts';
@@ -156,7 +157,7 @@ export function registerPasskeyApi(app: FastifyInstance, d: PasskeyApiDeps): voi
     async (req, reply) => {
       const auth = await requireAuth(d, req);
       await d.passkeys.remove(auth, (req.params as { id: string }).id, contextOf(req));
-      return reply.send({ message: 'Passkey removed.' });
+      return reply.send({ message: t('passkey.removed') });
     },
   );
 
@@ -193,7 +194,7 @@ export function registerPasskeyApi(app: FastifyInstance, d: PasskeyApiDeps): voi
     },
     async (req, reply) => {
       await recoverWithPasskey(d, req.body as { token: string; name?: string; response: unknown }, contextOf(req));
-      return reply.send({ message: 'Your new passkey is ready. Sign in with it.' });
+      return reply.send({ message: t('passkey.recovered') });
     },
   );
 

@@ -5,7 +5,8 @@ import {
   verifyAuthenticationResponse,
 } from '@simplewebauthn/server';
 import type { RequestContext } from '../../context.ts';
-import { formatTime, renderMail } from '../../delivery/templates.ts';
+import { formatTime, renderMail, supportName } from '../../delivery/templates.ts';
+import { t, withLocale } from '../../i18n/index.ts';
 import type { Kernel } from '../../kernel.ts';
 import { type Account, findAccount } from '../../store/accounts.ts';
 import {
@@ -186,17 +187,20 @@ async function counterRegressed(
     );
     const account = await findAccount(trx, row.account_id);
     if (!account?.email) return;
-    const mail = renderMail(d.brand, {
-      subject: 'A passkey was blocked',
-      title: 'We blocked one of your passkeys',
-      lines: [
-        `Your passkey "${row.name}" of account ${account.username} was used on ${formatTime(now)} with a signature counter that went backwards.`,
-        'That can mean the passkey was copied. It can no longer be used to sign in.',
-      ],
-      after: [
-        `Remove it in your settings at ${d.config.publicUrl}/settings and add a new one. If you did not try to sign in just now, contact ${d.brand.supportContact}.`,
-      ],
-    });
+    // Whoever tried the passkey may not be its owner: the mail speaks the owner's language.
+    const mail = withLocale(account.locale, () =>
+      renderMail(d.brand, {
+        subject: t('passkey.mail.blocked_subject'),
+        title: t('passkey.mail.blocked_title'),
+        lines: [
+          t('passkey.mail.blocked_line', { name: row.name, username: account.username, time: formatTime(now) }),
+          t('passkey.mail.blocked_copied'),
+        ],
+        after: [
+          t('passkey.mail.blocked_after', { url: `${d.config.publicUrl}/settings`, support: supportName(d.brand) }),
+        ],
+      }),
+    );
     await d.outbox.send(trx, { channel: 'email', kind: 'passkey_flagged', to: account.email, ...mail });
   });
 }

@@ -1,5 +1,6 @@
 import { AppError } from '../../errors.ts';
 import type { FactorOffer, SecondFactorMethod } from '../../flows/signin/second-factor.ts';
+import { t } from '../../i18n/index.ts';
 import { listPasskeys } from '../../store/passkeys.ts';
 import { accountAssertionOptions, verifyAssertion } from './ceremony.ts';
 import { secondFactorFragment } from './scripts.tsx';
@@ -13,7 +14,10 @@ import { asAssertion } from './webauthn.ts';
  */
 export const passkeyFactor: SecondFactorMethod = {
   id: 'passkey',
-  label: 'Passkey',
+  // Read while rendering, so it is said in the reader's language.
+  get label() {
+    return t('passkey.label');
+  },
   amr: ['hwk'],
   answer: 'webauthn',
   async enrolled(d, accountId) {

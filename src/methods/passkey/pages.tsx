@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { formatTime } from '../../delivery/templates.ts';
 import { AppError, pageMessage } from '../../errors.ts';
 import { type AccountPagesDeps, pageAuth, renderSettings } from '../../flows/account/pages.tsx';
+import { t, th } from '../../i18n/index.ts';
 import type { Authenticated } from '../../web/auth.ts';
 import { Field, Html, Notice, Page } from '../../web/layout.tsx';
 import { leadToReauthentication, type ReauthDeps } from '../../web/reauth.ts';
@@ -19,8 +20,8 @@ export type PasskeyPagesDeps = { passkeys: PasskeyService } & AccountPagesDeps &
 void Html;
 
 const FLASH: Record<string, string> = {
-  passkey_added: 'Your passkey was added. You can now sign in with it.',
-  passkey_removed: 'The passkey was removed.',
+  passkey_added: 'passkey.flash.added',
+  passkey_removed: 'passkey.flash.removed',
 };
 
 const require = createRequire(import.meta.url);
@@ -38,14 +39,14 @@ export function passkeyLoginExtra(): string {
   return (
     <section class="card" aria-labelledby="passkey-h" id="passkey-signin">
       {/* Not "Sign in …": the page's heading and the password form's button keep that name. */}
-      <h2 id="passkey-h">Passkey</h2>
-      <p class="hint">Sign in with your fingerprint, face or screen lock instead of a password.</p>
+      <h2 id="passkey-h">{th('passkey.label')}</h2>
+      <p class="hint">{th('passkey.signin_hint')}</p>
       <button type="button" data-passkey-signin hidden>
-        Use a passkey
+        {th('passkey.use')}
       </button>
       <p class="hint" data-passkey-status role="status" aria-live="polite"></p>
       <p class="hint" data-passkey-nojs>
-        Signing in with a passkey needs JavaScript. You can still sign in with your password.
+        {th('passkey.signin_nojs')}
       </p>
       {passkeyScripts()}
     </section>
@@ -61,45 +62,48 @@ export async function passkeySection(
   const keys = await d.passkeys.list(auth.account.id);
   return (
     <>
-      <Notice kind="success" text={flash && Object.hasOwn(FLASH, flash) ? FLASH[flash] : undefined} />
+      <Notice kind="success" text={flash && Object.hasOwn(FLASH, flash) ? t(FLASH[flash] as string) : undefined} />
       <section class="card" aria-labelledby="passkeys-h" id="passkeys">
-        <h2 id="passkeys-h">Passkeys</h2>
+        <h2 id="passkeys-h">{th('passkey.section_title')}</h2>
         {keys.length ? (
           <ul class="sessions" data-passkey-list>
             {keys.map((k) => (
               <li>
                 <strong safe>{k.name}</strong>
                 <span class="hint" safe>
-                  {` added ${formatTime(Date.parse(k.createdAt))} · ${k.lastUsedAt ? `last used ${formatTime(Date.parse(k.lastUsedAt))}` : 'never used'}`}
+                  {` ${
+                    k.lastUsedAt
+                      ? t('passkey.dates', {
+                          added: formatTime(Date.parse(k.createdAt)),
+                          used: formatTime(Date.parse(k.lastUsedAt)),
+                        })
+                      : t('passkey.dates_unused', { added: formatTime(Date.parse(k.createdAt)) })
+                  }`}
                 </span>
-                {k.flaggedAt ? (
-                  <span class="hint bad"> · blocked: it may have been copied. Remove it and add a new one.</span>
-                ) : (
-                  ''
-                )}
+                {k.flaggedAt ? <span class="hint bad"> · {th('passkey.blocked')}</span> : ''}
                 <form method="post" action={`/settings/passkeys/${encodeURIComponent(k.id)}/remove`} class="inline">
-                  <button type="submit" class="link" aria-label={`Remove passkey ${k.name}`}>
-                    Remove
+                  <button type="submit" class="link" aria-label={t('passkey.remove_named', { name: k.name })}>
+                    {th('passkey.remove')}
                   </button>
                 </form>
               </li>
             ))}
           </ul>
         ) : (
-          <p>No passkeys yet. A passkey lets you sign in with your fingerprint, face or screen lock.</p>
+          <p>{th('passkey.none')}</p>
         )}
         <form method="post" action="/settings/passkeys/add" data-passkey-add novalidate>
           <Field
             name="passkeyName"
-            label="Name for a new passkey"
+            label={t('passkey.name_label')}
             required={false}
             maxlength={64}
-            hint="For example: Phone, or Work laptop."
+            hint={t('passkey.name_hint')}
           />
-          <button type="submit">Add a passkey</button>
+          <button type="submit">{th('passkey.add')}</button>
           <p class="hint" data-passkey-status role="status" aria-live="polite"></p>
           <p class="hint" data-passkey-nojs>
-            Adding a passkey needs JavaScript.
+            {th('passkey.add_nojs')}
           </p>
         </form>
         {passkeyScripts()}
@@ -116,26 +120,23 @@ export async function passkeyResetChoice(d: PasskeyRecoveryDeps, token: string):
   if (!(await passkeyRecoveryAccount(d, token))) return '';
   return (
     <section class="card" aria-labelledby="recover-passkey-h">
-      <h2 id="recover-passkey-h">Add a new passkey</h2>
-      <p>
-        Your account signs in with passkeys and has no password. Create a new passkey on this device, then sign in with
-        it. Passkeys you already have keep working until you remove them in Settings.
-      </p>
+      <h2 id="recover-passkey-h">{th('passkey.recover_title')}</h2>
+      <p>{th('passkey.recover_intro')}</p>
       <form method="post" action="/auth/reset/passkey" data-passkey-recover novalidate>
         <input type="hidden" name="token" value={token} />
         <Field
           name="passkeyName"
-          label="Name for the new passkey"
+          label={t('passkey.recover_name_label')}
           required={false}
           maxlength={64}
-          hint="For example: Phone, or Work laptop."
+          hint={t('passkey.name_hint')}
         />
         <button type="submit" class="primary">
-          Add a new passkey
+          {th('passkey.recover_title')}
         </button>
         <p class="hint" data-passkey-status role="status" aria-live="polite"></p>
         <p class="hint" data-passkey-nojs>
-          Adding a passkey needs JavaScript.
+          {th('passkey.add_nojs')}
         </p>
       </form>
       {passkeyScripts()}
@@ -161,14 +162,12 @@ export function registerPasskeyPages(app: FastifyInstance, d: PasskeyPagesDeps):
       .type('text/html; charset=utf-8')
       .send(
         Page({
-          title: 'Add a new passkey',
+          title: t('passkey.recover_title'),
           productName: d.config.productName,
           children: (
             <div class="card">
-              <Notice kind="error" text="Adding a passkey needs JavaScript." />
-              <p>
-                Go back to the link in your mail and set a password instead, or open it in a browser with JavaScript.
-              </p>
+              <Notice kind="error" text={t('passkey.add_nojs')} />
+              <p>{th('passkey.recover_nojs')}</p>
             </div>
           ),
         }),
@@ -179,7 +178,7 @@ export function registerPasskeyPages(app: FastifyInstance, d: PasskeyPagesDeps):
   app.post('/settings/passkeys/add', { schema: { hide: true } }, async (req, reply) => {
     const auth = await pageAuth(d, req, reply);
     if (!auth) return reply;
-    return renderSettings(d, reply, auth, { error: 'Adding a passkey needs JavaScript.', status: 400 });
+    return renderSettings(d, reply, auth, { error: t('passkey.add_nojs'), status: 400 });
   });
 
   // The script sends the browser here when the API asks for a fresh sign-in (SES-07).

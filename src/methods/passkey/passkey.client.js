@@ -3,6 +3,18 @@
 // say they need it.
 (() => {
   const W = window.SimpleWebAuthnBrowser;
+  // Words come from the page (a JSON block the server fills in the page's language).
+  let strings;
+  const text = (key) => {
+    if (!strings) {
+      try {
+        strings = JSON.parse(document.getElementById('latchkey-text')?.textContent || '{}');
+      } catch {
+        strings = {};
+      }
+    }
+    return strings[key] ?? key;
+  };
   // Shown by the server for browsers without JavaScript; this script is the JavaScript.
   for (const el of document.querySelectorAll('[data-passkey-nojs]')) el.hidden = true;
   const statuses = document.querySelectorAll('[data-passkey-status]');
@@ -12,7 +24,7 @@
     el.className = bad ? 'hint bad' : 'hint';
   };
   if (!W?.browserSupportsWebAuthn()) {
-    for (const el of statuses) say(el, 'This browser does not support passkeys.', false);
+    for (const el of statuses) say(el, text('passkey.client.unsupported'), false);
     return;
   }
   const post = async (url, body) => {
@@ -28,14 +40,14 @@
     } catch {}
     return { status: res.status, json };
   };
-  const problem = (r) => r.json?.detail ?? r.json?.title ?? 'Something went wrong. Please try again.';
+  const problem = (r) => r.json?.detail ?? r.json?.title ?? text('passkey.client.failed');
   const cancelled = (e) => e?.name === 'AbortError' || e?.cause?.name === 'AbortError';
   const message = (e) =>
     e?.name === 'NotAllowedError' || e?.cause?.name === 'NotAllowedError'
-      ? 'The passkey prompt was closed or timed out. Please try again.'
+      ? text('passkey.client.not_allowed')
       : e?.name === 'InvalidStateError'
-        ? 'This device already holds a passkey for your account.'
-        : 'The passkey could not be used. Please try again.';
+        ? text('passkey.client.already_here')
+        : text('passkey.client.unusable');
   // Where the password form would have gone: its return_to (an app's sign-in, checked by the
   // server: this site or an allow-listed origin), else its next (a path on this service only).
   const next = () => {
@@ -61,7 +73,7 @@
       const o = await post('/api/v1/sessions/passkey/options');
       if (o.status !== 200) return say(status, problem(o), true);
       const response = await W.startAuthentication({ optionsJSON: o.json, useBrowserAutofill: autofill });
-      say(status, 'Checking your passkey…', false);
+      say(status, text('passkey.client.checking'), false);
       const v = await post('/api/v1/sessions/passkey', { response });
       if (v.status === 201) return location.assign(next());
       say(status, problem(v), true);
@@ -91,7 +103,7 @@
         const optionsJSON = JSON.parse(step.dataset.options ?? '{}');
         const response = await W.startAuthentication({ optionsJSON });
         step.querySelector('[name="webauthn"]').value = JSON.stringify(response);
-        say(status, 'Checking your passkey…', false);
+        say(status, text('passkey.client.checking'), false);
         step.submit();
       } catch (e) {
         if (!cancelled(e)) say(status, message(e), true);
@@ -109,7 +121,7 @@
     go.hidden = false;
     go.addEventListener('click', async () => {
       if (!qrForm.querySelector('input[name="number"]:checked'))
-        return say(status, 'Pick the number the other screen shows first.', true);
+        return say(status, text('passkey.client.pick_number'), true);
       const id = qrForm.querySelector('[name="id"]')?.value ?? '';
       const secret = qrForm.querySelector('[name="secret"]')?.value ?? '';
       try {
@@ -122,7 +134,7 @@
         decision.name = 'decision';
         decision.value = 'approve';
         qrForm.append(decision);
-        say(status, 'Checking your passkey…', false);
+        say(status, text('passkey.client.checking'), false);
         qrForm.submit();
       } catch (e) {
         if (!cancelled(e)) say(status, message(e), true);
@@ -141,7 +153,7 @@
       try {
         const o = await post('/api/v1/password-resets/passkey/options', { token });
         if (o.status !== 200) return say(status, problem(o), true);
-        say(status, 'Follow your browser’s prompt to create the passkey…', false);
+        say(status, text('passkey.client.follow_prompt'), false);
         const response = await W.startRegistration({ optionsJSON: o.json });
         const v = await post('/api/v1/password-resets/passkey', { token, name, response });
         if (v.status === 200) return location.assign('/login?msg=passkey_recovered');
@@ -163,7 +175,7 @@
         const o = await post('/api/v1/account/factors/passkeys/options');
         if (o.status === 401 && o.json?.code === 'reauthentication_required') return reauthenticate();
         if (o.status !== 200) return say(status, problem(o), true);
-        say(status, 'Follow your browser’s prompt to create the passkey…', false);
+        say(status, text('passkey.client.follow_prompt'), false);
         const response = await W.startRegistration({ optionsJSON: o.json });
         const v = await post('/api/v1/account/factors/passkeys', { name, response });
         if (v.status === 201) return location.assign('/settings?done=passkey_added');

@@ -1,4 +1,5 @@
 import type { FactorOffer } from '../../flows/signin/second-factor.ts';
+import { th } from '../../i18n/index.ts';
 import { Html } from '../../web/layout.tsx';
 
 void Html;
@@ -26,18 +27,18 @@ export function secondFactorFragment(offer: FactorOffer): string {
       data-options={JSON.stringify(offer.options ?? {})}
       novalidate
     >
-      <p>Use a passkey you added to this account: your fingerprint, face, screen lock or security key.</p>
+      <p>{th('passkey.second_factor_hint')}</p>
       <input type="hidden" name="webauthn" value="" />
       <div class="field check">
         <input type="checkbox" id="f-remember-passkey" name="remember" value="1" />
-        <label for="f-remember-passkey">Don't ask again on this browser</label>
+        <label for="f-remember-passkey">{th('passkey.remember')}</label>
       </div>
       <button type="submit" class="primary" data-passkey-button hidden>
-        Use a passkey
+        {th('passkey.use')}
       </button>
       <p class="hint" data-passkey-status role="status" aria-live="polite"></p>
       <p class="hint" data-passkey-nojs>
-        Using a passkey needs JavaScript.
+        {th('passkey.use_nojs')}
       </p>
       {passkeyScripts()}
     </form>

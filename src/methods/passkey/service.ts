@@ -9,10 +9,11 @@ import {
 } from '@simplewebauthn/server';
 import type { Kysely } from 'kysely';
 import type { RequestContext } from '../../context.ts';
-import { formatTime, renderMail } from '../../delivery/templates.ts';
+import { formatTime, renderMail, supportName } from '../../delivery/templates.ts';
 import { AppError } from '../../errors.ts';
 import type { SessionService } from '../../flows/sessions/service.ts';
 import type { SignInResult, SignInService } from '../../flows/signin/service.ts';
+import { currentLocale, t, withLocale } from '../../i18n/index.ts';
 import type { Kernel } from '../../kernel.ts';
 import { isMultiFactor, parseAmr } from '../../security/amr.ts';
 import { cleanText } from '../../security/audit.ts';
@@ -138,7 +139,7 @@ export class PasskeyService {
     await this.requireStepUp(auth);
     const existing = await listPasskeys(d.db, auth.account.id);
     if (existing.length >= MAX_PASSKEYS)
-      throw new AppError('conflict', `You can have at most ${MAX_PASSKEYS} passkeys. Remove one first.`);
+      throw new AppError('conflict', t('passkey.error.too_many', { max: MAX_PASSKEYS }));
     const challenge = await issueChallenge(this.d, 'register', auth.session.id, auth.account.id);
     return generateRegistrationOptions({
       rpName: d.config.productName,
@@ -196,7 +197,7 @@ export class PasskeyService {
       const account = await q.executeTakeFirst();
       const keys = await listPasskeys(trx, auth.account.id);
       const target = keys.find((k) => k.id === id);
-      if (!account || !target) throw new AppError('not_found', 'No such passkey.');
+      if (!account || !target) throw new AppError('not_found', t('passkey.error.no_such'));
       await refuseLastPasskey(trx, account, keys.length);
       await deletePasskey(trx, account.id, id);
       await forgetTrustedDevices(trx, account.id);
@@ -248,20 +249,22 @@ export async function passkeyNotice(
   ctx: RequestContext,
 ) {
   if (!account.email) return;
-  const title = what === 'added' ? 'A passkey was added to your account' : 'A passkey was removed from your account';
-  const mail = renderMail(d.brand, {
-    subject: title,
-    title,
-    lines: [
-      what === 'added'
-        ? `The passkey "${name}" was added to your account ${account.username} on ${formatTime(d.clock.now())}. It can now be used to sign in.`
-        : `The passkey "${name}" was removed from your account ${account.username} on ${formatTime(d.clock.now())}.`,
-      `Browser: ${ctx.userAgent ? ctx.userAgent.slice(0, 160) : 'unknown'}`,
-      `IP address: ${ctx.ip || 'unknown'}`,
-    ],
-    after: [
-      `If this wasn't you, reset your password now at ${d.config.publicUrl}/forgot-password and tell ${d.brand.supportContact} right away.`,
-    ],
+  // The owner's saved language, else the language of their own request that caused it.
+  const mail = withLocale(account.locale ?? currentLocale(), () => {
+    const title = what === 'added' ? t('passkey.mail.added_title') : t('passkey.mail.removed_title');
+    const v = { name, username: account.username, time: formatTime(d.clock.now()) };
+    return renderMail(d.brand, {
+      subject: title,
+      title,
+      lines: [
+        what === 'added' ? t('passkey.mail.added_line', v) : t('passkey.mail.removed_line', v),
+        t('passkey.mail.browser', { browser: ctx.userAgent ? ctx.userAgent.slice(0, 160) : t('passkey.mail.unknown') }),
+        t('passkey.mail.ip', { ip: ctx.ip || t('passkey.mail.unknown') }),
+      ],
+      after: [
+        t('passkey.mail.not_you', { url: `${d.config.publicUrl}/forgot-password`, support: supportName(d.brand) }),
+      ],
+    });
   });
   await d.outbox.send(trx, { channel: 'email', kind: `passkey_${what}`, to: account.email, ...mail });
 }
@@ -280,7 +283,7 @@ export async function newPasskeyRow(
     id: newId(d.random),
     account_id: accountId,
     kind: PASSKEY,
-    name: clean || `Passkey ${(await countPasskeys(d.db, accountId)) + 1}`,
+    name: clean || t('passkey.default_name', { n: (await countPasskeys(d.db, accountId)) + 1 }),
     created_at: now,
     confirmed_at: now,
     last_used_at: null,
@@ -304,7 +307,7 @@ export async function storePasskey(
   via: 'settings' | 'recovery',
 ): Promise<void> {
   if (await findPasskeyByCredentialId(trx, row.credential_id as string))
-    throw new AppError('conflict', 'This passkey is already registered.');
+    throw new AppError('conflict', t('passkey.error.registered'));
   await insertPasskey(trx, row);
   // A factor change ends "don't ask again" browsers and half-finished sign-ins (MFA-06).
   await forgetTrustedDevices(trx, account.id);

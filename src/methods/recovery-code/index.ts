@@ -1,5 +1,6 @@
 import { sendFactorNotice } from '../../flows/factors/notices.ts';
 import type { SecondFactorMethod } from '../../flows/signin/second-factor.ts';
+import { t } from '../../i18n/index.ts';
 import { findAccount } from '../../store/accounts.ts';
 import { recoveryCodesLeft, useRecoveryCode } from './codes.ts';
 
@@ -9,7 +10,10 @@ import { recoveryCodesLeft, useRecoveryCode } from './codes.ts';
  */
 export const recoveryCodeFactor: SecondFactorMethod = {
   id: 'recovery_code',
-  label: 'Recovery code',
+  // Read while rendering, so it is said in the reader's language.
+  get label() {
+    return t('recovery-code.label');
+  },
   amr: ['kba'],
   answer: 'recoveryCode',
   backup: true,

@@ -1,3 +1,4 @@
+import { t, th } from '../../i18n/index.ts';
 import { Html } from '../../web/layout.tsx';
 
 void Html;
@@ -8,19 +9,16 @@ void Html;
  */
 export function RecoveryCodesList(p: { codes: readonly string[]; productName: string }): JSX.Element {
   const text = [
-    `${p.productName} recovery codes`,
-    'Each code works once, when you cannot use your authenticator app or passkey.',
+    t('recovery-code.file_title', { product: p.productName }),
+    t('recovery-code.file_hint'),
     '',
     ...p.codes,
     '',
   ].join('\n');
   return (
     <div class="recovery-codes">
-      <p>
-        Save these codes somewhere safe, such as a password manager. Each one signs you in once if you lose your
-        authenticator app or passkey. <strong>They are shown only this once.</strong>
-      </p>
-      <ul class="codes" aria-label="Recovery codes">
+      <p>{th('recovery-code.save_hint', { strong: (s) => `<strong>${s}</strong>` })}</p>
+      <ul class="codes" aria-label={t('recovery-code.list_label')}>
         {p.codes.map((c) => (
           <li>
             <code safe>{c}</code>
@@ -29,10 +27,10 @@ export function RecoveryCodesList(p: { codes: readonly string[]; productName: st
       </ul>
       <p class="links">
         <a href={`data:text/plain;charset=utf-8,${encodeURIComponent(text)}`} download="recovery-codes.txt">
-          Download as .txt
+          {th('recovery-code.download')}
         </a>
         <button type="button" class="link" data-copy={p.codes.join('\n')} hidden>
-          Copy codes
+          {th('recovery-code.copy')}
         </button>
       </p>
     </div>

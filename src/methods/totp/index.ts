@@ -1,10 +1,14 @@
 import type { SecondFactorMethod } from '../../flows/signin/second-factor.ts';
+import { t } from '../../i18n/index.ts';
 import { checkTotp, hasTotp } from './totp.ts';
 
 /** The authenticator app as a second factor at sign-in (MFA-01..MFA-03). */
 export const totpFactor: SecondFactorMethod = {
   id: 'totp',
-  label: 'Authenticator app',
+  // Read while rendering, so it is said in the reader's language.
+  get label() {
+    return t('totp.label');
+  },
   amr: ['otp'],
   answer: 'code',
   enrolled: (d, accountId) => hasTotp(d, accountId),

@@ -1,6 +1,18 @@
 // QR sign-in (src/flows/qr), progressive enhancement: without this file the new browser has its
 // "I approved it — continue" button and the phone its typed-code form.
 (() => {
+  // Words come from the page (a JSON block the server fills in the page's language).
+  let strings;
+  const word = (key) => {
+    if (!strings) {
+      try {
+        strings = JSON.parse(document.getElementById('latchkey-text')?.textContent || '{}');
+      } catch {
+        strings = {};
+      }
+    }
+    return strings[key] ?? key;
+  };
   const status = (el, text) => {
     if (el) el.textContent = text;
   };
@@ -32,30 +44,30 @@
       if (body.interval) interval = body.interval * 1000;
       switch (body.status) {
         case 'approved':
-          status(line, 'Approved. Signing you in…');
+          status(line, word('qr.client.approved'));
           // /login/qr sends a signed-in browser on: to the app that asked, else to /settings.
           location.assign('/login/qr');
           return;
         case 'second_factor_required':
-          status(line, 'Approved. Now confirm with your second factor…');
+          status(line, word('qr.client.second_factor'));
           location.assign('/login/second-factor');
           return;
         case 'declined':
-          status(line, 'The sign-in was declined on the phone.');
+          status(line, word('qr.client.declined'));
           document.getElementById('qr-rotate')?.removeAttribute('hidden');
           return;
         case 'expired':
-          status(line, 'This code has expired.');
+          status(line, word('qr.client.expired'));
           document.getElementById('qr-rotate')?.removeAttribute('hidden');
           return;
         case 'shown':
           shown = true;
-          status(line, 'Your phone has opened the request. Pick the number on your phone and approve.');
+          status(line, word('qr.client.shown'));
           break;
         default:
           // The server says when (its clock, not this one): replace the code no phone has opened.
           if (!shown && body.rotate) {
-            status(line, 'Showing a fresh code…');
+            status(line, word('qr.client.fresh'));
             document.getElementById('qr-rotate')?.requestSubmit();
             return;
           }
@@ -75,12 +87,12 @@
       try {
         const url = new URL(text);
         if (url.origin === location.origin && /^\/qr\/[A-Za-z0-9_-]{43}$/.test(url.pathname)) {
-          status(line, 'Code found. Opening…');
+          status(line, word('qr.client.found'));
           location.assign(url.pathname);
           return true;
         }
       } catch {}
-      status(line, 'That QR code is not a sign-in code of this site.');
+      status(line, word('qr.client.not_ours'));
       return false;
     };
     const detector = 'BarcodeDetector' in window ? new window.BarcodeDetector({ formats: ['qr_code'] }) : undefined;
@@ -102,14 +114,14 @@
     document.getElementById('qr-photo')?.addEventListener('change', async (e) => {
       const file = e.target.files?.[0];
       if (!file) return;
-      status(line, 'Reading the photo…');
+      status(line, word('qr.client.reading'));
       try {
         const bitmap = await createImageBitmap(file);
         const text = await decode(bitmap, bitmap.width, bitmap.height);
         if (text) follow(text);
-        else status(line, 'No QR code found in that photo.');
+        else status(line, word('qr.client.no_code'));
       } catch {
-        status(line, 'That file could not be read as an image.');
+        status(line, word('qr.client.not_image'));
       }
     });
 
@@ -117,21 +129,21 @@
     const video = document.getElementById('qr-video');
     camera?.addEventListener('click', async () => {
       if (!navigator.mediaDevices?.getUserMedia) {
-        status(line, 'This browser cannot use the camera here. Type the code or choose a photo.');
+        status(line, word('qr.client.no_camera_api'));
         return;
       }
       let stream;
       try {
         stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: 'environment' } });
       } catch {
-        status(line, 'The camera is not available. Type the code or choose a photo.');
+        status(line, word('qr.client.no_camera'));
         return;
       }
       video.setAttribute('playsinline', '');
       video.srcObject = stream;
       video.hidden = false;
       await video.play();
-      status(line, 'Point the camera at the QR code.');
+      status(line, word('qr.client.point'));
       const tick = async () => {
         if (video.readyState >= 2) {
           const text = await decode(video, video.videoWidth, video.videoHeight).catch(() => undefined);
