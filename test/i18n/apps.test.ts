@@ -217,5 +217,12 @@ describe('issue 17: organization default language, locale claim, consent page', 
     const gone = await c.get('/oidc/interaction/nonexistent', html('es'));
     assert.equal(gone.status, 400);
     assert.match(decode(gone.text), /Esta solicitud de inicio de sesión ha caducado/);
+
+    // the pages oidc-provider renders through Latchkey's hooks speak the request's language too
+    const refused = await c.get('/oidc/auth?client_id=nope&response_type=code&scope=openid', html('fr'));
+    assert.equal(refused.status, 400);
+    assert.match(decode(refused.text), /<title>Demande de connexion refusée/);
+    const logout = await c.get('/oidc/session/end', html('fr'));
+    assert.match(decode(logout.text), /Voulez-vous aussi vous déconnecter de Latchkey \?/);
   });
 });
