@@ -161,6 +161,22 @@ describe('issue 17: organization default language, locale claim, consent page', 
     assert.match(de.text, /Standardsprache/);
   });
 
+  test("a mail outside the member's request may take the organization's default (mailLocaleFor)", async () => {
+    await owner.c.put('/api/v1/organizations/lingua/security-settings', { defaultLanguage: 'fr' });
+    const row = async () =>
+      fx.server.deps.db
+        .selectFrom('accounts')
+        .selectAll()
+        .where('username', '=', owner.username)
+        .executeTakeFirstOrThrow();
+    assert.equal(await fx.server.deps.organizations.mailLocaleFor(await row()), 'fr');
+    assert.equal((await owner.c.put('/api/v1/account/language', { language: 'ar' })).status, 200);
+    assert.equal(await fx.server.deps.organizations.mailLocaleFor(await row()), 'ar', "the account's own choice first");
+    await owner.c.put('/api/v1/account/language', { language: null });
+    await owner.c.put('/api/v1/organizations/lingua/security-settings', { defaultLanguage: null });
+    assert.equal(await fx.server.deps.organizations.mailLocaleFor(await row()), null);
+  });
+
   test("the OpenID Provider's locale claim is the account's language, else the install default", async () => {
     const app = await registerClient(fx.server, { firstParty: true });
     const acct = await activeAccount(fx.server);

@@ -117,6 +117,24 @@ export class OrganizationService {
     };
   }
 
+  /**
+   * The language of a mail to an account outside its own request (a staff action, the outbox
+   * worker): the account's choice, else its organization's default, else null (the install's
+   * default). Use as `withLocale(await organizations.mailLocaleFor(account), () => …)`.
+   */
+  async mailLocaleFor(
+    account: Pick<Account, 'org_id' | 'locale'>,
+    db: Kysely<Database> = this.d.db,
+  ): Promise<string | null> {
+    if (account.locale) return account.locale;
+    const row = await db
+      .selectFrom('organizations')
+      .select('default_locale')
+      .where('id', '=', account.org_id)
+      .executeTakeFirst();
+    return row?.default_locale ?? null;
+  }
+
   async roleOf(orgId: string, accountId: string): Promise<OrgRole | undefined> {
     const row = await this.d.db
       .selectFrom('org_members')
