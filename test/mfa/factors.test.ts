@@ -339,9 +339,10 @@ describe('second factors: enrolment, recovery codes, re-authentication, organiza
         requireSecondFactor: true,
       });
       assert.equal(put.status, 200, put.text);
-      assert.deepEqual(put.json, { requireSecondFactor: true });
+      assert.deepEqual(put.json, { requireSecondFactor: true, defaultLanguage: null });
       assert.deepEqual((await admin.c.get(`/api/v1/organizations/${org.slug}/security-settings`)).json, {
         requireSecondFactor: true,
+        defaultLanguage: null,
       });
 
       // The member: password right → enrolment, no session.

@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, pageMessage } from '../../errors.ts';
+import { t, th } from '../../i18n/translate.ts';
 import type { Kernel } from '../../kernel.ts';
 import { Html } from '../../web/layout.tsx';
 import { authOf, contextOf, field } from '../../web/request.ts';
@@ -62,30 +63,30 @@ function ClientFields(p: { c?: ClientView }) {
   return (
     <>
       <label>
-        Name
+        {th('apps.admin.name')}
         <input name="name" required maxlength="100" value={p.c?.name ?? ''} />
       </label>
       <label>
-        Redirect URIs (one per line, matched exactly)
+        {th('apps.admin.redirect_uris')}
         <textarea name="redirectUris" rows="2" required safe>
           {(p.c?.redirectUris ?? []).join('\n')}
         </textarea>
       </label>
       <label>
-        Post-logout redirect URIs
+        {th('apps.admin.post_logout_uris')}
         <textarea name="postLogoutRedirectUris" rows="1" safe>
           {(p.c?.postLogoutRedirectUris ?? []).join('\n')}
         </textarea>
       </label>
       <label>
-        Back-channel logout URI
+        {th('apps.admin.backchannel_uri')}
         <input name="backchannelLogoutUri" maxlength="2000" value={p.c?.backchannelLogoutUri ?? ''} />
       </label>
       <label class="check">
-        <input type="checkbox" name="firstParty" checked={p.c?.firstParty ?? false} /> First-party (no consent screen)
+        <input type="checkbox" name="firstParty" checked={p.c?.firstParty ?? false} /> {th('apps.admin.first_party')}
       </label>
       <label>
-        Reason (kept in the audit trail)
+        {th('apps.admin.reason')}
         <input name="reason" required minlength="8" maxlength="500" />
       </label>
     </>
@@ -103,7 +104,7 @@ export function registerAdminClients(app: FastifyInstance, d: AdminClientsDeps):
       reply,
       o.status ?? 200,
       ConsolePage(d, {
-        title: 'App clients',
+        title: t('apps.admin.title'),
         section: 'clients',
         viewer,
         error: o.error,
@@ -112,10 +113,8 @@ export function registerAdminClients(app: FastifyInstance, d: AdminClientsDeps):
           <>
             {o.secret ? (
               <section class="card" aria-labelledby="secret-h">
-                <h2 id="secret-h">Client secret</h2>
-                <p>
-                  The secret of <code safe>{o.secret.id}</code> is shown this once; store it in the app now.
-                </p>
+                <h2 id="secret-h">{th('apps.admin.secret_heading')}</h2>
+                <p>{th('apps.admin.secret_once', { id: o.secret.id, code: (s) => `<code>${s}</code>` })}</p>
                 <p>
                   <code data-client-secret safe>
                     {o.secret.secret}
@@ -125,46 +124,44 @@ export function registerAdminClients(app: FastifyInstance, d: AdminClientsDeps):
             ) : (
               ''
             )}
-            <p class="hint">
-              Issuer: <code safe>{d.apps.issuer}</code>
-            </p>
+            <p class="hint">{th('apps.admin.issuer', { issuer: d.apps.issuer, code: (s) => `<code>${s}</code>` })}</p>
             {clients.map((c) => (
-              <section class="card" aria-label={`Client ${c.name}`}>
+              <section class="card" aria-label={t('apps.admin.client_label', { name: c.name })}>
                 <h2 safe>{c.name}</h2>
                 <p>
-                  <code safe>{c.id}</code> · {c.public ? 'public (PKCE only)' : 'confidential'}
-                  {c.firstParty ? ' · first-party' : ''}
+                  <code safe>{c.id}</code> · {c.public ? th('apps.admin.public') : th('apps.admin.confidential')}
+                  {c.firstParty ? <> · {th('apps.admin.first_party_mark')}</> : ''}
                 </p>
                 <details>
-                  <summary>Edit, rotate the secret or remove</summary>
+                  <summary>{th('apps.admin.edit_summary')}</summary>
                   <form method="post" action={`/admin/clients/${encodeURIComponent(c.id)}`}>
                     <ClientFields c={c} />
                     <button type="submit" name="action" value="save" class="primary">
-                      Save
+                      {th('apps.admin.save')}
                     </button>{' '}
                     {c.public ? (
                       ''
                     ) : (
                       <button type="submit" name="action" value="rotate_secret">
-                        Rotate secret
+                        {th('apps.admin.rotate')}
                       </button>
                     )}{' '}
                     <button type="submit" name="action" value="remove">
-                      Remove client
+                      {th('apps.admin.remove')}
                     </button>
                   </form>
                 </details>
               </section>
             ))}
             <section class="card" aria-labelledby="add-h">
-              <h2 id="add-h">Add a client</h2>
+              <h2 id="add-h">{th('apps.admin.add_heading')}</h2>
               <form method="post" action="/admin/clients">
                 <ClientFields />
                 <label class="check">
-                  <input type="checkbox" name="public" /> Public client (a browser or mobile app: no secret)
+                  <input type="checkbox" name="public" /> {th('apps.admin.public_client')}
                 </label>
                 <button type="submit" class="primary">
-                  Add client
+                  {th('apps.admin.add')}
                 </button>
               </form>
             </section>
@@ -221,7 +218,7 @@ export function registerAdminClients(app: FastifyInstance, d: AdminClientsDeps):
     })) as { id: string; secret?: string } | undefined;
     if (!out || !viewer) return reply;
     if (!out.secret) return reply.redirect('/admin/clients?done=added', 303);
-    return render(reply, viewer, { secret: { id: out.id, secret: out.secret }, flash: 'The client was added.' });
+    return render(reply, viewer, { secret: { id: out.id, secret: out.secret }, flash: t('apps.admin.added') });
   });
 
   app.post('/admin/clients/:id', { schema: { hide: true } }, async (req, reply) => {
@@ -235,7 +232,7 @@ export function registerAdminClients(app: FastifyInstance, d: AdminClientsDeps):
         await d.apps.clients.remove(id);
         return { id };
       }
-      if (action !== 'save') throw new AppError('validation_failed', 'Choose an action.');
+      if (action !== 'save') throw new AppError('validation_failed', t('apps.admin.choose_action'));
       const { public: _p, ...input } = formInput(req.body);
       await d.apps.clients.edit(id, input);
       return { id };
@@ -244,7 +241,7 @@ export function registerAdminClients(app: FastifyInstance, d: AdminClientsDeps):
     if (out.secret)
       return render(reply, viewer, {
         secret: { id, secret: out.secret },
-        flash: 'A new secret was made; the old one no longer works.',
+        flash: t('apps.admin.rotated'),
       });
     return reply.redirect('/admin/clients?done=saved', 303);
   });

@@ -1,4 +1,5 @@
 import { AppError } from '../../errors.ts';
+import { t } from '../../i18n/translate.ts';
 import type { Kernel } from '../../kernel.ts';
 import { newToken } from '../../security/random.ts';
 import { seal, unseal } from '../../security/sealed.ts';
@@ -39,29 +40,32 @@ export interface ClientView {
   createdAt: number;
 }
 
-function checkUri(uri: string, what: string): string {
+/** Which URI of a client a problem is about (the messages' `what`). */
+type UriKind = 'redirect' | 'post_logout' | 'backchannel';
+
+function checkUri(uri: string, what: UriKind): string {
   let u: URL;
   try {
     u = new URL(uri);
   } catch {
-    throw new AppError('validation_failed', `${what} must be an absolute URL: ${uri}`);
+    throw new AppError('validation_failed', t('apps.client.uri_absolute', { what, uri }));
   }
   // OP-01: exact matching needs an exact URI; fragments never reach a server.
-  if (u.hash || uri.length > 2000) throw new AppError('validation_failed', `${what} must not carry a fragment: ${uri}`);
+  if (u.hash || uri.length > 2000)
+    throw new AppError('validation_failed', t('apps.client.uri_fragment', { what, uri }));
   const loopback = u.hostname === 'localhost' || u.hostname === '127.0.0.1' || u.hostname === '[::1]';
   // RFC 8252: native apps may use a private-use scheme (reverse domain name, hence the dot).
   const ok =
     u.protocol === 'https:' ||
     (u.protocol === 'http:' && loopback) ||
     /^[a-z][a-z0-9+-]*\.[a-z0-9.+-]+:$/.test(u.protocol);
-  if (!ok) throw new AppError('validation_failed', `${what} must use https (http only on loopback): ${uri}`);
+  if (!ok) throw new AppError('validation_failed', t('apps.client.uri_https', { what, uri }));
   return uri;
 }
 
 function validName(name: string): string {
   const n = name.trim();
-  if (!n || n.length > 100 || /\p{Cc}/u.test(n))
-    throw new AppError('validation_failed', 'A client name is 1 to 100 characters.');
+  if (!n || n.length > 100 || /\p{Cc}/u.test(n)) throw new AppError('validation_failed', t('apps.client.name_length'));
   return n;
 }
 
@@ -101,8 +105,8 @@ export class ClientRegistry {
 
   /** Registers a client; the secret (confidential clients only) is returned this once. */
   async add(input: ClientInput): Promise<{ client: ClientView; secret?: string }> {
-    const redirectUris = input.redirectUris.map((u) => checkUri(u, 'redirect URI'));
-    if (!redirectUris.length) throw new AppError('validation_failed', 'A client needs at least one redirect URI.');
+    const redirectUris = input.redirectUris.map((u) => checkUri(u, 'redirect'));
+    if (!redirectUris.length) throw new AppError('validation_failed', t('apps.client.need_redirect'));
     const now = this.d.clock.now();
     const secret = input.public ? undefined : newToken(this.d.random, 32);
     const row: OidcClientRow = {
@@ -111,11 +115,9 @@ export class ClientRegistry {
       secret_enc: secret ? seal(this.d.secret, PURPOSE, secret) : null,
       redirect_uris: JSON.stringify(redirectUris),
       post_logout_redirect_uris: JSON.stringify(
-        (input.postLogoutRedirectUris ?? []).map((u) => checkUri(u, 'post-logout redirect URI')),
+        (input.postLogoutRedirectUris ?? []).map((u) => checkUri(u, 'post_logout')),
       ),
-      backchannel_logout_uri: input.backchannelLogoutUri
-        ? checkUri(input.backchannelLogoutUri, 'back-channel logout URI')
-        : null,
+      backchannel_logout_uri: input.backchannelLogoutUri ? checkUri(input.backchannelLogoutUri, 'backchannel') : null,
       first_party: input.firstParty ? 1 : 0,
       created_at: now,
       updated_at: now,
@@ -137,28 +139,27 @@ export class ClientRegistry {
     const set: Parameters<typeof updateClient>[2] = { updated_at: this.d.clock.now() };
     if (input.name !== undefined) set.name = validName(input.name);
     if (input.redirectUris !== undefined) {
-      if (!input.redirectUris.length)
-        throw new AppError('validation_failed', 'A client needs at least one redirect URI.');
-      set.redirect_uris = JSON.stringify(input.redirectUris.map((u) => checkUri(u, 'redirect URI')));
+      if (!input.redirectUris.length) throw new AppError('validation_failed', t('apps.client.need_redirect'));
+      set.redirect_uris = JSON.stringify(input.redirectUris.map((u) => checkUri(u, 'redirect')));
     }
     if (input.postLogoutRedirectUris !== undefined)
       set.post_logout_redirect_uris = JSON.stringify(
-        input.postLogoutRedirectUris.map((u) => checkUri(u, 'post-logout redirect URI')),
+        input.postLogoutRedirectUris.map((u) => checkUri(u, 'post_logout')),
       );
     if (input.backchannelLogoutUri !== undefined)
       set.backchannel_logout_uri = input.backchannelLogoutUri
-        ? checkUri(input.backchannelLogoutUri, 'back-channel logout URI')
+        ? checkUri(input.backchannelLogoutUri, 'backchannel')
         : null;
     if (input.firstParty !== undefined) set.first_party = input.firstParty ? 1 : 0;
-    if (!(await updateClient(this.d.db, id, set))) throw new AppError('not_found', 'No such client.');
+    if (!(await updateClient(this.d.db, id, set))) throw new AppError('not_found', t('apps.client.no_such_client'));
     return (await this.get(id)) as ClientView;
   }
 
   /** A new secret for a confidential client; the old one stops working at once. */
   async rotateSecret(id: string): Promise<string> {
     const r = await findClient(this.d.db, id);
-    if (!r) throw new AppError('not_found', 'No such client.');
-    if (r.secret_enc === null) throw new AppError('validation_failed', 'A public client has no secret.');
+    if (!r) throw new AppError('not_found', t('apps.client.no_such_client'));
+    if (r.secret_enc === null) throw new AppError('validation_failed', t('apps.client.public_no_secret'));
     const secret = newToken(this.d.random, 32);
     await updateClient(this.d.db, id, {
       secret_enc: seal(this.d.secret, PURPOSE, secret),
@@ -169,6 +170,6 @@ export class ClientRegistry {
 
   /** Removes the client and every grant and token issued to it. */
   async remove(id: string): Promise<void> {
-    if (!(await deleteClient(this.d.db, id))) throw new AppError('not_found', 'No such client.');
+    if (!(await deleteClient(this.d.db, id))) throw new AppError('not_found', t('apps.client.no_such_client'));
   }
 }

@@ -1,5 +1,7 @@
 import type Provider from 'oidc-provider';
 import { systemContext } from '../../context.ts';
+import { defaultLocale } from '../../i18n/scope.ts';
+import { t, th } from '../../i18n/translate.ts';
 import type { Kernel } from '../../kernel.ts';
 import { isMultiFactor, parseAmr } from '../../security/amr.ts';
 import { keyedHash } from '../../security/hashing.ts';
@@ -123,8 +125,8 @@ export function buildProvider(d: ProviderDeps, keys: SigningKeys, lib: OidcProvi
             sub: account.id,
             preferred_username: account.username,
             ...(account.display_name ? { name: account.display_name } : {}),
-            // Pages and mails are in English only so far; an account language setting would go here.
-            locale: 'en',
+            // The language the account chose (issue 17), else the install's default.
+            locale: account.locale ?? defaultLocale(),
             updated_at: Math.floor(account.updated_at / 1000),
             ...(account.email ? { email: account.email, email_verified: account.activated_at !== null } : {}),
             ...(account.phone
@@ -172,15 +174,19 @@ export function buildProvider(d: ProviderDeps, keys: SigningKeys, lib: OidcProvi
           ctx.type = 'html';
           ctx.body = page(
             d,
-            'Sign out',
-            `${form}<p>Do you want to sign out of ${Html.escapeHtml(d.config.productName)} too?</p>
-<p class="actions"><button class="primary" autofocus type="submit" form="op.logoutForm" value="yes" name="logout">Yes, sign me out</button>
-<button type="submit" form="op.logoutForm">No, stay signed in</button></p>`,
+            t('apps.logout_title'),
+            `${form}<p>${th('apps.logout_question', { product: d.config.productName })}</p>
+<p class="actions"><button class="primary" autofocus type="submit" form="op.logoutForm" value="yes" name="logout">${th('apps.logout_yes')}</button>
+<button type="submit" form="op.logoutForm">${th('apps.logout_no')}</button></p>`,
           );
         },
         async postLogoutSuccessSource(ctx: { body: string; type: string }) {
           ctx.type = 'html';
-          ctx.body = page(d, 'Signed out', '<p>You have been signed out.</p><p><a href="/login">Sign in again</a></p>');
+          ctx.body = page(
+            d,
+            t('apps.signed_out_title'),
+            `<p>${th('apps.signed_out')}</p><p><a href="/login">${th('apps.sign_in_again')}</a></p>`,
+          );
         },
       },
     },
@@ -210,8 +216,8 @@ export function buildProvider(d: ProviderDeps, keys: SigningKeys, lib: OidcProvi
       ctx.type = 'html';
       ctx.body = page(
         d,
-        'Sign-in request refused',
-        `<div class="notice error" role="alert"><p>${Html.escapeHtml(out.error_description ?? out.error)}</p></div><p><a href="/login">Back to sign in</a></p>`,
+        t('apps.refused_title'),
+        `<div class="notice error" role="alert"><p>${Html.escapeHtml(out.error_description ?? out.error)}</p></div><p><a href="/login">${th('apps.back_to_sign_in')}</a></p>`,
       );
     },
   });

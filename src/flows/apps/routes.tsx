@@ -3,6 +3,9 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type Provider from 'oidc-provider';
 import { AppError } from '../../errors.ts';
+import { negotiate } from '../../i18n/locales.ts';
+import { currentScope, offeredLocales } from '../../i18n/scope.ts';
+import { t, th } from '../../i18n/translate.ts';
 import type { Kernel } from '../../kernel.ts';
 import { newToken } from '../../security/random.ts';
 import type { Authenticated } from '../../web/auth.ts';
@@ -26,14 +29,27 @@ const DISCOVERY = '/.well-known/openid-configuration';
 /** Discovery and JWKS change only with a restart or a key rotation; apps may cache them briefly. */
 const METADATA_CACHE = 'public, max-age=300';
 
+/** What each scope lets an app do, as the consent page says it (catalog keys). */
 const SCOPE_TEXT: Record<string, string> = {
-  openid: 'Know who you are (your account id)',
-  profile: 'See your username and name',
-  email: 'See your email address',
-  phone: 'See your mobile number',
-  organization: 'See your organization and role',
-  offline_access: 'Stay signed in when you are away',
+  openid: 'apps.scope.openid',
+  profile: 'apps.scope.profile',
+  email: 'apps.scope.email',
+  phone: 'apps.scope.phone',
+  organization: 'apps.scope.organization',
+  offline_access: 'apps.scope.offline_access',
 };
+
+/**
+ * An authorization request's `ui_locales` (OpenID Connect Core §3.1.2.1: space-separated, in
+ * order of preference): the interaction pages speak the first one Latchkey offers. The app
+ * asked for it for this sign-in, so it wins over the browser's and the account's language here.
+ */
+function applyUiLocales(uiLocales: unknown): void {
+  if (typeof uiLocales !== 'string' || !uiLocales.trim()) return;
+  const found = negotiate(uiLocales.trim().split(/\s+/).slice(0, 20).join(','), offeredLocales());
+  const scope = currentScope();
+  if (found && scope) scope.locale = found;
+}
 
 function problemPage(d: AppsRoutesDeps, reply: FastifyReply, status: number, title: string, message: string) {
   return reply
@@ -47,12 +63,16 @@ function problemPage(d: AppsRoutesDeps, reply: FastifyReply, status: number, tit
           <>
             <Notice kind="error" text={message} />
             <p>
-              <a href="/login">Back to sign in</a>
+              <a href="/login">{th('apps.back_to_sign_in')}</a>
             </p>
           </>
         ),
       }),
     );
+}
+
+function expiredPage(d: AppsRoutesDeps, reply: FastifyReply) {
+  return problemPage(d, reply, 400, t('apps.expired_title'), t('apps.expired'));
 }
 
 export function registerAppsRoutes(app: FastifyInstance, d: AppsRoutesDeps): void {
@@ -142,24 +162,12 @@ export function registerAppsRoutes(app: FastifyInstance, d: AppsRoutesDeps): voi
     try {
       details = await provider.interactionDetails(req.raw, reply.raw);
     } catch {
-      return problemPage(
-        d,
-        reply,
-        400,
-        'Sign-in request expired',
-        'This sign-in request has expired. Go back to the app and start again.',
-      );
+      return expiredPage(d, reply);
     }
-    if (details.uid !== uid)
-      return problemPage(
-        d,
-        reply,
-        400,
-        'Sign-in request expired',
-        'This sign-in request has expired. Go back to the app and start again.',
-      );
+    if (details.uid !== uid) return expiredPage(d, reply);
     const back = `${INTERACTION_PATH}/${uid}`;
     const auth = await authOf(d, req);
+    applyUiLocales(details.params.ui_locales);
     if (details.prompt.name === 'login') {
       // prompt=login or max_age: a sign-in older than this request does not count.
       const fresh = details.prompt.reasons.some((r) => r === 'login_prompt' || r === 'max_age');
@@ -175,11 +183,11 @@ export function registerAppsRoutes(app: FastifyInstance, d: AppsRoutesDeps): voi
       if (!auth || auth.account.id !== details.session?.accountId)
         return reply.redirect(`/login?return_to=${encodeURIComponent(back)}`, 303);
       const client = await d.apps.clients.get(String(details.params.client_id));
-      if (!client) return problemPage(d, reply, 400, 'Unknown app', 'This app is not registered.');
+      if (!client) return problemPage(d, reply, 400, t('apps.unknown_app_title'), t('apps.unknown_app'));
       if (client.firstParty) return grantConsent(req, reply, details);
       return consentPage(reply, auth, client.name, String(details.params.scope ?? 'openid'), uid);
     }
-    return problemPage(d, reply, 400, 'Sign-in not possible', 'This sign-in request cannot be completed here.');
+    return problemPage(d, reply, 400, t('apps.not_possible_title'), t('apps.not_possible'));
   });
 
   app.post(`${INTERACTION_PATH}/:uid/consent`, { schema: { hide: true } }, async (req, reply) => {
@@ -189,28 +197,17 @@ export function registerAppsRoutes(app: FastifyInstance, d: AppsRoutesDeps): voi
     try {
       details = await provider.interactionDetails(req.raw, reply.raw);
     } catch {
-      return problemPage(
-        d,
-        reply,
-        400,
-        'Sign-in request expired',
-        'This sign-in request has expired. Go back to the app and start again.',
-      );
+      return expiredPage(d, reply);
     }
     const auth = await authOf(d, req);
+    applyUiLocales(details.params.ui_locales);
     if (
       details.uid !== uid ||
       details.prompt.name !== 'consent' ||
       !auth ||
       auth.account.id !== details.session?.accountId
     )
-      return problemPage(
-        d,
-        reply,
-        400,
-        'Sign-in request expired',
-        'This sign-in request has expired. Go back to the app and start again.',
-      );
+      return expiredPage(d, reply);
     const decision = (req.body as Record<string, unknown> | undefined)?.decision;
     if (decision !== 'allow') {
       return finish(req, reply, { error: 'access_denied', error_description: 'The user did not allow access.' }, false);
@@ -255,12 +252,12 @@ export function registerAppsRoutes(app: FastifyInstance, d: AppsRoutesDeps): voi
       .type('text/html; charset=utf-8')
       .send(
         Page({
-          title: 'Continuing',
+          title: t('apps.continuing'),
           productName: d.config.productName,
           children: (
             <p>
               <a href={to} data-continue>
-                Continue to the app
+                {th('apps.continue')}
               </a>
             </p>
           ),
@@ -272,27 +269,30 @@ export function registerAppsRoutes(app: FastifyInstance, d: AppsRoutesDeps): voi
     const scopes = scope.split(' ').filter((s) => Object.hasOwn(SCOPE_TEXT, s));
     return reply.type('text/html; charset=utf-8').send(
       Page({
-        title: 'Allow access?',
+        title: t('apps.consent_title'),
         productName: d.config.productName,
         signedIn: { username: auth.account.username },
         children: (
           <>
             <p>
-              <strong safe>{clientName}</strong> wants to use your account <strong safe>{auth.account.username}</strong>
-              . It will be able to:
+              {th('apps.consent_intro', {
+                app: clientName,
+                username: auth.account.username,
+                strong: (s) => `<strong>${s}</strong>`,
+              })}
             </p>
             <ul data-consent-scopes>
               {scopes.map((s) => (
-                <li safe>{SCOPE_TEXT[s]}</li>
+                <li>{th(SCOPE_TEXT[s] as string)}</li>
               ))}
             </ul>
-            <p class="hint">You can revoke this access at any time under Settings → Apps.</p>
+            <p class="hint">{th('apps.consent_hint')}</p>
             <form method="post" action={`${INTERACTION_PATH}/${encodeURIComponent(uid)}/consent`} class="card">
               <button type="submit" name="decision" value="allow" class="primary">
-                Allow
+                {th('apps.allow')}
               </button>{' '}
               <button type="submit" name="decision" value="deny">
-                Deny
+                {th('apps.deny')}
               </button>
             </form>
           </>
@@ -372,23 +372,27 @@ export async function appsSection(
   const apps = await d.apps.appsOf(auth.account.id);
   return (
     <section class="card" id="apps" aria-labelledby="apps-h">
-      <h2 id="apps-h">Apps you signed in to</h2>
-      {flash === 'app_revoked' ? <Notice kind="success" text="Access revoked. The app has to ask you again." /> : ''}
+      <h2 id="apps-h">{th('apps.apps_heading')}</h2>
+      {flash === 'app_revoked' ? <Notice kind="success" text={t('apps.app_revoked')} /> : ''}
       {apps.length ? (
         <ul class="plain">
           {apps.map((a) => (
             <li>
               <span safe>{a.name}</span>{' '}
               <form method="post" action={`/settings/apps/${encodeURIComponent(a.clientId)}/revoke`} class="inline">
-                <button type="submit" data-revoke-app={a.clientId} aria-label={`Revoke access of ${a.name}`}>
-                  Revoke access
+                <button
+                  type="submit"
+                  data-revoke-app={a.clientId}
+                  aria-label={t('apps.revoke_label', { name: a.name })}
+                >
+                  {th('apps.revoke')}
                 </button>
               </form>
             </li>
           ))}
         </ul>
       ) : (
-        <p class="hint">No app has access to your account.</p>
+        <p class="hint">{th('apps.no_apps')}</p>
       )}
     </section>
   ) as string;

@@ -2,6 +2,7 @@ import { createPrivateKey, randomUUID, sign } from 'node:crypto';
 import type Provider from 'oidc-provider';
 import type { RequestContext } from '../../context.ts';
 import { AppError } from '../../errors.ts';
+import { t } from '../../i18n/translate.ts';
 import type { Kernel } from '../../kernel.ts';
 import { accountGrants, deleteExpiredPayloads, findClient, revokeGrants } from '../../store/oidc-store.ts';
 import type { SessionPort } from '../../web/request.ts';
@@ -116,7 +117,7 @@ export class AppsService {
   /** "Revoke access" on /settings: the app's grants for this account, with their tokens. */
   async revokeApp(accountId: string, clientId: string, ctx: RequestContext): Promise<void> {
     const grants = (await accountGrants(this.d.db, accountId, 0)).filter((g) => g.clientId === clientId);
-    if (!grants.length) throw new AppError('not_found', 'No such app.');
+    if (!grants.length) throw new AppError('not_found', t('apps.no_such_app'));
     await revokeGrants(
       this.d.db,
       grants.map((g) => g.grantId),

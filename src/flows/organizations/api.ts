@@ -1,6 +1,8 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../errors.ts';
+import { defaultLocale, offeredLocales } from '../../i18n/scope.ts';
+import { t } from '../../i18n/translate.ts';
 import { contextOf, type RequestDeps, requireAuth } from '../../web/request.ts';
 import { Captcha, Message, Password, responses, SESSION, Str } from '../../web/schemas.ts';
 import type { RecoveryMethods } from '../recovery/method.ts';
@@ -49,7 +51,7 @@ export function registerOrganizationsApi(app: FastifyInstance, d: OrganizationsA
     },
     async (req, reply) => {
       const org = await d.organizations.bySlug((req.params as { slug: string }).slug);
-      if (!org) throw new AppError('not_found', 'No such organization.');
+      if (!org) throw new AppError('not_found', t('organizations.no_such_org'));
       const body = req.body as { username: string; email: string; password: string; captcha?: string };
       return reply.status(202).send(await d.registration.register({ ...body, orgId: org.id }, contextOf(req)));
     },
@@ -107,19 +109,38 @@ export function registerOrganizationsApi(app: FastifyInstance, d: OrganizationsA
     },
   );
 
+  const requireSecondFactor = Type.Boolean({
+    description: 'members need a second factor; one without is led to enrol right after the password (MFA-08)',
+  });
+  const languageNote = `The language of the organization's pages (\`/o/{slug}/…\`) for a person whose account chose none, who picked none on this browser and whose browser's Accept-Language names none of the offered languages (LATCHKEY_LOCALES: ${offeredLocales().join(', ')}). \`null\`: the install's default (LATCHKEY_DEFAULT_LOCALE, here \`${defaultLocale()}\`). Each server process notices a change within 30 seconds.`;
   const Security = Type.Object({
-    requireSecondFactor: Type.Boolean({
-      description: 'members need a second factor; one without is led to enrol right after the password (MFA-08)',
+    requireSecondFactor,
+    defaultLanguage: Type.Union([Type.Union(offeredLocales().map((l) => Type.Literal(l))), Type.Null()], {
+      description: languageNote,
     }),
   });
+  // Any string passes the schema, so that a language not offered gets the answer naming those that are.
+  const SecurityChange = Type.Object(
+    {
+      requireSecondFactor: Type.Optional(requireSecondFactor),
+      defaultLanguage: Type.Optional(
+        Type.Union([Str(35), Type.Null()], {
+          description: `${languageNote} A language not offered is a 400 naming those that are; \`null\` clears it.`,
+          examples: ['de'],
+        }),
+      ),
+    },
+    { additionalProperties: false },
+  );
 
   app.get(
     '/api/v1/organizations/:slug/security-settings',
     {
       schema: {
         tags: ['organizations'],
-        summary: "An organization's sign-in rules (owners and admins only)",
-        description: 'Whether members must have a second factor (MFA-08).',
+        summary: "An organization's sign-in rules and default language (owners and admins only)",
+        description:
+          "Whether members must have a second factor (MFA-08), and the organization's default language (issue 17).",
         params: SlugParams,
         response: responses({ 200: Security }, [401, 403, 404]),
       },
@@ -141,11 +162,12 @@ export function registerOrganizationsApi(app: FastifyInstance, d: OrganizationsA
     {
       schema: {
         tags: ['organizations'],
-        summary: "Change an organization's sign-in rules (owners and admins only, with a recent sign-in; audited)",
+        summary:
+          "Change an organization's sign-in rules or default language (owners and admins only, with a recent sign-in; audited)",
         description:
-          '`requireSecondFactor: true`: a member without a second factor gets no session after the password but is led to set up an authenticator app first; a member cannot remove their last factor (MFA-08). Same gate as recovery-settings: 403 for others (audited), 401 `reauthentication_required` for a stale sign-in (SES-07).',
+          "`requireSecondFactor: true`: a member without a second factor gets no session after the password but is led to set up an authenticator app first; a member cannot remove their last factor (MFA-08). `defaultLanguage`: the language of the organization's pages when nothing the person chose or their browser asks for decides (`null` clears it). Fields left out keep their value. Same gate as recovery-settings: 403 for others (audited), 401 `reauthentication_required` for a stale sign-in (SES-07).",
         params: SlugParams,
-        body: Type.Partial(Security, { additionalProperties: false }),
+        body: SecurityChange,
         response: responses({ 200: Security }, [400, 401, 403, 404, 413]),
       },
     },

@@ -1,5 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, pageMessage } from '../../errors.ts';
+import { LANGUAGE_NAMES, type Locale } from '../../i18n/locales.ts';
+import { defaultLocale, offeredLocales } from '../../i18n/scope.ts';
+import { t, th } from '../../i18n/translate.ts';
 import type { Kernel } from '../../kernel.ts';
 import type { Authenticated } from '../../web/auth.ts';
 import type { PageExtras } from '../../web/extras.ts';
@@ -57,6 +60,9 @@ async function renderOrgSettings(
     error?: string;
     saved?: boolean;
     securitySaved?: boolean;
+    languageSaved?: boolean;
+    /** the language the admin picked, shown again with the error */
+    typedLanguage?: string;
     status?: number;
     staleSignIn?: boolean;
   } = {},
@@ -64,36 +70,31 @@ async function renderOrgSettings(
   const stored: Record<string, unknown> = { ...org.recovery };
   const v = o.typed ?? stored;
   const checkedMethods = Array.isArray(v.methods) ? (v.methods as string[]) : [];
+  const language = o.typedLanguage ?? org.security.defaultLanguage ?? '';
   const extras = await Promise.all((d.pages.orgSettingsSections ?? []).map((x) => x(org)));
   return send(
     reply,
     o.status ?? 200,
     Page({
-      title: 'Organization settings',
+      title: t('organizations.settings_title'),
       productName: org.displayName,
       signedIn: { username: auth.account.username },
       children: (
         <>
-          <Notice kind="success" text={o.saved ? 'Recovery settings saved.' : undefined} />
-          <Notice kind="success" text={o.securitySaved ? 'Sign-in settings saved.' : undefined} />
+          <Notice kind="success" text={o.saved ? t('organizations.recovery_saved') : undefined} />
+          <Notice kind="success" text={o.securitySaved ? t('organizations.signin_saved') : undefined} />
+          <Notice kind="success" text={o.languageSaved ? t('organizations.language_saved') : undefined} />
           <Notice kind="error" text={o.error} />
-          <Notice
-            kind="info"
-            text={
-              o.staleSignIn
-                ? 'You signed in a while ago: saving will first ask you to sign in again, then bring you back here.'
-                : undefined
-            }
-          />
+          <Notice kind="info" text={o.staleSignIn ? t('organizations.stale_sign_in') : undefined} />
           <form
             method="post"
             action={`/admin/organization?org=${encodeURIComponent(org.slug)}`}
             class="card"
             novalidate
           >
-            <h2 safe>{`Account recovery for ${org.displayName}`}</h2>
+            <h2>{th('organizations.recovery_heading', { org: org.displayName })}</h2>
             <fieldset>
-              <legend>Members may recover their account by</legend>
+              <legend>{th('organizations.methods_legend')}</legend>
               {d.recoveryMethods.all().map(({ id: m, label }) => (
                 <div class="field check">
                   <input type="checkbox" id={`m-${m}`} name="methods" value={m} checked={checkedMethods.includes(m)} />
@@ -121,7 +122,7 @@ async function renderOrgSettings(
               </div>
             ))}
             <button type="submit" class="primary">
-              Save
+              {th('organizations.save')}
             </button>
           </form>
           <form
@@ -130,7 +131,7 @@ async function renderOrgSettings(
             class="card"
             novalidate
           >
-            <h2 safe>{`Sign-in for ${org.displayName}`}</h2>
+            <h2>{th('organizations.signin_heading', { org: org.displayName })}</h2>
             <div class="field check">
               <input type="hidden" name="requireSecondFactor" value="0" />
               <input
@@ -140,17 +141,42 @@ async function renderOrgSettings(
                 value="1"
                 checked={org.security.requireSecondFactor}
               />
-              <label for="f-require-second-factor">Require two-step verification for every member</label>
+              <label for="f-require-second-factor">{th('organizations.require_second_factor')}</label>
             </div>
-            <p class="hint">
-              Members without a second factor set up an authenticator app right after their password before they get in,
-              and cannot remove their last one.
+            <p class="hint">{th('organizations.require_second_factor_hint')}</p>
+            <button type="submit">{th('organizations.save_signin')}</button>
+          </form>
+          <form
+            method="post"
+            action={`/admin/organization/security?org=${encodeURIComponent(org.slug)}`}
+            class="card"
+            id="language"
+            novalidate
+          >
+            <h2>{th('organizations.language_heading', { org: org.displayName })}</h2>
+            <div class="field">
+              <label for="f-default-language">{th('organizations.default_language')}</label>
+              <select id="f-default-language" name="defaultLanguage" aria-describedby="f-default-language-hint">
+                <option value="" selected={!language}>
+                  {th('organizations.install_default', {
+                    language: LANGUAGE_NAMES[defaultLocale() as Locale] ?? defaultLocale(),
+                  })}
+                </option>
+                {offeredLocales().map((l) => (
+                  <option value={l} lang={l} selected={l === language} safe>
+                    {LANGUAGE_NAMES[l as Locale] ?? l}
+                  </option>
+                ))}
+              </select>
+            </div>
+            <p class="hint" id="f-default-language-hint">
+              {th('organizations.language_hint', { org: org.displayName })}
             </p>
-            <button type="submit">Save sign-in settings</button>
+            <button type="submit">{th('organizations.save_language')}</button>
           </form>
           <p>
             <a href={`/admin/organization/brand?org=${encodeURIComponent(org.slug)}`}>
-              Brand: name, colours, logo and support contact
+              {th('organizations.brand_link')}
             </a>
           </p>
           {extras.join('') as 'safe'}
@@ -165,7 +191,7 @@ function renderForbidden(d: OrganizationsPagesDeps, reply: FastifyReply, status:
     reply,
     status,
     Page({
-      title: status === 404 ? 'Organization not found' : 'Not allowed',
+      title: status === 404 ? t('organizations.not_found_title') : t('organizations.not_allowed_title'),
       productName: d.config.productName,
       children: <Notice kind="error" text={text} />,
     }),
@@ -209,7 +235,7 @@ export function registerOrganizationsPages(app: FastifyInstance, d: Organization
   // pages are the same for every organization, so those paths lead to the shared pages.
   const orgOf = async (req: FastifyRequest, reply: FastifyReply) => {
     const org = await d.organizations.bySlug(String((req.params as { slug?: string }).slug ?? '').slice(0, 40));
-    if (!org) renderForbidden(d, reply, 404, 'No such organization.');
+    if (!org) renderForbidden(d, reply, 404, t('organizations.no_such_org'));
     return org;
   };
   app.get('/o/:slug/forgot-password', { schema: { hide: true } }, async (req, reply) => {
@@ -278,6 +304,7 @@ export function registerOrganizationsPages(app: FastifyInstance, d: Organization
       return renderOrgSettings(d, reply, auth, org, {
         saved: (req.query as Record<string, unknown>)?.saved === '1',
         securitySaved: (req.query as Record<string, unknown>)?.saved === 'security',
+        languageSaved: (req.query as Record<string, unknown>)?.saved === 'language',
         staleSignIn: !recentSignIn(d, auth),
       });
     } catch (err) {
@@ -301,7 +328,7 @@ export function registerOrganizationsPages(app: FastifyInstance, d: Organization
       if (err.code === 'reauthentication_required') return leadToReauthentication(d, req, reply, page);
       if (err.code !== 'validation_failed') return renderForbidden(d, reply, err.status, pageMessage(err));
       const org = await d.organizations.bySlug(slug);
-      if (!org) return renderForbidden(d, reply, 404, 'Not found.');
+      if (!org) return renderForbidden(d, reply, 404, t('organizations.not_found'));
       const msg = err.extra.fields?.map((f) => f.message).join(' ') || pageMessage(err);
       return renderOrgSettings(d, reply, auth, org, { error: msg, status: 400, typed });
     }
@@ -312,16 +339,28 @@ export function registerOrganizationsPages(app: FastifyInstance, d: Organization
     if (!auth) return reply;
     const slug = await targetSlug(d, req, auth);
     const page = `/admin/organization?org=${encodeURIComponent(slug)}`;
-    // A checked box sends "0" (the hidden field) and then "1": the last value wins.
-    const raw = (req.body as Record<string, unknown> | undefined)?.requireSecondFactor;
-    const value = Array.isArray(raw) ? raw[raw.length - 1] : raw;
+    // Two forms post here: the sign-in rules and the default language; each changes its own field.
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const input: Record<string, unknown> = {};
+    if (body.requireSecondFactor !== undefined) {
+      // A checked box sends "0" (the hidden field) and then "1": the last value wins.
+      const raw = body.requireSecondFactor;
+      const value = Array.isArray(raw) ? raw[raw.length - 1] : raw;
+      input.requireSecondFactor = value === '1';
+    }
+    const typedLanguage = body.defaultLanguage !== undefined ? field(body, 'defaultLanguage', 35) : undefined;
+    if (typedLanguage !== undefined) input.defaultLanguage = typedLanguage || null;
     try {
-      await d.organizations.updateSecuritySettings(slug, auth, { requireSecondFactor: value === '1' }, contextOf(req));
-      return reply.redirect(`${page}&saved=security`, 303);
+      await d.organizations.updateSecuritySettings(slug, auth, input, contextOf(req));
+      const saved = typedLanguage !== undefined && input.requireSecondFactor === undefined ? 'language' : 'security';
+      return reply.redirect(`${page}&saved=${saved}${saved === 'language' ? '#language' : ''}`, 303);
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
       if (err.code === 'reauthentication_required') return leadToReauthentication(d, req, reply, page);
-      return renderForbidden(d, reply, err.status, pageMessage(err));
+      if (err.code !== 'validation_failed') return renderForbidden(d, reply, err.status, pageMessage(err));
+      const org = await d.organizations.bySlug(slug);
+      if (!org) return renderForbidden(d, reply, 404, t('organizations.not_found'));
+      return renderOrgSettings(d, reply, auth, org, { error: pageMessage(err), status: 400, typedLanguage });
     }
   });
 }
@@ -333,10 +372,14 @@ export async function adminLinkSection(d: OrganizationsPagesDeps, auth: Authenti
   const org = await d.organizations.ofAccount(auth.account);
   return (
     <section class="card" id="organization" aria-labelledby="organization-h">
-      <h2 id="organization-h">Organization</h2>
+      <h2 id="organization-h">{th('organizations.admin_link_heading')}</h2>
       <p>
-        You are {role === 'owner' ? 'an owner' : 'an admin'} of <strong safe>{org.displayName}</strong>.{' '}
-        <a href={`/admin/organization?org=${encodeURIComponent(org.slug)}`}>Organization settings</a>
+        {th('organizations.admin_link', {
+          role,
+          org: org.displayName,
+          strong: (s) => `<strong>${s}</strong>`,
+          link: (s) => `<a href="/admin/organization?org=${encodeURIComponent(org.slug)}">${s}</a>`,
+        })}
       </p>
     </section>
   ) as string;

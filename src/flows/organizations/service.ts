@@ -1,7 +1,10 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { RequestContext } from '../../context.ts';
 import { type Branding, smsSenderId } from '../../delivery/templates.ts';
-import { AppError } from '../../errors.ts';
+import { AppError, type FieldProblem } from '../../errors.ts';
+import { matchLocale } from '../../i18n/locales.ts';
+import { offeredLocales } from '../../i18n/scope.ts';
+import { t } from '../../i18n/translate.ts';
 import type { Kernel } from '../../kernel.ts';
 import { newId } from '../../security/random.ts';
 import { type Account, findAccountByIdentifier } from '../../store/accounts.ts';
@@ -32,6 +35,17 @@ export interface Organization {
 export interface SecuritySettings {
   /** members need a second factor: one without is led to enrol right after the password (MFA-08) */
   requireSecondFactor: boolean;
+  /**
+   * the language of the organization's pages (/o/{slug}/…) for a person who chose none and whose
+   * browser asks for none that is offered (issue 17); null: the install's default
+   */
+  defaultLanguage: string | null;
+}
+
+/** The offered language `raw` names (any case), or undefined. */
+function offeredTag(raw: string): string | undefined {
+  const found = raw.length <= 35 ? matchLocale(raw, offeredLocales()) : undefined;
+  return found && found.toLowerCase() === raw.trim().toLowerCase() ? found : undefined;
 }
 
 export type OrgRole = 'owner' | 'admin';
@@ -103,6 +117,24 @@ export class OrganizationService {
     };
   }
 
+  /**
+   * The language of a mail to an account outside its own request (a staff action, the outbox
+   * worker): the account's choice, else its organization's default, else null (the install's
+   * default). Use as `withLocale(await organizations.mailLocaleFor(account), () => …)`.
+   */
+  async mailLocaleFor(
+    account: Pick<Account, 'org_id' | 'locale'>,
+    db: Kysely<Database> = this.d.db,
+  ): Promise<string | null> {
+    if (account.locale) return account.locale;
+    const row = await db
+      .selectFrom('organizations')
+      .select('default_locale')
+      .where('id', '=', account.org_id)
+      .executeTakeFirst();
+    return row?.default_locale ?? null;
+  }
+
   async roleOf(orgId: string, accountId: string): Promise<OrgRole | undefined> {
     const row = await this.d.db
       .selectFrom('org_members')
@@ -116,7 +148,7 @@ export class OrganizationService {
   /** The organization an admin may manage, or an audited 403 (ADM-05). Unknown slugs are 404. */
   async requireAdmin(slug: string, account: Account, ctx: RequestContext, action: string): Promise<Organization> {
     const org = await this.bySlug(slug);
-    if (!org) throw new AppError('not_found', 'No such organization.');
+    if (!org) throw new AppError('not_found', t('organizations.no_such_org'));
     const role = await this.roleOf(org.id, account.id);
     if (!role) {
       await this.d.audit.record('admin.forbidden', ctx, { actorId: account.id, details: { action, org: org.slug } });
@@ -185,26 +217,46 @@ export class OrganizationService {
     const org = await this.requireAdminChange(slug, auth, ctx, 'organization.security_settings');
     const i = (input ?? {}) as Record<string, unknown>;
     if (typeof input !== 'object' || Array.isArray(input) || input === null)
-      throw new AppError('validation_failed', 'Send a JSON object.');
-    const fields = Object.keys(i)
-      .filter((k) => k !== 'requireSecondFactor')
-      .map((k) => ({ field: k.slice(0, 64), code: 'unknown', message: 'Unknown setting.' }));
+      throw new AppError('validation_failed', t('organizations.send_object'));
+    const fields: FieldProblem[] = Object.keys(i)
+      .filter((k) => k !== 'requireSecondFactor' && k !== 'defaultLanguage')
+      .map((k) => ({ field: k.slice(0, 64), code: 'unknown', message: t('organizations.unknown_setting') }));
     if (i.requireSecondFactor !== undefined && typeof i.requireSecondFactor !== 'boolean')
-      fields.push({ field: 'requireSecondFactor', code: 'invalid', message: 'Must be true or false.' });
+      fields.push({ field: 'requireSecondFactor', code: 'invalid', message: t('organizations.true_or_false') });
+    let defaultLanguage = org.security.defaultLanguage;
+    if (i.defaultLanguage === null) defaultLanguage = null;
+    else if (i.defaultLanguage !== undefined) {
+      const found = typeof i.defaultLanguage === 'string' ? offeredTag(i.defaultLanguage) : undefined;
+      if (found) defaultLanguage = found;
+      else
+        fields.push({
+          field: 'defaultLanguage',
+          code: 'invalid',
+          message: t('organizations.unknown_language', { offered: offeredLocales().join(', ') }),
+        });
+    }
     if (fields.length) throw new AppError('validation_failed', undefined, { fields });
     const next: SecuritySettings = {
       requireSecondFactor: (i.requireSecondFactor as boolean | undefined) ?? org.security.requireSecondFactor,
+      defaultLanguage,
     };
     await this.d.db.transaction().execute(async (trx) => {
       await trx
         .updateTable('organizations')
-        .set({ require_second_factor: next.requireSecondFactor ? 1 : 0 })
+        .set({ require_second_factor: next.requireSecondFactor ? 1 : 0, default_locale: next.defaultLanguage })
         .where('id', '=', org.id)
         .execute();
       await this.d.audit.record(
         'org.security_settings_changed',
         ctx,
-        { actorId: auth.account.id, details: { org: org.slug, requireSecondFactor: next.requireSecondFactor } },
+        {
+          actorId: auth.account.id,
+          details: {
+            org: org.slug,
+            requireSecondFactor: next.requireSecondFactor,
+            defaultLanguage: next.defaultLanguage,
+          },
+        },
         trx,
       );
     });
@@ -281,6 +333,10 @@ function toOrg(
     displayName: row.display_name,
     supportContact: row.support_contact,
     recovery: parseStoredSettings(methods, row.recovery_settings, defaults),
-    security: { requireSecondFactor: Number(row.require_second_factor) === 1 },
+    security: {
+      requireSecondFactor: Number(row.require_second_factor) === 1,
+      // a language no longer offered (LATCHKEY_LOCALES changed) is not in force: src/web/locale.ts skips it
+      defaultLanguage: row.default_locale && offeredLocales().includes(row.default_locale) ? row.default_locale : null,
+    },
   };
 }

@@ -1,5 +1,6 @@
 import type { Config } from '../../config/index.ts';
 import { AppError, type FieldProblem } from '../../errors.ts';
+import { t } from '../../i18n/translate.ts';
 import { settingDefault } from '../../methods/registry.ts';
 import type { RecoveryMethods, RecoverySettings } from '../recovery/method.ts';
 
@@ -55,7 +56,7 @@ export function validateSettings(
   input: unknown,
 ): RecoverySettings {
   if (!input || typeof input !== 'object' || Array.isArray(input))
-    throw new AppError('validation_failed', 'Send a JSON object.');
+    throw new AppError('validation_failed', t('organizations.send_object'));
   const i = input as Record<string, unknown>;
   const ids = methods.ids();
   const bounds = methods.settings();
@@ -63,9 +64,13 @@ export function validateSettings(
   const next: RecoverySettings = { ...current };
   if (i.methods !== undefined) {
     if (!Array.isArray(i.methods) || i.methods.some((m) => typeof m !== 'string' || !ids.includes(m)))
-      fields.push({ field: 'methods', code: 'invalid', message: `Methods must be among ${ids.join(', ')}.` });
+      fields.push({
+        field: 'methods',
+        code: 'invalid',
+        message: t('organizations.methods_among', { ids: ids.join(', ') }),
+      });
     else if (i.methods.length === 0)
-      fields.push({ field: 'methods', code: 'required', message: 'Enable at least one recovery method.' });
+      fields.push({ field: 'methods', code: 'required', message: t('organizations.need_method') });
     else next.methods = ids.filter((id) => (i.methods as string[]).includes(id));
   }
   for (const [k, b] of bounds) {
@@ -75,12 +80,13 @@ export function validateSettings(
       fields.push({
         field: k,
         code: 'out_of_range',
-        message: `${b.label} must be a whole number from ${b.min} to ${b.max}.`,
+        message: t('organizations.out_of_range', { label: b.label, min: b.min, max: b.max }),
       });
     else next[k] = v;
   }
   const unknown = Object.keys(i).filter((k) => k !== 'methods' && !bounds.some(([name]) => name === k));
-  for (const k of unknown) fields.push({ field: k.slice(0, 64), code: 'unknown', message: 'Unknown setting.' });
+  for (const k of unknown)
+    fields.push({ field: k.slice(0, 64), code: 'unknown', message: t('organizations.unknown_setting') });
   if (fields.length) throw new AppError('validation_failed', undefined, { fields });
   return next;
 }
