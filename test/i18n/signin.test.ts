@@ -94,6 +94,27 @@ describe('i18n: sign-in, registration and password rules', () => {
     assert.match(page.text, /Les deux mots de passe ne correspondent pas\./);
   });
 
+  test('a taken username is said in German, on the page and in the API', async () => {
+    const a = await activeAccount(fx.server);
+    const c = fx.server.client({ headers: { 'accept-language': 'de' } });
+    const password = strongPassword();
+    const page = await c.form('/register', {
+      username: a.username,
+      email: `${uniqueName('other')}@example.test`,
+      password,
+      passwordConfirm: password,
+    });
+    assert.equal(page.status, 409);
+    assert.match(page.text, /Dieser Benutzername ist vergeben\./);
+    const api = await c.post('/api/v1/registrations', {
+      username: a.username,
+      email: `${uniqueName('other')}@example.test`,
+      password,
+    });
+    assert.equal(api.status, 409);
+    assert.match(api.json.detail, /^Dieser Benutzername ist vergeben\./);
+  });
+
   test('the activation mail speaks the registrant’s language; a resend the asker’s', async () => {
     const c = fx.server.client({ headers: { 'accept-language': 'de-AT,de;q=0.9' } });
     const username = uniqueName('aktiv');
