@@ -2,6 +2,7 @@ import { domainToASCII, domainToUnicode } from 'node:url';
 import unhomoglyph from 'unhomoglyph';
 import { caseFold } from 'unicode-case-folding';
 import type { FieldProblem } from '../errors.ts';
+import { t } from '../i18n/index.ts';
 
 // The one place identifiers are normalised (ID-01, ID-02). Every way an email or a username
 // enters (registration, sign-in, reset, activation, external accounts, admin commands, rate-limit
@@ -71,10 +72,13 @@ function validPunycode(label: string): boolean {
   return unicode !== '' && unicode !== label;
 }
 
+/** The field problem for an address that does not normalise; its message is said when read (the reader's language). */
 export const EMAIL_INVALID: FieldProblem = {
   field: 'email',
   code: 'invalid',
-  message: 'Enter a valid email address (its domain must be a valid internet domain name).',
+  get message() {
+    return t('security.email_invalid');
+  },
 };
 
 /**
@@ -90,7 +94,6 @@ export function emailKey(input: string): string {
 // Username (ID-02)
 
 const USERNAME = /^[\p{L}\p{N}._-]{3,32}$/u;
-const USERNAME_RULE = 'Usernames are 3 to 32 letters, digits, dots, dashes or underscores.';
 
 /** Usernames are unique by compatibility form and full case folding. */
 export function usernameKey(username: string): string {
@@ -184,13 +187,10 @@ export function checkUsername(
     ok: false as const,
     problem: { field: 'username', code, message },
   });
-  if (INVISIBLE.test(username)) return refuse('invisible', 'Usernames cannot contain spaces or invisible characters.');
-  if (!USERNAME.test(username)) return refuse('invalid', USERNAME_RULE);
+  if (INVISIBLE.test(username)) return refuse('invisible', t('security.username.invisible'));
+  if (!USERNAME.test(username)) return refuse('invalid', t('security.username.rule'));
   if (!singleScript(username) || !oneDigitSystem(username))
-    return refuse(
-      'mixed_script',
-      'Usernames must use letters of one script (Latin letters may be combined with digits).',
-    );
+    return refuse('mixed_script', t('security.username.mixed_script'));
   return { ok: true, forms: { username, key: usernameKey(username), skeleton: usernameSkeleton(username) } };
 }
 
@@ -198,11 +198,19 @@ export function validUsername(username: string): boolean {
   return checkUsername(username).ok;
 }
 
+/** "This username is taken", in the reader's language. */
+export const usernameTaken = (): string => t('security.username.taken');
+/**
+ * The English wording, for code not yet moved to usernameTaken() (src/store/accounts.ts,
+ * src/methods/external/service.ts); remove once they are.
+ */
 export const USERNAME_TAKEN = 'This username is taken. Please choose another.';
 export const USERNAME_CONFUSABLE: FieldProblem = {
   field: 'username',
   code: 'confusable',
-  message: 'This username looks too much like an existing one. Please choose another.',
+  get message() {
+    return t('security.username.confusable');
+  },
 };
 
 // ---------------------------------------------------------------------------------------------

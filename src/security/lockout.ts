@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { RequestContext } from '../context.ts';
-import { formatDuration, formatTime, renderMail } from '../delivery/templates.ts';
+import { formatDuration, formatTime, renderMail, supportName } from '../delivery/templates.ts';
+import { t, withLocale } from '../i18n/index.ts';
 import type { Kernel } from '../kernel.ts';
 import { findAccount, findAccountByIdentifier } from '../store/accounts.ts';
 import { openReviewItem } from '../store/review-items.ts';
@@ -219,19 +220,20 @@ export class SignInLockout {
     const d = this.d;
     const account = await findAccount(d.db, accountId);
     if (!account?.email) return;
-    const mail = renderMail(d.brand, {
-      subject: 'We blocked sign-in attempts on your account',
-      title: 'We blocked sign-in attempts on your account',
-      lines: [
-        `Someone tried to sign in to your account ${account.username} with a wrong password several times (last at ${formatTime(d.clock.now())}).`,
-        `To protect you, we are refusing password sign-ins for ${formatDuration(lockMs)}.`,
-        'If it was you: wait and try again, or reset your password now; a reset works even while sign-in is blocked.',
-      ],
-      action: { label: 'Reset your password', url: `${d.config.publicUrl}/forgot-password` },
-      after: [
-        `If it wasn't you, your password is still safe, but consider changing it. Questions: ${d.brand.supportContact}.`,
-      ],
-    });
+    // Caused by someone else's request (perhaps an attacker's): the account's language, else the install's.
+    const mail = withLocale(account.locale, () =>
+      renderMail(d.brand, {
+        subject: t('security.lockout.subject'),
+        title: t('security.lockout.subject'),
+        lines: [
+          t('security.lockout.line', { username: account.username, time: formatTime(d.clock.now()) }),
+          t('security.lockout.refusing', { duration: formatDuration(lockMs) }),
+          t('security.lockout.if_you'),
+        ],
+        action: { label: t('security.lockout.action'), url: `${d.config.publicUrl}/forgot-password` },
+        after: [t('security.lockout.not_you', { support: supportName(d.brand) })],
+      }),
+    );
     await d.db.transaction().execute(async (trx) => {
       await d.outbox.send(trx, { channel: 'email', kind: 'lockout_notice', to: account.email as string, ...mail });
     });

@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
+import { t } from '../../i18n/index.ts';
 import { contextOf, type RequestDeps, requireAuth, setSessionCookie } from '../../web/request.ts';
 import { Message, Password, responses, SESSION } from '../../web/schemas.ts';
 import type { AccountService } from './service.ts';
@@ -32,7 +33,7 @@ export function registerAccountApi(app: FastifyInstance, d: AccountApiDeps): voi
         contextOf(req),
       );
       setSessionCookie(d, reply, token);
-      return reply.send({ message: 'Your password has been changed. Other sessions were signed out.' });
+      return reply.send({ message: t('account.api.password_changed') });
     },
   );
 }

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, pageMessage } from '../../errors.ts';
+import { t, th } from '../../i18n/index.ts';
 import type { Kernel } from '../../kernel.ts';
 import type { Authenticated } from '../../web/auth.ts';
 import { readCookie } from '../../web/cookies.ts';
@@ -28,14 +29,15 @@ export type AccountPagesDeps = Pick<Kernel, 'config'> & {
 
 void Html;
 
+/** `?done=` notices: each code's catalog key. */
 const FLASH: Record<string, string> = {
-  password_changed: 'Your password has been changed. Every other session was signed out.',
-  session_ended: 'That session has been signed out.',
+  password_changed: 'account.flash.password_changed',
+  session_ended: 'account.flash.session_ended',
 };
 /** The section each of these messages belongs to (and is shown in). */
 const FLASH_SECTION: Record<string, string> = { password_changed: 'password', session_ended: 'sessions' };
 const flashIn = (section: string, flash: string | undefined) =>
-  flash && Object.hasOwn(FLASH, flash) && FLASH_SECTION[flash] === section ? FLASH[flash] : undefined;
+  flash && Object.hasOwn(FLASH, flash) && FLASH_SECTION[flash] === section ? t(FLASH[flash] as string) : undefined;
 
 /** Settings pages need a session; without one the user goes to sign in. */
 export async function pageAuth(
@@ -74,7 +76,7 @@ export async function renderSettings(
     .type('text/html; charset=utf-8')
     .send(
       Page({
-        title: 'Settings',
+        title: t('account.title'),
         productName: d.config.productName,
         signedIn: { username: a.username },
         wide: true,
@@ -82,45 +84,51 @@ export async function renderSettings(
           <>
             <Notice kind="error" text={sectionError ? undefined : o.error} />
             <section class="card" aria-labelledby="profile-h">
-              <h2 id="profile-h">Profile</h2>
+              <h2 id="profile-h">{th('account.profile')}</h2>
               <dl>
-                <dt>Username</dt>
+                <dt>{th('account.username')}</dt>
                 <dd safe>{a.username}</dd>
-                <dt>Email address</dt>
-                <dd safe>{a.email ?? 'none'}</dd>
-                <dt>Service endpoint</dt>
+                <dt>{th('account.email')}</dt>
+                <dd safe>{a.email ?? t('account.email_none')}</dd>
+                <dt>{th('account.endpoint')}</dt>
                 <dd>
                   <code safe>{d.config.publicUrl}</code>
-                  <span class="hint"> Check that your app points here if sign-in fails.</span>
+                  <span class="hint"> {th('account.endpoint_hint')}</span>
                 </dd>
               </dl>
             </section>
             <section class="card" id="password" aria-labelledby="password-h">
-              <h2 id="password-h">Change password</h2>
+              <h2 id="password-h">{th('account.password.heading')}</h2>
               <Notice kind="success" text={flashIn('password', o.flash)} />
               <Notice kind="error" text={errorIn('password')} />
               <form method="post" action="/settings/password#password" novalidate>
                 <Field
                   name="currentPassword"
-                  label="Current password"
+                  label={t('account.password.current')}
                   type="password"
                   autocomplete="current-password"
                 />
-                <Field name="newPassword" label="New password" type="password" autocomplete="new-password" policy />
+                <Field
+                  name="newPassword"
+                  label={t('account.password.new')}
+                  type="password"
+                  autocomplete="new-password"
+                  policy
+                />
                 <Field
                   name="newPasswordConfirm"
-                  label="Confirm new password"
+                  label={t('account.password.confirm')}
                   type="password"
                   autocomplete="new-password"
                 />
                 <button type="submit" class="primary">
-                  Change password
+                  {th('account.password.submit')}
                 </button>
               </form>
             </section>
             {extra.join('') as 'safe'}
             <section class="card" id="sessions" aria-labelledby="sessions-h">
-              <h2 id="sessions-h">Where you are signed in</h2>
+              <h2 id="sessions-h">{th('account.sessions.heading')}</h2>
               <Notice kind="success" text={flashIn('sessions', o.flash)} />
               <ul class="sessions">
                 {sessions.map((s) => (
@@ -129,16 +137,19 @@ export async function renderSettings(
                       {deviceName(s.userAgent)}
                     </strong>
                     <span class="hint">
-                      <span safe>{` ${s.ip ?? ''} · signed in `}</span>
-                      <LocalTime ms={Date.parse(s.createdAt)} />
-                      <span safe>{` · via ${s.method}`}</span>
+                      {' '}
+                      {th('account.sessions.line', {
+                        ip: s.ip ?? '',
+                        method: s.method,
+                        time: () => LocalTime({ ms: Date.parse(s.createdAt) }) as string,
+                      })}
                     </span>
                     {s.current ? (
-                      <strong> (this browser)</strong>
+                      <strong> {th('account.sessions.this_browser')}</strong>
                     ) : (
                       <form method="post" action={`/settings/sessions/${encodeURIComponent(s.id)}/end`} class="inline">
                         <button type="submit" class="link">
-                          Sign out
+                          {th('account.sessions.sign_out')}
                         </button>
                       </form>
                     )}
@@ -146,7 +157,7 @@ export async function renderSettings(
                 ))}
               </ul>
               <form method="post" action="/settings/sessions/end-all">
-                <button type="submit">Sign out everywhere</button>
+                <button type="submit">{th('account.sessions.sign_out_all')}</button>
               </form>
             </section>
           </>

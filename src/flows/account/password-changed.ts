@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { RequestContext } from '../../context.ts';
-import { formatTime, renderMail } from '../../delivery/templates.ts';
+import { formatTime, renderMail, supportName } from '../../delivery/templates.ts';
+import { currentLocale, t, withLocale } from '../../i18n/index.ts';
 import type { Kernel } from '../../kernel.ts';
 import { newId } from '../../security/random.ts';
 import type { Account } from '../../store/accounts.ts';
@@ -66,19 +67,32 @@ export async function applyPasswordChange(
   await flagRepeatedPasswordChanges(d, trx, account, ctx);
   await d.guard.passwordChanged?.(account.id, trx);
   if (account.email) {
-    const mail = renderMail(d.brand, {
-      subject: 'Your password was changed',
-      title: 'Your password was changed',
-      lines: [
-        `The password of your account ${account.username} was ${kind === 'change' ? 'changed' : 'reset'} on ${formatTime(now)}.`,
-        `Browser: ${ctx.userAgent ? ctx.userAgent.slice(0, 160) : 'unknown'}`,
-        `IP address: ${ctx.ip || 'unknown'}`,
-        'Every other session of your account has been signed out.',
-      ],
-      after: [
-        `If this wasn't you, reset your password now at ${d.config.publicUrl}/forgot-password and tell ${d.brand.supportContact} right away.`,
-      ],
-    });
+    // The owner's own change or reset speaks the request's language; a staff reset the account's.
+    const locale = kind === 'admin_reset' ? account.locale : (account.locale ?? currentLocale());
+    const mail = withLocale(locale, () =>
+      renderMail(d.brand, {
+        subject: t('account.mail.subject'),
+        title: t('account.mail.subject'),
+        lines: [
+          t('account.mail.line', {
+            username: account.username,
+            kind: kind === 'change' ? 'change' : 'reset',
+            time: formatTime(now),
+          }),
+          t('account.mail.browser', {
+            browser: ctx.userAgent ? ctx.userAgent.slice(0, 160) : t('account.mail.unknown'),
+          }),
+          t('account.mail.ip', { ip: ctx.ip || t('account.mail.unknown') }),
+          t('account.mail.signed_out'),
+        ],
+        after: [
+          t('account.mail.not_you', {
+            url: `${d.config.publicUrl}/forgot-password`,
+            support: supportName(d.brand),
+          }),
+        ],
+      }),
+    );
     await d.outbox.send(trx, { channel: 'email', kind: 'password_changed', to: account.email, ...mail });
   }
 }

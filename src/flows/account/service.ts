@@ -1,5 +1,6 @@
 import type { RequestContext } from '../../context.ts';
 import { AppError } from '../../errors.ts';
+import { t } from '../../i18n/index.ts';
 import type { Kernel } from '../../kernel.ts';
 import { isoTime } from '../../security/clock.ts';
 import { normalizePassword } from '../../security/password-policy.ts';
@@ -56,7 +57,7 @@ export class AccountService {
     await d.guard.limit('password_change', ctx, auth.account.id);
     if (input.newPasswordConfirm !== undefined && input.newPasswordConfirm !== input.newPassword)
       throw new AppError('validation_failed', undefined, {
-        fields: [{ field: 'newPasswordConfirm', code: 'mismatch', message: 'The two new passwords do not match.' }],
+        fields: [{ field: 'newPasswordConfirm', code: 'mismatch', message: t('account.error.mismatch') }],
       });
     const account = await findAccount(d.db, auth.account.id);
     if (!account) throw new AppError('unauthorized');
@@ -81,10 +82,7 @@ export class AccountService {
         accountId: account.id,
         details: { reason: 'wrong_current' },
       });
-      throw new AppError(
-        'current_password_wrong',
-        account.password_hash ? undefined : 'Your account has no password yet. Use "Send Reset Email" to set one.',
-      );
+      throw new AppError('current_password_wrong', account.password_hash ? undefined : t('account.error.no_password'));
     }
     const hash = await d.hasher.hash(normalizePassword(input.newPassword));
     return d.db.transaction().execute(async (trx) => {

@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
+import { t } from '../../i18n/index.ts';
 import { contextOf } from '../../web/request.ts';
 import { Captcha, Identifier, Message, Password, responses, Str } from '../../web/schemas.ts';
 import type { RegistrationService } from './service.ts';
@@ -63,7 +64,7 @@ export function registerRegistrationApi(app: FastifyInstance, d: RegistrationApi
         token ? { token } : { identifier: str(body.identifier), code: str(body.code) },
         contextOf(req),
       );
-      return { message: 'Your account is active. You can sign in now.' };
+      return { message: t('signin.msg.activated') };
     },
   );
 

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, pageMessage } from '../../errors.ts';
+import { t, th } from '../../i18n/index.ts';
 import type { Kernel } from '../../kernel.ts';
 import { CaptchaSlot, type CaptchaSlotDeps } from '../../web/captcha-slot.tsx';
 import { Field, Html, Notice, Page } from '../../web/layout.tsx';
@@ -35,7 +36,7 @@ export function renderRegister(
     .type('text/html; charset=utf-8')
     .send(
       Page({
-        title: 'Create an account',
+        title: t('registration.title'),
         productName: o.org?.displayName ?? d.config.productName,
         orgPrefix: o.org ? `/o/${encodeURIComponent(o.org.slug)}` : '',
         children: (
@@ -44,31 +45,42 @@ export function renderRegister(
             <form method="post" action={orgPath(o.org, 'register')} class="card" novalidate>
               <Field
                 name="username"
-                label="Username"
+                label={t('registration.username')}
                 value={o.username}
                 autocomplete="username"
                 autofocus
                 maxlength={32}
-                hint="3 to 32 letters, digits, dots, dashes or underscores."
+                hint={t('registration.username_hint')}
               />
               <Field
                 name="email"
-                label="Email address"
+                label={t('registration.email')}
                 type="email"
                 value={o.email}
                 autocomplete="email"
                 maxlength={254}
               />
-              <Field name="password" label="Password" type="password" autocomplete="new-password" policy />
-              <Field name="passwordConfirm" label="Confirm password" type="password" autocomplete="new-password" />
+              <Field
+                name="password"
+                label={t('registration.password')}
+                type="password"
+                autocomplete="new-password"
+                policy
+              />
+              <Field
+                name="passwordConfirm"
+                label={t('registration.password_confirm')}
+                type="password"
+                autocomplete="new-password"
+              />
               {o.returnTo ? <input type="hidden" name="return_to" value={o.returnTo} /> : ''}
               {CaptchaSlot(d)}
               <button type="submit" class="primary">
-                Create account
+                {th('registration.submit')}
               </button>
               <p class="links">
-                <a href={withReturnTo(orgPath(o.org, 'login'), o.returnTo)}>Already have an account? Sign in</a>
-                <a href={orgPath(o.org, 'activate/resend')}>Didn't get the activation mail?</a>
+                <a href={withReturnTo(orgPath(o.org, 'login'), o.returnTo)}>{th('registration.have_account')}</a>
+                <a href={orgPath(o.org, 'activate/resend')}>{th('signin.resend_activation')}</a>
               </p>
             </form>
           </>
@@ -94,7 +106,7 @@ export function renderActivate(
     .type('text/html; charset=utf-8')
     .send(
       Page({
-        title: 'Activate your account',
+        title: t('registration.activate.title'),
         productName: o.org?.displayName ?? d.config.productName,
         orgPrefix: o.org ? `/o/${encodeURIComponent(o.org.slug)}` : '',
         children: (
@@ -105,34 +117,34 @@ export function renderActivate(
               <form method="post" action={orgPath(o.org, 'activate')} class="card">
                 <input type="hidden" name="token" value={o.token} />
                 {o.returnTo ? <input type="hidden" name="return_to" value={o.returnTo} /> : ''}
-                <p>Press the button to confirm your email address and activate your account.</p>
+                <p>{th('registration.activate.press')}</p>
                 <button type="submit" class="primary">
-                  Activate my account
+                  {th('registration.activate.submit_link')}
                 </button>
               </form>
             ) : (
               <form method="post" action={orgPath(o.org, 'activate')} class="card" novalidate>
-                <p>Enter the code from the activation mail.</p>
+                <p>{th('registration.activate.enter_code')}</p>
                 {o.returnTo ? <input type="hidden" name="return_to" value={o.returnTo} /> : ''}
                 <Field
                   name="identifier"
-                  label="Username or email address"
+                  label={t('signin.identifier')}
                   value={o.identifier}
                   autocomplete="username"
                   maxlength={320}
                 />
                 <Field
                   name="code"
-                  label="Activation code"
+                  label={t('registration.activate.code')}
                   autocomplete="one-time-code"
                   maxlength={16}
-                  hint="For example K7QM-2XRT"
+                  hint={t('registration.activate.code_hint', { example: 'K7QM-2XRT' })}
                 />
                 <button type="submit" class="primary">
-                  Activate
+                  {th('registration.activate.submit_code')}
                 </button>
                 <p class="links">
-                  <a href={orgPath(o.org, 'activate/resend')}>Didn't get the activation mail?</a>
+                  <a href={orgPath(o.org, 'activate/resend')}>{th('signin.resend_activation')}</a>
                 </p>
               </form>
             )}
@@ -165,18 +177,20 @@ export async function registerPost(
       .type('text/html; charset=utf-8')
       .send(
         Page({
-          title: 'Check your email',
+          title: t('registration.done.title'),
           productName: org?.displayName ?? d.config.productName,
           orgPrefix: org ? `/o/${encodeURIComponent(org.slug)}` : '',
           children: (
             <>
               <Notice kind="success" text={message} />
               <p>
-                It can take a few minutes; check your spam folder too. Have the code?{' '}
-                <a href={withReturnTo(orgPath(org, 'activate'), returnTo)}>Enter it here</a>.
+                {th('registration.done.wait', {
+                  link: (s) =>
+                    `<a href="${Html.escapeHtml(withReturnTo(orgPath(org, 'activate'), returnTo))}">${s}</a>`,
+                })}
               </p>
               <p class="links">
-                <a href={orgPath(org, 'activate/resend')}>Didn't get the activation mail?</a>
+                <a href={orgPath(org, 'activate/resend')}>{th('signin.resend_activation')}</a>
               </p>
             </>
           ),
@@ -256,7 +270,7 @@ export function renderResend(
     .type('text/html; charset=utf-8')
     .send(
       Page({
-        title: 'Resend the activation mail',
+        title: t('registration.resend.title'),
         productName: o.org?.displayName ?? d.config.productName,
         orgPrefix: o.org ? `/o/${encodeURIComponent(o.org.slug)}` : '',
         children: (
@@ -264,13 +278,10 @@ export function renderResend(
             <Notice kind="error" text={o.error} />
             <Notice kind="success" text={o.done} />
             <form method="post" action={orgPath(o.org, 'activate/resend')} class="card" novalidate>
-              <p>
-                Enter the username or email address you registered with. We send a new link and code if the account is
-                waiting for activation.
-              </p>
+              <p>{th('registration.resend.intro')}</p>
               <Field
                 name="identifier"
-                label="Username or email address"
+                label={t('signin.identifier')}
                 value={o.identifier}
                 autocomplete="username"
                 autofocus
@@ -278,11 +289,11 @@ export function renderResend(
               />
               {CaptchaSlot(d)}
               <button type="submit" class="primary">
-                Send a new activation mail
+                {th('registration.resend.submit')}
               </button>
               <p class="links">
-                <a href={orgPath(o.org, 'activate')}>Enter a code</a>
-                <a href={orgPath(o.org, 'login')}>Back to sign in</a>
+                <a href={orgPath(o.org, 'activate')}>{th('registration.resend.enter_code')}</a>
+                <a href={orgPath(o.org, 'login')}>{th('registration.resend.back')}</a>
               </p>
             </form>
           </>

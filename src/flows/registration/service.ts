@@ -1,6 +1,7 @@
 import type { RequestContext } from '../../context.ts';
 import { formatDuration, renderMail } from '../../delivery/templates.ts';
 import { AppError, type FieldProblem } from '../../errors.ts';
+import { currentLocale, t, withLocale } from '../../i18n/index.ts';
 import type { Kernel } from '../../kernel.ts';
 import { keyedHash, safeEqual, sha256 } from '../../security/hashing.ts';
 import {
@@ -9,6 +10,7 @@ import {
   identifierKey,
   normalizeEmail,
   type UsernameForms,
+  usernameTaken,
 } from '../../security/identifiers.ts';
 import { normalizePassword } from '../../security/password-policy.ts';
 import { newCode, newId, newToken, UNAMBIGUOUS } from '../../security/random.ts';
@@ -56,12 +58,28 @@ export function parseCode(typed: string): string {
   return typed.replace(/[\s-]/g, '').toUpperCase();
 }
 
-export const REGISTRATION_ACCEPTED = 'Check your email: we sent a link and a code to activate your account.';
-export const RESEND_ACCEPTED =
-  'If an account with this username or email address is waiting for activation, we sent it a new link and code. Check your email, including the spam folder.';
+/** The answer to every registration (ENUM-03), in the request's language. */
+export const registrationAccepted = () => t('registration.accepted');
+/** The answer to every resend request, whatever the identifier names. */
+export const resendAccepted = () => t('registration.resend_accepted');
 /** At most this many activation mails per account within one activation lifetime (a silent cap). */
 export const ACTIVATION_MAILS_CAP = 3;
 const RESEND_JOB = 'activation_resend';
+
+/**
+ * refuseUsernameClash with its "taken" answer in the reader's language (src/store/accounts.ts
+ * still words it in English; drop this once it says usernameTaken() itself).
+ */
+async function refuseClash(db: RegistrationDeps['db'], forms: UsernameForms): Promise<void> {
+  try {
+    await refuseUsernameClash(db, forms);
+  } catch (err) {
+    if (!(err instanceof AppError) || err.code !== 'conflict') throw err;
+    throw new AppError('conflict', usernameTaken(), {
+      fields: [{ field: 'username', code: 'taken', message: usernameTaken() }],
+    });
+  }
+}
 
 /** Registration and activation (ENUM-03: an existing email is answered like a new one). */
 export class RegistrationService {
@@ -79,7 +97,7 @@ export class RegistrationService {
     const identifier = typeof input.identifier === 'string' ? input.identifier.trim() : '';
     if (!identifier || identifier.length > 320)
       throw new AppError('validation_failed', undefined, {
-        fields: [{ field: 'identifier', code: 'required', message: 'Enter your username or email address.' }],
+        fields: [{ field: 'identifier', code: 'required', message: t('registration.error.identifier_required') }],
       });
     await d.guard.limit('registration', ctx, `resend:${identifierKey(identifier)}`);
     if (!(await d.captcha.verify(input.captcha, ctx))) {
@@ -88,9 +106,16 @@ export class RegistrationService {
     }
     await d.outbox.job(d.db, {
       kind: RESEND_JOB,
-      payload: { identifier, ip: ctx.ip, userAgent: ctx.userAgent, correlationId: ctx.correlationId },
+      // The mail goes out after the answer: it keeps the asker's language for an account without its own.
+      payload: {
+        identifier,
+        ip: ctx.ip,
+        userAgent: ctx.userAgent,
+        correlationId: ctx.correlationId,
+        locale: currentLocale(),
+      },
     });
-    return { message: RESEND_ACCEPTED };
+    return { message: resendAccepted() };
   }
 
   private async runResendJob(payload: Record<string, unknown>): Promise<void> {
@@ -115,7 +140,7 @@ export class RegistrationService {
       return;
     }
     await d.db.transaction().execute(async (trx) => {
-      await this.issueActivation(trx, account);
+      await this.issueActivation(trx, account, account.locale ?? s(payload.locale));
       await d.audit.record('activation.resent', ctx, { accountId: account.id }, trx);
     });
   }
@@ -128,7 +153,7 @@ export class RegistrationService {
     const email = normalizeEmail(input.email);
     if (email === undefined) fields.push(EMAIL_INVALID);
     if (input.passwordConfirm !== undefined && input.passwordConfirm !== input.password)
-      fields.push({ field: 'passwordConfirm', code: 'mismatch', message: 'The two passwords do not match.' });
+      fields.push({ field: 'passwordConfirm', code: 'mismatch', message: t('registration.error.mismatch') });
     if (!username.ok || email === undefined || fields.length)
       throw new AppError('validation_failed', undefined, { fields });
     const reasons = this.d.policy.check(input.password, {
@@ -155,11 +180,11 @@ export class RegistrationService {
     // Usernames are public handles (docs/identifiers.md): a taken one is said so (409), a
     // look-alike refused (400), before the email is looked at, so that answer is the same
     // whatever the email (ENUM-03).
-    await refuseUsernameClash(d.db, username);
+    await refuseClash(d.db, username);
     const existing = await findAccountByIdentifier(d.db, email);
     if (existing) {
       await this.mailExistingOwner(existing, ctx);
-      return { message: REGISTRATION_ACCEPTED };
+      return { message: registrationAccepted() };
     }
     const now = d.clock.now();
     const account = newAccountRow({
@@ -175,7 +200,8 @@ export class RegistrationService {
     try {
       await d.db.transaction().execute(async (trx) => {
         await trx.insertInto('accounts').values(account).execute();
-        await this.issueActivation(trx, account);
+        // Registered in this request: the mail speaks the registrant's language.
+        await this.issueActivation(trx, account, currentLocale());
         await d.audit.record('account.registered', ctx, { accountId: account.id }, trx);
       });
     } catch (err) {
@@ -184,25 +210,30 @@ export class RegistrationService {
       if (!/unique|duplicate/i.test(String((err as Error).message))) throw err;
       // Lost a race with a registration for the same (or a look-alike) username, or the same email:
       // answered as if the winner had committed first.
-      await refuseUsernameClash(d.db, username);
+      await refuseClash(d.db, username);
       const again = await findAccountByIdentifier(d.db, email);
       if (again) {
         await this.mailExistingOwner(again, ctx);
-        return { message: REGISTRATION_ACCEPTED };
+        return { message: registrationAccepted() };
       }
       throw err;
     }
-    return { message: REGISTRATION_ACCEPTED };
+    return { message: registrationAccepted() };
   }
 
   /** Staff resend activation (issue 20): a new link and code to the account's address; earlier ones stop working. */
   async reissueActivation(account: Account, db: RegistrationDeps['db'] = this.d.db): Promise<void> {
     if (account.status !== 'pending' || !account.email)
-      throw new AppError('conflict', 'Only an account waiting for activation can be sent a new activation mail.');
-    await this.issueActivation(db, account);
+      throw new AppError('conflict', t('registration.error.not_pending'));
+    // Sent by staff: in the account's own language (else the install's default), not the staff member's.
+    await this.issueActivation(db, account, account.locale);
   }
 
-  private async issueActivation(db: RegistrationDeps['db'], account: Account): Promise<void> {
+  private async issueActivation(
+    db: RegistrationDeps['db'],
+    account: Account,
+    locale: string | null | undefined,
+  ): Promise<void> {
     const d = this.d;
     const now = d.clock.now();
     const token = newToken(d.random);
@@ -240,32 +271,34 @@ export class RegistrationService {
     };
     const prefix = org ? orgPrefix({ slug: org.slug, displayName: org.display_name }) : '';
     const link = `${d.config.publicUrl}${prefix}/activate?token=${encodeURIComponent(token)}`;
-    const mail = renderMail(brand, {
-      subject: 'Activate your account',
-      title: `Welcome to ${brand.productName}, ${account.username}`,
-      lines: ['Please confirm your email address to activate your account.'],
-      action: { label: 'Activate account', url: link },
-      code: { label: 'Or enter this code on the activation page', value: formatCode(code) },
-      after: [
-        `The link and the code expire in ${formatDuration(d.config.activationTtl)}.`,
-        "Didn't create an account? You can ignore this mail.",
-      ],
-    });
+    const mail = withLocale(locale, () =>
+      renderMail(brand, {
+        subject: t('registration.mail.subject'),
+        title: t('registration.mail.title', { product: brand.productName, username: account.username }),
+        lines: [t('registration.mail.line')],
+        action: { label: t('registration.mail.action'), url: link },
+        code: { label: t('registration.mail.code'), value: formatCode(code) },
+        after: [
+          t('registration.mail.expires', { duration: formatDuration(d.config.activationTtl) }),
+          t('registration.mail.ignore'),
+        ],
+      }),
+    );
     await d.outbox.send(db, { channel: 'email', kind: 'activation', to: account.email as string, ...mail });
   }
 
   private async mailExistingOwner(account: Account, ctx: RequestContext): Promise<void> {
     const d = this.d;
-    const mail = renderMail(d.brand, {
-      subject: 'You already have an account',
-      title: 'Someone tried to register with your email address',
-      lines: [
-        `An account for this email address already exists (username: ${account.username}).`,
-        'If that was you, sign in instead. If you forgot your password, you can reset it.',
-      ],
-      action: { label: 'Reset your password', url: `${d.config.publicUrl}/forgot-password` },
-      after: ["If it wasn't you, you can ignore this mail: nothing has changed."],
-    });
+    // Most often the owner registering again: their saved language, else this request's.
+    const mail = withLocale(account.locale ?? currentLocale(), () =>
+      renderMail(d.brand, {
+        subject: t('registration.existing.subject'),
+        title: t('registration.existing.title'),
+        lines: [t('registration.existing.line', { username: account.username }), t('registration.existing.advice')],
+        action: { label: t('registration.existing.action'), url: `${d.config.publicUrl}/forgot-password` },
+        after: [t('registration.existing.ignore')],
+      }),
+    );
     await d.db.transaction().execute(async (trx) => {
       await d.outbox.send(trx, { channel: 'email', kind: 'already_registered', to: account.email as string, ...mail });
       await d.audit.record('registration.existing_email', ctx, { accountId: account.id }, trx);
@@ -320,10 +353,7 @@ export class RegistrationService {
       activationId = row.id;
       accountId = account.id;
     } else {
-      throw new AppError(
-        'validation_failed',
-        'Send either the token from the link, or your username or email with the code.',
-      );
+      throw new AppError('validation_failed', t('registration.error.token_or_code'));
     }
     const ok = await d.db.transaction().execute(async (trx) => {
       const used = await trx

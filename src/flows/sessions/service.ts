@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { RequestContext } from '../../context.ts';
 import { AppError } from '../../errors.ts';
+import { t } from '../../i18n/index.ts';
 import type { Kernel } from '../../kernel.ts';
 import { type SignInProof, serializeAmr } from '../../security/amr.ts';
 import { isoTime } from '../../security/clock.ts';
@@ -142,7 +143,7 @@ export class SessionService {
   /** Ends one of the account's own sessions; another account's id is simply not found. */
   async revoke(accountId: string, sessionId: string, ctx: RequestContext): Promise<void> {
     if (!(await endAccountSession(this.d.db, accountId, sessionId)))
-      throw new AppError('not_found', 'No such session.');
+      throw new AppError('not_found', t('sessions.not_found'));
     await this.d.audit.record('session.ended', ctx, { accountId, details: { reason: 'user' } });
   }
 

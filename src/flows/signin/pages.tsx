@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, pageMessage } from '../../errors.ts';
+import { t, th } from '../../i18n/index.ts';
 import type { Kernel } from '../../kernel.ts';
 import { CaptchaSlot, type CaptchaSlotDeps } from '../../web/captcha-slot.tsx';
 import type { PageExtras } from '../../web/extras.ts';
@@ -23,17 +24,17 @@ export type SigninPagesDeps = Pick<Kernel, 'config'> & {
 
 void Html;
 
+/** `?msg=` notices: each code's catalog key (said in the reader's language when the page is built). */
 const MESSAGES: Record<string, string> = {
-  signed_out: 'You have been signed out.',
-  activated: 'Your account is active. You can sign in now.',
-  password_reset: 'Your password has been changed. Please sign in again.',
-  session_ended: 'Your session has ended. Please sign in again.',
-  second_factor_expired: 'That sign-in took too long or was already finished. Please sign in again.',
-  sign_in_required: 'Please sign in to continue.',
-  reauthenticate: 'Please sign in again to confirm it is you. You will then return to the page you were on.',
-  deletion_requested:
-    'Your account will be deleted and every session was signed out. We sent you a mail; signing in before the date in it cancels the deletion.',
-  passkey_recovered: 'Your new passkey is ready. Sign in with it below.',
+  signed_out: 'signin.msg.signed_out',
+  activated: 'signin.msg.activated',
+  password_reset: 'signin.msg.password_reset',
+  session_ended: 'signin.msg.session_ended',
+  second_factor_expired: 'signin.msg.second_factor_expired',
+  sign_in_required: 'signin.msg.sign_in_required',
+  reauthenticate: 'signin.msg.reauthenticate',
+  deletion_requested: 'signin.msg.deletion_requested',
+  passkey_recovered: 'signin.msg.passkey_recovered',
 };
 
 export async function renderLogin(
@@ -64,7 +65,7 @@ export async function renderLogin(
     .type('text/html; charset=utf-8')
     .send(
       Page({
-        title: 'Sign in',
+        title: t('signin.title'),
         productName: o.org?.displayName ?? d.config.productName,
         orgPrefix: prefix,
         children: (
@@ -74,7 +75,7 @@ export async function renderLogin(
             <form method="post" action={`${prefix}/login`} class="card" novalidate>
               <Field
                 name="identifier"
-                label="Username or email address"
+                label={t('signin.identifier')}
                 value={o.identifier}
                 autocomplete="username webauthn"
                 autofocus={!o.identifier}
@@ -83,27 +84,27 @@ export async function renderLogin(
               {/* After an error the identifier stays; the password never comes back, so focus lands there. */}
               <Field
                 name="password"
-                label="Password"
+                label={t('signin.password')}
                 type="password"
                 autocomplete="current-password"
                 autofocus={!!o.identifier}
               />
               <div class="field check">
                 <input type="checkbox" id="f-remember" name="remember" value="1" checked={o.remember} />
-                <label for="f-remember">Keep me signed in on this device</label>
+                <label for="f-remember">{th('signin.remember')}</label>
               </div>
               {o.next ? <input type="hidden" name="next" value={o.next} /> : ''}
               {o.reauth ? <input type="hidden" name="reauth" value="1" /> : ''}
               {o.returnTo ? <input type="hidden" name="return_to" value={o.returnTo} /> : ''}
               {o.captcha ? CaptchaSlot(d) : ''}
               <button type="submit" class="primary">
-                Sign in
+                {th('signin.submit')}
               </button>
               <p class="links">
-                <a href={`${prefix}/forgot-password`}>Forgot password?</a>
-                <a href={withReturnTo(`${prefix}/register`, o.returnTo)}>Create an account</a>
-                <a href={`${prefix}/activate/resend`}>Didn't get the activation mail?</a>
-                <a href="/support">Contact support</a>
+                <a href={`${prefix}/forgot-password`}>{th('signin.forgot_password')}</a>
+                <a href={withReturnTo(`${prefix}/register`, o.returnTo)}>{th('signin.create_account')}</a>
+                <a href={`${prefix}/activate/resend`}>{th('signin.resend_activation')}</a>
+                <a href="/support">{th('signin.contact_support')}</a>
               </p>
             </form>
             {extras.join('') as 'safe'}
@@ -142,7 +143,7 @@ export async function loginGet(d: SigninPagesDeps, req: FastifyRequest, reply: F
   const msg = q?.msg;
   // Own keys only: ?msg=__proto__ must not reach the page as an object (WEB-04).
   return renderLogin(d, reply, {
-    info: typeof msg === 'string' && Object.hasOwn(MESSAGES, msg) ? MESSAGES[msg] : undefined,
+    info: typeof msg === 'string' && Object.hasOwn(MESSAGES, msg) ? t(MESSAGES[msg] as string) : undefined,
     next,
     reauth: msg === 'reauthenticate',
     // BF-04: when this IP's next attempt needs a CAPTCHA, show it now rather than after a wasted try.
@@ -167,7 +168,7 @@ export async function loginPost(d: SigninPagesDeps, req: FastifyRequest, reply: 
   if (!identifier || !password)
     return renderLogin(d, reply, {
       identifier,
-      error: 'Enter your username or email and your password.',
+      error: t('signin.error.missing_fields'),
       status: 400,
       next,
       reauth,

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, pageMessage } from '../../errors.ts';
+import { t, th } from '../../i18n/index.ts';
 import type { Kernel } from '../../kernel.ts';
 import { RecoveryCodesList } from '../../methods/recovery-code/view.tsx';
 import { Field, Html, Notice, Page } from '../../web/layout.tsx';
@@ -27,9 +28,7 @@ function RememberBox(p: { days: number }): JSX.Element {
   return (
     <div class="field check">
       <input type="checkbox" id="f-remember" name="remember" value="1" />
-      <label for="f-remember" safe>
-        {`Don't ask again on this browser for ${p.days} days`}
-      </label>
+      <label for="f-remember">{th('signin.second_factor.remember', { days: p.days })}</label>
     </div>
   );
 }
@@ -45,7 +44,7 @@ async function renderStep(
   const ctx = contextOf(req);
   const { enrol, factors } = await d.signIn.offers(pending, ctx);
   if (enrol) return renderEnrol(d, req, reply, o);
-  const has = (t: string) => factors.some((f) => f.type === t);
+  const has = (type: string) => factors.some((f) => f.type === type);
   const days = Math.max(1, Math.round(d.config.mfa.rememberTtl / 86_400_000));
   const codeFactor = factors.find((f) => f.type !== 'recovery_code' && d.signIn.answerOf(f.type) === 'code');
   const useRecovery = o.use === 'recovery' || !codeFactor;
@@ -55,31 +54,31 @@ async function renderStep(
       <Notice kind="error" text={o.error} />
       {useRecovery && has('recovery_code') ? (
         <form method="post" action="/login/second-factor" class="card" novalidate>
-          <p>Enter one of the recovery codes you saved when you set up two-step verification. Each code works once.</p>
+          <p>{th('signin.second_factor.recovery_intro')}</p>
           <Field
             name="recoveryCode"
-            label="Recovery code"
+            label={t('signin.second_factor.recovery_code')}
             autocomplete="off"
             autofocus
             maxlength={64}
-            hint="Letters and digits; dashes and spaces do not matter."
+            hint={t('signin.second_factor.recovery_code_hint')}
           />
           <input type="hidden" name="use" value="recovery" />
           <RememberBox days={days} />
           <button type="submit" class="primary">
-            Continue
+            {th('signin.second_factor.continue')}
           </button>
           <p class="links">
-            {codeFactor ? <a href="/login/second-factor">Use your authenticator app instead</a> : ''}
-            <a href="/support">Lost your codes too? Contact support</a>
+            {codeFactor ? <a href="/login/second-factor">{th('signin.second_factor.use_app')}</a> : ''}
+            <a href="/support">{th('signin.second_factor.lost_codes')}</a>
           </p>
         </form>
       ) : codeFactor ? (
         <form method="post" action="/login/second-factor" class="card" novalidate>
-          <p>Open your authenticator app and enter the 6-digit code it shows for this account.</p>
+          <p>{th('signin.second_factor.app_intro')}</p>
           <Field
             name="code"
-            label="Authentication code"
+            label={t('signin.second_factor.app_code')}
             autocomplete="one-time-code"
             inputmode="numeric"
             autofocus
@@ -87,10 +86,14 @@ async function renderStep(
           />
           <RememberBox days={days} />
           <button type="submit" class="primary">
-            Verify
+            {th('signin.second_factor.verify')}
           </button>
           <p class="links">
-            {has('recovery_code') ? <a href="/login/second-factor?use=recovery">Use a recovery code instead</a> : ''}
+            {has('recovery_code') ? (
+              <a href="/login/second-factor?use=recovery">{th('signin.second_factor.use_recovery')}</a>
+            ) : (
+              ''
+            )}
           </p>
         </form>
       ) : (
@@ -98,18 +101,16 @@ async function renderStep(
       )}
       {fragments.join('') as 'safe'}
       {!has('recovery_code') && !codeFactor && fragments.length === 0 ? (
-        <p>
-          There is no way left to finish this sign-in here. <a href="/support">Contact support</a>.
-        </p>
+        <p>{th('signin.second_factor.no_way_left', { link: (s) => `<a href="/support">${s}</a>` })}</p>
       ) : (
         ''
       )}
       <p class="links">
-        <a href="/login">Cancel and sign in as someone else</a>
+        <a href="/login">{th('signin.second_factor.cancel_other')}</a>
       </p>
     </>
   );
-  return send(d, reply, 'Two-step verification', body, o.status);
+  return send(d, reply, t('signin.second_factor.title'), body, o.status);
 }
 
 async function renderEnrol(
@@ -127,20 +128,17 @@ async function renderEnrol(
     <>
       <Notice kind="error" text={o.error} />
       <section class="card" aria-labelledby="enrol-h">
-        <h2 id="enrol-h">Set up an authenticator app</h2>
-        <p>
-          Your organization requires two-step verification. Scan this QR code with an authenticator app (such as Google
-          Authenticator, Microsoft Authenticator, 1Password or Aegis), then enter the code it shows.
-        </p>
+        <h2 id="enrol-h">{th('signin.enrol.heading')}</h2>
+        <p>{th('signin.enrol.intro')}</p>
         <figure class="qr">{(e.qrSvg ?? '') as 'safe'}</figure>
         <p>
-          Can't scan it? Enter this key in the app:{' '}
+          {th('signin.enrol.key')}{' '}
           <code data-totp-secret safe>
             {e.secret ?? ''}
           </code>
         </p>
         <details>
-          <summary>Setup link</summary>
+          <summary>{th('signin.enrol.setup_link')}</summary>
           <p>
             <code class="wrap" safe>
               {e.uri ?? ''}
@@ -151,22 +149,22 @@ async function renderEnrol(
       <form method="post" action="/login/second-factor" class="card" novalidate>
         <Field
           name="code"
-          label="Code from the app"
+          label={t('signin.enrol.code')}
           autocomplete="one-time-code"
           inputmode="numeric"
           autofocus
           maxlength={16}
         />
         <button type="submit" class="primary">
-          Turn on and continue
+          {th('signin.enrol.submit')}
         </button>
       </form>
       <p class="links">
-        <a href="/login">Cancel</a>
+        <a href="/login">{th('signin.enrol.cancel')}</a>
       </p>
     </>
   );
-  return send(d, reply, 'Set up two-step verification', body, o.status);
+  return send(d, reply, t('signin.enrol.title'), body, o.status);
 }
 
 /** After the step: straight on, or first the codes to save / how many recovery codes remain. */
@@ -177,14 +175,14 @@ function afterStep(d: SecondFactorPagesDeps, reply: FastifyReply, done: SignedIn
     return send(
       d,
       reply,
-      'Save your recovery codes',
+      t('signin.codes.title'),
       <>
-        <Notice kind="success" text="Two-step verification is on." />
+        <Notice kind="success" text={t('signin.codes.enabled')} />
         <section class="card">
           <RecoveryCodesList codes={n.recoveryCodes} productName={d.config.productName} />
           <p>
             <a class="button primary" href={next}>
-              I saved them, continue
+              {th('signin.codes.saved')}
             </a>
           </p>
         </section>
@@ -195,27 +193,14 @@ function afterStep(d: SecondFactorPagesDeps, reply: FastifyReply, done: SignedIn
     return send(
       d,
       reply,
-      'Signed in with a recovery code',
+      t('signin.codes_left.title'),
       <section class="card">
-        <p safe>
-          {left === 0
-            ? 'That was your last recovery code.'
-            : `You have ${left} recovery code${left === 1 ? '' : 's'} left.`}
-        </p>
-        <p>
-          If you lost your authenticator app or passkey, set up a new one and create a new set of recovery codes now
-          under Settings → Two-step verification.
-        </p>
-        {left === 0 ? (
-          <p>
-            If you cannot do that, <a href="/support">contact support</a>.
-          </p>
-        ) : (
-          ''
-        )}
+        <p>{th('signin.codes_left.count', { count: left })}</p>
+        <p>{th('signin.codes_left.advice')}</p>
+        {left === 0 ? <p>{th('signin.codes_left.no_way', { link: (s) => `<a href="/support">${s}</a>` })}</p> : ''}
         <p class="links">
-          <a href="/settings#two-step">Create new recovery codes</a>
-          <a href={next}>Continue</a>
+          <a href="/settings#two-step">{th('signin.codes_left.create')}</a>
+          <a href={next}>{th('signin.second_factor.continue')}</a>
         </p>
       </section>,
     );
@@ -248,7 +233,7 @@ export function registerSecondFactorPages(app: FastifyInstance, d: SecondFactorP
     if (!code && !recoveryCode)
       return renderStep(d, req, reply, {
         use,
-        error: use ? 'Enter a recovery code.' : 'Enter the code from your authenticator app.',
+        error: use ? t('signin.second_factor.missing_recovery') : t('signin.second_factor.missing_code'),
         status: 400,
       });
     return finishStep(d, req, reply, recoveryCode ? { recoveryCode, remember } : { code, remember }, use);

@@ -1,5 +1,6 @@
 import type { RequestContext } from '../../context.ts';
 import { AppError } from '../../errors.ts';
+import { t } from '../../i18n/index.ts';
 import type { Kernel } from '../../kernel.ts';
 import { captchaRequiredNext, checkPassword, type PasswordSignInDeps } from '../../methods/password/signin.ts';
 import { isMultiFactor, parseAmr, type SignInProof, serializeAmr, withSecondFactor } from '../../security/amr.ts';
@@ -176,7 +177,7 @@ export class SignInService {
   /** Starts the enrolment a half-finished sign-in needs (MFA-08): secret, URI and QR to show. */
   async beginEnrolment(token: string | undefined, ctx: RequestContext): Promise<Record<string, unknown>> {
     const pending = await this.requirePending(token);
-    if (pending.enrol !== 1 || !this.enrolment) throw new AppError('conflict', 'This sign-in needs no enrolment.');
+    if (pending.enrol !== 1 || !this.enrolment) throw new AppError('conflict', t('signin.error.no_enrolment'));
     await this.d.guard.limit('second_factor', ctx);
     return this.enrolment.begin(pending.account_id, ctx);
   }
@@ -190,8 +191,7 @@ export class SignInService {
     await this.d.guard.limit('second_factor', ctx);
     const pending = await this.requirePending(token);
     const fields = (['code', 'recoveryCode', 'webauthn'] as const).filter((f) => answer[f] !== undefined);
-    if (fields.length !== 1)
-      throw new AppError('validation_failed', 'Send exactly one of code, recoveryCode or webauthn.');
+    if (fields.length !== 1) throw new AppError('validation_failed', t('signin.error.one_answer'));
     const field = fields[0] as AnswerField;
     const accountId = pending.account_id;
     await this.countAttempt(accountId, ctx);
@@ -354,5 +354,4 @@ export class SignInService {
 /** The per-account second-factor attempt run (MFA-03) in the durable sign_in_failures table. */
 const attemptKey = (accountId: string) => `mfa:${accountId}`;
 
-const expired = () =>
-  new AppError('unauthorized', 'This sign-in has expired or was already finished. Please sign in again.');
+const expired = () => new AppError('unauthorized', t('signin.error.expired'));
