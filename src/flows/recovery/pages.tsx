@@ -96,18 +96,20 @@ function renderSent(d: RecoveryPagesDeps, reply: FastifyReply, message: string, 
   );
 }
 
-function renderDeadLink(d: RecoveryPagesDeps, reply: FastifyReply, status: number) {
+function renderDeadLink(d: RecoveryPagesDeps, reply: FastifyReply, status: number, org?: OrgView) {
+  const prefix = orgPrefix(org);
   return resetHtml(
     reply,
     status,
     Page({
       title: t('recovery.dead_title'),
-      productName: d.config.productName,
+      productName: orgName(org, d.config.productName),
+      orgPrefix: prefix,
       children: (
         <div class="card">
           <Notice kind="error" text={t('recovery.dead_notice')} />
           <p>{th('recovery.dead_hint')}</p>
-          <form method="get" action="/forgot-password">
+          <form method="get" action={`${prefix}/forgot-password`}>
             <button type="submit" class="primary">
               {th('recovery.request_new_link')}
             </button>
@@ -124,7 +126,7 @@ function renderDeadLink(d: RecoveryPagesDeps, reply: FastifyReply, status: numbe
 async function renderNewPassword(
   d: RecoveryPagesDeps,
   reply: FastifyReply,
-  o: { token: string; error?: string; status?: number },
+  o: { token: string; error?: string; status?: number; org?: OrgView },
 ) {
   // Another way back in (a new passkey for an account without a password) comes first, and the
   // password form becomes the alternative.
@@ -134,7 +136,8 @@ async function renderNewPassword(
     o.status ?? 200,
     Page({
       title: choices.length ? t('recovery.new_password_title_choices') : t('recovery.new_password_title'),
-      productName: d.config.productName,
+      productName: orgName(o.org, d.config.productName),
+      orgPrefix: orgPrefix(o.org),
       children: (
         <>
           <Notice kind="error" text={o.error} />
@@ -283,27 +286,39 @@ export async function forgotPasswordPost(
   }
 }
 
+/**
+ * The organization of the account a reset link was sent to (issue 17, defect 3): the link in the
+ * mail is the install's, so its page finds the organization from the token, for its name and links.
+ */
+async function orgOfToken(d: RecoveryPagesDeps, token: string): Promise<OrgView | undefined> {
+  const owner = await d.recovery.tokenOwner(token);
+  return owner ? d.organizations.ofAccount(owner) : undefined;
+}
+
 function registerRecoveryLinkPages(app: FastifyInstance, d: RecoveryPagesDeps): void {
   // REC-04: the link only shows a form; scanners and previews that GET it use nothing up.
   app.get(RESET_LINK_PATH, { schema: { hide: true } }, async (req, reply) => {
     const raw = (req.query as Record<string, unknown>)?.token;
     const token = typeof raw === 'string' ? raw : '';
-    if (!(await d.recovery.tokenUsable(token))) return renderDeadLink(d, reply, token ? 410 : 400);
-    return renderNewPassword(d, reply, { token });
+    const org = await orgOfToken(d, token);
+    if (!(await d.recovery.tokenUsable(token))) return renderDeadLink(d, reply, token ? 410 : 400, org);
+    return renderNewPassword(d, reply, { token, org });
   });
 
   app.post(RESET_LINK_PATH, { schema: { hide: true } }, async (req, reply) => {
     const token = field(req.body, 'token', 200);
     const password = field(req.body, 'password', 1024);
     const passwordConfirm = field(req.body, 'passwordConfirm', 1024);
+    // Looked up before the change, which uses the token up.
+    const org = await orgOfToken(d, token);
     try {
       await d.recovery.complete({ token, password, passwordConfirm }, contextOf(req));
-      return renderResetDone(d, reply);
+      return renderResetDone(d, reply, org);
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
-      if (err.code === 'invalid_token') return renderDeadLink(d, reply, err.status);
+      if (err.code === 'invalid_token') return renderDeadLink(d, reply, err.status, org);
       if (err.extra.retryAfter !== undefined) reply.header('Retry-After', String(Math.ceil(err.extra.retryAfter)));
-      return renderNewPassword(d, reply, { token, error: pageMessage(err), status: err.status });
+      return renderNewPassword(d, reply, { token, org, error: pageMessage(err), status: err.status });
     }
   });
 

@@ -206,6 +206,16 @@ export class RecoveryService {
     });
   }
 
+  /**
+   * The account a link token was issued to, live or not, for the page's organization context.
+   * Read-only (REC-04).
+   */
+  async tokenOwner(token: string): Promise<Account | undefined> {
+    if (!token || token.length > 128) return undefined;
+    const row = await findCodeByTokenHash(this.d.db, sha256(token));
+    return row ? findAccount(this.d.db, row.account_id) : undefined;
+  }
+
   /** Whether a link token would still work. Read-only: a GET of the link uses up nothing (REC-04). */
   async tokenUsable(token: string): Promise<boolean> {
     if (!token || token.length > 128) return false;
