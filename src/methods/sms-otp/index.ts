@@ -31,6 +31,8 @@ export async function sendSmsOtp(
   await d.outbox.send(trx, {
     channel: 'sms',
     kind: 'password_reset_code',
+    // the organization's sender name where LATCHKEY_SMS_BRAND_SENDER is on, as the number's confirmation
+    from: brand.smsSender,
     to,
     subject: t('sms-otp.sms_subject'),
     text: t('sms-otp.sms_text', { code, product: brand.productName, minutes }),
