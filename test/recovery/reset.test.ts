@@ -234,7 +234,8 @@ describe('forgot password by email (SQLite, real SMTP)', () => {
       .execute();
     assert.equal(live.length, 0);
     const notice = await fx.smtp.waitFor((m) => m.to.includes(a.email) && /Your password was changed/.test(m.subject));
-    assert.match(notice.text, /reset on \d{4}-\d\d-\d\d \d\d:\d\d UTC/);
+    // formatTime writes the reader's language (issue 17): in English "Dec 3, 2026, 03:45 PM UTC"
+    assert.match(notice.text, /reset on [A-Z][a-z]{2} \d{1,2}, \d{4}, \d\d:\d\d [AP]M UTC/);
     assert.match(notice.text, /IP address: 127\.0\.0\.1/);
     assert.match(notice.text, /Browser: /);
     assert.match(notice.text, /If this wasn't you/);

@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
+import { t } from '../../i18n/index.ts';
 import { contextOf, type RequestDeps, requireAuth } from '../../web/request.ts';
 import { Message, responses, SESSION, Str } from '../../web/schemas.ts';
 import { PHONE_EXAMPLE_E164 } from './numbers.ts';
@@ -70,7 +71,7 @@ export function registerPhoneApi(app: FastifyInstance, d: PhoneApiDeps): void {
     async (req, reply) => {
       const auth = await requireAuth(d, req);
       await d.phone.remove(auth, contextOf(req));
-      return reply.header('cache-control', 'no-store').send({ message: 'Mobile number removed.' });
+      return reply.header('cache-control', 'no-store').send({ message: t('phone.removed') });
     },
   );
 }

@@ -1,5 +1,6 @@
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { AppError } from '../../errors.ts';
+import { t } from '../../i18n/index.ts';
 
 /**
  * The example every hint, error and API description shows. It must pass parseMobile (a test
@@ -13,18 +14,15 @@ export function parseMobile(input: string, allowedCallingCodes: readonly string[
   const typed = input.trim();
   const bad = (message: string) =>
     new AppError('validation_failed', undefined, { fields: [{ field: 'phone', code: 'invalid', message }] });
-  if (!typed || typed.length > 40)
-    throw bad(`Enter your mobile number with its country code, for example ${PHONE_EXAMPLE}.`);
+  if (!typed || typed.length > 40) throw bad(t('phone.enter_with_country_code', { example: PHONE_EXAMPLE }));
   const n = parsePhoneNumberFromString(typed.startsWith('00') ? `+${typed.slice(2)}` : typed);
-  if (!n?.isValid())
-    throw bad(`This is not a valid phone number. Include the country code, for example ${PHONE_EXAMPLE}.`);
-  if (n.ext) throw bad('Enter the mobile number without an extension.');
+  if (!n?.isValid()) throw bad(t('phone.not_valid', { example: PHONE_EXAMPLE }));
+  if (n.ext) throw bad(t('phone.no_extension'));
   const type = n.getType();
-  if (type !== undefined && type !== 'MOBILE' && type !== 'FIXED_LINE_OR_MOBILE')
-    throw bad('This number cannot receive text messages. Enter a mobile number.');
+  if (type !== undefined && type !== 'MOBILE' && type !== 'FIXED_LINE_OR_MOBILE') throw bad(t('phone.not_mobile'));
   // OTP-05: an operator can keep SMS (and their cost) to the countries it serves.
   if (allowedCallingCodes.length && !allowedCallingCodes.includes(n.countryCallingCode))
-    throw bad('Text messages cannot be sent to numbers in this country.');
+    throw bad(t('phone.country_refused'));
   return n.number;
 }
 

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { AppError, pageMessage } from '../../errors.ts';
+import { t, th } from '../../i18n/index.ts';
 import type { Authenticated } from '../../web/auth.ts';
 import type { SectionError } from '../../web/extras.ts';
 import { Field, Html, Notice } from '../../web/layout.tsx';
@@ -19,10 +20,11 @@ export type PhonePagesDeps = {
 
 void Html;
 
+/** The notices after a redirect, by their `done` code: catalog keys, said in the page's language. */
 const FLASH: Record<string, string> = {
-  phone_code_sent: 'We sent a code to your mobile number. Enter it below to confirm the number.',
-  phone_verified: 'Your mobile number is confirmed.',
-  phone_removed: 'Your mobile number was removed.',
+  phone_code_sent: 'phone.flash_code_sent',
+  phone_verified: 'phone.flash_verified',
+  phone_removed: 'phone.flash_removed',
 };
 
 /** The "Recovery methods" and "Mobile number" sections of /settings. */
@@ -41,7 +43,7 @@ export async function phoneSection(
   return (
     <>
       <section class="card" aria-labelledby="recovery-methods-h">
-        <h2 id="recovery-methods-h">Recovery methods</h2>
+        <h2 id="recovery-methods-h">{th('phone.recovery_methods')}</h2>
         {usable.length ? (
           <ul>
             {usable.map((m) => (
@@ -49,33 +51,31 @@ export async function phoneSection(
             ))}
           </ul>
         ) : (
-          <p>You have no way to recover your account yet.</p>
+          <p>{th('phone.no_recovery')}</p>
         )}
-        {smsMissing ? <p>Add a mobile number to recover by text message.</p> : ''}
+        {smsMissing ? <p>{th('phone.add_for_sms')}</p> : ''}
       </section>
       <section class="card" id="phone" aria-labelledby="phone-h">
-        <h2 id="phone-h">Mobile number</h2>
-        <Notice kind="success" text={flash && Object.hasOwn(FLASH, flash) ? FLASH[flash] : undefined} />
+        <h2 id="phone-h">{th('phone.mobile_number')}</h2>
+        <Notice kind="success" text={flash && Object.hasOwn(FLASH, flash) ? t(FLASH[flash] as string) : undefined} />
         <Notice kind="error" text={error?.section === 'phone' ? error.text : undefined} />
         {verified ? (
-          <p>
-            Confirmed: <span safe>{maskPhone(verified)}</span>
-          </p>
+          <p>{th('phone.confirmed', { phone: maskPhone(verified), n: (s) => `<span>${s}</span>` })}</p>
         ) : (
-          <p>No confirmed mobile number.</p>
+          <p>{th('phone.none_confirmed')}</p>
         )}
         {pending ? (
           <form method="post" action="/settings/phone/confirm#phone" novalidate>
-            <p safe>{`Enter the code we sent to ${pending}.`}</p>
+            <p>{th('phone.enter_code_sent_to', { phone: pending })}</p>
             <Field
               name="code"
-              label="Code from the text message"
+              label={t('phone.code_label')}
               autocomplete="one-time-code"
               inputmode="numeric"
               maxlength={12}
             />
             <button type="submit" class="primary">
-              Confirm number
+              {th('phone.confirm_number')}
             </button>
           </form>
         ) : (
@@ -84,17 +84,17 @@ export async function phoneSection(
         <form method="post" action="/settings/phone#phone" novalidate>
           <Field
             name="phone"
-            label={verified ? 'New mobile number' : 'Mobile number'}
+            label={verified ? t('phone.new_mobile_number') : t('phone.mobile_number')}
             type="tel"
             autocomplete="tel"
             maxlength={40}
-            hint={`With the country code, for example ${PHONE_EXAMPLE}. We text you a code to confirm it.`}
+            hint={t('phone.number_hint', { example: PHONE_EXAMPLE })}
           />
-          <button type="submit">{verified ? 'Change number' : 'Add number'}</button>
+          <button type="submit">{verified ? th('phone.change_number') : th('phone.add_number')}</button>
         </form>
         {a.phone ? (
           <form method="post" action="/settings/phone/remove#phone">
-            <button type="submit">Remove number</button>
+            <button type="submit">{th('phone.remove_number')}</button>
           </form>
         ) : (
           ''

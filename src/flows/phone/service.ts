@@ -1,8 +1,9 @@
 import type { Kysely } from 'kysely';
 import type { RequestContext } from '../../context.ts';
 import { type SmsBudgetDeps, smsBudgetAllows } from '../../delivery/sms/budget.ts';
-import { renderMail } from '../../delivery/templates.ts';
+import { renderMail, supportName } from '../../delivery/templates.ts';
 import { AppError } from '../../errors.ts';
+import { currentLocale, t, withLocale } from '../../i18n/index.ts';
 import type { Kernel } from '../../kernel.ts';
 import { keyedHash, safeEqual } from '../../security/hashing.ts';
 import { DIGITS, newCode, newId } from '../../security/random.ts';
@@ -30,8 +31,6 @@ export const PHONE_VERIFY = 'phone_verify';
 const VERIFY_TTL = 10 * 60_000; // OTP-02
 const VERIFY_LENGTH = 6; // OTP-01
 const VERIFY_ATTEMPTS = 5;
-
-export const PHONE_CODE_SENT = 'We sent a code to this number. Enter it to confirm the number.';
 
 const verifyHash = (d: PhoneDeps, rowId: string, code: string) =>
   keyedHash(d.secret, `phone_verify:${rowId}`, code.replace(/\s/g, ''));
@@ -80,14 +79,12 @@ export class PhoneService {
       });
       if (send) {
         const brand = await d.organizations.brandFor(auth.account, trx);
-        await d.outbox.send(trx, {
-          channel: 'sms',
-          kind: 'phone_verify',
-          from: (await d.organizations.brandFor(auth.account, trx)).smsSender,
-          to: phone,
-          subject: 'Confirm your mobile number',
-          text: `${code} is your ${brand.productName} code to confirm this mobile number. It expires in 10 minutes.`,
-        });
+        // In the account's language, else the request's.
+        const text = withLocale(auth.account.locale ?? currentLocale(), () => ({
+          subject: t('phone.verify_subject'),
+          text: t('phone.verify_text', { code, product: brand.productName }),
+        }));
+        await d.outbox.send(trx, { channel: 'sms', kind: 'phone_verify', from: brand.smsSender, to: phone, ...text });
       }
       await d.audit.record(
         'phone.verification_sent',
@@ -96,7 +93,7 @@ export class PhoneService {
         trx,
       );
     });
-    return { message: PHONE_CODE_SENT, pending: maskPhone(phone) };
+    return { message: t('phone.code_sent'), pending: maskPhone(phone) };
   }
 
   /** The number waiting for its code, if any (masked, for the page). */
@@ -172,17 +169,29 @@ export class PhoneService {
   ) {
     const d = this.d;
     const brand = await d.organizations.brandFor(auth.account, trx);
-    const line =
-      what === 'removed'
-        ? 'The mobile number was removed from your account.'
-        : `The mobile number ${maskPhone(phone as string)} was ${what === 'added' ? 'added to' : 'set on'} your account.`;
+    // The account's own request: its language, else the request's.
+    const inLocale = <T>(fn: () => T) => withLocale(auth.account.locale ?? currentLocale(), fn);
     if (auth.account.email) {
-      const mail = renderMail(brand, {
-        subject: 'Your mobile number was changed',
-        title: `Mobile number ${what}`,
-        lines: [line, 'It can be used to recover your account by text message.'],
-        after: [`Wasn't you? Change your password now and contact ${brand.supportContact}.`],
-      });
+      const mail = inLocale(() =>
+        renderMail(brand, {
+          subject: t('phone.mail_subject'),
+          title:
+            what === 'added'
+              ? t('phone.title_added')
+              : what === 'changed'
+                ? t('phone.title_changed')
+                : t('phone.title_removed'),
+          lines: [
+            what === 'removed'
+              ? t('phone.line_removed')
+              : what === 'added'
+                ? t('phone.line_added', { phone: maskPhone(phone as string) })
+                : t('phone.line_set', { phone: maskPhone(phone as string) }),
+            t('phone.mail_usable'),
+          ],
+          after: [t('phone.mail_not_you', { support: supportName(brand) })],
+        }),
+      );
       await d.outbox.send(trx, { channel: 'email', kind: 'phone_changed', to: auth.account.email, ...mail });
     }
     // The mail above always goes; the text to the old number spends from the SMS budget too.
@@ -192,8 +201,14 @@ export class PhoneService {
         kind: 'phone_changed',
         from: brand.smsSender,
         to: oldPhone,
-        subject: 'Mobile number changed',
-        text: `${brand.productName}: this number was removed from the account ${auth.account.username}. Not you? Contact ${brand.supportContact}.`,
+        ...inLocale(() => ({
+          subject: t('phone.title_changed'),
+          text: t('phone.sms_removed', {
+            product: brand.productName,
+            username: auth.account.username,
+            support: supportName(brand),
+          }),
+        })),
       });
   }
 }

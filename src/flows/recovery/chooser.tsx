@@ -1,3 +1,4 @@
+import { t, th } from '../../i18n/index.ts';
 import { Html } from '../../web/layout.tsx';
 import type { Organization } from '../organizations/service.ts';
 import type { RecoveryMethods } from './method.ts';
@@ -10,7 +11,7 @@ export function recoveryChooser(org: Organization, methods: RecoveryMethods): JS
   if (enabled.length === 1) return <input type="hidden" name="method" value={enabled[0]} />;
   return (
     <fieldset class="choices">
-      <legend>How should we send it?</legend>
+      <legend>{th('recovery.chooser_legend')}</legend>
       {enabled.map((m, i) => (
         <div class="field check">
           <input type="radio" id={`method-${m}`} name="method" value={m} checked={i === 0} />
@@ -26,6 +27,6 @@ export function recoveryChooser(org: Organization, methods: RecoveryMethods): JS
 /** The line above the form, for what this organization enables. */
 export function chooserIntro(org: Organization, methods: RecoveryMethods): string {
   const enabled = org.recovery.methods;
-  if (enabled.length > 1) return 'Enter your username or email address and choose how we should reach you.';
-  return methods.get(enabled[0])?.page.intro ?? 'Enter your username or email address.';
+  if (enabled.length > 1) return t('recovery.chooser_intro');
+  return methods.get(enabled[0])?.page.intro ?? t('recovery.enter_identifier');
 }

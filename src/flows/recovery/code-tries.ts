@@ -1,4 +1,5 @@
 import { type AppError, pageMessage } from '../../errors.ts';
+import { t } from '../../i18n/index.ts';
 import { field } from '../../web/request.ts';
 import { MAX_CODE_ATTEMPTS } from './method.ts';
 
@@ -24,13 +25,11 @@ export interface CodeErrorView {
 /** What a code page says about an error, and the tries count it carries on. */
 export function codeErrorView(err: AppError, tries: number): CodeErrorView {
   if (err.code === 'invalid_code') {
-    const t = Math.min(MAX_CODE_ATTEMPTS, tries + 1);
-    const left = MAX_CODE_ATTEMPTS - t;
+    const taken = Math.min(MAX_CODE_ATTEMPTS, tries + 1);
+    const left = MAX_CODE_ATTEMPTS - taken;
     const message =
-      left > 0
-        ? `That code did not work. Check it and try again: ${left} ${left === 1 ? 'try' : 'tries'} left before the code is used up.`
-        : `This code is used up after ${MAX_CODE_ATTEMPTS} wrong tries (or it has expired). Send a new code to try again.`;
-    return { message, tries: t, passwordOnly: false, usedUp: left <= 0 };
+      left > 0 ? t('recovery.code_wrong', { left }) : t('recovery.code_used_up', { max: MAX_CODE_ATTEMPTS });
+    return { message, tries: taken, passwordOnly: false, usedUp: left <= 0 };
   }
   const passwordOnly =
     err.code === 'password_rejected' ||

@@ -1,8 +1,9 @@
 import type { FastifyReply } from 'fastify';
+import { t, th } from '../../i18n/index.ts';
 import type { Kernel } from '../../kernel.ts';
 import { Html, Notice, Page } from '../../web/layout.tsx';
 import { type OrgView, orgName, orgPrefix } from '../../web/org-context.ts';
-import { RESET_DONE } from './service.ts';
+import { resetDone } from './service.ts';
 
 /** What this module uses of the container the composition root builds. */
 export type RecoveryPagePartsDeps = Pick<Kernel, 'config'>;
@@ -29,15 +30,15 @@ export function renderResetDone(d: RecoveryPagePartsDeps, reply: FastifyReply, o
     reply,
     200,
     Page({
-      title: 'Password changed',
+      title: t('recovery.done_title'),
       productName: orgName(org, d.config.productName),
       orgPrefix: orgPrefix(org),
       children: (
         <div class="card">
-          <Notice kind="success" text={RESET_DONE} />
+          <Notice kind="success" text={resetDone()} />
           <form method="get" action={`${orgPrefix(org)}/login`}>
             <button type="submit" class="primary">
-              Sign in
+              {th('recovery.sign_in')}
             </button>
           </form>
         </div>

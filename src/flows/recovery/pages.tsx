@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, pageMessage } from '../../errors.ts';
+import { t, th } from '../../i18n/index.ts';
 import type { Kernel } from '../../kernel.ts';
 import { CaptchaSlot, type CaptchaSlotDeps } from '../../web/captcha-slot.tsx';
 import type { PageExtras, SectionError } from '../../web/extras.ts';
@@ -40,7 +41,7 @@ export async function renderForgot(
     reply,
     o.status ?? 200,
     Page({
-      title: 'Forgot password',
+      title: t('recovery.forgot_title'),
       productName: orgName(org, d.config.productName),
       orgPrefix: prefix,
       children: (
@@ -50,7 +51,7 @@ export async function renderForgot(
             <p safe>{chooserIntro(org, d.recoveryMethods)}</p>
             <Field
               name="identifier"
-              label="Username or email address"
+              label={t('recovery.identifier_label')}
               value={o.identifier}
               autocomplete="username"
               autofocus
@@ -59,12 +60,12 @@ export async function renderForgot(
             {recoveryChooser(org, d.recoveryMethods)}
             {CaptchaSlot(d)}
             <button type="submit" class="primary">
-              {org.recovery.methods.length > 1 ? 'Continue' : 'Send reset link'}
+              {org.recovery.methods.length > 1 ? th('recovery.continue') : th('recovery.send_link')}
             </button>
             <p class="links">
-              <a href={`${prefix}/change-password`}>Already have a code?</a>
-              <a href="/support">Contact support</a>
-              <a href={`${prefix}/login`}>Back to sign in</a>
+              <a href={`${prefix}/change-password`}>{th('recovery.have_code')}</a>
+              <a href="/support">{th('recovery.contact_support')}</a>
+              <a href={`${prefix}/login`}>{th('recovery.back_to_sign_in')}</a>
             </p>
           </form>
         </>
@@ -79,15 +80,15 @@ function renderSent(d: RecoveryPagesDeps, reply: FastifyReply, message: string, 
     reply,
     200,
     Page({
-      title: 'Check your email',
+      title: t('recovery.sent_title'),
       productName: orgName(org, d.config.productName),
       orgPrefix: prefix,
       children: (
         <>
           <Notice kind="success" text={message} />
           <p class="links">
-            <a href={`${prefix}/change-password`}>Already have a code?</a>
-            <a href={`${prefix}/login`}>Back to sign in</a>
+            <a href={`${prefix}/change-password`}>{th('recovery.have_code')}</a>
+            <a href={`${prefix}/login`}>{th('recovery.back_to_sign_in')}</a>
           </p>
         </>
       ),
@@ -95,24 +96,26 @@ function renderSent(d: RecoveryPagesDeps, reply: FastifyReply, message: string, 
   );
 }
 
-function renderDeadLink(d: RecoveryPagesDeps, reply: FastifyReply, status: number) {
+function renderDeadLink(d: RecoveryPagesDeps, reply: FastifyReply, status: number, org?: OrgView) {
+  const prefix = orgPrefix(org);
   return resetHtml(
     reply,
     status,
     Page({
-      title: 'Reset link expired',
-      productName: d.config.productName,
+      title: t('recovery.dead_title'),
+      productName: orgName(org, d.config.productName),
+      orgPrefix: prefix,
       children: (
         <div class="card">
-          <Notice kind="error" text="This link has expired or was already used." />
-          <p>Only the newest reset mail works, and each link works once.</p>
-          <form method="get" action="/forgot-password">
+          <Notice kind="error" text={t('recovery.dead_notice')} />
+          <p>{th('recovery.dead_hint')}</p>
+          <form method="get" action={`${prefix}/forgot-password`}>
             <button type="submit" class="primary">
-              Request a new link
+              {th('recovery.request_new_link')}
             </button>
           </form>
           <p class="links">
-            <a href="/support">Contact support</a>
+            <a href="/support">{th('recovery.contact_support')}</a>
           </p>
         </div>
       ),
@@ -123,7 +126,7 @@ function renderDeadLink(d: RecoveryPagesDeps, reply: FastifyReply, status: numbe
 async function renderNewPassword(
   d: RecoveryPagesDeps,
   reply: FastifyReply,
-  o: { token: string; error?: string; status?: number },
+  o: { token: string; error?: string; status?: number; org?: OrgView },
 ) {
   // Another way back in (a new passkey for an account without a password) comes first, and the
   // password form becomes the alternative.
@@ -132,8 +135,9 @@ async function renderNewPassword(
     reply,
     o.status ?? 200,
     Page({
-      title: choices.length ? 'Add a new passkey or set a password' : 'Choose a new password',
-      productName: d.config.productName,
+      title: choices.length ? t('recovery.new_password_title_choices') : t('recovery.new_password_title'),
+      productName: orgName(o.org, d.config.productName),
+      orgPrefix: orgPrefix(o.org),
       children: (
         <>
           <Notice kind="error" text={o.error} />
@@ -141,17 +145,29 @@ async function renderNewPassword(
           <form method="post" action={RESET_LINK_PATH} class="card" novalidate>
             {choices.length ? (
               <>
-                <h2>Or set a password</h2>
-                <p class="hint">Signing in with a password will still ask for one of your passkeys.</p>
+                <h2>{th('recovery.or_set_password')}</h2>
+                <p class="hint">{th('recovery.passkey_still_asked')}</p>
               </>
             ) : (
               ''
             )}
             <input type="hidden" name="token" value={o.token} />
-            <Field name="password" label="New password" type="password" autocomplete="new-password" autofocus policy />
-            <Field name="passwordConfirm" label="Confirm new password" type="password" autocomplete="new-password" />
+            <Field
+              name="password"
+              label={t('recovery.new_password')}
+              type="password"
+              autocomplete="new-password"
+              autofocus
+              policy
+            />
+            <Field
+              name="passwordConfirm"
+              label={t('recovery.confirm_password')}
+              type="password"
+              autocomplete="new-password"
+            />
             <button type="submit" class="primary">
-              Change password
+              {th('recovery.change_password')}
             </button>
           </form>
         </>
@@ -179,7 +195,7 @@ export function renderChangeWithCode(
     reply,
     o.status ?? 200,
     Page({
-      title: 'Change password with a code',
+      title: t('recovery.code_title'),
       productName: orgName(o.org, d.config.productName),
       orgPrefix: prefix,
       children: (
@@ -187,7 +203,7 @@ export function renderChangeWithCode(
           <Notice kind="error" text={o.error} />
           {o.usedUp ? (
             <p class="card">
-              <a href={`${prefix}/forgot-password`}>Send a new code</a>
+              <a href={`${prefix}/forgot-password`}>{th('recovery.send_new_code')}</a>
             </p>
           ) : (
             ''
@@ -196,7 +212,7 @@ export function renderChangeWithCode(
             <input type="hidden" name="tries" value={String(o.tries ?? 0)} />
             <Field
               name="identifier"
-              label="Username or email address"
+              label={t('recovery.identifier_label')}
               value={o.identifier}
               autocomplete="username"
               autofocus={!o.identifier}
@@ -204,27 +220,32 @@ export function renderChangeWithCode(
             />
             <Field
               name="code"
-              label="Reset code"
+              label={t('recovery.code_label')}
               value={o.code}
               autocomplete="one-time-code"
               maxlength={16}
               autofocus={!!o.identifier && o.focus !== 'password'}
-              hint="From the reset mail, for example K7QM-2XRT"
+              hint={t('recovery.code_hint', { example: 'K7QM-2XRT' })}
             />
             <Field
               name="password"
-              label="New password"
+              label={t('recovery.new_password')}
               type="password"
               autocomplete="new-password"
               policy
               autofocus={o.focus === 'password'}
             />
-            <Field name="passwordConfirm" label="Confirm new password" type="password" autocomplete="new-password" />
+            <Field
+              name="passwordConfirm"
+              label={t('recovery.confirm_password')}
+              type="password"
+              autocomplete="new-password"
+            />
             <button type="submit" class="primary">
-              Change password
+              {th('recovery.change_password')}
             </button>
             <p class="links">
-              <a href={`${prefix}/forgot-password`}>Don't have a code?</a>
+              <a href={`${prefix}/forgot-password`}>{th('recovery.no_code')}</a>
             </p>
           </form>
         </>
@@ -265,27 +286,39 @@ export async function forgotPasswordPost(
   }
 }
 
+/**
+ * The organization of the account a reset link was sent to (issue 17, defect 3): the link in the
+ * mail is the install's, so its page finds the organization from the token, for its name and links.
+ */
+async function orgOfToken(d: RecoveryPagesDeps, token: string): Promise<OrgView | undefined> {
+  const owner = await d.recovery.tokenOwner(token);
+  return owner ? d.organizations.ofAccount(owner) : undefined;
+}
+
 function registerRecoveryLinkPages(app: FastifyInstance, d: RecoveryPagesDeps): void {
   // REC-04: the link only shows a form; scanners and previews that GET it use nothing up.
   app.get(RESET_LINK_PATH, { schema: { hide: true } }, async (req, reply) => {
     const raw = (req.query as Record<string, unknown>)?.token;
     const token = typeof raw === 'string' ? raw : '';
-    if (!(await d.recovery.tokenUsable(token))) return renderDeadLink(d, reply, token ? 410 : 400);
-    return renderNewPassword(d, reply, { token });
+    const org = await orgOfToken(d, token);
+    if (!(await d.recovery.tokenUsable(token))) return renderDeadLink(d, reply, token ? 410 : 400, org);
+    return renderNewPassword(d, reply, { token, org });
   });
 
   app.post(RESET_LINK_PATH, { schema: { hide: true } }, async (req, reply) => {
     const token = field(req.body, 'token', 200);
     const password = field(req.body, 'password', 1024);
     const passwordConfirm = field(req.body, 'passwordConfirm', 1024);
+    // Looked up before the change, which uses the token up.
+    const org = await orgOfToken(d, token);
     try {
       await d.recovery.complete({ token, password, passwordConfirm }, contextOf(req));
-      return renderResetDone(d, reply);
+      return renderResetDone(d, reply, org);
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
-      if (err.code === 'invalid_token') return renderDeadLink(d, reply, err.status);
+      if (err.code === 'invalid_token') return renderDeadLink(d, reply, err.status, org);
       if (err.extra.retryAfter !== undefined) reply.header('Retry-After', String(Math.ceil(err.extra.retryAfter)));
-      return renderNewPassword(d, reply, { token, error: pageMessage(err), status: err.status });
+      return renderNewPassword(d, reply, { token, org, error: pageMessage(err), status: err.status });
     }
   });
 
@@ -316,18 +349,12 @@ export function resetEmailSection(
   if (!auth.account.email) return '';
   return (
     <section class="card" id="reset-email" aria-labelledby="reset-email-h">
-      <h2 id="reset-email-h">Reset by email</h2>
-      <Notice
-        kind="success"
-        text={flash === 'reset_sent' ? 'We sent a reset link and code to your email address.' : undefined}
-      />
+      <h2 id="reset-email-h">{th('recovery.settings_heading')}</h2>
+      <Notice kind="success" text={flash === 'reset_sent' ? t('recovery.settings_sent') : undefined} />
       <Notice kind="error" text={error?.section === 'reset-email' ? error.text : undefined} />
-      <p>
-        Get a reset link and code at <strong safe>{auth.account.email}</strong>, for example to set a password you can
-        remember.
-      </p>
+      <p>{th('recovery.settings_intro', { email: auth.account.email, b: (s) => `<strong>${s}</strong>` })}</p>
       <form method="post" action="/settings/password-reset-email#reset-email">
-        <button type="submit">Send reset email</button>
+        <button type="submit">{th('recovery.settings_send')}</button>
       </form>
     </section>
   ) as string;
@@ -351,7 +378,7 @@ export async function changeWithCodePost(
       code,
       tries,
       org,
-      error: 'Enter your username or email address and the code from the mail.',
+      error: t('recovery.enter_identifier_and_code'),
       status: 400,
     });
   try {

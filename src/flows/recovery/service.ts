@@ -1,6 +1,7 @@
 import type { RequestContext } from '../../context.ts';
 import type { OutboxRow } from '../../delivery/worker.ts';
 import { AppError } from '../../errors.ts';
+import { currentLocale, t, withLocale } from '../../i18n/index.ts';
 import type { Kernel } from '../../kernel.ts';
 import { safeEqual, sha256 } from '../../security/hashing.ts';
 // Rate limits count an identifier under the key its account is looked up by (one for every spelling).
@@ -18,7 +19,13 @@ import {
 } from '../../store/recovery-codes.ts';
 import type { Authenticated } from '../../web/auth.ts';
 import { applyPasswordChange, type PasswordChangedDeps } from '../account/password-changed.ts';
-import { MAX_CODE_ATTEMPTS, type RecoveryMethodDeps, type ResetCompleteInput, recoveryCodeHash } from './method.ts';
+import {
+  MAX_CODE_ATTEMPTS,
+  type RecoveryMethod,
+  type RecoveryMethodDeps,
+  type ResetCompleteInput,
+  recoveryCodeHash,
+} from './method.ts';
 import { methodsFor, type RecoverySelectorDeps } from './selector.ts';
 
 /** What this module uses of the container the composition root builds. */
@@ -30,10 +37,10 @@ export type RecoveryDeps = Pick<
   PasswordChangedDeps &
   RecoverySelectorDeps;
 
-export const RESET_REQUESTED =
-  'If an account matches, we sent an email with a link and a code. It can take a few minutes; check spam.';
-export const RESET_DONE = 'Your password has been changed. Please sign in again.';
-export const RESET_SENT_TO_SELF = 'We sent a reset link and code to your email address.';
+/** The answer to every reset request by email link, whatever the identifier (ENUM-02). */
+export const resetRequested = () => t('recovery.requested');
+export const resetDone = () => t('recovery.done');
+export const resetSentToSelf = () => t('recovery.settings_sent');
 
 const REQUEST_JOB = 'recovery.request';
 
@@ -69,7 +76,7 @@ export class RecoveryService {
     const identifier = str(input.identifier).trim();
     if (!identifier || identifier.length > 320)
       throw new AppError('validation_failed', undefined, {
-        fields: [{ field: 'identifier', code: 'required', message: 'Enter your username or email address.' }],
+        fields: [{ field: 'identifier', code: 'required', message: t('recovery.enter_identifier') }],
       });
     await d.guard.limit('reset_request', ctx, identifierKey(identifier));
     if (!(await d.captcha.verify(input.captcha, ctx))) {
@@ -81,7 +88,7 @@ export class RecoveryService {
     const method = input.method ? d.recoveryMethods.get(str(input.method)) : undefined;
     if (input.method && !method)
       throw new AppError('validation_failed', undefined, {
-        fields: [{ field: 'method', code: 'invalid', message: 'Choose a recovery method.' }],
+        fields: [{ field: 'method', code: 'invalid', message: t('recovery.choose_method') }],
       });
     await method?.beforeRequest?.(d, ctx, identifierKey(identifier));
     const flowId = newId(d.random);
@@ -94,17 +101,20 @@ export class RecoveryService {
         ip: ctx.ip,
         userAgent: ctx.userAgent,
         correlationId: ctx.correlationId,
+        // the mail goes out in this language unless the account chose one (the same for every identifier)
+        locale: currentLocale(),
       },
     });
-    if (method?.codeHash) return { message: method.requestedMessage ?? RESET_REQUESTED, flow: flowId };
-    return { message: method?.requestedMessage ?? RESET_REQUESTED };
+    const message = method?.requestedMessage ?? resetRequested();
+    if (method?.codeHash) return { message, flow: flowId };
+    return { message };
   }
 
   /** The signed-in "Send Reset Email": the same mail, to the address on file. */
   async requestForSelf(auth: Authenticated, ctx: RequestContext): Promise<{ message: string }> {
     await this.d.guard.limit('reset_request', ctx, `account:${auth.account.id}`);
-    await this.issue(auth.account, ctx, newId(this.d.random), 'settings');
-    return { message: RESET_SENT_TO_SELF };
+    await this.issue(auth.account, ctx, newId(this.d.random), 'settings', undefined, currentLocale());
+    return { message: resetSentToSelf() };
   }
 
   /**
@@ -114,9 +124,10 @@ export class RecoveryService {
    * when the secrets expire.
    */
   async requestByStaff(account: Account, ctx: RequestContext): Promise<{ flowId: string }> {
-    if (account.status === 'disabled') throw new AppError('conflict', 'Enable the account before sending it a reset.');
+    if (account.status === 'disabled') throw new AppError('conflict', t('recovery.enable_first'));
     const flowId = newId(this.d.random);
-    await this.issue(account, ctx, flowId, 'staff');
+    // Staff ask for it: the mail speaks the account's language, else the install's default.
+    await this.issue(account, ctx, flowId, 'staff', undefined, null);
     return { flowId };
   }
 
@@ -138,16 +149,20 @@ export class RecoveryService {
     // A job re-run after a crash finds its flow and sends nothing twice.
     const flowId = str(payload.flowId) || row.id;
     if (await flowHasCode(d.db, flowId)) return;
-    await this.issue(account, ctx, flowId, 'request', str(payload.method) || undefined);
+    await this.issue(account, ctx, flowId, 'request', str(payload.method) || undefined, str(payload.locale) || null);
   }
 
-  /** Ends every earlier secret of the account and issues new ones by each chosen method (REC-02). */
+  /**
+   * Ends every earlier secret of the account and issues new ones by each chosen method (REC-02),
+   * their mails and texts in the account's language, else `fallbackLocale` (the request's).
+   */
   private async issue(
     account: Account,
     ctx: RequestContext,
     flowId: string,
     origin: 'request' | 'settings' | 'staff',
-    requested?: string,
+    requested: string | undefined,
+    fallbackLocale: string | null,
   ): Promise<void> {
     const d = this.d;
     const methods = await methodsFor(d, account, requested);
@@ -167,6 +182,18 @@ export class RecoveryService {
       return;
     }
     const now = d.clock.now();
+    await withLocale(account.locale ?? fallbackLocale, () => this.issueAll(account, ctx, methods, flowId, origin, now));
+  }
+
+  private async issueAll(
+    account: Account,
+    ctx: RequestContext,
+    methods: RecoveryMethod[],
+    flowId: string,
+    origin: string,
+    now: number,
+  ): Promise<void> {
+    const d = this.d;
     await d.db.transaction().execute(async (trx) => {
       await supersedeCodes(trx, account.id, d.recoveryMethods.ids(), now);
       for (const m of methods) await m.issue(d, trx, account, flowId, ctx);
@@ -177,6 +204,16 @@ export class RecoveryService {
         trx,
       );
     });
+  }
+
+  /**
+   * The account a link token was issued to, live or not, for the page's organization context.
+   * Read-only (REC-04).
+   */
+  async tokenOwner(token: string): Promise<Account | undefined> {
+    if (!token || token.length > 128) return undefined;
+    const row = await findCodeByTokenHash(this.d.db, sha256(token));
+    return row ? findAccount(this.d.db, row.account_id) : undefined;
   }
 
   /** Whether a link token would still work. Read-only: a GET of the link uses up nothing (REC-04). */
@@ -200,17 +237,14 @@ export class RecoveryService {
     const byToken = Boolean(input.token);
     const fail = byToken ? 'invalid_token' : 'invalid_code';
     if (!byToken && !(input.identifier && input.code))
-      throw new AppError(
-        'validation_failed',
-        'Send either the token from the link, or your username or email with the code.',
-      );
+      throw new AppError('validation_failed', t('recovery.token_or_code'));
     if (!password)
       throw new AppError('validation_failed', undefined, {
-        fields: [{ field: 'password', code: 'required', message: 'Enter a new password.' }],
+        fields: [{ field: 'password', code: 'required', message: t('recovery.enter_new_password') }],
       });
     if (input.passwordConfirm !== undefined && input.passwordConfirm !== password)
       throw new AppError('validation_failed', undefined, {
-        fields: [{ field: 'passwordConfirm', code: 'mismatch', message: 'The two passwords do not match.' }],
+        fields: [{ field: 'passwordConfirm', code: 'mismatch', message: t('recovery.passwords_differ') }],
       });
 
     const now = d.clock.now();
@@ -318,6 +352,6 @@ export class RecoveryService {
       return true;
     });
     if (!ok) throw new AppError(fail);
-    return { message: RESET_DONE };
+    return { message: resetDone() };
   }
 }

@@ -10,6 +10,7 @@ import {
   type RecoveryMethodDeps,
   recoveryCodeHash,
 } from '../../flows/recovery/method.ts';
+import { t } from '../../i18n/index.ts';
 import { sha256 } from '../../security/hashing.ts';
 import { newCode, newId, newToken } from '../../security/random.ts';
 import type { Account } from '../../store/accounts.ts';
@@ -25,11 +26,13 @@ declare module '../../flows/recovery/method.ts' {
 /**
  * Email link + typed code in one mail: the link for the device that reads the mail, the code for
  * typing on another device at /change-password. One row holds both hashes, so using either one
- * uses up the other.
+ * uses up the other. Its words are getters, read while a page is made, in its language.
  */
 export const emailLinkMethod: RecoveryMethod = {
   id: 'email_link',
-  label: 'Email me a link',
+  get label() {
+    return t('email-link.label');
+  },
   byDefault: true,
   canDeliver: (account: Account) => Boolean(account.email),
   // REC-02: links live at most 24 h; until an admin sets another, LATCHKEY_RESET_TTL.
@@ -38,12 +41,16 @@ export const emailLinkMethod: RecoveryMethod = {
       min: 60,
       max: 86_400,
       default: (config) => Math.max(1, Math.round(config.resetTtl / 1000)),
-      label: 'Email link lifetime (seconds)',
+      get label() {
+        return t('email-link.setting_ttl');
+      },
     },
   },
   // The link and the code are completed on the flow's own pages (RESET_LINK_PATH, /change-password).
   page: {
-    intro: 'Enter your username or email address. We will email you a link and a code to choose a new password.',
+    get intro() {
+      return t('email-link.intro');
+    },
   },
 
   async issue(
@@ -78,24 +85,21 @@ export const emailLinkMethod: RecoveryMethod = {
     // An account made from an external sign-in has no password yet: the same link sets its first one.
     const first = account.password_hash === null;
     const mail = renderMail(await d.organizations.brandFor(account, trx), {
-      subject: first ? 'Set a password for your account' : 'Reset your password',
-      title: first ? `Set a password for ${account.username}` : `Reset the password of ${account.username}`,
+      subject: first ? t('email-link.subject_first') : t('email-link.subject'),
+      title: first
+        ? t('email-link.title_first', { username: account.username })
+        : t('email-link.title', { username: account.username }),
       lines: first
-        ? [
-            'Someone (hopefully you) asked to set a password for your account. It has none yet: you sign in with a linked external account.',
-            'Choose your first password with the button below; you can keep signing in with your external account too.',
-          ]
-        : [
-            'Someone (hopefully you) asked to reset the password of your account.',
-            'Choose a new password with the button below.',
-          ],
-      action: { label: first ? 'Choose a password' : 'Choose a new password', url: link },
-      code: { label: `Or enter this code at ${d.config.publicUrl}/change-password`, value: formatResetCode(code) },
+        ? [t('email-link.asked_first'), t('email-link.choose_below_first')]
+        : [t('email-link.asked'), t('email-link.choose_below')],
+      action: { label: first ? t('email-link.action_first') : t('email-link.action'), url: link },
+      code: {
+        label: t('email-link.code_label', { url: `${d.config.publicUrl}/change-password` }),
+        value: formatResetCode(code),
+      },
       after: [
-        `The link and the code expire in ${formatDuration(ttl)} (at ${formatTime(expiresAt)}) and work once.`,
-        first
-          ? "Didn't ask for this? You can ignore this mail; nothing has changed."
-          : "Didn't ask for this? You can ignore this mail; your password has not changed.",
+        t('email-link.expires', { duration: formatDuration(ttl), time: formatTime(expiresAt) }),
+        first ? t('email-link.ignore_first') : t('email-link.ignore'),
       ],
     });
     await d.outbox.send(trx, { channel: 'email', kind: 'password_reset', to: account.email as string, ...mail });

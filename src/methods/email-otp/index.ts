@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { RequestContext } from '../../context.ts';
 import { formatDuration, formatTime, renderMail } from '../../delivery/templates.ts';
 import type { RecoveryMethodDeps } from '../../flows/recovery/method.ts';
+import { t } from '../../i18n/index.ts';
 import type { Account } from '../../store/accounts.ts';
 import type { Database } from '../../store/schema.ts';
 import { insertOtp, type OtpMethod, otpHash } from '../otp/code.ts';
@@ -14,8 +15,8 @@ declare module '../../flows/recovery/method.ts' {
   }
 }
 
-export const EMAIL_OTP_SENT =
-  'If an account matches, we sent a code to its email address. It can take a few minutes; check spam.';
+/** The answer to a request for an email code, whatever the identifier (ENUM-02). */
+export const emailOtpSent = () => t('email-otp.sent');
 
 export async function sendEmailOtp(
   d: RecoveryMethodDeps,
@@ -26,42 +27,60 @@ export async function sendEmailOtp(
   expiresAt: number,
 ): Promise<void> {
   const mail = renderMail(await d.organizations.brandFor(account, trx), {
-    subject: 'Your password reset code',
-    title: `Reset the password of ${account.username}`,
-    lines: [
-      'Someone (hopefully you) asked to reset the password of your account.',
-      'Enter this code on the page where you asked for it.',
-    ],
-    code: { label: 'Your code', value: code },
+    subject: t('email-otp.mail_subject'),
+    title: t('email-otp.mail_title', { username: account.username }),
+    lines: [t('email-otp.mail_asked'), t('email-otp.mail_enter')],
+    code: { label: t('email-otp.mail_code'), value: code },
     after: [
-      `The code expires in ${formatDuration(expiresAt - d.clock.now())} (at ${formatTime(expiresAt)}) and works once.`,
-      "Didn't ask for this? You can ignore this mail; your password has not changed.",
+      t('email-otp.mail_expires', {
+        duration: formatDuration(expiresAt - d.clock.now()),
+        time: formatTime(expiresAt),
+      }),
+      t('email-otp.mail_ignore'),
     ],
   });
   await d.outbox.send(trx, { channel: 'email', kind: 'password_reset_code', to, ...mail });
 }
 
-/** A numeric code by email, typed on the page that asked for it (bound to that flow). */
+/**
+ * A numeric code by email, typed on the page that asked for it (bound to that flow). Its words are
+ * getters, read while a page or answer is made, in its language.
+ */
 export const emailOtpMethod: OtpMethod = {
   id: 'email_otp',
-  label: 'Email me a code',
+  get label() {
+    return t('email-otp.label');
+  },
   byDefault: false,
-  requestedMessage: EMAIL_OTP_SENT,
+  get requestedMessage() {
+    return emailOtpSent();
+  },
   canDeliver: (account: Account) => Boolean(account.email),
   codeHash: otpHash,
   // OTP-02: email codes live at most 10 minutes.
   settings: {
-    emailOtpTtl: { min: 60, max: 600, default: 600, label: 'Email code lifetime (seconds)' },
+    emailOtpTtl: {
+      min: 60,
+      max: 600,
+      default: 600,
+      get label() {
+        return t('email-otp.setting_ttl');
+      },
+    },
     ...OTP_SETTINGS,
   },
   page: {
-    intro: 'Enter your username or email address. We will email you a code to choose a new password.',
+    get intro() {
+      return t('email-otp.intro');
+    },
     codeEntry: renderOtpEntry,
   },
   routes: OTP_ROUTES,
   jobs: OTP_JOBS,
   otp: {
-    codeLabel: 'Code from the email',
+    get codeLabel() {
+      return t('email-otp.code_label');
+    },
     ttlMs: (s) => 1000 * s.emailOtpTtl,
     target: (_d, account) => account.email ?? undefined,
     // a resent code counts against the same hourly mail cap as the request (REC-06)

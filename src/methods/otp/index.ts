@@ -1,4 +1,5 @@
 import { MAX_CODE_ATTEMPTS, type RecoveryMethodDeps } from '../../flows/recovery/method.ts';
+import { t } from '../../i18n/index.ts';
 import type { JobRunner, RouteRegistrar, SettingBound } from '../registry.ts';
 import { registerOtpApi } from './api.ts';
 import { registerOtpPages } from './pages.tsx';
@@ -12,9 +13,31 @@ import { RESEND_JOB, runResend } from './resend.ts';
  * organization. Bounds: codes of 6+ digits (OTP-01), dead after at most 5 wrong tries (REC-06).
  */
 export const OTP_SETTINGS = {
-  otpLength: { min: 6, max: 10, default: 6, label: 'Code length (digits)' },
-  maxAttempts: { min: 1, max: MAX_CODE_ATTEMPTS, default: MAX_CODE_ATTEMPTS, label: 'Wrong tries before a code dies' },
-  maxResends: { min: 0, max: 10, default: 3, label: 'Resends per request' },
+  // Labels are getters: read while a page is rendered, in its language.
+  otpLength: {
+    min: 6,
+    max: 10,
+    default: 6,
+    get label() {
+      return t('otp.setting_length');
+    },
+  },
+  maxAttempts: {
+    min: 1,
+    max: MAX_CODE_ATTEMPTS,
+    default: MAX_CODE_ATTEMPTS,
+    get label() {
+      return t('otp.setting_attempts');
+    },
+  },
+  maxResends: {
+    min: 0,
+    max: 10,
+    default: 3,
+    get label() {
+      return t('otp.setting_resends');
+    },
+  },
 } satisfies Record<string, SettingBound>;
 
 /** The code page (/forgot-password/code, /forgot-password/resend) and the resend API. */

@@ -3,6 +3,7 @@ import { AppError, pageMessage } from '../../errors.ts';
 import { codeErrorView, triesFrom } from '../../flows/recovery/code-tries.ts';
 import type { CodeEntryStart, RecoveryMethodDeps } from '../../flows/recovery/method.ts';
 import { renderResetDone, resetHtml } from '../../flows/recovery/page-parts.tsx';
+import { t, th } from '../../i18n/index.ts';
 import { Field, Html, Notice, Page } from '../../web/layout.tsx';
 import { type OrgView, orgName, orgPrefix, slugOfPath } from '../../web/org-context.ts';
 import { contextOf, field } from '../../web/request.ts';
@@ -36,7 +37,7 @@ export async function renderOtpEntry(d: RecoveryMethodDeps, reply: FastifyReply,
     reply,
     o.status ?? 200,
     Page({
-      title: 'Enter your code',
+      title: t('otp.title'),
       productName: orgName(org, d.config.productName),
       orgPrefix: orgPrefix(org),
       children: (
@@ -51,7 +52,7 @@ export async function renderOtpEntry(d: RecoveryMethodDeps, reply: FastifyReply,
             <input type="hidden" name="back" value={o.back} />
             <Field
               name="code"
-              label={isOtpMethod(m) ? m.otp.codeLabel : 'Code from the email'}
+              label={isOtpMethod(m) ? m.otp.codeLabel : t('otp.code_from_email')}
               autocomplete="one-time-code"
               inputmode="numeric"
               value={o.code}
@@ -60,15 +61,20 @@ export async function renderOtpEntry(d: RecoveryMethodDeps, reply: FastifyReply,
             />
             <Field
               name="password"
-              label="New password"
+              label={t('recovery.new_password')}
               type="password"
               autocomplete="new-password"
               policy
               autofocus={!!o.code}
             />
-            <Field name="passwordConfirm" label="Confirm new password" type="password" autocomplete="new-password" />
+            <Field
+              name="passwordConfirm"
+              label={t('recovery.confirm_password')}
+              type="password"
+              autocomplete="new-password"
+            />
             <button type="submit" class="primary">
-              Change password
+              {th('recovery.change_password')}
             </button>
           </form>
           <form method="post" action="/forgot-password/resend" class="links">
@@ -77,10 +83,10 @@ export async function renderOtpEntry(d: RecoveryMethodDeps, reply: FastifyReply,
             <input type="hidden" name="method" value={o.method} />
             <input type="hidden" name="back" value={o.back} />
             <button type="submit" class={o.usedUp ? 'primary' : undefined}>
-              {o.usedUp ? 'Send a new code' : 'Resend code'}
+              {o.usedUp ? th('recovery.send_new_code') : th('otp.resend')}
             </button>
-            <a href={o.back}>Try another method</a>
-            <a href="/support">Contact support</a>
+            <a href={o.back}>{th('otp.try_another')}</a>
+            <a href="/support">{th('recovery.contact_support')}</a>
           </form>
         </>
       ),
@@ -109,7 +115,7 @@ export function registerOtpPages(app: FastifyInstance, d: RecoveryMethodDeps): v
     const e = entryFrom(d, req.body);
     const code = field(req.body, 'code', 32);
     if (!e.flow || !e.identifier || !code)
-      return renderOtpEntry(d, reply, { ...e, error: 'Enter the code we sent you.', status: 400 });
+      return renderOtpEntry(d, reply, { ...e, error: t('otp.enter_code'), status: 400 });
     try {
       await d.recovery.complete(
         {

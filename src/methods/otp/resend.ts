@@ -2,12 +2,14 @@ import type { RequestContext } from '../../context.ts';
 import type { OutboxRow } from '../../delivery/worker.ts';
 import { AppError } from '../../errors.ts';
 import type { RecoveryMethodDeps } from '../../flows/recovery/method.ts';
+import { currentLocale, t, withLocale } from '../../i18n/index.ts';
 import { findAccount } from '../../store/accounts.ts';
 import { findLiveFlowCode, replaceCode } from '../../store/recovery-codes.ts';
 import { isOtpMethod, newOtp, otpHash } from './code.ts';
 
 export const RESEND_JOB = 'recovery.otp_resend';
-export const RESEND_ANSWER = 'If an account matches, we sent a new code. The earlier code no longer works.';
+/** The answer to every resend, whatever the flow (ENUM-02). */
+export const resendAnswer = () => t('otp.resend_answer');
 
 const otpMethodIds = (d: RecoveryMethodDeps) =>
   d.recoveryMethods
@@ -27,14 +29,13 @@ export async function requestResend(
   ctx: RequestContext,
 ): Promise<{ message: string }> {
   const flow = str(input.flow);
-  if (!flow || flow.length > 64)
-    throw new AppError('validation_failed', 'This request has no code to resend. Start again.');
+  if (!flow || flow.length > 64) throw new AppError('validation_failed', t('otp.no_flow'));
   await d.guard.limit('otp_send', ctx, `flow:${flow}`);
   await d.outbox.job(d.db, {
     kind: RESEND_JOB,
-    payload: { flow, ip: ctx.ip, userAgent: ctx.userAgent, correlationId: ctx.correlationId },
+    payload: { flow, ip: ctx.ip, userAgent: ctx.userAgent, correlationId: ctx.correlationId, locale: currentLocale() },
   });
-  return { message: RESEND_ANSWER };
+  return { message: resendAnswer() };
 }
 
 /** The job behind "Resend code", for every code method: each says where and how its code goes. */
@@ -65,14 +66,18 @@ export async function runResend(
   if (!(await m.otp.allowed(d, account, to, ctx))) return refuse('message_cap');
   const code = newOtp(d, settings);
   const expiresAt = now + m.otp.ttlMs(settings);
-  await d.db.transaction().execute(async (trx) => {
-    if (!(await replaceCode(trx, row, { code_hash: otpHash(d, row, code), expires_at: expiresAt, target: to }))) return;
-    await m.otp.send(d, trx, account, to, code, expiresAt);
-    await d.audit.record(
-      'password.reset_code_resent',
-      ctx,
-      { accountId: account.id, details: { method, resends: row.resends + 1 } },
-      trx,
-    );
-  });
+  // The new code speaks the account's language, else that of the request that asked for it.
+  await withLocale(account.locale ?? (str(payload.locale) || null), () =>
+    d.db.transaction().execute(async (trx) => {
+      if (!(await replaceCode(trx, row, { code_hash: otpHash(d, row, code), expires_at: expiresAt, target: to })))
+        return;
+      await m.otp.send(d, trx, account, to, code, expiresAt);
+      await d.audit.record(
+        'password.reset_code_resent',
+        ctx,
+        { accountId: account.id, details: { method, resends: row.resends + 1 } },
+        trx,
+      );
+    }),
+  );
 }

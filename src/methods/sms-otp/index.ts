@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { RequestContext } from '../../context.ts';
 import { smsBudgetAllows } from '../../delivery/sms/budget.ts';
 import type { RecoveryMethodDeps } from '../../flows/recovery/method.ts';
+import { t } from '../../i18n/index.ts';
 import type { Account } from '../../store/accounts.ts';
 import type { Database } from '../../store/schema.ts';
 import { insertOtp, type OtpMethod, otpHash } from '../otp/code.ts';
@@ -14,8 +15,8 @@ declare module '../../flows/recovery/method.ts' {
   }
 }
 
-export const SMS_OTP_SENT =
-  'If an account matches and has a confirmed mobile number, we sent a code to it by text message.';
+/** The answer to a request for an SMS code, whatever the identifier (ENUM-02). */
+export const smsOtpSent = () => t('sms-otp.sent');
 
 export async function sendSmsOtp(
   d: RecoveryMethodDeps,
@@ -30,9 +31,11 @@ export async function sendSmsOtp(
   await d.outbox.send(trx, {
     channel: 'sms',
     kind: 'password_reset_code',
+    // the organization's sender name where LATCHKEY_SMS_BRAND_SENDER is on, as the number's confirmation
+    from: brand.smsSender,
     to,
-    subject: 'Password reset code',
-    text: `${code} is your ${brand.productName} password reset code. It expires in ${minutes} min. Never share it.`,
+    subject: t('sms-otp.sms_subject'),
+    text: t('sms-otp.sms_text', { code, product: brand.productName, minutes }),
   });
 }
 
@@ -62,25 +65,46 @@ export async function smsAllowed(
   );
 }
 
-/** A numeric code by SMS to the account's confirmed mobile number, typed on the requesting page. */
+/**
+ * A numeric code by SMS to the account's confirmed mobile number, typed on the requesting page.
+ * Its words are getters, read while a page or answer is made, in its language.
+ */
 export const smsOtpMethod: OtpMethod = {
   id: 'sms_otp',
-  label: 'Text me a code',
+  get label() {
+    return t('sms-otp.label');
+  },
   byDefault: false,
-  requestedMessage: SMS_OTP_SENT,
+  get requestedMessage() {
+    return smsOtpSent();
+  },
   // An account without a confirmed number gets nothing, and the same answer (OTP-05, ENUM-02).
   canDeliver: (account: Account) => Boolean(account.phone && account.phone_verified_at),
   codeHash: otpHash,
   // OTP-02: SMS codes live at most 10 minutes.
-  settings: { smsOtpTtl: { min: 60, max: 600, default: 600, label: 'SMS code lifetime (seconds)' }, ...OTP_SETTINGS },
+  settings: {
+    smsOtpTtl: {
+      min: 60,
+      max: 600,
+      default: 600,
+      get label() {
+        return t('sms-otp.setting_ttl');
+      },
+    },
+    ...OTP_SETTINGS,
+  },
   page: {
-    intro: 'Enter your username or email address. We will text a code to your confirmed mobile number.',
+    get intro() {
+      return t('sms-otp.intro');
+    },
     codeEntry: renderOtpEntry,
   },
   routes: OTP_ROUTES,
   jobs: OTP_JOBS,
   otp: {
-    codeLabel: 'Code from the text message',
+    get codeLabel() {
+      return t('sms-otp.code_label');
+    },
     ttlMs: (s) => 1000 * s.smsOtpTtl,
     target: smsTarget,
     allowed: smsAllowed,
