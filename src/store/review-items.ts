@@ -9,25 +9,28 @@ import type { Database, ReviewItemsTable, ReviewNotesTable } from './schema.ts';
 export type ReviewItem = Selectable<ReviewItemsTable>;
 export type ReviewNote = Selectable<ReviewNotesTable>;
 
-/** Every reason an item is opened, in the order the console lists the counts. */
+/**
+ * Every reason an item is opened, in the order the console lists the counts, with the catalog
+ * key of its label (src/flows/review/messages): `t(REVIEW_KINDS[kind])` in the reader's language.
+ */
 export const REVIEW_KINDS = {
-  flagged_resets: 'Repeated password resets or changes (possibly compromised)',
-  lockout_hard_cap: 'Sign-in lockout reached the hard cap',
-  passkey_counter: 'Passkey signature counter went backwards (possible cloned key)',
-  qr_reported: '"This wasn\'t me" report from QR sign-in',
-  support_request: 'Support request',
+  flagged_resets: 'review.kind.flagged_resets',
+  lockout_hard_cap: 'review.kind.lockout_hard_cap',
+  passkey_counter: 'review.kind.passkey_counter',
+  qr_reported: 'review.kind.qr_reported',
+  support_request: 'review.kind.support_request',
 } as const;
 export type ReviewKind = keyof typeof REVIEW_KINDS;
 export const isReviewKind = (k: string): k is ReviewKind => Object.hasOwn(REVIEW_KINDS, k);
 
-/** What staff may record when they resolve an item. */
+/** What staff may record when they resolve an item, with the catalog key of its label. */
 export const REVIEW_OUTCOMES = {
-  legitimate: 'Legitimate: the owner confirmed it, nothing to do',
-  secured: 'Account secured (reset sent, sessions ended or factors removed)',
-  disabled: 'Account disabled',
-  answered: 'Request answered',
-  spam: 'Spam or abuse',
-  duplicate: 'Duplicate of another item',
+  legitimate: 'review.outcome.legitimate',
+  secured: 'review.outcome.secured',
+  disabled: 'review.outcome.disabled',
+  answered: 'review.outcome.answered',
+  spam: 'review.outcome.spam',
+  duplicate: 'review.outcome.duplicate',
 } as const;
 export type ReviewOutcome = keyof typeof REVIEW_OUTCOMES;
 export const isReviewOutcome = (k: string): k is ReviewOutcome => Object.hasOwn(REVIEW_OUTCOMES, k);

@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
+import { t } from '../../i18n/index.ts';
 import { REVIEW_KINDS, REVIEW_OUTCOMES } from '../../store/review-items.ts';
 import { contextOf } from '../../web/request.ts';
 import { Message, responses, Str } from '../../web/schemas.ts';
@@ -140,7 +141,7 @@ export function registerReviewApi(app: FastifyInstance, d: ReviewApiDeps): void 
     async (req, reply) => {
       const v = await apiViewer(d, req, 'assist', 'queue.assign');
       await d.review.assign(v, (req.params as { id: string }).id, contextOf(req));
-      return reply.send({ message: 'Assigned to you.' });
+      return reply.send({ message: t('review.api.assigned') });
     },
   );
 
@@ -160,7 +161,7 @@ export function registerReviewApi(app: FastifyInstance, d: ReviewApiDeps): void 
     async (req, reply) => {
       const v = await apiViewer(d, req, 'assist', 'queue.note');
       await d.review.note(v, (req.params as { id: string }).id, (req.body as { body: string }).body, contextOf(req));
-      return reply.status(201).send({ message: 'Note added.' });
+      return reply.status(201).send({ message: t('review.done.noted') });
     },
   );
 
@@ -184,7 +185,7 @@ export function registerReviewApi(app: FastifyInstance, d: ReviewApiDeps): void 
       const body = req.body as { outcome: string; reason: string };
       const { viewer, reason } = await apiAction(d, req, 'assist', 'queue.resolve', body.reason);
       await d.review.resolve(viewer, (req.params as { id: string }).id, body.outcome, reason, contextOf(req));
-      return reply.send({ message: 'Resolved.' });
+      return reply.send({ message: t('review.done.resolved') });
     },
   );
 
@@ -204,7 +205,7 @@ export function registerReviewApi(app: FastifyInstance, d: ReviewApiDeps): void 
     async (req, reply) => {
       const v = await apiViewer(d, req, 'assist', 'queue.reply');
       await d.review.reply(v, (req.params as { id: string }).id, (req.body as { body: string }).body, contextOf(req));
-      return reply.status(202).send({ message: 'Reply sent.' });
+      return reply.status(202).send({ message: t('review.api.replied') });
     },
   );
 }

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { formatTime } from '../../delivery/templates.ts';
 import { AppError, pageMessage } from '../../errors.ts';
+import { t, th } from '../../i18n/index.ts';
 import type { Kernel } from '../../kernel.ts';
 import { REVIEW_KINDS, REVIEW_OUTCOMES, type ReviewKind } from '../../store/review-items.ts';
 import { Html } from '../../web/layout.tsx';
@@ -15,6 +16,7 @@ import {
 } from '../staff/console.tsx';
 import type { Viewer } from '../staff/guard.ts';
 import { REASON_MAX } from '../staff/guard.ts';
+import { statusLabel } from '../staff/pages.tsx';
 import { TextArea } from '../support/pages.tsx';
 import { MESSAGE_MAX } from '../support/service.ts';
 import { AGE_FILTERS, NOTE_MAX, type QueueEntry, type QueueItemDetail, type ReviewService } from './service.ts';
@@ -25,17 +27,17 @@ export type ReviewPagesDeps = ConsoleDeps & Pick<Kernel, 'clock'> & { review: Re
 void Html;
 
 const DONE: Record<string, string> = {
-  assigned: 'The item is assigned to you.',
-  noted: 'Note added.',
-  replied: 'Reply sent. It shows on the request’s status page and goes to the contact address.',
-  resolved: 'Resolved.',
+  assigned: 'review.done.assigned',
+  noted: 'review.done.noted',
+  replied: 'review.done.replied',
+  resolved: 'review.done.resolved',
 };
 
 function age(now: number, at: number): string {
   const m = Math.max(0, Math.floor((now - at) / 60_000));
-  if (m < 60) return `${m} min`;
+  if (m < 60) return t('review.age.minutes', { count: m });
   const h = Math.floor(m / 60);
-  return h < 48 ? `${h} h` : `${Math.floor(h / 24)} days`;
+  return h < 48 ? t('review.age.hours', { count: h }) : t('review.age.days', { count: Math.floor(h / 24) });
 }
 
 const one = (q: unknown, name: string, max = 64) => {
@@ -69,7 +71,7 @@ async function renderQueue(
   const orgs = await d.review.orgChoices(v);
   const now = d.clock.now();
   const action = section === 'requests' ? '/admin/requests' : '/admin';
-  const title = section === 'requests' ? 'Support requests' : 'Review queue';
+  const title = section === 'requests' ? t('review.requests_title') : t('review.queue_title');
   return sendHtml(
     reply,
     error ? 400 : 200,
@@ -80,37 +82,37 @@ async function renderQueue(
       error,
       children: (
         <>
-          <h2 id="counts-h">Open items</h2>
+          <h2 id="counts-h">{th('review.open_items')}</h2>
           <ul class="queue-counts" aria-labelledby="counts-h">
             {(Object.keys(REVIEW_KINDS) as ReviewKind[]).map((k) => (
               <li>
-                <a href={`/admin?kind=${k}`}>{REVIEW_KINDS[k]}</a>:{' '}
+                <a href={`/admin?kind=${k}`}>{th(REVIEW_KINDS[k])}</a>:{' '}
                 <strong data-kind={k} safe>
                   {String(data.counts[k])}
                 </strong>
               </li>
             ))}
           </ul>
-          <form method="get" action={action} class="filters card" aria-label="Filter the queue">
+          <form method="get" action={action} class="filters card" aria-label={t('review.filter_label')}>
             {fixedKind ? (
               ''
             ) : (
               <div class="field">
-                <label for="q-kind">Kind</label>
+                <label for="q-kind">{th('review.col.kind')}</label>
                 <select id="q-kind" name="kind">
-                  <option value="">Any</option>
+                  <option value="">{th('review.any')}</option>
                   {(Object.keys(REVIEW_KINDS) as ReviewKind[]).map((k) => (
                     <option value={k} selected={query.kind === k}>
-                      {REVIEW_KINDS[k]}
+                      {th(REVIEW_KINDS[k])}
                     </option>
                   ))}
                 </select>
               </div>
             )}
             <div class="field">
-              <label for="q-org">Organization</label>
+              <label for="q-org">{th('review.organization')}</label>
               <select id="q-org" name="org">
-                <option value="">Any</option>
+                <option value="">{th('review.any')}</option>
                 {orgs.map((o) => (
                   <option value={o.id} selected={query.org === o.id} safe>
                     {o.name}
@@ -119,9 +121,9 @@ async function renderQueue(
               </select>
             </div>
             <div class="field">
-              <label for="q-age">Waiting at least</label>
+              <label for="q-age">{th('review.waiting_at_least')}</label>
               <select id="q-age" name="age">
-                <option value="">Any time</option>
+                <option value="">{th('review.any_time')}</option>
                 {Object.keys(AGE_FILTERS).map((a) => (
                   <option value={a} selected={query.age === a} safe>
                     {a}
@@ -130,17 +132,17 @@ async function renderQueue(
               </select>
             </div>
             <div class="field">
-              <label for="q-status">Status</label>
+              <label for="q-status">{th('review.status')}</label>
               <select id="q-status" name="status">
-                <option value="open">Open</option>
+                <option value="open">{th('review.open')}</option>
                 <option value="resolved" selected={query.resolved}>
-                  Resolved
+                  {th('review.resolved')}
                 </option>
               </select>
             </div>
-            <button type="submit">Filter</button>
+            <button type="submit">{th('review.filter')}</button>
           </form>
-          {data.items.length ? queueTable(data.items, now) : <p>Nothing here. The queue is empty for this filter.</p>}
+          {data.items.length ? queueTable(data.items, now) : <p>{th('review.empty')}</p>}
         </>
       ),
     }),
@@ -151,14 +153,14 @@ function queueTable(items: QueueEntry[], now: number): JSX.Element {
   return (
     <div class="table-wrap">
       <table class="console">
-        <caption class="hint">Oldest first</caption>
+        <caption class="hint">{th('review.oldest_first')}</caption>
         <thead>
           <tr>
-            <th scope="col">Waiting</th>
-            <th scope="col">Kind</th>
-            <th scope="col">Account</th>
-            <th scope="col">Why</th>
-            <th scope="col">Assigned</th>
+            <th scope="col">{th('review.col.waiting')}</th>
+            <th scope="col">{th('review.col.kind')}</th>
+            <th scope="col">{th('review.col.account')}</th>
+            <th scope="col">{th('review.col.why')}</th>
+            <th scope="col">{th('review.col.assigned')}</th>
           </tr>
         </thead>
         <tbody>
@@ -176,7 +178,11 @@ function queueTable(items: QueueEntry[], now: number): JSX.Element {
               <td safe>{i.kindLabel}</td>
               <td safe>{i.account?.username ?? '—'}</td>
               <td safe>{i.reason}</td>
-              <td safe>{i.resolvedAt ? `resolved: ${i.outcome ?? ''}` : (i.assignedTo ?? 'nobody')}</td>
+              <td safe>
+                {i.resolvedAt
+                  ? t('review.resolved_as', { outcome: i.outcome ?? '' })
+                  : (i.assignedTo ?? t('review.nobody'))}
+              </td>
             </tr>
           ))}
         </tbody>
@@ -208,38 +214,37 @@ function renderItem(
       children: (
         <>
           <section class="card" aria-labelledby="why-h">
-            <h2 id="why-h">Why it is here</h2>
+            <h2 id="why-h">{th('review.why')}</h2>
             <p safe>{item.reason}</p>
             <p>
-              Opened <span safe>{formatTime(item.openedAt)}</span>.{' '}
-              {item.account ? (
-                <>
-                  Account{' '}
-                  <a href={`/admin/accounts/${encodeURIComponent(item.account.id)}`} safe>
-                    {item.account.username}
-                  </a>{' '}
-                  (<span safe>{item.account.status}</span>
-                  {item.account.flaggedAt ? ', flagged' : ''}).
-                </>
-              ) : (
-                'No account matches.'
-              )}
+              {th('review.opened', { at: formatTime(item.openedAt), time: (s) => `<span>${s}</span>` })}{' '}
+              {item.account
+                ? th('review.account_line', {
+                    username: item.account.username,
+                    status: item.account.flaggedAt
+                      ? t('staff.status_flagged', { status: statusLabel(item.account.status) })
+                      : statusLabel(item.account.status),
+                    link: (s) => `<a href="/admin/accounts/${encodeURIComponent(item.account?.id ?? '')}">${s}</a>`,
+                    st: (s) => `<span>${s}</span>`,
+                  })
+                : th('review.no_account')}
             </p>
             <p>
-              {open ? (
-                <>
-                  Assigned to: <strong safe>{item.assignedTo ?? 'nobody'}</strong>
-                </>
-              ) : (
-                <>
-                  Resolved <span safe>{formatTime(item.resolvedAt as number)}</span>:{' '}
-                  <strong safe>{item.outcome ?? ''}</strong>
-                </>
-              )}
+              {open
+                ? th('review.assigned_to', {
+                    who: item.assignedTo ?? t('review.nobody'),
+                    b: (s) => `<strong>${s}</strong>`,
+                  })
+                : th('review.resolved_at', {
+                    at: formatTime(item.resolvedAt as number),
+                    outcome: item.outcome ?? '',
+                    time: (s) => `<span>${s}</span>`,
+                    b: (s) => `<strong>${s}</strong>`,
+                  })}
             </p>
             {open && !item.assignedTo ? (
               <form method="post" action={`${path}/assign`}>
-                <button type="submit">Assign to me</button>
+                <button type="submit">{th('review.assign')}</button>
               </form>
             ) : (
               ''
@@ -247,16 +252,22 @@ function renderItem(
           </section>
           {item.request ? (
             <section class="card" aria-labelledby="req-h">
-              <h2 id="req-h" safe>{`Request ${item.request.ref}`}</h2>
+              <h2 id="req-h" safe>
+                {t('review.request_title', { ref: item.request.ref })}
+              </h2>
               <p>
-                Identifier given: <strong safe>{item.request.identifier}</strong>
+                {th('review.identifier_given', { value: item.request.identifier, b: (s) => `<strong>${s}</strong>` })}
                 <br />
-                Contact address (not verified): <strong safe>{item.request.contact}</strong>
+                {th('review.contact_given', { value: item.request.contact, b: (s) => `<strong>${s}</strong>` })}
               </p>
-              <ol class="conversation" aria-label="Messages">
+              <ol class="conversation" aria-label={t('review.messages')}>
                 {item.request.messages.map((m) => (
                   <li class={`card msg-${m.from}`}>
-                    <p class="hint" safe>{`${m.from === 'you' ? 'User' : 'Support'}, ${formatTime(m.at)}`}</p>
+                    <p class="hint" safe>
+                      {m.from === 'you'
+                        ? t('review.from_user', { at: formatTime(m.at) })
+                        : t('review.from_support', { at: formatTime(m.at) })}
+                    </p>
                     <p class="body" safe>
                       {m.body}
                     </p>
@@ -268,11 +279,11 @@ function renderItem(
                   <TextArea
                     name="body"
                     id="f-reply"
-                    label="Reply to the user"
+                    label={t('review.reply_label')}
                     maxlength={MESSAGE_MAX}
-                    hint="Mailed to the contact address and shown on the request's status page. Never include a password, link or code."
+                    hint={t('review.reply_hint')}
                   />
-                  <button type="submit">Send reply</button>
+                  <button type="submit">{th('review.reply_submit')}</button>
                 </form>
               ) : (
                 ''
@@ -282,17 +293,17 @@ function renderItem(
             ''
           )}
           <section class="card" aria-labelledby="since-h">
-            <h2 id="since-h">What happened on the account</h2>
+            <h2 id="since-h">{th('review.activity')}</h2>
             {item.activity.length ? (
               <div class="table-wrap">
                 <table class="console">
-                  <caption class="hint">From a day before the item was opened, newest first</caption>
+                  <caption class="hint">{th('review.activity_caption')}</caption>
                   <thead>
                     <tr>
-                      <th scope="col">When</th>
-                      <th scope="col">Event</th>
-                      <th scope="col">By</th>
-                      <th scope="col">From</th>
+                      <th scope="col">{th('staff.col.when')}</th>
+                      <th scope="col">{th('staff.col.event')}</th>
+                      <th scope="col">{th('review.col.by')}</th>
+                      <th scope="col">{th('staff.col.from')}</th>
                     </tr>
                   </thead>
                   <tbody>
@@ -300,7 +311,7 @@ function renderItem(
                       <tr>
                         <td safe>{formatTime(a.at)}</td>
                         <td safe>{a.event}</td>
-                        <td safe>{a.actor ?? 'the user or the system'}</td>
+                        <td safe>{a.actor ?? t('review.user_or_system')}</td>
                         <td safe>{a.ip ?? ''}</td>
                       </tr>
                     ))}
@@ -308,16 +319,16 @@ function renderItem(
                 </table>
               </div>
             ) : (
-              <p>No recorded activity.</p>
+              <p>{th('review.no_activity')}</p>
             )}
           </section>
           <section class="card" aria-labelledby="notes-h">
-            <h2 id="notes-h">Notes</h2>
+            <h2 id="notes-h">{th('review.notes')}</h2>
             {item.notes.length ? (
               <ol class="conversation">
                 {item.notes.map((n) => (
                   <li>
-                    <p class="hint" safe>{`${n.author ?? 'unknown'}, ${formatTime(n.at)}`}</p>
+                    <p class="hint" safe>{`${n.author ?? t('review.unknown_author')}, ${formatTime(n.at)}`}</p>
                     <p class="note-body" safe>
                       {n.body}
                     </p>
@@ -325,39 +336,39 @@ function renderItem(
                 ))}
               </ol>
             ) : (
-              <p>No notes yet.</p>
+              <p>{th('review.no_notes')}</p>
             )}
             <form method="post" action={`${path}/notes`}>
               <TextArea
                 name="body"
                 id="f-note"
-                label="Add a note (staff only)"
+                label={t('review.note_label')}
                 maxlength={NOTE_MAX}
-                hint="For example the identity check you made: what was checked and how."
+                hint={t('review.note_hint')}
               />
-              <button type="submit">Add note</button>
+              <button type="submit">{th('review.note_submit')}</button>
             </form>
           </section>
           {open ? (
             <section class="card" aria-labelledby="resolve-h">
-              <h2 id="resolve-h">Resolve</h2>
+              <h2 id="resolve-h">{th('review.resolve')}</h2>
               <form method="post" action={`${path}/resolve`}>
                 <div class="field">
-                  <label for="f-outcome">Outcome</label>
+                  <label for="f-outcome">{th('review.outcome_label')}</label>
                   <select id="f-outcome" name="outcome" required>
                     {Object.entries(REVIEW_OUTCOMES).map(([k, label]) => (
-                      <option value={k}>{label}</option>
+                      <option value={k}>{th(label)}</option>
                     ))}
                   </select>
                 </div>
                 <TextArea
                   name="reason"
-                  label="Reason"
+                  label={t('review.reason_label')}
                   maxlength={REASON_MAX}
-                  hint="Kept in the audit trail (8 to 500 characters)."
+                  hint={t('review.reason_hint')}
                 />
                 <button type="submit" class="primary">
-                  Resolve
+                  {th('review.resolve')}
                 </button>
               </form>
             </section>
@@ -365,7 +376,7 @@ function renderItem(
             ''
           )}
           <p>
-            <a href="/admin">Back to the queue</a>
+            <a href="/admin">{th('review.back')}</a>
           </p>
         </>
       ),
@@ -392,7 +403,8 @@ export function registerReviewPages(app: FastifyInstance, d: ReviewPagesDeps): v
     try {
       const v = await d.staffGuard.require(await authOf(d, req), 'read', contextOf(req), 'queue.view');
       const item = await d.review.detail(v, id, contextOf(req));
-      return renderItem(d, reply, v, item, DONE[one(req.query, 'done', 16)]);
+      const done = one(req.query, 'done', 16);
+      return renderItem(d, reply, v, item, Object.hasOwn(DONE, done) ? t(DONE[done] as string) : undefined);
     } catch (err) {
       return answerConsoleError(d, req, reply, err, back);
     }

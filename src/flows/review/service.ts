@@ -1,5 +1,6 @@
 import type { RequestContext } from '../../context.ts';
 import { AppError } from '../../errors.ts';
+import { t } from '../../i18n/index.ts';
 import type { Kernel } from '../../kernel.ts';
 import { findAccount } from '../../store/accounts.ts';
 import {
@@ -88,13 +89,21 @@ export class ReviewService {
     if (q.kind && !isReviewKind(q.kind))
       throw new AppError('validation_failed', undefined, {
         fields: [
-          { field: 'kind', code: 'invalid', message: `The kind is one of: ${Object.keys(REVIEW_KINDS).join(', ')}.` },
+          {
+            field: 'kind',
+            code: 'invalid',
+            message: t('review.bad_kind', { kinds: Object.keys(REVIEW_KINDS).join(', ') }),
+          },
         ],
       });
     if (q.age && !Object.hasOwn(AGE_FILTERS, q.age))
       throw new AppError('validation_failed', undefined, {
         fields: [
-          { field: 'age', code: 'invalid', message: `The age is one of: ${Object.keys(AGE_FILTERS).join(', ')}.` },
+          {
+            field: 'age',
+            code: 'invalid',
+            message: t('review.bad_age', { ages: Object.keys(AGE_FILTERS).join(', ') }),
+          },
         ],
       });
     return {
@@ -139,12 +148,12 @@ export class ReviewService {
     return {
       id: i.id,
       kind,
-      kindLabel: REVIEW_KINDS[kind],
+      kindLabel: t(REVIEW_KINDS[kind]),
       reason: i.reason,
       openedAt: Number(i.opened_at),
-      account: i.account_id ? { id: i.account_id, username: names.get(i.account_id) ?? '(deleted)' } : null,
+      account: i.account_id ? { id: i.account_id, username: names.get(i.account_id) ?? t('review.deleted') } : null,
       orgId: i.org_id,
-      assignedTo: i.assigned_to ? (names.get(i.assigned_to) ?? '(unknown)') : null,
+      assignedTo: i.assigned_to ? (names.get(i.assigned_to) ?? t('review.unknown')) : null,
       resolvedAt: i.resolved_at === null ? null : Number(i.resolved_at),
       outcome: i.outcome,
     };
@@ -157,7 +166,7 @@ export class ReviewService {
    */
   private async itemFor(v: Viewer, id: string, cap: 'read' | 'assist', ctx: RequestContext, action: string) {
     const item = id.length <= 64 ? await findReviewItem(this.d.db, id) : undefined;
-    if (!item) throw new AppError('not_found', 'No such review item.');
+    if (!item) throw new AppError('not_found', t('review.no_item'));
     if (item.account_id) {
       // The guard decides for accounts: scope, and staff accounts only for staff.
       if (await findAccount(this.d.db, item.account_id))
@@ -223,7 +232,7 @@ export class ReviewService {
   async assign(v: Viewer, id: string, ctx: RequestContext): Promise<void> {
     const item = await this.itemFor(v, id, 'assist', ctx, 'queue.assign');
     if (!(await assignReviewItem(this.d.db, item.id, v.auth.account.id, this.d.clock.now())))
-      throw new AppError('conflict', 'This item is already resolved.');
+      throw new AppError('conflict', t('review.already_resolved'));
     await this.record('review.assigned', v, item, ctx, {});
   }
 
@@ -231,7 +240,7 @@ export class ReviewService {
     const body = cleanBody(str(raw)).trim();
     if (!body || body.length > NOTE_MAX)
       throw new AppError('validation_failed', undefined, {
-        fields: [{ field: 'body', code: 'invalid', message: `Write a note (at most ${NOTE_MAX} characters).` }],
+        fields: [{ field: 'body', code: 'invalid', message: t('review.note_needed', { max: NOTE_MAX }) }],
       });
     const item = await this.itemFor(v, id, 'assist', ctx, 'queue.note');
     await this.d.db.transaction().execute(async (trx) => {
@@ -251,7 +260,7 @@ export class ReviewService {
           {
             field: 'outcome',
             code: 'invalid',
-            message: `Choose an outcome: ${Object.keys(REVIEW_OUTCOMES).join(', ')}.`,
+            message: t('review.choose_outcome', { outcomes: Object.keys(REVIEW_OUTCOMES).join(', ') }),
           },
         ],
       });
@@ -259,7 +268,7 @@ export class ReviewService {
     const now = d.clock.now();
     await d.db.transaction().execute(async (trx) => {
       if (!(await resolveReviewItem(trx, item.id, v.auth.account.id, outcome as ReviewOutcome, now)))
-        throw new AppError('conflict', 'This item is already resolved.');
+        throw new AppError('conflict', t('review.already_resolved'));
       await addReviewNote(d, item.id, v.auth.account.id, `Resolved (${outcome}): ${reason}`, trx);
       // A reviewed flag is cleared, so repeated resets after this can flag the account again (LOG-04).
       if (item.kind === 'flagged_resets' && item.account_id)
@@ -277,8 +286,8 @@ export class ReviewService {
   async reply(v: Viewer, id: string, body: unknown, ctx: RequestContext): Promise<void> {
     const d = this.d;
     const item = await this.itemFor(v, id, 'assist', ctx, 'queue.reply');
-    if (item.kind !== 'support_request') throw new AppError('conflict', 'Only support requests can be replied to.');
-    if (item.resolved_at !== null) throw new AppError('conflict', 'This request is closed.');
+    if (item.kind !== 'support_request') throw new AppError('conflict', t('review.not_a_request'));
+    if (item.resolved_at !== null) throw new AppError('conflict', t('review.request_closed'));
     const role = d.staffGuard.roleOf(v, item.org_id ?? undefined);
     await d.db.transaction().execute(async (trx) => {
       await d.support.reply(

@@ -1,7 +1,8 @@
 import type { Kysely } from 'kysely';
 import type { RequestContext } from '../../context.ts';
-import { formatTime, renderMail } from '../../delivery/templates.ts';
+import { formatTime, renderMail, supportName } from '../../delivery/templates.ts';
 import { AppError } from '../../errors.ts';
+import { t, withLocale } from '../../i18n/index.ts';
 import type { Kernel } from '../../kernel.ts';
 import { cleanText } from '../../security/audit.ts';
 import { isoTime } from '../../security/clock.ts';
@@ -16,7 +17,7 @@ import type { SessionService } from '../sessions/service.ts';
 import { endAllAccess } from './access.ts';
 import type { AccountDirectory } from './directory.ts';
 import type { StaffGuard, Viewer } from './guard.ts';
-import { type Capability, ROLE_LABEL, ROLE_NAME } from './roles.ts';
+import { type Capability, type ConsoleRole, ROLE_NAME } from './roles.ts';
 
 /** What this module uses of the container the composition root builds. */
 export type StaffActionsDeps = Pick<Kernel, 'config' | 'db' | 'clock' | 'outbox' | 'audit' | 'guard'> & {
@@ -28,25 +29,29 @@ export type StaffActionsDeps = Pick<Kernel, 'config' | 'db' | 'clock' | 'outbox'
   staffDirectory: AccountDirectory;
 };
 
-/** The staff actions, their capability, and what the user's mail and /settings activity call them. */
+/** The staff actions, their capability, audit event, and the user's mail's sentence for them (a catalog key). */
 export const ACTIONS = {
-  reset: { cap: 'assist', event: 'staff.reset_sent', what: 'sent you a password reset link and code' },
-  end_sessions: { cap: 'assist', event: 'staff.sessions_ended', what: 'signed your account out' },
-  unlock: { cap: 'assist', event: 'staff.unlocked', what: 'lifted the sign-in block on your account' },
-  resend_activation: { cap: 'assist', event: 'staff.activation_resent', what: 'sent you a new activation link' },
-  clear_flag: { cap: 'assist', event: 'staff.flag_cleared', what: 'reviewed your account and closed the review' },
-  disable: {
-    cap: 'restrict',
-    event: 'staff.account_disabled',
-    what: 'disabled your account and signed it out everywhere',
-  },
-  enable: { cap: 'restrict', event: 'staff.account_enabled', what: 'enabled your account again' },
+  reset: { cap: 'assist', event: 'staff.reset_sent', what: 'staff.mail.did.reset' },
+  end_sessions: { cap: 'assist', event: 'staff.sessions_ended', what: 'staff.mail.did.end_sessions' },
+  unlock: { cap: 'assist', event: 'staff.unlocked', what: 'staff.mail.did.unlock' },
+  resend_activation: { cap: 'assist', event: 'staff.activation_resent', what: 'staff.mail.did.resend_activation' },
+  clear_flag: { cap: 'assist', event: 'staff.flag_cleared', what: 'staff.mail.did.clear_flag' },
+  disable: { cap: 'restrict', event: 'staff.account_disabled', what: 'staff.mail.did.disable' },
+  enable: { cap: 'restrict', event: 'staff.account_enabled', what: 'staff.mail.did.enable' },
   remove_second_factors: {
     cap: 'restrict',
     event: 'staff.second_factors_removed',
-    what: 'removed the second factors (authenticator apps, passkeys, recovery codes) of your account after checking your identity, and signed it out everywhere',
+    what: 'staff.mail.did.remove_second_factors',
   },
 } as const satisfies Record<string, { cap: Capability; event: string; what: string }>;
+
+/** How the user is told who acted (ADM-09): a role, never a name; in the user's language. */
+const ROLE_LABEL_KEY: Record<ConsoleRole, string> = {
+  admin: 'staff.mail.who.admin',
+  support: 'staff.mail.who.support',
+  org_owner: 'staff.mail.who.org_owner',
+  org_admin: 'staff.mail.who.org_admin',
+};
 
 export type StaffAction = keyof typeof ACTIONS;
 
@@ -69,6 +74,9 @@ export interface ActionResult {
   sent?: { method: string; expiresAt: string }[];
   count?: number;
 }
+
+/** "active" or "pending", in the reader's language (what `enable` leaves the account as). */
+const statusWord = (s: 'active' | 'pending') => (s === 'active' ? t('staff.status.active') : t('staff.status.pending'));
 
 export const CHECK_MIN = 8;
 export const CHECK_MAX = 500;
@@ -101,7 +109,7 @@ export class StaffActions {
         { accountId: account.id, actorId: viewer.auth.account.id, details: { ...base, ...details } },
         trx,
       );
-    const notify = (trx: Kysely<Database>) => this.notify(trx, account, action, ROLE_LABEL[role]);
+    const notify = (trx: Kysely<Database>) => this.notify(trx, account, action, role);
     const now = d.clock.now();
 
     switch (action) {
@@ -122,11 +130,12 @@ export class StaffActions {
           return {
             action,
             sent,
-            message:
-              'Nothing was sent: the account has no recovery method it can use, or it has had as many reset mails as the limit allows for now.',
+            message: t('staff.result.reset_none'),
           };
-        const until = sent.map((s) => `${s.method} until ${formatTime(Date.parse(s.expiresAt))}`).join(', ');
-        return { action, sent, message: `A reset was sent to the account's own addresses (${until}).` };
+        const until = sent
+          .map((s) => t('staff.result.reset_until', { method: s.method, at: formatTime(Date.parse(s.expiresAt)) }))
+          .join(', ');
+        return { action, sent, message: t('staff.result.reset', { until }) };
       }
       case 'end_sessions': {
         let count = 0;
@@ -135,13 +144,13 @@ export class StaffActions {
             const live = await listLiveSessions(trx, account.id, now, now - d.config.session.idleTtl);
             const target = live.find((s) => d.staffDirectory.sessionHandle(s.id) === input.session);
             if (!target || !(await endAccountSession(trx, account.id, target.id)))
-              throw new AppError('not_found', 'No such session.');
+              throw new AppError('not_found', t('staff.result.no_session'));
             count = 1;
           } else count = await d.sessions.endAll(account.id, trx);
           await record(trx, { count, scope: input.session ? 'one' : 'all' });
           await notify(trx);
         });
-        return { action, count, message: count === 1 ? 'One session was ended.' : `${count} sessions were ended.` };
+        return { action, count, message: t('staff.result.sessions_ended', { count }) };
       }
       case 'unlock': {
         await d.db.transaction().execute(async (trx) => {
@@ -149,7 +158,7 @@ export class StaffActions {
           await record(trx);
           await notify(trx);
         });
-        return { action, message: 'Sign-in failures were cleared: the account can sign in again.' };
+        return { action, message: t('staff.result.unlocked') };
       }
       case 'resend_activation': {
         await d.db.transaction().execute(async (trx) => {
@@ -157,10 +166,10 @@ export class StaffActions {
           await record(trx);
           await notify(trx);
         });
-        return { action, message: 'A new activation link and code were sent to the account’s email address.' };
+        return { action, message: t('staff.result.activation') };
       }
       case 'clear_flag': {
-        if (account.flagged_at === null) throw new AppError('conflict', 'The account is not flagged.');
+        if (account.flagged_at === null) throw new AppError('conflict', t('staff.result.not_flagged'));
         await d.db.transaction().execute(async (trx) => {
           await trx
             .updateTable('accounts')
@@ -172,12 +181,11 @@ export class StaffActions {
           await record(trx);
           await notify(trx);
         });
-        return { action, message: 'The flag was cleared.' };
+        return { action, message: t('staff.done.clear_flag') };
       }
       case 'disable': {
-        if (account.status === 'disabled') throw new AppError('conflict', 'The account is already disabled.');
-        if (account.id === viewer.auth.account.id)
-          throw new AppError('conflict', 'You cannot disable your own account.');
+        if (account.status === 'disabled') throw new AppError('conflict', t('staff.result.already_disabled'));
+        if (account.id === viewer.auth.account.id) throw new AppError('conflict', t('staff.result.not_yourself'));
         let ended = 0;
         await d.db.transaction().execute(async (trx) => {
           await trx
@@ -191,17 +199,17 @@ export class StaffActions {
           await record(trx, { count: ended, previous: account.status });
           await notify(trx);
         });
-        return { action, count: ended, message: `The account was disabled and ${ended} session(s) ended.` };
+        return { action, count: ended, message: t('staff.result.disabled', { count: ended }) };
       }
       case 'enable': {
-        if (account.status !== 'disabled') throw new AppError('conflict', 'The account is not disabled.');
+        if (account.status !== 'disabled') throw new AppError('conflict', t('staff.result.not_disabled'));
         const status = account.activated_at !== null ? 'active' : 'pending';
         await d.db.transaction().execute(async (trx) => {
           await trx.updateTable('accounts').set({ status, updated_at: now }).where('id', '=', account.id).execute();
           await record(trx, { status });
           await notify(trx);
         });
-        return { action, message: `The account was enabled (${status}).` };
+        return { action, message: t('staff.result.enabled', { status: statusWord(status) }) };
       }
       case 'remove_second_factors': {
         // ADM-03: the identity check made is recorded first, with who made it, in the same
@@ -213,7 +221,7 @@ export class StaffActions {
               {
                 field: 'identityCheck',
                 code: 'identity_check',
-                message: `Describe the identity check you made (${CHECK_MIN} to ${CHECK_MAX} characters) before removing second factors.`,
+                message: t('staff.result.check_needed', { min: CHECK_MIN, max: CHECK_MAX }),
               },
             ],
           });
@@ -236,24 +244,27 @@ export class StaffActions {
           await record(trx, { count: removed, ended, check });
           await notify(trx);
         });
-        return { action, count: removed, message: `${removed} second factor(s) and every recovery code were removed.` };
+        return { action, count: removed, message: t('staff.result.factors_removed', { count: removed }) };
       }
     }
   }
 
   /** ADM-09: what was done, when, by which role; never a secret, never the staff member's name. */
-  private async notify(trx: Kysely<Database>, account: Account, action: StaffAction, roleLabel: string): Promise<void> {
+  private async notify(trx: Kysely<Database>, account: Account, action: StaffAction, role: ConsoleRole): Promise<void> {
     if (!account.email) return;
     const brand = await this.d.organizations.brandFor(account, trx);
-    const mail = renderMail(brand, {
-      subject: 'A staff member changed something on your account',
-      title: 'A staff member acted on your account',
-      lines: [`On ${formatTime(this.d.clock.now())}, ${roleLabel} ${ACTIONS[action].what}.`],
-      after: [
-        `You can see this under "Recent security activity" in your settings (${this.d.config.publicUrl}/settings).`,
-        `If you did not ask for this, contact ${brand.supportContact}.`,
-      ],
-    });
+    // In the account's own language, not the staff member's.
+    const mail = withLocale(account.locale, () =>
+      renderMail(brand, {
+        subject: t('staff.mail.subject'),
+        title: t('staff.mail.title'),
+        lines: [t(ACTIONS[action].what, { time: formatTime(this.d.clock.now()), who: t(ROLE_LABEL_KEY[role]) })],
+        after: [
+          t('staff.mail.see_settings', { url: `${this.d.config.publicUrl}/settings` }),
+          t('staff.mail.contact', { support: supportName(brand) }),
+        ],
+      }),
+    );
     await this.d.outbox.send(trx, { channel: 'email', kind: `staff_${action}`, to: account.email, ...mail });
   }
 }

@@ -1,4 +1,5 @@
 import { AppError } from '../../errors.ts';
+import { t } from '../../i18n/index.ts';
 import type { Kernel } from '../../kernel.ts';
 import { findAccount, findAccountByIdentifier } from '../../store/accounts.ts';
 import { type AuditView, auditView, CONTROL } from './directory.ts';
@@ -33,7 +34,7 @@ function time(raw: string | undefined, field: string): number | undefined {
   const ms = raw.length <= 40 ? Date.parse(raw) : Number.NaN;
   if (!Number.isFinite(ms))
     throw new AppError('validation_failed', undefined, {
-      fields: [{ field, code: 'time', message: 'Give a time as 2026-01-31 or 2026-01-31T12:00:00Z.' }],
+      fields: [{ field, code: 'time', message: t('staff.audit.bad_time') }],
     });
   return ms;
 }
@@ -45,11 +46,7 @@ export class AuditTrail {
   private async who(raw: string | undefined): Promise<string | undefined> {
     const s = raw?.trim();
     if (!s) return undefined;
-    if (s.length > 320 || CONTROL.test(s))
-      throw new AppError(
-        'validation_failed',
-        'An account filter is at most 320 characters, without control characters.',
-      );
+    if (s.length > 320 || CONTROL.test(s)) throw new AppError('validation_failed', t('staff.audit.bad_account'));
     const account =
       (await findAccountByIdentifier(this.d.db, s)) ?? (s.length <= 64 ? await findAccount(this.d.db, s) : undefined);
     // An unknown name filters to nothing rather than being ignored.
@@ -64,9 +61,7 @@ export class AuditTrail {
     if (ev) {
       if (!EVENT.test(ev))
         throw new AppError('validation_failed', undefined, {
-          fields: [
-            { field: 'event', code: 'event', message: 'An event is like sign_in.failed, or staff.* for a prefix.' },
-          ],
+          fields: [{ field: 'event', code: 'event', message: t('staff.audit.bad_event') }],
         });
       if (ev.endsWith('*')) f.eventPrefix = ev.slice(0, -1);
       else f.event = ev;
@@ -136,7 +131,7 @@ export class AuditTrail {
 function parseCursor(raw: string | undefined): { at: number; id: string } | undefined {
   if (!raw) return undefined;
   const m = /^(\d{1,16})\.([A-Za-z0-9_-]{1,64})$/.exec(raw);
-  if (!m) throw new AppError('validation_failed', 'The page cursor is not valid.');
+  if (!m) throw new AppError('validation_failed', t('staff.audit.bad_cursor'));
   return { at: Number(m[1]), id: m[2] };
 }
 

@@ -1,27 +1,35 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, pageMessage } from '../../errors.ts';
+import { t, th } from '../../i18n/index.ts';
 import type { Kernel } from '../../kernel.ts';
 import { hasConfirmedSecondFactor } from '../../store/staff.ts';
 import { Html, Notice, Page } from '../../web/layout.tsx';
 import { leadToReauthentication, type ReauthDeps, returnPath } from '../../web/reauth.ts';
 import { authOf, contextOf } from '../../web/request.ts';
 import type { StaffGuard, Viewer } from './guard.ts';
-import type { Capability } from './roles.ts';
-import { ROLE_NAME } from './roles.ts';
+import type { Capability, ConsoleRole } from './roles.ts';
 
 /** What the console's pages use of the container the composition root builds. */
 export type ConsoleDeps = Pick<Kernel, 'config' | 'db'> & ReauthDeps & { staffGuard: StaffGuard };
 
 void Html;
 
+/** The console roles' short names, in the reader's language. */
+export const ROLE_KEY: Record<ConsoleRole, string> = {
+  admin: 'staff.role.admin',
+  support: 'staff.role.support',
+  org_owner: 'staff.role.org_owner',
+  org_admin: 'staff.role.org_admin',
+};
+
 /** The console's sections, in nav order, and what each needs. */
 export type ConsoleSection = 'queue' | 'accounts' | 'requests' | 'audit' | 'clients';
 const NAV: { id: ConsoleSection; label: string; href: string; cap: Capability }[] = [
-  { id: 'queue', label: 'Queue', href: '/admin', cap: 'read' },
-  { id: 'accounts', label: 'Accounts', href: '/admin/accounts', cap: 'read' },
-  { id: 'requests', label: 'Requests', href: '/admin/requests', cap: 'read' },
-  { id: 'audit', label: 'Audit', href: '/admin/audit', cap: 'audit' },
-  { id: 'clients', label: 'Clients', href: '/admin/clients', cap: 'manage' },
+  { id: 'queue', label: 'staff.nav.queue', href: '/admin', cap: 'read' },
+  { id: 'accounts', label: 'staff.nav.accounts', href: '/admin/accounts', cap: 'read' },
+  { id: 'requests', label: 'staff.nav.requests', href: '/admin/requests', cap: 'read' },
+  { id: 'audit', label: 'staff.nav.audit', href: '/admin/audit', cap: 'audit' },
+  { id: 'clients', label: 'staff.nav.clients', href: '/admin/clients', cap: 'manage' },
 ];
 
 export interface ConsolePageOptions {
@@ -43,17 +51,22 @@ export function ConsolePage(d: ConsoleDeps, o: ConsolePageOptions): string {
     wide: true,
     children: (
       <>
-        <nav class="console-nav" aria-label="Staff console">
+        <nav class="console-nav" aria-label={t('staff.nav.label')}>
           <ul>
             {NAV.filter((n) => d.staffGuard.can(o.viewer, n.cap)).map((n) => (
               <li>
-                <a href={n.href} aria-current={n.id === o.section ? 'page' : undefined} safe>
-                  {n.label}
+                <a href={n.href} aria-current={n.id === o.section ? 'page' : undefined}>
+                  {th(n.label)}
                 </a>
               </li>
             ))}
           </ul>
-          <p class="hint" safe>{`Signed in as ${o.viewer.auth.account.username} (${role ? ROLE_NAME[role] : ''})`}</p>
+          <p class="hint">
+            {th('staff.nav.signed_in_as', {
+              username: o.viewer.auth.account.username,
+              role: role ? t(ROLE_KEY[role]) : '',
+            })}
+          </p>
         </nav>
         <Notice kind="success" text={o.flash} />
         <Notice kind="error" text={o.error} />
@@ -72,7 +85,7 @@ function renderRefusal(d: ConsoleDeps, reply: FastifyReply, err: AppError): Fast
     reply,
     err.status,
     Page({
-      title: err.status === 404 ? 'Not found' : 'Not allowed',
+      title: err.status === 404 ? t('staff.refused.not_found') : t('staff.refused.not_allowed'),
       productName: d.config.productName,
       children: <Notice kind="error" text={pageMessage(err)} />,
     }),

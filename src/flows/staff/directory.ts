@@ -1,5 +1,6 @@
 import type { RequestContext } from '../../context.ts';
 import { AppError } from '../../errors.ts';
+import { t } from '../../i18n/index.ts';
 import type { Kernel } from '../../kernel.ts';
 import { isoTime } from '../../security/clock.ts';
 import { keyedHash } from '../../security/hashing.ts';
@@ -123,9 +124,9 @@ export class AccountDirectory {
   async search(v: Viewer, raw: string, exact = false): Promise<AccountSummary[]> {
     const q = trimSpaces(String(raw ?? '')).normalize('NFKC');
     if (!q) return [];
-    if (q.length > 320) throw new AppError('validation_failed', 'A search is at most 320 characters.');
+    if (q.length > 320) throw new AppError('validation_failed', t('staff.search.too_long'));
     // No identifier holds control characters (and PostgreSQL text cannot hold NUL).
-    if (CONTROL.test(q)) throw new AppError('validation_failed', 'A search cannot contain control characters.');
+    if (CONTROL.test(q)) throw new AppError('validation_failed', t('staff.search.control'));
     const orgIds = this.d.staffGuard.orgScope(v);
     const tries: [SearchColumn, string, string][] = [];
     if (q.includes('@')) tries.push(['email_key', normalizeEmail(q) ?? foldCase(q), 'email']);

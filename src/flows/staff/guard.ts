@@ -1,5 +1,6 @@
 import type { RequestContext } from '../../context.ts';
 import { AppError } from '../../errors.ts';
+import { t } from '../../i18n/index.ts';
 import type { Kernel } from '../../kernel.ts';
 import { isMultiFactor, parseAmr } from '../../security/amr.ts';
 import { cleanText } from '../../security/audit.ts';
@@ -110,7 +111,7 @@ export class StaffGuard {
    */
   async account(v: Viewer, accountId: string, cap: Capability, ctx: RequestContext, action: string): Promise<Account> {
     const account = ACCOUNT_ID.test(accountId) ? await findAccount(this.d.db, accountId) : undefined;
-    if (!account) throw new AppError('not_found', 'No such account.');
+    if (!account) throw new AppError('not_found', t('staff.no_account'));
     if (!this.can(v, cap, account.org_id) || (account.is_staff && !v.staffRole))
       return this.refuse(v.auth.account.id, ctx, action, account.id);
     return account;
@@ -131,7 +132,7 @@ export function checkReason(raw: unknown): string {
         {
           field: 'reason',
           code: 'reason',
-          message: `Write why you are doing this (${REASON_MIN} to ${REASON_MAX} characters); it is kept in the audit trail.`,
+          message: t('staff.reason_needed', { min: REASON_MIN, max: REASON_MAX }),
         },
       ],
     });

@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, pageMessage } from '../../errors.ts';
+import { t, th } from '../../i18n/index.ts';
 import type { Kernel } from '../../kernel.ts';
 import { Html } from '../../web/layout.tsx';
 import { authOf, contextOf, field } from '../../web/request.ts';
@@ -24,26 +25,36 @@ export type StaffPagesDeps = ConsoleDeps &
 void Html;
 
 const ACTION_LABEL: Record<StaffAction, string> = {
-  reset: 'Send a password reset (link and code, by the account’s own methods)',
-  end_sessions: 'End sessions',
-  unlock: 'Unlock sign-in',
-  resend_activation: 'Resend the activation mail',
-  clear_flag: 'Clear the review flag',
-  disable: 'Disable the account (ends every session)',
-  enable: 'Enable the account',
-  remove_second_factors: 'Remove second factors (after an identity check)',
+  reset: 'staff.action.reset',
+  end_sessions: 'staff.action.end_sessions',
+  unlock: 'staff.action.unlock',
+  resend_activation: 'staff.action.resend_activation',
+  clear_flag: 'staff.action.clear_flag',
+  disable: 'staff.action.disable',
+  enable: 'staff.action.enable',
+  remove_second_factors: 'staff.action.remove_second_factors',
 };
 
 const DONE: Record<string, string> = {
-  reset: 'A reset was sent to the account’s own addresses; when it expires is shown under “Pending resets”.',
-  end_sessions: 'Sessions ended.',
-  unlock: 'Sign-in failures cleared.',
-  resend_activation: 'A new activation mail was sent.',
-  clear_flag: 'The flag was cleared.',
-  disable: 'The account was disabled and signed out everywhere.',
-  enable: 'The account was enabled.',
-  remove_second_factors: 'Second factors and recovery codes were removed; the identity check is in the audit trail.',
+  reset: 'staff.done.reset',
+  end_sessions: 'staff.done.end_sessions',
+  unlock: 'staff.done.unlock',
+  resend_activation: 'staff.done.resend_activation',
+  clear_flag: 'staff.done.clear_flag',
+  disable: 'staff.done.disable',
+  enable: 'staff.done.enable',
+  remove_second_factors: 'staff.done.remove_second_factors',
 };
+
+/** An account's status as staff read it: active, pending, disabled, deleted. */
+const STATUS: Record<string, string> = {
+  active: 'staff.status.active',
+  pending: 'staff.status.pending',
+  disabled: 'staff.status.disabled',
+  deleted: 'staff.status.deleted',
+};
+
+export const statusLabel = (s: string): string => (Object.hasOwn(STATUS, s) ? t(STATUS[s] as string) : s);
 
 const q = (req: FastifyRequest, name: string, max = 320): string => {
   const v = (req.query as Record<string, unknown> | undefined)?.[name];
@@ -54,33 +65,35 @@ function SearchForm(p: { q: string; exact: boolean }): JSX.Element {
   return (
     <form method="get" action="/admin/accounts" class="card console-form">
       <div class="field">
-        <label for="f-q">Username, email or phone</label>
+        <label for="f-q">{th('staff.search.label')}</label>
         <input id="f-q" name="q" type="search" value={p.q} maxlength={320} autocomplete="off" />
       </div>
       <div class="field check">
         <input type="checkbox" id="f-exact" name="exact" value="1" checked={p.exact} />
-        <label for="f-exact">Exact match only</label>
+        <label for="f-exact">{th('staff.search.exact')}</label>
       </div>
       <button type="submit" class="primary">
-        Search
+        {th('staff.search.submit')}
       </button>
     </form>
   );
 }
 
 function Results(p: { rows: AccountSummary[] }): JSX.Element {
-  if (!p.rows.length) return <p role="status">No accounts match.</p>;
+  if (!p.rows.length) return <p role="status">{th('staff.search.none')}</p>;
   return (
     <div class="table-wrap">
       <table class="console">
-        <caption class="hint" safe>{`${p.rows.length} account(s)`}</caption>
+        <caption class="hint" safe>
+          {t('staff.search.count', { count: p.rows.length })}
+        </caption>
         <thead>
           <tr>
-            <th scope="col">Username</th>
-            <th scope="col">Email</th>
-            <th scope="col">Phone</th>
-            <th scope="col">Status</th>
-            <th scope="col">Matched</th>
+            <th scope="col">{th('staff.col.username')}</th>
+            <th scope="col">{th('staff.col.email')}</th>
+            <th scope="col">{th('staff.col.phone')}</th>
+            <th scope="col">{th('staff.col.status')}</th>
+            <th scope="col">{th('staff.col.matched')}</th>
           </tr>
         </thead>
         <tbody>
@@ -90,11 +103,13 @@ function Results(p: { rows: AccountSummary[] }): JSX.Element {
                 <a href={`/admin/accounts/${encodeURIComponent(r.id)}`} safe>
                   {r.username}
                 </a>
-                {r.staff ? ' (staff)' : ''}
+                {r.staff ? th('staff.search.is_staff') : ''}
               </td>
               <td safe>{r.email ?? ''}</td>
               <td safe>{r.phone ?? ''}</td>
-              <td safe>{`${r.status}${r.flagged ? ', flagged' : ''}`}</td>
+              <td safe>
+                {r.flagged ? t('staff.status_flagged', { status: statusLabel(r.status) }) : statusLabel(r.status)}
+              </td>
               <td safe>{r.match}</td>
             </tr>
           ))}
@@ -109,7 +124,7 @@ function detailsText(r: AuditView): string {
 }
 
 export function AuditTable(p: { rows: AuditView[]; caption: string }): JSX.Element {
-  if (!p.rows.length) return <p>No audit records.</p>;
+  if (!p.rows.length) return <p>{th('staff.audit.none')}</p>;
   return (
     <div class="table-wrap">
       <table class="console">
@@ -118,11 +133,11 @@ export function AuditTable(p: { rows: AuditView[]; caption: string }): JSX.Eleme
         </caption>
         <thead>
           <tr>
-            <th scope="col">When</th>
-            <th scope="col">Event</th>
-            <th scope="col">Actor</th>
-            <th scope="col">From</th>
-            <th scope="col">Details</th>
+            <th scope="col">{th('staff.col.when')}</th>
+            <th scope="col">{th('staff.col.event')}</th>
+            <th scope="col">{th('staff.col.actor')}</th>
+            <th scope="col">{th('staff.col.from')}</th>
+            <th scope="col">{th('staff.col.details')}</th>
           </tr>
         </thead>
         <tbody>
@@ -143,38 +158,47 @@ export function AuditTable(p: { rows: AuditView[]; caption: string }): JSX.Eleme
 
 function Facts(p: { a: AccountDetail }): JSX.Element {
   const a = p.a;
-  const phone: string = a.phone ? `${a.phone}${a.phoneVerified ? ' (verified)' : ''}` : '—';
+  const phone: string = a.phone
+    ? a.phoneVerified
+      ? t('staff.facts.phone_verified', { phone: a.phone })
+      : a.phone
+    : '—';
   const password: string = a.hasPassword
-    ? `set${a.passwordChangedAt ? `, changed ${a.passwordChangedAt}` : ''}`
-    : 'none';
-  const flag: string = a.flag ? `${a.flag.at}: ${a.flag.reason ?? ''}` : 'none';
+    ? a.passwordChangedAt
+      ? t('staff.facts.password_changed', { at: a.passwordChangedAt })
+      : t('staff.facts.password_set')
+    : t('staff.facts.none');
+  const flag: string = a.flag ? `${a.flag.at}: ${a.flag.reason ?? ''}` : t('staff.facts.none');
   return (
     <section class="card" aria-labelledby="facts-h">
-      <h2 id="facts-h">Account</h2>
+      <h2 id="facts-h">{th('staff.facts.title')}</h2>
       <dl>
-        <dt>Username</dt>
+        <dt>{th('staff.col.username')}</dt>
         <dd safe>{a.username}</dd>
-        <dt>Email</dt>
+        <dt>{th('staff.col.email')}</dt>
         <dd safe>{a.email ?? '—'}</dd>
-        <dt>Phone</dt>
+        <dt>{th('staff.col.phone')}</dt>
         <dd safe>{phone}</dd>
-        <dt>Status</dt>
-        <dd safe>{`${a.status}${a.locked ? ', sign-in locked' : ''}`}</dd>
-        <dt>Created</dt>
+        <dt>{th('staff.col.status')}</dt>
+        <dd safe>{a.locked ? t('staff.status_locked', { status: statusLabel(a.status) }) : statusLabel(a.status)}</dd>
+        <dt>{th('staff.facts.created')}</dt>
         <dd safe>{a.createdAt}</dd>
-        <dt>Last sign-in</dt>
-        <dd safe>{a.lastSignInAt ?? 'never'}</dd>
-        <dt>Password</dt>
+        <dt>{th('staff.facts.last_sign_in')}</dt>
+        <dd safe>{a.lastSignInAt ?? t('staff.facts.never')}</dd>
+        <dt>{th('staff.facts.password')}</dt>
         <dd safe>{password}</dd>
-        <dt>Organization</dt>
+        <dt>{th('staff.facts.organization')}</dt>
         <dd safe>{`${a.organization.name} (${a.organization.slug})`}</dd>
-        <dt>Roles</dt>
+        <dt>{th('staff.facts.roles')}</dt>
         <dd safe>
-          {[a.staffRole ? `staff: ${a.staffRole}` : '', ...a.organizationRoles.map((r) => `${r.role} of ${r.slug}`)]
+          {[
+            a.staffRole ? t('staff.facts.staff_role', { role: a.staffRole }) : '',
+            ...a.organizationRoles.map((r) => t('staff.facts.org_role', { role: r.role, slug: r.slug })),
+          ]
             .filter(Boolean)
-            .join('; ') || 'member'}
+            .join('; ') || t('staff.facts.member')}
         </dd>
-        <dt>Flag</dt>
+        <dt>{th('staff.facts.flag')}</dt>
         <dd safe>{flag}</dd>
       </dl>
     </section>
@@ -212,50 +236,54 @@ function ActionForm(p: {
   );
   return (
     <form method="post" action={`/admin/accounts/${encodeURIComponent(p.a.id)}/act`} class="card actions console-form">
-      <h2>Act on this account</h2>
+      <h2>{th('staff.act.title')}</h2>
       {p.recent ? (
         ''
       ) : (
         <p class="notice info" role="status">
-          You signed in a while ago: an action will first ask you to sign in again.
+          {th('staff.act.stale')}
         </p>
       )}
       <div class="field">
-        <label for="f-action">Action</label>
+        <label for="f-action">{th('staff.act.action')}</label>
         <select id="f-action" name="action">
           {allowed.map((k) => (
             <option value={k} safe>
-              {ACTION_LABEL[k]}
+              {t(ACTION_LABEL[k])}
             </option>
           ))}
         </select>
       </div>
       <div class="field">
-        <label for="f-session">Session (for “End sessions”)</label>
+        <label for="f-session">{th('staff.act.session')}</label>
         <select id="f-session" name="session">
-          <option value="">All sessions</option>
+          <option value="">{th('staff.act.all_sessions')}</option>
           {p.a.sessions.map((s) => (
             <option value={s.handle} safe>
-              {`${s.method}, ${s.ip ?? 'unknown address'}, last seen ${s.lastSeenAt}`}
+              {t('staff.act.session_option', {
+                method: s.method,
+                ip: s.ip ?? t('staff.unknown_address'),
+                seen: s.lastSeenAt,
+              })}
             </option>
           ))}
         </select>
       </div>
       <div class="field">
-        <label for="f-reason">Reason (kept in the audit trail)</label>
+        <label for="f-reason">{th('staff.act.reason')}</label>
         <textarea id="f-reason" name="reason" required minlength={8} maxlength={REASON_MAX} />
       </div>
       <div class="field">
-        <label for="f-check">Identity check made (required to remove second factors)</label>
+        <label for="f-check">{th('staff.act.check')}</label>
         <textarea id="f-check" name="identityCheck" maxlength={CHECK_MAX} aria-describedby="f-check-hint" />
         <p class="hint" id="f-check-hint">
-          What you checked and how, e.g. “video call, photo ID matched, confirmed the last sign-in city”.
+          {th('staff.act.check_hint')}
         </p>
       </div>
       <button type="submit" class="primary">
-        Do it
+        {th('staff.act.submit')}
       </button>
-      <p class="hint">The account’s owner is told by mail what was done, when and by which role.</p>
+      <p class="hint">{th('staff.act.told')}</p>
     </form>
   );
 }
@@ -281,7 +309,7 @@ async function renderAccount(
     reply,
     o.status ?? 200,
     ConsolePage(d, {
-      title: `Account ${a.username}`,
+      title: t('staff.account.title', { username: a.username }),
       section: 'accounts',
       viewer: v,
       flash: o.flash,
@@ -292,43 +320,56 @@ async function renderAccount(
           <ActionForm d={d} v={v} a={a} orgId={account.org_id} recent={recent} />
           <ListSection
             id="pending"
-            title="Pending resets"
-            empty="No live reset link or code."
-            items={a.pendingResets.map((r) => `${r.method}: expires ${r.expiresAt}`)}
+            title={t('staff.pending.title')}
+            empty={t('staff.pending.empty')}
+            items={a.pendingResets.map((r) => t('staff.pending.item', { method: r.method, at: r.expiresAt }))}
           />
           <ListSection
             id="sessions"
-            title="Sessions"
-            empty="No live sessions."
-            items={a.sessions.map(
-              (s) =>
-                `${s.method} from ${s.ip ?? 'unknown address'} (${s.userAgent?.slice(0, 80) ?? 'unknown browser'}), since ${s.createdAt}, last seen ${s.lastSeenAt}, ends ${s.expiresAt}`,
+            title={t('staff.sessions.title')}
+            empty={t('staff.sessions.empty')}
+            items={a.sessions.map((s) =>
+              t('staff.sessions.item', {
+                method: s.method,
+                ip: s.ip ?? t('staff.unknown_address'),
+                browser: s.userAgent?.slice(0, 80) ?? t('staff.unknown_browser'),
+                since: s.createdAt,
+                seen: s.lastSeenAt,
+                ends: s.expiresAt,
+              }),
             )}
           />
           <ListSection
             id="factors"
-            title="Second factors"
-            empty="No second factor."
+            title={t('staff.factors.title')}
+            empty={t('staff.factors.empty')}
             items={[
               ...a.secondFactors.map(
                 (f) =>
-                  `${f.kind}: ${f.name}, added ${f.createdAt}${f.confirmed ? '' : ' (not confirmed)'}${f.lastUsedAt ? `, last used ${f.lastUsedAt}` : ''}${f.flaggedAt ? `, counter went backwards ${f.flaggedAt}` : ''}`,
+                  t('staff.factors.item', { kind: f.kind, name: f.name, at: f.createdAt }) +
+                  (f.confirmed ? '' : t('staff.factors.unconfirmed')) +
+                  (f.lastUsedAt ? t('staff.factors.last_used', { at: f.lastUsedAt }) : '') +
+                  (f.flaggedAt ? t('staff.factors.counter', { at: f.flaggedAt }) : ''),
               ),
-              ...(a.recoveryCodesLeft ? [`${a.recoveryCodesLeft} unused recovery codes`] : []),
+              ...(a.recoveryCodesLeft ? [t('staff.factors.recovery_codes', { count: a.recoveryCodesLeft })] : []),
             ]}
           />
           <ListSection
             id="identities"
-            title="Linked accounts"
-            empty="No linked external account."
+            title={t('staff.identities.title')}
+            empty={t('staff.identities.empty')}
             items={a.identities.map(
               (i) =>
-                `${i.provider}: ${i.email ?? i.displayName ?? ''}, linked ${i.linkedAt}${i.lastUsedAt ? `, last used ${i.lastUsedAt}` : ''}`,
+                t('staff.identities.item', {
+                  provider: i.provider,
+                  who: i.email ?? i.displayName ?? '',
+                  at: i.linkedAt,
+                }) + (i.lastUsedAt ? t('staff.factors.last_used', { at: i.lastUsedAt }) : ''),
             )}
           />
           <section class="card" aria-labelledby="audit-h">
-            <h2 id="audit-h">Recent audit trail</h2>
-            <AuditTable rows={a.audit} caption="The latest 30 records of this account" />
+            <h2 id="audit-h">{th('staff.account.audit')}</h2>
+            <AuditTable rows={a.audit} caption={t('staff.account.audit_caption')} />
           </section>
         </>
       ),
@@ -370,13 +411,13 @@ function AuditFilters(p: { f: AuditFilterInput }): JSX.Element {
   );
   return (
     <form method="get" action="/admin/audit" class="card console-form">
-      {input('account', 'Account (username, email or id)')}
-      {input('actor', 'Actor (username, email or id)')}
-      {input('event', 'Event', 'e.g. sign_in.failed, or staff.* for every staff action')}
-      {input('from', 'From', 'e.g. 2026-01-31 or 2026-01-31T12:00:00Z')}
-      {input('to', 'To')}
+      {input('account', t('staff.audit.account'))}
+      {input('actor', t('staff.audit.actor'))}
+      {input('event', t('staff.col.event'), t('staff.audit.event_hint'))}
+      {input('from', t('staff.col.from'), t('staff.audit.from_hint'))}
+      {input('to', t('staff.audit.to'))}
       <button type="submit" class="primary">
-        Filter
+        {th('staff.audit.filter')}
       </button>
     </form>
   );
@@ -419,7 +460,7 @@ export function registerStaffPages(app: FastifyInstance, d: StaffPagesDeps): voi
       reply,
       error ? 400 : 200,
       ConsolePage(d, {
-        title: 'Accounts',
+        title: t('staff.nav.accounts'),
         section: 'accounts',
         viewer: v,
         error,
@@ -439,7 +480,9 @@ export function registerStaffPages(app: FastifyInstance, d: StaffPagesDeps): voi
     const id = String((req.params as { id?: string }).id ?? '');
     const done = q(req, 'done', 40);
     try {
-      return await renderAccount(d, req, reply, v, id, { flash: Object.hasOwn(DONE, done) ? DONE[done] : undefined });
+      return await renderAccount(d, req, reply, v, id, {
+        flash: Object.hasOwn(DONE, done) ? t(DONE[done] as string) : undefined,
+      });
     } catch (err) {
       return answerConsoleError(d, req, reply, err, req.url);
     }
@@ -454,7 +497,7 @@ export function registerStaffPages(app: FastifyInstance, d: StaffPagesDeps): voi
     try {
       if (!isStaffAction(action)) {
         viewer = await d.staffGuard.require(await authOf(d, req), 'read', ctx, 'accounts.act');
-        throw new AppError('validation_failed', 'Choose an action.');
+        throw new AppError('validation_failed', t('staff.act.choose'));
       }
       const cap = ACTIONS[action].cap;
       const g = await d.staffGuard.requireAction(
@@ -509,7 +552,7 @@ export function registerStaffPages(app: FastifyInstance, d: StaffPagesDeps): voi
       reply,
       error ? 400 : 200,
       ConsolePage(d, {
-        title: 'Audit trail',
+        title: t('staff.audit.title'),
         section: 'audit',
         viewer: v,
         error,
@@ -517,13 +560,13 @@ export function registerStaffPages(app: FastifyInstance, d: StaffPagesDeps): voi
           <>
             <AuditFilters f={input} />
             <p class="links">
-              <a href={exportQuery(input, 'jsonl')}>Export as JSON lines</a>
-              <a href={exportQuery(input, 'csv')}>Export as CSV</a>
+              <a href={exportQuery(input, 'jsonl')}>{th('staff.audit.export_jsonl')}</a>
+              <a href={exportQuery(input, 'csv')}>{th('staff.audit.export_csv')}</a>
             </p>
-            {page ? <AuditTable rows={page.rows} caption="Newest first" /> : ''}
+            {page ? <AuditTable rows={page.rows} caption={t('staff.audit.newest_first')} /> : ''}
             {page?.next ? (
               <p>
-                <a href={`/admin/audit?${nextParams.toString()}`}>Older records</a>
+                <a href={`/admin/audit?${nextParams.toString()}`}>{th('staff.audit.older')}</a>
               </p>
             ) : (
               ''

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { formatTime } from '../../delivery/templates.ts';
 import { AppError, pageMessage } from '../../errors.ts';
+import { t, th } from '../../i18n/index.ts';
 import type { Kernel } from '../../kernel.ts';
 import { CaptchaSlot, type CaptchaSlotDeps } from '../../web/captcha-slot.tsx';
 import { Field, Html, Notice, Page } from '../../web/layout.tsx';
@@ -13,9 +14,9 @@ export type SupportPagesDeps = Pick<Kernel, 'config'> & { support: SupportServic
 void Html;
 
 const STATUS_LABEL: Record<SupportStatus['status'], string> = {
-  open: 'Open: waiting for our staff',
-  answered: 'Answered',
-  closed: 'Closed',
+  open: 'support.status.open',
+  answered: 'support.status.answered',
+  closed: 'support.status.closed',
 };
 
 // The status page is reached by a secret link: never cached, never passed on as a referrer.
@@ -79,19 +80,16 @@ export function renderSupportForm(d: SupportPagesDeps, reply: FastifyReply, o: F
     reply,
     o.status ?? 200,
     Page({
-      title: 'Contact support',
+      title: t('support.title'),
       productName: d.config.productName,
       children: (
         <>
           <Notice kind="error" text={o.error} />
           <form method="post" action="/support" class="card" novalidate>
-            <p>
-              Lost your phone, your recovery codes or access to your email? Tell us what happened. Our staff check who
-              you are before they change anything, and answer within 24 hours.
-            </p>
+            <p>{th('support.intro')}</p>
             <Field
               name="identifier"
-              label="Username or email of the account"
+              label={t('support.identifier')}
               value={o.identifier}
               autocomplete="username"
               autofocus
@@ -99,27 +97,27 @@ export function renderSupportForm(d: SupportPagesDeps, reply: FastifyReply, o: F
             />
             <Field
               name="contact"
-              label="Email address we can reach you at"
+              label={t('support.contact')}
               type="email"
               value={o.contact}
               autocomplete="email"
               maxlength={320}
-              hint="We send the reference and our replies here. It can differ from the account's address."
+              hint={t('support.contact_hint')}
             />
             <TextArea
               name="message"
-              label="What happened?"
+              label={t('support.message')}
               value={o.message}
               maxlength={MESSAGE_MAX}
-              hint="Never write your password or a code here."
+              hint={t('support.message_hint')}
             />
             {CaptchaSlot(d)}
             <button type="submit" class="primary">
-              Send request
+              {th('support.submit')}
             </button>
             <p class="links">
-              <a href="/forgot-password">Forgot password?</a>
-              <a href="/login">Back to sign in</a>
+              <a href="/forgot-password">{th('support.forgot')}</a>
+              <a href="/login">{th('support.back')}</a>
             </p>
           </form>
         </>
@@ -133,13 +131,13 @@ function renderFiled(d: SupportPagesDeps, reply: FastifyReply, message: string) 
     reply,
     200,
     Page({
-      title: 'Request received',
+      title: t('support.received'),
       productName: d.config.productName,
       children: (
         <>
           <Notice kind="success" text={message} />
           <p class="links">
-            <a href="/login">Back to sign in</a>
+            <a href="/login">{th('support.back')}</a>
           </p>
         </>
       ),
@@ -152,21 +150,31 @@ function renderStatus(d: SupportPagesDeps, reply: FastifyReply, s: SupportStatus
     reply,
     200,
     Page({
-      title: `Support request ${s.ref}`,
+      title: t('support.request_title', { ref: s.ref }),
       productName: d.config.productName,
       wide: true,
       children: (
         <>
           <p class="card">
-            <strong>Status:</strong> <span safe>{STATUS_LABEL[s.status]}</span>
+            {th('support.status_line', {
+              status: t(STATUS_LABEL[s.status]),
+              b: (x) => `<strong>${x}</strong>`,
+              v: (x) => `<span>${x}</span>`,
+            })}
             <br />
-            <strong>Sent:</strong> <span safe>{formatTime(s.createdAt)}</span>
+            {th('support.sent_line', {
+              at: formatTime(s.createdAt),
+              b: (x) => `<strong>${x}</strong>`,
+              v: (x) => `<span>${x}</span>`,
+            })}
           </p>
-          <ol class="conversation" aria-label="Messages">
+          <ol class="conversation" aria-label={t('support.messages')}>
             {s.messages.map((m) => (
               <li class={`card msg-${m.from}`}>
                 <p class="hint" safe>
-                  {`${m.from === 'you' ? 'You wrote' : 'Support replied'} on ${formatTime(m.at)}`}
+                  {m.from === 'you'
+                    ? t('support.you_wrote', { at: formatTime(m.at) })
+                    : t('support.staff_replied', { at: formatTime(m.at) })}
                 </p>
                 <p class="body" safe>
                   {m.body}
@@ -174,7 +182,7 @@ function renderStatus(d: SupportPagesDeps, reply: FastifyReply, s: SupportStatus
               </li>
             ))}
           </ol>
-          <p>Keep this page's address to yourself: anyone with it can read this conversation.</p>
+          <p>{th('support.keep_private')}</p>
         </>
       ),
     }),
@@ -186,13 +194,13 @@ function renderNoRequest(d: SupportPagesDeps, reply: FastifyReply) {
     reply,
     404,
     Page({
-      title: 'Request not found',
+      title: t('support.not_found'),
       productName: d.config.productName,
       children: (
         <div class="card">
-          <Notice kind="error" text="This link does not open a support request. Use the full link from our mail." />
+          <Notice kind="error" text={t('support.not_found_text')} />
           <p class="links">
-            <a href="/support">Contact support</a>
+            <a href="/support">{th('support.title')}</a>
           </p>
         </div>
       ),

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { RequestContext } from '../../context.ts';
 import { renderMail } from '../../delivery/templates.ts';
 import { AppError } from '../../errors.ts';
+import { currentLocale, t, withLocale } from '../../i18n/index.ts';
 import type { Kernel } from '../../kernel.ts';
 import { keyedHash, safeEqual } from '../../security/hashing.ts';
 import { emailKey } from '../../security/identifiers.ts';
@@ -24,9 +25,6 @@ export type SupportDeps = Pick<
   'config' | 'db' | 'clock' | 'random' | 'secret' | 'brand' | 'outbox' | 'worker' | 'audit' | 'guard' | 'captcha'
 >;
 
-export const SUPPORT_FILED =
-  'Thank you. If the details match, our staff will look into it. We sent a reference and a link to follow your request to the contact address you gave.';
-
 export const MESSAGE_MAX = 4000;
 const FILE_JOB = 'support.file';
 const STATUS_PURPOSE = 'support-status';
@@ -46,6 +44,22 @@ export interface SupportStatus {
 }
 
 const str = (v: unknown) => (typeof v === 'string' ? v : '');
+
+/** The language the request was filed in (its review item keeps it), or null: the install's default. */
+async function filerLanguage(db: Kysely<Database>, requestId: string): Promise<string | null> {
+  const row = await db
+    .selectFrom('review_items')
+    .select('details')
+    .where('kind', '=', 'support_request')
+    .where('subject', '=', requestId)
+    .executeTakeFirst();
+  try {
+    const language = row?.details ? (JSON.parse(row.details) as { language?: unknown }).language : undefined;
+    return typeof language === 'string' ? language : null;
+  } catch {
+    return null;
+  }
+}
 // Control characters other than line breaks and tabs are dropped: the text is shown to staff and mailed.
 // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping them is the point
 const cleanBody = (s: string) => s.replace(/\r\n?/g, '\n').replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, '');
@@ -70,14 +84,14 @@ export class SupportService {
     const message = cleanBody(str(input.message)).trim();
     const fields: { field: string; code: string; message: string }[] = [];
     if (!identifier || identifier.length > 320)
-      fields.push({ field: 'identifier', code: 'required', message: 'Enter the username or email of the account.' });
+      fields.push({ field: 'identifier', code: 'required', message: t('support.error.identifier') });
     if (!contact || contact.length > 320 || !validEmail(contact))
-      fields.push({ field: 'contact', code: 'invalid', message: 'Enter an email address we can reach you at.' });
+      fields.push({ field: 'contact', code: 'invalid', message: t('support.error.contact') });
     if (!message || message.length > MESSAGE_MAX)
       fields.push({
         field: 'message',
         code: message ? 'too_long' : 'required',
-        message: message ? `Keep it under ${MESSAGE_MAX} characters.` : 'Tell us what happened.',
+        message: message ? t('support.error.too_long', { max: MESSAGE_MAX }) : t('support.error.message'),
       });
     if (fields.length) throw new AppError('validation_failed', undefined, { fields });
     // Capped per IP and per contact address: every request mails that address.
@@ -96,9 +110,11 @@ export class SupportService {
         ip: ctx.ip,
         userAgent: ctx.userAgent,
         correlationId: ctx.correlationId,
+        // The filer's language, for the mails to the contact address (theirs, not the account's).
+        locale: currentLocale(),
       },
     });
-    return { message: SUPPORT_FILED };
+    return { message: t('support.filed') };
   }
 
   private async runFileJob(payload: Record<string, unknown>): Promise<void> {
@@ -148,7 +164,7 @@ export class SupportService {
           reason: account
             ? `Support request ${ref} about this account`
             : `Support request ${ref}: no account matches the identifier given`,
-          details: { ref, accountFound: Boolean(account) },
+          details: { ref, accountFound: Boolean(account), language: str(payload.locale) || null },
         },
         trx,
       );
@@ -158,18 +174,16 @@ export class SupportService {
         { accountId: account?.id ?? null, details: { ref, accountFound: Boolean(account) } },
         trx,
       );
-      const mail = renderMail(d.brand, {
-        subject: `Your support request ${ref}`,
-        title: 'We received your support request',
-        lines: [
-          `Your reference is ${ref}. Please quote it if you write to us.`,
-          'Our staff answer within 24 hours. Their replies come to this address and show on your request’s page.',
-        ],
-        action: { label: 'Follow your request', url: this.statusUrl(id) },
-        after: [
-          'Anyone with this link can read the request and its replies: do not forward it. If you did not ask for help, ignore this mail.',
-        ],
-      });
+      // In the language the filer used, never the account's: the contact address is not verified.
+      const mail = withLocale(str(payload.locale) || null, () =>
+        renderMail(d.brand, {
+          subject: t('support.mail.received_subject', { ref }),
+          title: t('support.mail.received_title'),
+          lines: [t('support.mail.received_ref', { ref }), t('support.mail.received_answer')],
+          action: { label: t('support.mail.follow'), url: this.statusUrl(id) },
+          after: [t('support.mail.received_after')],
+        }),
+      );
       await d.outbox.send(trx, { channel: 'email', kind: 'support_received', to: contact, ...mail });
     });
   }
@@ -228,7 +242,7 @@ export class SupportService {
           {
             field: 'body',
             code: text ? 'too_long' : 'required',
-            message: text ? `Keep it under ${MESSAGE_MAX} characters.` : 'Write a reply.',
+            message: text ? t('support.error.too_long', { max: MESSAGE_MAX }) : t('support.error.reply'),
           },
         ],
       });
@@ -250,12 +264,15 @@ export class SupportService {
       { accountId: req.account_id, actorId: staff.id, details: { ref: req.ref, role: staff.role } },
       trx,
     );
-    const mail = renderMail(d.brand, {
-      subject: `Reply to your support request ${req.ref}`,
-      title: `Our support team replied (${req.ref})`,
-      lines: text.split('\n'),
-      action: { label: 'See your request', url: this.statusUrl(requestId) },
-    });
+    // In the language the filer used (kept with the request's review item), not the staff member's.
+    const mail = withLocale(await filerLanguage(trx, requestId), () =>
+      renderMail(d.brand, {
+        subject: t('support.mail.reply_subject', { ref: req.ref }),
+        title: t('support.mail.reply_title', { ref: req.ref }),
+        lines: text.split('\n'),
+        action: { label: t('support.mail.see'), url: this.statusUrl(requestId) },
+      }),
+    );
     await d.outbox.send(trx, { channel: 'email', kind: 'support_reply', to: req.contact, ...mail });
   }
 
