@@ -27,6 +27,8 @@ const BrandView = Type.Object({
 const LOGO_CACHE = 'public, max-age=31536000, immutable';
 
 export function registerBrandApi(app: FastifyInstance, d: BrandApiDeps): void {
+  // Every page's favicon and help link come from the brands (src/flows/brand/page-brand.ts).
+  app.addHook('onReady', () => d.brandService.servePageBrand());
   const slugOf = (req: { params: unknown }) => (req.params as { slug: string }).slug;
 
   app.get(

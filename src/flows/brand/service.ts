@@ -7,6 +7,7 @@ import type { Kernel } from '../../kernel.ts';
 import type { Authenticated } from '../../web/auth.ts';
 import { contrastRatio, DARK_SURFACES, LIGHT_SURFACES, MIN_CONTRAST, parseHexColor } from '../../web/contrast.ts';
 import type { OrganizationService } from '../organizations/service.ts';
+import { configurePageBrand, type PageBrandRow, refreshPageBrand } from './page-brand.ts';
 
 /** What this module uses of the container the composition root builds. */
 export type BrandDeps = Pick<Kernel, 'config' | 'db' | 'clock' | 'audit' | 'brand'> & {
@@ -153,6 +154,7 @@ export class BrandService {
         trx,
       );
     });
+    await refreshPageBrand();
     return (await this.view(slug)) as BrandView;
   }
 
@@ -195,6 +197,7 @@ export class BrandService {
         trx,
       );
     });
+    await refreshPageBrand();
     return (await this.view(slug)) as BrandView;
   }
 
@@ -206,6 +209,40 @@ export class BrandService {
       .where('id', '=', org.id)
       .execute();
     await this.d.audit.record('org.logo_removed', ctx, { actorId: auth.account.id, details: { org: org.slug } });
+    await refreshPageBrand();
+  }
+
+  /**
+   * Lets every page's frame (src/web/layout.tsx) show the brands' favicons and help links, read
+   * from this database: called once the app is ready to serve (src/flows/brand/page-brand.ts).
+   */
+  async servePageBrand(): Promise<void> {
+    const b = this.d.config.brand;
+    configurePageBrand({
+      install: { supportUrl: b.supportUrl, supportEmail: b.supportEmail, supportContact: this.d.config.supportContact },
+      now: () => this.d.clock.now(),
+      load: async (): Promise<PageBrandRow[]> => {
+        const rows = await this.d.db
+          .selectFrom('organizations')
+          .select(['slug', 'support_url', 'support_contact', 'logo_type', 'logo_version'])
+          .where((eb) =>
+            eb.or([
+              eb('support_url', 'is not', null),
+              eb('support_contact', 'is not', null),
+              eb('logo_type', 'is not', null),
+            ]),
+          )
+          .execute();
+        return rows.map((r) => ({
+          slug: r.slug,
+          supportUrl: r.support_url,
+          supportContact: r.support_contact,
+          logoType: r.logo_type,
+          logoVersion: r.logo_version,
+        }));
+      },
+    });
+    await refreshPageBrand();
   }
 
   /** The stored logo, for /brand/{slug}/logo. */
@@ -226,7 +263,7 @@ export class BrandService {
     const dark = v?.primaryColorDark ?? b.primaryColorDark;
     // Values were checked (parseHexColor) when configured or saved; a URL we build ourselves.
     const logo = v?.logoUrl
-      ? `\n.top .brand::before{content:"";display:inline-block;width:32px;height:32px;margin-right:8px;vertical-align:middle;background:url("${v.logoUrl}") center/contain no-repeat}`
+      ? `\n.top .brand::before{content:"";display:inline-block;width:32px;height:32px;margin-inline-end:8px;vertical-align:middle;background:url("${v.logoUrl}") center/contain no-repeat}`
       : '';
     const darkRule = BASE_HAS_DARK_MODE ? `\n@media (prefers-color-scheme: dark){:root{--accent:${dark}}}` : '';
     return `:root{--accent:${light}}${darkRule}${logo}\n`;
