@@ -38,6 +38,8 @@ const FAVICON: PageBrand['favicon'] = { href: '/static/favicon.svg', type: 'imag
 
 let install: InstallSupport = {};
 let rows = new Map<string, PageBrandRow>();
+/** what pageBrand worked out per slug, until the next read */
+let worked = new Map<string, PageBrand>();
 let source: { load: () => Promise<PageBrandRow[]>; now: () => number } | undefined;
 let readAt = Number.NEGATIVE_INFINITY;
 let reading: Promise<void> | undefined;
@@ -51,6 +53,7 @@ export function configurePageBrand(o: {
   install = o.install;
   source = { load: o.load, now: o.now };
   rows = new Map();
+  worked = new Map();
   readAt = Number.NEGATIVE_INFINITY;
   reading = undefined;
 }
@@ -65,6 +68,7 @@ export function refreshPageBrand(): Promise<void> {
     .then((list) => {
       if (source !== s) return;
       rows = new Map(list.map((r) => [r.slug, r]));
+      worked = new Map();
       readAt = started;
     })
     .catch(() => {
@@ -97,6 +101,9 @@ function web(url: string | null | undefined): string | undefined {
 export function pageBrand(prefix: string | undefined): PageBrand {
   if (source && !reading && source.now() - readAt > PAGE_BRAND_TTL_MS) void refreshPageBrand();
   const slug = prefix ? /^\/o\/([a-z0-9-]{1,40})$/.exec(prefix)?.[1] : DEFAULT_ORG_SLUG;
+  const key = slug ?? '';
+  const known = worked.get(key);
+  if (known) return known;
   const row = slug ? rows.get(slug) : undefined;
   const help =
     web(row?.supportUrl) ??
@@ -107,5 +114,9 @@ export function pageBrand(prefix: string | undefined): PageBrand {
     '/support';
   const favicon =
     row?.logoType && slug ? { href: `/brand/${slug}/logo?v=${row.logoVersion ?? 0}`, type: row.logoType } : FAVICON;
-  return { favicon, help };
+  const brand = { favicon, help };
+  // one entry per organization that has pages; bounded like the organizations' languages
+  if (worked.size > 1000) worked.clear();
+  worked.set(key, brand);
+  return brand;
 }
