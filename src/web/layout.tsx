@@ -1,4 +1,5 @@
 import Html from '@kitajs/html';
+import { pageBrand } from '../flows/brand/page-brand.ts';
 import {
   clientTextJson,
   currentLocale,
@@ -27,6 +28,8 @@ export interface PageOptions {
 export function Page(o: PageOptions): string {
   const prefix = o.orgPrefix ?? '';
   const locale = currentLocale();
+  // the organization's favicon and support link, else the install's (src/flows/brand)
+  const brand = pageBrand(prefix);
   return (
     '<!doctype html>' +
     (
@@ -37,7 +40,7 @@ export function Page(o: PageOptions): string {
           <meta name="referrer" content="no-referrer" />
           <meta name="color-scheme" content="light dark" />
           <title safe>{`${o.title} · ${o.productName}`}</title>
-          <link rel="icon" href="/static/favicon.svg" type="image/svg+xml" />
+          <link rel="icon" href={brand.favicon.href} type={brand.favicon.type} />
           <link rel="stylesheet" href="/static/app.css" />
           {/* the install's or the organization's colours and logo (src/flows/brand) */}
           <link rel="stylesheet" href={`${prefix}/brand/theme.css`} />
@@ -52,6 +55,7 @@ export function Page(o: PageOptions): string {
               {o.productName}
             </a>
             <nav aria-label={t('web.nav_account')}>
+              <a href={brand.help}>{th('brand.help')}</a>
               {o.signedIn ? (
                 <>
                   <a href="/settings">{th('web.settings')}</a>

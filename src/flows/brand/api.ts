@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { AppError } from '../../errors.ts';
+import { t } from '../../i18n/index.ts';
 import { DEFAULT_ORG_SLUG } from '../../store/organizations.ts';
 import { authOf, contextOf, type RequestDeps, requireAuth } from '../../web/request.ts';
 import { Message, responses, Str } from '../../web/schemas.ts';
@@ -26,6 +27,8 @@ const BrandView = Type.Object({
 const LOGO_CACHE = 'public, max-age=31536000, immutable';
 
 export function registerBrandApi(app: FastifyInstance, d: BrandApiDeps): void {
+  // Every page's favicon and help link come from the brands (src/flows/brand/page-brand.ts).
+  app.addHook('onReady', () => d.brandService.servePageBrand());
   const slugOf = (req: { params: unknown }) => (req.params as { slug: string }).slug;
 
   app.get(
@@ -123,7 +126,7 @@ export function registerBrandApi(app: FastifyInstance, d: BrandApiDeps): void {
     async (req, reply) => {
       const auth = await requireAuth(d, req);
       await d.brandService.removeLogo(slugOf(req), auth, contextOf(req));
-      return reply.header('cache-control', 'no-store').send({ message: 'Logo removed.' });
+      return reply.header('cache-control', 'no-store').send({ message: t('brand.saved.logo_removed') });
     },
   );
 

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, pageMessage } from '../../errors.ts';
+import { t, th } from '../../i18n/index.ts';
 import type { Authenticated } from '../../web/auth.ts';
 import { Field, Html, Notice, Page } from '../../web/layout.tsx';
 import { leadToReauthentication, type ReauthDeps } from '../../web/reauth.ts';
@@ -17,10 +18,11 @@ export type BrandPagesDeps = {
 
 void Html;
 
+/** The notice after each kind of save, as catalog keys (said in the reader's language when shown). */
 const SAVED: Record<string, string> = {
-  brand: 'Brand saved.',
-  logo: 'Logo saved.',
-  logo_removed: 'Logo removed.',
+  brand: 'brand.saved.brand',
+  logo: 'brand.saved.logo',
+  logo_removed: 'brand.saved.logo_removed',
 };
 
 function send(reply: FastifyReply, status: number, body: string) {
@@ -57,74 +59,70 @@ function renderBrand(
     reply,
     o.status ?? 200,
     Page({
-      title: 'Organization brand',
+      title: t('brand.title'),
       productName: d.config.productName,
       signedIn: { username: auth.account.username },
       children: (
         <>
-          <Notice kind="success" text={o.saved && Object.hasOwn(SAVED, o.saved) ? SAVED[o.saved] : undefined} />
-          <Notice kind="error" text={o.error} />
           <Notice
-            kind="info"
-            text={
-              recentSignIn(d, auth)
-                ? undefined
-                : 'You signed in a while ago: saving will first ask you to sign in again, then bring you back here.'
-            }
+            kind="success"
+            text={o.saved && Object.hasOwn(SAVED, o.saved) ? t(SAVED[o.saved] as string) : undefined}
           />
+          <Notice kind="error" text={o.error} />
+          <Notice kind="info" text={recentSignIn(d, auth) ? undefined : t('brand.reauth_first')} />
           <form method="post" action={action} class="card" novalidate>
-            <h2>Name, colours and support</h2>
-            <Field name="displayName" label="Display name" value={v.displayName ?? ''} maxlength={100} />
+            <h2>{th('brand.name_heading')}</h2>
+            <Field name="displayName" label={t('brand.display_name')} value={v.displayName ?? ''} maxlength={100} />
             <Field
               name="primaryColor"
-              label="Primary colour"
+              label={t('brand.primary_color')}
               value={v.primaryColor ?? ''}
               maxlength={7}
-              hint="Like #1f5fbf. Buttons and links; it must reach a contrast of 4.5:1 against white."
+              hint={t('brand.primary_color_hint')}
             />
             <Field
               name="primaryColorDark"
-              label="Primary colour in dark mode"
+              label={t('brand.primary_color_dark')}
               value={v.primaryColorDark ?? ''}
               maxlength={7}
-              hint="Like #79b8ff. It must reach 4.5:1 against the dark background."
+              hint={t('brand.primary_color_dark_hint')}
             />
             <Field
               name="supportContact"
-              label="Support contact"
+              label={t('brand.support_contact')}
               value={v.supportContact ?? ''}
               maxlength={200}
               required={false}
-              hint="Shown in mails, e.g. “the Acme help desk”. Empty: the install's."
+              hint={t('brand.support_contact_hint')}
             />
             <Field
               name="supportUrl"
-              label="Support page"
+              label={t('brand.support_url')}
               type="url"
               value={v.supportUrl ?? ''}
               maxlength={500}
               required={false}
-              hint="An https:// address. Empty: the install's."
+              hint={t('brand.support_url_hint')}
             />
             <button type="submit" class="primary">
-              Save brand
+              {th('brand.save')}
             </button>
           </form>
           <section class="card" aria-labelledby="logo-h">
-            <h2 id="logo-h">Logo</h2>
+            <h2 id="logo-h">{th('brand.logo_heading')}</h2>
             {view.logoUrl ? (
               <p>
-                <img src={view.logoUrl} alt={`Current logo of ${view.displayName}`} height="48" />
+                <img src={view.logoUrl} alt={t('brand.logo_alt', { name: view.displayName })} height="48" />
               </p>
             ) : (
-              <p>No logo yet.</p>
+              <p>{th('brand.no_logo')}</p>
             )}
             <form
               data-logo-upload={`/api/v1/organizations/${encodeURIComponent(slug)}/logo`}
               data-done={`${action}&saved=logo`}
             >
               <div class="field">
-                <label for="f-logo">Logo image</label>
+                <label for="f-logo">{th('brand.logo_label')}</label>
                 <input
                   id="f-logo"
                   name="logo"
@@ -133,15 +131,15 @@ function renderBrand(
                   aria-describedby="f-logo-hint"
                 />
                 <p class="hint" id="f-logo-hint">
-                  {`PNG, JPEG or WebP, at most ${LOGO_MAX_BYTES / 1024} KB. SVG is refused (it can carry scripts). Uploading needs JavaScript; without it, use PUT /api/v1/organizations/{slug}/logo.`}
+                  {th('brand.logo_hint', { kb: LOGO_MAX_BYTES / 1024, api: 'PUT /api/v1/organizations/{slug}/logo' })}
                 </p>
               </div>
               <p class="notice error" role="alert" data-logo-error hidden></p>
-              <button type="submit">Upload logo</button>
+              <button type="submit">{th('brand.upload')}</button>
             </form>
             {view.logoUrl ? (
               <form method="post" action={`/admin/organization/brand/logo/remove?org=${encodeURIComponent(slug)}`}>
-                <button type="submit">Remove logo</button>
+                <button type="submit">{th('brand.remove')}</button>
               </form>
             ) : (
               ''
@@ -169,7 +167,7 @@ export function registerBrandPages(app: FastifyInstance, d: BrandPagesDeps): voi
       reply,
       err.status,
       Page({
-        title: 'Not allowed',
+        title: t('brand.not_allowed'),
         productName: d.config.productName,
         children: <Notice kind="error" text={pageMessage(err)} />,
       }),

@@ -2,10 +2,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RequestContext } from '../../context.ts';
 import { AppError, type FieldProblem } from '../../errors.ts';
+import { t } from '../../i18n/index.ts';
 import type { Kernel } from '../../kernel.ts';
 import type { Authenticated } from '../../web/auth.ts';
-import { colorProblem, parseHexColor } from '../../web/contrast.ts';
+import { contrastRatio, DARK_SURFACES, LIGHT_SURFACES, MIN_CONTRAST, parseHexColor } from '../../web/contrast.ts';
 import type { OrganizationService } from '../organizations/service.ts';
+import { configurePageBrand, type PageBrandRow, refreshPageBrand } from './page-brand.ts';
 
 /** What this module uses of the container the composition root builds. */
 export type BrandDeps = Pick<Kernel, 'config' | 'db' | 'clock' | 'audit' | 'brand'> & {
@@ -59,6 +61,20 @@ const BASE_HAS_DARK_MODE = (() => {
   }
 })();
 
+/**
+ * Why a brand colour cannot be used, in the reader's language, or undefined when it can: the
+ * check of src/web/contrast.ts (not a hex colour, or below 4.5:1 against a surface of its scheme).
+ */
+function colorProblem(input: string, scheme: 'light' | 'dark'): string | undefined {
+  const color = parseHexColor(input);
+  if (!color) return t('brand.error.not_a_colour');
+  const surfaces = scheme === 'light' ? LIGHT_SURFACES : DARK_SURFACES;
+  const ratio = Math.min(...surfaces.map((s) => contrastRatio(color, s)));
+  if (ratio >= MIN_CONTRAST) return undefined;
+  const values = { color, ratio, min: MIN_CONTRAST };
+  return scheme === 'light' ? t('brand.error.contrast_light', values) : t('brand.error.contrast_dark', values);
+}
+
 // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing them is the point
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 
@@ -99,11 +115,11 @@ export class BrandService {
       if (v === undefined) return;
       if (v === null || v.trim() === '') {
         if (nullable) set[column] = null;
-        else fields.push({ field: name, code: 'required', message: 'This cannot be empty.' });
+        else fields.push({ field: name, code: 'required', message: t('brand.error.required') });
         return;
       }
       if (v.trim().length > max || CONTROL.test(v))
-        fields.push({ field: name, code: 'invalid', message: `At most ${max} characters, no control characters.` });
+        fields.push({ field: name, code: 'invalid', message: t('brand.error.too_long', { max }) });
       else set[column] = v.trim();
     };
     text('displayName', 'display_name', 100, false);
@@ -117,7 +133,7 @@ export class BrandService {
       if (v === null || v === '') set[column] = null;
       else {
         const problem = colorProblem(v, scheme);
-        if (problem) fields.push({ field: name, code: 'contrast', message: `The colour ${problem}.` });
+        if (problem) fields.push({ field: name, code: 'contrast', message: problem });
         else set[column] = parseHexColor(v) as string;
       }
     }
@@ -125,7 +141,7 @@ export class BrandService {
       const v = input.supportUrl?.trim() ?? '';
       if (!v) set.support_url = null;
       else if (!/^https?:\/\//i.test(v) || v.length > 500 || !URL.canParse(v))
-        fields.push({ field: 'supportUrl', code: 'invalid', message: 'Enter an http(s) address.' });
+        fields.push({ field: 'supportUrl', code: 'invalid', message: t('brand.error.support_url') });
       else set.support_url = new URL(v).href;
     }
     if (fields.length) throw new AppError('validation_failed', undefined, { fields });
@@ -138,6 +154,7 @@ export class BrandService {
         trx,
       );
     });
+    await refreshPageBrand();
     return (await this.view(slug)) as BrandView;
   }
 
@@ -151,25 +168,21 @@ export class BrandService {
     const type = String(input.contentType ?? '')
       .trim()
       .toLowerCase();
-    if (type.startsWith('image/svg'))
-      throw new AppError(
-        'unsupported_media_type',
-        'SVG logos are refused (an SVG can carry scripts). Upload a PNG, JPEG or WebP image.',
-      );
+    if (type.startsWith('image/svg')) throw new AppError('unsupported_media_type', t('brand.error.svg_refused'));
     const matches = LOGO_TYPES[type];
     if (!matches || !Object.hasOwn(LOGO_TYPES, type))
-      throw new AppError('unsupported_media_type', 'Upload a PNG, JPEG or WebP image.');
+      throw new AppError('unsupported_media_type', t('brand.error.logo_type'));
     const data = String(input.data ?? '');
     if (!/^[A-Za-z0-9+/]*={0,2}$/.test(data))
       throw new AppError('validation_failed', undefined, {
-        fields: [{ field: 'data', code: 'invalid', message: 'The image must be base64.' }],
+        fields: [{ field: 'data', code: 'invalid', message: t('brand.error.not_base64') }],
       });
     const bytes = Buffer.from(data, 'base64');
     if (bytes.length > LOGO_MAX_BYTES)
-      throw new AppError('payload_too_large', `A logo is at most ${LOGO_MAX_BYTES / 1024} KB.`);
+      throw new AppError('payload_too_large', t('brand.error.logo_too_large', { kb: LOGO_MAX_BYTES / 1024 }));
     if (bytes.length < 12 || !matches(bytes))
       throw new AppError('validation_failed', undefined, {
-        fields: [{ field: 'data', code: 'type_mismatch', message: `This is not a ${type} image.` }],
+        fields: [{ field: 'data', code: 'type_mismatch', message: t('brand.error.type_mismatch', { type }) }],
       });
     await this.d.db.transaction().execute(async (trx) => {
       await trx
@@ -184,6 +197,7 @@ export class BrandService {
         trx,
       );
     });
+    await refreshPageBrand();
     return (await this.view(slug)) as BrandView;
   }
 
@@ -195,6 +209,40 @@ export class BrandService {
       .where('id', '=', org.id)
       .execute();
     await this.d.audit.record('org.logo_removed', ctx, { actorId: auth.account.id, details: { org: org.slug } });
+    await refreshPageBrand();
+  }
+
+  /**
+   * Lets every page's frame (src/web/layout.tsx) show the brands' favicons and help links, read
+   * from this database: called once the app is ready to serve (src/flows/brand/page-brand.ts).
+   */
+  async servePageBrand(): Promise<void> {
+    const b = this.d.config.brand;
+    configurePageBrand({
+      install: { supportUrl: b.supportUrl, supportEmail: b.supportEmail, supportContact: this.d.config.supportContact },
+      now: () => this.d.clock.now(),
+      load: async (): Promise<PageBrandRow[]> => {
+        const rows = await this.d.db
+          .selectFrom('organizations')
+          .select(['slug', 'support_url', 'support_contact', 'logo_type', 'logo_version'])
+          .where((eb) =>
+            eb.or([
+              eb('support_url', 'is not', null),
+              eb('support_contact', 'is not', null),
+              eb('logo_type', 'is not', null),
+            ]),
+          )
+          .execute();
+        return rows.map((r) => ({
+          slug: r.slug,
+          supportUrl: r.support_url,
+          supportContact: r.support_contact,
+          logoType: r.logo_type,
+          logoVersion: r.logo_version,
+        }));
+      },
+    });
+    await refreshPageBrand();
   }
 
   /** The stored logo, for /brand/{slug}/logo. */
@@ -215,7 +263,7 @@ export class BrandService {
     const dark = v?.primaryColorDark ?? b.primaryColorDark;
     // Values were checked (parseHexColor) when configured or saved; a URL we build ourselves.
     const logo = v?.logoUrl
-      ? `\n.top .brand::before{content:"";display:inline-block;width:32px;height:32px;margin-right:8px;vertical-align:middle;background:url("${v.logoUrl}") center/contain no-repeat}`
+      ? `\n.top .brand::before{content:"";display:inline-block;width:32px;height:32px;margin-inline-end:8px;vertical-align:middle;background:url("${v.logoUrl}") center/contain no-repeat}`
       : '';
     const darkRule = BASE_HAS_DARK_MODE ? `\n@media (prefers-color-scheme: dark){:root{--accent:${dark}}}` : '';
     return `:root{--accent:${light}}${darkRule}${logo}\n`;
