@@ -200,11 +200,6 @@ export function validUsername(username: string): boolean {
 
 /** "This username is taken", in the reader's language. */
 export const usernameTaken = (): string => t('security.username.taken');
-/**
- * The English wording, for code not yet moved to usernameTaken() (src/store/accounts.ts,
- * src/methods/external/service.ts); remove once they are.
- */
-export const USERNAME_TAKEN = 'This username is taken. Please choose another.';
 export const USERNAME_CONFUSABLE: FieldProblem = {
   field: 'username',
   code: 'confusable',

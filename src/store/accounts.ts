@@ -5,10 +5,10 @@ import {
   normalizeEmail,
   trimSpaces,
   USERNAME_CONFUSABLE,
-  USERNAME_TAKEN,
   type UsernameForms,
   usernameKey,
   usernameSkeleton,
+  usernameTaken,
 } from '../security/identifiers.ts';
 import type { AccountsTable, Database } from './schema.ts';
 
@@ -50,8 +50,8 @@ export async function refuseUsernameClash(
   if (except !== undefined) q = q.where('id', '!=', except);
   const rows = await q.execute();
   if (rows.some((r) => r.username_key === forms.key))
-    throw new AppError('conflict', USERNAME_TAKEN, {
-      fields: [{ field: 'username', code: 'taken', message: USERNAME_TAKEN }],
+    throw new AppError('conflict', usernameTaken(), {
+      fields: [{ field: 'username', code: 'taken', message: usernameTaken() }],
     });
   if (rows.length) throw new AppError('validation_failed', undefined, { fields: [USERNAME_CONFUSABLE] });
 }

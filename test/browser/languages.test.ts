@@ -125,7 +125,10 @@ describe('languages in Chromium', () => {
       assert.equal(await page.getAttribute('html', 'lang'), locale);
       assert.deepEqual(await untranslated(page, { allowed: [...NAMES, new RegExp(u.username)] }), [], '/settings');
       // the sign-out button of the header, in the language
-      await page.getByRole('button', { name: say(locale, 'web.sign_out') }).click();
+      await page
+        .locator('header')
+        .getByRole('button', { name: say(locale, 'web.sign_out') })
+        .click();
       await page.waitForURL(/\/login/);
       await ctx.close();
     });

@@ -10,7 +10,6 @@ import {
   identifierKey,
   normalizeEmail,
   type UsernameForms,
-  usernameTaken,
 } from '../../security/identifiers.ts';
 import { normalizePassword } from '../../security/password-policy.ts';
 import { newCode, newId, newToken, UNAMBIGUOUS } from '../../security/random.ts';
@@ -65,21 +64,6 @@ export const resendAccepted = () => t('registration.resend_accepted');
 /** At most this many activation mails per account within one activation lifetime (a silent cap). */
 export const ACTIVATION_MAILS_CAP = 3;
 const RESEND_JOB = 'activation_resend';
-
-/**
- * refuseUsernameClash with its "taken" answer in the reader's language (src/store/accounts.ts
- * still words it in English; drop this once it says usernameTaken() itself).
- */
-async function refuseClash(db: RegistrationDeps['db'], forms: UsernameForms): Promise<void> {
-  try {
-    await refuseUsernameClash(db, forms);
-  } catch (err) {
-    if (!(err instanceof AppError) || err.code !== 'conflict') throw err;
-    throw new AppError('conflict', usernameTaken(), {
-      fields: [{ field: 'username', code: 'taken', message: usernameTaken() }],
-    });
-  }
-}
 
 /** Registration and activation (ENUM-03: an existing email is answered like a new one). */
 export class RegistrationService {
@@ -180,7 +164,7 @@ export class RegistrationService {
     // Usernames are public handles (docs/identifiers.md): a taken one is said so (409), a
     // look-alike refused (400), before the email is looked at, so that answer is the same
     // whatever the email (ENUM-03).
-    await refuseClash(d.db, username);
+    await refuseUsernameClash(d.db, username);
     const existing = await findAccountByIdentifier(d.db, email);
     if (existing) {
       await this.mailExistingOwner(existing, ctx);
@@ -210,7 +194,7 @@ export class RegistrationService {
       if (!/unique|duplicate/i.test(String((err as Error).message))) throw err;
       // Lost a race with a registration for the same (or a look-alike) username, or the same email:
       // answered as if the winner had committed first.
-      await refuseClash(d.db, username);
+      await refuseUsernameClash(d.db, username);
       const again = await findAccountByIdentifier(d.db, email);
       if (again) {
         await this.mailExistingOwner(again, ctx);

@@ -8,7 +8,7 @@ import { currentLocale, t, withLocale } from '../../i18n/index.ts';
 import type { Kernel } from '../../kernel.ts';
 import { isoTime } from '../../security/clock.ts';
 import { sha256 } from '../../security/hashing.ts';
-import { checkUsername, normalizeEmail, USERNAME_TAKEN, usernameSkeleton } from '../../security/identifiers.ts';
+import { checkUsername, normalizeEmail, usernameSkeleton, usernameTaken } from '../../security/identifiers.ts';
 import { newId } from '../../security/random.ts';
 import { type Account, findAccount, newAccountRow, refuseUsernameClash } from '../../store/accounts.ts';
 import { defaultOrgId, type OrgStoreDeps } from '../../store/organizations.ts';
@@ -392,7 +392,7 @@ export class ExternalAccounts {
     } catch (err) {
       if (!/unique|duplicate/i.test(String((err as Error).message))) throw err;
       await refuseUsernameClash(this.d.db, checked.forms, accountId);
-      throw new AppError('conflict', USERNAME_TAKEN);
+      throw new AppError('conflict', usernameTaken());
     }
     await this.d.audit.record('account.username_changed', ctx, { accountId });
     return name;
