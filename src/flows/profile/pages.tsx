@@ -140,7 +140,7 @@ export async function profileSection(
  * A plain form to POST /language, so it works without JavaScript; `auto` goes back to following
  * the browser. Each language is named in itself, like the picker at the foot of the page.
  */
-export function languageSection(auth: Authenticated, flash: string | undefined): string {
+export function languageSection(auth: Authenticated, flash: string | undefined): JSX.Element {
   const offered = offeredLocales();
   const saved = auth.account.locale && offered.includes(auth.account.locale) ? auth.account.locale : null;
   const nameOf = (l: string) => LANGUAGE_NAMES[l as Locale] ?? l;
