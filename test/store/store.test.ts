@@ -32,6 +32,7 @@ function account(over: Partial<Record<string, unknown>> = {}) {
     deletion_requested_at: null,
     deletion_due_at: null,
     deleted_at: null,
+    locale: null,
     created_at: 1_767_225_600_123,
     updated_at: 1_767_225_600_123,
     activated_at: null,
