@@ -5,7 +5,7 @@ import { systemContext } from '../../src/context.ts';
 import { loadCatalogs } from '../../src/i18n/catalog.ts';
 import { LANGUAGE_NAMES } from '../../src/i18n/locales.ts';
 import { activeAccount, secretsIn } from '../recovery/helpers.ts';
-import { seriousA11yViolations } from '../support/browser.ts';
+import { COLOUR_RULES, seriousA11yViolations } from '../support/browser.ts';
 import { withServer } from '../support/fixture.ts';
 import { strongPassword } from '../support/server.ts';
 
@@ -192,7 +192,7 @@ describe('languages in Chromium', () => {
           await page.goto(`${fx.server.base}${path}`);
           const where = `${colorScheme} ${viewport.width}px ${path}`;
           if ((await page.getAttribute('html', 'dir')) !== 'rtl') problems.push(`${where}: not rtl`);
-          const v = await seriousA11yViolations(page);
+          const v = await seriousA11yViolations(page, colorScheme === 'dark' ? { rules: COLOUR_RULES } : {});
           if (v.length) problems.push(`${where}: ${JSON.stringify(v)}`);
           const wide = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
           if (wide) problems.push(`${where}: scrolls sideways`);

@@ -4,7 +4,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { systemContext } from '../../src/context.ts';
 import { PHONE_EXAMPLE } from '../../src/flows/phone/numbers.ts';
 import { signedInUser } from '../phone/helpers.ts';
-import { seriousA11yViolations } from '../support/browser.ts';
+import { COLOUR_RULES, seriousA11yViolations } from '../support/browser.ts';
 import { withServer } from '../support/fixture.ts';
 import { devMailbox, strongPassword, waitForDevMail } from '../support/server.ts';
 
@@ -105,7 +105,7 @@ describe('issue 17 pages in Chromium', () => {
         const page = await ctx.newPage();
         const check = async (path: string) => {
           await page.goto(`${fx.server.base}${path}`);
-          const v = await seriousA11yViolations(page);
+          const v = await seriousA11yViolations(page, colorScheme === 'dark' ? { rules: COLOUR_RULES } : {});
           if (v.length) problems.push(`${colorScheme} ${viewport.width}px ${path}: ${JSON.stringify(v)}`);
           // nothing wider than the screen on a phone
           const wide = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);

@@ -39,10 +39,20 @@ export async function screenshot(page: Page, name: string): Promise<string> {
 /** Runs axe-core in the page (the page must come from browser.newContext(), not browser.newPage()); returns violations of impact serious or critical. */
 export async function seriousA11yViolations(
   page: Page,
+  o: { rules?: string[] } = {},
 ): Promise<{ id: string; impact: string; help: string; nodes: number }[]> {
   const { AxeBuilder } = await import('@axe-core/playwright');
-  const result = await new AxeBuilder({ page }).analyze();
+  const builder = new AxeBuilder({ page });
+  if (o.rules) builder.withRules(o.rules);
+  const result = await builder.analyze();
   return result.violations
     .filter((v) => v.impact === 'serious' || v.impact === 'critical')
     .map((v) => ({ id: v.id, impact: String(v.impact), help: v.help, nodes: v.nodes.length }));
 }
+
+/**
+ * The axe rules that read colours. A page in dark mode has the same DOM as in light mode, so a
+ * sweep runs every rule in light and only these in dark (the other rules would repeat the light
+ * run's answer at twice the cost).
+ */
+export const COLOUR_RULES = ['color-contrast', 'link-in-text-block'];
