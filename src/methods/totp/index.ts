@@ -7,6 +7,8 @@ export const totpFactor: SecondFactorMethod = {
   label: 'Authenticator app',
   amr: ['otp'],
   answer: 'code',
+  // checkTotp: a read and one conditional UPDATE through d.db
+  inTransaction: true,
   enrolled: (d, accountId) => hasTotp(d, accountId),
   async verify(d, accountId, answer) {
     await checkTotp(d, accountId, answer);
