@@ -6,6 +6,7 @@ import { newAccountRow } from '../../src/store/accounts.ts';
 import { openStore } from '../../src/store/db.ts';
 import { activeAccounts } from '../lib/accounts.ts';
 import { withCpuShare } from '../lib/cpu-time.ts';
+import { keepAliveClient } from '../lib/http-client.ts';
 import { round } from '../lib/load.ts';
 import type { Scenario } from '../lib/scenario.ts';
 import { startService } from '../lib/service.ts';
@@ -69,6 +70,7 @@ export const scenarios: Scenario[] = [
         process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir=bench/results/profiles'] : [],
       );
       const store = openStore(svc.env.LATCHKEY_DATABASE_URL);
+      const client = keepAliveClient(svc.base, availableParallelism() * 4);
       try {
         const base = svc.base;
         const headers = { 'content-type': 'application/json', origin: base };
@@ -151,36 +153,31 @@ export const scenarios: Scenario[] = [
         };
 
         let p = 0;
-        const passwordOnly = async () => {
-          const a = plain[p++ % plain.length];
-          const res = await fetch(`${base}/api/v1/sessions`, {
+        // BENCH_CLIENT=fetch measures with undici's fetch instead of the lean client (see
+        // bench/lib/http-client.ts): both flows always use the same one.
+        const viaFetch = process.env.BENCH_CLIENT === 'fetch';
+        const post = async (path: string, body: unknown, extra: Record<string, string> = {}) => {
+          if (!viaFetch) return client.post(path, body, extra);
+          const res = await fetch(`${base}${path}`, {
             method: 'POST',
-            headers,
-            body: JSON.stringify({ identifier: a.username, password: a.password }),
+            headers: { ...headers, ...extra },
+            body: JSON.stringify(body),
           });
           await res.arrayBuffer();
+          return { status: res.status, setCookie: res.headers.getSetCookie() };
+        };
+        const passwordOnly = async () => {
+          const a = plain[p++ % plain.length];
+          const res = await post('/api/v1/sessions', { identifier: a.username, password: a.password });
           return res.status === 201;
         };
         const withTotp = async () => {
           const { a, step } = take();
-          const first = await fetch(`${base}/api/v1/sessions`, {
-            method: 'POST',
-            headers,
-            body: JSON.stringify({ identifier: a.username, password: plain[0].password }),
-          });
-          await first.arrayBuffer();
-          const cookie = first.headers
-            .getSetCookie()
-            .find((c) => c.startsWith('latchkey_pending='))
-            ?.split(';')[0];
+          const first = await post('/api/v1/sessions', { identifier: a.username, password: plain[0].password });
+          const cookie = first.setCookie.find((c) => c.startsWith('latchkey_pending='))?.split(';')[0];
           if (first.status !== 200 || !cookie) return false;
           const code = a.totp.generate({ timestamp: step * PERIOD_MS });
-          const second = await fetch(`${base}/api/v1/sessions/second-factor`, {
-            method: 'POST',
-            headers: { ...headers, cookie },
-            body: JSON.stringify({ code }),
-          });
-          await second.arrayBuffer();
+          const second = await post('/api/v1/sessions/second-factor', { code }, { cookie });
           return second.status === 201;
         };
 
@@ -215,6 +212,7 @@ export const scenarios: Scenario[] = [
         return {
           figures: {
             workers,
+            client: viaFetch ? 'fetch' : 'node:http keep-alive',
             totpAccounts: count,
             passwordOnlyPerSecMedian: median(runs.map((x) => x.password.perSec)),
             passwordTotpPerSecMedian: median(runs.map((x) => x.totp.perSec)),
@@ -232,6 +230,7 @@ export const scenarios: Scenario[] = [
           ],
         };
       } finally {
+        client.close();
         await store.close();
         await svc.stop();
       }
