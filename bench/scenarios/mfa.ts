@@ -5,6 +5,8 @@ import { cryptoRandom, newId } from '../../src/security/random.ts';
 import { newAccountRow } from '../../src/store/accounts.ts';
 import { openStore } from '../../src/store/db.ts';
 import { activeAccounts } from '../lib/accounts.ts';
+import { withCpuShare } from '../lib/cpu-time.ts';
+import { keepAliveClient } from '../lib/http-client.ts';
 import { round } from '../lib/load.ts';
 import type { Scenario } from '../lib/scenario.ts';
 import { startService } from '../lib/service.ts';
@@ -63,8 +65,12 @@ export const scenarios: Scenario[] = [
       'password + TOTP sign-in end to end (two requests, fresh code each) vs password-only sign-in, alternating slices on one service; target >= 0.90',
     async run({ seconds }) {
       const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
-      const svc = await startService({ LATCHKEY_SECRET: SECRET });
+      const svc = await startService(
+        { LATCHKEY_SECRET: SECRET },
+        process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir=bench/results/profiles'] : [],
+      );
       const store = openStore(svc.env.LATCHKEY_DATABASE_URL);
+      const client = keepAliveClient(svc.base, availableParallelism() * 4);
       try {
         const base = svc.base;
         const headers = { 'content-type': 'application/json', origin: base };
@@ -147,52 +153,57 @@ export const scenarios: Scenario[] = [
         };
 
         let p = 0;
-        const passwordOnly = async () => {
-          const a = plain[p++ % plain.length];
-          const res = await fetch(`${base}/api/v1/sessions`, {
+        // BENCH_CLIENT=fetch measures with undici's fetch instead of the lean client (see
+        // bench/lib/http-client.ts): both flows always use the same one.
+        const viaFetch = process.env.BENCH_CLIENT === 'fetch';
+        const post = async (path: string, body: unknown, extra: Record<string, string> = {}) => {
+          if (!viaFetch) return client.post(path, body, extra);
+          const res = await fetch(`${base}${path}`, {
             method: 'POST',
-            headers,
-            body: JSON.stringify({ identifier: a.username, password: a.password }),
+            headers: { ...headers, ...extra },
+            body: JSON.stringify(body),
           });
           await res.arrayBuffer();
+          return { status: res.status, setCookie: res.headers.getSetCookie() };
+        };
+        const passwordOnly = async () => {
+          const a = plain[p++ % plain.length];
+          const res = await post('/api/v1/sessions', { identifier: a.username, password: a.password });
           return res.status === 201;
         };
         const withTotp = async () => {
           const { a, step } = take();
-          const first = await fetch(`${base}/api/v1/sessions`, {
-            method: 'POST',
-            headers,
-            body: JSON.stringify({ identifier: a.username, password: plain[0].password }),
-          });
-          await first.arrayBuffer();
-          const cookie = first.headers
-            .getSetCookie()
-            .find((c) => c.startsWith('latchkey_pending='))
-            ?.split(';')[0];
+          const first = await post('/api/v1/sessions', { identifier: a.username, password: plain[0].password });
+          const cookie = first.setCookie.find((c) => c.startsWith('latchkey_pending='))?.split(';')[0];
           if (first.status !== 200 || !cookie) return false;
           const code = a.totp.generate({ timestamp: step * PERIOD_MS });
-          const second = await fetch(`${base}/api/v1/sessions/second-factor`, {
-            method: 'POST',
-            headers: { ...headers, cookie },
-            body: JSON.stringify({ code }),
-          });
-          await second.arrayBuffer();
+          const second = await post('/api/v1/sessions/second-factor', { code }, { cookie });
           return second.status === 201;
         };
 
+        // A slice and, per completed flow, the CPU milliseconds of the service (every thread,
+        // hashing included) and of this load generator: where a difference in rate comes from.
+        const slice = async (flow: () => Promise<boolean>) => {
+          const { result, cpu } = await withCpuShare(
+            { service: svc.pid },
+            () => flows(workers, seconds, flow),
+            (x) => x.completed,
+          );
+          return { ...result, cpuMsPerFlow: cpu?.msPerRequest, idlePct: cpu?.idlePct };
+        };
         // warm-up
         await flows(workers, 4, passwordOnly);
         await flows(workers, 4, withTotp);
-        const runs: { password: Awaited<ReturnType<typeof flows>>; totp: Awaited<ReturnType<typeof flows>> }[] = [];
+        const runs: { password: Awaited<ReturnType<typeof slice>>; totp: Awaited<ReturnType<typeof slice>> }[] = [];
         for (let r = 0; r < rounds; r++) {
           // each round starts with the other slice, so a drift favours neither
           if (r % 2) {
-            const totp = await flows(workers, seconds, withTotp);
-            const password = await flows(workers, seconds, passwordOnly);
+            const totp = await slice(withTotp);
+            const password = await slice(passwordOnly);
             runs.push({ password, totp });
           } else {
-            const password = await flows(workers, seconds, passwordOnly);
-            const totp = await flows(workers, seconds, withTotp);
+            const password = await slice(passwordOnly);
+            const totp = await slice(withTotp);
             runs.push({ password, totp });
           }
         }
@@ -201,6 +212,7 @@ export const scenarios: Scenario[] = [
         return {
           figures: {
             workers,
+            client: viaFetch ? 'fetch' : 'node:http keep-alive',
             totpAccounts: count,
             passwordOnlyPerSecMedian: median(runs.map((x) => x.password.perSec)),
             passwordTotpPerSecMedian: median(runs.map((x) => x.totp.perSec)),
@@ -218,6 +230,7 @@ export const scenarios: Scenario[] = [
           ],
         };
       } finally {
+        client.close();
         await store.close();
         await svc.stop();
       }

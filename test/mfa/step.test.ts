@@ -43,6 +43,50 @@ describe('second-factor sign-in step', () => {
     assert.equal(again.status, 401);
   });
 
+  test('the step in one transaction: a wrong code is still counted and audited, and the right one cancels a pending deletion', async () => {
+    const a = await activeAccount(fx.server);
+    const { secret, accountId } = await enrolTotpDirect(fx.server, clock, a.username);
+    const db = fx.server.deps.db;
+    await db
+      .updateTable('accounts')
+      .set({ deletion_due_at: clock.now() + 7 * 86_400_000 })
+      .where('id', '=', accountId)
+      .execute();
+    const c = fx.server.client();
+    assert.equal((await c.post('/api/v1/sessions', { identifier: a.username, password: a.password })).status, 200);
+    const right = totpCode(secret, clock.now());
+    const wrong = right === '000000' ? '111111' : '000000';
+    const bad = await c.post('/api/v1/sessions/second-factor', { code: wrong });
+    assert.equal(bad.status, 400);
+    // MFA-03: the wrong answer's count was committed, not rolled back with it.
+    const run = await db
+      .selectFrom('sign_in_failures')
+      .select('failures')
+      .where('key', '=', `mfa:${accountId}`)
+      .executeTakeFirst();
+    assert.equal(run?.failures, 1);
+    const ok = await c.post('/api/v1/sessions/second-factor', { code: right });
+    assert.equal(ok.status, 201, ok.text);
+    assert.equal(ok.json.deletionCancelled, true);
+    const row = await db
+      .selectFrom('accounts')
+      .select('deletion_due_at')
+      .where('id', '=', accountId)
+      .executeTakeFirstOrThrow();
+    assert.equal(row.deletion_due_at, null);
+    const cleared = await db
+      .selectFrom('sign_in_failures')
+      .select('failures')
+      .where('key', '=', `mfa:${accountId}`)
+      .executeTakeFirst();
+    assert.equal(cleared, undefined, 'a success ends the run');
+    const events = (
+      await db.selectFrom('audit_log').select('event').where('account_id', '=', accountId).orderBy('at').execute()
+    ).map((e) => e.event);
+    for (const e of ['second_factor.failed', 'account.deletion_cancelled', 'sign_in.succeeded'])
+      assert.ok(events.includes(e), `${e} audited (LOG-01): ${events.join(', ')}`);
+  });
+
   test('MFA-07 the half-finished sign-in expires and works only in the browser that started it', async () => {
     const a = await activeAccount(fx.server);
     const { secret } = await enrolTotpDirect(fx.server, clock, a.username);

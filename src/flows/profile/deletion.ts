@@ -84,7 +84,10 @@ export class AccountDeletion {
   async cancelOnSignIn(account: Account, ctx: RequestContext, db: Kysely<Database> = this.d.db): Promise<boolean> {
     if (account.deletion_due_at === null) return false;
     const d = this.d;
-    return db.transaction().execute(async (trx) => {
+    // inside the caller's transaction when it has one (the second-factor step issues its session in one)
+    const inTransaction = <T>(work: (trx: Kysely<Database>) => Promise<T>) =>
+      db.isTransaction ? work(db) : db.transaction().execute(work);
+    return inTransaction(async (trx) => {
       if (!(await clearDeletion(trx, account.id, d.clock.now()))) return false;
       await d.audit.record('account.deletion_cancelled', ctx, { accountId: account.id }, trx);
       if (account.email) {

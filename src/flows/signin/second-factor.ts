@@ -26,6 +26,11 @@ export interface SecondFactorMethod<D = SecondFactorDeps> extends Method<D> {
    * account need the step, and it does not count as "a factor" for MFA-06/MFA-08.
    */
   backup?: boolean;
+  /**
+   * `verify` reads and writes only through `d.db` (no transaction or audit of its own), so the
+   * step may run it inside its transaction, `d.db` then being that transaction (TOTP).
+   */
+  inTransaction?: boolean;
   /** whether the account can use this factor now (a confirmed TOTP, a passkey, unused codes) */
   enrolled(d: D, accountId: string): Promise<boolean>;
   /**

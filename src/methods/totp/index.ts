@@ -11,6 +11,8 @@ export const totpFactor: SecondFactorMethod = {
   },
   amr: ['otp'],
   answer: 'code',
+  // checkTotp: a read and one conditional UPDATE through d.db
+  inTransaction: true,
   enrolled: (d, accountId) => hasTotp(d, accountId),
   async verify(d, accountId, answer) {
     await checkTotp(d, accountId, answer);
