@@ -181,6 +181,12 @@ export const scenarios: Scenario[] = [
           return second.status === 201;
         };
 
+        // The machine's ceiling: a second request that does no work at all (no pending cookie, so
+        // the service answers 401 at once). What a flow of password + this costs, next to the
+        // password alone, is the best ratio any second-factor step could reach here.
+        const bareSecond = async () =>
+          (await post('/api/v1/sessions/second-factor', { code: '000000' })).status === 401;
+
         // A slice and, per completed flow, the CPU milliseconds of the service (every thread,
         // hashing included) and of this load generator: where a difference in rate comes from.
         const slice = async (flow: () => Promise<boolean>) => {
@@ -195,6 +201,7 @@ export const scenarios: Scenario[] = [
         await flows(workers, 4, passwordOnly);
         await flows(workers, 4, withTotp);
         const runs: { password: Awaited<ReturnType<typeof slice>>; totp: Awaited<ReturnType<typeof slice>> }[] = [];
+        const bare = await slice(bareSecond);
         for (let r = 0; r < rounds; r++) {
           // each round starts with the other slice, so a drift favours neither
           if (r % 2) {
@@ -209,6 +216,13 @@ export const scenarios: Scenario[] = [
         }
         const ratios = runs.map((x) => round(x.totp.perSec / x.password.perSec, 3));
         const ratio = median(ratios);
+        // CPU per flow of the whole machine (service + load generator): the rate when it is saturated.
+        const cpuOf = (c?: Record<string, number>) => (c ? (c.service ?? 0) + (c.bench ?? 0) : Number.NaN);
+        const bareMs = cpuOf(bare.cpuMsPerFlow);
+        const ceilings = runs.map((x) => {
+          const p = cpuOf(x.password.cpuMsPerFlow);
+          return round(p / (p + bareMs), 3);
+        });
         return {
           figures: {
             workers,
@@ -218,6 +232,9 @@ export const scenarios: Scenario[] = [
             passwordTotpPerSecMedian: median(runs.map((x) => x.totp.perSec)),
             ratios,
             ratio,
+            bareSecondRequest: { perSec: bare.perSec, cpuMsPerRequest: bare.cpuMsPerFlow, failed: bare.failed },
+            ceilingRatios: ceilings,
+            ceilingRatio: median(ceilings),
             runs,
           },
           targets: [
