@@ -3,18 +3,8 @@
 // say they need it.
 (() => {
   const W = window.SimpleWebAuthnBrowser;
-  // Words come from the page (a JSON block the server fills in the page's language).
-  let strings;
-  const text = (key) => {
-    if (!strings) {
-      try {
-        strings = JSON.parse(document.getElementById('latchkey-text')?.textContent || '{}');
-      } catch {
-        strings = {};
-      }
-    }
-    return strings[key] ?? key;
-  };
+  // Words of the page, through app.js (loaded first on every page).
+  const text = (key) => window.latchkeyText?.(key) ?? key;
   // Shown by the server for browsers without JavaScript; this script is the JavaScript.
   for (const el of document.querySelectorAll('[data-passkey-nojs]')) el.hidden = true;
   const statuses = document.querySelectorAll('[data-passkey-status]');

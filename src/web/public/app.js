@@ -1,7 +1,9 @@
 // Progressive enhancement: every page works without this file (the CAPTCHA, when one is
 // configured, is the exception, and its own page says so and offers a way without JavaScript).
 (() => {
-  // Words come from the page (a JSON block the server fills in the page's language).
+  // Words come from the page (a JSON block the server fills in the page's language). The other
+  // scripts (qr.js, brand-admin.js, passkey.client.js) run after this one (all are deferred, this
+  // one first) and read them through window.latchkeyText.
   let strings;
   const text = (key) => {
     if (!strings) {
@@ -13,6 +15,7 @@
     }
     return strings[key] ?? key;
   };
+  window.latchkeyText = text;
   const debounce = (fn, ms) => {
     let t;
     return (...a) => {

@@ -2,18 +2,8 @@
 // to the API (PUT /api/v1/organizations/{slug}/logo), which checks its type, bytes and size.
 // Without JavaScript the form does nothing; the page says to use the API instead.
 (() => {
-  // Words come from the page (the #latchkey-text block, in the page's language), as in app.js.
-  let strings;
-  const text = (key) => {
-    if (!strings) {
-      try {
-        strings = JSON.parse(document.getElementById('latchkey-text')?.textContent || '{}');
-      } catch {
-        strings = {};
-      }
-    }
-    return strings[key] ?? key;
-  };
+  // Words of the page, through app.js (loaded first on every page).
+  const text = (key) => window.latchkeyText?.(key) ?? key;
   for (const form of document.querySelectorAll('form[data-logo-upload]')) {
     const error = form.querySelector('[data-logo-error]');
     const fail = (message) => {

@@ -1,18 +1,8 @@
 // QR sign-in (src/flows/qr), progressive enhancement: without this file the new browser has its
 // "I approved it — continue" button and the phone its typed-code form.
 (() => {
-  // Words come from the page (a JSON block the server fills in the page's language).
-  let strings;
-  const word = (key) => {
-    if (!strings) {
-      try {
-        strings = JSON.parse(document.getElementById('latchkey-text')?.textContent || '{}');
-      } catch {
-        strings = {};
-      }
-    }
-    return strings[key] ?? key;
-  };
+  // Words of the page, through app.js (loaded first on every page).
+  const word = (key) => window.latchkeyText?.(key) ?? key;
   const status = (el, text) => {
     if (el) el.textContent = text;
   };
