@@ -10,6 +10,7 @@ import {
   usernameSkeleton,
   usernameTaken,
 } from '../security/identifiers.ts';
+import { compiledQuery } from './compiled-query.ts';
 import type { AccountsTable, Database } from './schema.ts';
 
 export type Account = Selectable<AccountsTable>;
@@ -57,8 +58,11 @@ export async function refuseUsernameClash(
 }
 
 export async function findAccount(db: Kysely<Database>, id: string): Promise<Account | undefined> {
-  return db.selectFrom('accounts').selectAll().where('id', '=', id).executeTakeFirst();
+  return (await accountById(db, id)).rows[0];
 }
+
+// compiled once: every second-factor step and many other flows read an account by id
+const accountById = compiledQuery((db, id: string) => db.selectFrom('accounts').selectAll().where('id', '=', id));
 
 /**
  * A new account row: the caller gives what it knows, every other column starts empty. The one

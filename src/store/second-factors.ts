@@ -1,4 +1,5 @@
 import type { Kysely, Selectable } from 'kysely';
+import { compiledQuery } from './compiled-query.ts';
 import type { Database, SecondFactorsTable } from './schema.ts';
 
 // The second_factors table: an account's TOTP secrets (encrypted) and passkeys. Which factor
@@ -21,15 +22,27 @@ export function listSecondFactors(db: Kysely<Database>, accountId: string): Prom
 }
 
 /** The account's confirmed factors of one kind. */
-export function confirmedFactors(db: Kysely<Database>, accountId: string, kind: string): Promise<SecondFactor[]> {
-  return db
+export async function confirmedFactors(db: Kysely<Database>, accountId: string, kind: string): Promise<SecondFactor[]> {
+  return (await confirmedOfKind(db, accountId, kind)).rows;
+}
+
+// Read on every sign-in and second-factor step: compiled once.
+const confirmedOfKind = compiledQuery((db, accountId: string, kind: string) =>
+  db
     .selectFrom('second_factors')
     .selectAll()
     .where('account_id', '=', accountId)
     .where('kind', '=', kind)
-    .where('confirmed_at', 'is not', null)
-    .execute();
-}
+    .where('confirmed_at', 'is not', null),
+);
+const useStep = compiledQuery((db, id: string, step: number, now: number) =>
+  db
+    .updateTable('second_factors')
+    .set({ last_step: step, last_used_at: now })
+    .where('id', '=', id)
+    .where((eb) => eb.or([eb('last_step', 'is', null), eb('last_step', '<', step)]))
+    .where('confirmed_at', 'is not', null),
+);
 
 /** How many confirmed factors the account has (any kind). */
 export async function countConfirmedFactors(db: Kysely<Database>, accountId: string): Promise<number> {
@@ -86,6 +99,7 @@ export async function acceptTotpStep(
   now: number,
   confirm: boolean,
 ): Promise<boolean> {
+  if (!confirm) return Number((await useStep(db, id, step, now)).numAffectedRows) === 1;
   let q = db
     .updateTable('second_factors')
     .set(confirm ? { last_step: step, last_used_at: now, confirmed_at: now } : { last_step: step, last_used_at: now })

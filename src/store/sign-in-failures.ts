@@ -1,4 +1,5 @@
 import { type Kysely, sql } from 'kysely';
+import { compiledQuery } from './compiled-query.ts';
 import type { Database } from './schema.ts';
 
 // The durable side of the sign-in lockout (BF-01, BF-06, AV-03): one row per account (or unknown
@@ -17,7 +18,14 @@ export async function reserveFailure(
   now: number,
   forgetBefore: number,
 ): Promise<{ failures: number; prevAt: number }> {
-  const row = await db
+  const row = (await reserve(db, key, now, forgetBefore)).rows[0];
+  if (!row) throw new Error('sign_in_failures upsert returned no row');
+  return { failures: Number(row.failures), prevAt: Number(row.prev_at) };
+}
+
+// Run on every sign-in attempt and second-factor step: compiled once.
+const reserve = compiledQuery((db, key: string, now: number, forgetBefore: number) =>
+  db
     .insertInto('sign_in_failures')
     .values({ key, failures: 1, last_at: now, prev_at: 0 })
     .onConflict((oc) =>
@@ -27,10 +35,9 @@ export async function reserveFailure(
         last_at: now,
       }),
     )
-    .returning(['failures', 'prev_at'])
-    .executeTakeFirstOrThrow();
-  return { failures: Number(row.failures), prevAt: Number(row.prev_at) };
-}
+    .returning(['failures', 'prev_at']),
+);
+const clear = compiledQuery((db, key: string) => db.deleteFrom('sign_in_failures').where('key', '=', key));
 
 /** The current run under `key` without counting anything: 0 failures when none or forgotten. */
 export async function readFailures(
@@ -49,7 +56,7 @@ export async function readFailures(
 
 /** Ends the run under `key` (a success, or a password reset). */
 export async function clearFailures(db: Kysely<Database>, key: string): Promise<void> {
-  await db.deleteFrom('sign_in_failures').where('key', '=', key).execute();
+  await clear(db, key);
 }
 
 /**
