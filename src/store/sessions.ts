@@ -1,6 +1,7 @@
 import type { CompiledQuery, Kysely, Selectable } from 'kysely';
 import type { Account } from './accounts.ts';
 import { insertRow } from './insert-row.ts';
+import { ACCOUNT_COLUMNS, fromColumns } from './row-columns.ts';
 import type { Database, SessionsTable } from './schema.ts';
 
 // The sessions table: one row per signed-in browser, found by the SHA-256 of its cookie token.
@@ -8,8 +9,8 @@ import type { Database, SessionsTable } from './schema.ts';
 
 export type Session = Selectable<SessionsTable>;
 
-// Every column of both tables, in a fixed order: the lookup answers arrays in this order. A
-// column added to either table stops these lines compiling until it is listed.
+// Every column of the table, in a fixed order: the lookup answers arrays in this order (the
+// account's after it, ACCOUNT_COLUMNS). A column added stops these lines compiling until listed.
 const SESSION_COLUMNS = Object.keys({
   id: 1,
   account_id: 1,
@@ -23,31 +24,6 @@ const SESSION_COLUMNS = Object.keys({
   user_agent: 1,
   amr: 1,
 } satisfies Record<keyof Session, 1>) as (keyof Session)[];
-const ACCOUNT_COLUMNS = Object.keys({
-  id: 1,
-  org_id: 1,
-  username: 1,
-  username_key: 1,
-  username_skeleton: 1,
-  email: 1,
-  email_key: 1,
-  status: 1,
-  password_hash: 1,
-  display_name: 1,
-  phone: 1,
-  phone_verified_at: 1,
-  is_staff: 1,
-  flagged_at: 1,
-  flag_reason: 1,
-  created_at: 1,
-  updated_at: 1,
-  activated_at: 1,
-  password_changed_at: 1,
-  deletion_requested_at: 1,
-  deletion_due_at: 1,
-  deleted_at: 1,
-  locale: 1,
-} satisfies Record<keyof Account, 1>) as (keyof Account)[];
 
 /**
  * Session + account by token hash, compiled once, for Store.preparedRead; the hash is its only
@@ -71,12 +47,6 @@ export function sessionLookupRow(row: readonly unknown[]): { session: Session; a
     session: fromColumns<Session>(row, 0, SESSION_COLUMNS),
     account: fromColumns<Account>(row, SESSION_COLUMNS.length, ACCOUNT_COLUMNS),
   };
-}
-
-function fromColumns<T>(row: readonly unknown[], offset: number, columns: readonly (keyof T)[]): T {
-  const out = {} as Record<keyof T, unknown>;
-  for (let i = 0; i < columns.length; i++) out[columns[i] as keyof T] = row[offset + i];
-  return out as T;
 }
 
 /** Stores a new session; the insert is compiled once (it runs on every sign-in). */

@@ -8,14 +8,16 @@ import { isMultiFactor, parseAmr, type SignInProof, serializeAmr, withSecondFact
 import { sha256 } from '../../security/hashing.ts';
 import { tooMany } from '../../security/limits.ts';
 import { newId, newToken } from '../../security/random.ts';
-import { type Account, findAccount } from '../../store/accounts.ts';
+import type { Account } from '../../store/accounts.ts';
+import type { PreparedRead } from '../../store/db.ts';
 import { orgRequiresSecondFactor } from '../../store/organizations.ts';
 import {
   consumePendingSignIn,
   deleteOldPendingSignIns,
-  findLivePendingSignIn,
   insertPendingSignIn,
   type PendingSignIn,
+  pendingLookupQuery,
+  pendingLookupRow,
 } from '../../store/pending-sign-ins.ts';
 import type { Database } from '../../store/schema.ts';
 import { clearFailures, reserveFailure } from '../../store/sign-in-failures.ts';
@@ -107,6 +109,7 @@ export class SignInService {
   /** set by the composition root once the factor that enrols at sign-in exists (MFA-08) */
   enrolment?: SignInEnrolment;
   private lastSweep = 0;
+  private lookup?: PreparedRead;
 
   constructor(private readonly d: SignInDeps) {}
 
@@ -175,8 +178,22 @@ export class SignInService {
 
   /** The half-finished sign-in behind a pending cookie token, or undefined (expired, used, unknown). */
   async pendingOf(token: string | undefined): Promise<PendingSignIn | undefined> {
+    return (await this.live(token))?.pending;
+  }
+
+  /**
+   * The live half-finished sign-in behind a token, with its account, in one read prepared once
+   * on the engine (Store.preparedRead): the second-factor step's hot read, as the session lookup
+   * is every signed-in request's.
+   */
+  private async live(token: string | undefined): Promise<{ pending: PendingSignIn; account: Account } | undefined> {
     if (!token || token.length > 128) return undefined;
-    return findLivePendingSignIn(this.d.db, sha256(token), this.d.clock.now());
+    this.lookup ??= this.d.store.preparedRead(pendingLookupQuery(this.d.db));
+    const row = (await this.lookup([sha256(token)]))[0];
+    if (!row) return undefined;
+    const found = pendingLookupRow(row);
+    const { used_at, expires_at } = found.pending;
+    return used_at === null && Number(expires_at) > this.d.clock.now() ? found : undefined;
   }
 
   /** What the step offers for a half-finished sign-in (fresh `begin` data, e.g. a new passkey challenge). */
@@ -200,7 +217,9 @@ export class SignInService {
    */
   async finish(token: string | undefined, answer: SecondFactorAnswer, ctx: RequestContext): Promise<SignedIn> {
     await this.d.guard.limit('second_factor', ctx);
-    const pending = await this.requirePending(token);
+    const found = await this.live(token);
+    if (!found) throw expired();
+    const { pending, account } = found;
     const fields = (['code', 'recoveryCode', 'webauthn'] as const).filter((f) => answer[f] !== undefined);
     if (fields.length !== 1) throw new AppError('validation_failed', t('signin.error.one_answer'));
     const field = fields[0] as AnswerField;
@@ -254,7 +273,7 @@ export class SignInService {
         this.issue(
           trx,
           pending,
-          accountId,
+          account,
           proof(f as SecondFactorMethod),
           opts(f as SecondFactorMethod, trx),
           ctx,
@@ -285,21 +304,21 @@ export class SignInService {
   /**
    * The end of the second-factor step, in its transaction: the half-finished sign-in used up
    * (single use: of two right answers racing, one finishes; the row is gone for the other), the
-   * attempt run cleared, and the session issued through `complete`.
+   * attempt run cleared, and the session issued through `complete`. The account is the one read
+   * with the half-finished sign-in at the start of the step; `complete` still refuses it unless
+   * active, as a password sign-in does with the account it read.
    */
   private async issue(
     trx: Kysely<Database>,
     pending: PendingSignIn,
-    accountId: string,
+    account: Account,
     proof: SignInProof,
     opts: CompleteOptions,
     ctx: RequestContext,
     notice: Record<string, unknown> | undefined,
   ): Promise<StepOutcome> {
     if (!(await consumePendingSignIn(trx, pending.id, this.d.clock.now()))) return { expired: true };
-    await clearFailures(trx, attemptKey(accountId));
-    const account = await findAccount(trx, accountId);
-    if (!account) return { expired: true };
+    await clearFailures(trx, attemptKey(account.id));
     const done = await this.complete(account, proof, ctx, opts);
     if (done.status !== 'signed_in') return { expired: true };
     return { done: { ...done, notice } };
