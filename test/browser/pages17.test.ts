@@ -95,6 +95,8 @@ describe('issue 17 pages in Chromium', () => {
       '/o/acme/forgot-password',
       '/o/acme/change-password',
       '/o/no-such-org/login',
+      '/login/qr',
+      '/support',
       '/dev/mailbox',
     ];
     const signedInPages = ['/settings', '/admin/organization'];
