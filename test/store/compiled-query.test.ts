@@ -13,18 +13,23 @@ import { freshPostgres, postgresAvailable } from '../support/pg.ts';
 // answers, on both engines, inside and outside a transaction; a builder that uses an argument
 // other than as a plain value is run the usual way.
 
-const byKey = compiledQuery((db, key: string) =>
-  db.selectFrom('sign_in_failures').select(['key', 'failures']).where('key', '=', key),
-);
-const byPrefix = compiledQuery((db, prefix: string) =>
-  db.selectFrom('sign_in_failures').select('key').where('key', 'like', `${prefix}%`).orderBy('key'),
-);
+// how often each builder ran: once per engine when compiled, at every call when not
+const built = { byKey: 0, byPrefix: 0 };
+const byKey = compiledQuery((db, key: string) => {
+  built.byKey++;
+  return db.selectFrom('sign_in_failures').select(['key', 'failures']).where('key', '=', key);
+});
+const byPrefix = compiledQuery((db, prefix: string) => {
+  built.byPrefix++;
+  return db.selectFrom('sign_in_failures').select('key').where('key', 'like', `${prefix}%`).orderBy('key');
+});
 const touch = compiledQuery((db, key: string, at: number) =>
   db.updateTable('sign_in_failures').set({ last_at: at }).where('key', '=', key),
 );
 
 async function exercise(store: Store) {
   const { db } = store;
+  const before = { ...built };
   const now = Date.now();
   await reserveFailure(db, 'cq:a', now, now - 60_000);
   const second = await reserveFailure(db, 'cq:a', now + 1, now - 60_000);
@@ -46,6 +51,10 @@ async function exercise(store: Store) {
     (await byPrefix(db, 'cq:b')).rows.map((r) => r.key),
     ['cq:b'],
   );
+  // three lookups by key: built once for this store's dialect instance, then only rerun; the
+  // LIKE builder ran at each of its two calls (plus the trial build that found it cannot be reused)
+  assert.equal(built.byKey - before.byKey, 1, 'compiled once, not rebuilt per call');
+  assert.equal(built.byPrefix - before.byPrefix, 3, 'an argument inside a value: built at every call');
   assert.equal(Number((await touch(db, 'cq:b', now + 5)).numAffectedRows), 1);
   assert.equal(Number((await touch(db, 'cq:none', now + 5)).numAffectedRows), 0);
 
