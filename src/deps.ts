@@ -302,6 +302,8 @@ export async function createDeps(config: Config, o: DepsOverrides = {}): Promise
   }
   const guard = d.guard;
   if (guard.close) closers.push(() => guard.close?.());
+  d.signIn.start();
+  closers.push(() => d.signIn.stop());
   return d;
 }
 

@@ -28,6 +28,9 @@ const PENDING_COLUMNS = Object.keys({
   return_to: 1,
   enrol: 1,
   used_at: 1,
+  ip: 1,
+  user_agent: 1,
+  correlation_id: 1,
 } satisfies Record<keyof PendingSignIn, 1>) as (keyof PendingSignIn)[];
 
 /**
@@ -77,6 +80,26 @@ export async function endPendingSignIns(db: Kysely<Database>, accountId: string,
     .set({ used_at: now })
     .where('account_id', '=', accountId)
     .where('used_at', 'is', null)
+    .execute();
+}
+
+/** What the audit trail says of a half-finished sign-in that expired unused. */
+export type AbandonedSignIn = Pick<
+  PendingSignIn,
+  'id' | 'account_id' | 'method' | 'created_at' | 'ip' | 'user_agent' | 'correlation_id'
+>;
+
+/**
+ * Ends the half-finished sign-ins that expired unused and answers them, each to exactly one
+ * caller on any process (the update is the claim), so each is audited once.
+ */
+export function endAbandonedPendingSignIns(db: Kysely<Database>, now: number): Promise<AbandonedSignIn[]> {
+  return db
+    .updateTable('pending_sign_ins')
+    .set({ used_at: now })
+    .where('used_at', 'is', null)
+    .where('expires_at', '<=', now)
+    .returning(['id', 'account_id', 'method', 'created_at', 'ip', 'user_agent', 'correlation_id'])
     .execute();
 }
 

@@ -402,8 +402,12 @@ export interface PendingSignInsTable {
   return_to: string | null;
   /** 1: the account has no factor and its organization requires one: enrol first (MFA-08) */
   enrol: number;
-  /** when it was finished: single use */
+  /** when it was finished, or ended unused (expired, a password change): single use */
   used_at: number | null;
+  /** where the first factor came from, for the audit record if it is abandoned (cleaned text) */
+  ip: string | null;
+  user_agent: string | null;
+  correlation_id: string | null;
 }
 
 /** "Don't ask again on this browser": the SHA-256 of the device cookie's token. */

@@ -87,6 +87,71 @@ describe('second-factor sign-in step', () => {
       assert.ok(events.includes(e), `${e} audited (LOG-01): ${events.join(', ')}`);
   });
 
+  test('LOG-01 a half-finished sign-in is audited once, when it ends: abandoned when it expires unused, from where it began', async () => {
+    const d = fx.server.deps;
+    const events = async (accountId: string) =>
+      d.db
+        .selectFrom('audit_log')
+        .select(['event', 'ip', 'user_agent', 'details'])
+        .where('account_id', '=', accountId)
+        .where('event', 'like', 'sign_in.%')
+        .execute();
+    const left = await activeAccount(fx.server);
+    const leftFactor = await enrolTotpDirect(fx.server, clock, left.username);
+    const done = await activeAccount(fx.server);
+    const doneFactor = await enrolTotpDirect(fx.server, clock, done.username);
+
+    const browser = fx.server.client({ headers: { 'user-agent': 'abandoning-browser/1' } });
+    assert.equal(
+      (await browser.post('/api/v1/sessions', { identifier: left.username, password: left.password })).status,
+      200,
+    );
+    const finisher = fx.server.client();
+    assert.equal(
+      (await finisher.post('/api/v1/sessions', { identifier: done.username, password: done.password })).status,
+      200,
+    );
+    const ok = await finisher.post('/api/v1/sessions/second-factor', {
+      code: totpCode(doneFactor.secret, clock.now()),
+    });
+    assert.equal(ok.status, 201, ok.text);
+    // Nothing is written when it starts; while it is live, a sweep leaves it alone.
+    assert.deepEqual(await events(leftFactor.accountId), []);
+    await d.signIn.sweep();
+    assert.deepEqual(await events(leftFactor.accountId), []);
+
+    clock.shift += 5 * 60_000 + 1000;
+    // Two sweeps at once (as two processes would): each abandoned sign-in is recorded once.
+    await Promise.all([d.signIn.sweep(), d.signIn.sweep()]);
+    await d.signIn.sweep();
+    const abandoned = await events(leftFactor.accountId);
+    assert.equal(abandoned.length, 1, JSON.stringify(abandoned));
+    assert.equal(abandoned[0]?.event, 'sign_in.second_factor_abandoned');
+    assert.equal(abandoned[0]?.ip, '127.0.0.1');
+    assert.equal(abandoned[0]?.user_agent, 'abandoning-browser/1');
+    const details = JSON.parse(abandoned[0]?.details ?? '{}');
+    assert.equal(details.method, 'password');
+    assert.ok(details.started < clock.now() - 5 * 60_000, 'when it began');
+    // The finished one was a sign-in, never abandoned.
+    assert.deepEqual(
+      (await events(doneFactor.accountId)).map((e) => e.event),
+      ['sign_in.succeeded'],
+    );
+    // An abandoned sign-in cannot be finished, and its row is forgotten an hour on.
+    const late = await browser.post('/api/v1/sessions/second-factor', {
+      code: totpCode(leftFactor.secret, clock.now()),
+    });
+    assert.equal(late.status, 401);
+    clock.shift += 3_600_000;
+    await d.signIn.sweep();
+    const rows = await d.db
+      .selectFrom('pending_sign_ins')
+      .select('id')
+      .where('account_id', '=', leftFactor.accountId)
+      .execute();
+    assert.deepEqual(rows, []);
+  });
+
   test('MFA-07 the half-finished sign-in expires and works only in the browser that started it', async () => {
     const a = await activeAccount(fx.server);
     const { secret } = await enrolTotpDirect(fx.server, clock, a.username);

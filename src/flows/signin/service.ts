@@ -5,6 +5,7 @@ import { t } from '../../i18n/index.ts';
 import type { Kernel } from '../../kernel.ts';
 import { captchaRequiredNext, checkPassword, type PasswordSignInDeps } from '../../methods/password/signin.ts';
 import { isMultiFactor, parseAmr, type SignInProof, serializeAmr, withSecondFactor } from '../../security/amr.ts';
+import { cleanText } from '../../security/audit.ts';
 import { sha256 } from '../../security/hashing.ts';
 import { tooMany } from '../../security/limits.ts';
 import { newId, newToken } from '../../security/random.ts';
@@ -14,6 +15,7 @@ import { orgRequiresSecondFactor } from '../../store/organizations.ts';
 import {
   consumePendingSignIn,
   deleteOldPendingSignIns,
+  endAbandonedPendingSignIns,
   insertPendingSignIn,
   type PendingSignIn,
   pendingLookupQuery,
@@ -108,8 +110,8 @@ export interface SignInEnrolment {
 export class SignInService {
   /** set by the composition root once the factor that enrols at sign-in exists (MFA-08) */
   enrolment?: SignInEnrolment;
-  private lastSweep = 0;
   private lookup?: PreparedRead;
+  private sweeper?: NodeJS.Timeout;
 
   constructor(private readonly d: SignInDeps) {}
 
@@ -345,18 +347,12 @@ export class SignInService {
       return_to: returnTo ?? null,
       enrol: enrol ? 1 : 0,
       used_at: null,
+      // Audited when it ends (see sweep), from where it began.
+      ip: cleanText(ctx.ip, 64),
+      user_agent: cleanText(ctx.userAgent),
+      correlation_id: cleanText(ctx.correlationId, 64),
     };
     await insertPendingSignIn(this.d.db, row);
-    if (now - this.lastSweep > 60_000) {
-      // Ended half-finished sign-ins and remembered browsers are kept no longer than needed.
-      this.lastSweep = now;
-      await deleteOldPendingSignIns(this.d.db, now - 3_600_000);
-      await deleteExpiredTrustedDevices(this.d.db, now);
-    }
-    await this.d.audit.record('sign_in.second_factor_pending', ctx, {
-      accountId: account.id,
-      details: { method: proof.method, enrol },
-    });
     return {
       status: 'second_factor_required',
       pendingToken: token,
@@ -423,6 +419,44 @@ export class SignInService {
     return windowMs;
   }
 
+  /**
+   * Housekeeping, every SWEEP_EVERY_MS while started: audits each half-finished sign-in that
+   * expired unused (`sign_in.second_factor_abandoned`: the password was right and no second
+   * factor followed, which may mean someone else knows it), then forgets ended ones and expired
+   * remembered browsers. A half-finished sign-in is audited once, when it ends, so the sign-in's
+   * hot path writes no record of its start. Each abandoned one is claimed by one process only.
+   */
+  async sweep(): Promise<number> {
+    const now = this.d.clock.now();
+    const abandoned = await this.d.db.transaction().execute(async (trx) => {
+      const rows = await endAbandonedPendingSignIns(trx, now);
+      for (const r of rows)
+        await this.d.audit.record(
+          'sign_in.second_factor_abandoned',
+          { ip: r.ip ?? '', userAgent: r.user_agent ?? '', correlationId: r.correlation_id ?? '' },
+          { accountId: r.account_id, details: { method: r.method, started: Number(r.created_at) } },
+          trx,
+        );
+      return rows.length;
+    });
+    await deleteOldPendingSignIns(this.d.db, now - 3_600_000);
+    await deleteExpiredTrustedDevices(this.d.db, now);
+    return abandoned;
+  }
+
+  /** Starts the housekeeping timer (the composition root stops it on close). */
+  start(): void {
+    this.sweeper ??= setInterval(() => {
+      this.sweep().catch((err) => this.d.log.warn({ err }, 'sweeping half-finished sign-ins failed'));
+    }, SWEEP_EVERY_MS);
+    this.sweeper.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.sweeper);
+    this.sweeper = undefined;
+  }
+
   private async trustedBrowser(accountId: string, ctx: RequestContext): Promise<boolean> {
     if (!ctx.deviceToken || ctx.deviceToken.length > 128) return false;
     return isTrustedDevice(this.d.db, accountId, sha256(ctx.deviceToken), this.d.clock.now());
@@ -452,5 +486,8 @@ function withDb<T extends { db: Kysely<Database> }>(d: T, db: Kysely<Database>):
 
 /** The per-account second-factor attempt run (MFA-03) in the durable sign_in_failures table. */
 const attemptKey = (accountId: string) => `mfa:${accountId}`;
+
+/** How often the half-finished sign-ins that expired unused are audited and old rows forgotten. */
+const SWEEP_EVERY_MS = 60_000;
 
 const expired = () => new AppError('unauthorized', t('signin.error.expired'));

@@ -11,6 +11,7 @@ import * as m009 from './009_support_review.ts';
 import * as m010 from './010_openid_provider.ts';
 import * as m012 from './012_account_deletion.ts';
 import * as m013 from './013_languages.ts';
+import * as m014 from './014_pending_sign_in_origin.ts';
 
 // Forward-only, applied in name order at start. Each feature adds its own numbered file here.
 export const migrations: Record<string, Migration> = {
@@ -26,4 +27,5 @@ export const migrations: Record<string, Migration> = {
   '010_openid_provider': m010,
   '012_account_deletion': m012,
   '013_languages': m013,
+  '014_pending_sign_in_origin': m014,
 };
