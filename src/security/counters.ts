@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { type RateLimiterAbstract, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { ConfigError, type Rate } from '../config/index.ts';
 import type { Kernel } from '../kernel.ts';
@@ -64,6 +64,8 @@ export class CounterStore {
     // No offline queue: while Redis is down a request must not hang waiting for it; and a Redis
     // that accepts connections but does not answer (frozen) times out the same way (AV-02).
     const timeout = s.redisTimeoutMs ?? 2000;
+    // Loaded only when Redis is configured: ioredis took 130 ms to import.
+    const { Redis } = await import('ioredis');
     const redis = new Redis(s.redisUrl, {
       lazyConnect: true,
       enableOfflineQueue: false,

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
+import * as si from 'simple-icons';
 import { systemContext } from '../../src/context.ts';
 import { PHONE_EXAMPLE, parseMobile } from '../../src/flows/phone/numbers.ts';
 import { ACTIVATION_MAILS_CAP } from '../../src/flows/registration/service.ts';
@@ -422,6 +423,17 @@ describe('issue 17 polish without a server', () => {
     assert.match(providerLogo('facebook') ?? '', /fill="#0866FF"/);
     assert.match(providerLogo('github') ?? '', /fill="currentColor"/);
     assert.match(providerLogo('microsoft') ?? '', /#F25022[\s\S]*#7FBA00[\s\S]*#00A4EF[\s\S]*#FFB900/);
+    // The marks are simple-icons' own paths and colours.
+    for (const [id, icon, black] of [
+      ['google', si.siGoogle, false],
+      ['facebook', si.siFacebook, false],
+      ['github', si.siGithub, true],
+      ['x', si.siX, true],
+    ] as const)
+      assert.ok(
+        (providerLogo(id) ?? '').includes(`fill="${black ? 'currentColor' : `#${icon.hex}`}" d="${icon.path}"`),
+        id,
+      );
     assert.equal(providerLogo('some-oidc'), undefined, 'no mark: the letter badge stays');
     assert.equal(providerLogo('__proto__'), undefined);
   });

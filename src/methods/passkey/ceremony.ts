@@ -1,9 +1,4 @@
-import {
-  type AuthenticationResponseJSON,
-  generateAuthenticationOptions,
-  type PublicKeyCredentialRequestOptionsJSON,
-  verifyAuthenticationResponse,
-} from '@simplewebauthn/server';
+import type { AuthenticationResponseJSON, PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
 import type { RequestContext } from '../../context.ts';
 import { formatTime, renderMail, supportName } from '../../delivery/templates.ts';
 import { t, withLocale } from '../../i18n/index.ts';
@@ -24,6 +19,7 @@ import {
   takeChallenge,
 } from '../../store/webauthn-challenges.ts';
 import { parseTransports, passkeyFailed, signedChallenge } from './webauthn.ts';
+import { generateAuthenticationOptions, verifyAuthenticationResponse } from './webauthn-lib.ts';
 
 // The parts of a WebAuthn ceremony every passkey use shares (sign-in alone, second factor,
 // adding one): challenges and the checks of an assertion. Plain functions over the kernel, so

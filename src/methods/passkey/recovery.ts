@@ -1,8 +1,4 @@
-import {
-  generateRegistrationOptions,
-  type PublicKeyCredentialCreationOptionsJSON,
-  verifyRegistrationResponse,
-} from '@simplewebauthn/server';
+import type { PublicKeyCredentialCreationOptionsJSON } from '@simplewebauthn/server';
 import type { RequestContext } from '../../context.ts';
 import { AppError } from '../../errors.ts';
 import type { SessionService } from '../../flows/sessions/service.ts';
@@ -14,6 +10,7 @@ import { consumeCode, findCodeByTokenHash, voidAccountCodes } from '../../store/
 import { issueChallenge, useChallenge } from './ceremony.ts';
 import { newPasskeyRow, storePasskey, userHandle } from './service.ts';
 import { asAttestation, orFailed, parseTransports, passkeyFailed } from './webauthn.ts';
+import { generateRegistrationOptions, verifyRegistrationResponse } from './webauthn-lib.ts';
 
 /** What this module uses of the container the composition root builds. */
 export type PasskeyRecoveryDeps = Pick<

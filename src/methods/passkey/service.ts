@@ -1,11 +1,8 @@
-import {
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  type PublicKeyCredentialCreationOptionsJSON,
-  type PublicKeyCredentialRequestOptionsJSON,
-  type RegistrationResponseJSON,
-  verifyRegistrationResponse,
-  type WebAuthnCredential,
+import type {
+  PublicKeyCredentialCreationOptionsJSON,
+  PublicKeyCredentialRequestOptionsJSON,
+  RegistrationResponseJSON,
+  WebAuthnCredential,
 } from '@simplewebauthn/server';
 import type { Kysely } from 'kysely';
 import type { RequestContext } from '../../context.ts';
@@ -35,6 +32,11 @@ import { forgetTrustedDevices } from '../../store/trusted-devices.ts';
 import type { Authenticated } from '../../web/auth.ts';
 import { issueChallenge, useChallenge, verifyAssertion } from './ceremony.ts';
 import { asAssertion, asAttestation, orFailed, parseTransports, passkeyFailed, transportsJson } from './webauthn.ts';
+import {
+  generateAuthenticationOptions,
+  generateRegistrationOptions,
+  verifyRegistrationResponse,
+} from './webauthn-lib.ts';
 
 /** What this module uses of the container the composition root builds. */
 export type PasskeyDeps = Pick<
