@@ -465,4 +465,29 @@ describe('second factors: enrolment, recovery codes, re-authentication, organiza
     const org = await fx.server.deps.organizations.bySlug('default');
     assert.equal(org?.security.requireSecondFactor, false);
   });
+
+  // Last in the file: it moves the shared clock 30 days on.
+  test('a remembered browser is asked again after 30 days, and the housekeeping sweep forgets it', async () => {
+    const u = await fresh();
+    const { secret } = await addTotp(u.c);
+    const c = fx.server.client();
+    await c.post('/api/v1/sessions', { identifier: u.username, password: u.password });
+    const r = await c.post('/api/v1/sessions/second-factor', { code: totpCode(secret, clock.now()), remember: true });
+    assert.equal(r.status, 201, r.text);
+    const accountId = (await findAccountByIdentifier(db(), u.username))?.id ?? '';
+    const devices = () =>
+      db().selectFrom('mfa_trusted_devices').select('expires_at').where('account_id', '=', accountId).execute();
+    assert.equal((await devices()).length, 1);
+    c.cookies.delete('latchkey_session');
+    // A sweep before its time leaves it alone.
+    clock.shift += 29 * 86_400_000;
+    await fx.server.deps.signIn.sweep();
+    assert.equal((await devices()).length, 1);
+    assert.equal((await c.post('/api/v1/sessions', { identifier: u.username, password: u.password })).status, 201);
+    c.cookies.delete('latchkey_session');
+    clock.shift += 86_400_000 + 1000;
+    assert.equal((await c.post('/api/v1/sessions', { identifier: u.username, password: u.password })).status, 200);
+    await fx.server.deps.signIn.sweep();
+    assert.deepEqual(await devices(), []);
+  });
 });

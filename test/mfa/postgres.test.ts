@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
+import { SignInService } from '../../src/flows/signin/service.ts';
+import { openStore } from '../../src/store/db.ts';
 import { type ChildServer, spawnLatchkey } from '../recovery/helpers.ts';
 import { activeAccount } from '../support/accounts.ts';
 import { withServer } from '../support/fixture.ts';
@@ -8,7 +10,8 @@ import { enrolTotpDirect, ShiftClock, totpCode } from './helpers.ts';
 
 // Two Latchkey processes on one PostgreSQL database (this one and a spawned `latchkey serve`):
 // a TOTP step used on one is refused on the other (MFA-02), the per-account attempt limit counts
-// attempts on both (MFA-03), and a half-finished sign-in started on one finishes on the other.
+// attempts on both (MFA-03), a half-finished sign-in started on one finishes on the other, and
+// the sweeps that record abandoned ones (LOG-01) never record one twice.
 
 describe('second factors on PostgreSQL, two processes', () => {
   const fx = withServer({ pg: true });
@@ -69,5 +72,44 @@ describe('second factors on PostgreSQL, two processes', () => {
     const r = await moved.post('/api/v1/sessions/second-factor', { recoveryCode: codes[0] });
     assert.equal(r.status, 201, r.text);
     assert.equal((await moved.get('/api/v1/sessions/current')).status, 200);
+  });
+
+  test('LOG-01 sweeps racing on separate connections record each abandoned sign-in once', async (t) => {
+    if (!fx.ready(t)) return;
+    const d = fx.server.deps;
+    const accountIds: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const u = await activeAccount(fx.server);
+      accountIds.push((await enrolTotpDirect(fx.server, new ShiftClock(), u.username)).accountId);
+      await pendingOn(fx.server, u);
+      await pendingOn(other, u);
+    }
+    const abandoned = async () =>
+      d.db
+        .selectFrom('audit_log')
+        .select(['account_id'])
+        .where('event', '=', 'sign_in.second_factor_abandoned')
+        .execute();
+    assert.deepEqual(await abandoned(), []);
+    // Each sweeper has a pool of its own, as each process does; their clock is past every
+    // half-finished sign-in's five minutes, this file's earlier ones included.
+    const later = { now: () => Date.now() + 6 * 60_000 };
+    const stores = [0, 1, 2, 3].map(() => openStore(fx.server.databaseUrl));
+    try {
+      const sweepers = stores.map((s) => new SignInService({ ...d, db: s.db, store: s, clock: later }));
+      const claimed = await Promise.all(sweepers.map((s) => s.sweep()));
+      const rows = await abandoned();
+      assert.equal(
+        claimed.reduce((a, b) => a + b, 0),
+        rows.length,
+      );
+      for (const id of accountIds)
+        assert.equal(rows.filter((r) => r.account_id === id).length, 2, `two half-finished sign-ins of ${id}`);
+      // Swept again: nothing left to record.
+      assert.deepEqual(await Promise.all(sweepers.map((s) => s.sweep())), [0, 0, 0, 0]);
+      assert.equal((await abandoned()).length, rows.length);
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+    }
   });
 });

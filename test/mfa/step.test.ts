@@ -121,7 +121,8 @@ describe('second-factor sign-in step', () => {
     assert.deepEqual(await events(leftFactor.accountId), []);
 
     clock.shift += 5 * 60_000 + 1000;
-    // Two sweeps at once (as two processes would): each abandoned sign-in is recorded once.
+    // Two sweeps at once: each abandoned sign-in is recorded once (SQLite has one writer at a
+    // time; test/mfa/postgres.test.ts races sweeps on separate connections).
     await Promise.all([d.signIn.sweep(), d.signIn.sweep()]);
     await d.signIn.sweep();
     const abandoned = await events(leftFactor.accountId);
