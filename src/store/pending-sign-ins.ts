@@ -31,6 +31,7 @@ const PENDING_COLUMNS = Object.keys({
   ip: 1,
   user_agent: 1,
   correlation_id: 1,
+  keep_signed_in: 1,
 } satisfies Record<keyof PendingSignIn, 1>) as (keyof PendingSignIn)[];
 
 /**

@@ -408,6 +408,8 @@ export interface PendingSignInsTable {
   ip: string | null;
   user_agent: string | null;
   correlation_id: string | null;
+  /** 1: "Keep me signed in" was ticked with the first factor: the session cookie outlasts the browser */
+  keep_signed_in: number;
 }
 
 /** "Don't ask again on this browser": the SHA-256 of the device cookie's token. */

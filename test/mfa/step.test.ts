@@ -211,4 +211,36 @@ describe('second-factor sign-in step', () => {
     assert.equal(ok.headers.get('location'), '/settings#sessions');
     assert.equal((await c.get('/api/v1/sessions/current')).status, 200);
   });
+
+  test('"Keep me signed in" ticked with the password is kept through the second-factor step (page and API)', async () => {
+    const a = await activeAccount(fx.server);
+    const { secret } = await enrolTotpDirect(fx.server, clock, a.username);
+    const sessionCookie = (r: { headers: Headers }) =>
+      r.headers.getSetCookie().find((x) => x.startsWith('latchkey_session=')) ?? '';
+    const lasting = /Max-Age=604800/i; // the configured session lifetime (7 d)
+
+    const kept = fx.server.client();
+    const login = await kept.form('/login', { identifier: a.username, password: a.password, remember: '1' });
+    assert.equal(login.headers.get('location'), '/login/second-factor');
+    assert.equal(sessionCookie(login), '', 'no session before the second factor');
+    const ok = await kept.form('/login/second-factor', { code: totpCode(secret, clock.now()) });
+    assert.equal(ok.status, 303);
+    assert.match(sessionCookie(ok), lasting);
+    clock.nextStep();
+
+    const plain = fx.server.client();
+    await plain.form('/login', { identifier: a.username, password: a.password });
+    const plainOk = await plain.form('/login/second-factor', { code: totpCode(secret, clock.now()) });
+    assert.equal(plainOk.status, 303);
+    assert.ok(sessionCookie(plainOk), 'a session');
+    assert.doesNotMatch(sessionCookie(plainOk), /Max-Age|Expires/i, 'a browser-session cookie');
+    clock.nextStep();
+
+    const api = fx.server.client();
+    const first = await api.post('/api/v1/sessions', { identifier: a.username, password: a.password, remember: true });
+    assert.equal(first.json?.status, 'second_factor_required', first.text);
+    const second = await api.post('/api/v1/sessions/second-factor', { code: totpCode(secret, clock.now()) });
+    assert.equal(second.status, 201, second.text);
+    assert.match(sessionCookie(second), lasting);
+  });
 });

@@ -182,6 +182,7 @@ describe('account deletion with a grace period (injected clock)', () => {
         expires_at: now + GRACE * 2,
         return_to: null,
         enrol: 0,
+        keep_signed_in: 0,
         used_at: null,
       })
       .execute();

@@ -247,6 +247,7 @@ describe('staff actions', () => {
         expires_at: now + 600_000,
         return_to: null,
         enrol: 0,
+        keep_signed_in: 0,
         used_at: null,
       })
       .execute();

@@ -68,7 +68,8 @@ export function registerSignInApi(app: FastifyInstance, d: SigninApiDeps): void 
             remember: Type.Optional(
               Type.Boolean({
                 description:
-                  'true: the cookie lasts the session lifetime (LATCHKEY_SESSION_ABSOLUTE_TTL); otherwise it ends with the browser session',
+                  'true: the cookie lasts the session lifetime (LATCHKEY_SESSION_ABSOLUTE_TTL); otherwise it ends with the browser session. ' +
+                  'Kept through a second-factor step: the session it issues gets the same cookie',
               }),
             ),
           },
@@ -84,7 +85,8 @@ export function registerSignInApi(app: FastifyInstance, d: SigninApiDeps): void 
         captcha?: string;
         remember?: boolean;
       };
-      return answer(d, reply, await d.signIn.withPassword(body, contextOf(req)), remember === true);
+      const keepSignedIn = remember === true;
+      return answer(d, reply, await d.signIn.withPassword(body, contextOf(req), { keepSignedIn }), keepSignedIn);
     },
   );
 

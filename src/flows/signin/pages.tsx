@@ -180,6 +180,7 @@ export async function loginPost(d: SigninPagesDeps, req: FastifyRequest, reply: 
     const result = await d.signIn.withPassword({ identifier, password, captcha }, contextOf(req), {
       returnTo: returnTo ?? next,
       reauth,
+      keepSignedIn: remember,
     });
     // Signed in: on to the return path; a second factor needed: to /login/second-factor, which keeps it.
     return continueSignIn(d, reply, result, '/settings', remember);

@@ -50,6 +50,8 @@ export interface SignedIn {
   deviceToken?: string;
   /** this sign-in cancelled a pending account deletion (the pages say so) */
   deletionCancelled?: boolean;
+  /** "Keep me signed in" was ticked with the first factor, before a second-factor step */
+  keepSignedIn?: boolean;
 }
 
 /**
@@ -79,6 +81,11 @@ export interface CompleteOptions {
   reauth?: boolean;
   /** the second factor that finished the sign-in, for the audit trail */
   factor?: string;
+  /**
+   * "Keep me signed in": kept through a second-factor step, so the session it ends in gets the
+   * lasting cookie (the caller sets cookies; a session issued at once needs nothing here)
+   */
+  keepSignedIn?: boolean;
   /**
    * The transaction the session is issued in (the second-factor step's, which also uses up the
    * half-finished sign-in); only for a proof that is already multi-factor, which reads nothing else.
@@ -151,7 +158,7 @@ export class SignInService {
       const hasFactor = factors.some((f) => !f.backup);
       const mustEnrol = !hasFactor && (await orgRequiresSecondFactor(this.d, account.org_id));
       if (mustEnrol || (hasFactor && (opts.reauth || !(await this.trustedBrowser(account.id, ctx)))))
-        return this.pending(account, proof, ctx, opts.returnTo, mustEnrol, factors);
+        return this.pending(account, proof, ctx, opts, mustEnrol, factors);
     }
     const { method } = proof;
     // Signing in during a deletion's grace period keeps the account (docs/profile.md); only a
@@ -299,6 +306,7 @@ export class SignInService {
     }
     if (!('done' in outcome)) throw expired();
     const out = outcome.done;
+    if (pending.keep_signed_in === 1) out.keepSignedIn = true;
     if (answer.remember === true) out.deviceToken = await this.rememberBrowser(accountId);
     return out;
   }
@@ -330,7 +338,7 @@ export class SignInService {
     account: Account,
     proof: SignInProof,
     ctx: RequestContext,
-    returnTo: string | undefined,
+    opts: CompleteOptions,
     enrol: boolean,
     factors: SecondFactorMethod[],
   ): Promise<SecondFactorRequired> {
@@ -344,8 +352,9 @@ export class SignInService {
       amr: serializeAmr(proof.amr),
       created_at: now,
       expires_at: now + this.d.config.mfa.pendingTtl,
-      return_to: returnTo ?? null,
+      return_to: opts.returnTo ?? null,
       enrol: enrol ? 1 : 0,
+      keep_signed_in: opts.keepSignedIn ? 1 : 0,
       used_at: null,
       // Audited when it ends (see sweep), from where it began.
       ip: cleanText(ctx.ip, 64),

@@ -36,9 +36,12 @@ export function applySignInCookies(d: StepCookieDeps, reply: FastifyReply, r: Si
   else setCookie(reply, pendingName(d), r.pendingToken, options(d, d.config.mfa.pendingTtl));
 }
 
-/** `remember`: "Keep me signed in" — the cookie lasts the session lifetime, else the browser session. */
+/**
+ * `remember`: "Keep me signed in" — the cookie lasts the session lifetime, else the browser
+ * session; ticked before a second-factor step, the sign-in carries it (`keepSignedIn`).
+ */
 export function applySignedIn(d: StepCookieDeps, reply: FastifyReply, r: SignedIn, remember = false): void {
-  setSessionCookie(d, reply, r.token, remember);
+  setSessionCookie(d, reply, r.token, remember || r.keepSignedIn === true);
   if (r.deviceToken) setCookie(reply, deviceCookieName(d), r.deviceToken, options(d, d.config.mfa.rememberTtl));
 }
 

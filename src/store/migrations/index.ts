@@ -12,6 +12,7 @@ import * as m010 from './010_openid_provider.ts';
 import * as m012 from './012_account_deletion.ts';
 import * as m013 from './013_languages.ts';
 import * as m014 from './014_pending_sign_in_origin.ts';
+import * as m015 from './015_pending_sign_in_keep.ts';
 
 // Forward-only, applied in name order at start. Each feature adds its own numbered file here.
 export const migrations: Record<string, Migration> = {
@@ -28,4 +29,5 @@ export const migrations: Record<string, Migration> = {
   '012_account_deletion': m012,
   '013_languages': m013,
   '014_pending_sign_in_origin': m014,
+  '015_pending_sign_in_keep': m015,
 };
