@@ -40,9 +40,15 @@ if (process.env.LATCHKEY_TEST_SKIP_CHECKS !== '1') {
   run('no import cycles (madge)', bin('madge'), ['--circular', '--no-spinner', '--extensions', 'ts,tsx', 'src']);
   run('format and lint (biome check)', bin('biome'), ['check', 'src', 'test', 'bench', 'scripts']);
 }
-// The longest files start first, so none of them is left running alone at the end: the Chromium
-// files (the page sweeps longest of all), then the rest in name order, filling the gaps.
-const LONGEST = ['test/browser/pages17.test.ts', 'test/browser/languages.test.ts'];
+// The longest files start first, so none of them is left running alone at the end: the four
+// longest (40-50 s each, LATCHKEY_TEST_TIMES on 2026-12-04), the other Chromium files, then the
+// rest in name order, filling the gaps.
+const LONGEST = [
+  'test/browser/pages17.test.ts',
+  'test/browser/qr.test.ts',
+  'test/recovery/reset.test.ts',
+  'test/browser/languages.test.ts',
+];
 const weight = (f) => (LONGEST.includes(f) ? 0 : f.startsWith('test/browser/') ? 1 : 2);
 const files = named.length
   ? named
