@@ -279,13 +279,19 @@ describe('second factors: enrolment, recovery codes, re-authentication, organiza
     assert.equal((await p.get('/api/v1/sessions/current')).status, 401);
   });
 
-  test('a remembered browser skips the step for 30 days, until a password change or sign-out everywhere ends it', async () => {
+  /** An account with an authenticator app, signed in on a new browser that chose "don't ask again". */
+  async function rememberedBrowser() {
     const u = await fresh();
     const { secret } = await addTotp(u.c);
     const c = fx.server.client();
     await c.post('/api/v1/sessions', { identifier: u.username, password: u.password });
     const r = await c.post('/api/v1/sessions/second-factor', { code: totpCode(secret, clock.now()), remember: true });
-    assert.equal(r.status, 201);
+    assert.equal(r.status, 201, r.text);
+    return { u, secret, c, r };
+  }
+
+  test('a remembered browser skips the step for 30 days, until a password change or sign-out everywhere ends it', async () => {
+    const { u, secret, c, r } = await rememberedBrowser();
     clock.nextStep();
     const device = r.headers.getSetCookie().find((x) => x.startsWith('latchkey_device='));
     assert.ok(device && /Max-Age=2592000/.test(device) && /HttpOnly/.test(device), device);
@@ -468,12 +474,7 @@ describe('second factors: enrolment, recovery codes, re-authentication, organiza
 
   // Last in the file: it moves the shared clock 30 days on.
   test('a remembered browser is asked again after 30 days, and the housekeeping sweep forgets it', async () => {
-    const u = await fresh();
-    const { secret } = await addTotp(u.c);
-    const c = fx.server.client();
-    await c.post('/api/v1/sessions', { identifier: u.username, password: u.password });
-    const r = await c.post('/api/v1/sessions/second-factor', { code: totpCode(secret, clock.now()), remember: true });
-    assert.equal(r.status, 201, r.text);
+    const { u, c } = await rememberedBrowser();
     const accountId = (await findAccountByIdentifier(db(), u.username))?.id ?? '';
     const devices = () =>
       db().selectFrom('mfa_trusted_devices').select('expires_at').where('account_id', '=', accountId).execute();

@@ -33,8 +33,8 @@ const SignedInBody = Type.Object({
 });
 
 /** The answer for a sign-in outcome: 201 with the session, or 200 "second factor required" and no session. */
-function answer(d: SigninApiDeps, reply: FastifyReply, r: SignInResult, remember = false) {
-  applySignInCookies(d, reply, r, remember);
+function answer(d: SigninApiDeps, reply: FastifyReply, r: SignInResult) {
+  applySignInCookies(d, reply, r);
   if (r.status === 'signed_in')
     return reply.status(201).send({
       status: 'signed_in',
@@ -85,8 +85,7 @@ export function registerSignInApi(app: FastifyInstance, d: SigninApiDeps): void 
         captcha?: string;
         remember?: boolean;
       };
-      const keepSignedIn = remember === true;
-      return answer(d, reply, await d.signIn.withPassword(body, contextOf(req), { keepSignedIn }), keepSignedIn);
+      return answer(d, reply, await d.signIn.withPassword(body, contextOf(req), { keepSignedIn: remember === true }));
     },
   );
 

@@ -183,7 +183,7 @@ export async function loginPost(d: SigninPagesDeps, req: FastifyRequest, reply: 
       keepSignedIn: remember,
     });
     // Signed in: on to the return path; a second factor needed: to /login/second-factor, which keeps it.
-    return continueSignIn(d, reply, result, '/settings', remember);
+    return continueSignIn(d, reply, result, '/settings');
   } catch (err) {
     if (!(err instanceof AppError)) throw err;
     if (err.extra.retryAfter !== undefined) reply.header('Retry-After', String(Math.ceil(err.extra.retryAfter)));

@@ -50,7 +50,7 @@ export interface SignedIn {
   deviceToken?: string;
   /** this sign-in cancelled a pending account deletion (the pages say so) */
   deletionCancelled?: boolean;
-  /** "Keep me signed in" was ticked with the first factor, before a second-factor step */
+  /** "Keep me signed in": the session cookie lasts the session lifetime, not the browser session */
   keepSignedIn?: boolean;
 }
 
@@ -81,10 +81,7 @@ export interface CompleteOptions {
   reauth?: boolean;
   /** the second factor that finished the sign-in, for the audit trail */
   factor?: string;
-  /**
-   * "Keep me signed in": kept through a second-factor step, so the session it ends in gets the
-   * lasting cookie (the caller sets cookies; a session issued at once needs nothing here)
-   */
+  /** "Keep me signed in": carried to the result, and through a second-factor step */
   keepSignedIn?: boolean;
   /**
    * The transaction the session is issued in (the second-factor step's, which also uses up the
@@ -175,6 +172,7 @@ export class SignInService {
     this.d.metrics.signIns.inc({ method, outcome: 'success' });
     const done: SignedIn = { status: 'signed_in', token, session, account, returnTo: opts.returnTo };
     if (deletionCancelled) done.deletionCancelled = true;
+    if (opts.keepSignedIn) done.keepSignedIn = true;
     return done;
   }
 
@@ -260,6 +258,7 @@ export class SignInService {
     const opts = (f: SecondFactorMethod, db: Kysely<Database>): CompleteOptions => ({
       returnTo: pending.return_to ?? undefined,
       factor: f.id,
+      keepSignedIn: pending.keep_signed_in === 1,
       db,
     });
 
@@ -306,7 +305,6 @@ export class SignInService {
     }
     if (!('done' in outcome)) throw expired();
     const out = outcome.done;
-    if (pending.keep_signed_in === 1) out.keepSignedIn = true;
     if (answer.remember === true) out.deviceToken = await this.rememberBrowser(accountId);
     return out;
   }

@@ -31,17 +31,14 @@ export function clearPendingCookie(d: StepCookieDeps, reply: FastifyReply): void
 }
 
 /** The cookies a sign-in outcome sets: the session (and remembered device), or the pending cookie. */
-export function applySignInCookies(d: StepCookieDeps, reply: FastifyReply, r: SignInResult, remember = false): void {
-  if (r.status === 'signed_in') applySignedIn(d, reply, r, remember);
+export function applySignInCookies(d: StepCookieDeps, reply: FastifyReply, r: SignInResult): void {
+  if (r.status === 'signed_in') applySignedIn(d, reply, r);
   else setCookie(reply, pendingName(d), r.pendingToken, options(d, d.config.mfa.pendingTtl));
 }
 
-/**
- * `remember`: "Keep me signed in" — the cookie lasts the session lifetime, else the browser
- * session; ticked before a second-factor step, the sign-in carries it (`keepSignedIn`).
- */
-export function applySignedIn(d: StepCookieDeps, reply: FastifyReply, r: SignedIn, remember = false): void {
-  setSessionCookie(d, reply, r.token, remember || r.keepSignedIn === true);
+/** The session cookie lasts the session lifetime with "Keep me signed in", else the browser session. */
+export function applySignedIn(d: StepCookieDeps, reply: FastifyReply, r: SignedIn): void {
+  setSessionCookie(d, reply, r.token, r.keepSignedIn === true);
   if (r.deviceToken) setCookie(reply, deviceCookieName(d), r.deviceToken, options(d, d.config.mfa.rememberTtl));
 }
 
@@ -50,14 +47,8 @@ export function applySignedIn(d: StepCookieDeps, reply: FastifyReply, r: SignedI
  * path (or `fallback`); a second factor needed → /login/second-factor, which keeps the return path
  * in the half-finished sign-in. Every page path to a session uses this.
  */
-export function continueSignIn(
-  d: StepCookieDeps,
-  reply: FastifyReply,
-  r: SignInResult,
-  fallback = '/settings',
-  remember = false,
-) {
-  applySignInCookies(d, reply, r, remember);
+export function continueSignIn(d: StepCookieDeps, reply: FastifyReply, r: SignInResult, fallback = '/settings') {
+  applySignInCookies(d, reply, r);
   // Signing in cancelled a pending deletion: /settings says so before anything else.
   if (r.status === 'signed_in' && r.deletionCancelled)
     return reply.redirect('/settings?done=deletion_cancelled#delete', 303);
